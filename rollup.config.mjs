@@ -1,0 +1,40 @@
+// Bundles the tsc output (build/) for the XS engine.
+//  - dist/xs-ota.mjs: the agent as one ES module, what the device runs (manifest.json includes it;
+//    modules/main.ts imports it and hands it the Moddable ports).
+//  - build/xs/<name>.js: guest scripts for the XS engine in tests and the simulated dev kit
+//    (every *.guest.ts under test/ and tools/), each the agent code it needs plus the bridge.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+function findGuests(dir, found = []) {
+  if (!existsSync(dir)) return found;
+  for (const entry of readdirSync(dir)) {
+    const full = path.join(dir, entry);
+    if (statSync(full).isDirectory()) findGuests(full, found);
+    else if (entry.endsWith('.guest.js')) found.push(full);
+  }
+  return found;
+}
+
+// XS (xsnap 13 in CI, 16+ on devices) runs ES2022; rollup adds nothing newer.
+const common = { treeshake: { moduleSideEffects: true }, onwarn(warning, warn) {
+  if (warning.code === 'CIRCULAR_DEPENDENCY') throw new Error(warning.message);
+  warn(warning);
+} };
+
+export default [
+  {
+    ...common,
+    input: 'build/src/index.js',
+    output: { file: 'dist/xs-ota.mjs', format: 'es', sourcemap: false },
+  },
+  ...[...findGuests('build/test'), ...findGuests('build/tools')].map((input) => ({
+    ...common,
+    input,
+    output: {
+      file: path.join('build/xs', path.basename(input).replace(/\.guest\.js$/, '.js')),
+      format: 'iife',
+      sourcemap: false,
+    },
+  })),
+];

@@ -1,0 +1,9 @@
+/**
+ * xs-ota: the device-side firmware-update agent. This module is what the device's bundle
+ * (dist/xs-ota.mjs) exports; modules/main.ts hands it the Moddable ports.
+ */
+export type * from './platform/index.js';
+export { OtaError, isOtaError, reasonOf, type OtaReason } from './util/errors.js';
+
+/** The agent's own version, reported to the backend. */
+export const AGENT_VERSION = '0.1.0';

@@ -1,0 +1,68 @@
+/**
+ * The XS suite's foundation: bundles really run inside Moddable's XS engine (xsnap-worker), and
+ * the bridge carries bytes, errors, the journal and virtual time between XS and the dev kit.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { NodeDigest } from '../../tools/devkit/node-digest.js';
+import { SimKeyValue } from '../../tools/devkit/sim-key-value.js';
+import { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { GuestError, XsSession } from '../../tools/xs/session.js';
+import { servePlatform } from '../../tools/xs/serve-platform.js';
+
+describe('XS engine (xsnap)', function () {
+  let session: XsSession;
+  let time: VirtualTime;
+  let keyValue: SimKeyValue;
+
+  before(async function () {
+    session = await XsSession.start({ bundle: 'probe' });
+    time = new VirtualTime();
+    keyValue = new SimKeyValue();
+    servePlatform(session, { digest: new NodeDigest(), keyValue }, time);
+  });
+  after(async () => session?.close());
+
+  it('runs the bundle in XS, not in Node', async () => {
+    const globals = await session.call<Record<string, string>>('xsGlobals');
+    assert.deepEqual(globals, { print: 'function', issueCommand: 'function', process: 'undefined', Buffer: 'undefined' });
+  });
+
+  it('reports XS meter figures for every crank', async () => {
+    assert.ok(session.meter.cranks > 0);
+    assert.ok(session.meter.compute > 0, 'XS computation meter counts');
+    assert.ok(session.meter.peakHeapCount > 0, 'XS heap count reported');
+  });
+
+  it('carries bytes both ways unchanged', async () => {
+    const bytes = new Uint8Array(70_000).map((_, i) => (i * 31) & 0xff);
+    const back = await session.call<Uint8Array>('echoBytes', { bytes });
+    assert.deepEqual(back, bytes);
+  });
+
+  it('encodes UTF-8 in XS as Node does', async () => {
+    const text = 'ASCII, é, ✓, 𝄞';
+    assert.equal(await session.call('utf8RoundTrip', { text }), text);
+  });
+
+  it('hashes through the Digest port served by the host', async () => {
+    const bytes = new TextEncoder().encode('abc');
+    const expected = createHash('sha256').update(bytes).digest('hex');
+    assert.equal(await session.call('sha256', { bytes }), expected);
+  });
+
+  it('carries an OtaError reason from XS to the host', async () => {
+    await assert.rejects(session.call('throwOta'), (error: unknown) => error instanceof GuestError && error.reason === 'bad-header');
+  });
+
+  it('writes the journal through the key-value port', async () => {
+    assert.equal(await session.call('journal', { key: 'j', value: '{"v":1}' }), '{"v":1}');
+    assert.equal(keyValue.read('j'), '{"v":1}');
+  });
+
+  it('sleeps in virtual time, deterministically', async () => {
+    const start = time.now();
+    const woke = await time.runFor(session.call<number[]>('sleeps', { ms: [1000, 60_000, 3_600_000] }));
+    assert.deepEqual(woke, [start + 1000, start + 61_000, start + 3_661_000]);
+  });
+});

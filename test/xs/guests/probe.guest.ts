@@ -1,0 +1,45 @@
+/**
+ * XS probe: proves the bridge and the remote ports work inside the XS engine.
+ * Every function here runs in XS; the spec in test/xs/engine.spec.ts calls them from Node.
+ */
+import { hex, utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
+import { OtaError } from '../../../src/util/errors.js';
+import { expose } from '../../../tools/xs/guest/bridge.js';
+import { remoteClock, remoteDigest, remoteKeyValue } from '../../../tools/xs/guest/ports.js';
+
+const clock = remoteClock();
+const digest = remoteDigest();
+const keyValue = remoteKeyValue();
+
+expose({
+  /** Globals that exist in XS (xsnap) and not in Node, read from inside the bundle. */
+  xsGlobals: () => ({
+    print: typeof (globalThis as { print?: unknown }).print,
+    issueCommand: typeof (globalThis as { issueCommand?: unknown }).issueCommand,
+    process: typeof (globalThis as { process?: unknown }).process,
+    Buffer: typeof (globalThis as { Buffer?: unknown }).Buffer,
+  }),
+  utf8RoundTrip: (args: { text: string }) => utf8Decode(utf8Encode(args.text)),
+  sha256: (args: { bytes: Uint8Array }) => {
+    const h = digest.sha256();
+    h.update(args.bytes);
+    return hex(h.digest());
+  },
+  echoBytes: (args: { bytes: Uint8Array }) => args.bytes,
+  throwOta: () => {
+    throw new OtaError('bad-header', 'probe');
+  },
+  journal: (args: { key: string; value: string }) => {
+    keyValue.write(args.key, args.value);
+    return keyValue.read(args.key);
+  },
+  /** Sleeps in virtual time three times and reports the instants it woke at. */
+  sleeps: async (args: { ms: number[] }) => {
+    const woke: number[] = [];
+    for (const ms of args.ms) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+      woke.push(clock.now());
+    }
+    return woke;
+  },
+});

@@ -1,0 +1,152 @@
+/**
+ * The platform ports inside XS when the agent runs on xsnap: each call crosses to the simulated
+ * dev kit in Node (tools/xs/serve-platform.ts) as a synchronous host call, the way a Moddable
+ * binding crosses into native code. Events (UART readable, timer fired) come back as host events.
+ */
+import type { ClockPort, TimerId } from '../../../src/platform/clock.js';
+import type { DigestPort, Sha256 } from '../../../src/platform/digest.js';
+import type { FlashPort, FlashStatus } from '../../../src/platform/flash.js';
+import type { I2cPort } from '../../../src/platform/i2c.js';
+import type { Platform } from '../../../src/platform/index.js';
+import type { KeyValuePort } from '../../../src/platform/key-value.js';
+import type { LogFields, LogLevel, LogPort } from '../../../src/platform/log.js';
+import type { RebootPort } from '../../../src/platform/reboot.js';
+import type { DigitalOut, SerialEvents, SerialPort } from '../../../src/platform/serial.js';
+import { hostCall, onHostEvent } from './bridge.js';
+
+export type FlashName = 'primary' | 'secondary';
+
+export function remoteFlash(name: FlashName): FlashPort {
+  let status: FlashStatus | undefined;
+  return {
+    status: () => (status ??= hostCall<FlashStatus>('flash.status', { name })),
+    read(offset, into) {
+      const bytes = hostCall<Uint8Array>('flash.read', { name, offset, length: into.length });
+      into.set(bytes);
+    },
+    write(offset, bytes) {
+      hostCall('flash.write', { name, offset, bytes });
+    },
+    eraseBlock(block) {
+      hostCall('flash.erase', { name, block });
+    },
+    close() {},
+  };
+}
+
+export function remoteKeyValue(): KeyValuePort {
+  let maxValueLength: number | undefined;
+  return {
+    get maxValueLength() {
+      return (maxValueLength ??= hostCall<number>('kv.maxValueLength'));
+    },
+    read: (key) => hostCall<string | null>('kv.read', { key }) ?? undefined,
+    write: (key, value) => void hostCall('kv.write', { key, value }),
+    delete: (key) => void hostCall('kv.delete', { key }),
+  };
+}
+
+export function remoteDigest(): DigestPort {
+  return {
+    sha256(): Sha256 {
+      const id = hostCall<number>('digest.create', { algorithm: 'sha256' });
+      return {
+        update: (bytes) => void hostCall('digest.update', { id, bytes }),
+        digest: () => hostCall<Uint8Array>('digest.finish', { id }),
+      };
+    },
+  };
+}
+
+export function remoteI2c(address: number): I2cPort {
+  return {
+    address,
+    write: (bytes) => hostCall<boolean>('i2c.write', { address, bytes }),
+    read(into) {
+      const bytes = hostCall<Uint8Array | null>('i2c.read', { address, length: into.length });
+      if (bytes === null) return false;
+      into.set(bytes);
+      return true;
+    },
+    close() {},
+  };
+}
+
+export function remoteSerial(): SerialPort {
+  let events: SerialEvents = {};
+  onHostEvent('serial.readable', (args: { count: number }) => events.onReadable?.(args.count));
+  onHostEvent('serial.writable', (args: { count: number }) => events.onWritable?.(args.count));
+  onHostEvent('serial.error', (args: { message: string }) => events.onError?.(new Error(args.message)));
+  return {
+    attach(next) {
+      events = next;
+    },
+    read(into) {
+      const bytes = hostCall<Uint8Array>('serial.read', { max: into.length });
+      into.set(bytes);
+      return bytes.length;
+    },
+    write: (bytes) => hostCall<number>('serial.write', { bytes }),
+    get readable() {
+      return hostCall<number>('serial.readable');
+    },
+    setBaud: (baud) => void hostCall('serial.setBaud', { baud }),
+    get baud() {
+      return hostCall<number>('serial.baud');
+    },
+    close() {},
+  };
+}
+
+export function remoteDigitalOut(name: string): DigitalOut {
+  return { write: (value) => void hostCall('digital.write', { name, value }) };
+}
+
+export function remoteClock(): ClockPort {
+  const timers = new Map<number, () => void>();
+  let nextId = 1;
+  onHostEvent('clock.timer', (args: { id: number }) => {
+    const callback = timers.get(args.id);
+    timers.delete(args.id);
+    callback?.();
+  });
+  return {
+    now: () => hostCall<number>('clock.now'),
+    wallClock: () => hostCall<number | null>('clock.wall') ?? undefined,
+    setTimeout(callback, ms): TimerId {
+      const id = nextId++;
+      timers.set(id, callback);
+      hostCall('clock.set', { id, ms });
+      return id;
+    },
+    clearTimeout(id) {
+      if (timers.delete(id)) hostCall('clock.clear', { id });
+    },
+  };
+}
+
+export function remoteReboot(): RebootPort {
+  return { reboot: (reason) => void hostCall('reboot', { reason }) };
+}
+
+export function remoteLog(): LogPort {
+  return {
+    log: (level: LogLevel, event: string, fields?: LogFields) => void hostCall('log', { level, event, fields }),
+  };
+}
+
+/** The whole platform, remote. Ports the host did not provide fail on first use, by name. */
+export function remotePlatform(): Platform {
+  return {
+    modemSerial: remoteSerial(),
+    modemPowerKey: remoteDigitalOut('modemPowerKey'),
+    seI2c: remoteI2c(0x48),
+    primarySlot: remoteFlash('primary'),
+    secondarySlot: remoteFlash('secondary'),
+    keyValue: remoteKeyValue(),
+    digest: remoteDigest(),
+    clock: remoteClock(),
+    reboot: remoteReboot(),
+    log: remoteLog(),
+  };
+}

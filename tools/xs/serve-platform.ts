@@ -1,0 +1,110 @@
+/**
+ * Serves the dev kit's platform (Node-side simulators implementing src/platform) to an agent
+ * running inside XS: the counterpart of tools/xs/guest/ports.ts. Guest events (timers, UART
+ * readable) are delivered in virtual time and tracked, so the scheduler waits for XS to go idle
+ * before it moves time on.
+ */
+import type { Platform } from '../../src/platform/index.js';
+import type { Sha256 } from '../../src/platform/digest.js';
+import type { FlashPort } from '../../src/platform/flash.js';
+import type { VirtualTime } from '../devkit/virtual-time.js';
+import type { XsSession } from './session.js';
+
+/** The parts of a platform a given test provides; a guest touching a missing one gets an error naming it. */
+export type HostPlatform = Partial<Omit<Platform, 'clock'>>;
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`the dev kit provides no ${what} in this session`);
+  return value;
+}
+
+export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime): void {
+  session.trackCranks((crank) => time.track(crank));
+  const flash = (name: string): FlashPort =>
+    need(name === 'primary' ? platform.primarySlot : name === 'secondary' ? platform.secondarySlot : undefined, `flash '${name}'`);
+
+  session.provide('flash.status', (a: { name: string }) => flash(a.name).status());
+  session.provide('flash.read', (a: { name: string; offset: number; length: number }) => {
+    const into = new Uint8Array(a.length);
+    flash(a.name).read(a.offset, into);
+    return into;
+  });
+  session.provide('flash.write', (a: { name: string; offset: number; bytes: Uint8Array }) => flash(a.name).write(a.offset, a.bytes));
+  session.provide('flash.erase', (a: { name: string; block: number }) => flash(a.name).eraseBlock(a.block));
+
+  session.provide('kv.maxValueLength', () => need(platform.keyValue, 'key-value store').maxValueLength);
+  session.provide('kv.read', (a: { key: string }) => need(platform.keyValue, 'key-value store').read(a.key) ?? null);
+  session.provide('kv.write', (a: { key: string; value: string }) => need(platform.keyValue, 'key-value store').write(a.key, a.value));
+  session.provide('kv.delete', (a: { key: string }) => need(platform.keyValue, 'key-value store').delete(a.key));
+
+  const digests = new Map<number, Sha256>();
+  let nextDigest = 1;
+  session.provide('digest.create', () => {
+    const id = nextDigest++;
+    digests.set(id, need(platform.digest, 'digest').sha256());
+    return id;
+  });
+  session.provide('digest.update', (a: { id: number; bytes: Uint8Array }) => need(digests.get(a.id), `digest ${a.id}`).update(a.bytes));
+  session.provide('digest.finish', (a: { id: number }) => {
+    const ctx = need(digests.get(a.id), `digest ${a.id}`);
+    digests.delete(a.id);
+    return ctx.digest();
+  });
+
+  session.provide('i2c.write', (a: { address: number; bytes: Uint8Array }) => {
+    const port = need(platform.seI2c, 'I2C bus');
+    return a.address === port.address ? port.write(a.bytes) : false;
+  });
+  session.provide('i2c.read', (a: { address: number; length: number }) => {
+    const port = need(platform.seI2c, 'I2C bus');
+    if (a.address !== port.address) return null;
+    const into = new Uint8Array(a.length);
+    return port.read(into) ? into : null;
+  });
+
+  if (platform.modemSerial) {
+    const serial = platform.modemSerial;
+    serial.attach({
+      onReadable: (count) => time.track(session.event('serial.readable', { count })),
+      onWritable: (count) => time.track(session.event('serial.writable', { count })),
+      onError: (error) => time.track(session.event('serial.error', { message: error.message })),
+    });
+  }
+  const serial = () => need(platform.modemSerial, 'modem UART');
+  session.provide('serial.read', (a: { max: number }) => {
+    const into = new Uint8Array(Math.min(a.max, serial().readable));
+    const n = serial().read(into);
+    return n === into.length ? into : into.subarray(0, n);
+  });
+  session.provide('serial.write', (a: { bytes: Uint8Array }) => serial().write(a.bytes));
+  session.provide('serial.readable', () => serial().readable);
+  session.provide('serial.setBaud', (a: { baud: number }) => serial().setBaud(a.baud));
+  session.provide('serial.baud', () => serial().baud);
+  session.provide('digital.write', (a: { name: string; value: 0 | 1 }) => {
+    if (a.name !== 'modemPowerKey') throw new Error(`no digital output '${a.name}'`);
+    need(platform.modemPowerKey, 'modem power key').write(a.value);
+  });
+
+  const timers = new Map<number, number>();
+  session.provide('clock.now', () => time.now());
+  session.provide('clock.wall', () => time.clockPort().wallClock() ?? null);
+  session.provide('clock.set', (a: { id: number; ms: number }) => {
+    timers.set(
+      a.id,
+      time.after(a.ms, () => {
+        timers.delete(a.id);
+        time.track(session.event('clock.timer', { id: a.id }));
+      }),
+    );
+  });
+  session.provide('clock.clear', (a: { id: number }) => {
+    const handle = timers.get(a.id);
+    if (handle !== undefined) time.cancel(handle);
+    timers.delete(a.id);
+  });
+
+  session.provide('reboot', (a: { reason: string }) => need(platform.reboot, 'reboot').reboot(a.reason));
+  session.provide('log', (a: { level: 'debug' | 'info' | 'warn' | 'error'; event: string; fields?: Record<string, string | number | boolean> }) =>
+    platform.log?.log(a.level, a.event, a.fields),
+  );
+}

@@ -1,0 +1,178 @@
+/**
+ * Host side of the XS bridge: one XS engine running one guest bundle, with host services the
+ * guest calls synchronously (`hostCall`) and guest functions the host calls (`call`).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeMessage, encodeMessage } from './codec.js';
+import { XsWorker, type XsCrank, type XsMeter } from './worker.js';
+
+/** A host service: gets the guest's args, returns a JSON-able value (Uint8Array allowed). */
+export type HostService = (args: any) => unknown;
+
+export interface XsSessionOptions {
+  /** Guest bundle name (built to build/xs/<name>.js by rollup) or a path to a script. */
+  bundle: string;
+  services?: Record<string, HostService>;
+  name?: string;
+  /** Lines the guest prints; default: kept in `session.printed`. */
+  onPrint?: (line: string) => void;
+}
+
+export interface GuestErrorInfo {
+  message: string;
+  reason?: string;
+  name?: string;
+}
+
+/** An error thrown inside XS, carried to the host with its OtaError reason when it had one. */
+export class GuestError extends Error {
+  readonly reason: string | undefined;
+  constructor(info: GuestErrorInfo) {
+    super(info.message);
+    this.name = 'GuestError';
+    this.reason = info.reason;
+  }
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** build/xs, where rollup writes the guest bundles (this file runs from build/tools/xs). */
+export const GUEST_BUNDLE_DIR = path.resolve(here, '..', '..', 'xs');
+
+export function guestBundlePath(name: string): string {
+  return name.includes('/') ? name : path.join(GUEST_BUNDLE_DIR, `${name}.js`);
+}
+
+/** Deterministic XS figures summed over a session. */
+export interface XsMeterTotals {
+  cranks: number;
+  compute: number;
+  peakHeapCount: number;
+  lastHeapCount: number;
+}
+
+export class XsSession {
+  readonly printed: string[] = [];
+  readonly meter: XsMeterTotals = { cranks: 0, compute: 0, peakHeapCount: 0, lastHeapCount: 0 };
+  #worker: XsWorker;
+  #services = new Map<string, HostService>();
+  #nextId = 1;
+  #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  #tracker: ((crank: Promise<unknown>) => void) | undefined;
+
+  private constructor(options: XsSessionOptions) {
+    for (const [name, fn] of Object.entries(options.services ?? {})) this.#services.set(name, fn);
+    this.#services.set('$settle', (args: { id: number; ok: boolean; value?: unknown; error?: GuestErrorInfo }) => {
+      const waiter = this.#pending.get(args.id);
+      this.#pending.delete(args.id);
+      if (!waiter) throw new Error(`settle of unknown call ${args.id}`);
+      if (args.ok) waiter.resolve(args.value);
+      else waiter.reject(new GuestError(args.error ?? { message: 'unknown guest error' }));
+      return null;
+    });
+    this.#worker = new XsWorker({
+      name: options.name ?? `xs-ota ${options.bundle}`,
+      onQuery: (request) => this.#onQuery(request),
+      onPrint: options.onPrint ?? ((line) => this.printed.push(line)),
+    });
+  }
+
+  /** Start an XS engine and load the guest bundle into it. */
+  static async start(options: XsSessionOptions): Promise<XsSession> {
+    const session = new XsSession(options);
+    const code = readFileSync(guestBundlePath(options.bundle), 'utf8');
+    session.#account(await session.#worker.evaluate(code));
+    const engine = (await session.call('$engine')) as { engine: string };
+    if (engine.engine !== 'xs') {
+      await session.close();
+      throw new Error(`guest bundle ${options.bundle} did not report the XS engine: ${JSON.stringify(engine)}`);
+    }
+    return session;
+  }
+
+  /**
+   * Report every crank (a call or event while XS runs) to `tracker`: virtual time uses it to wait
+   * for XS to go idle before it advances.
+   */
+  trackCranks(tracker: (crank: Promise<unknown>) => void): void {
+    this.#tracker = tracker;
+  }
+
+  #command(message: Uint8Array): Promise<XsCrank> {
+    const crank = this.#worker.command(message);
+    this.#tracker?.(crank);
+    return crank;
+  }
+
+  /** Add or replace a host service. */
+  provide(name: string, service: HostService): void {
+    this.#services.set(name, service);
+  }
+
+  /**
+   * Call an exposed guest function. Resolves with its value; an async guest function resolves when
+   * it settles, which may need further events (virtual time) to be delivered first.
+   */
+  async call<T = unknown>(name: string, args?: unknown): Promise<T> {
+    const id = this.#nextId++;
+    const crank = await this.#command(encodeMessage({ op: 'call', name, args, id }));
+    this.#account(crank);
+    const reply = decodeMessage(crank.reply) as { ok: boolean; value?: unknown; pending?: boolean; error?: GuestErrorInfo };
+    if (!reply.ok) throw new GuestError(reply.error ?? { message: 'unknown guest error' });
+    if (!reply.pending) return reply.value as T;
+    return new Promise<T>((resolve, reject) => this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+  }
+
+  /** Whether an async guest call is still unsettled. */
+  get pendingCalls(): number {
+    return this.#pending.size;
+  }
+
+  /** Deliver an event to the guest (a timer, UART bytes readable); resolves when XS is idle again. */
+  async event(name: string, args?: unknown): Promise<void> {
+    const crank = await this.#command(encodeMessage({ op: 'event', name, args, id: 0 }));
+    this.#account(crank);
+    const reply = decodeMessage(crank.reply) as { ok: boolean; error?: GuestErrorInfo };
+    if (!reply.ok) throw new GuestError(reply.error ?? { message: 'unknown guest error' });
+  }
+
+  async evaluate(code: string): Promise<XsMeter> {
+    const crank = await this.#worker.evaluate(code);
+    this.#account(crank);
+    return crank.meter;
+  }
+
+  async close(): Promise<void> {
+    for (const waiter of this.#pending.values()) waiter.reject(new Error('XS session closed'));
+    this.#pending.clear();
+    await this.#worker.close();
+  }
+
+  /** Stop the engine at once, as a power cut or reset would. */
+  kill(): void {
+    for (const waiter of this.#pending.values()) waiter.reject(new Error('XS engine stopped'));
+    this.#pending.clear();
+    this.#worker.kill();
+  }
+
+  #account(crank: XsCrank): void {
+    this.meter.cranks++;
+    this.meter.compute += crank.meter.compute;
+    this.meter.lastHeapCount = crank.meter.currentHeapCount;
+    if (crank.meter.currentHeapCount > this.meter.peakHeapCount) this.meter.peakHeapCount = crank.meter.currentHeapCount;
+  }
+
+  #onQuery(request: Uint8Array): Uint8Array {
+    let op = '?';
+    try {
+      const message = decodeMessage(request) as { op: string; args: unknown };
+      op = message.op;
+      const service = this.#services.get(op);
+      if (!service) return encodeMessage({ ok: false, error: `no host service '${op}'` });
+      return encodeMessage({ ok: true, value: service(message.args) ?? null });
+    } catch (error) {
+      return encodeMessage({ ok: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+}
