@@ -1,0 +1,37 @@
+/**
+ * `xs-ota`: the Node-side command line for firmware engineers and QA. Each subcommand lives in
+ * its own module under tools/cli/ and is listed here.
+ */
+export interface Command {
+  /** One line for `xs-ota help`. */
+  summary: string;
+  /** Runs the command; resolves with the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+type Loader = () => Promise<Command>;
+
+/** Subcommands; a module is loaded only when its command runs. */
+const COMMANDS: Record<string, Loader> = {
+  version: async () => (await import('./version.js')).command,
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    console.log('usage: xs-ota <command> [options]\n\ncommands:');
+    for (const [key, load] of Object.entries(COMMANDS)) console.log(`  ${key.padEnd(16)} ${(await load()).summary}`);
+    return name ? 0 : 2;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    console.error(`xs-ota: unknown command '${name}' (try: xs-ota help)`);
+    return 2;
+  }
+  try {
+    return await (await load()).run(rest);
+  } catch (error) {
+    console.error(`xs-ota ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
