@@ -1,0 +1,71 @@
+/**
+ * One interface for every update source (hawkBit DDI, static manifest, IoTConnect). The agent
+ * asks `poll` what to do, and tells `report` what happened; a backend maps both onto its protocol.
+ * Everything a backend returns came from a server: backends validate it before it gets here.
+ */
+import type { OtaReason } from '../util/errors.js';
+
+/** hawkBit's download/update handling types; other backends map onto them. */
+export type HandlingType = 'skip' | 'attempt' | 'forced';
+
+export interface UpdateOffer {
+  /** The backend's id for this deployment (hawkBit action id, manifest version, IoTConnect ack id). */
+  actionId: string;
+  /** Target image version as the backend states it ("1.3.0" or "1.3.0+5"); the image header decides. */
+  version: string;
+  /** Artifact URL (absolute). May be pre-signed and expire: see `refreshOffer`. */
+  url: string;
+  /** Artifact size in bytes, when the backend states it. */
+  size?: number;
+  /** SHA-256 of the whole artifact file, when the backend states it (checked after download). */
+  sha256?: Uint8Array;
+  download: HandlingType;
+  update: HandlingType;
+  /** hawkBit: whether the device may install now; absent means no window was set. */
+  maintenanceWindow?: 'available' | 'unavailable';
+  /** Hardware ids the image is for, when the backend states them. */
+  hardware?: string[];
+}
+
+export interface PollResult {
+  /** A deployment to act on. */
+  offer?: UpdateOffer;
+  /** The backend asks to cancel this action. */
+  cancelActionId?: string;
+  /** Server-given poll interval, seconds. */
+  pollIntervalS?: number;
+}
+
+/** What the agent tells the backend, at each step of a deployment. */
+export type ReportPhase =
+  | 'accepted' // the offer was accepted; download will start
+  | 'downloading' // progress (done/total bytes)
+  | 'downloaded' // whole image in the slot, verified
+  | 'staged' // slot marked pending; rebooting into MCUboot's test swap
+  | 'running' // the new image booted, passed its health check and was confirmed: success
+  | 'failed' // the deployment ended without installing (reason says why)
+  | 'reverted' // the new image booted but failed; MCUboot went back (reason says why)
+  | 'cancelled'; // the backend cancelled and the agent stopped
+
+export interface Report {
+  actionId: string;
+  phase: ReportPhase;
+  /** Target version of the deployment. */
+  version: string;
+  /** Version now running. */
+  runningVersion: string;
+  progress?: { done: number; total: number };
+  reason?: OtaReason;
+  detail?: string;
+}
+
+export interface UpdateBackend {
+  /** Ask what to do. Rejects with an OtaError (`backend-unavailable`, `http-status`, …). */
+  poll(current: { version: string }): Promise<PollResult>;
+  /** Tell the backend what happened. Rejects with an OtaError when it was not delivered. */
+  report(report: Report): Promise<void>;
+  /** Answer a cancellation (hawkBit: cancelAction feedback). */
+  acknowledgeCancel(actionId: string, stopped: boolean): Promise<void>;
+  /** Fetch the offer again (e.g. a pre-signed URL expired); undefined when the action is gone. */
+  refreshOffer(actionId: string, current: { version: string }): Promise<UpdateOffer | undefined>;
+}
