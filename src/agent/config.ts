@@ -1,0 +1,97 @@
+/**
+ * Every setting and limit of the agent, each with its default, its range and the trade-off
+ * (style rule 16). Start-up rejects a bad value by key: `config-invalid: pollIntervalS`.
+ * On the device these come from the manifest's `config` (mc/config) and secrets from the
+ * key-value store; in the simulated dev kit, from CLI options.
+ */
+import { OtaError } from '../util/errors.js';
+
+export type BackendKind = 'hawkbit' | 'manifest' | 'iotconnect';
+
+export interface AgentConfig {
+  /** Which update source: 'hawkbit' (DDI v1), 'manifest' (static JSON), 'iotconnect'. */
+  backend: BackendKind;
+  /** Backend base URL (hawkBit server root, manifest URL, IoTConnect discovery host). */
+  serverUrl: string;
+  /** hawkBit tenant. Default 'DEFAULT' (a stock server's). */
+  tenant: string;
+  /** Device id at the backend (hawkBit controllerId, IoTConnect unique id). */
+  deviceId: string;
+  /** Secret token (hawkBit TargetToken); from the key-value store on the device. */
+  token: string;
+  /** Poll interval when the server names none. Range 60 s – 7 days; shorter drains battery and data. */
+  pollIntervalS: number;
+  /** How long the new image has to pass its health check (incl. reaching the backend) before the agent gives up and lets MCUboot revert. Range 30 s – 1 h. */
+  healthDeadlineS: number;
+  /** Download attempts per deployment before it fails with `retries-exhausted`. Range 1–50. */
+  maxAttempts: number;
+  /** First retry delay; doubles per attempt with full jitter. Range 1 s – 1 h. */
+  retryBaseS: number;
+  /** Longest retry delay. Range retryBaseS – 24 h. */
+  retryCapS: number;
+  /** Bytes fetched per deployment before it fails (a server that keeps restarting us from 0). Default 4× the slot. */
+  maxBytesPerDeployment: number;
+  /** Allow installing an older image (downgrade). Off by default: the CRA asks for rollback protection. */
+  allowDowngrade: boolean;
+  /** Allow re-installing the running version. */
+  allowSameVersion: boolean;
+  /** Hardware id compared with a backend's compatibility list. */
+  hardwareId: string;
+  /** A5000 key object holding the image-signing public key. */
+  keyObjectId: number;
+  /** Persist the download offset every this many bytes (a multiple of the flash sector). Smaller loses less after a power cut, but wears the journal store. */
+  progressEveryBytes: number;
+}
+
+export const DEFAULT_CONFIG: AgentConfig = {
+  backend: 'hawkbit',
+  serverUrl: '',
+  tenant: 'DEFAULT',
+  deviceId: '',
+  token: '',
+  pollIntervalS: 3600,
+  healthDeadlineS: 300,
+  maxAttempts: 8,
+  retryBaseS: 30,
+  retryCapS: 6 * 3600,
+  maxBytesPerDeployment: 4 * 0x60000,
+  allowDowngrade: false,
+  allowSameVersion: false,
+  hardwareId: 'xs-ota-devkit',
+  keyObjectId: 0x7b000201,
+  progressEveryBytes: 4096,
+};
+
+function bad(key: keyof AgentConfig, why: string): never {
+  throw new OtaError('config-invalid', `${key}: ${why}`);
+}
+
+function range(config: AgentConfig, key: keyof AgentConfig, min: number, max: number): void {
+  const v = config[key];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) bad(key, `must be a number in [${min}, ${max}], got ${String(v)}`);
+}
+
+/** Defaults filled in, every value checked. Throws OtaError('config-invalid', '<key>: …'). */
+export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
+  const config: AgentConfig = { ...DEFAULT_CONFIG };
+  for (const key of Object.keys(input) as (keyof AgentConfig)[]) {
+    if (!(key in DEFAULT_CONFIG)) bad(key, 'unknown setting');
+    if (input[key] !== undefined) (config as unknown as Record<string, unknown>)[key] = input[key];
+  }
+  if (!['hawkbit', 'manifest', 'iotconnect'].includes(config.backend)) bad('backend', `unknown kind '${config.backend}'`);
+  if (!/^https?:\/\/[^\s/]+/.test(config.serverUrl)) bad('serverUrl', 'must be an http(s) URL');
+  if (config.backend !== 'manifest' && !/^[A-Za-z0-9._:-]{1,64}$/.test(config.deviceId)) bad('deviceId', 'must be 1-64 characters [A-Za-z0-9._:-]');
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(config.tenant)) bad('tenant', 'must be 1-64 characters [A-Za-z0-9._-]');
+  range(config, 'pollIntervalS', 60, 7 * 86400);
+  range(config, 'healthDeadlineS', 30, 3600);
+  range(config, 'maxAttempts', 1, 50);
+  range(config, 'retryBaseS', 1, 3600);
+  range(config, 'retryCapS', config.retryBaseS, 86400);
+  range(config, 'maxBytesPerDeployment', 4096, 256 * 1024 * 1024);
+  range(config, 'keyObjectId', 1, 0x7ffeffff);
+  range(config, 'progressEveryBytes', 4096, 1024 * 1024);
+  if (config.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
+  if (typeof config.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');
+  if (typeof config.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');
+  return config;
+}
