@@ -1,0 +1,41 @@
+/**
+ * What the state machine needs of the image and slot code: a sink that parses, hashes and writes
+ * the image into the secondary slot, verifies it, and the MCUboot trailer operations. The
+ * implementation (src/agent/slot-installer.ts) joins src/image, src/slot and the signature
+ * verifier; tests may give the machine the same implementation on a simulated flash.
+ */
+export interface ImageInfo {
+  /** Version from the image header, "major.minor.revision+build". */
+  version: string;
+  /** SEC_CNT TLV, when the image has one. */
+  securityCounter?: number;
+  /** Header + body + TLVs, bytes. */
+  imageSize: number;
+  /** SHA-256 of the whole image file as written (compared with a backend-given artifact hash). */
+  fileSha256: Uint8Array;
+}
+
+export interface Installer {
+  /**
+   * Prepare to (re)write the secondary slot from byte `offset` (0: a fresh download). Re-hashes
+   * what is already in flash below the returned offset, which is `offset` rounded down to a
+   * sector; resolves with it. Called before every attempt.
+   */
+  resume(offset: number): Promise<number>;
+  /** Next bytes of the image, in order. Throws an OtaError as soon as the image is known bad. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Bytes written to flash and read back so far (a resume point). */
+  readonly flushed: number;
+  /** The image ended: flush, check hash, key and signature, re-hash from flash. */
+  finish(): Promise<ImageInfo>;
+  /** Mark the secondary slot pending (MCUboot test swap). Only after `finish` succeeded. */
+  stage(): void;
+  /** Make sure nothing in the secondary slot is pending (erase its trailer sector). */
+  abandon(): void;
+  /** Version of the image running from the primary slot. */
+  runningVersion(): string;
+  /** Whether the running image is confirmed (image_ok set, or it was never a test swap). */
+  runningConfirmed(): boolean;
+  /** Set image_ok on the running image: MCUboot will keep it. */
+  confirmRunning(): void;
+}

@@ -1,0 +1,523 @@
+/**
+ * The update cycle as one state machine (style rule 10). States are persisted in the journal
+ * BEFORE the side effect they announce, so a reset at any instant resumes correctly:
+ *
+ *   idle ──poll/decide──► download ──► verify ──► stage ──► reboot ══(MCUboot test swap)══╗
+ *     ▲                      │ retry (backoff)                                          ║
+ *     │                      ▼                                                          ▼
+ *   report ◄──────────── (failed) ◄── confirm ◄── health-check ◄────────── (new image running?)
+ *                                                    │ deadline passed: reboot, MCUboot reverts
+ *
+ * TRANSITIONS names, for each state, where success and failure lead. After any boot the agent
+ * compares the running version with the journal: a deployment in `reboot`/`health-check` whose
+ * target is not running was reverted by MCUboot, and is reported as such, never as success.
+ */
+import type { PollResult, Report, UpdateBackend, UpdateOffer } from '../backend/backend.js';
+import type { HttpClient, HttpResponseHead } from '../net/http.js';
+import type { ClockPort } from '../platform/clock.js';
+import type { LogPort } from '../platform/log.js';
+import type { RebootPort } from '../platform/reboot.js';
+import type { KeyValuePort } from '../platform/key-value.js';
+import { bytesEqual, hex, unhex } from '../util/bytes.js';
+import { OtaError, describeError, reasonOf, type OtaReason } from '../util/errors.js';
+import { backoffDelayMs, xorshift32 } from './backoff.js';
+import type { AgentConfig } from './config.js';
+import type { Installer } from './installer.js';
+import { Journal, type Deployment, type Outcome, type State } from './journal.js';
+import { compareVersions, parseVersion } from './version.js';
+
+export const TRANSITIONS: Record<State, { ok: State; fail: State }> = {
+  idle: { ok: 'download', fail: 'idle' },
+  download: { ok: 'verify', fail: 'report' },
+  verify: { ok: 'stage', fail: 'report' },
+  stage: { ok: 'reboot', fail: 'report' },
+  reboot: { ok: 'health-check', fail: 'report' },
+  'health-check': { ok: 'confirm', fail: 'reboot' },
+  confirm: { ok: 'report', fail: 'report' },
+  report: { ok: 'idle', fail: 'report' },
+};
+
+/** Errors worth another attempt: the link, the server's load, the modem. Others end the deployment. */
+const RETRYABLE: ReadonlySet<OtaReason> = new Set<OtaReason>([
+  'timeout',
+  'link-lost',
+  'body-truncated',
+  'backend-unavailable',
+  'at-timeout',
+  'at-error',
+  'cme-error',
+  'modem-unresponsive',
+  'modem-reset',
+  'modem-busy',
+  'not-registered',
+  'pdp-failed',
+  'http-action-error',
+  'tls-failed',
+  'dns-failed',
+  'range-mismatch',
+  'range-ignored',
+  'range-not-satisfiable',
+  'url-expired',
+  'se-nack',
+  't1-crc',
+  't1-protocol',
+  'flash-readback',
+]);
+
+/** HTTP statuses that are worth a retry (RFC 9110: 408, 429, 5xx). */
+function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+export interface HealthCheck {
+  /** The application's own checks after the new image booted; rejects (or resolves false) when unhealthy. */
+  (): Promise<boolean>;
+}
+
+export interface AgentDeps {
+  config: AgentConfig;
+  backend: UpdateBackend;
+  http: HttpClient;
+  installer: Installer;
+  keyValue: KeyValuePort;
+  clock: ClockPort;
+  reboot: RebootPort;
+  log: LogPort;
+  /** The application's health check; default: healthy. */
+  healthCheck?: HealthCheck;
+  /** Seed for retry jitter (the device takes it from the A5000's GetRandom). */
+  randomSeed?: number;
+  /** Security counter floor (SEC_CNT of the running image); images below it are refused. */
+  minSecurityCounter?: number;
+}
+
+/** What one `step` did: the caller (run loop, tests) waits `sleepMs` before the next. */
+export interface StepResult {
+  state: State;
+  sleepMs: number;
+  /** The agent asked the platform to reboot: do not call `step` again in this boot. */
+  rebooting?: boolean;
+}
+
+export class UpdateAgent {
+  readonly journal: Journal;
+  #d: AgentDeps;
+  #random: () => number;
+  #pollIntervalMs: number;
+  #stopped = false;
+  #booted = false;
+
+  constructor(deps: AgentDeps) {
+    this.#d = deps;
+    this.journal = new Journal(deps.keyValue);
+    this.#random = xorshift32(deps.randomSeed ?? 0x5eed);
+    this.#pollIntervalMs = deps.config.pollIntervalS * 1000;
+  }
+
+  /** Run forever (the device's main loop): one step, then sleep as the step says. */
+  async run(): Promise<void> {
+    while (!this.#stopped) {
+      const result = await this.step();
+      if (result.rebooting) return;
+      if (result.sleepMs > 0) await this.#sleep(result.sleepMs);
+    }
+  }
+
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  /** Perform the work of the current state once. */
+  async step(): Promise<StepResult> {
+    if (!this.#booted) {
+      this.#booted = true;
+      const loaded = this.journal.load();
+      if (loaded.discarded) this.#log('warn', 'journal.discarded', { why: loaded.discarded });
+      this.#log('info', 'agent.boot', { state: loaded.record.state, running: this.#d.installer.runningVersion() });
+    }
+    const record = this.journal.record;
+    const now = this.#d.clock.now();
+    if (record.notBefore !== undefined && record.notBefore > now && record.state === 'download') {
+      return { state: record.state, sleepMs: record.notBefore - now };
+    }
+    switch (record.state) {
+      case 'idle':
+        return this.#idle();
+      case 'download':
+        return this.#download(record.deployment!);
+      case 'verify':
+        return this.#verify(record.deployment!);
+      case 'stage':
+        return this.#stage(record.deployment!);
+      case 'reboot':
+        return this.#afterReboot(record.deployment!);
+      case 'health-check':
+        return this.#healthCheck(record.deployment!);
+      case 'confirm':
+        return this.#confirm(record.deployment!);
+      case 'report':
+        return this.#report(record.deployment!, record.outcome!);
+    }
+  }
+
+  // ── idle: poll and decide ────────────────────────────────────────────────────────────────
+
+  async #idle(): Promise<StepResult> {
+    const running = this.#d.installer.runningVersion();
+    if (!this.#d.installer.runningConfirmed()) {
+      // Style rule 14: never start a download while the running image may still be reverted.
+      this.#log('warn', 'poll.refused', { reason: 'unconfirmed-running' });
+      return { state: 'idle', sleepMs: this.#pollIntervalMs };
+    }
+    let poll: PollResult;
+    try {
+      poll = await this.#d.backend.poll({ version: running });
+    } catch (error) {
+      this.#log('warn', 'poll.failed', { reason: reasonOf(error), detail: describeError(error) });
+      return { state: 'idle', sleepMs: this.#pollIntervalMs };
+    }
+    if (poll.pollIntervalS !== undefined && poll.pollIntervalS > 0) {
+      this.#pollIntervalMs = Math.max(60, Math.min(7 * 86400, poll.pollIntervalS)) * 1000;
+    }
+    if (poll.cancelActionId !== undefined) {
+      // Nothing is under way in idle: acknowledge that the action is stopped.
+      await this.#d.backend.acknowledgeCancel(poll.cancelActionId, true).catch((error: unknown) =>
+        this.#log('warn', 'cancel.ack-failed', { reason: reasonOf(error) }),
+      );
+    }
+    const offer = poll.offer;
+    if (!offer) return { state: 'idle', sleepMs: this.#pollIntervalMs };
+    return this.#decide(offer, running);
+  }
+
+  async #decide(offer: UpdateOffer, running: string): Promise<StepResult> {
+    const deployment: Deployment = {
+      actionId: offer.actionId,
+      version: offer.version,
+      url: offer.url,
+      size: offer.size,
+      sha256: offer.sha256 ? hex(offer.sha256) : undefined,
+      offset: 0,
+      attempts: 0,
+      bytesFetched: 0,
+      install: offer.update !== 'skip',
+      fromVersion: running,
+    };
+    const refusal = this.#refusal(offer, running);
+    if (refusal) return this.#finish(deployment, { phase: 'failed', reason: refusal.reason, detail: refusal.detail });
+    if (offer.download === 'skip') return { state: 'idle', sleepMs: this.#pollIntervalMs };
+    this.journal.save({ state: 'download', deployment });
+    this.#log('info', 'deployment.accepted', { action: offer.actionId, version: offer.version, size: offer.size });
+    await this.#tryReport(deployment, 'accepted');
+    return { state: 'download', sleepMs: 0 };
+  }
+
+  /** Why an offer is refused before a byte is fetched, or undefined to accept it. */
+  #refusal(offer: UpdateOffer, running: string): { reason: OtaReason; detail: string } | undefined {
+    const c = this.#d.config;
+    const target = parseVersion(offer.version);
+    if (!target) return { reason: 'backend-protocol', detail: `version '${offer.version}' is not major.minor.revision[+build]` };
+    const cmp = compareVersions(offer.version, running);
+    if (cmp < 0 && !c.allowDowngrade) return { reason: 'downgrade', detail: `${offer.version} is older than running ${running}` };
+    if (cmp === 0 && !c.allowSameVersion) return { reason: 'same-version', detail: `${offer.version} is already running` };
+    if (offer.hardware && offer.hardware.length > 0 && !offer.hardware.includes(c.hardwareId)) {
+      return { reason: 'incompatible', detail: `image is for ${offer.hardware.join(', ')}, this device is ${c.hardwareId}` };
+    }
+    return undefined;
+  }
+
+  // ── download ─────────────────────────────────────────────────────────────────────────────
+
+  async #download(deployment: Deployment): Promise<StepResult> {
+    const d = { ...deployment, attempts: deployment.attempts + 1 };
+    if (d.attempts > this.#d.config.maxAttempts) {
+      return this.#finish(d, { phase: 'failed', reason: 'retries-exhausted', detail: `${deployment.attempts} attempts` });
+    }
+    this.journal.save({ state: 'download', deployment: d });
+    let lastSaved = d.offset;
+    let retryAfterMs: number | undefined;
+    try {
+      const start = await this.#d.installer.resume(d.offset);
+      d.offset = start;
+      this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts });
+      let position = start;
+      let nextProgress = this.#progressMark(d, start);
+      await this.#d.http.request(
+        {
+          method: 'GET',
+          url: d.url,
+          range: start > 0 ? { start, ifRange: d.validator } : undefined,
+        },
+        {
+          onHead: (head: HttpResponseHead) => {
+            if (head.status === 200 || head.status === 206) {
+              const validator = head.headers['etag'] ?? head.headers['last-modified'];
+              if (head.status === 200 && start > 0) {
+                // The server ignored or refused our range (resource changed): start over, but
+                // only if it is provably the same artifact we were told about.
+                throw new OtaError('range-ignored', 'server answered 200 to a ranged request: restarting from 0');
+              }
+              if (validator !== undefined && d.validator !== undefined && validator !== d.validator && start > 0) {
+                throw new OtaError('range-mismatch', 'artifact validator changed');
+              }
+              d.validator = validator ?? d.validator;
+              const total = head.range?.total ?? (head.contentLength !== undefined ? start + head.contentLength : undefined);
+              if (total !== undefined && d.size !== undefined && total !== d.size) {
+                throw new OtaError('backend-protocol', `server has ${total} bytes, backend said ${d.size}`);
+              }
+              if (total !== undefined && total > this.#d.config.maxBytesPerDeployment) {
+                throw new OtaError('too-large', `artifact is ${total} bytes`);
+              }
+              d.size ??= total;
+              return;
+            }
+            if (head.status === 403 || head.status === 410) throw new OtaError('url-expired', `artifact answered ${head.status}`);
+            if (head.status === 416) throw new OtaError('range-not-satisfiable', `416 at offset ${start}`);
+            if (head.status === 429 || head.status === 503) {
+              const after = Number(head.headers['retry-after']);
+              if (Number.isFinite(after) && after >= 0) retryAfterMs = after * 1000;
+            }
+            throw new OtaError('http-status', `artifact answered ${head.status}`);
+          },
+          onData: async (chunk: Uint8Array) => {
+            d.bytesFetched += chunk.length;
+            if (d.bytesFetched > this.#d.config.maxBytesPerDeployment) {
+              throw new OtaError('limit-exceeded', `fetched ${d.bytesFetched} bytes for one deployment`);
+            }
+            await this.#d.installer.write(chunk);
+            position += chunk.length;
+            const flushed = this.#d.installer.flushed;
+            if (flushed - lastSaved >= this.#d.config.progressEveryBytes) {
+              d.offset = flushed;
+              lastSaved = flushed;
+              this.journal.save({ state: 'download', deployment: d });
+            }
+            if (d.size !== undefined && position >= nextProgress) {
+              nextProgress = this.#progressMark(d, position);
+              await this.#tryReport(d, 'downloading', { done: position, total: d.size });
+            }
+          },
+        },
+      );
+    } catch (error) {
+      return this.#downloadFailed(d, error, retryAfterMs);
+    }
+    d.offset = this.#d.installer.flushed;
+    this.journal.save({ state: 'verify', deployment: d });
+    return { state: 'verify', sleepMs: 0 };
+  }
+
+  /** The next position at which a progress report is due (every quarter of the image). */
+  #progressMark(d: Deployment, position: number): number {
+    if (d.size === undefined) return Infinity;
+    const quarter = Math.max(1, Math.ceil(d.size / 4));
+    return (Math.floor(position / quarter) + 1) * quarter;
+  }
+
+  async #downloadFailed(d: Deployment, error: unknown, retryAfterMs: number | undefined): Promise<StepResult> {
+    const reason = reasonOf(error);
+    const detail = describeError(error);
+    const status = /answered (\d{3})/.exec(detail);
+    const retryable = RETRYABLE.has(reason) || (reason === 'http-status' && status !== null && retryableStatus(Number(status[1])));
+    // Keep what is safely in flash: the next attempt resumes there.
+    d.offset = reason === 'range-ignored' || reason === 'range-not-satisfiable' || reason === 'range-mismatch' ? 0 : this.#d.installer.flushed;
+    if (reason === 'range-mismatch') d.validator = undefined;
+    this.#log('warn', 'download.failed', { reason, detail, offset: d.offset, attempt: d.attempts, retryable });
+    if (!retryable) return this.#finish(d, { phase: 'failed', reason, detail });
+    if (reason === 'url-expired') {
+      const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
+      if (!fresh) return this.#finish(d, { phase: 'failed', reason: 'url-expired', detail: 'the backend has no fresh URL' });
+      d.url = fresh.url;
+      this.journal.save({ state: 'download', deployment: d });
+      return { state: 'download', sleepMs: 0 };
+    }
+    if (d.attempts >= this.#d.config.maxAttempts) {
+      return this.#finish(d, { phase: 'failed', reason: 'retries-exhausted', detail: `${d.attempts} attempts, last: ${detail}` });
+    }
+    const delay = backoffDelayMs(
+      { baseMs: this.#d.config.retryBaseS * 1000, capMs: this.#d.config.retryCapS * 1000 },
+      d.attempts,
+      this.#random,
+      retryAfterMs,
+    );
+    this.journal.save({ state: 'download', deployment: d, notBefore: this.#d.clock.now() + delay });
+    this.#log('info', 'download.backoff', { delayMs: delay, attempt: d.attempts });
+    return { state: 'download', sleepMs: delay };
+  }
+
+  // ── verify, stage, reboot ──────────────────────────────────────────────────────────────
+
+  async #verify(d: Deployment): Promise<StepResult> {
+    try {
+      // After a reset in 'verify' the installer re-hashes the slot from flash up to the end.
+      const resumed = await this.#d.installer.resume(d.offset);
+      if (resumed < d.offset) {
+        this.journal.save({ state: 'download', deployment: { ...d, offset: resumed } });
+        return { state: 'download', sleepMs: 0 };
+      }
+      const info = await this.#d.installer.finish();
+      if (d.size !== undefined && info.imageSize > d.size) throw new OtaError('trailing-data', `image is ${info.imageSize} bytes, artifact ${d.size}`);
+      const cmp = compareVersions(info.version, d.fromVersion);
+      if (cmp < 0 && !this.#d.config.allowDowngrade) throw new OtaError('downgrade', `image ${info.version} is older than running ${d.fromVersion}`);
+      if (cmp === 0 && !this.#d.config.allowSameVersion) throw new OtaError('same-version', `image ${info.version} is already running`);
+      if (info.securityCounter !== undefined && info.securityCounter < (this.#d.minSecurityCounter ?? 0)) {
+        throw new OtaError('security-counter', `image counter ${info.securityCounter} < device minimum ${this.#d.minSecurityCounter}`);
+      }
+      if (d.sha256 !== undefined && !bytesEqual(info.fileSha256, unhex(d.sha256))) {
+        throw new OtaError('hash-mismatch', `artifact SHA-256 ${hex(info.fileSha256)} differs from the backend's ${d.sha256}`);
+      }
+      // The header's version is the truth from here on (the backend's string may lack +build).
+      const verified = { ...d, version: info.version };
+      await this.#tryReport(verified, 'downloaded');
+      if (!d.install) return this.#finish(verified, { phase: 'failed', reason: 'cancelled', detail: 'download only: not installed' });
+      this.journal.save({ state: 'stage', deployment: verified });
+      return { state: 'stage', sleepMs: 0 };
+    } catch (error) {
+      const reason = reasonOf(error);
+      this.#d.installer.abandon();
+      if (RETRYABLE.has(reason) && d.attempts < this.#d.config.maxAttempts) {
+        this.journal.save({ state: 'download', deployment: { ...d, offset: 0 } });
+        return { state: 'download', sleepMs: 0 };
+      }
+      return this.#finish(d, { phase: 'failed', reason, detail: describeError(error) });
+    }
+  }
+
+  async #stage(d: Deployment): Promise<StepResult> {
+    // Persisted 'reboot' before marking pending would lose a verified-but-unstaged image after a
+    // reset; persisted 'stage' (we are here) means: mark pending (idempotent), then say 'reboot'.
+    this.#d.installer.stage();
+    await this.#tryReport(d, 'staged');
+    this.journal.save({ state: 'reboot', deployment: d });
+    this.#log('info', 'reboot.swap', { version: d.version });
+    this.#d.reboot.reboot(`install ${d.version}`);
+    return { state: 'reboot', sleepMs: 0, rebooting: true };
+  }
+
+  async #afterReboot(d: Deployment): Promise<StepResult> {
+    const running = this.#d.installer.runningVersion();
+    if (compareVersions(running, d.version) !== 0) {
+      // MCUboot did not boot the new image (it failed validation, or a revert already happened).
+      return this.#finish(d, { phase: 'reverted', reason: 'reverted', detail: `running ${running}, expected ${d.version}` });
+    }
+    this.journal.save({ state: 'health-check', deployment: d });
+    return { state: 'health-check', sleepMs: 0 };
+  }
+
+  // ── after the new image booted ─────────────────────────────────────────────────────────
+
+  async #healthCheck(d: Deployment): Promise<StepResult> {
+    const running = this.#d.installer.runningVersion();
+    if (compareVersions(running, d.version) !== 0) {
+      // A reset during the health check: MCUboot reverted the unconfirmed image.
+      const outcome = this.journal.record.outcome;
+      return this.#finish(d, {
+        phase: 'reverted',
+        reason: outcome?.reason ?? 'reverted',
+        detail: outcome?.detail ?? `running ${running} after a reset during the health check`,
+      });
+    }
+    const deadline = this.#d.clock.now() + this.#d.config.healthDeadlineS * 1000;
+    let failure: { reason: OtaReason; detail: string } | undefined;
+    try {
+      const healthy = await this.#withDeadline(
+        (async () => {
+          const appOk = this.#d.healthCheck ? await this.#d.healthCheck() : true;
+          if (!appOk) throw new OtaError('health-check-failed', 'the application reported unhealthy');
+          // Reaching the backend is part of being healthy: an image that cannot update again must not stay.
+          await this.#d.backend.poll({ version: running });
+          return true;
+        })(),
+        deadline,
+      );
+      if (!healthy) failure = { reason: 'health-check-failed', detail: `not healthy within ${this.#d.config.healthDeadlineS} s` };
+    } catch (error) {
+      failure = { reason: 'health-check-failed', detail: describeError(error) };
+    }
+    if (failure) {
+      // Leave the reason for the next boot, then reset: MCUboot reverts the unconfirmed image.
+      this.journal.save({ state: 'health-check', deployment: d, outcome: { phase: 'reverted', ...failure } });
+      this.#log('error', 'health.failed', failure);
+      this.#d.reboot.reboot('health check failed: revert');
+      return { state: 'health-check', sleepMs: 0, rebooting: true };
+    }
+    this.journal.save({ state: 'confirm', deployment: d });
+    return { state: 'confirm', sleepMs: 0 };
+  }
+
+  async #confirm(d: Deployment): Promise<StepResult> {
+    this.#d.installer.confirmRunning();
+    this.#log('info', 'image.confirmed', { version: d.version });
+    return this.#finish(d, { phase: 'running' });
+  }
+
+  // ── report ─────────────────────────────────────────────────────────────────────────────
+
+  #finish(d: Deployment, outcome: Outcome): Promise<StepResult> {
+    if (outcome.phase !== 'running') this.#log('warn', 'deployment.ended', { phase: outcome.phase, reason: outcome.reason, detail: outcome.detail });
+    this.journal.save({ state: 'report', deployment: d, outcome });
+    return this.#report(d, outcome);
+  }
+
+  async #report(d: Deployment, outcome: Outcome): Promise<StepResult> {
+    try {
+      await this.#d.backend.report(this.#reportOf(d, outcome.phase, undefined, outcome));
+    } catch (error) {
+      // The outcome stays in the journal until the backend has it.
+      this.#log('warn', 'report.failed', { reason: reasonOf(error) });
+      const delay = backoffDelayMs({ baseMs: this.#d.config.retryBaseS * 1000, capMs: this.#pollIntervalMs }, 1, this.#random);
+      return { state: 'report', sleepMs: Math.max(1000, delay) };
+    }
+    this.journal.save({ state: 'idle' });
+    this.#log('info', 'deployment.reported', { action: d.actionId, phase: outcome.phase, reason: outcome.reason });
+    return { state: 'idle', sleepMs: this.#pollIntervalMs };
+  }
+
+  #reportOf(d: Deployment, phase: Report['phase'], progress?: Report['progress'], outcome?: Outcome): Report {
+    return {
+      actionId: d.actionId,
+      phase,
+      version: d.version,
+      runningVersion: this.#d.installer.runningVersion(),
+      progress,
+      reason: outcome?.reason,
+      detail: outcome?.detail,
+    };
+  }
+
+  /** Progress reports are best effort: a lost one must not fail the download. */
+  async #tryReport(d: Deployment, phase: Report['phase'], progress?: Report['progress']): Promise<void> {
+    try {
+      await this.#d.backend.report(this.#reportOf(d, phase, progress));
+    } catch (error) {
+      this.#log('warn', 'report.failed', { phase, reason: reasonOf(error) });
+    }
+  }
+
+  // ── helpers ────────────────────────────────────────────────────────────────────────────
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#d.clock.setTimeout(resolve, ms));
+  }
+
+  /** Resolves with the work's value, or false when `deadline` (clock ms) passes first. */
+  #withDeadline(work: Promise<boolean>, deadline: number): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = this.#d.clock.setTimeout(() => resolve(false), Math.max(0, deadline - this.#d.clock.now()));
+      work.then(
+        (v) => {
+          this.#d.clock.clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.#d.clock.clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  #log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number | boolean | undefined>): void {
+    this.#d.log.log(level, event, fields);
+  }
+}
