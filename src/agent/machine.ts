@@ -269,6 +269,7 @@ export class UpdateAgent {
                 throw new OtaError('too-large', `artifact is ${total} bytes`);
               }
               d.size ??= total;
+              nextProgress = this.#progressMark(d, start);
               return;
             }
             if (head.status === 403 || head.status === 410) throw new OtaError('url-expired', `artifact answered ${head.status}`);
