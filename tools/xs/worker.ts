@@ -11,7 +11,7 @@
  * a synchronous query from `issueCommand(ArrayBuffer)` that blocks XS until we answer.
  * After every crank the worker drains XS's promise job queue.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -51,6 +51,12 @@ export function xsnapWorkerPath(): string {
   const require = createRequire(import.meta.url);
   const pkg = path.dirname(require.resolve('@agoric/xsnap/package.json'));
   const bin = path.join(pkg, 'xsnap-native', 'xsnap', 'build', 'bin', 'lin', 'release', 'xsnap-worker');
+  if (!existsSync(bin)) {
+    // npm 11 may have held back the package's install script (not yet approved): compile XS now,
+    // once, as the install would have (about a minute).
+    process.stderr.write('xs-ota: compiling the XS engine (@agoric/xsnap), once...\n');
+    spawnSync('npm', ['run', 'build:from-env'], { cwd: pkg, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   if (!existsSync(bin)) {
     throw new Error(
       `xsnap-worker not built at ${bin}: run 'npm ci' (its install script compiles XS) and check that install scripts are allowed`,
