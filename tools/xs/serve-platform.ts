@@ -18,8 +18,17 @@ function need<T>(value: T | undefined, what: string): T {
   return value;
 }
 
-export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime): void {
+export interface ServedPlatform {
+  /** The engine stopped (reset, power cut): cancel its timers and stop delivering its events. */
+  dispose(): void;
+}
+
+export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime): ServedPlatform {
+  let live = true;
   session.trackCranks((crank) => time.track(crank));
+  const deliver = (name: string, args: unknown): void => {
+    if (live) time.track(session.event(name, args));
+  };
   const flash = (name: string): FlashPort =>
     need(name === 'primary' ? platform.primarySlot : name === 'secondary' ? platform.secondarySlot : undefined, `flash '${name}'`);
 
@@ -65,9 +74,9 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
   if (platform.modemSerial) {
     const serial = platform.modemSerial;
     serial.attach({
-      onReadable: (count) => time.track(session.event('serial.readable', { count })),
-      onWritable: (count) => time.track(session.event('serial.writable', { count })),
-      onError: (error) => time.track(session.event('serial.error', { message: error.message })),
+      onReadable: (count) => deliver('serial.readable', { count }),
+      onWritable: (count) => deliver('serial.writable', { count }),
+      onError: (error) => deliver('serial.error', { message: error.message }),
     });
   }
   const serial = () => need(platform.modemSerial, 'modem UART');
@@ -93,7 +102,7 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
       a.id,
       time.after(a.ms, () => {
         timers.delete(a.id);
-        time.track(session.event('clock.timer', { id: a.id }));
+        deliver('clock.timer', { id: a.id });
       }),
     );
   });
@@ -107,4 +116,13 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
   session.provide('log', (a: { level: 'debug' | 'info' | 'warn' | 'error'; event: string; fields?: Record<string, string | number | boolean> }) =>
     platform.log?.log(a.level, a.event, a.fields),
   );
+
+  return {
+    dispose() {
+      live = false;
+      for (const handle of timers.values()) time.cancel(handle);
+      timers.clear();
+      digests.clear();
+    },
+  };
 }
