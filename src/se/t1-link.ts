@@ -260,7 +260,12 @@ export class T1Link {
             this.#needsResync = true;
             throw new OtaError(error.reason, `${error.detail} (after ${attempt} resync${attempt === 1 ? '' : 's'})`);
           }
-          await this.#recover();
+          try {
+            await this.#recover();
+          } catch (failure) {
+            this.#needsResync = true;
+            throw failure;
+          }
         }
       }
     });
