@@ -113,7 +113,14 @@ export const SCENARIOS: Scenario[] = [
   { name: 'CRC error on the RESYNCH answer (S-request sent again)', faults: { crcErrors: 1 }, expect: 'verified', recovers: true, check: (_s, st) => assert.ok(st.retransmits >= 1) },
   { name: 'CRC error on the ECDSAVerify answer (R-NACK, SE resends)', warmUp: true, faults: { crcErrors: 1 }, expect: 'verified', recovers: true, check: (_s, st) => assert.ok(st.rNacksSent >= 1) },
   { name: 'CRC errors on 3 SE frames', faults: { crcErrors: 3 }, expect: 'verified', recovers: true },
-  { name: 'CRC errors mid-session on 6 frames (forces a RESYNCH)', warmUp: true, faults: { crcErrors: 6 }, expect: 'verified', recovers: true },
+  {
+    name: 'CRC errors mid-session on 6 frames (forces a RESYNCH)',
+    warmUp: true,
+    faults: { crcErrors: 6 },
+    expect: 'verified',
+    recovers: true,
+    check: (_s, st) => assert.ok(st.resyncs >= 2, `resyncs ${st.resyncs}`),
+  },
   {
     name: 'CRC errors on every frame: typed error, then recovers',
     warmUp: true,
