@@ -1,7 +1,7 @@
 /**
  * The agent's SignatureVerifier on the A5000: MCUboot's ECDSA P-256 check done inside the secure
  * element with the public key provisioned there. The SE receives only the image's SHA-256 and the
- * DER signature (ECDSAVerify, ~125 bytes), never the image.
+ * DER signature (one ECDSAVerify APDU of at most 122 bytes), never the image.
  *
  * On first use the verifier reads the key object and computes SHA-256 of its SubjectPublicKeyInfo
  * (the fixed 26-byte P-256 prefix || 04||X||Y), which is what imgtool puts in the KEYHASH TLV

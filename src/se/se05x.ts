@@ -35,7 +35,7 @@ export const RESULT_FAILURE = 0x02;
 
 /**
  * Longest command APDU built (nano MAX_APDU_BUFFER = 512): ECDSAVerify with a 72-byte signature is
- * 125 bytes, so only a caller bug can reach it (limit-exceeded).
+ * 122 bytes, so only a caller bug can reach it (limit-exceeded).
  */
 export const SE05X_COMMAND_MAX = 512;
 /**
