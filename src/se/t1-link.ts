@@ -453,10 +453,11 @@ export class T1Link {
       if (++errors > limits.blockRetries) throw new Recover(reason, detail);
     };
     for (;;) {
+      const waited = budget;
       const got = await this.#receive(budget);
       budget = this.#bwtMs;
       if (got !== 'ok') {
-        fail(got === 'timeout' ? 't1-timeout' : 't1-crc', got === 'timeout' ? `no block within ${budget} ms` : `bad frame ${hex(this.#decoder.bytes)}`);
+        fail(got === 'timeout' ? 't1-timeout' : 't1-crc', got === 'timeout' ? `no block within ${waited} ms` : `bad frame ${hex(this.#decoder.bytes)}`);
         // nano: a CRC error or a missing answer is answered with R(N(R), CRC error).
         await this.#sendRNack(R_CRC_ERROR);
         continue;
@@ -524,6 +525,7 @@ export class T1Link {
     let budget = this.#bwtMs;
     let lastProblem = '';
     for (;;) {
+      const waited = budget;
       const got = await this.#receive(budget);
       budget = this.#bwtMs;
       if (got === 'ok') {
@@ -535,7 +537,7 @@ export class T1Link {
           continue;
         }
         lastProblem = `answered S(0x${command.toString(16)}) with PCB 0x${pcb.toString(16)}`;
-      } else lastProblem = got === 'timeout' ? `no answer to S(0x${command.toString(16)}) within ${budget} ms` : `bad frame ${hex(this.#decoder.bytes)}`;
+      } else lastProblem = got === 'timeout' ? `no answer to S(0x${command.toString(16)}) within ${waited} ms` : `bad frame ${hex(this.#decoder.bytes)}`;
       if (++errors > limits.blockRetries) {
         throw new OtaError(got === 'timeout' ? 't1-timeout' : got === 'bad' ? 't1-crc' : 't1-protocol', lastProblem);
       }

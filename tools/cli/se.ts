@@ -16,10 +16,10 @@ import path from 'node:path';
 import { p256Spki } from '../../src/se/image-verifier.js';
 import { hex, unhex } from '../../src/util/bytes.js';
 import { p256Point } from '../devkit/p256.js';
-import { loadSimA5000Store, objectIdText, saveSimA5000Store } from '../devkit/sim-a5000.js';
+import { SIM_A5000_DEFAULT_STORE, loadSimA5000Store, objectIdText, saveSimA5000Store } from '../devkit/sim-a5000.js';
 import type { Command } from './main.js';
 
-export const DEFAULT_STORE = path.join('.xs-ota', 'a5000.json');
+export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
 const DEFAULT_OBJECT = 0x7b000201;
 
 const USAGE = `usage:

@@ -541,9 +541,19 @@ function parseCommand(apdu: Uint8Array): { cla: number; ins: number; p1: number;
   return { ...header, data: apdu.subarray(7, 7 + lc) };
 }
 
+/**
+ * The dev kit's A5000: a simulator on `clock` with the key store of `store` (written by
+ * `xs-ota se provision`; default .xs-ota/a5000.json, empty when absent).
+ */
+export function devkitA5000(clock: { now(): number }, store = SIM_A5000_DEFAULT_STORE): SimA5000 {
+  return new SimA5000({ clock, objects: loadSimA5000Store(store) });
+}
+
 // --- Key store file (what `xs-ota se provision` writes and the dev kit loads) ----------------
 
 export const SIM_A5000_STORE_FORMAT = 'xs-ota-sim-a5000/1';
+/** Where `xs-ota se provision` writes and the dev kit reads the key store by default. */
+export const SIM_A5000_DEFAULT_STORE = '.xs-ota/a5000.json';
 
 interface StoreFile {
   format: string;
