@@ -84,8 +84,10 @@ export interface Scenario {
   name: string;
   /** Driver limits for this scenario. */
   options?: DriverOptions;
-  /** Calls before the faults (to be mid-session when they strike). */
+  /** A verification before the faults (to be mid-session when they strike). */
   warmUp?: boolean;
+  /** GetRandom calls after the warm-up, to shift the T=1 sequence bits the fault meets. */
+  prelude?: number;
   faults?: Partial<SimA5000Faults>;
   setup?: (sim: SimA5000) => void;
   call?: 'verify' | 'random';
@@ -129,11 +131,33 @@ export const SCENARIOS: Scenario[] = [
     recovers: true,
   },
   {
-    name: 'chip reset mid-session: timeout, resync, reselect, correct verdict',
+    name: 'chip reset mid-session: timeout, R-NACK, retransmit, reselect, correct verdict',
     warmUp: true,
     faults: { chipResetOnCommand: 1 },
     expect: 'verified',
     check: (sim) => assert.equal(sim.stats.chipResets, 1),
+  },
+  {
+    name: 'chip reset mid-session with the other N(S): resync, resend, reselect, correct verdict',
+    warmUp: true,
+    prelude: 1,
+    faults: { chipResetOnCommand: 1 },
+    expect: 'verified',
+    check: (sim, st) => {
+      assert.equal(sim.stats.chipResets, 1);
+      assert.ok(st.resyncs >= 2, `resyncs ${st.resyncs}`);
+    },
+  },
+  {
+    name: 'chip reset on a verification of a bad signature: still bad-signature',
+    warmUp: true,
+    faults: { chipResetOnCommand: 1 },
+    args: (image) => {
+      const s = image.signature.slice();
+      s[s.length - 1] ^= 1;
+      return { ...image, signature: s };
+    },
+    expect: 'bad-signature',
   },
   { name: 'missing key object: se-no-object', setup: (sim) => sim.remove(KEY_OBJECT), expect: 'se-no-object' },
   { name: 'key object holds another key: key-mismatch', setup: (sim) => sim.provision(KEY_OBJECT, otherKey()), expect: 'key-mismatch' },
@@ -173,6 +197,10 @@ export async function runScenario(runner: Runner, bus: SwitchableBus, time: Virt
   if (scenario.warmUp) {
     const warm = await runner.call('verify', image);
     assert.equal(outcomeName(warm), 'verified', 'warm-up verification');
+  }
+  for (let i = 0; i < (scenario.prelude ?? 0); i++) {
+    const r = await runner.call('random', { length: 8 });
+    assert.equal(outcomeName(r), 'value', 'prelude GetRandom');
   }
   scenario.setup?.(sim);
   Object.assign(sim.faults, scenario.faults);
