@@ -76,6 +76,11 @@ export interface T1Limits {
   pollIntervalMaxMs: number;
   /** Wait before the first frame after power-up (nano WAKE_UP_DELAY_MS = 5). */
   wakeUpMs: number;
+  /**
+   * Longest single wait for a block, whatever BWT × WTX multiplier says (BWT up to 60 s times a
+   * multiplier up to 255 would be hours): a broken SE cannot stall the agent; t1-timeout instead.
+   */
+  waitMaxMs: number;
 }
 
 export const T1_LIMITS: T1Limits = {
@@ -86,6 +91,7 @@ export const T1_LIMITS: T1Limits = {
   responseMax: 512,
   pollIntervalMaxMs: 16,
   wakeUpMs: 5,
+  waitMaxMs: 120_000,
 };
 
 /**
@@ -467,7 +473,7 @@ export class T1Link {
       if (kind === 'S') {
         const command = pcbSCommand(pcb);
         if (!pcbSResponse(pcb) && command === S_WTX) {
-          budget = this.#bwtMs * (await this.#answerWtx(++wtx));
+          budget = Math.min(this.#bwtMs * (await this.#answerWtx(++wtx)), limits.waitMaxMs);
           continue;
         }
         if (!pcbSResponse(pcb) && command === S_IFS && this.#decoder.inf.length === 1) {
@@ -533,7 +539,7 @@ export class T1Link {
         if (blockKind(pcb) === 'S' && pcbSCommand(pcb) === command && pcbSResponse(pcb)) return this.#decoder.inf.slice();
         if (blockKind(pcb) === 'S' && pcbSCommand(pcb) === S_WTX && !pcbSResponse(pcb)) {
           // Also the pending WTX of an interrupted earlier command (nano's phNxpEse_waitForWTX).
-          budget = this.#bwtMs * (await this.#answerWtx(++wtx));
+          budget = Math.min(this.#bwtMs * (await this.#answerWtx(++wtx)), limits.waitMaxMs);
           continue;
         }
         lastProblem = `answered S(0x${command.toString(16)}) with PCB 0x${pcb.toString(16)}`;
