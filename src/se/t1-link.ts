@@ -308,6 +308,7 @@ export class T1Link {
     await this.#sExchange(S_RESYNCH);
     // UM11225: after RESYNCH both sides start again at N(S) = 0.
     this.#restart();
+    this.#needsResync = false;
   }
 
   async #softReset(): Promise<Atr> {
