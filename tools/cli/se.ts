@@ -1,0 +1,124 @@
+/**
+ * `xs-ota se`: the simulated A5000's key store, for QA.
+ *
+ *   xs-ota se provision --key PUBKEY.pem [--object 0x7B000201] [--store FILE]
+ *   xs-ota se show [--store FILE]
+ *   xs-ota se remove [--object 0x7B000201] [--store FILE]
+ *
+ * `provision` puts a P-256 public key (PEM or DER SubjectPublicKeyInfo, or the raw 04||X||Y point
+ * in hex) into an object id of the store file the simulated dev kit loads, and prints the key
+ * hash MCUboot images signed with it carry in their KEYHASH TLV. For a real A5000 see
+ * docs/provisioning-a5000.md.
+ */
+import { createHash, createPublicKey } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { p256Spki } from '../../src/se/image-verifier.js';
+import { hex, unhex } from '../../src/util/bytes.js';
+import { p256Point } from '../devkit/p256.js';
+import { SIM_A5000_DEFAULT_STORE, loadSimA5000Store, objectIdText, saveSimA5000Store } from '../devkit/sim-a5000.js';
+import type { Command } from './main.js';
+
+export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
+const DEFAULT_OBJECT = 0x7b000201;
+
+const USAGE = `usage:
+  xs-ota se provision --key PUBKEY.pem [--object 0x7B000201] [--store ${DEFAULT_STORE}]
+  xs-ota se show [--store ${DEFAULT_STORE}]
+  xs-ota se remove [--object 0x7B000201] [--store ${DEFAULT_STORE}]`;
+
+function options(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'\n${USAGE}`);
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new Error(`${a} needs a value\n${USAGE}`);
+    out[a.slice(2)] = value;
+    i++;
+  }
+  return out;
+}
+
+function parseObjectId(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_OBJECT;
+  const id = Number(text);
+  if (!/^(0x[0-9a-f]{1,8}|\d+)$/i.test(text) || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new Error(`--object ${text}: not a 32-bit object id`);
+  // 0x7FFF0000-0x7FFFFFFF is reserved for the applet (nano se05x_types.h).
+  if (id >= 0x7fff0000 && id <= 0x7fffffff) throw new Error(`--object ${text}: in the applet-reserved range 0x7FFF0000-0x7FFFFFFF`);
+  return id;
+}
+
+/** The uncompressed P-256 point of a PEM/DER SPKI file or a hex point. */
+export function readPublicKey(file: string): Uint8Array {
+  const content = readFileSync(file);
+  const text = content.toString('utf8').trim();
+  let point: Uint8Array;
+  if (/^(04)?[0-9a-f]{128}$/i.test(text)) point = unhex(text.length === 128 ? `04${text}` : text);
+  else {
+    let key;
+    try {
+      key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: content, format: 'der', type: 'spki' });
+    } catch (error) {
+      throw new Error(`${file}: not a PEM/DER public key nor a hex P-256 point (${error instanceof Error ? error.message : String(error)})`);
+    }
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+      throw new Error(`${file}: not a NIST P-256 public key (${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''})`);
+    }
+    const der = key.export({ type: 'spki', format: 'der' });
+    point = new Uint8Array(der.subarray(der.length - 65));
+  }
+  if (!p256Point(point)) throw new Error(`${file}: not a point on P-256`);
+  return point;
+}
+
+export function keyHashOf(point: Uint8Array): string {
+  return createHash('sha256').update(p256Spki(point)).digest('hex');
+}
+
+export const command: Command = {
+  summary: 'simulated A5000 key store: provision | show | remove',
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (!sub || sub === 'help' || sub === '--help') {
+      console.log(USAGE);
+      return sub ? 0 : 2;
+    }
+    const opts = options(rest);
+    const store = opts.store ?? DEFAULT_STORE;
+    const objects = loadSimA5000Store(store);
+    switch (sub) {
+      case 'provision': {
+        if (!opts.key) throw new Error(`provision needs --key\n${USAGE}`);
+        const id = parseObjectId(opts.object);
+        const point = readPublicKey(opts.key);
+        objects.set(id, { type: 'ec-p256-public', value: point });
+        mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
+        saveSimA5000Store(store, objects);
+        console.log(`${store}: object ${objectIdText(id)} = P-256 public key ${hex(point)}`);
+        console.log(`key hash (MCUboot KEYHASH TLV): ${keyHashOf(point)}`);
+        return 0;
+      }
+      case 'show':
+        if (objects.size === 0) console.log(`${store}: no objects`);
+        for (const [id, object] of objects) {
+          const extra = object.type === 'ec-p256-public' ? ` key hash ${keyHashOf(object.value)}` : '';
+          console.log(`${objectIdText(id)} ${object.type} ${object.value.length} bytes${extra}`);
+        }
+        return 0;
+      case 'remove': {
+        const id = parseObjectId(opts.object);
+        if (!objects.delete(id)) {
+          console.error(`${store}: no object ${objectIdText(id)}`);
+          return 1;
+        }
+        saveSimA5000Store(store, objects);
+        console.log(`${store}: removed ${objectIdText(id)}`);
+        return 0;
+      }
+      default:
+        console.error(`xs-ota se: unknown subcommand '${sub}'\n${USAGE}`);
+        return 2;
+    }
+  },
+};
