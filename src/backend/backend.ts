@@ -25,6 +25,11 @@ export interface UpdateOffer {
   maintenanceWindow?: 'available' | 'unavailable';
   /** Hardware ids the image is for, when the backend states them. */
   hardware?: string[];
+  /**
+   * Minimum MCUboot security counter the backend states for the image (static manifest), so the
+   * agent can refuse a rollback before downloading; the image's own TLV still decides.
+   */
+  securityCounter?: number;
 }
 
 export interface PollResult {
