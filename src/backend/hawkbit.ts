@@ -163,7 +163,10 @@ export class HawkbitBackend implements UpdateBackend {
 
   constructor(config: HawkbitConfig) {
     if (!config || typeof config.http?.request !== 'function') throw new OtaError('config-invalid', 'http: an HttpClient is required');
-    const server = urlField(config.server, 'server').replace(/\/+$/, '');
+    if (typeof config.server !== 'string' || !/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/i.test(config.server)) {
+      throw new OtaError('config-invalid', 'server: an absolute http(s) URL without query');
+    }
+    const server = config.server.replace(/\/+$/, '');
     const tenant = requirePathSegment(config.tenant ?? 'DEFAULT', 'tenant');
     const controllerId = requirePathSegment(config.controllerId, 'controllerId');
     this.rootUrl = `${server}/${tenant}/controller/v1/${controllerId}`;
