@@ -30,6 +30,11 @@ export interface UpdateOffer {
    * agent can refuse a rollback before downloading; the image's own TLV still decides.
    */
   securityCounter?: number;
+  /**
+   * Request headers the artifact download needs (hawkBit: `Authorization: TargetToken …` when the
+   * artifact is on the hawkBit server itself; never sent to another origin such as a CDN).
+   */
+  headers?: Record<string, string>;
 }
 
 export interface PollResult {

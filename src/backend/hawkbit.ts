@@ -32,6 +32,7 @@ import {
   statusError,
   stringField,
   urlField,
+  urlOrigin,
   type JsonResponse,
 } from './json-http.js';
 
@@ -150,6 +151,8 @@ export class HawkbitBackend implements UpdateBackend {
   readonly rootUrl: string;
   #json: JsonHttp;
   #authorization: Record<string, string>;
+  /** Origin of the server, lower-case: where the token may be sent. */
+  #origin: string;
   #pattern: string | undefined;
   #attributes: Record<string, string> | undefined;
   #preferPlainHttp: boolean;
@@ -167,6 +170,7 @@ export class HawkbitBackend implements UpdateBackend {
       throw new OtaError('config-invalid', 'server: an absolute http(s) URL without query');
     }
     const server = config.server.replace(/\/+$/, '');
+    this.#origin = urlOrigin(server).toLowerCase();
     const tenant = requirePathSegment(config.tenant ?? 'DEFAULT', 'tenant');
     const controllerId = requirePathSegment(config.controllerId, 'controllerId');
     this.rootUrl = `${server}/${tenant}/controller/v1/${controllerId}`;
@@ -347,6 +351,11 @@ export class HawkbitBackend implements UpdateBackend {
         const url = this.#preferPlainHttp ? (plain ?? secure) : (secure ?? plain);
         if (url === undefined) throw new OtaError('backend-protocol', `${name}._links: no download or download-http link`);
         const offer: UpdateOffer = { actionId, version, url, size, download, update };
+        // DDI artifact downloads are authenticated like every DDI call; a link to another origin
+        // (a CDN, a pre-signed URL) carries its own authorisation and must not see our token.
+        if (this.#authorization.authorization !== undefined && urlOrigin(url).toLowerCase() === this.#origin) {
+          offer.headers = { ...this.#authorization };
+        }
         if (sha256 !== undefined) offer.sha256 = sha256;
         if (maintenanceWindow !== undefined) offer.maintenanceWindow = maintenanceWindow;
         return offer;

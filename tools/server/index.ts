@@ -330,6 +330,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   };
 
   async function ddi(req: http.IncomingMessage, res: http.ServerResponse, rest: string, log: RecordedRequest): Promise<void> {
+    const presigned = artifacts.get(ddiPrefix + rest);
+    // A pre-signed artifact URL is its own authorisation (as on a CDN); everything else needs the token.
+    if (presigned?.expiresInS !== undefined && (req.method === 'GET' || req.method === 'HEAD')) return serveArtifact(req, res, presigned, log);
     if (!authorized(req)) return send(res, log, 401, { exceptionClass: 'Unauthorized', message: 'bad or missing token' });
     const method = req.method ?? 'GET';
     if (rest === '' && method === 'GET') {

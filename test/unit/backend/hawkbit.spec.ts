@@ -120,6 +120,7 @@ describe('hawkBit DDI backend', () => {
     assert.equal(offer.download, 'forced');
     assert.equal(offer.update, 'attempt');
     assert.equal(offer.maintenanceWindow, 'available');
+    assert.equal(offer.headers, undefined, 'the token is not sent to the CDN');
     assert.equal(result.pollIntervalS, 300);
   });
 
