@@ -273,6 +273,14 @@ export class HawkbitBackend implements UpdateBackend {
     }
   }
 
+  /**
+   * The token goes only to the configured server's origin: a link is followed as given, but a
+   * hostile or misconfigured answer must not make the device hand its credentials to another host.
+   */
+  #auth(url: string): Record<string, string> {
+    return urlOrigin(url).toLowerCase() === this.#origin ? this.#authorization : {};
+  }
+
   #invalidate(): void {
     this.#rootEtag = undefined;
     this.#cached = undefined;
@@ -293,7 +301,7 @@ export class HawkbitBackend implements UpdateBackend {
     // DdiConfigData: {"mode": "merge"|"replace"|"remove", "data": {...}}; merge keeps attributes
     // the server holds from elsewhere.
     try {
-      const response = await this.#json.request({ method: 'PUT', url: href, headers: this.#authorization }, { mode: 'merge', data: this.#attributes });
+      const response = await this.#json.request({ method: 'PUT', url: href, headers: this.#auth(href) }, { mode: 'merge', data: this.#attributes });
       if (response.status < 200 || response.status > 299) throw statusError(response.head, 'configData');
       this.#configPending = false;
     } catch (error) {
@@ -303,14 +311,14 @@ export class HawkbitBackend implements UpdateBackend {
   }
 
   async #fetchCancel(href: string): Promise<string> {
-    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#authorization });
+    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) });
     const body = this.#body(response, 'cancelAction');
     const cancel = objectField(body.cancelAction, 'cancelAction.cancelAction');
     return idField(cancel.stopId, 'cancelAction.cancelAction.stopId');
   }
 
   async #fetchDeployment(href: string): Promise<UpdateOffer> {
-    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#authorization });
+    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) });
     const body = this.#body(response, 'deploymentBase');
     const offer = this.#parseDeployment(body);
     this.#deploymentHref.clear(); // only the current action's href is kept (bounded)
@@ -353,9 +361,8 @@ export class HawkbitBackend implements UpdateBackend {
         const offer: UpdateOffer = { actionId, version, url, size, download, update };
         // DDI artifact downloads are authenticated like every DDI call; a link to another origin
         // (a CDN, a pre-signed URL) carries its own authorisation and must not see our token.
-        if (this.#authorization.authorization !== undefined && urlOrigin(url).toLowerCase() === this.#origin) {
-          offer.headers = { ...this.#authorization };
-        }
+        const auth = this.#auth(url);
+        if (auth.authorization !== undefined) offer.headers = { ...auth };
         if (sha256 !== undefined) offer.sha256 = sha256;
         if (maintenanceWindow !== undefined) offer.maintenanceWindow = maintenanceWindow;
         return offer;

@@ -389,6 +389,17 @@ describe('hawkBit DDI backend', () => {
     }
   });
 
+  it('never sends the token to a link on another origin', async () => {
+    const evil = 'https://evil.example/DEFAULT/controller/v1/dev42/deploymentBase/8';
+    const http = new ScriptedHttp()
+      .on('GET', ROOT, { status: 200, body: rootWith({ deploymentBase: { href: evil } }) })
+      .on('GET', evil, { status: 200, body: deployment() });
+    await backend(http).poll({ version: '1' });
+    assert.equal(http.sent[0].headers?.authorization, AUTH);
+    assert.equal(http.sent[1].url, evil);
+    assert.equal(http.sent[1].headers?.authorization, undefined);
+  });
+
   it('uses GatewayToken when configured, and no header when anonymous', async () => {
     const http = new ScriptedHttp().on('GET', ROOT, { status: 200, body: rootWith() });
     await backend(http, { tokenScheme: 'GatewayToken' }).poll({ version: '1' });
