@@ -27,6 +27,7 @@
  * server.misbehave({ drop: 1000 });            // next body: abrupt close (RST) after 1000 bytes
  * server.misbehave({ truncate: 1000 });        // next body: clean close (FIN) after 1000 bytes
  * server.clock.advance(601);                   // pre-signed URLs now answer 403
+ *   // (or startReferenceServer({clockS: 0, clockSource: () => time.now() / 1000}) to follow virtual time)
  * await server.close();
  * ```
  *
@@ -62,6 +63,11 @@ export interface ReferenceServerOptions {
   reportFile?: string;
   /** Server clock at start, seconds since 1970 (default 1_790_000_000; tests move it). */
   clockS?: number;
+  /**
+   * Drive the server clock from elsewhere (e.g. the dev kit's virtual time): seconds since 1970.
+   * `clock.set`/`advance` then add an offset to it.
+   */
+  clockSource?: () => number;
 }
 
 export interface DeploymentSpec {
@@ -221,7 +227,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const tenant = options.tenant ?? 'DEFAULT';
   const controllerId = options.controllerId ?? 'dev42';
   let pollingSleep = options.pollingSleep ?? '00:05:00';
-  let clockS = options.clockS ?? 1_790_000_000;
+  let clockBase = options.clockS ?? 1_790_000_000;
+  const source = options.clockSource;
+  const now = (): number => (source ? Math.floor(source()) : 0) + clockBase;
   let baseUrl = '';
   const ddiPrefix = `/${tenant}/controller/v1/${controllerId}`;
 
@@ -239,7 +247,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   const artifactUrl = (path: string): string => {
     const artifact = artifacts.get(path)!;
     if (artifact.expiresInS === undefined) return baseUrl + path;
-    const expires = clockS + artifact.expiresInS;
+    const expires = now() + artifact.expiresInS;
     return `${baseUrl}${path}?expires=${expires}&sig=${sign(path, expires)}`;
   };
   const putArtifact = (path: string, bytes: Uint8Array, expiresInS?: number): void => {
@@ -249,7 +257,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   };
 
   const record = (kind: ReportKind, path: string, id: string, status: number, body: unknown): void => {
-    const entry: RecordedReport = { seq: reports.length + 1, at: clockS, kind, path, id, status, body };
+    const entry: RecordedReport = { seq: reports.length + 1, at: now(), kind, path, id, status, body };
     reports.push(entry);
     if (options.reportFile) appendFileSync(options.reportFile, JSON.stringify(entry) + '\n');
   };
@@ -414,7 +422,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       // As S3 answers an expired or forged pre-signed URL: 403.
       if (!Number.isInteger(expires) || query.get('sig') !== sign(path, expires)) return send(res, log, 403, 'SignatureDoesNotMatch', { 'content-type': 'text/plain' });
-      if (clockS > expires) return send(res, log, 403, 'Request has expired', { 'content-type': 'text/plain' });
+      if (now() > expires) return send(res, log, 403, 'Request has expired', { 'content-type': 'text/plain' });
     }
     const size = art.bytes.length;
     const headers: Record<string, string> = {
@@ -658,9 +666,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       },
     },
     clock: {
-      now: () => clockS,
-      set: (s) => void (clockS = s),
-      advance: (s) => void (clockS += s),
+      now,
+      set: (s) => void (clockBase = s - (source ? Math.floor(source()) : 0)),
+      advance: (s) => void (clockBase += s),
     },
     reports: (kind) => (kind ? reports.filter((r) => r.kind === kind) : reports.slice()),
     requests: () => requests.slice(),

@@ -274,6 +274,22 @@ describe('reference update server', () => {
       assert.equal((await raw(signed.replace(/\?.*/, ''))).status, 403);
     });
 
+    it('the server clock can follow another clock (virtual time)', async () => {
+      let virtualS = 1000;
+      const other = await startReferenceServer({ port: 0, clockS: 0, clockSource: () => virtualS });
+      try {
+        const signed = other.artifacts.put('/f.bin', IMAGE, { expiresInS: 10 });
+        assert.equal(other.clock.now(), 1000);
+        virtualS = 1011;
+        assert.equal((await raw(signed)).status, 403);
+        other.clock.set(1005);
+        assert.equal(other.clock.now(), 1005);
+        assert.equal((await raw(signed)).status, 200);
+      } finally {
+        await other.close();
+      }
+    });
+
     it('parses CLI specs', () => {
       assert.deepEqual(parseMisbehaviour('status=503,count=2,retry-after=30,path=/x'), { status: 503, retryAfterS: 30, count: 2, path: '/x' });
       assert.deepEqual(parseMisbehaviour('drop=1000'), { drop: 1000, count: undefined, path: undefined });
