@@ -25,6 +25,16 @@ export interface UpdateOffer {
   maintenanceWindow?: 'available' | 'unavailable';
   /** Hardware ids the image is for, when the backend states them. */
   hardware?: string[];
+  /**
+   * Minimum MCUboot security counter the backend states for the image (static manifest), so the
+   * agent can refuse a rollback before downloading; the image's own TLV still decides.
+   */
+  securityCounter?: number;
+  /**
+   * Request headers the artifact download needs (hawkBit: `Authorization: TargetToken …` when the
+   * artifact is on the hawkBit server itself; never sent to another origin such as a CDN).
+   */
+  headers?: Record<string, string>;
 }
 
 export interface PollResult {

@@ -15,6 +15,7 @@ type Loader = () => Promise<Command>;
 const COMMANDS: Record<string, Loader> = {
   version: async () => (await import('./version.js')).command,
   se: async () => (await import('./se.js')).command,
+  server: async () => (await import('./server.js')).command,
 };
 
 export async function run(argv: string[]): Promise<number> {

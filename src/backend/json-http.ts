@@ -1,0 +1,250 @@
+/**
+ * JSON over the agent's HttpClient, bounded: the body is collected into one buffer allocated when
+ * the helper is built (never grown), then parsed. Everything a server sends is hostile, so this
+ * module also holds the field validators the backends use: each names the field it rejects, so a
+ * `backend-protocol` report says exactly what the server got wrong.
+ */
+import type { HttpClient, HttpRequest, HttpResponseHead } from '../net/http.js';
+import { unhex, utf8Decode, utf8Encode } from '../util/bytes.js';
+import { OtaError, type OtaReason } from '../util/errors.js';
+
+/**
+ * Default cap on a JSON body, bytes. A hawkBit deploymentBase with one chunk and its links is about
+ * 1.5 KiB, a static manifest under 1 KiB; 8 KiB leaves room for several chunks and long pre-signed
+ * URLs while staying a small fixed share of an MCU's heap. Overflow: `body-too-large`, the request
+ * is abandoned (no partial parse).
+ */
+export const JSON_BODY_MAX = 8 * 1024;
+
+/**
+ * Cap on any URL a server hands us (links, artifact URLs), characters. Pre-signed S3/CDN URLs with a
+ * security token run to about 1.2 KiB. Longer: `backend-protocol` naming the field.
+ */
+export const URL_MAX = 2048;
+
+/** Cap on a short identifier or version string from a server. Longer: `backend-protocol`. */
+export const ID_MAX = 128;
+
+/**
+ * Largest Retry-After we honour, seconds (RFC 9110 §10.2.3 puts no bound on it). A hostile or
+ * broken server must not park the device for days; larger values are clamped to this.
+ */
+export const RETRY_AFTER_MAX_S = 24 * 3600;
+
+/** An OtaError that also carries what the server said about when to retry. */
+export class BackendError extends OtaError {
+  /** HTTP status that caused it, when it came from a status. */
+  readonly status: number | undefined;
+  /** Retry-After in seconds (delta-seconds form only), clamped to RETRY_AFTER_MAX_S. */
+  readonly retryAfterS: number | undefined;
+
+  constructor(reason: OtaReason, detail: string, status?: number, retryAfterS?: number) {
+    super(reason, detail);
+    this.name = 'BackendError';
+    this.status = status;
+    this.retryAfterS = retryAfterS;
+  }
+}
+
+/**
+ * Retry-After as seconds. RFC 9110 §10.2.3 allows delta-seconds or an HTTP-date; the device may not
+ * know the wall-clock time, so only delta-seconds is honoured (a date yields undefined).
+ */
+export function parseRetryAfter(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (!/^[0-9]{1,10}$/.test(text)) return undefined;
+  return Math.min(Number(text), RETRY_AFTER_MAX_S);
+}
+
+/**
+ * The typed error for an HTTP status a backend did not expect. 5xx, 408 and 429 are transient
+ * (`backend-unavailable`, with Retry-After); 410 is hawkBit's "action no longer active"
+ * (`backend-gone`); 401/403 and other 4xx mean the server refuses this request
+ * (`backend-rejected`); anything else is `http-status`.
+ */
+export function statusError(head: HttpResponseHead, what: string): BackendError {
+  const status = head.status;
+  const detail = `${what}: HTTP ${status}`;
+  if (status >= 500 || status === 408 || status === 429) {
+    const retry = parseRetryAfter(head.headers['retry-after']);
+    return new BackendError('backend-unavailable', retry === undefined ? detail : `${detail}, retry after ${retry} s`, status, retry);
+  }
+  if (status === 410) return new BackendError('backend-gone', detail, status);
+  if (status >= 400) return new BackendError('backend-rejected', detail, status);
+  return new BackendError('http-status', detail, status);
+}
+
+export interface JsonResponse {
+  status: number;
+  head: HttpResponseHead;
+  /** The parsed body, for a 2xx with a non-empty body; undefined otherwise. */
+  value: unknown;
+}
+
+export interface JsonHttpOptions {
+  /** Body cap, bytes (default JSON_BODY_MAX). The buffer is allocated once, at this size. */
+  bodyMax?: number;
+  /** Per-request deadline handed to the HttpClient (default: the client's). */
+  timeoutMs?: number;
+}
+
+/**
+ * Bounded JSON requests over an HttpClient. Requests run one at a time (the buffer is shared), in
+ * call order.
+ *
+ * @example
+ * const json = new JsonHttp(http, { bodyMax: 4096 });
+ * const { status, value } = await json.request({ method: 'GET', url });
+ */
+export class JsonHttp {
+  readonly bodyMax: number;
+  #http: HttpClient;
+  #timeoutMs: number | undefined;
+  #buffer: Uint8Array;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(http: HttpClient, options: JsonHttpOptions = {}) {
+    const bodyMax = options.bodyMax ?? JSON_BODY_MAX;
+    if (!Number.isInteger(bodyMax) || bodyMax < 64 || bodyMax > 1024 * 1024) {
+      throw new OtaError('config-invalid', `bodyMax: ${bodyMax} (64..1048576)`);
+    }
+    this.bodyMax = bodyMax;
+    this.#http = http;
+    this.#timeoutMs = options.timeoutMs;
+    this.#buffer = new Uint8Array(bodyMax);
+  }
+
+  /**
+   * Perform `request` (with `json`, when given, as an application/json body). The body of a 2xx is
+   * collected (capped) and parsed; other statuses' bodies are drained and dropped, so the caller
+   * maps the status (see `statusError`).
+   */
+  request(request: HttpRequest, json?: unknown): Promise<JsonResponse> {
+    const run = this.#queue.then(() => this.#run(request, json));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #run(request: HttpRequest, json: unknown): Promise<JsonResponse> {
+    const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
+    let body = request.body;
+    if (json !== undefined) {
+      body = utf8Encode(JSON.stringify(json));
+      headers['content-type'] = 'application/json';
+    }
+    const buffer = this.#buffer;
+    const max = this.bodyMax;
+    let length = 0;
+    let keep = false;
+    const head = await this.#http.request(
+      { ...request, headers, body, timeoutMs: request.timeoutMs ?? this.#timeoutMs },
+      {
+        onHead: (h) => {
+          keep = h.status >= 200 && h.status < 300;
+          // Refuse at once when the server announces more than we hold: no byte is buffered.
+          if (keep && h.contentLength !== undefined && h.contentLength > max) {
+            throw new OtaError('body-too-large', `${request.method} ${request.url}: Content-Length ${h.contentLength} > ${max}`);
+          }
+        },
+        onData: (chunk) => {
+          if (!keep) return;
+          if (length + chunk.length > max) {
+            throw new OtaError('body-too-large', `${request.method} ${request.url}: body over ${max} bytes`);
+          }
+          buffer.set(chunk, length);
+          length += chunk.length;
+        },
+      },
+    );
+    let value: unknown;
+    if (keep && length > 0) value = parseJson(buffer, length, request.url);
+    return { status: head.status, head, value };
+  }
+}
+
+function parseJson(buffer: Uint8Array, length: number, url: string): unknown {
+  try {
+    return JSON.parse(utf8Decode(buffer, 0, length));
+  } catch (error) {
+    // Includes a too-deep nesting RangeError from the engine: still the server's fault.
+    throw new OtaError('backend-protocol', `${url}: body is not JSON`, error);
+  }
+}
+
+// ---- field validators: each names the field (JSON path) it rejects ----
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function bad(name: string, expected: string, value: unknown): OtaError {
+  return new OtaError('backend-protocol', `${name}: expected ${expected}, got ${typeName(value)}`);
+}
+
+/** A plain JSON object (not null, not an array). */
+export function objectField(value: unknown, name: string): Record<string, unknown> {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  throw bad(name, 'object', value);
+}
+
+/** A JSON array of at most `max` items. */
+export function arrayField(value: unknown, name: string, max: number): unknown[] {
+  if (!Array.isArray(value)) throw bad(name, 'array', value);
+  if (value.length > max) throw new OtaError('backend-protocol', `${name}: ${value.length} items > ${max}`);
+  return value;
+}
+
+/** A string of 1..max characters. */
+export function stringField(value: unknown, name: string, max = ID_MAX): string {
+  if (typeof value !== 'string') throw bad(name, 'string', value);
+  if (value.length === 0 || value.length > max) throw new OtaError('backend-protocol', `${name}: length ${value.length} not in 1..${max}`);
+  return value;
+}
+
+/** An id the protocol may send as a string or a non-negative integer; returned as a string. */
+export function idField(value: unknown, name: string): string {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  return stringField(value, name);
+}
+
+/** An integer in min..max. */
+export function integerField(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw bad(name, 'integer', value);
+  if (value < min || value > max) throw new OtaError('backend-protocol', `${name}: ${value} not in ${min}..${max}`);
+  return value;
+}
+
+/** One of the listed strings. */
+export function enumField<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (typeof value !== 'string') throw bad(name, allowed.join('|'), value);
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new OtaError('backend-protocol', `${name}: '${value.slice(0, 32)}' not one of ${allowed.join('|')}`);
+  }
+  return value as T;
+}
+
+/** An absolute http(s) URL of at most URL_MAX characters, without spaces or control characters. */
+export function urlField(value: unknown, name: string): string {
+  const url = stringField(value, name, URL_MAX);
+  if (!/^https?:\/\/[^/\s?#]+(?:[/?#][^\s]*)?$/i.test(url) || /[\u0000-\u001f\u007f]/.test(url)) {
+    throw new OtaError('backend-protocol', `${name}: not an absolute http(s) URL`);
+  }
+  return url;
+}
+
+/** A SHA-256 as 64 hex digits (either case); returned as bytes. */
+export function sha256Field(value: unknown, name: string): Uint8Array {
+  const text = stringField(value, name, 64);
+  if (!/^[0-9a-fA-F]{64}$/.test(text)) throw new OtaError('backend-protocol', `${name}: not 64 hex digits`);
+  return unhex(text);
+}
+
+/** `scheme://host[:port]` of an absolute URL (already validated by urlField). */
+export function urlOrigin(url: string): string {
+  const match = /^(https?:\/\/[^/?#]+)/i.exec(url);
+  if (!match) throw new OtaError('invalid-argument', `not an absolute URL: ${url.slice(0, 64)}`);
+  return match[1];
+}
