@@ -253,6 +253,7 @@ export function readDeviceConfig(
   const secrets = readSecrets(readSecret);
   const configuredId = text('otaDeviceId');
   const pwrkeyPort = text('otaPwrkeyPort');
+  const pwrkeyPin = int('otaPwrkeyPin'); // checked even when unused: a wrong value is a build mistake
 
   const agent: AgentSettings = {
     backendKind,
@@ -275,7 +276,7 @@ export function readDeviceConfig(
     modemBaud: int('otaModemBaud'),
     seI2c: text('otaSeI2c'),
     seI2cHz: int('otaSeI2cHz'),
-    powerKey: pwrkeyPort === '' ? undefined : { port: pwrkeyPort, pin: int('otaPwrkeyPin') },
+    powerKey: pwrkeyPort === '' ? undefined : { port: pwrkeyPort, pin: pwrkeyPin },
   };
   if (hardware.primaryLabel === hardware.secondaryLabel) {
     throw new ConfigError('otaSecondaryLabel', `same partition as otaPrimaryLabel (${hardware.primaryLabel})`);
