@@ -19,17 +19,17 @@ import Timer from 'timer';
 import sysReboot from 'ota-sys-reboot';
 import { OtaError, startAgent, type AgentConfig, type Platform } from 'xs-ota';
 
-import { ModdableClock } from './ota-clock';
-import { ConfigError, JOURNAL_DOMAIN, SECRETS_DOMAIN, readDeviceConfig, type DeviceConfig } from './ota-config';
-import { ModdableDigest, type CryptDigestConstructor } from './ota-digest';
-import { ModdableDigitalOut, NoPowerKey } from './ota-digital';
-import { ModdableFlash, type ZephyrFlashStorage } from './ota-flash';
-import { ModdableI2c } from './ota-i2c';
-import { ModdableKeyValue, type ZephyrKeyValueStorage } from './ota-key-value';
-import { TraceLog } from './ota-log';
-import { ZephyrReboot } from './ota-reboot';
-import { ModdableSerial } from './ota-serial';
-import type { ZephyrDigitalConstructor, ZephyrI2cConstructor, ZephyrSerialConstructor } from './ota-zephyr-io';
+import { ModdableClock } from 'ota-clock';
+import { ConfigError, JOURNAL_DOMAIN, SECRETS_DOMAIN, readDeviceConfig, type DeviceConfig } from 'ota-config';
+import { ModdableDigest, type CryptDigestConstructor } from 'ota-digest';
+import { ModdableDigitalOut, NoPowerKey } from 'ota-digital';
+import { ModdableFlash, type ZephyrFlashStorage } from 'ota-flash';
+import { ModdableI2c } from 'ota-i2c';
+import { ModdableKeyValue, type ZephyrKeyValueStorage } from 'ota-key-value';
+import { TraceLog } from 'ota-log';
+import { ZephyrReboot } from 'ota-reboot';
+import { ModdableSerial } from 'ota-serial';
+import type { ZephyrDigitalConstructor, ZephyrI2cConstructor, ZephyrSerialConstructor } from 'ota-zephyr-io';
 
 /** The A5000's fixed 7-bit I2C address (NXP AN12413, T=1 over I2C). */
 const SE_I2C_ADDRESS = 0x48;

@@ -25,14 +25,16 @@ export interface ModdableTimer {
 export class ModdableClock implements ClockPort {
   readonly #time: ModdableTime;
   readonly #timer: ModdableTimer;
+  readonly #dateNow: () => number;
   readonly #timers = new Map<TimerId, unknown>();
   #nextId = 1;
   #lastTicks: number;
   #elapsed = 0;
 
-  constructor(time: ModdableTime, timer: ModdableTimer) {
+  constructor(time: ModdableTime, timer: ModdableTimer, dateNow: () => number = Date.now) {
     this.#time = time;
     this.#timer = timer;
+    this.#dateNow = dateNow;
     this.#lastTicks = time.ticks;
   }
 
@@ -46,7 +48,7 @@ export class ModdableClock implements ClockPort {
   }
 
   wallClock(): number | undefined {
-    const ms = Date.now();
+    const ms = this.#dateNow();
     return ms >= EARLIEST_PLAUSIBLE_MS ? Math.floor(ms / 1000) : undefined;
   }
 

@@ -4,7 +4,7 @@
  * accepted: modCrypt.c resolves the buffer view), `close()` returns the digest as an ArrayBuffer.
  */
 import type { DigestPort, Sha256 } from 'xs-ota';
-import type { ByteBuffer } from './ota-zephyr-io';
+import type { ByteBuffer } from 'ota-zephyr-io';
 
 export interface CryptDigest {
   write(data: ByteBuffer): void;

@@ -5,7 +5,7 @@
  * NoPowerKey, which logs each press it cannot make instead of failing the agent.
  */
 import type { DigitalOut, LogPort } from 'xs-ota';
-import type { ZephyrDigital, ZephyrDigitalConstructor, ZephyrPin } from './ota-zephyr-io';
+import type { ZephyrDigital, ZephyrDigitalConstructor, ZephyrPin } from 'ota-zephyr-io';
 
 export class ModdableDigitalOut implements DigitalOut {
   readonly #io: ZephyrDigital;

@@ -12,7 +12,7 @@
  * the value instead of the binding's bare "write failed".
  */
 import { OtaError, type FlashPort, type FlashStatus } from 'xs-ota';
-import type { ByteBuffer } from './ota-zephyr-io';
+import type { ByteBuffer } from 'ota-zephyr-io';
 
 /** The subset of the binding's Flash instance this port uses. */
 export interface ZephyrFlash {

@@ -12,7 +12,7 @@
  * I2C does not: its frames are separate write and read transactions.
  */
 import type { I2cPort } from 'xs-ota';
-import type { ZephyrI2c, ZephyrI2cConstructor } from './ota-zephyr-io';
+import type { ZephyrI2c, ZephyrI2cConstructor } from 'ota-zephyr-io';
 
 export interface I2cOptions {
   /** Devicetree label of the I2C controller. */

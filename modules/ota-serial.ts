@@ -11,7 +11,7 @@
  * `onError` with -ENOMEM, and the agent must read promptly.
  */
 import type { SerialEvents, SerialPort } from 'xs-ota';
-import type { ZephyrSerial, ZephyrSerialConstructor } from './ota-zephyr-io';
+import type { ZephyrSerial, ZephyrSerialConstructor } from 'ota-zephyr-io';
 
 export interface SerialOptions {
   /** Devicetree label of the modem UART. */
