@@ -3,19 +3,21 @@
  * (modules/io/storage/zephyr/storage-zephyr.{js,c}; typings/embedded/storage/key-value.d.ts):
  * Zephyr settings (NVS backend) under `<domain>/<key>`.
  *
- * Facts from storage-zephyr.c that set the limits below: the domain is copied into a 64-byte
- * buffer; a key is converted into a 64-byte buffer after it; each value is stored with one format
- * byte in front (settings_save_one) and committed; a missing key reads as undefined
- * (settings_get_val_len returns 0); every settings error throws "setting error". Zephyr's
- * settings.h caps a value at SETTINGS_MAX_VAL_LEN (256), so a string value gets 255 bytes.
- * The value is stored as the string's UTF-8 bytes; the journal writes ASCII, so bytes = length.
+ * Facts from storage-zephyr.c that set the limits below: the settings name is "<domain>/<key>";
+ * each value is stored with one format byte in front (settings_save_one) and committed; a missing
+ * key reads as undefined (settings_get_val_len returns 0); a value stored in another format throws
+ * TypeError "mismatch"; every settings error throws "setting error". Zephyr's settings.h caps a
+ * name at SETTINGS_MAX_NAME_LEN (64) and a value at SETTINGS_MAX_VAL_LEN (256), so a string value
+ * gets 255 bytes. The value is stored as the string's UTF-8 bytes; the journal writes ASCII, so
+ * bytes = length. Provisioning tools must write through this binding too (docs/device-build.md):
+ * a raw `settings write` lacks the format byte and reads back as "mismatch".
  */
 import { OtaError, type KeyValuePort } from 'xs-ota';
 
 /** Zephyr SETTINGS_MAX_VAL_LEN (256) less the binding's format byte. Longer: limit-exceeded. */
 export const MAX_VALUE_LENGTH = 255;
-/** The binding's key buffer is 64 bytes including the terminating NUL. Longer: limit-exceeded. */
-export const MAX_KEY_LENGTH = 63;
+/** Zephyr SETTINGS_MAX_NAME_LEN: "<domain>/<key>" plus its NUL. Longer keys: invalid-argument. */
+export const SETTINGS_MAX_NAME_LEN = 64;
 
 export interface ZephyrKeyValueStore {
   read(key: string): string | undefined;
@@ -31,10 +33,14 @@ export interface ZephyrKeyValueStorage {
 export class ModdableKeyValue implements KeyValuePort {
   readonly maxValueLength = MAX_VALUE_LENGTH;
   readonly #domain: string;
+  /** Longest key that fits SETTINGS_MAX_NAME_LEN after "<domain>/". */
+  readonly maxKeyLength: number;
   readonly #store: ZephyrKeyValueStore;
 
   constructor(storage: ZephyrKeyValueStorage, domain: string, mode: 'r' | 'r+' = 'r+') {
     this.#domain = domain;
+    this.maxKeyLength = SETTINGS_MAX_NAME_LEN - 1 - domain.length - 1;
+    if (this.maxKeyLength < 1) throw new OtaError('invalid-argument', `key-value domain too long: ${domain}`);
     this.#store = storage.open({ path: domain, mode, format: 'string' });
   }
 
@@ -42,7 +48,7 @@ export class ModdableKeyValue implements KeyValuePort {
     this.#checkKey(key);
     const value: unknown = this.#store.read(key);
     if (value === undefined || typeof value === 'string') return value;
-    // Written by something else in another format: hostile data, not a journal.
+    // The binding throws "mismatch" for another stored format; anything else is not ours either.
     throw new OtaError('platform-error', `key-value ${this.#domain}/${key}: not a string (${typeof value})`);
   }
 
@@ -65,8 +71,8 @@ export class ModdableKeyValue implements KeyValuePort {
   }
 
   #checkKey(key: string): void {
-    if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
-      throw new OtaError('invalid-argument', `key-value ${this.#domain}: key length ${key.length} outside 1..${MAX_KEY_LENGTH}`);
+    if (key.length === 0 || key.length > this.maxKeyLength) {
+      throw new OtaError('invalid-argument', `key-value ${this.#domain}: key length ${key.length} outside 1..${this.maxKeyLength}`);
     }
   }
 }

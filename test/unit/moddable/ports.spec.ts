@@ -226,7 +226,9 @@ describe('Moddable ports (modules/ota-*.ts on Zephyr binding stand-ins)', () => 
       const storage = new FakeKeyValueStorage();
       const kv = new m.keyValue.ModdableKeyValue(storage, 'xs-ota');
       assert.throws(() => kv.write('journal', 'j'.repeat(256)), (e: unknown) => reasonOf(e) === 'limit-exceeded');
-      assert.throws(() => kv.write('k'.repeat(64), 'v'), (e: unknown) => reasonOf(e) === 'invalid-argument');
+      assert.equal(kv.maxKeyLength, 56); // "xs-ota/" + key + NUL = SETTINGS_MAX_NAME_LEN (64)
+      kv.write('k'.repeat(56), 'v');
+      assert.throws(() => kv.write('k'.repeat(57), 'v'), (e: unknown) => reasonOf(e) === 'invalid-argument');
       assert.throws(() => kv.read(''), (e: unknown) => reasonOf(e) === 'invalid-argument');
       storage.failWrites = true;
       assert.throws(() => kv.write('journal', 'x'), /setting error/);
