@@ -197,4 +197,23 @@ describe('manifest.json (Moddable device build)', () => {
     const device = readDeviceConfig({ ...manifest.config, otaUrl: 'https://hawkbit.example' }, () => undefined);
     assert.equal(device.agent.seKeyId, 0x7b000201);
   });
+
+  it('docs/device-build.md documents every config key with its default and range', () => {
+    const doc = readFileSync(path.join(repoRoot, 'docs', 'device-build.md'), 'utf8');
+    const rows = new Map<string, string[]>();
+    for (const line of doc.split('\n')) {
+      const cells = /^\| `(ota\w+)` \| `([^`]*)` \| ([^|]+) \|/.exec(line);
+      if (cells) rows.set(cells[1], [cells[2], cells[3].trim()]);
+    }
+    assert.deepEqual([...rows.keys()].sort(), Object.keys(CONFIG_SCHEMA).sort());
+    for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
+      const [shown, range] = rows.get(key)!;
+      const value = spec.type === 'int' ? Number(shown) : JSON.parse(shown);
+      assert.equal(value, spec.default, `docs default of ${key}`);
+      if (spec.type === 'int') {
+        const [min, max] = range.split('..').map(Number);
+        assert.deepEqual([min, max], [spec.min, spec.max], `docs range of ${key}`);
+      }
+    }
+  });
 });
