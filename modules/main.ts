@@ -31,7 +31,7 @@ import { ZephyrReboot } from 'ota-reboot';
 import { ModdableSerial } from 'ota-serial';
 import type { ZephyrDigitalConstructor, ZephyrI2cConstructor, ZephyrSerialConstructor } from 'ota-zephyr-io';
 
-/** The A5000's fixed 7-bit I2C address (NXP AN12413, T=1 over I2C). */
+/** The A5000's 7-bit I2C address (NXP nano package sm_i2c.c SE05X_I2C_DEV_ADDR; vectors/se05x README). */
 const SE_I2C_ADDRESS = 0x48;
 
 // The published typings describe numeric pins and ports; the Zephyr bindings take devicetree
@@ -77,9 +77,17 @@ function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
 
 function main(): void {
   const log = new TraceLog((text) => trace(text));
-  const device = readConfiguration(log);
-  const agentConfig: AgentConfig = device.agent;
-  startAgent(buildPlatform(device, log), agentConfig);
+  try {
+    const device = readConfiguration(log);
+    const agentConfig: AgentConfig = device.agent;
+    startAgent(buildPlatform(device, log), agentConfig);
+  } catch (error) {
+    // One line a field engineer can read on the console (a partition label that does not exist,
+    // an unformatted settings partition), then the exception itself for xsbug.
+    const reason = (error as { reason?: string }).reason ?? 'platform-error';
+    log.log('error', 'startup.failed', { reason, detail: error instanceof Error ? error.message : String(error) });
+    throw error;
+  }
 }
 
 main();

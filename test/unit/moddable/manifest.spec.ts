@@ -133,6 +133,10 @@ describe('manifest.json (Moddable device build)', () => {
   });
 
   it('lists every modules/*.ts file, and preloads only modules it defines', () => {
+    // Declarations the SDK's typings also provide stay out: mcconfig would see them twice.
+    for (const sdkTyped of ['crypt', 'embedded-storage', 'embedded-io-serial']) {
+      assert.ok(!asList(manifest.modules['*']).includes(`./modules/types/${sdkTyped}`), `${sdkTyped}.d.ts duplicates SDK typings`);
+    }
     const listed = new Set(asList(manifest.modules['*']));
     for (const file of readdirSync(path.join(repoRoot, 'modules'))) {
       if (file.endsWith('.ts')) assert.ok(listed.has(`./modules/${file.replace(/\.ts$/, '')}`), `modules/${file} not in manifest`);
