@@ -23,8 +23,8 @@ interface TextSpec {
   readonly default: string;
   /** Longest accepted value (characters). */
   readonly maxLength: number;
-  /** Every character must match (checked per character, so no backtracking on long input). */
-  readonly charset: RegExp;
+  /** Every character code must pass (checked per character, so no backtracking on long input). */
+  readonly charset: (code: number) => boolean;
   /** An empty value is a start-up error (there is no safe default). */
   readonly required: boolean;
   readonly meaning: string;
@@ -39,9 +39,15 @@ interface ChoiceSpec {
 
 export type ConfigSpec = IntSpec | TextSpec | ChoiceSpec;
 
-const LABEL = /[A-Za-z0-9_.-]/;
-const ID = /[A-Za-z0-9_.:-]/;
-const PRINTABLE = /[\x21-\x7e]/;
+// Character classes as functions, not RegExp objects: this module is preloaded into flash, and
+// plain functions and numbers are what XS preload stores best (documentation/xs/preload.md).
+const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+/** A-Z a-z 0-9 _ . - */
+const LABEL = (c: number): boolean => isAlnum(c) || c === 0x5f || c === 0x2e || c === 0x2d;
+/** LABEL and ':' */
+const ID = (c: number): boolean => LABEL(c) || c === 0x3a;
+/** Printable ASCII without space. */
+const PRINTABLE = (c: number): boolean => c >= 0x21 && c <= 0x7e;
 
 /** Every `config` key xs-ota reads. manifest.json's `config` holds exactly these, with these defaults. */
 export const CONFIG_SCHEMA = {
@@ -174,11 +180,17 @@ export const CONFIG_SCHEMA = {
     meaning: 'Pin number of PWRKEY on that controller (1 at the MCU pin presses the key).',
   },
 } as const satisfies Record<string, ConfigSpec>;
+// Frozen, so XS keeps the preloaded table in flash without a RAM pointer per object.
+for (const spec of Object.values(CONFIG_SCHEMA) as ConfigSpec[]) {
+  if (spec.type === 'choice') Object.freeze(spec.choices);
+  Object.freeze(spec);
+}
+Object.freeze(CONFIG_SCHEMA);
 
 export type ConfigKey = keyof typeof CONFIG_SCHEMA;
 
 /** Secrets the device reads from the key-value store (domain SECRETS_DOMAIN), never from the manifest. */
-export const SECRET_KEYS = ['authToken', 'deviceId', 'apnUser', 'apnPassword'] as const;
+export const SECRET_KEYS = Object.freeze(['authToken', 'deviceId', 'apnUser', 'apnPassword'] as const);
 export type SecretKey = (typeof SECRET_KEYS)[number];
 /** A secret is one Zephyr settings value: 255 bytes (modules/ota-key-value.ts). */
 export const SECRET_MAX_LENGTH = 255;
@@ -318,14 +330,14 @@ function readText(key: ConfigKey, raw: unknown): string {
   return value;
 }
 
-function checkChars(key: string, value: string, charset: RegExp, maxLength: number, required: boolean): void {
+function checkChars(key: string, value: string, charset: (code: number) => boolean, maxLength: number, required: boolean): void {
   if (value.length === 0) {
     if (required) throw new ConfigError(key, 'required, no default');
     return;
   }
   if (value.length > maxLength) throw new ConfigError(key, `${value.length} characters > ${maxLength}`);
   for (let i = 0; i < value.length; i++) {
-    if (!charset.test(value[i])) throw new ConfigError(key, `character ${JSON.stringify(value[i])} at ${i} not allowed`);
+    if (!charset(value.charCodeAt(i))) throw new ConfigError(key, `character ${JSON.stringify(value[i])} at ${i} not allowed`);
   }
 }
 

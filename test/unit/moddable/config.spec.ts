@@ -120,6 +120,12 @@ describe('device configuration (modules/ota-config.ts)', () => {
     assert.deepEqual([...SECRET_KEYS].sort(), ['apnPassword', 'apnUser', 'authToken', 'deviceId']);
   });
 
+  it('keeps its table frozen (preloaded into flash on the device)', () => {
+    assert.ok(Object.isFrozen(CONFIG_SCHEMA) && Object.isFrozen(SECRET_KEYS));
+    for (const spec of Object.values(CONFIG_SCHEMA)) assert.ok(Object.isFrozen(spec));
+    assert.ok(Object.isFrozen(CONFIG_SCHEMA.otaBackend.choices));
+  });
+
   it('either accepts a config or names a key, whatever the values (seeded fuzz)', () => {
     const keys = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
     const anyValue = fc.oneof(fc.string({ maxLength: 120 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(undefined), fc.constant(null));
