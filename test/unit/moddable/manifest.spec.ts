@@ -15,6 +15,7 @@ import { repoRoot } from '../../support/paths.js';
 
 interface Manifest {
   build?: Record<string, string>;
+  typescript?: { tsconfig?: { compilerOptions?: { paths?: Record<string, string[]> } } };
   include?: string[];
   modules: Record<string, string | string[]>;
   preload?: string[];
@@ -147,9 +148,18 @@ describe('manifest.json (Moddable device build)', () => {
 
   it('maps "xs-ota" to the rollup bundle that modules/main.ts imports', () => {
     assert.deepEqual(names.get('xs-ota'), ['./dist/xs-ota']);
-    assert.ok(existsSync(path.join(repoRoot, 'dist', 'xs-ota.mjs')), 'dist/xs-ota.mjs not built');
+    // mcconfig compiles .js and .ts modules and skips .mjs (SDK tools/mcmanifest.js, ModulesRule):
+    // rollup writes the bundle twice, byte for byte.
+    const mjs = readFileSync(path.join(repoRoot, 'dist', 'xs-ota.mjs'));
+    const js = readFileSync(path.join(repoRoot, 'dist', 'xs-ota.js'));
+    assert.ok(mjs.equals(js), 'dist/xs-ota.js differs from dist/xs-ota.mjs');
     const rollup = readFileSync(path.join(repoRoot, 'rollup.config.mjs'), 'utf8');
-    assert.match(rollup, /file: 'dist\/xs-ota\.mjs'/);
+    assert.match(rollup, /file: 'dist\/xs-ota\.js'/);
+    // mcconfig's TypeScript pass sees the agent's types through the manifest's paths entry.
+    const paths = manifest.typescript?.tsconfig?.compilerOptions?.paths?.['xs-ota'];
+    assert.deepEqual(paths, ['$(XS_OTA)/src/index.ts']);
+    assert.equal(manifest.build?.XS_OTA, './');
+    assert.ok(existsSync(path.join(repoRoot, 'src', 'index.ts')));
     const main = importsOf(path.join(repoRoot, 'modules', 'main.ts')).find((ref) => ref.specifier === 'xs-ota');
     assert.ok(main, 'modules/main.ts does not import "xs-ota"');
     assert.ok(main.names.includes('startAgent'));
