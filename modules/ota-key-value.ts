@@ -47,7 +47,8 @@ export class ModdableKeyValue implements KeyValuePort {
   read(key: string): string | undefined {
     this.#checkKey(key);
     const value: unknown = this.#store.read(key);
-    if (value === undefined || typeof value === 'string') return value;
+    if (value === undefined) return undefined;
+    if (typeof value === 'string') return value;
     // The binding throws "mismatch" for another stored format; anything else is not ours either.
     throw new OtaError('platform-error', `key-value ${this.#domain}/${key}: not a string (${typeof value})`);
   }
