@@ -3,7 +3,7 @@
  * documentation/crypt/crypt.md): `new Digest("SHA256")`, `write(buffer)` (typed arrays are
  * accepted: modCrypt.c resolves the buffer view), `close()` returns the digest as an ArrayBuffer.
  */
-import type { DigestPort, Sha256 } from 'xs-ota';
+import { OtaError, type DigestPort, type Sha256 } from 'xs-ota';
 import type { ByteBuffer } from 'ota-zephyr-io';
 
 export interface CryptDigest {
@@ -25,11 +25,11 @@ export class ModdableDigest implements DigestPort {
     let closed = false;
     return {
       update(bytes: Uint8Array): void {
-        if (closed) throw new Error('sha256: update after digest');
+        if (closed) throw new OtaError('bad-state', 'sha256: update after digest');
         digest.write(bytes);
       },
       digest(): Uint8Array {
-        if (closed) throw new Error('sha256: digest twice');
+        if (closed) throw new OtaError('bad-state', 'sha256: digest twice');
         closed = true;
         return new Uint8Array(digest.close());
       },

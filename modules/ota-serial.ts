@@ -10,7 +10,7 @@
  * is 256 bytes unless the manifest's `defines.serial.rx_bufsize` says otherwise) shows up as
  * `onError` with -ENOMEM, and the agent must read promptly.
  */
-import type { SerialEvents, SerialPort } from 'xs-ota';
+import { OtaError, type SerialEvents, type SerialPort } from 'xs-ota';
 import type { ZephyrSerial, ZephyrSerialConstructor } from 'ota-zephyr-io';
 
 export interface SerialOptions {
@@ -108,7 +108,7 @@ export class ModdableSerial implements SerialPort {
   }
 
   #opened(): ZephyrSerial {
-    if (this.#io === undefined) throw new Error(`uart ${this.#port} closed`);
+    if (this.#io === undefined) throw new OtaError('closed', `uart ${this.#port}`);
     return this.#io;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Device-side module logic (modules/ota-config.ts, ota-serial.ts, ota-clock.ts, ota-log.ts) runs
- * in XS as it does in Node (test/unit/moddable): shown in the engine the device runs.
+ * Device-side module logic (modules/ota-config.ts, ota-clock.ts, ota-log.ts) runs in XS as it does
+ * in Node (test/unit/moddable): shown in the engine the device runs.
  */
 import assert from 'node:assert/strict';
 import { XsSession } from '../../tools/xs/session.js';
@@ -34,9 +34,5 @@ describe('Moddable modules in XS (xsnap)', function () {
 
   it('keeps the clock monotonic across a Time.ticks wrap', async () => {
     assert.deepEqual(await session.call('clockAcrossWrap', { ticks: [2 ** 32 - 10, 2 ** 32 - 1, 5] }), [0, 9, 15]);
-  });
-
-  it('accepts only what the TX ring can take', async () => {
-    assert.deepEqual(await session.call('serialWrites', { sizes: [200, 100, 10] }), { accepted: [200, 56, 0], sent: 256 });
   });
 });

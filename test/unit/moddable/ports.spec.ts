@@ -133,7 +133,7 @@ describe('Moddable ports (modules/ota-*.ts on Zephyr binding stand-ins)', () => 
       assert.equal(port.write(new Uint8Array(1)), 0, 'writable space forgotten with the old instance');
       port.close();
       assert.ok(FakeZephyrSerial.instances[1].closed);
-      assert.throws(() => port.read(new Uint8Array(1)), /closed/);
+      assert.throws(() => port.read(new Uint8Array(1)), (e: unknown) => reasonOf(e) === 'closed');
       port.close();
     });
   });
@@ -245,8 +245,8 @@ describe('Moddable ports (modules/ota-*.ts on Zephyr binding stand-ins)', () => 
       h.update(new TextEncoder().encode('c'));
       const out = h.digest();
       assert.equal(Buffer.from(out).toString('hex'), createHash('sha256').update('abc').digest('hex'));
-      assert.throws(() => h.digest(), /twice/);
-      assert.throws(() => h.update(new Uint8Array(1)), /after digest/);
+      assert.throws(() => h.digest(), (e: unknown) => reasonOf(e) === 'bad-state');
+      assert.throws(() => h.update(new Uint8Array(1)), (e: unknown) => reasonOf(e) === 'bad-state');
     });
   });
 
