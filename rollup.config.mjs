@@ -1,6 +1,6 @@
 // Bundles the tsc output (build/) for the XS engine.
-//  - dist/xs-ota.mjs: the agent as one ES module, what the device runs (manifest.json includes it;
-//    modules/main.ts imports it and hands it the Moddable ports).
+//  - dist/xs-ota.mjs: the agent as one ES module, what the device runs (manifest.json includes it
+//    as dist/xs-ota.js, the same bytes; modules/main.ts imports it and hands it the Moddable ports).
 //  - build/xs/<name>.js: guest scripts for the XS engine in tests and the simulated dev kit
 //    (every *.guest.ts under test/ and tools/), each the agent code it needs plus the bridge.
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -26,7 +26,12 @@ export default [
   {
     ...common,
     input: 'build/src/index.js',
-    output: { file: 'dist/xs-ota.mjs', format: 'es', sourcemap: false },
+    // The same module twice: .mjs for Node and XS tests; .js for Moddable's mcconfig, whose
+    // manifest rules compile .js and .ts modules and skip .mjs (SDK tools/mcmanifest.js, ModulesRule).
+    output: [
+      { file: 'dist/xs-ota.mjs', format: 'es', sourcemap: false },
+      { file: 'dist/xs-ota.js', format: 'es', sourcemap: false },
+    ],
   },
   ...[...findGuests('build/test'), ...findGuests('build/tools')].map((input) => ({
     ...common,

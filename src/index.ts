@@ -7,3 +7,6 @@ export { OtaError, isOtaError, reasonOf, type OtaReason } from './util/errors.js
 
 /** The agent's own version, reported to the backend. */
 export const AGENT_VERSION = '0.1.0';
+
+// PLACEHOLDER entry (src/agent/start.ts), to be replaced by the lead with the real agent.
+export { startAgent, type AgentConfig, type BackendKind } from './agent/start.js';

@@ -1,0 +1,89 @@
+/**
+ * Device entry of xs-ota on Moddable's Zephyr port: reads the configuration (`mc/config`) and the
+ * secrets (key-value store), builds the Platform from the ECMA-419 bindings, and calls the
+ * agent's startAgent (the bundle dist/xs-ota.mjs, module "xs-ota" in manifest.json).
+ *
+ * A bad configuration value stops here, before any hardware is touched, with one log line naming
+ * the key (`ota error config.invalid key=otaUrl ...`) and OtaError('config-invalid'); it is a
+ * build mistake, so the device does not retry.
+ */
+import config from 'mc/config';
+import Serial from 'embedded:io/serial';
+import I2C from 'embedded:io/i2c';
+import Digital from 'embedded:io/digital';
+import FlashStorage from 'embedded:storage/flash';
+import KeyValueStorage from 'embedded:storage/key-value';
+import { Digest } from 'crypt';
+import Time from 'time';
+import Timer from 'timer';
+import sysReboot from 'ota-sys-reboot';
+import { OtaError, startAgent } from 'xs-ota';
+import { ModdableClock } from 'ota-clock';
+import { ConfigError, JOURNAL_DOMAIN, SECRETS_DOMAIN, readDeviceConfig } from 'ota-config';
+import { ModdableDigest } from 'ota-digest';
+import { ModdableDigitalOut, NoPowerKey } from 'ota-digital';
+import { ModdableFlash } from 'ota-flash';
+import { ModdableI2c } from 'ota-i2c';
+import { ModdableKeyValue } from 'ota-key-value';
+import { TraceLog } from 'ota-log';
+import { ZephyrReboot } from 'ota-reboot';
+import { ModdableSerial } from 'ota-serial';
+/** The A5000's 7-bit I2C address (NXP nano package sm_i2c.c SE05X_I2C_DEV_ADDR; vectors/se05x README). */
+const SE_I2C_ADDRESS = 0x48;
+// The published typings describe numeric pins and ports; the Zephyr bindings take devicetree
+// labels (modules/ota-zephyr-io.ts cites the C sources). One cast each, here at the boundary.
+const ZephyrSerialIo = Serial;
+const ZephyrI2cIo = I2C;
+const ZephyrDigitalIo = Digital;
+const flashStorage = FlashStorage;
+const keyValueStorage = KeyValueStorage;
+function readConfiguration(log) {
+    const secrets = new ModdableKeyValue(keyValueStorage, SECRETS_DOMAIN, 'r');
+    try {
+        return readDeviceConfig(config, (key) => secrets.read(key));
+    }
+    catch (error) {
+        if (error instanceof ConfigError) {
+            log.log('error', 'config.invalid', { key: error.key, detail: error.detail });
+            throw new OtaError('config-invalid', error.message, error);
+        }
+        throw error;
+    }
+    finally {
+        secrets.close();
+    }
+}
+function buildPlatform(device, log) {
+    const hw = device.hardware;
+    const powerKey = hw.powerKey;
+    return {
+        modemSerial: new ModdableSerial(ZephyrSerialIo, { port: hw.modemUart, baud: hw.modemBaud }),
+        // PWRKEY idles released (0); the modem driver presses it.
+        modemPowerKey: powerKey === undefined ? new NoPowerKey(log) : new ModdableDigitalOut(ZephyrDigitalIo, powerKey, 0),
+        seI2c: new ModdableI2c(ZephyrI2cIo, { port: hw.seI2c, address: SE_I2C_ADDRESS, hz: hw.seI2cHz }),
+        primarySlot: new ModdableFlash(flashStorage, hw.primaryLabel),
+        secondarySlot: new ModdableFlash(flashStorage, hw.secondaryLabel),
+        keyValue: new ModdableKeyValue(keyValueStorage, JOURNAL_DOMAIN),
+        digest: new ModdableDigest(Digest),
+        clock: new ModdableClock(Time, { set: (callback, ms) => Timer.set(callback, ms), clear: (timer) => Timer.clear(timer) }),
+        reboot: new ZephyrReboot(sysReboot, log),
+        log,
+    };
+}
+function main() {
+    const log = new TraceLog((text) => trace(text));
+    try {
+        const device = readConfiguration(log);
+        const agentConfig = device.agent;
+        startAgent(buildPlatform(device, log), agentConfig);
+    }
+    catch (error) {
+        // One line a field engineer can read on the console (a partition label that does not exist,
+        // an unformatted settings partition), then the exception itself for xsbug.
+        const reason = error.reason ?? 'platform-error';
+        log.log('error', 'startup.failed', { reason, detail: error instanceof Error ? error.message : String(error) });
+        throw error;
+    }
+}
+main();
+//# sourceMappingURL=main.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=ota-zephyr-io.js.map

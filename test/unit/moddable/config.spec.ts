@@ -1,0 +1,144 @@
+/**
+ * The device configuration reader (modules/ota-config.ts): every key has a default or fails at
+ * start-up naming the key, every integer is held to its range at both edges, command-line
+ * overrides arrive as text, and secrets never appear in an error.
+ */
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  CONFIG_SCHEMA,
+  ConfigError,
+  SECRET_KEYS,
+  SECRET_MAX_LENGTH,
+  readDeviceConfig,
+  type ConfigKey,
+  type SecretKey,
+} from '../../../modules/ota-config.js';
+
+const URL = 'https://hawkbit.example:8443';
+const noSecrets = (): undefined => undefined;
+
+function read(config: Record<string, unknown>, secrets: Partial<Record<SecretKey, string>> = {}) {
+  return readDeviceConfig({ otaUrl: URL, ...config }, (key) => secrets[key]);
+}
+
+function rejects(config: Record<string, unknown>, key: string, secrets: Partial<Record<SecretKey, string>> = {}): ConfigError {
+  try {
+    read(config, secrets);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `not a ConfigError: ${String(error)}`);
+    assert.equal(error.key, key);
+    return error;
+  }
+  assert.fail(`accepted ${JSON.stringify(config)}`);
+}
+
+describe('device configuration (modules/ota-config.ts)', () => {
+  it('fills every key but otaUrl with its default', () => {
+    const { agent, hardware } = read({});
+    assert.deepEqual(agent, {
+      backendKind: 'hawkbit',
+      backendUrl: URL,
+      tenant: 'DEFAULT',
+      deviceId: undefined,
+      authToken: undefined,
+      apn: '',
+      apnUser: undefined,
+      apnPassword: undefined,
+      caCertName: 'ca.pem',
+      seKeyId: 0x7b000201,
+      pollIntervalS: 3600,
+      healthCheckDeadlineS: 300,
+    });
+    assert.deepEqual(hardware, {
+      primaryLabel: 'image-0',
+      secondaryLabel: 'image-1',
+      modemUart: 'uart1',
+      modemBaud: 115200,
+      seI2c: 'i2c0',
+      seI2cHz: 400000,
+      powerKey: undefined,
+    });
+  });
+
+  it('refuses to start without a backend URL, or with one that is not http(s)', () => {
+    assert.throws(() => readDeviceConfig({}, noSecrets), (e: unknown) => e instanceof ConfigError && e.key === 'otaUrl');
+    for (const bad of ['ftp://x', 'https://', 'hawkbit.example', 'https:// spaced', 'https://h\u00e9']) rejects({ otaUrl: bad }, 'otaUrl');
+    assert.equal(read({ otaUrl: 'http://10.0.0.2:8080/base' }).agent.backendUrl, 'http://10.0.0.2:8080/base');
+  });
+
+  for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
+    if (spec.type !== 'int') continue;
+    it(`holds ${key} to ${spec.min}..${spec.max} at both edges`, () => {
+      read({ [key]: spec.min });
+      read({ [key]: spec.max });
+      read({ [key]: String(spec.max) }); // mcconfig command-line override: text
+      rejects({ [key]: spec.min - 1 }, key);
+      rejects({ [key]: spec.max + 1 }, key);
+      rejects({ [key]: spec.min + 0.5 }, key);
+      rejects({ [key]: `${spec.min}s` }, key);
+      rejects({ [key]: true }, key);
+    });
+  }
+
+  it('takes a key id as 0x-hex text, as a firmware engineer writes it', () => {
+    assert.equal(read({ otaKeyId: '0x7B000202' }).agent.seKeyId, 0x7b000202);
+    rejects({ otaKeyId: '0x7FFF0000' }, 'otaKeyId'); // the applet's reserved range
+  });
+
+  it('accepts only the known backends', () => {
+    for (const kind of ['hawkbit', 'iotconnect', 'static']) assert.equal(read({ otaBackend: kind }).agent.backendKind, kind);
+    rejects({ otaBackend: 'HawkBit' }, 'otaBackend');
+    rejects({ otaBackend: 3 }, 'otaBackend');
+  });
+
+  it('checks text values for length, characters and presence', () => {
+    rejects({ otaTenant: '' }, 'otaTenant');
+    rejects({ otaTenant: 'a/b' }, 'otaTenant');
+    rejects({ otaApn: 'x'.repeat(101) }, 'otaApn');
+    assert.equal(read({ otaApn: 'x'.repeat(100) }).agent.apn.length, 100);
+    rejects({ otaCaCert: '../etc/ca' }, 'otaCaCert');
+    rejects({ otaModemUart: 7 }, 'otaModemUart');
+    rejects({ otaSecondaryLabel: 'image-0' }, 'otaSecondaryLabel');
+  });
+
+  it('wires PWRKEY only when its GPIO controller is named', () => {
+    assert.deepEqual(read({ otaPwrkeyPort: 'gpio0', otaPwrkeyPin: '17' }).hardware.powerKey, { port: 'gpio0', pin: 17 });
+    assert.equal(read({ otaPwrkeyPin: 17 }).hardware.powerKey, undefined);
+  });
+
+  it('takes secrets from the key-value store and never repeats them in an error', () => {
+    const secrets = { authToken: 'tok-123', apnUser: 'u', apnPassword: 'p', deviceId: 'dev-7' };
+    const { agent } = read({}, secrets);
+    assert.equal(agent.authToken, 'tok-123');
+    assert.equal(agent.deviceId, 'dev-7');
+    assert.equal(read({ otaDeviceId: 'from-config' }, secrets).agent.deviceId, 'from-config');
+    assert.equal(read({}, { authToken: '' }).agent.authToken, undefined);
+    const long = 'S'.repeat(SECRET_MAX_LENGTH + 1);
+    const error = rejects({}, 'secret authToken', { authToken: long });
+    assert.ok(!error.message.includes('SSSS'));
+    assert.deepEqual([...SECRET_KEYS].sort(), ['apnPassword', 'apnUser', 'authToken', 'deviceId']);
+  });
+
+  it('keeps its table frozen (preloaded into flash on the device)', () => {
+    assert.ok(Object.isFrozen(CONFIG_SCHEMA) && Object.isFrozen(SECRET_KEYS));
+    for (const spec of Object.values(CONFIG_SCHEMA)) assert.ok(Object.isFrozen(spec));
+    assert.ok(Object.isFrozen(CONFIG_SCHEMA.otaBackend.choices));
+  });
+
+  it('either accepts a config or names a key, whatever the values (seeded fuzz)', () => {
+    const keys = Object.keys(CONFIG_SCHEMA) as ConfigKey[];
+    const anyValue = fc.oneof(fc.string({ maxLength: 120 }), fc.integer(), fc.double(), fc.boolean(), fc.constant(undefined), fc.constant(null));
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom(...keys), anyValue), (config) => {
+        try {
+          read(config);
+        } catch (error) {
+          return error instanceof ConfigError && (keys as string[]).includes(error.key);
+        }
+        return true;
+      }),
+      { seed: 0x0ca, numRuns: 2000 },
+    );
+  });
+});
