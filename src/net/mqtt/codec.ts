@@ -143,6 +143,14 @@ export function remainingLengthSize(length: number): number {
   return length < 0x80 ? 1 : length < 0x4000 ? 2 : length < 0x200000 ? 3 : 4;
 }
 
+/** The Remaining Length field for `length` (0 – 268,435,455), e.g. 321 → c1 02 (§2.2.3). */
+export function encodeRemainingLength(length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 268_435_455) throw invalid(`[MQTT-2.2.3] Remaining Length ${length}`);
+  const out = new Uint8Array(remainingLengthSize(length));
+  writeRemainingLength(out, 0, length);
+  return out;
+}
+
 /** Writes Remaining Length at `offset` (§2.2.3's encoding algorithm); returns the next offset. */
 function writeRemainingLength(out: Uint8Array, offset: number, length: number): number {
   let x = length;
