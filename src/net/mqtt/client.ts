@@ -368,14 +368,14 @@ export class MqttClient {
       if (packet.type !== 'connack') throw new OtaError('mqtt-protocol', `[MQTT-3.2.0-1] ${packet.type} before CONNACK`);
       // A clean session has no state, so Session Present must be 0 (§3.2.2.2, [MQTT-3.2.2-1]).
       if (packet.returnCode === 0 && packet.sessionPresent) throw new OtaError('mqtt-protocol', '[MQTT-3.2.2-1] Session Present on a clean session');
-      const waiter = this.#connectWaiter;
-      this.#connectWaiter = undefined;
-      if (waiter) this.#cancelTimer(waiter.timer);
       if (packet.returnCode !== 0) {
         const name = CONNACK_RETURN_CODES[packet.returnCode] ?? 'reserved';
         this.close(new OtaError('mqtt-refused', `CONNACK ${packet.returnCode} (${name})`));
         return;
       }
+      const waiter = this.#connectWaiter;
+      this.#connectWaiter = undefined;
+      if (waiter) this.#cancelTimer(waiter.timer);
       this.#state = 'connected';
       this.#log?.log('info', 'mqtt.connected', { clientId: this.clientId });
       waiter?.resolve();
@@ -396,15 +396,14 @@ export class MqttClient {
         if (!waiter || waiter.kind !== packet.type) {
           throw new OtaError('mqtt-protocol', `${packet.type.toUpperCase()} for packet ${packet.packetId}, which is not waiting for one`);
         }
+        // §3.9.3: one return code per filter of the SUBSCRIBE, in order [MQTT-3.8.4-5]. The
+        // waiter stays pending until then, so that close() rejects it with this error.
+        if (packet.type === 'suback' && packet.returnCodes.length !== waiter.count) {
+          throw new OtaError('mqtt-protocol', `[MQTT-3.8.4-5] SUBACK with ${packet.returnCodes.length} return codes for ${waiter.count} filters`);
+        }
         this.#pending.delete(packet.packetId);
         this.#cancelTimer(waiter.timer);
-        if (packet.type === 'suback') {
-          // §3.9.3: one return code per filter of the SUBSCRIBE, in order [MQTT-3.8.4-5].
-          if (packet.returnCodes.length !== waiter.count) {
-            throw new OtaError('mqtt-protocol', `[MQTT-3.8.4-5] SUBACK with ${packet.returnCodes.length} return codes for ${waiter.count} filters`);
-          }
-          waiter.resolve(packet.returnCodes);
-        } else waiter.resolve(undefined);
+        waiter.resolve(packet.type === 'suback' ? packet.returnCodes : undefined);
         return;
       }
       case 'publish':
