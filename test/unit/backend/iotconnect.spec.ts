@@ -5,6 +5,7 @@
  * the device reach only the topics identity named.
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -100,6 +101,25 @@ describe('IoTConnect backend: message rules', () => {
     withAck({ sw: 15 }, /c2d\.sw is number/);
     withAck({ sw: undefined }, /c2d\.sw missing/);
     withAck({ v: '1.0' }, /not protocol 2\.x/);
+  });
+
+  it('meets any JSON value in a c2d message, discovery or identity with a result or a typed error (seeded fuzz)', () => {
+    const shaped = fc.record(
+      { v: fc.oneof(fc.constant('2.1'), fc.anything()), ct: fc.oneof(fc.constant(1), fc.anything()), ack: fc.oneof(fc.uuid(), fc.anything()), sw: fc.oneof(fc.string(), fc.anything()), urls: fc.oneof(fc.array(fc.record({ url: fc.oneof(fc.webUrl(), fc.anything()) })), fc.anything()) },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(fc.oneof(fc.jsonValue(), shaped), (value) => {
+        for (const parse of [() => parseC2d(value), () => parseDiscovery(value, 'https'), () => parseIdentity(value)]) {
+          try {
+            parse();
+          } catch (error) {
+            assert.ok(error instanceof OtaError && ['backend-protocol', 'backend-rejected'].includes(error.reason), String(error));
+          }
+        }
+      }),
+      { seed: 0x107c, numRuns: 2000 },
+    );
   });
 
   it('chooses the .bin for this device tag among several files [IOTC-ex]', () => {
