@@ -4,7 +4,7 @@
  * (tools/xs/serve-socket.ts), as a Moddable binding carries the modem's TLS socket.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ByteStreamConnector } from '../../src/net/byte-stream.js';
@@ -33,6 +33,7 @@ describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () 
   let pki: TestPki;
   let double: IotConnectDouble;
   let session: XsSession;
+  let aclDir: string | undefined;
   let sockets: SocketBridge;
   let clock: { readonly active: number; clear(): void };
   const errors: unknown[] = [];
@@ -45,7 +46,8 @@ describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () 
       this.skip();
     }
     pki = makeTestPki();
-    broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'))) });
+    aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
+    broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
     double = await IotConnectDouble.start({ broker, cpid: 'XSOTA', env: 'qa' });
     double.addDevice(DUID);
     double.addFile('fw.bin', new Uint8Array(100));
@@ -64,6 +66,7 @@ describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () 
     await session?.close();
     await double?.close();
     await broker?.stop();
+    for (const dir of [pki?.dir, aclDir]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
   afterEach(() => assert.deepEqual(errors, [], 'no failed event delivery'));
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Report } from '../../../src/backend/backend.js';
@@ -171,6 +171,7 @@ describe('IoTConnect backend end to end (double + mosquitto over TLS)', function
   let broker: Broker;
   let pki: TestPki;
   let double: IotConnectDouble;
+  let aclDir: string | undefined;
   const DUID = 'xs-ota-dev-1';
 
   before(async function () {
@@ -180,7 +181,7 @@ describe('IoTConnect backend end to end (double + mosquitto over TLS)', function
       this.skip();
     }
     pki = makeTestPki();
-    const aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
+    aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
     broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
     double = await IotConnectDouble.start({ broker, cpid: 'XSOTA', env: 'qa' });
     double.addDevice(DUID);
@@ -190,6 +191,7 @@ describe('IoTConnect backend end to end (double + mosquitto over TLS)', function
   after(async () => {
     await double?.close();
     await broker?.stop();
+    for (const dir of [pki?.dir, aclDir]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   /** The device's TLS connector: its own certificate (CN = duid), the test CA, SNI = identity's host. */
