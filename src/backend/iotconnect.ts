@@ -64,6 +64,12 @@ export const IOTC_DEFAULTS = {
   keepAliveS: 60,
   /** CONNACK, SUBACK and PUBACK deadline. */
   mqttTimeoutMs: 30_000,
+  /**
+   * Every report is a TLS handshake and an MQTT session over the modem, so `downloading` progress
+   * is sent only when it moved by at least this many percentage points since the last one sent
+   * for the deployment (the others resolve without sending). 100 sends only the first.
+   */
+  progressStepPercent: 25,
 } as const;
 
 export interface IotConnectOptions {
@@ -84,6 +90,7 @@ export interface IotConnectOptions {
   commandWaitMs?: number;
   keepAliveS?: number;
   mqttTimeoutMs?: number;
+  progressStepPercent?: number;
 }
 
 /** What identity told us (validated). */
@@ -301,6 +308,8 @@ export class IotConnectBackend implements UpdateBackend {
   #o: IotConnectOptions;
   #identity: IotConnectIdentity | undefined;
   #finished: string[] = [];
+  /** Last `downloading` percentage sent, per ack id (one entry). */
+  #progress = new Map<string, number>();
   /** Counters for tests and logs. */
   readonly stats = { sessions: 0, commands: 0, duplicates: 0, ignored: 0, refused: 0, discoveries: 0 };
 
@@ -333,6 +342,14 @@ export class IotConnectBackend implements UpdateBackend {
   }
 
   async report(report: Report): Promise<void> {
+    if (report.phase === 'downloading' && report.progress && report.progress.total > 0) {
+      const pct = Math.floor((100 * report.progress.done) / report.progress.total);
+      const last = this.#progress.get(report.actionId);
+      const step = this.#o.progressStepPercent ?? IOTC_DEFAULTS.progressStepPercent;
+      if (last !== undefined && pct < last + step) return;
+      this.#progress.clear(); // one deployment at a time: keep one entry
+      this.#progress.set(report.actionId, pct);
+    }
     const { st, msg } = ackOf(report);
     await this.#session((s) => this.#ack(s, report.actionId, st, msg));
     if (TERMINAL.has(report.phase)) this.#finish(report.actionId);

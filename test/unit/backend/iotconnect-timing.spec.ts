@@ -120,3 +120,26 @@ describe('IoTConnect backend timing (scripted broker, virtual time)', () => {
     assert.equal(ack?.packetId, 42);
   });
 });
+
+describe('IoTConnect backend progress reports', () => {
+  it('sends `downloading` only every progressStepPercent points (each report is a modem session)', async () => {
+    const { time, links, backend } = setup();
+    const sent: string[] = [];
+    const report = async (done: number): Promise<void> => {
+      const before = links.length;
+      const p = backend.report({ actionId: 'ack-1', phase: 'downloading', version: '1.1.0', runningVersion: '1.0.0', progress: { done, total: 100 } });
+      await time.settle();
+      if (links.length > before) {
+        const peer = links[links.length - 1].peer;
+        await time.runFor(peer.next(1));
+        peer.connack();
+        const pub = await time.runFor(peer.next(3));
+        sent.push(JSON.parse(utf8Decode(pub.payload!)).d.msg);
+        peer.puback(pub.packetId!);
+      }
+      await time.runFor(p);
+    };
+    for (const done of [0, 10, 24, 25, 49, 60, 99, 100]) await report(done);
+    assert.deepEqual(sent, ['downloading 0%', 'downloading 25%', 'downloading 60%', 'downloading 99%']);
+  });
+});
