@@ -118,4 +118,23 @@ describe('MQTT client against mosquitto (TLS, client certificate)', function () 
     await assert.rejects(client.publish('x', utf8Encode('y'), { qos: 1 }), (e: unknown) => e instanceof OtaError && e.reason === 'closed');
     await second.disconnect();
   });
+
+  it('reports link-lost when the broker process dies under a QoS 1 publish in flight', async () => {
+    const own = await startBroker({ pki: broker.pki });
+    try {
+      const closes: (OtaError | undefined)[] = [];
+      const c = broker.pki.client('dev-e');
+      const stream = await connectNode({ host: '127.0.0.1', port: own.tlsPort, tls: true }, { ca: broker.pki.caPem, cert: c.certPem, key: c.keyPem, servername: 'localhost' });
+      const clock = realClock();
+      const client = await MqttClient.connect({ stream, clock, clientId: 'dev-e', keepAliveS: 60, onClose: (e) => closes.push(e) });
+      await own.stop();
+      const publishing = client.publish('x/y', utf8Encode('z'), { qos: 1 });
+      await assert.rejects(publishing, (e: unknown) => e instanceof OtaError && ['link-lost', 'closed'].includes(e.reason));
+      await waitFor(() => closes.length === 1);
+      assert.equal(closes[0]?.reason, 'link-lost');
+      assert.equal(clock.active, 0);
+    } finally {
+      await own.stop();
+    }
+  });
 });
