@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { MqttClient, type MqttClientOptions } from '../../../src/net/mqtt/client.js';
+import { encodePublish } from '../../../src/net/mqtt/codec.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { memoryStreamPair } from '../../../tools/devkit/memory-stream.js';
@@ -254,6 +255,19 @@ describe('MQTT client (scripted server, virtual time)', () => {
     await time.advance(100);
     assert.equal(closes[0]?.reason, 'aborted');
     assert.equal(peer.count(PUBACK), 0);
+  });
+
+  it('takes server packets split anywhere: SUBACK, PUBLISH and PINGRESP arriving one byte per segment', async () => {
+    const { client, peer, time, messages } = await connected();
+    const sub = client.subscribe([{ filter: 'c2d', qos: 1 }]);
+    const s = await time.runFor(peer.next(SUBSCRIBE));
+    const stream = [0x90, 3, s.packetId! >> 8, s.packetId! & 255, 1, ...encodePublish({ topic: 'c2d', payload: utf8Encode('{"ct":1}'), qos: 1, packetId: 9 }), 0xd0, 0];
+    for (const b of stream) peer.send([b]);
+    assert.deepEqual(await time.runFor(sub), [1]);
+    const ack = await time.runFor(peer.next(PUBACK));
+    assert.equal(ack.packetId, 9);
+    assert.deepEqual(messages, [{ topic: 'c2d', text: '{"ct":1}', qos: 1, packetId: 9 }]);
+    assert.equal(client.stats.pongs, 1);
   });
 
   it('bounds the operations in flight', async () => {
