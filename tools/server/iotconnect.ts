@@ -15,12 +15,13 @@
  * topics, so a device using any other topic than identity's fails the test.
  */
 import { createHmac } from 'node:crypto';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { MqttClient } from '../../src/net/mqtt/client.js';
 import { utf8Decode, utf8Encode } from '../../src/util/bytes.js';
-import type { Broker } from '../devkit/mosquitto.js';
+import { makeTestPki, startBroker, type Broker } from '../devkit/mosquitto.js';
 import { connectNode } from '../devkit/node-byte-stream.js';
 import { realClock } from '../devkit/real-clock.js';
 
@@ -355,4 +356,46 @@ export class IotConnectDouble {
     res.writeHead(200, { 'content-length': bytes.length, 'accept-ranges': 'bytes', 'content-type': 'application/octet-stream' });
     res.end(Buffer.from(bytes));
   }
+}
+
+/** Everything `xs-ota sim --backend iotconnect` needs, started together. */
+export interface IotConnectSim {
+  broker: Broker;
+  double: IotConnectDouble;
+  device: DeviceEntry;
+  /** The device's TLS material: the test CA (to check the broker), its certificate and key (CN = duid). */
+  tls: { caPem: string; certPem: string; keyPem: string };
+  /** Agent settings: discovery root, CPID, environment, DUID. */
+  settings: { discoveryUrl: string; cpid: string; env: string; duid: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a test PKI, mosquitto (TLS listener with client certificates and the device ACL) and the
+ * IoTConnect double, with one device registered. Throws when mosquitto is not installed
+ * (`mosquittoMissing()` says why).
+ */
+export async function startIotConnectSim(options: { cpid?: string; env?: string; duid?: string } = {}): Promise<IotConnectSim> {
+  const cpid = options.cpid ?? 'XSOTA';
+  const env = options.env ?? 'sim';
+  const duid = options.duid ?? 'xs-ota-devkit-1';
+  const pki = makeTestPki();
+  const aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
+  const broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
+  const double = await IotConnectDouble.start({ broker, cpid, env });
+  const device = double.addDevice(duid);
+  const creds = pki.client(duid);
+  return {
+    broker,
+    double,
+    device,
+    tls: { caPem: pki.caPem, certPem: creds.certPem, keyPem: creds.keyPem },
+    settings: { discoveryUrl: double.discoveryUrl, cpid, env, duid },
+    async stop() {
+      await double.close();
+      await broker.stop();
+      rmSync(pki.dir, { recursive: true, force: true });
+      rmSync(aclDir, { recursive: true, force: true });
+    },
+  };
 }
