@@ -8,6 +8,7 @@ import type { AgentReason } from '../agent/reasons.js';
 import type { BackendReason } from '../backend/reasons.js';
 import type { ImageReason } from '../image/reasons.js';
 import type { ModemReason } from '../modem/reasons.js';
+import type { MqttReason } from '../net/mqtt/reasons.js';
 import type { NetReason } from '../net/reasons.js';
 import type { SeReason } from '../se/reasons.js';
 import type { SlotReason } from '../slot/reasons.js';
@@ -29,6 +30,7 @@ export type OtaReason =
   | BackendReason
   | ImageReason
   | ModemReason
+  | MqttReason
   | NetReason
   | SeReason
   | SlotReason;
