@@ -33,7 +33,10 @@ export function findMosquitto(): string | undefined {
 
 /** Why broker tests are skipped, or undefined when they can run. */
 export function mosquittoMissing(): string | undefined {
-  return findMosquitto() ? undefined : `mosquitto is not installed (CI: ${MOSQUITTO_INSTALL})`;
+  if (findMosquitto()) return undefined;
+  // In CI the broker is installed by .ci/run: a missing one is a failure, never a silent skip.
+  if (process.env.CI) throw new Error(`mosquitto is not installed but CI must run the broker tests (${MOSQUITTO_INSTALL})`);
+  return `mosquitto is not installed (CI: ${MOSQUITTO_INSTALL})`;
 }
 
 export interface ClientCredentials {
