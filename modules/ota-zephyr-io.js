@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=ota-zephyr-io.js.map
