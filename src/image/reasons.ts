@@ -14,4 +14,10 @@ export type ImageReason =
   | 'unsupported-signature'
   | 'signature-malformed'
   | 'bad-signature'
-  | 'trailing-data';
+  | 'trailing-data'
+  /** Version policy: the candidate is older than the running image. */
+  | 'downgrade'
+  /** Version policy: the candidate has the running image's version. */
+  | 'same-version'
+  /** SEC_CNT below the stored minimum (anti-rollback). */
+  | 'security-counter-rollback';

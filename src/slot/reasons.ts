@@ -4,4 +4,6 @@ export type SlotReason =
   | 'flash-readback'
   | 'flash-misaligned'
   | 'slot-overflow'
-  | 'trailer-invalid';
+  | 'trailer-invalid'
+  /** A trailer write was asked for in a state MCUboot would not accept (e.g. confirm with a bad magic). */
+  | 'trailer-state';

@@ -1,0 +1,198 @@
+/**
+ * Writes an image into a flash slot as it arrives, the way Zephyr's stream_flash/flash_img do:
+ * each sector is erased just before the first write into it (never the whole slot up front),
+ * writes start and end on the write alignment, at most one partial write unit is held back
+ * between chunks, the MCUboot trailer area is never written, and every write is read back.
+ *
+ * Resuming after a reset: construct with `startOffset` = a `durableOffset` saved earlier (a
+ * sector boundary); the sector there is erased again and the caller re-sends bytes from it.
+ *
+ * @example
+ *   const w = new SlotWriter({ flash: secondary });
+ *   w.begin();
+ *   for (const chunk of download) w.write(chunk);
+ *   w.flush();
+ *   journal.offset = w.durableOffset;   // persisted by the agent every sector or so
+ */
+import type { FlashPort, FlashStatus } from '../platform/flash.js';
+import { OtaError } from '../util/errors.js';
+import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
+
+export interface SlotWriterOptions {
+  flash: FlashPort;
+  /** Bytes at the slot end reserved for MCUboot's trailer (3120 for the dev kit). */
+  trailerSize?: number;
+  /** Resume offset: a multiple of the sector size. Default 0 (a new image). */
+  startOffset?: number;
+  /** Read back and compare after every write (default true). */
+  readBack?: boolean;
+}
+
+/**
+ * Largest single write (and read-back buffer): one sector. A chunk larger than this is written
+ * in sector-sized pieces, so the writer's memory does not grow with the caller's chunk size.
+ */
+function maxPiece(status: FlashStatus): number {
+  return status.blockLength;
+}
+
+export class SlotWriter {
+  readonly #flash: FlashPort;
+  readonly #status: FlashStatus;
+  /** Last byte (exclusive) image data may occupy: the trailer starts here. */
+  readonly #limit: number;
+  readonly #unit: Uint8Array;
+  readonly #check: Uint8Array;
+  readonly #readBack: boolean;
+  readonly #startOffset: number;
+  #unitFill = 0;
+  /** Next flash offset to program (always write-aligned). */
+  #programmed: number;
+  /** Sectors erased by this writer, as [first, next) plus the trailer sector set. */
+  #erasedUpTo: number;
+  #trailerErasedFrom = Infinity;
+  #began = false;
+  #flushed = false;
+
+  constructor(options: SlotWriterOptions) {
+    this.#flash = options.flash;
+    const s = (this.#status = options.flash.status());
+    const trailer = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
+    this.#limit = s.size - trailer;
+    if (this.#limit <= 0 || this.#limit % s.writeAlign !== 0) {
+      throw new OtaError('invalid-argument', `trailer of ${trailer} bytes in a ${s.size}-byte slot with write alignment ${s.writeAlign}`);
+    }
+    const start = options.startOffset ?? 0;
+    if (start % s.blockLength !== 0 || start < 0 || start > this.#limit) {
+      throw new OtaError('invalid-argument', `resume offset ${start} is not a sector boundary inside the image area`);
+    }
+    this.#startOffset = start;
+    this.#programmed = start;
+    this.#erasedUpTo = start;
+    this.#unit = new Uint8Array(s.writeAlign);
+    this.#check = new Uint8Array(maxPiece(s));
+    this.#readBack = options.readBack ?? true;
+  }
+
+  /** Bytes of image the slot can hold (slot size minus trailer). */
+  get capacity(): number {
+    return this.#limit;
+  }
+
+  /** Image bytes accepted so far, counted from the slot's start (resume offset included). */
+  get written(): number {
+    return this.#programmed + this.#unitFill;
+  }
+
+  /**
+   * The offset to resume from after a reset: the start of the sector holding the first byte
+   * not yet programmed. Everything below it is on flash and was read back.
+   */
+  get durableOffset(): number {
+    return this.#programmed - (this.#programmed % this.#status.blockLength);
+  }
+
+  /**
+   * Prepares the slot. A fresh write (offset 0) first erases the trailer's sector(s), so no stale
+   * "pending" marker from an earlier attempt can make MCUboot try a half-written image.
+   */
+  begin(): void {
+    if (this.#began) throw new OtaError('bad-state', 'SlotWriter.begin twice');
+    this.#began = true;
+    const { blockLength, size } = this.#status;
+    const first = this.#limit - (this.#limit % blockLength);
+    if (first >= this.#startOffset) {
+      for (let at = first; at < size; at += blockLength) this.#erase(at / blockLength);
+      this.#trailerErasedFrom = first;
+    }
+  }
+
+  /** Appends image bytes. Throws `slot-overflow` (before writing any of them) if they do not fit. */
+  write(chunk: Uint8Array): void {
+    if (!this.#began) this.begin();
+    if (this.#flushed) throw new OtaError('bad-state', 'SlotWriter.write after flush');
+    if (this.written + chunk.length > this.#limit) {
+      throw new OtaError('slot-overflow', `${this.written + chunk.length} bytes exceed the ${this.#limit} before the trailer`);
+    }
+    const align = this.#status.writeAlign;
+    let i = 0;
+    if (this.#unitFill > 0) {
+      const take = Math.min(align - this.#unitFill, chunk.length);
+      this.#unit.set(chunk.subarray(0, take), this.#unitFill);
+      this.#unitFill += take;
+      i = take;
+      if (this.#unitFill === align) {
+        this.#program(this.#unit);
+        this.#unitFill = 0;
+      }
+    }
+    const bulkEnd = i + (chunk.length - i) - ((chunk.length - i) % align);
+    while (i < bulkEnd) {
+      // A piece never crosses a sector boundary, so each sector is erased right before its first write.
+      const sectorLeft = this.#status.blockLength - (this.#programmed % this.#status.blockLength);
+      const n = Math.min(bulkEnd - i, sectorLeft, this.#check.length);
+      this.#program(chunk.subarray(i, i + n));
+      i += n;
+    }
+    if (i < chunk.length) {
+      this.#unit.set(chunk.subarray(i), 0);
+      this.#unitFill = chunk.length - i;
+    }
+  }
+
+  /** Writes the held-back partial unit, padded with the erase value. Returns the image length. */
+  flush(): number {
+    if (!this.#began) this.begin();
+    const length = this.written;
+    if (!this.#flushed && this.#unitFill > 0) {
+      this.#unit.fill(this.#status.eraseValue, this.#unitFill);
+      this.#program(this.#unit);
+      this.#unitFill = 0;
+    }
+    this.#flushed = true;
+    return length;
+  }
+
+  #erase(sector: number): void {
+    try {
+      this.#flash.eraseBlock(sector);
+    } catch (error) {
+      throw new OtaError('flash-error', `erase of sector ${sector} failed`, error);
+    }
+  }
+
+  #program(bytes: Uint8Array): void {
+    const at = this.#programmed;
+    const { blockLength } = this.#status;
+    const sector = Math.floor(at / blockLength);
+    if (at >= this.#erasedUpTo && at < this.#trailerErasedFrom) {
+      this.#erase(sector);
+      this.#erasedUpTo = (sector + 1) * blockLength;
+    }
+    try {
+      this.#flash.write(at, bytes);
+    } catch (error) {
+      throw new OtaError('flash-error', `write of ${bytes.length} bytes at ${at} failed`, error);
+    }
+    if (this.#readBack) {
+      // Fill the compare buffer with the complement first: a read that silently returns
+      // nothing cannot then pass (Zephyr stream_flash does the same).
+      const check = this.#check.subarray(0, bytes.length);
+      for (let k = 0; k < bytes.length; k++) check[k] = ~bytes[k] & 0xff;
+      try {
+        this.#flash.read(at, check);
+      } catch (error) {
+        throw new OtaError('flash-error', `read-back at ${at} failed`, error);
+      }
+      for (let k = 0; k < bytes.length; k++) {
+        if (check[k] !== bytes[k]) throw new OtaError('flash-readback', `byte ${at + k} reads 0x${check[k].toString(16)}, wrote 0x${bytes[k].toString(16)}`);
+      }
+    }
+    this.#programmed = at + bytes.length;
+  }
+
+  /** The offset this writer started at (0, or the resume offset). */
+  get startOffset(): number {
+    return this.#startOffset;
+  }
+}

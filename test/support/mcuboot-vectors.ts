@@ -1,0 +1,102 @@
+/**
+ * The MCUboot vector set (imgtool 2.4.0 images, see test/fixtures/mcuboot/README.md), read from
+ * XS_OTA_VECTORS_MCUBOOT when set, else the committed copy. Each entry's expected verdict is
+ * mapped to the reason our parser/verifier must give.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { OtaReason } from '../../src/util/errors.js';
+import { vectorDir } from './paths.js';
+
+export const MCUBOOT_VECTORS_ENV = 'XS_OTA_VECTORS_MCUBOOT';
+
+export interface McubootVector {
+  file: string;
+  expected_verdict: 'valid' | 'reject';
+  failing_check: string | null;
+  file_size: number;
+  imgtool_command: string;
+  key: string | null;
+  padded: boolean;
+  payload: { label: string; size: number; sha256: string };
+  post_processing: string | null;
+  sha256_hash_region_computed: string;
+  sha256_tlv_value: string;
+  keyhash_tlv_value?: string | null;
+  slot_size: string;
+  parsed: {
+    header: { hdr_size: number; img_size: number; protect_tlv_size: number; version: string; flags: string };
+    image_end: number;
+    tlvs: { type: number; len: number; offset: number; value_hex: string; truncated: boolean }[];
+    protected_tlvs: { type: number; len: number; offset: number; value_hex: string }[];
+  };
+  trailer: null | { image_ok: string; copy_done: string; swap_info: string; magic_present: boolean };
+}
+
+export interface McubootVectorSet {
+  dir: string;
+  trusted_key: string;
+  keys: { name: string; private_pem: string; public_pem: string; keyhash_sha256_of_spki_der: string }[];
+  vectors: McubootVector[];
+}
+
+export function loadMcubootVectors(): McubootVectorSet {
+  const dir = vectorDir(MCUBOOT_VECTORS_ENV, 'mcuboot');
+  const set = JSON.parse(readFileSync(path.join(dir, 'vectors.json'), 'utf8')) as Omit<McubootVectorSet, 'dir'>;
+  return { ...set, dir };
+}
+
+export function vectorBytes(set: McubootVectorSet, file: string): Uint8Array {
+  return new Uint8Array(readFileSync(path.join(set.dir, file)));
+}
+
+export function trustedPublicPem(set: McubootVectorSet): string {
+  const key = set.keys.find((k) => k.name === set.trusted_key)!;
+  return readFileSync(path.join(set.dir, key.public_pem), 'utf8');
+}
+
+export function privatePem(set: McubootVectorSet, name: string): string {
+  const key = set.keys.find((k) => k.name === name)!;
+  return readFileSync(path.join(set.dir, key.private_pem), 'utf8');
+}
+
+/** The reason the agent must give for a rejected vector (from the README's failing-check text). */
+export function expectedReason(v: McubootVector): OtaReason | undefined {
+  if (v.expected_verdict === 'valid') return undefined;
+  const why = v.failing_check ?? '';
+  if (/hash.*mismatch/i.test(why)) return 'hash-mismatch';
+  if (/past end|truncat|incomplete/i.test(why)) return 'truncated';
+  if (/unsigned|no KEYHASH/i.test(why)) return 'signature-missing';
+  if (/KEYHASH/.test(why)) return 'key-mismatch';
+  if (/signature verification fails/i.test(why)) return 'bad-signature';
+  throw new Error(`no reason mapping for failing check '${why}' (${v.file})`);
+}
+
+/** The imgtool input body per the README's label rule: SHA-256(label || u32le(i)) blocks. */
+export function regenerateBody(label: string, size: number, sha256: (b: Uint8Array) => Uint8Array): Uint8Array {
+  const out = new Uint8Array(size);
+  const lab = new TextEncoder().encode(label);
+  const block = new Uint8Array(lab.length + 4);
+  block.set(lab);
+  for (let i = 0, o = 0; o < size; i++, o += 32) {
+    new DataView(block.buffer).setUint32(lab.length, i, true);
+    const d = sha256(block);
+    out.set(d.subarray(0, Math.min(32, size - o)), o);
+  }
+  return out;
+}
+
+/**
+ * Split points worth testing for an image: every offset for small images; for large ones the
+ * structural boundaries ±2 and a stride.
+ */
+export function splitPoints(v: McubootVector, length: number): number[] {
+  if (length <= 8192) return Array.from({ length: length + 1 }, (_, i) => i);
+  const h = v.parsed.header;
+  const marks = [0, 32, h.hdr_size, h.hdr_size + h.img_size, h.hdr_size + h.img_size + h.protect_tlv_size, v.parsed.image_end, length];
+  for (const t of v.parsed.tlvs) marks.push(t.offset - 4, t.offset, t.offset + t.len);
+  const out = new Set<number>();
+  for (const m of marks) for (let d = -2; d <= 2; d++) if (m + d >= 0 && m + d <= length) out.add(m + d);
+  for (let i = 0; i <= length; i += 4093) out.add(i);
+  return [...out].sort((a, b) => a - b);
+}

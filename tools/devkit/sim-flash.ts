@@ -1,0 +1,283 @@
+/**
+ * Simulated NOR flash for the dev kit, faithful to the part's rules:
+ * - erase works per sector (4 KiB) and sets every byte to the erase value 0xff;
+ * - programming can only clear bits (new = old AND data); writes must start and end on the
+ *   write alignment (8);
+ * - a power cut can be scheduled at any program/erase operation: that operation is torn (a
+ *   program stops part-way, leaving one unit half-programmed; an erase stops part-way, leaving
+ *   the sector partly erased), every later access throws `PowerCut` until `powerOn()`.
+ * - optional backing file: the whole device, byte for byte, in the layout of
+ *   docs/flash-layout.md (written through on every operation, so a killed process leaves it as
+ *   a real power cut would).
+ */
+import { closeSync, existsSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import type { FlashPort, FlashStatus } from '../../src/platform/flash.js';
+import { OtaError } from '../../src/util/errors.js';
+
+/** Thrown by every flash access from the torn operation on, until `powerOn()`: the harness "reboots". */
+export class PowerCut extends Error {
+  readonly op: number;
+  constructor(op: number) {
+    super(`power cut at flash operation ${op}`);
+    this.name = 'PowerCut';
+    this.op = op;
+  }
+}
+
+/** True for a PowerCut, also when wrapped as an OtaError's cause by agent code. */
+export function isPowerCut(error: unknown): boolean {
+  for (let e = error; e instanceof Error; e = (e as { cause?: unknown }).cause) if (e instanceof PowerCut) return true;
+  return false;
+}
+
+/** How a torn operation leaves the bytes it was changing. */
+export type TearMode = 'prefix' | 'random';
+
+export interface SimFlashOptions {
+  size: number;
+  sectorSize?: number;
+  writeAlign?: number;
+  eraseValue?: number;
+  /** Backing file holding the whole device; created (erased) when missing. */
+  file?: string;
+  /** Seed for torn-operation bit patterns. */
+  seed?: number;
+}
+
+export interface FlashStats {
+  reads: number;
+  writes: number;
+  erases: number;
+  bytesWritten: number;
+  /** Program operations that hit already-programmed (non-erased) bytes. */
+  rewrites: number;
+}
+
+/** Deterministic xorshift32. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+export class SimNorFlash {
+  readonly size: number;
+  readonly sectorSize: number;
+  readonly writeAlign: number;
+  readonly eraseValue: number;
+  readonly bytes: Uint8Array;
+  readonly stats: FlashStats = { reads: 0, writes: 0, erases: 0, bytesWritten: 0, rewrites: 0 };
+  /** Program/erase operations so far (reads do not count): the index power cuts are scheduled by. */
+  ops = 0;
+  #cutAt: number | undefined;
+  #tear: TearMode = 'prefix';
+  #powered = true;
+  #fd: number | undefined;
+  #seed: number;
+
+  constructor(options: SimFlashOptions) {
+    this.size = options.size;
+    this.sectorSize = options.sectorSize ?? 4096;
+    this.writeAlign = options.writeAlign ?? 8;
+    this.eraseValue = options.eraseValue ?? 0xff;
+    this.#seed = options.seed ?? 1;
+    if (this.size % this.sectorSize !== 0) throw new Error('flash size must be a multiple of the sector size');
+    this.bytes = new Uint8Array(this.size).fill(this.eraseValue);
+    if (options.file) {
+      const exists = existsSync(options.file);
+      this.#fd = openSync(options.file, exists ? 'r+' : 'w+');
+      if (exists) {
+        const have = fstatSync(this.#fd).size;
+        if (have !== this.size) throw new Error(`${options.file}: ${have} bytes, the device has ${this.size}`);
+        readSync(this.#fd, this.bytes, 0, this.size, 0);
+      } else {
+        writeSync(this.#fd, this.bytes, 0, this.size, 0);
+      }
+    }
+  }
+
+  /** Schedules a power cut at program/erase operation number `op` (0-based, counted from creation). */
+  cutAt(op: number, tear: TearMode = 'prefix'): void {
+    this.#cutAt = op;
+    this.#tear = tear;
+  }
+
+  /** Cancels a scheduled cut. */
+  clearCut(): void {
+    this.#cutAt = undefined;
+  }
+
+  get powered(): boolean {
+    return this.#powered;
+  }
+
+  /** Power back on after a cut (the harness's reboot). */
+  powerOn(): void {
+    this.#powered = true;
+    this.#cutAt = undefined;
+  }
+
+  close(): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #alive(): void {
+    if (!this.#powered) throw new PowerCut(this.ops);
+  }
+
+  #persist(from: number, to: number): void {
+    if (this.#fd !== undefined && to > from) writeSync(this.#fd, this.bytes, from, to - from, from);
+  }
+
+  read(addr: number, into: Uint8Array): void {
+    this.#alive();
+    if (addr < 0 || addr + into.length > this.size) throw new OtaError('flash-error', `read [${addr}, +${into.length}) outside the device`);
+    this.stats.reads++;
+    into.set(this.bytes.subarray(addr, addr + into.length));
+  }
+
+  write(addr: number, data: Uint8Array): void {
+    this.#alive();
+    if (addr % this.writeAlign !== 0 || data.length % this.writeAlign !== 0) {
+      throw new OtaError('flash-misaligned', `write [${addr}, +${data.length}) not on ${this.writeAlign}-byte units`);
+    }
+    if (addr < 0 || addr + data.length > this.size) throw new OtaError('flash-error', `write [${addr}, +${data.length}) outside the device`);
+    const op = this.ops++;
+    let end = data.length;
+    let torn = false;
+    const random = rng(this.#seed * 7919 + op);
+    if (op === this.#cutAt) {
+      torn = true;
+      end = random() % data.length;
+    }
+    let rewrite = false;
+    for (let i = 0; i < end; i++) {
+      if (this.bytes[addr + i] !== this.eraseValue) rewrite = true;
+      this.bytes[addr + i] &= data[i];
+    }
+    if (torn && end < data.length) {
+      // The unit being programmed when power went: some of its bits cleared, some not.
+      const unitEnd = Math.min(data.length, end - (end % this.writeAlign) + this.writeAlign);
+      for (let i = end; i < unitEnd; i++) this.bytes[addr + i] &= data[i] | (random() & 0xff);
+    }
+    this.stats.writes++;
+    this.stats.bytesWritten += data.length;
+    if (rewrite) this.stats.rewrites++;
+    this.#persist(addr, addr + data.length);
+    if (torn) this.#cut(op);
+  }
+
+  eraseSector(sector: number): void {
+    this.#alive();
+    if (sector < 0 || (sector + 1) * this.sectorSize > this.size) throw new OtaError('flash-error', `erase of sector ${sector} outside the device`);
+    const op = this.ops++;
+    const from = sector * this.sectorSize;
+    const to = from + this.sectorSize;
+    if (op === this.#cutAt) {
+      const random = rng(this.#seed * 7919 + op);
+      if (this.#tear === 'prefix') {
+        this.bytes.fill(this.eraseValue, from, from + (random() % this.sectorSize));
+      } else {
+        // Erase raises bits; a torn erase leaves each byte somewhere between old and erased.
+        for (let i = from; i < to; i++) this.bytes[i] |= random() & 0xff;
+      }
+      this.stats.erases++;
+      this.#persist(from, to);
+      this.#cut(op);
+    }
+    this.bytes.fill(this.eraseValue, from, to);
+    this.stats.erases++;
+    this.#persist(from, to);
+  }
+
+  #cut(op: number): never {
+    this.#powered = false;
+    this.#cutAt = undefined;
+    throw new PowerCut(op);
+  }
+
+  /** A FlashPort over [offset, offset + size) (an MCUboot flash area). */
+  partition(offset: number, size: number): FlashPort {
+    if (offset % this.sectorSize !== 0 || size % this.sectorSize !== 0 || offset + size > this.size) {
+      throw new Error(`partition [0x${offset.toString(16)}, +0x${size.toString(16)}) is not sector-aligned inside the device`);
+    }
+    const status: FlashStatus = { size, blockLength: this.sectorSize, writeAlign: this.writeAlign, eraseValue: this.eraseValue };
+    const check = (at: number, length: number) => {
+      if (at < 0 || length < 0 || at + length > size) throw new OtaError('flash-error', `access [${at}, +${length}) outside the ${size}-byte partition`);
+    };
+    return {
+      status: () => status,
+      read: (at, into) => {
+        check(at, into.length);
+        this.read(offset + at, into);
+      },
+      write: (at, bytes) => {
+        check(at, bytes.length);
+        this.write(offset + at, bytes);
+      },
+      eraseBlock: (block) => {
+        check(block * this.sectorSize, this.sectorSize);
+        this.eraseSector(offset / this.sectorSize + block);
+      },
+      close: () => {},
+    };
+  }
+}
+
+/** The dev kit's flash layout (docs/flash-layout.md). */
+export const DEVKIT_LAYOUT = {
+  primary: { offset: 0x000000, size: 0x60000 },
+  secondary: { offset: 0x060000, size: 0x60000 },
+  scratch: { offset: 0x0c0000, size: 0x10000 },
+  deviceSize: 0x0d0000,
+  sectorSize: 0x1000,
+  writeAlign: 8,
+  eraseValue: 0xff,
+  trailerSize: 3120,
+} as const;
+
+export interface DevkitFlash {
+  device: SimNorFlash;
+  primary: FlashPort;
+  secondary: FlashPort;
+  scratch: FlashPort;
+  /** Power-cut controls (operation indices are the device's program/erase count). */
+  powerCut: {
+    /** Cut at the `n`-th program/erase operation from now (0 = the next one). */
+    afterOps(n: number, tear?: TearMode): void;
+    clear(): void;
+    powerOn(): void;
+    readonly ops: number;
+    readonly powered: boolean;
+  };
+}
+
+/** The dev kit's flash: one NOR device with the MCUboot primary, secondary and scratch areas. */
+export function createDevkitFlash(options: { file?: string; seed?: number } = {}): DevkitFlash {
+  const L = DEVKIT_LAYOUT;
+  const device = new SimNorFlash({ size: L.deviceSize, sectorSize: L.sectorSize, writeAlign: L.writeAlign, eraseValue: L.eraseValue, file: options.file, seed: options.seed });
+  return {
+    device,
+    primary: device.partition(L.primary.offset, L.primary.size),
+    secondary: device.partition(L.secondary.offset, L.secondary.size),
+    scratch: device.partition(L.scratch.offset, L.scratch.size),
+    powerCut: {
+      afterOps: (n, tear) => device.cutAt(device.ops + n, tear),
+      clear: () => device.clearCut(),
+      powerOn: () => device.powerOn(),
+      get ops() {
+        return device.ops;
+      },
+      get powered() {
+        return device.powered;
+      },
+    },
+  };
+}
