@@ -24,7 +24,7 @@ import { backoffDelayMs, xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
 import { Journal, type Deployment, type Outcome, type State } from './journal.js';
-import { compareVersions, parseVersion } from './version.js';
+import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
 
 export const TRANSITIONS: Record<State, { ok: State; fail: State }> = {
   idle: { ok: 'download', fail: 'idle' },
@@ -36,6 +36,26 @@ export const TRANSITIONS: Record<State, { ok: State; fail: State }> = {
   confirm: { ok: 'report', fail: 'report' },
   report: { ok: 'idle', fail: 'report' },
 };
+
+/** A version string, or undefined when it is not imgtool's `major.minor.revision[+build]`. */
+function versionOf(text: string): ImageVersion | undefined {
+  try {
+    return parseVersion(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Orders two version strings; a side given without "+build" (a backend naming "1.3.0") is
+ * compared without build numbers. Unparseable input sorts lowest, so it is never an upgrade.
+ */
+export function compareVersionText(a: string, b: string): number {
+  const va = versionOf(a);
+  const vb = versionOf(b);
+  if (!va || !vb) return va ? 1 : vb ? -1 : 0;
+  return compareVersions(va, vb, a.includes('+') && b.includes('+'));
+}
 
 /** Errors worth another attempt: the link, the server's load, the modem. Others end the deployment. */
 const RETRYABLE: ReadonlySet<OtaReason> = new Set<OtaReason>([
@@ -215,9 +235,9 @@ export class UpdateAgent {
   /** Why an offer is refused before a byte is fetched, or undefined to accept it. */
   #refusal(offer: UpdateOffer, running: string): { reason: OtaReason; detail: string } | undefined {
     const c = this.#d.config;
-    const target = parseVersion(offer.version);
+    const target = versionOf(offer.version);
     if (!target) return { reason: 'backend-protocol', detail: `version '${offer.version}' is not major.minor.revision[+build]` };
-    const cmp = compareVersions(offer.version, running);
+    const cmp = compareVersionText(offer.version, running);
     if (cmp < 0 && !c.allowDowngrade) return { reason: 'downgrade', detail: `${offer.version} is older than running ${running}` };
     if (cmp === 0 && !c.allowSameVersion) return { reason: 'same-version', detail: `${offer.version} is already running` };
     if (offer.hardware && offer.hardware.length > 0 && !offer.hardware.includes(c.hardwareId)) {
@@ -358,12 +378,12 @@ export class UpdateAgent {
       }
       const info = await this.#d.installer.finish();
       if (d.size !== undefined && info.imageSize > d.size) throw new OtaError('trailing-data', `image is ${info.imageSize} bytes, artifact ${d.size}`);
-      const cmp = compareVersions(info.version, d.fromVersion);
-      if (cmp < 0 && !this.#d.config.allowDowngrade) throw new OtaError('downgrade', `image ${info.version} is older than running ${d.fromVersion}`);
-      if (cmp === 0 && !this.#d.config.allowSameVersion) throw new OtaError('same-version', `image ${info.version} is already running`);
-      if (info.securityCounter !== undefined && info.securityCounter < (this.#d.minSecurityCounter ?? 0)) {
-        throw new OtaError('security-counter', `image counter ${info.securityCounter} < device minimum ${this.#d.minSecurityCounter}`);
-      }
+      // The header is the truth: a backend may name one version and serve another.
+      checkVersionPolicy({ version: parseVersion(info.version), securityCounter: info.securityCounter }, parseVersion(d.fromVersion), {
+        allowDowngrade: this.#d.config.allowDowngrade,
+        allowSameVersion: this.#d.config.allowSameVersion,
+        minSecurityCounter: this.#d.minSecurityCounter,
+      });
       if (d.sha256 !== undefined && !bytesEqual(info.fileSha256, unhex(d.sha256))) {
         throw new OtaError('hash-mismatch', `artifact SHA-256 ${hex(info.fileSha256)} differs from the backend's ${d.sha256}`);
       }
@@ -397,7 +417,7 @@ export class UpdateAgent {
 
   async #afterReboot(d: Deployment): Promise<StepResult> {
     const running = this.#d.installer.runningVersion();
-    if (compareVersions(running, d.version) !== 0) {
+    if (compareVersionText(running, d.version) !== 0) {
       // MCUboot did not boot the new image (it failed validation, or a revert already happened).
       return this.#finish(d, { phase: 'reverted', reason: 'reverted', detail: `running ${running}, expected ${d.version}` });
     }
@@ -409,7 +429,7 @@ export class UpdateAgent {
 
   async #healthCheck(d: Deployment): Promise<StepResult> {
     const running = this.#d.installer.runningVersion();
-    if (compareVersions(running, d.version) !== 0) {
+    if (compareVersionText(running, d.version) !== 0) {
       // A reset during the health check: MCUboot reverted the unconfirmed image.
       const outcome = this.journal.record.outcome;
       return this.#finish(d, {

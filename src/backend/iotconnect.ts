@@ -119,7 +119,7 @@ const NOT_ATTEMPTED: ReadonlySet<OtaReason> = new Set<OtaReason>([
   'same-version',
   'incompatible',
   'too-large',
-  'security-counter',
+  'security-counter-rollback',
   'unconfirmed-running',
   'cancelled',
   'config-invalid',

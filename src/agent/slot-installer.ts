@@ -1,0 +1,144 @@
+/**
+ * The agent's Installer on MCUboot slots: joins the streaming image parser (src/image), the slot
+ * writer and trailer (src/slot) and the signature verifier (the A5000 on the device).
+ *
+ * Memory: one ImageStream (header + bounded TLV buffers), one SlotWriter (one write unit and one
+ * sector of read-back buffer), one sector buffer for re-hashing from flash. Nothing grows with
+ * the image.
+ */
+import type { DigestPort, Sha256 } from '../platform/digest.js';
+import type { FlashPort } from '../platform/flash.js';
+import type { SignatureVerifier } from '../image/signature.js';
+import { DEFAULT_TRAILER_SIZE, ImageStream } from '../image/image-stream.js';
+import { formatVersion } from '../image/version.js';
+import { confirmPrimary, markPending, readSwapState } from '../slot/boot-state.js';
+import { readSlotImage, readSlotSummary } from '../slot/slot-reader.js';
+import { SlotWriter } from '../slot/slot-writer.js';
+import { bytesEqual, hex } from '../util/bytes.js';
+import { OtaError } from '../util/errors.js';
+import type { ImageInfo, Installer } from './installer.js';
+
+export interface SlotInstallerOptions {
+  primary: FlashPort;
+  secondary: FlashPort;
+  digest: DigestPort;
+  verifier: SignatureVerifier;
+  /** MCUboot trailer size of this build (MCUBOOT_MAX_IMG_SECTORS and write alignment). */
+  trailerSize?: number;
+  /** ih_flags bits this device's MCUboot handles (none: no encrypted or RAM-load images). */
+  supportedFlags?: number;
+}
+
+export class SlotInstaller implements Installer {
+  readonly #o: SlotInstallerOptions;
+  readonly #trailerSize: number;
+  /** One sector: the re-hash buffer (allocated once). */
+  readonly #sector: Uint8Array;
+  #stream: ImageStream | undefined;
+  #writer: SlotWriter | undefined;
+  #fileHash: Sha256 | undefined;
+  #verified = false;
+
+  constructor(options: SlotInstallerOptions) {
+    this.#o = options;
+    this.#trailerSize = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
+    this.#sector = new Uint8Array(options.secondary.status().blockLength);
+  }
+
+  get flushed(): number {
+    return this.#writer?.durableOffset ?? 0;
+  }
+
+  async resume(offset: number): Promise<number> {
+    const status = this.#o.secondary.status();
+    const capacity = status.size - this.#trailerSize;
+    let start = Math.min(offset, capacity);
+    start -= start % status.blockLength;
+    this.#verified = false;
+    this.#stream = new ImageStream({
+      digest: this.#o.digest,
+      slotSize: status.size,
+      trailerSize: this.#trailerSize,
+      supportedFlags: this.#o.supportedFlags,
+    });
+    this.#fileHash = this.#o.digest.sha256();
+    // Re-hash what an earlier attempt (or boot) left in flash below the resume point: the hash
+    // state is not persisted, the flash contents are. A torn sector is at or above `start`.
+    for (let at = 0; at < start; at += this.#sector.length) {
+      const piece = this.#sector.subarray(0, Math.min(this.#sector.length, start - at));
+      this.#o.secondary.read(at, piece);
+      this.#feed(piece);
+    }
+    this.#writer = new SlotWriter({ flash: this.#o.secondary, trailerSize: this.#trailerSize, startOffset: start });
+    this.#writer.begin();
+    return start;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (!this.#writer) throw new OtaError('bad-state', 'write before resume');
+    this.#feed(chunk);
+    this.#writer.write(chunk);
+  }
+
+  async finish(): Promise<ImageInfo> {
+    if (!this.#writer || !this.#stream || !this.#fileHash) throw new OtaError('bad-state', 'finish before resume');
+    const imageSize = this.#writer.flush();
+    const parsed = this.#stream.finish();
+    await parsed.verify(this.#o.verifier);
+    // Trust flash, not RAM: parse and hash the slot again from what is really written.
+    const fromFlash = readSlotImage(this.#o.secondary, { digest: this.#o.digest, trailerSize: this.#trailerSize, buffer: this.#sector, supportedFlags: this.#o.supportedFlags });
+    if (!bytesEqual(fromFlash.computedHash, parsed.computedHash) || fromFlash.imageSize !== parsed.imageSize) {
+      throw new OtaError('flash-readback', `slot re-hash ${hex(fromFlash.computedHash)} differs from the stream's ${hex(parsed.computedHash)}`);
+    }
+    this.#verified = true;
+    return {
+      version: formatVersion(parsed.version),
+      securityCounter: parsed.securityCounter,
+      imageSize,
+      fileSha256: this.#fileHash.digest(),
+    };
+  }
+
+  stage(): void {
+    // Never mark a slot pending unless the image verified in this boot (after a reset in 'stage'
+    // the machine re-runs verify first, through resume + finish).
+    if (!this.#verified) throw new OtaError('bad-state', 'stage before the image verified');
+    markPending(this.#o.secondary);
+  }
+
+  abandon(): void {
+    // Erasing the sector(s) holding the trailer removes any pending request; the image bytes
+    // may stay (MCUboot ignores a slot without trailer magic).
+    const s = this.#o.secondary.status();
+    const first = Math.floor((s.size - this.#trailerSize) / s.blockLength);
+    for (let block = first; block < s.size / s.blockLength; block++) this.#o.secondary.eraseBlock(block);
+    this.#verified = false;
+  }
+
+  runningVersion(): string {
+    const summary = readSlotSummary(this.#o.primary, this.#trailerSize);
+    if (!summary) throw new OtaError('not-an-image', 'the primary slot holds no readable image header');
+    return formatVersion(summary.header.version);
+  }
+
+  runningConfirmed(): boolean {
+    const state = readSwapState(this.#o.primary);
+    // MCUboot leaves the primary with good magic and image_ok unset after a test swap: that
+    // image is on trial. Any other state (never swapped, confirmed, permanent) is settled.
+    return !(state.magic === 'good' && state.imageOk === 'unset');
+  }
+
+  confirmRunning(): void {
+    if (this.runningConfirmed()) return;
+    confirmPrimary(this.#o.primary);
+  }
+
+  #feed(bytes: Uint8Array): void {
+    const stream = this.#stream!;
+    const used = stream.done ? 0 : stream.push(bytes);
+    if (used < bytes.length) {
+      throw new OtaError('trailing-data', `${bytes.length - used} bytes after the image's last TLV`);
+    }
+    this.#fileHash!.update(bytes);
+  }
+}
