@@ -51,6 +51,8 @@ export class AtFramer {
   #state = LINE;
   #remaining = 0;
   #expectPrompt = false;
+  /** The last line ended at CR: an LF right after it is that line's, not payload (V.25ter CRLF). */
+  #afterCr = false;
   #wait: Promise<void> | undefined;
 
   constructor(events: AtFramerEvents) {
@@ -93,6 +95,7 @@ export class AtFramer {
     this.#state = LINE;
     this.#remaining = 0;
     this.#expectPrompt = false;
+    this.#afterCr = false;
     this.#wait = undefined;
   }
 
@@ -105,6 +108,13 @@ export class AtFramer {
     const end = chunk.length;
     while (i < end) {
       if (this.#state === BINARY) {
+        if (this.#afterCr) {
+          this.#afterCr = false;
+          if (chunk[i] === LF) {
+            i++;
+            continue;
+          }
+        }
         const n = Math.min(this.#remaining, end - i);
         const view = chunk.subarray(i, i + n);
         i += n;
@@ -119,6 +129,7 @@ export class AtFramer {
         continue;
       }
       const b = chunk[i++];
+      this.#afterCr = b === CR;
       if (this.#state === AFTER_PROMPT) {
         this.#state = LINE;
         if (b === SPACE) continue;
