@@ -104,8 +104,13 @@ export interface Modem {
   readonly counters: { powerCycles: number; starts: number; bearerLosses: number; resets: number };
 }
 
-/** Lines that mean "the modem just booted" (simcom-at.md §3.1; TinyGSM treats `SMS Ready` as a reset). */
-const BOOT_URCS = ['RDY', 'SMS Ready', 'SMS DONE', 'PB DONE', '+CFUN: 1', 'NORMAL POWER DOWN'];
+/**
+ * Lines that mean "the modem just booted or went down" (simcom-at.md §3.1: `RDY` starts the boot
+ * output at a fixed baud rate; TinyGSM treats `SMS Ready` as a reset). `SMS DONE`/`PB DONE` follow
+ * `RDY` within the same SIM7600 boot, so they are not a second reset. With auto-baud a SIM7080
+ * prints nothing at boot: an echo after ATE0 is the sign then (see `ready`).
+ */
+const BOOT_URCS = ['RDY', 'SMS Ready', 'NORMAL POWER DOWN'];
 
 /** Shared bring-up and recovery; the families fill in the commands that differ. */
 export abstract class SimcomModem implements Modem {
@@ -142,7 +147,7 @@ export abstract class SimcomModem implements Modem {
     this.at = new AtEngine({ serial: ports.serial, clock: ports.clock, log: ports.log });
     for (const urc of BOOT_URCS) {
       this.at.onUrc(urc, (line) => {
-        if (line !== urc && urc !== '+CFUN: 1') return;
+        if (line !== urc) return;
         if (this.configured) {
           this.counters.resets++;
           this.log('warn', 'modem.reset-detected', { line });
@@ -184,6 +189,13 @@ export abstract class SimcomModem implements Modem {
   }
 
   ready(): Promise<void> {
+    if (this.configured && this.at.echo) {
+      // Echo came back after ATE0: the modem rebooted silently (ATE is NO_SAVE, M7080 §2.2.3).
+      this.counters.resets++;
+      this.log('warn', 'modem.reset-detected', { line: 'echo' });
+      this.configured = false;
+      this.setOffline();
+    }
     if (this.configured && this.online) return Promise.resolve();
     this.#starting ??= this.#bringUp().finally(() => {
       this.#starting = undefined;
@@ -203,6 +215,7 @@ export abstract class SimcomModem implements Modem {
       this.counters.starts++;
       if (!(await this.at.sync())) await this.powerCycle();
       await this.configure();
+      this.at.echo = false;
       this.configured = true;
     }
     if (!this.online) {
