@@ -328,11 +328,13 @@ export class AtEngine {
   }
 
   #complete(exchange: Exchange): void {
-    if (exchange.final === undefined || !exchange.untilSeen || this.#framer.inBinary) return;
+    if (exchange.final === undefined || this.#framer.inBinary) return;
     if (exchange.final !== 'ok') {
+      // An error result ends the command: no `until` line or data follows it.
       this.#settle(exchange, exchange.final);
       return;
     }
+    if (!exchange.untilSeen) return;
     if (exchange.options.done && !exchange.options.done(exchange.received)) return;
     this.#settle(exchange, exchange.sinkError);
   }

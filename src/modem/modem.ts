@@ -65,7 +65,7 @@ export interface ModemConfig {
   registrationTimeoutMs?: number;
   /** Polling interval while waiting for registration, ms. */
   registrationPollMs?: number;
-  /** Power-key pulse that switches the modem on or off, ms. */
+  /** Power-key pulse that switches the modem on or off, ms (default per model, simcom-at.md §3.1). */
   powerPulseMs?: number;
   /** How long to probe with `AT` after a power-key pulse before trying another, ms. */
   bootWaitMs?: number;
@@ -139,7 +139,7 @@ export abstract class SimcomModem implements Modem {
       caName: config.caName ?? 'ca.pem',
       registrationTimeoutMs: config.registrationTimeoutMs ?? 180_000,
       registrationPollMs: config.registrationPollMs ?? 2_000,
-      powerPulseMs: config.powerPulseMs ?? 1_500,
+      powerPulseMs: config.powerPulseMs ?? this.defaultPulseMs(),
       bootWaitMs: config.bootWaitMs ?? 15_000,
       powerTries: config.powerTries ?? 5,
       simBusyMs: config.simBusyMs ?? 20_000,
@@ -243,10 +243,7 @@ export abstract class SimcomModem implements Modem {
       this.setOffline();
       const deadline = this.ports.clock.now() + bootWaitMs;
       while (this.ports.clock.now() < deadline) {
-        if (await this.at.sync(1, 500)) {
-          if (await this.at.sync(2, 500)) return;
-        }
-        await this.sleep(500);
+        if (await this.at.sync(3, 500)) return;
       }
     }
     throw new OtaError('modem-unresponsive', `no answer after ${powerTries} power-key attempts`);
@@ -262,6 +259,8 @@ export abstract class SimcomModem implements Modem {
     await this.configureFamily();
   }
 
+  /** A PWRKEY pulse long enough to switch the module on *and* off (simcom-at.md §3.1 table). */
+  protected abstract defaultPulseMs(): number;
   protected abstract cmeeCommand(): string;
   protected abstract configureFamily(): Promise<void>;
   protected abstract registrationQueries(): string[];

@@ -60,6 +60,11 @@ export class Sim7080 extends SimcomModem {
     (this.native as Sim7080Http).lost();
   }
 
+  /** On: >= 1 s (LilyGO 1000 ms, Zephyr 1500 ms); off: 1300 ms (LilyGO). */
+  protected defaultPulseMs(): number {
+    return 1_500;
+  }
+
   protected cmeeCommand(): string {
     return 'AT+CMEE=1';
   }
@@ -165,7 +170,9 @@ class Sim7080Socket extends IndicatedSocket {
       return announced;
     } catch (error) {
       // CARECV on a socket the modem closed answers ERROR.
-      if (this.closed && isOtaError(error, 'at-error', 'cme-error')) return 'closed';
+      // ERROR with the socket open: nothing buffered (the simulator and M7600 "no data" case);
+      // with the socket closed: the stream ended.
+      if (isOtaError(error, 'at-error', 'cme-error')) return this.closed ? 'closed' : 0;
       throw error;
     }
   }

@@ -52,6 +52,11 @@ export class Sim7600 extends SimcomModem {
     (this.native as Sim7600Http)?.lost();
   }
 
+  /** On: 500 ms typ. (LilyGO); off: 3000 ms (LilyGO), 4000 ms (Stima): one pulse must do both. */
+  protected defaultPulseMs(): number {
+    return 3_500;
+  }
+
   protected cmeeCommand(): string {
     // Verbose: `+CME ERROR: SIM busy` as in the SIM7600G-H log (I-T7600-135).
     return 'AT+CMEE=2';
@@ -135,7 +140,9 @@ class Sim7600Socket extends IndicatedSocket {
       if (err !== 0 && received === 0) return this.closed ? 'closed' : 0;
       return received;
     } catch (error) {
-      if (this.closed && isOtaError(error, 'at-error', 'cme-error')) return 'closed';
+      // ERROR with the socket open: nothing buffered (the simulator and M7600 "no data" case);
+      // with the socket closed: the stream ended.
+      if (isOtaError(error, 'at-error', 'cme-error')) return this.closed ? 'closed' : 0;
       throw error;
     }
   }
