@@ -89,6 +89,8 @@ interface Exchange {
   /** Payload of the current block goes to the sink (false: discarded). */
   deliver: boolean;
   sinkError: unknown;
+  /** A line that fits nothing arrived during this data command: its payload is not trusted. */
+  garbled: boolean;
   resolve(response: AtResponse): void;
   reject(error: unknown): void;
   timer: TimerId | undefined;
@@ -282,6 +284,7 @@ export class AtEngine {
         received: 0,
         deliver: false,
         sinkError: undefined,
+        garbled: false,
         resolve,
         reject,
         timer: undefined,
@@ -336,6 +339,12 @@ export class AtEngine {
     }
     if (!exchange.untilSeen) return;
     if (exchange.options.done && !exchange.options.done(exchange.received)) return;
+    if (exchange.garbled && exchange.sinkError === undefined) {
+      // Noise or a short payload shifted the stream: resync before the next command.
+      this.invalidate();
+      this.#settle(exchange, new OtaError('at-garbled', `unexpected line during ${exchange.text}`));
+      return;
+    }
     this.#settle(exchange, exchange.sinkError);
   }
 
@@ -375,10 +384,11 @@ export class AtEngine {
         return;
       }
     }
-    this.#dispatch(line);
+    if (!this.#dispatch(line) && exchange?.options.data) exchange.garbled = true;
   }
 
-  #dispatch(line: string): void {
+  /** Hand a line to the URC handlers; false when none claims it. */
+  #dispatch(line: string): boolean {
     let handled = false;
     for (const urc of this.#urcs) {
       if (line.startsWith(urc.prefix)) {
@@ -388,6 +398,7 @@ export class AtEngine {
     }
     if (handled) this.stats.urcs++;
     else this.stats.unsolicited++;
+    return handled;
   }
 
   #onHeader(line: string, length: number): void {

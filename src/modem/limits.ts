@@ -21,6 +21,12 @@ export const LIMITS = {
   /** Per-try timeout of the `AT` probe while resynchronising, ms (Zephyr: 500 ms, 5 tries). */
   atProbeMs: 500,
   atProbeTries: 5,
+  /**
+   * Staging buffer for one data command's payload (bytes), allocated once per modem. A payload is
+   * handed on only after its response ended cleanly (count, trailer, final result), so noise on
+   * the UART never reaches flash. Reads per command are capped to it.
+   */
+  atStageMax: 16_384,
   /** Largest length a binary header may announce (SIM7080 SHREAD range is 1-307200). */
   atBinaryMax: 307_200,
 } as const;

@@ -8,6 +8,7 @@ import type { LogPort } from '../platform/log.js';
 import type { DigitalOut, SerialPort } from '../platform/serial.js';
 import { OtaError, isOtaError } from '../util/errors.js';
 import { AtEngine } from './at-engine.js';
+import { LIMITS } from './limits.js';
 
 export type ModemModel = 'sim7080' | 'sim7600';
 
@@ -112,12 +113,16 @@ export interface Modem {
  */
 const BOOT_URCS = ['RDY', 'SMS Ready', 'NORMAL POWER DOWN'];
 
+const QUIET_URCS = ['*PSUTTZ', '*PSNWID', '+CTZV', 'DST:', '+CEREG:', '+CREG:', '+CGREG:', '+CPIN:', '+CFUN:', 'SMS DONE', 'PB DONE', '+HTTP_PEER_CLOSED', '+SHSTATE:', '+CCHSEND:', '+CIPRXGET: 1', '+CPSMSTATUS', '+APP PDP:', '+CASTATE:', '+CADATAIND:', '+CCHEVENT:', '+CCH_PEER_CLOSED:', '+CCHCLOSE:', 'Autobaud'];
+
 /** Shared bring-up and recovery; the families fill in the commands that differ. */
 export abstract class SimcomModem implements Modem {
   abstract readonly model: ModemModel;
   abstract readonly native: NativeHttp;
   readonly at: AtEngine;
   readonly counters = { powerCycles: 0, starts: 0, bearerLosses: 0, resets: 0 };
+  /** Where one data command's payload waits until its response ended cleanly (LIMITS.atStageMax). */
+  readonly stage = new Uint8Array(LIMITS.atStageMax);
   status: ModemStatus | undefined;
 
   protected readonly ports: ModemPorts;
@@ -145,6 +150,9 @@ export abstract class SimcomModem implements Modem {
       simBusyMs: config.simBusyMs ?? 20_000,
     };
     this.at = new AtEngine({ serial: ports.serial, clock: ports.clock, log: ports.log });
+    // URCs that carry nothing the drivers act on (simcom-at.md pitfall 2: TinyGSM strips *PSNWID,
+    // *PSUTTZ, +CTZV, DST:): claimed, so they never count as noise inside a data response.
+    for (const urc of QUIET_URCS) this.at.onUrc(urc, () => undefined);
     for (const urc of BOOT_URCS) {
       this.at.onUrc(urc, (line) => {
         if (line !== urc) return;
@@ -336,4 +344,35 @@ export function quote(text: string, what: string): string {
     if (c === 0x22 || c < 0x20 || c > 0x7e) throw new OtaError('invalid-argument', `${what} has a character an AT string cannot carry`);
   }
   return `"${text}"`;
+}
+
+/**
+ * Run one data command with its payload staged in `stage`, then hand the payload to `sink` only if
+ * the response ended cleanly. Resolves with the announced and received counts.
+ */
+export async function stagedRead(
+  at: AtEngine,
+  stage: Uint8Array,
+  command: string,
+  options: Omit<import('./at-engine.js').AtCommandOptions, 'data'>,
+  sink: ByteSink,
+): Promise<{ announced: number; received: number; lines: string[] }> {
+  let announced = 0;
+  let n = 0;
+  const response = await at.command(command, {
+    ...options,
+    data: {
+      onHeader: (_line, length) => {
+        announced += length;
+      },
+      onData: (chunk) => {
+        if (n + chunk.length > stage.length) throw new OtaError('limit-exceeded', `payload of ${command} larger than ${stage.length} bytes`);
+        stage.set(chunk, n);
+        n += chunk.length;
+      },
+    },
+  });
+  if (response.received !== announced) throw new OtaError('body-truncated', `${command}: announced ${announced}, got ${response.received}`);
+  if (n > 0) await sink(stage.subarray(0, n));
+  return { announced, received: n, lines: response.lines };
 }

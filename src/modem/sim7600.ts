@@ -5,7 +5,7 @@
  */
 import { OtaError, isOtaError } from '../util/errors.js';
 import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest } from './modem.js';
-import { SimcomModem, quote } from './modem.js';
+import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
 
 /** SSL context for HTTP* and CCH* (M7600 CSSLCFG ctx 0-9). */
@@ -123,25 +123,13 @@ class Sim7600Socket extends IndicatedSocket {
 
   /** `AT+CCHRECV=<sid>,<max>` -> OK, `+CCHRECV: DATA,<sid>,<n>` + n bytes (repeated), `+CCHRECV: <sid>,<err>`. */
   protected async readBlock(sink: ByteSink): Promise<number | 'closed'> {
-    let announced = 0;
     try {
-      const { lines, received } = await this.#modem.at.command(`AT+CCHRECV=${SID},${CCHRECV_MAX}`, {
-        until: `+CCHRECV: ${SID},`,
-        timeoutMs: 10_000,
-        data: {
-          onHeader: (_line, n) => {
-            announced += n;
-          },
-          onData: sink,
-        },
-      });
-      if (received !== announced) throw new OtaError('body-truncated', `+CCHRECV announced ${announced}, got ${received}`);
+      const { received, lines } = await stagedRead(this.#modem.at, this.#modem.stage, `AT+CCHRECV=${SID},${CCHRECV_MAX}`, { until: `+CCHRECV: ${SID},`, timeoutMs: 10_000 }, sink);
       const err = Number(lines[lines.length - 1].split(',')[1]);
       if (err !== 0 && received === 0) return this.closed ? 'closed' : 0;
       return received;
     } catch (error) {
-      // ERROR with the socket open: nothing buffered (the simulator and M7600 "no data" case);
-      // with the socket closed: the stream ended.
+      // ERROR with the session open: nothing buffered; with it closed: the stream ended.
       if (isOtaError(error, 'at-error', 'cme-error')) return this.closed ? 'closed' : 0;
       throw error;
     }
@@ -214,15 +202,12 @@ class Sim7600Http implements NativeHttp {
 
   async read(offset: number, length: number, sink: ByteSink): Promise<void> {
     const at = this.#modem.at;
+    const stage = this.#modem.stage;
     let done = 0;
     while (done < length) {
-      const n = Math.min(this.#readMax, length - done);
+      const n = Math.min(this.#readMax, stage.length, length - done);
       // OK first, then `+HTTPREAD: DATA,<k>` blocks, then `+HTTPREAD: 0` (H7600 layout).
-      const { received } = await at.command(`AT+HTTPREAD=${offset + done},${n}`, {
-        until: '+HTTPREAD: 0',
-        data: { onData: sink },
-        timeoutMs: 10_000,
-      });
+      const { received } = await stagedRead(at, stage, `AT+HTTPREAD=${offset + done},${n}`, { until: '+HTTPREAD: 0', timeoutMs: 10_000 }, sink);
       if (received !== n) throw new OtaError('body-truncated', `AT+HTTPREAD asked ${n}, got ${received}`);
       done += n;
     }

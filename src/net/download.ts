@@ -86,6 +86,7 @@ const RETRYABLE: OtaReason[] = [
   'timeout',
   'at-timeout',
   'at-error',
+  'at-garbled',
   'cme-error',
   'modem-unresponsive',
   'modem-reset',

@@ -25,3 +25,31 @@ describe('modem + net: 1 MiB download through the simulated modem (Node)', funct
     }
   }
 });
+
+/** Each fault of the simulator, injected once the download is under way (SimModemFaults). */
+const FAULTS: Record<string, (model: Model, transport: Transport) => RigOptions['faults']> = {
+  'link drop mid-body': () => () => ({ dropLinkAt: 300_000 }),
+  'short read (announced n, fewer bytes)': () => () => ({ truncateAt: 200_000 }),
+  'garbage bytes on the UART': () => () => ({ garbageAt: 150_000, garbageBytes: 16 }),
+  'spontaneous modem reboot': () => (now) => ({ rebootAt: now + 20_000 }),
+  'stalled modem needing a power cycle': () => (now) => ({ stallAt: now + 15_000 }),
+  '+CME ERROR on a data command': (model, transport) => () => ({
+    cmeError: { command: transport === 'native' ? (model === 'sim7080' ? '+SHREAD' : '+HTTPREAD') : model === 'sim7080' ? '+CARECV' : '+CCHRECV', code: 3, times: 2 },
+  }),
+  'HTTP action error (602 / 706)': (model) => () => ({ httpActionError: model === 'sim7080' ? 602 : 706 }),
+};
+
+describe('modem + net: 1 MiB download with faults, resuming where it stopped (Node)', function () {
+  this.timeout(600_000);
+  for (const model of ['sim7080', 'sim7600'] as Model[]) {
+    for (const transport of ['socket', 'native'] as Transport[]) {
+      for (const [name, fault] of Object.entries(FAULTS)) {
+        if (name.startsWith('HTTP action') && transport === 'socket') continue; // built-in HTTP only
+        it(`${model} ${transport}: ${name}`, async () => {
+          const run = await check({ model, transport, baud: 115_200, faults: fault(model, transport) });
+          assert.ok(run.result.resumes + run.modemCounters.powerCycles + run.modemCounters.resets > 0 || name.startsWith('garbage'), 'the fault was met');
+        });
+      }
+    }
+  }
+});
