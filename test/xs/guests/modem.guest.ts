@@ -20,7 +20,7 @@ let client: NativeHttpClient | SocketHttpClient | undefined;
 
 interface StartArgs {
   model: 'sim7080' | 'sim7600';
-  transport: 'native' | 'socket';
+  transport: 'native' | 'socket' | 'socket-push';
   caCert: Uint8Array;
   window?: number;
 }
@@ -30,7 +30,7 @@ expose({
   start: async (args: StartArgs) => {
     const ports = { serial, clock, powerKey };
     const config = { caCert: args.caCert, registrationPollMs: 1_000 };
-    modem = args.model === 'sim7080' ? new Sim7080(ports, config, { shWindow: args.window }) : new Sim7600(ports, config, { httpWindow: args.window });
+    modem = args.model === 'sim7080' ? new Sim7080(ports, config, { shWindow: args.window }) : new Sim7600(ports, config, { httpWindow: args.window, push: args.transport === 'socket-push' });
     client = args.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });
     await modem.ready();
     return clock.now();
