@@ -456,8 +456,11 @@ export class AtEngine {
       try {
         const wait = urc.onData(chunk);
         if (wait) return wait.catch(() => undefined);
-      } catch {
-        // The push consumer failed: it has already closed its socket; the bytes are skipped.
+      } catch (error) {
+        // A push consumer must not throw (it owns its socket's failure); the rest of this payload
+        // is still skipped by count, so the stream stays in sync.
+        this.#urcData = undefined;
+        this.#log?.log('error', 'at.push-sink-threw', { message: error instanceof Error ? error.message : String(error) });
       }
       return;
     }

@@ -239,6 +239,8 @@ class Sim7080Http implements NativeHttp {
     if (status >= 600) {
       // Modem-side errors (602 no memory, 601 network, 603 DNS; HTTPTOFS table, stacx).
       this.#connected = false;
+      // 602: the window did not fit the modem's buffer (stacx: ~40 kB): halve it for the retry.
+      if (status === 602) this.windowMax = Math.max(2048, this.windowMax >> 1);
       throw new OtaError(status === 603 ? 'dns-failed' : 'http-action-error', `+SHREQ status ${status}`);
     }
     return { status, length };

@@ -217,7 +217,9 @@ class Sim7600Http implements NativeHttp {
     if (status >= 600) {
       // M7600 13.2 error table: 6xx/7xx are the modem's, not the server's (706 storage, 713 DNS, 715 TLS).
       this.#session = false;
-      await at.command('AT+HTTPTERM').catch(() => undefined);
+      // 706 after a large body: the module's storage (~288 KB on SIM767x, I-LG352): halve the window.
+      if (status === 706 || status === 602) this.windowMax = Math.max(2048, this.windowMax >> 1);
+      await at.command('AT+HTTPTERM').catch(() => undefined); // session is gone either way
       const reason = status === 713 || status === 603 ? 'dns-failed' : status === 715 || status === 710 || status === 719 ? 'tls-failed' : 'http-action-error';
       throw new OtaError(reason, `+HTTPACTION status ${status}`);
     }
