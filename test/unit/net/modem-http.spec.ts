@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ByteSink, Modem, ModemSocket, NativeHttp, NativeHttpRequest } from '../../../src/modem/modem.js';
 import type { HttpResponseHead } from '../../../src/net/http.js';
-import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
+import { NativeHttpClient, SocketHttpClient, modemHttpClient } from '../../../src/net/modem-http.js';
 import { isOtaError } from '../../../src/util/errors.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 
@@ -165,5 +165,15 @@ describe('net/modem-http SocketHttpClient', () => {
     assert.equal(head.status, 204);
     assert.match(String.fromCharCode(...sent[0]), /^POST \/report HTTP\/1\.1\r\nHost: h:8080\r\nContent-Type: application\/json\r\nContent-Length: 8\r\n/);
     assert.equal(String.fromCharCode(...sent[1]), '{"ok":1}');
+  });
+});
+
+describe('net/modem-http modemHttpClient', () => {
+  it('picks the transport the benchmark found fastest', () => {
+    const clock = new VirtualTime().clockPort();
+    const m = (model: 'sim7080' | 'sim7600', push?: boolean) => ({ ...fakeModem({}), model, push }) as Modem;
+    assert.ok(modemHttpClient({ modem: m('sim7080'), clock }) instanceof SocketHttpClient);
+    assert.ok(modemHttpClient({ modem: m('sim7600'), clock }) instanceof NativeHttpClient);
+    assert.ok(modemHttpClient({ modem: m('sim7600', true), clock }) instanceof SocketHttpClient);
   });
 });
