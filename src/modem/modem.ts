@@ -7,7 +7,7 @@ import type { ClockPort } from '../platform/clock.js';
 import type { LogPort } from '../platform/log.js';
 import type { DigitalOut, SerialPort } from '../platform/serial.js';
 import { OtaError, isOtaError } from '../util/errors.js';
-import { AtEngine } from './at-engine.js';
+import { AtEngine, type AtCommandOptions } from './at-engine.js';
 import { LIMITS } from './limits.js';
 
 export type ModemModel = 'sim7080' | 'sim7600';
@@ -354,7 +354,7 @@ export async function stagedRead(
   at: AtEngine,
   stage: Uint8Array,
   command: string,
-  options: Omit<import('./at-engine.js').AtCommandOptions, 'data'>,
+  options: Omit<AtCommandOptions, 'data'>,
   sink: ByteSink,
 ): Promise<{ announced: number; received: number; lines: string[] }> {
   let announced = 0;

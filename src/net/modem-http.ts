@@ -86,7 +86,6 @@ export class SocketHttpClient extends ModemHttpBase {
           return sink.onData(chunk);
         },
       });
-      if (request.method === ('HEAD' as string)) parser.expectNoBody();
       // Feed one socket block through the parser, pausing where the body sink pauses. Bytes after
       // the message (none with Connection: close) are ignored.
       const feed = (chunk: Uint8Array): void | Promise<void> => {
@@ -122,7 +121,7 @@ export class NativeHttpClient extends ModemHttpBase {
     if (request.method !== 'GET' || request.body) {
       // Not windowed: one request, body buffered in the modem (keep bodies small: pitfall 11).
       this.stats.requests++;
-      const { status, length } = await native.request({ ...base, headers: [...own, ...requestHeaders({ method: 'GET', url: request.url, range: request.range })], body: request.body });
+      const { status, length } = await native.request({ ...base, headers: requestHeaders(request), body: request.body });
       const head: HttpResponseHead = { status, headers: {}, contentLength: length };
       checkRange(request, head);
       sink.onHead?.(head);

@@ -62,17 +62,24 @@ export async function modemDownloadSection(options: { size?: number } = {}): Pro
       }
     }
   }
-  for (const row of rows) row.default = best.get(`${row.modem}@${row.baud}`)!.transport === row.transport;
+  for (const row of rows) {
+    row.best = best.get(`${row.modem}@${row.baud}`)!.transport === row.transport;
+    // What src/net/modem-http.ts `modemHttpClient` picks on a board without RTS/CTS.
+    row.default = row.transport === (row.modem === 'sim7600' ? 'native' : 'socket');
+  }
   const worstDefault = Math.min(...rows.filter((r) => r.default).map((r) => r.ratio as number));
+  const worstBest = Math.min(...rows.filter((r) => r.best).map((r) => r.ratio as number));
   return {
     name: 'modem-download',
     title: `Modem: ${size === MiB ? '1 MiB' : `${size} B`} download (virtual time; goodput / bottleneck, target >= ${GOODPUT_TARGET})`,
-    columns: ['modem', 'baud', 'transport', 'default', 'seconds', 'goodputBps', 'bottleneck', 'bottleneckBps', 'ratio', 'uartRxPerByte', 'uartTxPerByte', 'requestsPerMiB'],
+    columns: ['modem', 'baud', 'transport', 'default', 'best', 'seconds', 'goodputBps', 'bottleneck', 'bottleneckBps', 'ratio', 'uartRxPerByte', 'uartTxPerByte', 'requestsPerMiB'],
     rows,
     notes: [
       'bottleneck = min(UART line rate = baud/10 B/s (8N1), simulated network downlink); goodput = image bytes / virtual seconds from the first request to the last byte (connection and TLS setup included, modem bring-up excluded).',
       'uartRxPerByte / uartTxPerByte = UART bytes modem->host / host->modem per image byte; requestsPerMiB = HTTP requests the server saw, per MiB.',
-      `default = the transport with the best ratio for that modem and rate; worst default ratio ${round(worstDefault, 3)} (${worstDefault >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the ${GOODPUT_TARGET} target).`,
+      `default = what modemHttpClient() picks without RTS/CTS (SIM7080 socket, SIM7600 built-in HTTP); worst default ratio ${round(worstDefault, 3)} (${worstDefault >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the ${GOODPUT_TARGET} target).`,
+      `best = the fastest transport per modem and rate; worst best ratio ${round(worstBest, 3)} (${worstBest >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the target). socket-push = SIM7600 data pushed by the modem (AT+CCHSET=1,0): needs RTS/CTS on the board.`,
+      'SIM7080 socket reads are bounded by AT+CARECV (at most 1460 bytes per command, M7080 12.2) plus one command round trip each; SH* windows serialise radio and UART (store and forward).',
       'Field reference: TinyGSM-style socket reads give 5-6 kB/s even at 921600 baud (simcom-at.md §8).',
     ],
   };
