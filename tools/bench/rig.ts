@@ -13,7 +13,7 @@ import { NativeHttpClient, SocketHttpClient } from '../../src/net/modem-http.js'
 import { SimUart } from '../devkit/sim-uart.js';
 import { Sim7080 as SimModem7080 } from '../devkit/sim-modem/sim7080.js';
 import { Sim7600 as SimModem7600 } from '../devkit/sim-modem/sim7600.js';
-import { CAT_1, CAT_M, type NetworkModel, type SimModemFaults } from '../devkit/sim-modem/types.js';
+import { CAT_1, CAT_M, type NetworkModel, type SimModemFaults, type SimModemOptions } from '../devkit/sim-modem/types.js';
 import { VirtualTime } from '../devkit/virtual-time.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
@@ -36,6 +36,8 @@ export interface RigOptions {
   server?: RangeServer;
   /** Virtual-time budget, ms. */
   untilMs?: number;
+  /** Extra simulator options (registration denied, DNS failure, ...). */
+  sim?: Partial<SimModemOptions>;
 }
 
 export interface RigRun {
@@ -101,6 +103,7 @@ export async function buildRig(options: RigOptions): Promise<Rig> {
     network,
     // SIM7600 has a fixed rate (saved with AT+IPREX); SIM7080 auto-bauds onto the host's rate.
     ipr: options.model === 'sim7600' ? options.baud : 0,
+    ...options.sim,
   };
   const sim = options.model === 'sim7080' ? new SimModem7080(time, uart.modem, simOptions) : new SimModem7600(time, uart.modem, simOptions);
   return {

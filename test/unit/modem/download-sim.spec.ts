@@ -4,6 +4,8 @@
  * download resumes where it stopped, never from zero.
  */
 import assert from 'node:assert/strict';
+import { Sim7080 } from '../../../src/modem/sim7080.js';
+import { isOtaError } from '../../../src/util/errors.js';
 import { MiB, runNode, type Model, type RigOptions, type Transport } from '../../../tools/bench/rig.js';
 
 async function check(options: RigOptions) {
@@ -59,4 +61,24 @@ describe('modem + net: 1 MiB download with faults, resuming where it stopped (No
       }
     }
   }
+});
+
+describe('modem + net: failures that must not be retried forever (Node)', function () {
+  this.timeout(120_000);
+  it('sim7080: registration denied fails bring-up with not-registered', async () => {
+    await assert.rejects(runNode({ model: 'sim7080', transport: 'socket', baud: 115_200, size: 4096, sim: { registrationStat: 3 } }), (e: unknown) => isOtaError(e, 'not-registered'));
+  });
+
+  it('sim7080: a host the network cannot resolve ends in retries-exhausted, last reason dns-failed', async () => {
+    await assert.rejects(
+      runNode({ model: 'sim7080', transport: 'socket', baud: 115_200, size: 4096, sim: { resolve: () => undefined } }),
+      (e: unknown) => isOtaError(e, 'retries-exhausted') && /dns-failed/.test(e.detail ?? ''),
+    );
+  });
+
+  it('refuses to start without a CA certificate (the modems trust any server by default)', () => {
+    const port = { attach() {}, read: () => 0, write: (b: Uint8Array) => b.length, readable: 0, setBaud() {}, baud: 115_200, close() {} };
+    const ports = { serial: port, clock: { now: () => 0, wallClock: () => undefined, setTimeout: () => 0, clearTimeout() {} }, powerKey: { write() {} } };
+    assert.throws(() => new Sim7080(ports, { caCert: new Uint8Array(0) }), (e: unknown) => isOtaError(e, 'config-invalid'));
+  });
 });
