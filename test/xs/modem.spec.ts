@@ -49,6 +49,10 @@ const FAULTS: Record<string, (model: Model, transport: Transport) => (now: numbe
 
 describe('XS: modem download through the simulated SIMCom modem', function () {
   this.timeout(900_000);
+  it('sim7600 socket-push (data pushed by the modem): 1 MiB byte-exact', async () => {
+    const { out, image } = await runXs({ model: 'sim7600', transport: 'socket-push', baud: 921_600, size: MiB });
+    assert.ok(Buffer.from(out.received).equals(Buffer.from(image)), 'byte-exact');
+  });
   for (const model of ['sim7080', 'sim7600'] as Model[]) {
     for (const transport of ['socket', 'native'] as Transport[]) {
       it(`${model} ${transport}: 1 MiB byte-exact`, async () => {
