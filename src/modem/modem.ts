@@ -113,7 +113,7 @@ export interface Modem {
  */
 const BOOT_URCS = ['RDY', 'SMS Ready', 'NORMAL POWER DOWN'];
 
-const QUIET_URCS = ['*PSUTTZ', '*PSNWID', '+CTZV', 'DST:', '+CEREG:', '+CREG:', '+CGREG:', '+CPIN:', '+CFUN:', 'SMS DONE', 'PB DONE', '+HTTP_PEER_CLOSED', '+SHSTATE:', '+CCHSEND:', '+CIPRXGET: 1', '+CPSMSTATUS', '+APP PDP:', '+CASTATE:', '+CADATAIND:', '+CCHEVENT:', '+CCH_PEER_CLOSED:', '+CCHCLOSE:', 'Autobaud'];
+const QUIET_URCS = ['*PSUTTZ', '*PSNWID', '+CTZV', 'DST:', '+CEREG:', '+CREG:', '+CGREG:', '+CPIN:', '+CFUN:', 'SMS DONE', 'PB DONE', '+HTTP_PEER_CLOSED', '+SHSTATE:', '+CCHSEND:', '+CIPRXGET: 1', '+CPSMSTATUS', '+APP PDP:', '+CASTATE:', '+CADATAIND:', '+CCHEVENT:', '+CCH_PEER_CLOSED:', '+CCHCLOSE:', 'Autobaud', '+CGEV:', '+CIEV:', '+CMTI:', 'RING', '+CLIP:'];
 
 /** Shared bring-up and recovery; the families fill in the commands that differ. */
 export abstract class SimcomModem implements Modem {
