@@ -40,6 +40,10 @@ export type FetchResult =
   | { kind: 'connect' }
   | { kind: 'reset'; received: number };
 
+/** TCP maximum segment size on an LTE bearer (1500-byte MTU minus IP/TCP headers; many
+ * networks use a smaller MTU, which only changes burst granularity here). */
+export const MSS = 1460;
+
 /** Virtual time a transfer of `bytes` takes at `bps`, ms. */
 export function transferMs(bytes: number, bps: number): number {
   return (bytes * 8 * 1000) / bps;
@@ -286,6 +290,7 @@ export class SimSocket {
 
   #settle(p: { want: number; resolve: () => void; timer: NodeJS.Timeout }): void {
     clearTimeout(p.timer);
+    this.#release(this.#segmentBytes);
     const i = this.#pending.indexOf(p);
     if (i >= 0) this.#pending.splice(i, 1);
     p.resolve();
@@ -300,22 +305,49 @@ export class SimSocket {
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
     this.#counter.push(chunk);
-    const m = this.model();
-    const start = Math.max(this.#arrivalAt, this.#sendAt, this.time.now());
-    this.#arrivalAt = start + transferMs(chunk.length, m.downlinkBps);
-    this.time.at(this.#arrivalAt, () => {
-      if (!this.#closed) this.#events.onData(chunk);
-    });
+    // The loopback's write boundaries mean nothing on the radio: re-cut the stream into TCP
+    // segments of one MSS, each arriving when its last byte would at the downlink rate.
+    this.#segment.push(chunk);
+    this.#segmentBytes += chunk.length;
+    while (this.#segmentBytes >= MSS) this.#release(MSS);
     for (const p of this.#pending) {
       clearTimeout(p.timer);
       p.timer = setTimeout(() => this.#settle(p), this.quietMs);
     }
     this.#check();
+    // Nothing waits for a response: release the tail now rather than sit on it.
+    if (this.#pending.length === 0) this.#release(this.#segmentBytes);
+  }
+
+  #segment: Uint8Array[] = [];
+  #segmentBytes = 0;
+
+  /** Schedules the first `n` buffered bytes as one segment. */
+  #release(n: number): void {
+    if (n <= 0) return;
+    const seg = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = this.#segment[0];
+      const take = Math.min(n - filled, head.length);
+      seg.set(head.subarray(0, take), filled);
+      filled += take;
+      if (take === head.length) this.#segment.shift();
+      else this.#segment[0] = head.subarray(take);
+    }
+    this.#segmentBytes -= n;
+    const m = this.model();
+    const start = Math.max(this.#arrivalAt, this.#sendAt, this.time.now());
+    this.#arrivalAt = start + transferMs(n, m.downlinkBps);
+    this.time.at(this.#arrivalAt, () => {
+      if (!this.#closed) this.#events.onData(seg);
+    });
   }
 
   #onEnd(reason: 'peer' | 'error'): void {
     if (this.#peerClosed) return;
     this.#peerClosed = true;
+    this.#release(this.#segmentBytes);
     const at = Math.max(this.#arrivalAt, this.time.now());
     this.time.at(at, () => {
       if (!this.#closed) {

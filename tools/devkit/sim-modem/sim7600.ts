@@ -83,6 +83,7 @@ export class Sim7600 extends ModemCore {
     head: undefined as Uint8Array | undefined,
     body: undefined as Uint8Array | undefined,
     readPos: 0,
+    peerClosedPending: false,
   };
   #cch = { started: false, report: false, manual: false, ctx: [0, 0] };
   #cchS = new Map<number, Sock>();
@@ -166,7 +167,7 @@ export class Sim7600 extends ModemCore {
     this.#netOpen = false;
     this.ipr = this.#savedIpr; // AT+IPR is temporary; AT+IPREX is saved (§3.5)
     this.#ssl.clear();
-    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0 };
+    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0, peerClosedPending: false };
     for (const s of this.#cchS.values()) s.socket.close();
     for (const s of this.#cip.values()) s.socket.close();
     this.#cchS.clear();
@@ -389,7 +390,7 @@ export class Sim7600 extends ModemCore {
   }
 
   resetHttp(): void {
-    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0 };
+    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0, peerClosedPending: false };
   }
 
   #cfun(cmd: AtCommand): boolean {
@@ -580,10 +581,20 @@ export class Sim7600 extends ModemCore {
         h.head = r.head;
         h.body = method === 2 ? new Uint8Array(0) : r.body;
         this.line(`+HTTPACTION: ${method},${r.status},${r.body.length}`);
-        if (r.closed) this.later(300, () => this.#http.init && this.line('+HTTP_PEER_CLOSED'));
+        h.peerClosedPending = r.closed;
+        if (r.closed && h.body.length === 0) this.#peerClosed();
       });
     });
     return true;
+  }
+
+  /**
+   * `+HTTP_PEER_CLOSED` "may appear at any time" (§4.2); it is sent ~0.3 s after the host has read
+   * the body of a response whose server closed, which is where the transcript shows it (INF).
+   */
+  #peerClosed(): void {
+    this.#http.peerClosedPending = false;
+    this.later(300, () => this.#http.init && this.line('+HTTP_PEER_CLOSED'));
   }
 
   #httpread(cmd: AtCommand): boolean {
@@ -613,6 +624,7 @@ export class Sim7600 extends ModemCore {
       }
       h.readPos = end;
       this.out('\r\n+HTTPREAD: 0\r\n');
+      if (h.peerClosedPending && end === body.length) this.#peerClosed();
       this.done();
     });
     return true;
