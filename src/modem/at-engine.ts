@@ -393,6 +393,7 @@ export class AtEngine {
       const isUntil = until !== undefined && line.startsWith(until);
       if (isUntil || (prefixes !== undefined && prefixes.some((p) => line.startsWith(p)))) {
         if (exchange.lines.length >= LIMITS.atResponseLinesMax) {
+          this.invalidate();
           this.#settle(exchange, new OtaError('limit-exceeded', `more than ${LIMITS.atResponseLinesMax} lines for ${exchange.text}`));
           return;
         }

@@ -213,8 +213,8 @@ export abstract class SimcomModem implements Modem {
 
   async recover(): Promise<void> {
     this.log('warn', 'modem.recover', {});
+    // A modem that answers AT twice in a row is in sync; one that does not gets the power key.
     if (!(await this.at.sync())) await this.powerCycle();
-    else this.at.invalidate();
     await this.ready();
   }
 
