@@ -64,12 +64,15 @@ class Line {
     private readonly sent: (count: number) => void,
   ) {}
 
+  /** Bytes not yet delivered (waiting, or on the wire in the current burst). */
   get queued(): number {
-    return this.#queued;
+    return this.#queued + this.#inFlight;
   }
 
+  #inFlight = 0;
+
   get idle(): boolean {
-    return !this.#busy && this.#queued === 0;
+    return !this.#busy && this.#queued === 0 && this.#inFlight === 0;
   }
 
   push(bytes: Uint8Array): void {
@@ -83,6 +86,7 @@ class Line {
   flush(): void {
     this.#queue = [];
     this.#queued = 0;
+    this.#inFlight = 0;
     this.#head = 0;
     if (this.#busy) this.time.cancel(this.#handle);
     this.#busy = false;
@@ -135,12 +139,14 @@ class Line {
       }
     }
     this.#queued -= n;
+    this.#inFlight = n;
     this.#runBytes += n;
     const baud = this.#runBaud;
     const at = this.#runStart + (this.#runBytes * BITS_PER_BYTE * 1000) / baud;
     const epoch = this.#epoch;
     this.#handle = this.time.at(at, () => {
       if (epoch !== this.#epoch) return;
+      this.#inFlight = 0;
       this.sent(n);
       this.deliver(out, baud);
       this.#next();
