@@ -5,36 +5,9 @@
  * resuming where it stopped (never from zero).
  */
 import assert from 'node:assert/strict';
-import { MiB, RIG_CA, buildRig, type Model, type RigOptions, type Transport } from '../../tools/bench/rig.js';
+import { MiB, type Model, type Transport } from '../../tools/bench/rig.js';
+import { runXs } from '../../tools/bench/rig-xs.js';
 import type { SimModemFaults } from '../../tools/devkit/sim-modem/types.js';
-import { XsSession } from '../../tools/xs/session.js';
-import { servePlatform } from '../../tools/xs/serve-platform.js';
-
-interface FetchResult {
-  received: Uint8Array;
-  ms: number;
-  requests: number;
-  resumes: number;
-  restarts: number;
-  failures: string;
-  powerCycles: number;
-  resets: number;
-}
-
-export async function runXs(options: RigOptions & { faults?: (now: number) => SimModemFaults }): Promise<{ out: FetchResult; image: Uint8Array }> {
-  const rig = await buildRig(options);
-  const session = await XsSession.start({ bundle: 'modem' });
-  try {
-    servePlatform(session, { modemSerial: rig.uart.device, modemPowerKey: rig.sim.powerKey }, rig.time);
-    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: RIG_CA, window: options.window }), { untilMs: 300_000 });
-    if (options.faults) rig.sim.setFaults(options.faults(rig.time.now()));
-    const out = await rig.time.runFor(session.call<FetchResult>('fetch', { url: rig.url, size: rig.image.length }), { untilMs: rig.time.now() + 3_600_000 });
-    return { out, image: rig.image };
-  } finally {
-    await session.close();
-    await rig.close();
-  }
-}
 
 const FAULTS: Record<string, (model: Model, transport: Transport) => (now: number) => SimModemFaults> = {
   'link drop mid-body': () => () => ({ dropLinkAt: 300_000 }),

@@ -8,8 +8,10 @@
  *   xs-ota bench            table
  *   xs-ota bench --json     the same figures as JSON
  *   xs-ota bench --section modem-download
+ *   xs-ota bench --section xs-modem     (the agent inside XS; slower)
  */
 import { MiB, runNode, type Model, type Transport } from '../bench/rig.js';
+import { runXs } from '../bench/rig-xs.js';
 import type { Command } from './main.js';
 
 export interface BenchSection {
@@ -85,9 +87,54 @@ export async function modemDownloadSection(options: { size?: number } = {}): Pro
   };
 }
 
-/** The sections `xs-ota bench` runs, in order. */
+/**
+ * The same download with the agent inside the XS engine (default transports, 921600 baud): the
+ * virtual-time figures match Node's, plus what XS spent: its computation meter per payload byte and
+ * the peak heap count (slots) over bring-up and download. The meter depends on how the loopback
+ * server's bytes were chunked, so it may move by a few percent between runs.
+ */
+export async function xsModemSection(options: { size?: number } = {}): Promise<BenchSection> {
+  const size = options.size ?? MiB;
+  const rows: BenchSection['rows'] = [];
+  for (const [model, transport] of [
+    ['sim7080', 'socket'],
+    ['sim7600', 'native'],
+  ] as [Model, Transport][]) {
+    const baud = 921_600;
+    const run = await runXs({ model, transport, baud, size });
+    if (!Buffer.from(run.out.received).equals(Buffer.from(run.image))) throw new Error(`${model} ${transport}: bytes differ on XS`);
+    const bottleneck = Math.min(baud / 10, run.network.downlinkBps / 8);
+    rows.push({
+      modem: model,
+      baud,
+      transport,
+      seconds: round(run.out.ms / 1000, 2),
+      ratio: round(size / (run.out.ms / 1000) / bottleneck, 3),
+      uartRxPerByte: round(run.uartToHost / size, 4),
+      xsComputePerByte: round(run.meter.compute / size, 1),
+      xsPeakHeapCount: run.meter.peakHeapCount,
+      xsCranks: run.meter.cranks,
+    });
+  }
+  return {
+    name: 'xs-modem',
+    title: `Modem on XS: ${size === MiB ? '1 MiB' : `${size} B`} download with the agent in xsnap (default transports)`,
+    columns: ['modem', 'baud', 'transport', 'seconds', 'ratio', 'uartRxPerByte', 'xsComputePerByte', 'xsPeakHeapCount', 'xsCranks'],
+    rows,
+    notes: [
+      'xsComputePerByte = XS computation meter over bring-up and download / image bytes; xsPeakHeapCount = peak XS heap slots; xsCranks = host->XS deliveries.',
+    ],
+  };
+}
+
+/** The sections `xs-ota bench` runs by default, in order. */
 export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   'modem-download': () => modemDownloadSection(),
+};
+
+/** Sections run only when named (`--section <name>`): slower ones. */
+export const EXTRA_SECTIONS: Record<string, () => Promise<BenchSection>> = {
+  'xs-modem': () => xsModemSection(),
 };
 
 function round(value: number, digits: number): number {
@@ -110,9 +157,9 @@ export const command: Command = {
     const names = pick >= 0 ? [args[pick + 1]] : Object.keys(SECTIONS);
     const sections: BenchSection[] = [];
     for (const name of names) {
-      const section = SECTIONS[name];
+      const section = SECTIONS[name] ?? EXTRA_SECTIONS[name];
       if (!section) {
-        console.error(`bench: unknown section '${name}' (have: ${Object.keys(SECTIONS).join(', ')})`);
+        console.error(`bench: unknown section '${name}' (have: ${[...Object.keys(SECTIONS), ...Object.keys(EXTRA_SECTIONS)].join(', ')})`);
         return 2;
       }
       sections.push(await section());
