@@ -6,26 +6,10 @@ import assert from 'node:assert/strict';
 import { startHttpLoopback, type HttpLoopback } from '../../../tools/devkit/http-loopback.js';
 import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
-import { makeImage, ScriptHost } from './sim-modem-host.js';
+import { makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
 
 const MiB = 1 << 20;
 const PATH = '/fw/big.bin';
-
-/** Waits for `header` (anchored at the start of what was received), then for its n payload bytes
- * and `trailer`; returns the payload and clears the receive buffer. */
-export async function readCounted(host: ScriptHost, header: RegExp, trailer: string): Promise<Uint8Array> {
-  const text = await host.until((t) => {
-    const m = header.exec(t);
-    return !!m && t.length >= m[0].length + Number(m[1]) + trailer.length;
-  });
-  const m = header.exec(text)!;
-  const n = Number(m[1]);
-  const all = host.take();
-  const end = m[0].length + n;
-  assert.equal(Buffer.from(all.subarray(end, end + trailer.length)).toString('latin1'), trailer, 'trailer');
-  host.rx = Array.from(all.subarray(end + trailer.length)); // a URC that came right after stays
-  return all.subarray(m[0].length, end);
-}
 
 async function rig(model: ModemModel, image: Uint8Array): Promise<{ time: VirtualTime; kit: SimModemKit; host: ScriptHost; server: HttpLoopback }> {
   const server = await startHttpLoopback({ body: image, path: PATH });

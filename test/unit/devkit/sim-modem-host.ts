@@ -3,6 +3,7 @@
  * of the UART and collects what comes back, with helpers that run virtual time until a pattern.
  * (The real AT engine is src/modem/; this only drives the simulator.)
  */
+import assert from 'node:assert/strict';
 import type { SerialPort } from '../../../src/platform/serial.js';
 import type { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 
@@ -101,3 +102,20 @@ export function makeImage(size: number, seed = 1): Uint8Array {
   for (let off = 100, k = 0; off + 32 < size; off += 997, k++) out.set(Buffer.from(traps[k % traps.length], 'latin1'), off);
   return out;
 }
+
+/** Waits for `header` (anchored at the start of what was received), then for its n payload bytes
+ * and `trailer`; returns the payload and clears the receive buffer. */
+export async function readCounted(host: ScriptHost, header: RegExp, trailer: string): Promise<Uint8Array> {
+  const text = await host.until((t) => {
+    const m = header.exec(t);
+    return !!m && t.length >= m[0].length + Number(m[1]) + trailer.length;
+  });
+  const m = header.exec(text)!;
+  const n = Number(m[1]);
+  const all = host.take();
+  const end = m[0].length + n;
+  assert.equal(Buffer.from(all.subarray(end, end + trailer.length)).toString('latin1'), trailer, 'trailer');
+  host.rx = Array.from(all.subarray(end + trailer.length)); // a URC that came right after stays
+  return all.subarray(m[0].length, end);
+}
+

@@ -219,7 +219,7 @@ export abstract class ModemCore {
     if (this.power !== 'on' || this.stalled) return;
     let bytes = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
     if (this.options.trace && typeof data === 'string') this.options.trace('tx', data);
-    while (this.#nextGarbage !== undefined && this.#faultUartOut + bytes.length >= this.#nextGarbage) {
+    while (this.#nextGarbage !== undefined && this.#faultUartOut + bytes.length > this.#nextGarbage) {
       const cut = this.#nextGarbage - this.#faultUartOut;
       this.#write(bytes.subarray(0, cut));
       this.#write(this.#garbage(this.#faults.garbageBytes ?? 8));
