@@ -10,10 +10,8 @@ import { Sim7080 } from '../../src/modem/sim7080.js';
 import { Sim7600 } from '../../src/modem/sim7600.js';
 import { download, type DownloadResult } from '../../src/net/download.js';
 import { NativeHttpClient, SocketHttpClient } from '../../src/net/modem-http.js';
-import { SimUart } from '../devkit/sim-uart.js';
-import { Sim7080 as SimModem7080 } from '../devkit/sim-modem/sim7080.js';
-import { Sim7600 as SimModem7600 } from '../devkit/sim-modem/sim7600.js';
-import { CAT_1, CAT_M, type NetworkModel, type SimModemFaults, type SimModemOptions } from '../devkit/sim-modem/types.js';
+import type { SimUart } from '../devkit/sim-uart.js';
+import { CAT_1, CAT_M, createSimModem, type ModemCore, type NetworkModel, type SimModemFaults, type SimModemOptions } from '../devkit/sim-modem/index.js';
 import { VirtualTime } from '../devkit/virtual-time.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
@@ -78,7 +76,7 @@ export const RIG_CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nMII
 export interface Rig {
   time: VirtualTime;
   uart: SimUart;
-  sim: SimModem7080 | SimModem7600;
+  sim: ModemCore;
   server: RangeServer;
   url: string;
   image: Uint8Array;
@@ -90,7 +88,6 @@ export interface Rig {
 export async function buildRig(options: RigOptions): Promise<Rig> {
   const size = options.size ?? MiB;
   const time = new VirtualTime();
-  const uart = new SimUart(time, { baud: options.baud });
   const own = options.server === undefined;
   const server = options.server ?? (await startRangeServer());
   const image = rigImage(size);
@@ -105,7 +102,10 @@ export async function buildRig(options: RigOptions): Promise<Rig> {
     ipr: options.model === 'sim7600' ? options.baud : 0,
     ...options.sim,
   };
-  const sim = options.model === 'sim7080' ? new SimModem7080(time, uart.modem, simOptions) : new SimModem7600(time, uart.modem, simOptions);
+  // The modem starts powered off: the driver's power-key sequence is part of every run.
+  const kit = createSimModem(time, { ...simOptions, uart: { baud: options.baud } });
+  const uart = kit.uart;
+  const sim = kit.modem;
   return {
     time,
     uart,
