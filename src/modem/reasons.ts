@@ -10,4 +10,6 @@ export type ModemReason =
   | 'sim-not-ready'
   | 'not-registered'
   | 'pdp-failed'
-  | 'link-lost';
+  | 'link-lost'
+  /** Bytes on the UART that fit no response (line noise, a short payload): the data is not trusted. */
+  | 'at-garbled';

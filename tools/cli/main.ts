@@ -16,6 +16,7 @@ const COMMANDS: Record<string, Loader> = {
   version: async () => (await import('./version.js')).command,
   se: async () => (await import('./se.js')).command,
   server: async () => (await import('./server.js')).command,
+  bench: async () => (await import('./bench.js')).command,
 };
 
 export async function run(argv: string[]): Promise<number> {

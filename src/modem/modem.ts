@@ -1,0 +1,378 @@
+/**
+ * The one modem interface the HTTP clients use, whatever the SIMCom family behind it, and the
+ * bring-up and recovery both families share (simcom-at.md §3): power key, `AT` sync, `ATE0`,
+ * `AT+CMEE`, SIM ready (retrying `SIM busy`), registration with a deadline, signal, bearer.
+ */
+import type { ClockPort } from '../platform/clock.js';
+import type { LogPort } from '../platform/log.js';
+import type { DigitalOut, SerialPort } from '../platform/serial.js';
+import { OtaError, isOtaError } from '../util/errors.js';
+import { AtEngine, type AtCommandOptions } from './at-engine.js';
+import { LIMITS } from './limits.js';
+
+export type ModemModel = 'sim7080' | 'sim7600';
+
+/** A byte sink for payloads read from the modem; a promise is backpressure. */
+export type ByteSink = (chunk: Uint8Array) => void | Promise<void>;
+
+/** A TCP (optionally TLS) connection carried by the modem. */
+export interface ModemSocket {
+  /** Send bytes (split into the modem's per-command maximum). */
+  write(bytes: Uint8Array): Promise<void>;
+  /**
+   * Wait for received data and read one block of it into `sink`; resolves with the byte count,
+   * 0 only once the peer closed and nothing is left. Rejects `timeout` after `idleMs` without data,
+   * `link-lost` when the bearer dropped.
+   */
+  read(sink: ByteSink, idleMs: number): Promise<number>;
+  readonly closed: boolean;
+  /** Close (idempotent; errors from an already-closed socket are ignored). */
+  close(): Promise<void>;
+}
+
+/** One request of the modem's built-in HTTP(S) client. */
+export interface NativeHttpRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'HEAD';
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  path: string;
+  headers: [string, string][];
+  body?: Uint8Array;
+  timeoutMs: number;
+}
+
+/** The modem's built-in HTTP(S) client: the response body is buffered in the modem. */
+export interface NativeHttp {
+  /** Largest body this modem's stack buffers reliably (bytes): the Range window. */
+  readonly windowMax: number;
+  /** Send a request; resolves with the status and the body length held in the modem. */
+  request(request: NativeHttpRequest): Promise<{ status: number; length: number }>;
+  /** Read `[offset, offset + length)` of the buffered body into `sink`. */
+  read(offset: number, length: number, sink: ByteSink): Promise<void>;
+  /** End the session (after an error, or when idle). */
+  close(): Promise<void>;
+}
+
+export interface ModemConfig {
+  /** APN; undefined uses the one the network delivers (SIM7080 `AT+CGNAPN`). */
+  apn?: string;
+  /** The CA certificate (PEM) every TLS connection is verified against. Required: the modems'
+   * defaults trust any server (simcom-at.md pitfall 9). */
+  caCert: Uint8Array;
+  /** Name of the CA file on the modem. */
+  caName?: string;
+  /** Deadline for network registration, ms (Zephyr SIM7080: 180 s). */
+  registrationTimeoutMs?: number;
+  /** Polling interval while waiting for registration, ms. */
+  registrationPollMs?: number;
+  /** Power-key pulse that switches the modem on or off, ms (default per model, simcom-at.md §3.1). */
+  powerPulseMs?: number;
+  /** How long to probe with `AT` after a power-key pulse before trying another, ms. */
+  bootWaitMs?: number;
+  /** Power-key attempts before giving up (Zephyr: 5). */
+  powerTries?: number;
+  /** How long `AT+CPIN?` may answer `SIM busy`, ms. */
+  simBusyMs?: number;
+}
+
+export interface ModemPorts {
+  serial: SerialPort;
+  clock: ClockPort;
+  powerKey: DigitalOut;
+  log?: LogPort;
+}
+
+export interface ModemStatus {
+  /** Signal in dBm from `AT+CSQ` (undefined: 99, unknown). */
+  rssiDbm: number | undefined;
+  /** Firmware revision (`AT+CGMR`), for the log and the report. */
+  revision: string;
+}
+
+/** The modem, as the HTTP clients see it. */
+export interface Modem {
+  readonly model: ModemModel;
+  readonly at: AtEngine;
+  /** Bring the modem to "bearer up" (power, sync, SIM, registration, PDP, TLS config); cheap when already there. */
+  ready(): Promise<void>;
+  /** Escalating recovery: resync with AT, then a power-key cycle; then `ready()`. */
+  recover(): Promise<void>;
+  /** Open a TCP connection; TLS (verified against the configured CA) when `tls`. */
+  openSocket(host: string, port: number, tls: boolean): Promise<ModemSocket>;
+  readonly native: NativeHttp;
+  /** Counters: power cycles and bring-ups, for the log and the bench. */
+  readonly counters: { powerCycles: number; starts: number; bearerLosses: number; resets: number };
+}
+
+/**
+ * Lines that mean "the modem just booted or went down" (simcom-at.md §3.1: `RDY` starts the boot
+ * output at a fixed baud rate; TinyGSM treats `SMS Ready` as a reset). `SMS DONE`/`PB DONE` follow
+ * `RDY` within the same SIM7600 boot, so they are not a second reset. With auto-baud a SIM7080
+ * prints nothing at boot: an echo after ATE0 is the sign then (see `ready`).
+ */
+const BOOT_URCS = ['RDY', 'SMS Ready', 'NORMAL POWER DOWN'];
+
+const QUIET_URCS = ['*PSUTTZ', '*PSNWID', '+CTZV', 'DST:', '+CEREG:', '+CREG:', '+CGREG:', '+CPIN:', '+CFUN:', 'SMS DONE', 'PB DONE', '+HTTP_PEER_CLOSED', '+SHSTATE:', '+CCHSEND:', '+CIPRXGET: 1', '+CPSMSTATUS', '+APP PDP:', '+CASTATE:', '+CADATAIND:', '+CCHEVENT:', '+CCH_PEER_CLOSED:', '+CCHCLOSE:', 'Autobaud', '+CGEV:', '+CIEV:', '+CMTI:', 'RING', '+CLIP:'];
+
+/** Shared bring-up and recovery; the families fill in the commands that differ. */
+export abstract class SimcomModem implements Modem {
+  abstract readonly model: ModemModel;
+  abstract readonly native: NativeHttp;
+  readonly at: AtEngine;
+  readonly counters = { powerCycles: 0, starts: 0, bearerLosses: 0, resets: 0 };
+  /** Where one data command's payload waits until its response ended cleanly (LIMITS.atStageMax). */
+  readonly stage = new Uint8Array(LIMITS.atStageMax);
+  status: ModemStatus | undefined;
+
+  protected readonly ports: ModemPorts;
+  protected readonly config: Required<Omit<ModemConfig, 'apn'>> & { apn?: string };
+  /** Configured since the last boot: ATE0, CMEE, SIM, TLS material. */
+  protected configured = false;
+  /** The data bearer is up. */
+  protected online = false;
+  #starting: Promise<void> | undefined;
+
+  constructor(ports: ModemPorts, config: ModemConfig) {
+    if (!(config.caCert instanceof Uint8Array) || config.caCert.length === 0) {
+      throw new OtaError('config-invalid', 'caCert: a CA certificate is required (modem defaults trust any server)');
+    }
+    this.ports = ports;
+    this.config = {
+      apn: config.apn,
+      caCert: config.caCert,
+      caName: config.caName ?? 'ca.pem',
+      registrationTimeoutMs: config.registrationTimeoutMs ?? 180_000,
+      registrationPollMs: config.registrationPollMs ?? 2_000,
+      powerPulseMs: config.powerPulseMs ?? this.defaultPulseMs(),
+      bootWaitMs: config.bootWaitMs ?? 15_000,
+      powerTries: config.powerTries ?? 5,
+      simBusyMs: config.simBusyMs ?? 20_000,
+    };
+    this.at = new AtEngine({ serial: ports.serial, clock: ports.clock, log: ports.log });
+    // URCs that carry nothing the drivers act on (simcom-at.md pitfall 2: TinyGSM strips *PSNWID,
+    // *PSUTTZ, +CTZV, DST:): claimed, so they never count as noise inside a data response.
+    for (const urc of QUIET_URCS) this.at.onUrc(urc, () => undefined);
+    for (const urc of BOOT_URCS) {
+      this.at.onUrc(urc, (line) => {
+        if (line !== urc) return;
+        if (this.configured) {
+          this.counters.resets++;
+          this.log('warn', 'modem.reset-detected', { line });
+        }
+        // Echo is back on and every setting that is NO_SAVE is gone (M7080 §2.2.3).
+        this.configured = false;
+        this.setOffline();
+      });
+    }
+  }
+
+  /** The clock port (sockets wait on it). */
+  get clock(): ClockPort {
+    return this.ports.clock;
+  }
+
+  /** Name of the CA file on the modem. */
+  get caName(): string {
+    return this.config.caName;
+  }
+
+  /** The bearer is up and the modem configured since its last boot. */
+  get isReady(): boolean {
+    return this.configured && this.online;
+  }
+
+  protected log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number | boolean>): void {
+    this.ports.log?.log(level, event, fields);
+  }
+
+  protected sleep(ms: number): Promise<void> {
+    return this.at.sleep(ms);
+  }
+
+  /** The bearer went down: sockets and HTTP sessions are gone. */
+  protected setOffline(): void {
+    if (this.online) this.counters.bearerLosses++;
+    this.online = false;
+  }
+
+  ready(): Promise<void> {
+    if (this.configured && this.at.echo) {
+      // Echo came back after ATE0: the modem rebooted silently (ATE is NO_SAVE, M7080 §2.2.3).
+      this.counters.resets++;
+      this.log('warn', 'modem.reset-detected', { line: 'echo' });
+      this.configured = false;
+      this.setOffline();
+    }
+    if (this.configured && this.online) return Promise.resolve();
+    this.#starting ??= this.#bringUp().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async recover(): Promise<void> {
+    this.log('warn', 'modem.recover', {});
+    // A modem that answers AT twice in a row is in sync; one that does not gets the power key.
+    if (!(await this.at.sync())) await this.powerCycle();
+    await this.ready();
+  }
+
+  async #bringUp(): Promise<void> {
+    if (!this.configured) {
+      this.counters.starts++;
+      if (!(await this.at.sync())) await this.powerCycle();
+      await this.configure();
+      this.at.echo = false;
+      this.configured = true;
+    }
+    if (!this.online) {
+      await this.waitRegistered();
+      await this.bearerUp();
+      this.online = true;
+    }
+  }
+
+  /**
+   * Press the power key until the modem answers `AT` (simcom-at.md §3.1: Zephyr tries the key up to
+   * 5 times with AT probes after each). A pulse toggles power, so a hung modem needs one pulse to
+   * go off and one to come back.
+   */
+  protected async powerCycle(): Promise<void> {
+    const { powerPulseMs, bootWaitMs, powerTries } = this.config;
+    for (let attempt = 0; attempt < powerTries; attempt++) {
+      this.counters.powerCycles++;
+      this.log('warn', 'modem.power-key', { attempt });
+      this.ports.powerKey.write(1);
+      await this.sleep(powerPulseMs);
+      this.ports.powerKey.write(0);
+      this.at.invalidate();
+      this.configured = false;
+      this.setOffline();
+      const deadline = this.ports.clock.now() + bootWaitMs;
+      while (this.ports.clock.now() < deadline) {
+        if (await this.at.sync(3, 500)) return;
+      }
+    }
+    throw new OtaError('modem-unresponsive', `no answer after ${powerTries} power-key attempts`);
+  }
+
+  /** Per boot: echo off, error codes on, SIM ready, TLS material; then the family's own settings. */
+  protected async configure(): Promise<void> {
+    await this.at.command('ATE0');
+    await this.at.command(this.cmeeCommand());
+    await this.waitSim();
+    const rev = await this.at.command('AT+CGMR', { prefixes: ['+CGMR:', 'Revision:'] }).catch(() => ({ lines: [] as string[] }));
+    this.status = { rssiDbm: undefined, revision: rev.lines[0] ?? '' };
+    await this.configureFamily();
+  }
+
+  /** A PWRKEY pulse long enough to switch the module on *and* off (simcom-at.md §3.1 table). */
+  protected abstract defaultPulseMs(): number;
+  protected abstract cmeeCommand(): string;
+  protected abstract configureFamily(): Promise<void>;
+  protected abstract registrationQueries(): string[];
+  protected abstract bearerUp(): Promise<void>;
+
+  /** `AT+CPIN?` until READY; `SIM busy` (CME 14) is retried for `simBusyMs` (simcom-at.md §3.1). */
+  protected async waitSim(): Promise<void> {
+    const deadline = this.ports.clock.now() + this.config.simBusyMs;
+    for (;;) {
+      try {
+        const { lines } = await this.at.command('AT+CPIN?', { prefixes: ['+CPIN:'], timeoutMs: 5_000 });
+        const state = lines[0]?.slice(7).trim();
+        if (state === 'READY') return;
+        throw new OtaError('sim-not-ready', state ?? 'no +CPIN line');
+      } catch (error) {
+        const busy = isOtaError(error, 'cme-error') && (error.detail === '14' || /busy/i.test(error.detail ?? ''));
+        if (!busy) throw isOtaError(error, 'cme-error') ? new OtaError('sim-not-ready', error.detail, error) : error;
+        if (this.ports.clock.now() >= deadline) throw new OtaError('sim-not-ready', `SIM busy for ${this.config.simBusyMs} ms`);
+        await this.sleep(1_000);
+      }
+    }
+  }
+
+  /**
+   * Poll the registration state until home (1) or roaming (5), with a deadline; denied (3) fails at
+   * once (simcom-at.md §3.2: stat values; Zephyr treats any 1/5 as registered).
+   */
+  protected async waitRegistered(): Promise<void> {
+    const deadline = this.ports.clock.now() + this.config.registrationTimeoutMs;
+    for (;;) {
+      let denied = false;
+      for (const query of this.registrationQueries()) {
+        const prefix = query.slice(2, -1) + ':'; // AT+CEREG? -> +CEREG:
+        const { lines } = await this.at.command(query, { prefixes: [prefix] });
+        const stat = registrationStat(lines[0]);
+        if (stat === 1 || stat === 5) {
+          await this.readSignal();
+          return;
+        }
+        if (stat === 3) denied = true;
+      }
+      if (denied) throw new OtaError('not-registered', 'registration denied (stat 3)');
+      if (this.ports.clock.now() >= deadline) throw new OtaError('not-registered', `not registered after ${this.config.registrationTimeoutMs} ms`);
+      await this.sleep(this.config.registrationPollMs);
+    }
+  }
+
+  protected async readSignal(): Promise<void> {
+    const { lines } = await this.at.command('AT+CSQ', { prefixes: ['+CSQ:'] });
+    const rssi = Number(lines[0]?.slice(6).split(',')[0]);
+    // simcom-at.md §3.2: 0 is <= -115 dBm, 2..30 is -110..-54 in 2 dB steps, 31 >= -52, 99 unknown.
+    const dbm = !Number.isInteger(rssi) || rssi === 99 ? undefined : rssi === 0 ? -115 : -113 + 2 * rssi /* 3GPP TS 27.007 §8.5; the transcript's 17 -> -79 dBm */;
+    if (this.status) this.status.rssiDbm = dbm;
+    this.log('info', 'modem.registered', { rssiDbm: dbm ?? 'unknown' });
+  }
+
+  abstract openSocket(host: string, port: number, tls: boolean): Promise<ModemSocket>;
+}
+
+/** `<stat>` of a `+CxREG: <n>,<stat>[,...]` read response (or of a `+CxREG: <stat>` URC). */
+export function registrationStat(line: string | undefined): number | undefined {
+  if (!line) return undefined;
+  const colon = line.indexOf(':');
+  const fields = line.slice(colon + 1).trim().split(',');
+  const stat = Number(fields.length >= 2 ? fields[1] : fields[0]);
+  return Number.isInteger(stat) ? stat : undefined;
+}
+
+/** A quoted AT string argument: SIMCom strings cannot carry `"` (no escape is documented). */
+export function quote(text: string, what: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 || c < 0x20 || c > 0x7e) throw new OtaError('invalid-argument', `${what} has a character an AT string cannot carry`);
+  }
+  return `"${text}"`;
+}
+
+/**
+ * Run one data command with its payload staged in `stage`, then hand the payload to `sink` only if
+ * the response ended cleanly. Resolves with the announced and received counts.
+ */
+export async function stagedRead(
+  at: AtEngine,
+  stage: Uint8Array,
+  command: string,
+  options: Omit<AtCommandOptions, 'data'>,
+  sink: ByteSink,
+): Promise<{ announced: number; received: number; lines: string[] }> {
+  let announced = 0;
+  let n = 0;
+  const response = await at.command(command, {
+    ...options,
+    data: {
+      onHeader: (_line, length) => {
+        announced += length;
+      },
+      onData: (chunk) => {
+        if (n + chunk.length > stage.length) throw new OtaError('limit-exceeded', `payload of ${command} larger than ${stage.length} bytes`);
+        stage.set(chunk, n);
+        n += chunk.length;
+      },
+    },
+  });
+  if (response.received !== announced) throw new OtaError('body-truncated', `${command}: announced ${announced}, got ${response.received}`);
+  if (n > 0) await sink(stage.subarray(0, n));
+  return { announced, received: n, lines: response.lines };
+}

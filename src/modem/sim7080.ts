@@ -1,0 +1,267 @@
+/**
+ * SIM7080G (and SIM7070/SIM7090, SIM7000 with the SH and CA command sets): bearer `AT+CNACT`,
+ * built-in HTTP(S) `AT+SH*`, TLS sockets `AT+CA*`, TLS config `AT+CSSLCFG` (simcom-at.md §1, §3.3,
+ * §4.1, §5.1; SIMCom SIM7070/SIM7080/SIM7090 AT Command Manual V1.05 = M7080).
+ */
+import { asciiEncode } from '../util/bytes.js';
+import { OtaError, isOtaError } from '../util/errors.js';
+import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest } from './modem.js';
+import { SimcomModem, quote, stagedRead } from './modem.js';
+import { IndicatedSocket } from './socket.js';
+
+/** SSL context used for both SH* and CA* (M7080 CSSLCFG ctx 0-5). */
+const SSL_CTX = 1;
+/** Socket cid (0-12); one download at a time. */
+const CID = 0;
+/** `AT+CASEND` maximum (M7080 12.2: 1-1460). */
+const CASEND_MAX = 1460;
+/** `AT+CARECV` maximum (M7080 12.2: 1-1460). Field reports of truncated TLS reads above 512
+ * (I-7080-148) are caught by the count check; the simulator decides whether they happen. */
+const CARECV_MAX = 1460;
+
+/** CAOPEN result codes (M7080 12.2.5) mapped to reasons. */
+function caopenError(code: number): OtaError {
+  const reason = code === 20 ? 'dns-failed' : code === 21 ? 'link-lost' : code >= 24 && code <= 26 ? 'tls-failed' : 'link-lost';
+  return new OtaError(reason, `+CAOPEN result ${code}`);
+}
+
+export interface Sim7080Options {
+  /** Range window for SH* requests, bytes. `+SHREQ` buffers the whole body; stacx saw 602 above
+   * ~40 kB, so the default stays well below (simcom-at.md §4.1, pitfall 3). */
+  shWindow?: number;
+  /** Bytes per `AT+SHREAD` command (several 2048-byte `+SHREAD:` blocks each, M7080 13.2.11). */
+  shReadMax?: number;
+}
+
+export class Sim7080 extends SimcomModem {
+  readonly model = 'sim7080' as const;
+  readonly native: NativeHttp;
+  #socket: Sim7080Socket | undefined;
+
+  constructor(ports: ModemPorts, config: ModemConfig, options: Sim7080Options = {}) {
+    super(ports, config);
+    this.native = new Sim7080Http(this, options.shWindow ?? 32_768, options.shReadMax ?? 32_768);
+    // Bearer loss (M7080: +APP PDP: <pdp>,DEACTIVE; stacx treats it unsolicited as "IP link lost").
+    this.at.onUrc('+APP PDP: 0,DEACTIVE', () => {
+      this.setOffline();
+    });
+    this.at.onUrc('+CASTATE: ', (line) => {
+      const [cid, state] = line.slice(10).split(',');
+      if (Number(cid) === CID && state === '0') this.#socket?.markClosed();
+    });
+    this.at.onUrc('+CADATAIND: ', (line) => {
+      if (Number(line.slice(12)) === CID) this.#socket?.indicate();
+    });
+  }
+
+  protected override setOffline(): void {
+    super.setOffline();
+    this.#socket?.markClosed(true);
+    (this.native as Sim7080Http).lost();
+  }
+
+  /** On: >= 1 s (LilyGO 1000 ms, Zephyr 1500 ms); off: 1300 ms (LilyGO). */
+  protected defaultPulseMs(): number {
+    return 1_500;
+  }
+
+  protected cmeeCommand(): string {
+    return 'AT+CMEE=1';
+  }
+
+  protected registrationQueries(): string[] {
+    // LTE-M/NB-IoT only: CEREG is the authoritative one (simcom-at.md §3.2).
+    return ['AT+CEREG?'];
+  }
+
+  /** Upload the CA (CFSWFILE, ≤ 10240 bytes), convert it to a CA list, TLS 1.2 (H7080 §5.2). */
+  protected async configureFamily(): Promise<void> {
+    const ca = this.config.caCert;
+    if (ca.length > 10_240) throw new OtaError('config-invalid', `caCert: ${ca.length} bytes, AT+CFSWFILE takes at most 10240`);
+    const name = quote(this.config.caName, 'caName');
+    await this.at.command('AT+CFSINIT').catch(async (error: unknown) => {
+      // A file-system session left open by an earlier run: close it and start again.
+      if (!isOtaError(error, 'at-error', 'cme-error')) throw error;
+      await this.at.command('AT+CFSTERM');
+      await this.at.command('AT+CFSINIT');
+    });
+    try {
+      await this.at.command(`AT+CFSWFILE=3,${name},0,${ca.length},10000`, { payload: ca, promptLine: 'DOWNLOAD', timeoutMs: 15_000 });
+    } finally {
+      await this.at.command('AT+CFSTERM');
+    }
+    await this.at.command(`AT+CSSLCFG="convert",2,${name}`);
+    // TinyGSM: the key names must be lower case despite the manual's capitals.
+    await this.at.command(`AT+CSSLCFG="sslversion",${SSL_CTX},3`);
+  }
+
+  protected async bearerUp(): Promise<void> {
+    const state = await this.at.command('AT+CNACT?', { prefixes: ['+CNACT:'] });
+    if (state.lines.some((line) => line.startsWith('+CNACT: 0,1'))) return;
+    let apn = this.config.apn;
+    if (apn === undefined) {
+      const { lines } = await this.at.command('AT+CGNAPN', { prefixes: ['+CGNAPN:'] });
+      apn = /^\+CGNAPN: 1,"([^"]*)"/.exec(lines[0] ?? '')?.[1] ?? '';
+    }
+    await this.at.command(`AT+CNCFG=0,1,${quote(apn, 'apn')}`);
+    // OK first, then +APP PDP: 0,ACTIVE (M7080 CNACT; TinyGSM waits 60 s, Zephyr 120 s).
+    const { lines } = await this.at.command('AT+CNACT=0,1', { until: '+APP PDP: 0,', timeoutMs: 60_000 });
+    if (!lines[lines.length - 1].endsWith('ACTIVE') || lines[lines.length - 1].endsWith('DEACTIVE')) {
+      throw new OtaError('pdp-failed', lines[lines.length - 1]);
+    }
+  }
+
+  async sni(host: string): Promise<void> {
+    await this.at.command(`AT+CSSLCFG="sni",${SSL_CTX},${quote(host, 'host')}`);
+  }
+
+  async openSocket(host: string, port: number, tls: boolean): Promise<ModemSocket> {
+    await this.ready();
+    if (this.#socket && !this.#socket.closed) await this.#socket.close();
+    // A socket left over from an earlier session answers ERROR here: harmless (TinyGSM does the same).
+    await this.at.command(`AT+CACLOSE=${CID}`).catch(() => undefined);
+    if (tls) await this.sni(host);
+    await this.at.command(`AT+CASSLCFG=${CID},"SSL",${tls ? 1 : 0}`);
+    if (tls) {
+      await this.at.command(`AT+CASSLCFG=${CID},"CRINDEX",${SSL_CTX}`);
+      await this.at.command(`AT+CASSLCFG=${CID},"CACERT",${quote(this.config.caName, 'caName')}`);
+    }
+    const socket = new Sim7080Socket(this);
+    this.#socket = socket;
+    // `+CAOPEN: <cid>,<result>` and OK arrive in either order (M7080 async open; TinyGSM's log).
+    const { lines } = await this.at.command(`AT+CAOPEN=${CID},0,"TCP",${quote(host, 'host')},${port}`, { until: '+CAOPEN: ', timeoutMs: 90_000 });
+    const result = Number(lines[lines.length - 1].split(',')[1]);
+    if (result !== 0) {
+      socket.markClosed();
+      throw caopenError(result);
+    }
+    return socket;
+  }
+}
+
+class Sim7080Socket extends IndicatedSocket {
+  protected readonly sendMax = CASEND_MAX;
+  readonly #modem: Sim7080;
+
+  constructor(modem: Sim7080) {
+    super(modem.clock);
+    this.#modem = modem;
+  }
+
+  protected async sendBlock(piece: Uint8Array): Promise<void> {
+    await this.#modem.at.command(`AT+CASEND=${CID},${piece.length}`, { payload: piece, timeoutMs: 15_000 });
+  }
+
+  /** `AT+CARECV=<cid>,<len>` -> `+CARECV: <n>,<n bytes>` then OK (T7080 example; Zephyr). */
+  protected async readBlock(sink: ByteSink): Promise<number | 'closed'> {
+    try {
+      // A short block (I-TG437) is caught by the count check, noise by the engine (at-garbled):
+      // either way the staged bytes never reach the HTTP parser.
+      const { received } = await stagedRead(this.#modem.at, this.#modem.stage, `AT+CARECV=${CID},${CARECV_MAX}`, { timeoutMs: 10_000 }, sink);
+      return received;
+    } catch (error) {
+      // ERROR with the socket open: nothing buffered; with the socket closed: the stream ended.
+      if (isOtaError(error, 'at-error', 'cme-error')) return this.closed ? 'closed' : 0;
+      throw error;
+    }
+  }
+
+  protected async closeCommand(): Promise<void> {
+    await this.#modem.at.command(`AT+CACLOSE=${CID}`);
+  }
+}
+
+/** SH*: one connection per origin, one Range window per `+SHREQ`, read back with `AT+SHREAD`. */
+class Sim7080Http implements NativeHttp {
+  readonly #modem: Sim7080;
+  windowMax: number;
+  readonly #readMax: number;
+  #origin: string | undefined;
+  #connected = false;
+
+  constructor(modem: Sim7080, window: number, readMax: number) {
+    this.#modem = modem;
+    this.windowMax = window;
+    this.#readMax = readMax;
+  }
+
+  lost(): void {
+    this.#connected = false;
+  }
+
+  async #connect(request: NativeHttpRequest): Promise<void> {
+    const at = this.#modem.at;
+    const origin = `${request.scheme}://${request.host}${request.port === (request.scheme === 'https' ? 443 : 80) ? '' : `:${request.port}`}`;
+    if (this.#connected && this.#origin === origin) {
+      const { lines } = await at.command('AT+SHSTATE?', { prefixes: ['+SHSTATE:'] });
+      if (lines[0] === '+SHSTATE: 1') return;
+    }
+    if (this.#connected || this.#origin !== undefined) await at.command('AT+SHDISC').catch(() => undefined);
+    this.#connected = false;
+    if (origin.length > 64) throw new OtaError('invalid-argument', `SHCONF URL '${origin}' longer than 64 bytes (M7080 13.2.1)`);
+    if (request.scheme === 'https') {
+      await this.#modem.sni(request.host);
+      // Never `AT+SHSSL=<ctx>,""`: that skips verification (H7080 §5.2).
+      await at.command(`AT+SHSSL=${SSL_CTX},${quote(this.#modem.caName, 'caName')}`);
+    }
+    await at.command(`AT+SHCONF="URL",${quote(origin, 'url')}`);
+    await at.command('AT+SHCONF="BODYLEN",1024');
+    await at.command('AT+SHCONF="HEADERLEN",350');
+    await at.command('AT+SHCONN', { timeoutMs: 60_000 }).catch((error: unknown) => {
+      // SHCONN ERROR is the only signal for DNS, TCP and TLS failures alike (I-BOT200).
+      throw isOtaError(error, 'at-error', 'cme-error') ? new OtaError('tls-failed', `AT+SHCONN to ${origin} failed`, error) : error;
+    });
+    this.#origin = origin;
+    this.#connected = true;
+  }
+
+  async request(request: NativeHttpRequest): Promise<{ status: number; length: number }> {
+    await this.#modem.ready();
+    await this.#connect(request);
+    const at = this.#modem.at;
+    await at.command('AT+SHCHEAD');
+    for (const [name, value] of request.headers) {
+      if (name.length + value.length > 350) throw new OtaError('invalid-argument', `header ${name} too long for AT+SHAHEAD (350)`);
+      await at.command(`AT+SHAHEAD=${quote(name, 'header name')},${quote(value, 'header value')}`);
+    }
+    if (request.body && request.body.length > 0) {
+      if (request.body.length > 1024) throw new OtaError('body-too-large', `SH* request body ${request.body.length} > BODYLEN 1024`);
+      await at.command(`AT+SHBOD=${request.body.length},10000`, { payload: request.body });
+    }
+    const type = { GET: 1, PUT: 2, POST: 3, HEAD: 5 }[request.method];
+    if (request.path.length > 512) throw new OtaError('invalid-argument', 'SHREQ path longer than 512 bytes');
+    // OK at once, then `+SHREQ: "<method>",<status>,<length>` once the whole body is in modem RAM.
+    const { lines } = await at.command(`AT+SHREQ=${quote(request.path, 'path')},${type}`, { until: '+SHREQ: ', timeoutMs: request.timeoutMs });
+    const m = /^\+SHREQ: "[A-Z]+",(\d+),(\d+)$/.exec(lines[lines.length - 1]);
+    if (!m) throw new OtaError('http-malformed', lines[lines.length - 1]);
+    const status = Number(m[1]);
+    const length = Number(m[2]);
+    if (status >= 600) {
+      // Modem-side errors (602 no memory, 601 network, 603 DNS; HTTPTOFS table, stacx).
+      this.#connected = false;
+      // 602: the window did not fit the modem's buffer (stacx: ~40 kB): halve it for the retry.
+      if (status === 602) this.windowMax = Math.max(2048, this.windowMax >> 1);
+      throw new OtaError(status === 603 ? 'dns-failed' : 'http-action-error', `+SHREQ status ${status}`);
+    }
+    return { status, length };
+  }
+
+  async read(offset: number, length: number, sink: ByteSink): Promise<void> {
+    const at = this.#modem.at;
+    const stage = this.#modem.stage;
+    let done = 0;
+    while (done < length) {
+      const n = Math.min(this.#readMax, stage.length, length - done);
+      // OK comes first, then one or more `+SHREAD: <k>` blocks of <= 2048 bytes (H7080).
+      const { received } = await stagedRead(at, stage, `AT+SHREAD=${offset + done},${n}`, { done: (got) => got >= n, timeoutMs: 10_000 }, sink);
+      if (received !== n) throw new OtaError('body-truncated', `AT+SHREAD asked ${n}, got ${received}`);
+      done += n;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#connected) await this.#modem.at.command('AT+SHDISC').catch(() => undefined);
+    this.#connected = false;
+    this.#origin = undefined;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * XS guest: the agent's SIMCom driver, modem HTTP clients and resumable download, running inside
+ * the XS engine against the simulated modem served by the host (remote UART, power key, clock).
+ * test/xs/modem.spec.ts drives it; the bench's XS section uses it too.
+ */
+import type { Modem } from '../../../src/modem/modem.js';
+import { Sim7080 } from '../../../src/modem/sim7080.js';
+import { Sim7600 } from '../../../src/modem/sim7600.js';
+import { download } from '../../../src/net/download.js';
+import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
+import { expose } from '../../../tools/xs/guest/bridge.js';
+import { remoteClock, remoteDigitalOut, remoteSerial } from '../../../tools/xs/guest/ports.js';
+
+const clock = remoteClock();
+const serial = remoteSerial();
+const powerKey = remoteDigitalOut('modemPowerKey');
+
+let modem: Modem | undefined;
+let client: NativeHttpClient | SocketHttpClient | undefined;
+
+interface StartArgs {
+  model: 'sim7080' | 'sim7600';
+  transport: 'native' | 'socket' | 'socket-push';
+  caCert: Uint8Array;
+  window?: number;
+}
+
+expose({
+  /** Power the modem up and bring the bearer up; resolves once ready. */
+  start: async (args: StartArgs) => {
+    const ports = { serial, clock, powerKey };
+    const config = { caCert: args.caCert, registrationPollMs: 1_000 };
+    modem = args.model === 'sim7080' ? new Sim7080(ports, config, { shWindow: args.window }) : new Sim7600(ports, config, { httpWindow: args.window, push: args.transport === 'socket-push' });
+    client = args.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });
+    await modem.ready();
+    return clock.now();
+  },
+  /** Download `size` bytes of `url`; returns the bytes and what it took. */
+  fetch: async (args: { url: string; size: number }) => {
+    if (!modem || !client) throw new Error('start first');
+    const received = new Uint8Array(args.size);
+    const started = clock.now();
+    const result = await download({
+      client,
+      clock,
+      identity: { url: args.url, size: args.size },
+      sink: {
+        write: (offset, chunk) => {
+          received.set(chunk, offset);
+        },
+        restart: () => {
+          received.fill(0);
+        },
+      },
+      backoffBaseMs: 1_000,
+    });
+    return {
+      received,
+      ms: clock.now() - started,
+      requests: result.requests,
+      resumes: result.resumes,
+      restarts: result.restarts,
+      failures: result.failures.join(','),
+      powerCycles: modem.counters.powerCycles,
+      resets: modem.counters.resets,
+      atStats: { ...modem.at.stats },
+    };
+  },
+});

@@ -1,0 +1,46 @@
+/**
+ * The modem rig with the agent inside the XS engine: the guest bundle `modem`
+ * (test/xs/guests/modem.guest.ts) runs the driver, HTTP client and download helper in xsnap; the
+ * simulated modem, UART and server stay in Node (tools/xs/serve-platform.ts).
+ */
+import type { SimModemFaults } from '../devkit/sim-modem/types.js';
+import { XsSession, type XsMeterTotals } from '../xs/session.js';
+import { servePlatform } from '../xs/serve-platform.js';
+import { RIG_CA, buildRig, type RigOptions } from './rig.js';
+
+export interface XsFetch {
+  received: Uint8Array;
+  /** Virtual ms of the download. */
+  ms: number;
+  requests: number;
+  resumes: number;
+  restarts: number;
+  failures: string;
+  powerCycles: number;
+  resets: number;
+}
+
+export interface XsRun {
+  out: XsFetch;
+  image: Uint8Array;
+  /** XS meter totals over bring-up and download. */
+  meter: XsMeterTotals;
+  uartToHost: number;
+  network: { downlinkBps: number };
+}
+
+export async function runXs(options: RigOptions & { faults?: (now: number) => SimModemFaults }): Promise<XsRun> {
+  const rig = await buildRig(options);
+  const session = await XsSession.start({ bundle: 'modem' });
+  try {
+    servePlatform(session, { modemSerial: rig.uart.device, modemPowerKey: rig.sim.powerKey }, rig.time);
+    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: RIG_CA, window: options.window }), { untilMs: 300_000 });
+    if (options.faults) rig.sim.setFaults(options.faults(rig.time.now()));
+    const toHost = rig.uart.counters.toHostBytes;
+    const out = await rig.time.runFor(session.call<XsFetch>('fetch', { url: rig.url, size: rig.image.length }), { untilMs: rig.time.now() + 3_600_000 });
+    return { out, image: rig.image, meter: { ...session.meter }, uartToHost: rig.uart.counters.toHostBytes - toHost, network: rig.network };
+  } finally {
+    await session.close();
+    await rig.close();
+  }
+}

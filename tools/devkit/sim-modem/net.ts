@@ -1,0 +1,371 @@
+/**
+ * The simulated modem's real network I/O: HTTP requests and TCP sockets to a server on loopback.
+ *
+ * Real I/O runs in real time; virtual time must not move while it is under way, so every piece is
+ * handed to `VirtualTime.track`. Results are then delivered at virtual instants computed by the
+ * radio model (NetworkModel), so the timing the device sees does not depend on how fast the host
+ * machine is. TLS is not spoken on loopback: the modem terminates it (see docs/modem-simulator.md).
+ */
+import * as net from 'node:net';
+import type { VirtualTime } from '../virtual-time.js';
+import type { Endpoint, NetworkModel } from './types.js';
+
+export interface FetchRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+  /** Host name as the device gave it (goes into the Host header). */
+  host: string;
+  port: number;
+  path: string;
+  /** Header lines in order (name, value). */
+  headers: [string, string][];
+  body?: Uint8Array;
+  /** Largest body buffered; a longer one yields `too-large`. */
+  bodyMax: number;
+}
+
+export type FetchResult =
+  | {
+      kind: 'ok';
+      status: number;
+      /** The whole response header block, status line to the empty line, as received. */
+      head: Uint8Array;
+      body: Uint8Array;
+      /** The server asked to close the connection (or closed it). */
+      closed: boolean;
+      /** Request bytes put on the wire. */
+      sentBytes: number;
+    }
+  | { kind: 'too-large'; status: number; length: number }
+  | { kind: 'dns' }
+  | { kind: 'connect' }
+  | { kind: 'reset'; received: number };
+
+/** TCP maximum segment size on an LTE bearer (1500-byte MTU minus IP/TCP headers; many
+ * networks use a smaller MTU, which only changes burst granularity here). */
+export const MSS = 1460;
+
+/** Virtual time a transfer of `bytes` takes at `bps`, ms. */
+export function transferMs(bytes: number, bps: number): number {
+  return (bytes * 8 * 1000) / bps;
+}
+
+/**
+ * One HTTP/1.1 request over a fresh loopback TCP connection, response read whole (store and
+ * forward, as the modems' built-in clients do). Own framing rather than node:http so the request
+ * carries exactly the headers the device configured.
+ */
+export function fetchOnce(target: Endpoint, req: FetchRequest): Promise<FetchResult> {
+  return new Promise<FetchResult>((resolve) => {
+    const socket = net.connect(target.port, target.host);
+    let done = false;
+    const finish = (r: FetchResult) => {
+      if (done) return;
+      done = true;
+      socket.destroy();
+      resolve(r);
+    };
+    const lines = [`${req.method} ${req.path} HTTP/1.1`, `Host: ${req.host}`];
+    for (const [k, v] of req.headers) lines.push(`${k}: ${v}`);
+    if (req.body) lines.push(`Content-Length: ${req.body.length}`);
+    const head = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
+    const parser = new ResponseReader(req.method === 'HEAD', req.bodyMax);
+    let connected = false;
+    socket.on('connect', () => {
+      connected = true;
+      socket.write(head);
+      if (req.body) socket.write(req.body);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      const r = parser.push(chunk);
+      if (r === 'too-large') finish({ kind: 'too-large', status: parser.status, length: parser.contentLength ?? -1 });
+      else if (r === 'done')
+        finish({
+          kind: 'ok',
+          status: parser.status,
+          head: parser.head!,
+          body: parser.body(),
+          closed: parser.connectionClose,
+          sentBytes: head.length + (req.body?.length ?? 0),
+        });
+    });
+    socket.on('error', () => finish(connected ? { kind: 'reset', received: parser.received } : { kind: 'connect' }));
+    socket.on('close', () => {
+      if (parser.headDone && parser.contentLength === undefined && !parser.chunked) {
+        // Body delimited by close.
+        finish({
+          kind: 'ok',
+          status: parser.status,
+          head: parser.head!,
+          body: parser.body(),
+          closed: true,
+          sentBytes: head.length,
+        });
+      }
+      finish(connected ? { kind: 'reset', received: parser.received } : { kind: 'connect' });
+    });
+  });
+}
+
+/** Incremental HTTP/1.1 response reader (Content-Length, chunked, or close-delimited). */
+export class ResponseReader {
+  status = 0;
+  head: Uint8Array | undefined;
+  headDone = false;
+  contentLength: number | undefined;
+  chunked = false;
+  connectionClose = false;
+  received = 0;
+  #headBuf: number[] = [];
+  #parts: Uint8Array[] = [];
+  #bodyLen = 0;
+  #chunkText = '';
+
+  constructor(
+    private readonly noBody: boolean,
+    private readonly bodyMax: number,
+  ) {}
+
+  push(chunk: Uint8Array): 'more' | 'done' | 'too-large' {
+    let i = 0;
+    this.received += chunk.length;
+    if (!this.headDone) {
+      for (; i < chunk.length; i++) {
+        this.#headBuf.push(chunk[i]);
+        const n = this.#headBuf.length;
+        if (n >= 4 && this.#headBuf[n - 4] === 13 && this.#headBuf[n - 3] === 10 && this.#headBuf[n - 2] === 13 && this.#headBuf[n - 1] === 10) {
+          i++;
+          this.#parseHead();
+          break;
+        }
+      }
+      if (!this.headDone) return 'more';
+      if (this.contentLength !== undefined && this.contentLength > this.bodyMax && !this.noBody) return 'too-large';
+      if (this.#complete()) return 'done';
+    }
+    const rest = chunk.subarray(i);
+    if (rest.length > 0) {
+      this.#parts.push(rest.slice());
+      this.#bodyLen += rest.length;
+      if (this.chunked) this.#chunkText += Buffer.from(rest).toString('latin1');
+    }
+    if (this.#bodyLen > this.bodyMax && !this.chunked) return 'too-large';
+    return this.#complete() ? 'done' : 'more';
+  }
+
+  #parseHead(): void {
+    this.head = Uint8Array.from(this.#headBuf);
+    const text = Buffer.from(this.head).toString('latin1');
+    const lines = text.split('\r\n');
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+    this.status = m ? Number(m[1]) : 0;
+    for (const line of lines.slice(1)) {
+      const c = line.indexOf(':');
+      if (c < 0) continue;
+      const k = line.slice(0, c).trim().toLowerCase();
+      const v = line.slice(c + 1).trim();
+      if (k === 'content-length') this.contentLength = Number(v);
+      if (k === 'transfer-encoding' && /chunked/i.test(v)) this.chunked = true;
+      if (k === 'connection' && /close/i.test(v)) this.connectionClose = true;
+    }
+    this.headDone = true;
+    if (this.noBody || this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) this.contentLength = 0;
+  }
+
+  #complete(): boolean {
+    if (!this.headDone) return false;
+    if (this.chunked) return this.#chunkText.endsWith('0\r\n\r\n');
+    return this.contentLength !== undefined && this.#bodyLen >= this.contentLength;
+  }
+
+  /** The body (de-chunked). */
+  body(): Uint8Array {
+    const all = Buffer.concat(this.#parts);
+    if (!this.chunked) return new Uint8Array(all.subarray(0, this.contentLength ?? all.length));
+    const out: Buffer[] = [];
+    let i = 0;
+    for (;;) {
+      const eol = all.indexOf('\r\n', i, 'latin1');
+      if (eol < 0) break;
+      const size = parseInt(all.subarray(i, eol).toString('latin1'), 16);
+      if (!(size > 0)) break;
+      out.push(all.subarray(eol + 2, eol + 2 + size));
+      i = eol + 2 + size + 2;
+    }
+    return new Uint8Array(Buffer.concat(out));
+  }
+}
+
+/** Counts complete HTTP responses in a byte stream (to know when a socket's answer is in). */
+export class ResponseCounter {
+  complete = 0;
+  #reader = new ResponseReader(false, Number.MAX_SAFE_INTEGER);
+
+  push(chunk: Uint8Array): void {
+    let data = chunk;
+    while (data.length > 0) {
+      const before = this.#reader.received;
+      const r = this.#reader.push(data);
+      if (r !== 'done') return;
+      this.complete++;
+      // Bytes past the end of this response start the next one.
+      const used = this.#used(before, data.length);
+      this.#reader = new ResponseReader(false, Number.MAX_SAFE_INTEGER);
+      data = data.subarray(used);
+    }
+  }
+
+  /** Bytes of the last push that belonged to the response that just completed. */
+  #used(before: number, pushed: number): number {
+    const r = this.#reader;
+    const total = (r.head?.length ?? 0) + (r.contentLength ?? 0);
+    return Math.min(pushed, Math.max(0, total - before));
+  }
+}
+
+export interface SocketEvents {
+  /** Bytes became available to the device (virtual time). */
+  onData(bytes: Uint8Array): void;
+  /** The peer closed (after all its data was delivered), or the connection broke. */
+  onClose(reason: 'peer' | 'error'): void;
+}
+
+/**
+ * A modem TCP socket on a real loopback connection. Inbound bytes are released to the modem at
+ * virtual instants: first byte one RTT after the send that provoked it, then at the downlink rate.
+ */
+export class SimSocket {
+  #socket: net.Socket | undefined;
+  #events: SocketEvents;
+  #closed = false;
+  #counter = new ResponseCounter();
+  /** Virtual instant the last scheduled inbound byte arrives. */
+  #arrivalAt = 0;
+  #sendAt = 0;
+  #peerClosed = false;
+
+  constructor(
+    private readonly time: VirtualTime,
+    private readonly model: () => NetworkModel,
+    events: SocketEvents,
+    private readonly quietMs: number,
+  ) {
+    this.#events = events;
+  }
+
+  /** Connects for real; resolves true on success. Track it. */
+  connect(target: Endpoint): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const socket = net.connect(target.port, target.host);
+      this.#socket = socket;
+      socket.once('connect', () => resolve(true));
+      socket.on('error', () => {
+        resolve(false);
+        this.#onEnd('error');
+      });
+      socket.on('data', (chunk: Buffer) => this.#onData(new Uint8Array(chunk)));
+      socket.on('end', () => this.#onEnd('peer'));
+      socket.on('close', () => this.#onEnd('peer'));
+    });
+  }
+
+  /**
+   * Sends bytes; the returned promise resolves when the answer looks complete (one more whole
+   * HTTP response, the peer closed, or `quietMs` of real silence after data, ten times that
+   * before any). Track it: virtual time then waits for the server's answer.
+   */
+  send(bytes: Uint8Array): Promise<void> {
+    if (!this.#socket || this.#closed) return Promise.resolve();
+    const m = this.model();
+    this.#sendAt = this.time.now() + transferMs(bytes.length, m.uplinkBps) + m.rttMs;
+    const want = this.#counter.complete + 1;
+    this.#socket.write(bytes);
+    return new Promise<void>((resolve) => {
+      const pending = { want, resolve, timer: setTimeout(() => this.#settle(pending), this.quietMs * 10) };
+      this.#pending.push(pending);
+      this.#check();
+    });
+  }
+
+  #pending: { want: number; resolve: () => void; timer: NodeJS.Timeout }[] = [];
+
+  #settle(p: { want: number; resolve: () => void; timer: NodeJS.Timeout }): void {
+    clearTimeout(p.timer);
+    this.#release(this.#segmentBytes);
+    const i = this.#pending.indexOf(p);
+    if (i >= 0) this.#pending.splice(i, 1);
+    p.resolve();
+  }
+
+  #check(): void {
+    for (const p of [...this.#pending]) {
+      if (this.#counter.complete >= p.want || this.#peerClosed || this.#closed) this.#settle(p);
+    }
+  }
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    this.#counter.push(chunk);
+    // The loopback's write boundaries mean nothing on the radio: re-cut the stream into TCP
+    // segments of one MSS, each arriving when its last byte would at the downlink rate.
+    this.#segment.push(chunk);
+    this.#segmentBytes += chunk.length;
+    while (this.#segmentBytes >= MSS) this.#release(MSS);
+    for (const p of this.#pending) {
+      clearTimeout(p.timer);
+      p.timer = setTimeout(() => this.#settle(p), this.quietMs);
+    }
+    this.#check();
+    // Nothing waits for a response: release the tail now rather than sit on it.
+    if (this.#pending.length === 0) this.#release(this.#segmentBytes);
+  }
+
+  #segment: Uint8Array[] = [];
+  #segmentBytes = 0;
+
+  /** Schedules the first `n` buffered bytes as one segment. */
+  #release(n: number): void {
+    if (n <= 0) return;
+    const seg = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = this.#segment[0];
+      const take = Math.min(n - filled, head.length);
+      seg.set(head.subarray(0, take), filled);
+      filled += take;
+      if (take === head.length) this.#segment.shift();
+      else this.#segment[0] = head.subarray(take);
+    }
+    this.#segmentBytes -= n;
+    const m = this.model();
+    const start = Math.max(this.#arrivalAt, this.#sendAt, this.time.now());
+    this.#arrivalAt = start + transferMs(n, m.downlinkBps);
+    this.time.at(this.#arrivalAt, () => {
+      if (!this.#closed) this.#events.onData(seg);
+    });
+  }
+
+  #onEnd(reason: 'peer' | 'error'): void {
+    if (this.#peerClosed) return;
+    this.#peerClosed = true;
+    this.#release(this.#segmentBytes);
+    const at = Math.max(this.#arrivalAt, this.time.now());
+    this.time.at(at, () => {
+      if (!this.#closed) {
+        this.#closed = true;
+        this.#events.onClose(reason);
+      }
+    });
+    this.#check();
+  }
+
+  /** Local close (the device asked, or the bearer went): no more events. */
+  close(): void {
+    this.#closed = true;
+    this.#socket?.destroy();
+    this.#check();
+  }
+
+  get open(): boolean {
+    return !this.#closed;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Options, fault knobs and counters of the simulated SIMCom modem.
+ */
+
+export type ModemModel = 'sim7080g' | 'sim7600';
+
+/**
+ * Radio link model, per request: a request costs one RTT plus its bytes at the link rate; a TCP
+ * connect one RTT; a TLS handshake two more RTTs plus `tlsCryptoMs`. Sources for the defaults in
+ * docs/modem-simulator.md.
+ */
+export interface NetworkModel {
+  /** Round trip time, ms. */
+  rttMs: number;
+  /** Downlink rate the modem sees, bits per second. */
+  downlinkBps: number;
+  /** Uplink rate, bits per second. */
+  uplinkBps: number;
+  /** Modem-side TLS handshake crypto time, ms (a slow Cortex-A7/M core doing ECDHE + RSA verify). */
+  tlsCryptoMs: number;
+  /** Extra first-packet delay when the radio must leave idle (RRC connection setup), ms. */
+  rrcSetupMs: number;
+}
+
+/**
+ * Faults, applied through `SimModem.faults` (or `setFaults`). Byte offsets count from the moment
+ * the faults were set; one-shot knobs are deleted from the object when they fire, so a test can
+ * see that they did.
+ */
+export interface SimModemFaults {
+  /** Bearer lost after the modem has received this many payload bytes from the network: the
+   * connection closes mid-body with the personality's URCs (SIM7080: `+SHSTATE: 0` /
+   * `+CASTATE: <cid>,0` and `+APP PDP: 0,DEACTIVE`; SIM7600: `+HTTP_NONET_EVENT`,
+   * `+CCH_PEER_CLOSED: <sid>`, `+IPCLOSE: <link>,1`, `+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY`). One-shot. */
+  dropLinkAt?: number;
+  /** Short read: the read block that crosses this payload offset (counted in payload bytes the
+   * modem has sent to the host) announces its full length but sends only the bytes before the
+   * offset and no trailer (field reports, simcom-at.md pitfall 4). One-shot. */
+  truncateAt?: number;
+  /** Insert `garbageBytes` noise bytes into the modem->host stream after this many bytes. One-shot
+   * unless `garbageEvery` is set. */
+  garbageAt?: number;
+  /** Then again every this many bytes. */
+  garbageEvery?: number;
+  /** Noise bytes per injection (default 8). */
+  garbageBytes?: number;
+  /** The next `times` (default 1) commands whose name matches (e.g. `+SHREQ`, `+CPIN?`, `+CSQ`)
+   * answer `+CME ERROR: <code>` (formatted per `AT+CMEE`). */
+  cmeError?: { command: string; code: number; times?: number };
+  /** The next HTTP action (`AT+SHREQ` / `AT+HTTPACTION`) reports this modem error code. One-shot. */
+  httpActionError?: 602 | 706 | number;
+  /** Spontaneous reboot at this virtual instant (ms): output cut, boot URCs, echo back on,
+   * sessions and bearer gone. One-shot. */
+  rebootAt?: number;
+  /** From this virtual instant (ms) the modem answers nothing (no echo, no URCs) until the power
+   * key turns it off and on again (field: "only removing power did", simcom-at.md pitfall 7). */
+  stallAt?: number;
+}
+
+export interface SimModemCounters {
+  /** UART bytes host -> modem. */
+  uartToModemBytes: number;
+  /** UART bytes modem -> host. */
+  uartToHostBytes: number;
+  /** Command lines executed. */
+  commands: number;
+  /** HTTP requests made by the built-in clients, plus socket connections opened. */
+  requests: number;
+  /** Payload bytes received from the network (bodies, socket data). */
+  netRxBytes: number;
+  /** Payload bytes sent to the network. */
+  netTxBytes: number;
+  /** Boots (power-on and resets). */
+  boots: number;
+  /** Virtual time now, ms (read it at the end of a run). */
+  virtualMs: number;
+}
+
+/** Where the modem's connections go. */
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface SimModemOptions {
+  model: ModemModel;
+  /** Loopback server for every host name the modem resolves (unless `resolve` says otherwise). */
+  server?: Endpoint;
+  /** Name resolution: host name and port the device asked for -> loopback endpoint, or undefined
+   * for a DNS failure. Default: everything goes to `server`. */
+  resolve?: (host: string, port: number) => Endpoint | undefined;
+  /** Radio model (defaults per model: Cat-M for SIM7080G, Cat-1 for SIM7600). */
+  network?: Partial<NetworkModel>;
+  /** Milliseconds from power-on to network registration (default 10 s SIM7080G, 15.5 s SIM7600). */
+  registrationMs?: number;
+  /** Registration result: 1 home, 5 roaming, 3 denied (never registers for data). */
+  registrationStat?: 1 | 3 | 5;
+  /** Signal as `+CSQ: <rssi>` once registered (default 17 / 22, as in the transcripts). */
+  rssi?: number;
+  /** APN the network hands out (`AT+CGNAPN`). */
+  networkApn?: string;
+  /** Files already in the modem's file system / certificate store (name -> bytes). Default:
+   * `ca.pem`, as the transcripts assume it was uploaded earlier. */
+  files?: Record<string, Uint8Array>;
+  /** Largest body `AT+SHREQ` buffers; above it `+SHREQ: "GET",602,0` (stacx: ~40 kB). */
+  shBodyMax?: number;
+  /** Largest body the SIM7600 HTTP client buffers; above it `+HTTPACTION: 0,706,0`. */
+  httpBodyMax?: number;
+  /** Auto-baud on the SIM7080G (factory `+IPR: 0`): true unless a fixed rate is saved. */
+  ipr?: number;
+  /** Real milliseconds the socket stack waits for more data from the loopback server after the
+   * last byte, when it cannot tell that a response is complete (see docs). */
+  socketQuietMs?: number;
+  /** The server address the modem reports (`+CDNSGIP`, `RECV FROM:`); loopback is hidden
+   * behind it (default 203.0.113.10, TEST-NET-3, as in the transcript). */
+  publicIp?: string;
+  /** Seed for garbage bytes. */
+  seed?: number;
+  /** Called with every line the modem receives and sends (debugging). */
+  trace?: (direction: 'rx' | 'tx', text: string) => void;
+}
+
+export const CAT_M: NetworkModel = {
+  rttMs: 150,
+  downlinkBps: 300_000,
+  uplinkBps: 375_000,
+  tlsCryptoMs: 1500,
+  rrcSetupMs: 100,
+};
+
+export const CAT_1: NetworkModel = {
+  rttMs: 70,
+  downlinkBps: 5_000_000,
+  uplinkBps: 2_500_000,
+  tlsCryptoMs: 400,
+  rrcSetupMs: 50,
+};
