@@ -17,7 +17,8 @@ import { Digest } from 'crypt';
 import Time from 'time';
 import Timer from 'timer';
 import sysReboot from 'ota-sys-reboot';
-import { OtaError, startAgent, type AgentConfig, type Platform } from 'xs-ota';
+import Resource from 'Resource';
+import { OtaError, startAgent, type Platform, type StartConfig } from 'xs-ota';
 
 import { ModdableClock } from 'ota-clock';
 import { ConfigError, JOURNAL_DOMAIN, SECRETS_DOMAIN, readDeviceConfig, type DeviceConfig } from 'ota-config';
@@ -57,6 +58,18 @@ function readConfiguration(log: TraceLog): DeviceConfig {
   }
 }
 
+/**
+ * The CA certificate (PEM) the modem verifies every TLS server against, shipped as a resource of
+ * the build (manifest.json "resources"); the driver loads it into the modem at bring-up.
+ */
+function readCaCertificate(name: string): Uint8Array {
+  try {
+    return new Uint8Array(new Resource(name));
+  } catch (error) {
+    throw new OtaError('config-invalid', `otaCaCert: no resource '${name}' in this build`, error);
+  }
+}
+
 function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
   const hw = device.hardware;
   const powerKey = hw.powerKey;
@@ -79,8 +92,11 @@ function main(): void {
   const log = new TraceLog((text) => trace(text));
   try {
     const device = readConfiguration(log);
-    const agentConfig: AgentConfig = device.agent;
-    startAgent(buildPlatform(device, log), agentConfig);
+    const settings: StartConfig = { ...device.agent, caCert: readCaCertificate(device.agent.caCertName) };
+    startAgent(buildPlatform(device, log), settings).catch((error: unknown) => {
+      const reason = (error as { reason?: string }).reason ?? 'platform-error';
+      log.log('error', 'agent.stopped', { reason, detail: error instanceof Error ? error.message : String(error) });
+    });
   } catch (error) {
     // One line a field engineer can read on the console (a partition label that does not exist,
     // an unformatted settings partition), then the exception itself for xsbug.

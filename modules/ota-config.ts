@@ -54,7 +54,7 @@ export const CONFIG_SCHEMA = {
   otaBackend: {
     type: 'choice',
     default: 'hawkbit',
-    choices: ['hawkbit', 'iotconnect', 'static'],
+    choices: ['hawkbit', 'iotconnect', 'manifest'],
     meaning: 'Update backend protocol: Eclipse hawkBit DDI, Avnet IoTConnect, or a static manifest file.',
   },
   otaUrl: {
@@ -96,6 +96,20 @@ export const CONFIG_SCHEMA = {
     charset: LABEL,
     required: true,
     meaning: "CA certificate file name in the modem's file system, used to verify the HTTPS server.",
+  },
+  otaModem: {
+    type: 'choice',
+    default: 'sim7080',
+    choices: ['sim7080', 'sim7600'],
+    meaning: 'Fitted SIMCom modem: SIM7080G (Cat-M/NB-IoT) or SIM7600 (Cat-1/Cat-4).',
+  },
+  otaIotcEnv: {
+    type: 'text',
+    default: '',
+    maxLength: 64,
+    charset: LABEL,
+    required: false,
+    meaning: 'IoTConnect environment name (otaBackend iotconnect; otaTenant holds the CPID).',
   },
   otaKeyId: {
     type: 'int',
@@ -211,7 +225,7 @@ export class ConfigError extends Error {
   }
 }
 
-export type BackendKind = 'hawkbit' | 'iotconnect' | 'static';
+export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
 
 /** What main.ts hands to startAgent (structurally the bundle's AgentConfig). */
 export interface AgentSettings {
@@ -224,6 +238,8 @@ export interface AgentSettings {
   readonly apnUser: string | undefined;
   readonly apnPassword: string | undefined;
   readonly caCertName: string;
+  readonly modemModel: 'sim7080' | 'sim7600';
+  readonly iotconnect: { readonly cpid: string; readonly env: string } | undefined;
   readonly seKeyId: number;
   readonly pollIntervalS: number;
   readonly healthCheckDeadlineS: number;
@@ -277,6 +293,8 @@ export function readDeviceConfig(
     apnUser: secrets.apnUser,
     apnPassword: secrets.apnPassword,
     caCertName: text('otaCaCert'),
+    modemModel: readChoice('otaModem', config.otaModem) as 'sim7080' | 'sim7600',
+    iotconnect: backendKind === 'iotconnect' ? { cpid: text('otaTenant'), env: text('otaIotcEnv') } : undefined,
     seKeyId: int('otaKeyId'),
     pollIntervalS: int('otaPollIntervalS'),
     healthCheckDeadlineS: int('otaHealthDeadlineS'),

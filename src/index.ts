@@ -8,5 +8,5 @@ export { OtaError, isOtaError, reasonOf, type OtaReason } from './util/errors.js
 /** The agent's own version, reported to the backend. */
 export const AGENT_VERSION = '0.1.0';
 
-// PLACEHOLDER entry (src/agent/start.ts), to be replaced by the lead with the real agent.
-export { startAgent, type AgentConfig, type BackendKind } from './agent/start.js';
+export { startAgent, createAgent, type StartConfig, type StartOptions, type BackendKind } from './agent/start.js';
+export { UpdateAgent, type HealthCheck } from './agent/machine.js';

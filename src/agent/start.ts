@@ -1,49 +1,158 @@
 /**
- * PLACEHOLDER, to be replaced by the lead: the agent's entry point as the device (modules/main.ts)
- * and the simulated dev kit call it. It only logs `agent.started` through the log port and
- * returns. Its signature is the contract modules/main.ts is type-checked against
- * (`npm run typecheck:modules`); keep it or change both sides together.
+ * The agent's composition root: from the hardware ports and the device's settings, build the
+ * modem and its HTTP client, the A5000 verifier, the slot installer, the backend and the state
+ * machine, and run it. The device (modules/main.ts) and the simulated dev kit call this same
+ * function; only the Platform differs.
  */
+import type { UpdateBackend } from '../backend/backend.js';
+import { HawkbitBackend } from '../backend/hawkbit.js';
+import { IotConnectBackend } from '../backend/iotconnect.js';
+import { ManifestBackend } from '../backend/manifest.js';
+import type { Modem } from '../modem/modem.js';
+import { Sim7080 } from '../modem/sim7080.js';
+import { Sim7600 } from '../modem/sim7600.js';
+import type { HttpClient } from '../net/http.js';
+import { modemHttpClient } from '../net/modem-http.js';
+import { modemConnector } from '../net/modem-byte-stream.js';
 import type { Platform } from '../platform/index.js';
+import { Se05xImageVerifier, Se05x, T1Link } from '../se/index.js';
+import { OtaError, describeError, reasonOf } from '../util/errors.js';
+import { resolveConfig, type AgentConfig } from './config.js';
+import { UpdateAgent, type HealthCheck } from './machine.js';
+import { SlotInstaller } from './slot-installer.js';
 
-/** Which update backend the agent talks to (docs/device-build.md, configuration keys). */
-export type BackendKind = 'hawkbit' | 'iotconnect' | 'static';
+/** Which update backend the agent talks to. */
+export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
 
 /**
- * Everything the agent needs to know that is not hardware. On the device it comes from the
- * manifest's `config` (read with `mc/config`) and, for secrets, from the key-value store; the
- * device side (modules/ota-config.ts) has already validated every value against its range.
+ * Everything the agent needs that is not hardware. On the device it comes from the manifest's
+ * `config` (mc/config) and the key-value store's secrets, validated by modules/ota-config.ts; in
+ * the simulated dev kit, from `xs-ota sim` options.
  */
-export interface AgentConfig {
+export interface StartConfig {
   readonly backendKind: BackendKind;
-  /** Base URL of the backend, `https://` (or `http://` for a lab server). */
+  /** hawkBit server root, manifest URL, or IoTConnect discovery root. */
   readonly backendUrl: string;
-  /** hawkBit tenant (`DEFAULT` on a stock server); the IoTConnect company id for IoTConnect. */
+  /** hawkBit tenant (`DEFAULT` on a stock server). */
   readonly tenant: string;
-  /** The device's id at the backend; undefined: the agent uses the modem's IMEI. */
+  /** The device's id at the backend (hawkBit controllerId, IoTConnect DUID). */
   readonly deviceId: string | undefined;
-  /** Secret from the key-value store: backend credential (hawkBit target token); may be absent. */
+  /** Backend credential (hawkBit TargetToken), a secret from the key-value store. */
   readonly authToken: string | undefined;
   /** APN for the PDP context; '' lets the network assign it. */
   readonly apn: string;
-  /** Secrets from the key-value store, for operators that require APN authentication. */
   readonly apnUser: string | undefined;
   readonly apnPassword: string | undefined;
-  /** Name of the CA certificate file in the modem's file system (HTTPS server verification). */
+  /** Name of the CA certificate on the modem's file system. */
   readonly caCertName: string;
-  /** A5000 object id of the update-signing public key. */
+  /** The CA certificate (PEM) every TLS connection is verified against (the modems' default trusts any server). */
+  readonly caCert?: Uint8Array;
+  /** Which SIMCom modem is fitted. Default sim7080. */
+  readonly modemModel?: 'sim7080' | 'sim7600';
+  /** A5000 object id of the image-signing public key. */
   readonly seKeyId: number;
-  /** Seconds between polls when the backend does not say otherwise. */
   readonly pollIntervalS: number;
-  /** Seconds a freshly booted image has to pass its health check before it is not confirmed. */
   readonly healthCheckDeadlineS: number;
+  /** IoTConnect company id and environment (backendKind 'iotconnect'). */
+  readonly iotconnect?: { readonly cpid: string; readonly env: string };
+  /** Further policy settings (src/agent/config.ts), each validated. */
+  readonly policy?: Partial<AgentConfig>;
 }
 
-/** PLACEHOLDER: logs that it was called, then returns. The lead replaces the body. */
-export function startAgent(platform: Platform, config: AgentConfig): void {
-  platform.log.log('info', 'agent.started', {
-    backend: config.backendKind,
-    pollIntervalS: config.pollIntervalS,
-    placeholder: true,
+export interface StartOptions {
+  /** The application's health check after an update (default: healthy). */
+  healthCheck?: HealthCheck;
+  /** Seed for retry jitter; the device passes bytes from the A5000's GetRandom. */
+  randomSeed?: number;
+}
+
+export interface AgentParts {
+  agent: UpdateAgent;
+  modem: Modem;
+  http: HttpClient;
+  backend: UpdateBackend;
+  installer: SlotInstaller;
+  se: Se05x;
+}
+
+/** Build every part of the agent on `platform`. Throws OtaError('config-invalid', …) on a bad setting. */
+export function createAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): AgentParts {
+  const config = resolveConfig({
+    ...settings.policy,
+    backend: settings.backendKind,
+    serverUrl: settings.backendUrl,
+    tenant: settings.tenant,
+    deviceId: settings.deviceId ?? '',
+    token: settings.authToken ?? '',
+    pollIntervalS: settings.pollIntervalS,
+    healthDeadlineS: settings.healthCheckDeadlineS,
+    keyObjectId: settings.seKeyId,
   });
+  if (!settings.caCert || settings.caCert.length === 0) throw new OtaError('config-invalid', 'caCert: a CA certificate is required for TLS');
+  const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, log: platform.log };
+  const modemConfig = { apn: settings.apn === '' ? undefined : settings.apn, caCert: settings.caCert, caName: settings.caCertName };
+  const modem: Modem = settings.modemModel === 'sim7600' ? new Sim7600(modemPorts, modemConfig) : new Sim7080(modemPorts, modemConfig);
+  const http = modemHttpClient({ modem, clock: platform.clock });
+  const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
+  const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyObjectId: config.keyObjectId });
+  const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier });
+  const backend = createBackend(config, settings, http, modem, platform);
+  const agent = new UpdateAgent({
+    config,
+    backend,
+    http,
+    installer,
+    keyValue: platform.keyValue,
+    clock: platform.clock,
+    reboot: platform.reboot,
+    log: platform.log,
+    healthCheck: options.healthCheck,
+    randomSeed: options.randomSeed,
+  });
+  return { agent, modem, http, backend, installer, se };
+}
+
+function createBackend(config: AgentConfig, settings: StartConfig, http: HttpClient, modem: Modem, platform: Platform): UpdateBackend {
+  switch (config.backend) {
+    case 'hawkbit':
+      return new HawkbitBackend({
+        http,
+        server: config.serverUrl,
+        controllerId: config.deviceId,
+        tenant: config.tenant,
+        token: config.token === '' ? undefined : config.token,
+        attributes: { hwRevision: config.hardwareId },
+        log: platform.log,
+      });
+    case 'manifest':
+      return new ManifestBackend({ http, url: config.serverUrl, deviceId: config.deviceId === '' ? undefined : config.deviceId, log: platform.log });
+    case 'iotconnect':
+      if (!settings.iotconnect) throw new OtaError('config-invalid', 'iotconnect: cpid and env are required');
+      return new IotConnectBackend({
+        http,
+        connector: modemConnector(modem),
+        clock: platform.clock,
+        log: platform.log,
+        discoveryUrl: config.serverUrl,
+        cpid: settings.iotconnect.cpid,
+        env: settings.iotconnect.env,
+        duid: config.deviceId,
+      });
+  }
+}
+
+/**
+ * The device's entry: build the agent and run it for ever. Resolves when the agent asked for a
+ * reboot (the platform then resets). A configuration error is logged with its key and thrown.
+ */
+export async function startAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): Promise<void> {
+  let parts: AgentParts;
+  try {
+    parts = createAgent(platform, settings, options);
+  } catch (error) {
+    platform.log.log('error', 'agent.config-invalid', { reason: reasonOf(error), detail: describeError(error) });
+    throw error;
+  }
+  platform.log.log('info', 'agent.started', { backend: settings.backendKind, modem: parts.modem.model });
+  await parts.agent.run();
 }

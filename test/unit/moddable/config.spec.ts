@@ -87,7 +87,7 @@ describe('device configuration (modules/ota-config.ts)', () => {
   });
 
   it('accepts only the known backends', () => {
-    for (const kind of ['hawkbit', 'iotconnect', 'static']) assert.equal(read({ otaBackend: kind }).agent.backendKind, kind);
+    for (const kind of ['hawkbit', 'iotconnect', 'manifest']) assert.equal(read({ otaBackend: kind }).agent.backendKind, kind);
     rejects({ otaBackend: 'HawkBit' }, 'otaBackend');
     rejects({ otaBackend: 3 }, 'otaBackend');
   });
