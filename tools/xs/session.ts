@@ -116,12 +116,28 @@ export class XsSession {
    */
   async call<T = unknown>(name: string, args?: unknown): Promise<T> {
     const id = this.#nextId++;
-    const crank = await this.#command(encodeMessage({ op: 'call', name, args, id }));
-    this.#account(crank);
-    const reply = decodeMessage(crank.reply) as { ok: boolean; value?: unknown; pending?: boolean; error?: GuestErrorInfo };
-    if (!reply.ok) throw new GuestError(reply.error ?? { message: 'unknown guest error' });
-    if (!reply.pending) return reply.value as T;
-    return new Promise<T>((resolve, reject) => this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+    // Register the waiter before the call: an async guest function that settles within the same
+    // crank (no timer in between) sends its $settle before the call's own reply arrives.
+    const settled = new Promise<T>((resolve, reject) => this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+    settled.catch(() => undefined);
+    let reply: { ok: boolean; value?: unknown; pending?: boolean; error?: GuestErrorInfo };
+    try {
+      const crank = await this.#command(encodeMessage({ op: 'call', name, args, id }));
+      this.#account(crank);
+      reply = decodeMessage(crank.reply) as typeof reply;
+    } catch (error) {
+      this.#pending.delete(id);
+      throw error;
+    }
+    if (!reply.ok) {
+      this.#pending.delete(id);
+      throw new GuestError(reply.error ?? { message: 'unknown guest error' });
+    }
+    if (!reply.pending) {
+      this.#pending.delete(id);
+      return reply.value as T;
+    }
+    return settled;
   }
 
   /** Whether an async guest call is still unsettled. */
