@@ -14,6 +14,7 @@ type Loader = () => Promise<Command>;
 /** Subcommands; a module is loaded only when its command runs. */
 const COMMANDS: Record<string, Loader> = {
   version: async () => (await import('./version.js')).command,
+  image: async () => (await import('./image.js')).command,
 };
 
 export async function run(argv: string[]): Promise<number> {
