@@ -80,5 +80,5 @@ export function writeAndStage(secondary: FlashPort, image: Uint8Array, options: 
   const parsed = readSlotImage(secondary, { digest });
   const sig = parsed.check({ trustedKeyHash: verifier.keyHash });
   verifier.verifySync({ algorithm: 'ecdsa-p256', imageHash: parsed.computedHash, keyHash: sig.keyHash, signature: sig.signature });
-  markPending(secondary, options);
+  markPending(secondary, { ...options, verified: parsed });
 }

@@ -7,10 +7,12 @@ import assert from 'node:assert/strict';
 import { bootOutcome, confirmPrimary, markPending, readBootState } from '../../../src/slot/boot-state.js';
 import { SWAP_TYPE } from '../../../src/image/trailer.js';
 import { unhex } from '../../../src/util/bytes.js';
+import { OtaError } from '../../../src/util/errors.js';
+import { readSlotImage } from '../../../src/slot/slot-reader.js';
 import { bootMcuboot } from '../../../tools/devkit/sim-mcuboot.js';
 import { createDevkitFlash, isPowerCut, type DevkitFlash, type TearMode } from '../../../tools/devkit/sim-flash.js';
 import { expectedReason, vectorBytes } from '../../support/mcuboot-vectors.js';
-import { factoryDevkit, imageSha, makeImage, OLD_IMAGE, programRaw, trustedKeyPem, vectors, writeAndStage } from '../../support/devkit-update.js';
+import { digest, factoryDevkit, imageSha, makeImage, OLD_IMAGE, programRaw, trustedKeyPem, vectors, writeAndStage } from '../../support/devkit-update.js';
 
 const NEW_IMAGE = makeImage('1.0.0+1', 3000);
 const OLD = imageSha(OLD_IMAGE);
@@ -43,6 +45,16 @@ describe('slot + MCUboot simulator: update outcomes', () => {
       { erases: dk.device.stats.erases, writes: dk.device.stats.writes, busyMs: Math.round(dk.device.stats.busyUs / 1000) },
       { erases: 39, writes: 71, busyMs: 1786 },
     );
+  });
+
+  it('markPending refuses a slot that no longer holds the verified image', () => {
+    const dk = factoryDevkit();
+    writeAndStage(dk.secondary, NEW_IMAGE);
+    const other = factoryDevkit();
+    programRaw(other.secondary, makeImage('9.9.9', 100));
+    const verified = readSlotImage(dk.secondary, { digest });
+    assert.throws(() => markPending(other.secondary, { verified }), (e: unknown) => e instanceof OtaError && e.reason === 'hash-mismatch');
+    assert.equal(readBootState(other.primary, other.secondary).nextSwap, SWAP_TYPE.NONE);
   });
 
   it('revert: an unconfirmed new image is swapped back on the next boot', () => {

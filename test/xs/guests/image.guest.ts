@@ -78,7 +78,7 @@ expose({
     writer.flush();
     const image = readSlotImage(flash, { digest });
     await image.verify(verifier, { trustedKeyHash: unhex(args.trustedKeyHash) });
-    markPending(flash, { permanent: args.permanent });
+    markPending(flash, { permanent: args.permanent, verified: image });
     return { staged: true, durableOffset: writer.durableOffset, written: writer.written, hash: hex(image.computedHash) };
   },
 
