@@ -23,7 +23,7 @@ import {
   TRAILER_INFO_SIZE,
   type SwapState,
 } from '../image/trailer.js';
-import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
+import { DEFAULT_TRAILER_SIZE, type ParsedImage } from '../image/image-stream.js';
 import { readSlotSummary } from './slot-reader.js';
 
 /** Reads a slot's trailer state (boot_read_swap_state). */
@@ -58,9 +58,17 @@ function writeUnit(flash: FlashPort, fromEnd: number, unit: Uint8Array): void {
  * confirmed) or, with `permanent`, PERM. Same end state as boot_set_pending_multi, but the magic
  * is written last: it is what MCUboot acts on, so a reset part-way leaves no request at all
  * instead of a TEST where PERM was asked. Already pending: nothing to do (as MCUboot).
- * Call only after readSlotImage + verify on the written slot.
+ * Call only after readSlotImage + verify on the written slot; pass that result as `verified` to
+ * have the slot's SHA256 TLV checked against it first.
  */
-export function markPending(secondary: FlashPort, options: { permanent?: boolean } = {}): void {
+export function markPending(secondary: FlashPort, options: { permanent?: boolean; verified?: ParsedImage; trailerSize?: number } = {}): void {
+  if (options.verified) {
+    // Guard against staging a slot other than the one verified (rewritten since, or another image).
+    const onFlash = readSlotSummary(secondary, options.trailerSize ?? DEFAULT_TRAILER_SIZE);
+    if (!options.verified.hashOk || !onFlash?.sha256 || !bytesEqual(onFlash.sha256, options.verified.computedHash)) {
+      throw new OtaError('hash-mismatch', 'the secondary slot does not hold the verified image');
+    }
+  }
   const state = readSwapState(secondary);
   if (state.magic === 'good') return;
   if (state.magic === 'bad') throw new OtaError('trailer-invalid', 'secondary trailer magic is corrupt (erase the slot and rewrite)');

@@ -5,7 +5,7 @@
  */
 import type { DigestPort } from '../platform/digest.js';
 import type { FlashPort } from '../platform/flash.js';
-import { OtaError, isOtaError } from '../util/errors.js';
+import { isOtaError } from '../util/errors.js';
 import { decodeHeader, IMAGE_HEADER_SIZE, IMAGE_MAGIC, type ImageHeader } from '../image/header.js';
 import { DEFAULT_TRAILER_SIZE, ImageStream, type ParsedImage } from '../image/image-stream.js';
 import { TLV, TLV_INFO_MAGIC, TLV_INFO_SIZE, TLV_PROT_INFO_MAGIC } from '../image/tlv.js';
@@ -109,4 +109,4 @@ export function readSlotSummary(flash: FlashPort, trailerSize = DEFAULT_TRAILER_
   return { header, imageSize: end, sha256 };
 }
 
-export { OtaError };
+

@@ -3,7 +3,7 @@
  * key, a factory-flashed dev kit, and the agent's update steps (write, verify from flash, stage,
  * confirm) over the simulated flash.
  */
-import { createHash } from 'node:crypto';
+import { createHash, sign as cryptoSign } from 'node:crypto';
 import { readSlotImage } from '../../src/slot/slot-reader.js';
 import { SlotWriter } from '../../src/slot/slot-writer.js';
 import { markPending } from '../../src/slot/boot-state.js';
@@ -22,11 +22,28 @@ export const digest = new NodeDigest();
 
 const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
 
-/** A signed image of `bodySize` deterministic bytes (fixed signature per label, so runs repeat). */
+/**
+ * A signed image of `bodySize` deterministic bytes. ECDSA signatures are randomized, so the
+ * signature is drawn until its DER is 71 bytes: the image length, and with it every flash
+ * operation count in the tests, is then the same on every run.
+ */
 export function makeImage(version: string, bodySize: number, label = `xs-ota-test:${version}:${bodySize}`): Uint8Array {
   const input = new Uint8Array(0x200 + bodySize);
   input.set(regenerateBody(label, bodySize, sha), 0x200);
-  return signImage(input, { keyPem: signingKeyPem, version, slotSize: 0x60000 });
+  for (;;) {
+    let sigLength = 0;
+    const image = signImage(input, {
+      keyPem: signingKeyPem,
+      version,
+      slotSize: 0x60000,
+      signFn: (region, key) => {
+        const sig = new Uint8Array(cryptoSign('sha256', region, key));
+        sigLength = sig.length;
+        return sig;
+      },
+    });
+    if (sigLength === 71) return image;
+  }
 }
 
 export function imageSha(image: Uint8Array): string {
@@ -63,5 +80,5 @@ export function writeAndStage(secondary: FlashPort, image: Uint8Array, options: 
   const parsed = readSlotImage(secondary, { digest });
   const sig = parsed.check({ trustedKeyHash: verifier.keyHash });
   verifier.verifySync({ algorithm: 'ecdsa-p256', imageHash: parsed.computedHash, keyHash: sig.keyHash, signature: sig.signature });
-  markPending(secondary, options);
+  markPending(secondary, { ...options, verified: parsed });
 }

@@ -512,6 +512,9 @@ class Mcuboot {
       this.writeStatus(bs);
       bs.idx++;
       bs.state = STATE_0;
+      // swap_scratch.c (mcu-tools/mcuboot 0218d02, as read) erases the whole scratch area first
+      // sector first: a power cut before its last sector is erased leaves the scratch trailer
+      // (magic + stale status) and the next boot redoes this group from a half-erased scratch.
       if (eraseScratch) X.erase(0, X.size);
     }
   }

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import type { FlashPort } from '../../../src/platform/flash.js';
 import { SlotWriter } from '../../../src/slot/slot-writer.js';
-import { readSlotImage } from '../../../src/slot/slot-reader.js';
+import { feedFromFlash, readSlotImage } from '../../../src/slot/slot-reader.js';
+import { ImageStream } from '../../../src/image/image-stream.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
 import { digest, makeImage } from '../../support/devkit-update.js';
@@ -95,6 +96,25 @@ describe('slot/SlotWriter', () => {
     const parsed = readSlotImage(dk.secondary, { digest });
     assert.equal(parsed.hashOk, true);
     assert.throws(() => new SlotWriter({ flash: dk.secondary, startOffset: 100 }), (e: unknown) => e instanceof OtaError && e.reason === 'invalid-argument');
+  });
+
+  it('after a reset, the parser is re-fed from flash up to the resume offset, then from the network', () => {
+    const dk = createDevkitFlash();
+    const first = new SlotWriter({ flash: dk.secondary });
+    writeAll(first, IMAGE.subarray(0, 12_345), 1000);
+    const resumeAt = first.durableOffset;
+    // Reset: the hash state is gone. Rebuild it from what is on flash, then continue.
+    const stream = new ImageStream({ digest });
+    feedFromFlash(dk.secondary, stream, 0, resumeAt, new Uint8Array(4096));
+    assert.equal(stream.offset, resumeAt);
+    const second = new SlotWriter({ flash: dk.secondary, startOffset: resumeAt });
+    for (let o = resumeAt; o < IMAGE.length; o += 1000) {
+      const chunk = IMAGE.subarray(o, o + 1000);
+      stream.push(chunk);
+      second.write(chunk);
+    }
+    second.flush();
+    assert.equal(stream.finish().hashOk, true);
   });
 
   it('read-back catches a flash that drops writes', () => {
