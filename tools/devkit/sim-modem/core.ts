@@ -439,9 +439,15 @@ export abstract class ModemCore {
     if (stat === this.regStat) return;
     this.regStat = stat;
     if (this.power !== 'on') return;
-    if (this.cregN > 0) this.line(`+CREG: ${stat}`);
-    if (this.cgregN > 0) this.line(`+CGREG: ${stat}`);
-    if (this.ceregN > 0) this.line(`+CEREG: ${stat}`);
+    if (this.cregN > 0) this.line(`+CREG: ${stat}${this.#location(this.cregN)}`);
+    if (this.cgregN > 0) this.line(`+CGREG: ${stat}${this.#location(this.cgregN)}`);
+    if (this.ceregN > 0) this.line(`+CEREG: ${stat}${this.#location(this.ceregN)}`);
+  }
+
+  /** `,<lac/tac>,<ci>,<AcT>` when `<n>` >= 2 and registered (the manual's example location,
+   * `+CREG: 1,"1816","550C",0`, §3.2; AcT 7 = LTE / LTE-M). */
+  #location(n: number): string {
+    return n >= 2 && this.registered ? ',"1816","550C",7' : '';
   }
 
   get registered(): boolean {
@@ -567,7 +573,7 @@ export abstract class ModemCore {
       case '+CEREG': {
         const key = cmd.name === '+CREG' ? 'cregN' : cmd.name === '+CGREG' ? 'cgregN' : 'ceregN';
         if (cmd.kind === 'read') {
-          this.line(`${cmd.name}: ${this[key]},${this.regStat}`);
+          this.line(`${cmd.name}: ${this[key]},${this.regStat}${this.#location(this[key])}`);
           this.ok();
         } else if (cmd.kind === 'set' && /^[0-2]$|^4$/.test(cmd.args[0] ?? '')) {
           this[key] = Number(cmd.args[0]);
