@@ -80,6 +80,7 @@ export abstract class ModemCore {
   #keyDownAt: number | undefined;
   #keyHandle = 0;
   #faultHandles: number[] = [];
+  #urcHandle = 0;
 
   protected readonly networkModel: NetworkModel;
 
@@ -135,6 +136,7 @@ export abstract class ModemCore {
     this.#nextGarbage = f.garbageAt;
     for (const h of this.#faultHandles) this.time.cancel(h);
     this.#faultHandles = [];
+    this.time.cancel(this.#urcHandle);
     if (f.rebootAt !== undefined) {
       this.#faultHandles.push(
         this.time.at(f.rebootAt, () => {
@@ -142,6 +144,17 @@ export abstract class ModemCore {
           if (this.power !== 'off' && !this.stalled) this.reboot(0);
         }),
       );
+    }
+    if (f.urcEveryMs !== undefined && f.urcEveryMs > 0) {
+      const every = f.urcEveryMs;
+      let k = 0;
+      const tick = () => {
+        if (this.#faults !== f || f.urcEveryMs !== every) return;
+        const urcs = this.noiseUrcs();
+        this.line(urcs[k++ % urcs.length]);
+        this.#urcHandle = this.time.after(every, tick);
+      };
+      this.#urcHandle = this.time.after(every, tick);
     }
     if (f.stallAt !== undefined) {
       this.#faultHandles.push(
@@ -639,5 +652,7 @@ export abstract class ModemCore {
   }
 
   protected abstract iprRates(): number[];
+  /** URCs a driver must ignore (the `urcEveryMs` fault). Formats are INF. */
+  protected abstract noiseUrcs(): string[];
   protected abstract identity(name: string): string;
 }
