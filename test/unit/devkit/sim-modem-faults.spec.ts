@@ -156,6 +156,22 @@ describe('sim-modem: faults', function () {
     assert.equal(r.host.take().length, 6 + 2); // at 0 and at 4
   });
 
+  it('urcEveryMs: noise URCs between responses and between an OK and its data', async () => {
+    r = await rig('sim7080g');
+    await shConnect(r.host);
+    assert.match(await shGet(r.host, 0, 2047), /\+SHREQ: "GET",206,2048/);
+    r.host.take();
+    r.kit.modem.setFaults({ urcEveryMs: 3 });
+    r.host.write('AT+SHREAD=0,2048\r');
+    await r.time.advance(400);
+    r.kit.modem.setFaults({});
+    const text = Buffer.from(r.host.take()).toString('latin1');
+    assert.match(text, /^(\r\n[^\r]+\r\n)*\r\nOK\r\n(\r\n[^\r]+\r\n)+\r\n\+SHREAD: 2048\r\n/);
+    assert.match(text, /\*PSUTTZ|DST: 0/);
+    const start = text.indexOf('+SHREAD: 2048\r\n') + 15;
+    assert.deepEqual(new Uint8Array(Buffer.from(text.slice(start, start + 2048), 'latin1')), image.subarray(0, 2048));
+  });
+
   it('httpActionError: 602 from SIM7080G SHREQ, 706 from SIM7600 HTTPACTION', async () => {
     r = await rig('sim7080g');
     await shConnect(r.host);

@@ -185,6 +185,43 @@ describe('sim-modem: power key and boot', () => {
     assert.equal(await host.cmd('AT+CSQ'), '\r\n+CSQ: 22,99\r\n\r\nOK\r\n');
   });
 
+  it('registration URCs follow AT+CxREG=<n>: stat only with 1, location added with 2', async () => {
+    const time = new VirtualTime();
+    const kit = createSimModem(time, { model: 'sim7080g', registrationMs: 8000 });
+    const host = new ScriptHost(time, kit.serial);
+    kit.powerKey.write(1);
+    await time.advance(1000);
+    kit.powerKey.write(0);
+    await time.advance(3500);
+    await host.cmd('ATE0');
+    await host.cmd('AT+CEREG=1');
+    await host.cmd('AT+CREG=2');
+    assert.equal(await host.cmd('AT+CEREG?'), '\r\n+CEREG: 1,2\r\n\r\nOK\r\n');
+    assert.equal(await host.until(/\+CEREG: [^\r]*\r\n$/), '\r\n+CREG: 1,"1816","550C",7\r\n\r\n+CEREG: 1\r\n');
+    host.take();
+    assert.equal(await host.cmd('AT+CREG?'), '\r\n+CREG: 2,1,"1816","550C",7\r\n\r\nOK\r\n');
+  });
+
+  it('AT+CPOWD=1 prints NORMAL POWER DOWN and powers off; SIM7600 AT+CRESET reboots, AT+CPOF powers off', async () => {
+    const time = new VirtualTime();
+    const a = createSimModem(time, { model: 'sim7080g', poweredOn: true });
+    const ha = new ScriptHost(time, a.serial);
+    await ha.cmd('ATE0');
+    ha.write('AT+CPOWD=1\r');
+    assert.equal(await ha.until(/DOWN\r\n$/), '\r\nNORMAL POWER DOWN\r\n');
+    await time.advance(100);
+    assert.equal(a.modem.power, 'off');
+    const b = createSimModem(time, { model: 'sim7600', poweredOn: true });
+    const hb = new ScriptHost(time, b.serial);
+    await hb.cmd('ATE0');
+    assert.equal(await hb.cmd('AT+CRESET'), '\r\nOK\r\n');
+    assert.equal(await hb.until(/PB DONE\r\n$/, 20_000), '\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\nSMS DONE\r\n\r\nPB DONE\r\n');
+    hb.take();
+    assert.equal(await hb.cmd('AT+CPOF'), 'AT+CPOF\r\r\nOK\r\n');
+    await time.advance(100);
+    assert.equal(b.modem.power, 'off');
+  });
+
   it('unknown commands answer ERROR; AT+CMEE selects the error format', async () => {
     const time = new VirtualTime();
     const kit = createSimModem(time, { model: 'sim7080g', poweredOn: true });

@@ -80,6 +80,7 @@ export abstract class ModemCore {
   #keyDownAt: number | undefined;
   #keyHandle = 0;
   #faultHandles: number[] = [];
+  #urcHandle = 0;
 
   protected readonly networkModel: NetworkModel;
 
@@ -135,6 +136,7 @@ export abstract class ModemCore {
     this.#nextGarbage = f.garbageAt;
     for (const h of this.#faultHandles) this.time.cancel(h);
     this.#faultHandles = [];
+    this.time.cancel(this.#urcHandle);
     if (f.rebootAt !== undefined) {
       this.#faultHandles.push(
         this.time.at(f.rebootAt, () => {
@@ -142,6 +144,17 @@ export abstract class ModemCore {
           if (this.power !== 'off' && !this.stalled) this.reboot(0);
         }),
       );
+    }
+    if (f.urcEveryMs !== undefined && f.urcEveryMs > 0) {
+      const every = f.urcEveryMs;
+      let k = 0;
+      const tick = () => {
+        if (this.#faults !== f || f.urcEveryMs !== every) return;
+        const urcs = this.noiseUrcs();
+        this.line(urcs[k++ % urcs.length]);
+        this.#urcHandle = this.time.after(every, tick);
+      };
+      this.#urcHandle = this.time.after(every, tick);
     }
     if (f.stallAt !== undefined) {
       this.#faultHandles.push(
@@ -439,9 +452,15 @@ export abstract class ModemCore {
     if (stat === this.regStat) return;
     this.regStat = stat;
     if (this.power !== 'on') return;
-    if (this.cregN > 0) this.line(`+CREG: ${stat}`);
-    if (this.cgregN > 0) this.line(`+CGREG: ${stat}`);
-    if (this.ceregN > 0) this.line(`+CEREG: ${stat}`);
+    if (this.cregN > 0) this.line(`+CREG: ${stat}${this.#location(this.cregN)}`);
+    if (this.cgregN > 0) this.line(`+CGREG: ${stat}${this.#location(this.cgregN)}`);
+    if (this.ceregN > 0) this.line(`+CEREG: ${stat}${this.#location(this.ceregN)}`);
+  }
+
+  /** `,<lac/tac>,<ci>,<AcT>` when `<n>` >= 2 and registered (the manual's example location,
+   * `+CREG: 1,"1816","550C",0`, §3.2; AcT 7 = LTE / LTE-M). */
+  #location(n: number): string {
+    return n >= 2 && this.registered ? ',"1816","550C",7' : '';
   }
 
   get registered(): boolean {
@@ -567,7 +586,7 @@ export abstract class ModemCore {
       case '+CEREG': {
         const key = cmd.name === '+CREG' ? 'cregN' : cmd.name === '+CGREG' ? 'cgregN' : 'ceregN';
         if (cmd.kind === 'read') {
-          this.line(`${cmd.name}: ${this[key]},${this.regStat}`);
+          this.line(`${cmd.name}: ${this[key]},${this.regStat}${this.#location(this[key])}`);
           this.ok();
         } else if (cmd.kind === 'set' && /^[0-2]$|^4$/.test(cmd.args[0] ?? '')) {
           this[key] = Number(cmd.args[0]);
@@ -633,5 +652,7 @@ export abstract class ModemCore {
   }
 
   protected abstract iprRates(): number[];
+  /** URCs a driver must ignore (the `urcEveryMs` fault). Formats are INF. */
+  protected abstract noiseUrcs(): string[];
   protected abstract identity(name: string): string;
 }

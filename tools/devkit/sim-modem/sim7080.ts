@@ -74,6 +74,10 @@ export class Sim7080 extends ModemCore {
   protected registrationDelayMs(): number {
     return this.options.registrationMs ?? 10_000;
   }
+  protected noiseUrcs(): string[] {
+    // TinyGSM's SIM7080 handleURCs strips *PSUTTZ, DST:, *PSNWID, +CTZV (pitfall 2).
+    return ['*PSUTTZ: 26/11/24,17:00:00","+00",0', 'DST: 0', '*PSNWID: "001","01","Test","Test","",""', '+CTZV: +00,0'];
+  }
   protected iprRates(): number[] {
     return IPR_RATES;
   }

@@ -108,6 +108,9 @@ export class Sim7600 extends ModemCore {
   protected registrationDelayMs(): number {
     return this.options.registrationMs ?? 15_500;
   }
+  protected noiseUrcs(): string[] {
+    return ['+CTZV: +00,0', '+CGEV: ME PDN ACT 1', 'DST: 0'];
+  }
   protected iprRates(): number[] {
     return IPR_RATES;
   }

@@ -49,6 +49,10 @@ export interface SimModemFaults {
   cmeError?: { command: string; code: number; times?: number };
   /** The next HTTP action (`AT+SHREQ` / `AT+HTTPACTION`) reports this modem error code. One-shot. */
   httpActionError?: 602 | 706 | number;
+  /** Every this many virtual ms, one harmless URC the driver must skip (SIM7080G: `*PSUTTZ`,
+   * `DST: 0`, `+CGEV: ME PDN ACT 0`-style network noise; SIM7600: `+CTZV`, `+CGEV`), landing
+   * between any two responses or between an `OK` and its data (simcom-at.md §10, pitfall 2). */
+  urcEveryMs?: number;
   /** Spontaneous reboot at this virtual instant (ms): output cut, boot URCs, echo back on,
    * sessions and bearer gone. One-shot. */
   rebootAt?: number;
