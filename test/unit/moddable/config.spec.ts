@@ -46,6 +46,8 @@ describe('device configuration (modules/ota-config.ts)', () => {
       apnUser: undefined,
       apnPassword: undefined,
       caCertName: 'ca.pem',
+      modemModel: 'sim7080',
+      iotconnect: undefined,
       seKeyId: 0x7b000201,
       pollIntervalS: 3600,
       healthCheckDeadlineS: 300,

@@ -34,6 +34,7 @@ const SDK_MODULES: Record<string, string> = {
   crypt: '$(MODDABLE)/modules/crypt/digest/manifest.json',
   time: '$(MODDABLE)/build/devices/zephyr/manifest.json (preloads time)',
   timer: '$(MODDABLE)/examples/manifest_base.json',
+  Resource: '$(MODDABLE)/examples/manifest_base.json',
 };
 
 const SOURCE_EXTENSIONS = ['.ts', '.d.ts', '.js', '.mjs', '.c'];

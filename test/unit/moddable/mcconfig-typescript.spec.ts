@@ -23,6 +23,7 @@ import { repoRoot } from '../../support/paths.js';
 const typings = path.join(repoRoot, 'node_modules', '@moddable', 'typings');
 const SDK_DECLARATIONS: Record<string, string> = {
   timer: path.join(typings, 'timer'),
+  Resource: path.join(typings, 'Resource'),
   time: path.join(typings, 'time'),
   'mc/config': path.join(typings, 'mc', 'config'),
   'embedded:io/_common': path.join(typings, 'embedded_io', '_common'),
