@@ -26,7 +26,14 @@ export interface Installer {
   write(chunk: Uint8Array): Promise<void>;
   /** Bytes written to flash and read back so far (a resume point). */
   readonly flushed: number;
-  /** The image ended: flush, check hash, key and signature, re-hash from flash. */
+  /** The body ended: write the held-back tail to flash; returns the bytes in the slot. */
+  seal(): number;
+  /**
+   * Before `finish` after a reset: re-hash the `length` sealed bytes from flash. A no-op when this
+   * installer sealed exactly those bytes in this boot.
+   */
+  reload(length: number): Promise<void>;
+  /** The image is complete: check hash, key and signature, re-hash from flash. */
   finish(): Promise<ImageInfo>;
   /** Mark the secondary slot pending (MCUboot test swap). Only after `finish` succeeded. */
   stage(): void;

@@ -256,6 +256,9 @@ export class UpdateAgent {
     this.journal.save({ state: 'download', deployment: d });
     let lastSaved = d.offset;
     let retryAfterMs: number | undefined;
+    // Progress reports wait until the request ends: the modem carries one connection at a time,
+    // and a report sent mid-body would cut the download it reports on.
+    let progress: { done: number; total: number } | undefined;
     try {
       const start = await this.#d.installer.resume(d.offset);
       d.offset = start;
@@ -266,6 +269,7 @@ export class UpdateAgent {
         {
           method: 'GET',
           url: d.url,
+          headers: this.#d.backend.artifactHeaders?.(d.url),
           range: start > 0 ? { start, ifRange: d.validator } : undefined,
         },
         {
@@ -315,16 +319,21 @@ export class UpdateAgent {
             }
             if (d.size !== undefined && position >= nextProgress) {
               nextProgress = this.#progressMark(d, position);
-              await this.#tryReport(d, 'downloading', { done: position, total: d.size });
+              progress = { done: position, total: d.size };
             }
           },
         },
       );
     } catch (error) {
+      if (progress) await this.#tryReport(d, 'downloading', progress);
       return this.#downloadFailed(d, error, retryAfterMs);
     }
-    d.offset = this.#d.installer.flushed;
+    if (progress && progress.done < progress.total) await this.#tryReport(d, 'downloading', progress);
+    // The body is complete: everything goes to flash before 'verify' is persisted, so that after a
+    // reset the verify step re-hashes exactly these bytes from flash.
+    d.offset = this.#d.installer.seal();
     this.journal.save({ state: 'verify', deployment: d });
+    this.#log('info', 'download.done', { bytes: d.offset, attempts: d.attempts, fetched: d.bytesFetched });
     return { state: 'verify', sleepMs: 0 };
   }
 
@@ -370,12 +379,8 @@ export class UpdateAgent {
 
   async #verify(d: Deployment): Promise<StepResult> {
     try {
-      // After a reset in 'verify' the installer re-hashes the slot from flash up to the end.
-      const resumed = await this.#d.installer.resume(d.offset);
-      if (resumed < d.offset) {
-        this.journal.save({ state: 'download', deployment: { ...d, offset: resumed } });
-        return { state: 'download', sleepMs: 0 };
-      }
+      // After a reset in 'verify' the installer re-hashes the sealed image from flash.
+      await this.#d.installer.reload(d.offset);
       const info = await this.#d.installer.finish();
       if (d.size !== undefined && info.imageSize > d.size) throw new OtaError('trailing-data', `image is ${info.imageSize} bytes, artifact ${d.size}`);
       // The header is the truth: a backend may name one version and serve another.

@@ -38,6 +38,9 @@ export class SlotInstaller implements Installer {
   #writer: SlotWriter | undefined;
   #fileHash: Sha256 | undefined;
   #verified = false;
+  /** Bytes fed to the stream (from flash or the network) since the last resume/reload. */
+  #fed = 0;
+  #sealed = false;
 
   constructor(options: SlotInstallerOptions) {
     this.#o = options;
@@ -55,6 +58,38 @@ export class SlotInstaller implements Installer {
     let start = Math.min(offset, capacity);
     start -= start % status.blockLength;
     this.#verified = false;
+    this.#startStream();
+    // Re-hash what an earlier attempt (or boot) left in flash below the resume point: the hash
+    // state is not persisted, the flash contents are. A torn sector is at or above `start`.
+    this.#feedFromFlash(start);
+    this.#writer = new SlotWriter({ flash: this.#o.secondary, trailerSize: this.#trailerSize, startOffset: start });
+    this.#writer.begin();
+    return start;
+  }
+
+  seal(): number {
+    if (!this.#writer) throw new OtaError('bad-state', 'seal before resume');
+    const length = this.#writer.flush();
+    this.#writer = undefined;
+    this.#sealed = true;
+    return length;
+  }
+
+  async reload(length: number): Promise<void> {
+    if (this.#sealed && this.#fed === length) return;
+    const status = this.#o.secondary.status();
+    if (length > status.size - this.#trailerSize) throw new OtaError('slot-overflow', `sealed length ${length} exceeds the slot`);
+    this.#verified = false;
+    this.#startStream();
+    this.#feedFromFlash(length);
+    this.#writer = undefined;
+    this.#sealed = true;
+  }
+
+  #startStream(): void {
+    const status = this.#o.secondary.status();
+    this.#sealed = false;
+    this.#fed = 0;
     this.#stream = new ImageStream({
       digest: this.#o.digest,
       slotSize: status.size,
@@ -62,27 +97,25 @@ export class SlotInstaller implements Installer {
       supportedFlags: this.#o.supportedFlags,
     });
     this.#fileHash = this.#o.digest.sha256();
-    // Re-hash what an earlier attempt (or boot) left in flash below the resume point: the hash
-    // state is not persisted, the flash contents are. A torn sector is at or above `start`.
-    for (let at = 0; at < start; at += this.#sector.length) {
-      const piece = this.#sector.subarray(0, Math.min(this.#sector.length, start - at));
+  }
+
+  #feedFromFlash(end: number): void {
+    for (let at = 0; at < end; at += this.#sector.length) {
+      const piece = this.#sector.subarray(0, Math.min(this.#sector.length, end - at));
       this.#o.secondary.read(at, piece);
       this.#feed(piece);
     }
-    this.#writer = new SlotWriter({ flash: this.#o.secondary, trailerSize: this.#trailerSize, startOffset: start });
-    this.#writer.begin();
-    return start;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (!this.#writer) throw new OtaError('bad-state', 'write before resume');
+    if (!this.#writer || this.#sealed) throw new OtaError('bad-state', 'write before resume or after seal');
     this.#feed(chunk);
     this.#writer.write(chunk);
   }
 
   async finish(): Promise<ImageInfo> {
-    if (!this.#writer || !this.#stream || !this.#fileHash) throw new OtaError('bad-state', 'finish before resume');
-    const imageSize = this.#writer.flush();
+    if (!this.#sealed || !this.#stream || !this.#fileHash) throw new OtaError('bad-state', 'finish before seal or reload');
+    const imageSize = this.#fed;
     const parsed = this.#stream.finish();
     await parsed.verify(this.#o.verifier);
     // Trust flash, not RAM: parse and hash the slot again from what is really written.
@@ -140,5 +173,6 @@ export class SlotInstaller implements Installer {
       throw new OtaError('trailing-data', `${bytes.length - used} bytes after the image's last TLV`);
     }
     this.#fileHash!.update(bytes);
+    this.#fed += bytes.length;
   }
 }

@@ -76,6 +76,11 @@ export interface UpdateBackend {
   report(report: Report): Promise<void>;
   /** Answer a cancellation (hawkBit: cancelAction feedback). */
   acknowledgeCancel(actionId: string, stopped: boolean): Promise<void>;
+  /**
+   * Headers an artifact download from `url` needs (hawkBit: the TargetToken, for its own origin
+   * only). Asked at every attempt, so no credential is ever written to the journal.
+   */
+  artifactHeaders?(url: string): Record<string, string>;
   /** Fetch the offer again (e.g. a pre-signed URL expired); undefined when the action is gone. */
   refreshOffer(actionId: string, current: { version: string }): Promise<UpdateOffer | undefined>;
 }

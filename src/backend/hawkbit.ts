@@ -277,6 +277,10 @@ export class HawkbitBackend implements UpdateBackend {
    * The token goes only to the configured server's origin: a link is followed as given, but a
    * hostile or misconfigured answer must not make the device hand its credentials to another host.
    */
+  artifactHeaders(url: string): Record<string, string> {
+    return { ...this.#auth(url) };
+  }
+
   #auth(url: string): Record<string, string> {
     return urlOrigin(url).toLowerCase() === this.#origin ? this.#authorization : {};
   }

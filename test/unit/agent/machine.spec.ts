@@ -86,8 +86,15 @@ class FakeInstaller implements Installer {
     this.written += chunk.length;
     this.flushed = this.written - (this.written % 4096);
   }
-  async finish(): Promise<ImageInfo> {
+  seal(): number {
     this.flushed = this.written;
+    return this.written;
+  }
+  async reload(length: number): Promise<void> {
+    this.written = length;
+    this.flushed = length;
+  }
+  async finish(): Promise<ImageInfo> {
     if (this.rejectWith) throw this.rejectWith;
     return { version: this.imageVersion, imageSize: this.written, fileSha256: new Uint8Array(createHash('sha256').update(this.slot).digest()) };
   }

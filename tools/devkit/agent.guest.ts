@@ -1,0 +1,23 @@
+/**
+ * The agent as the simulated dev kit's MCU runs it: the same startAgent the device's
+ * modules/main.ts calls, inside XS, on the remote platform ports (tools/xs/guest/ports.ts) that
+ * the dev kit serves from Node. Rollup makes this build/xs/agent.js.
+ */
+import { startAgent, type StartConfig } from '../../src/agent/start.js';
+import { expose } from '../xs/guest/bridge.js';
+import { remotePlatform } from '../xs/guest/ports.js';
+
+export interface GuestStartArgs {
+  settings: StartConfig;
+  /** The application's health check answers this after an update (a dev-kit fault knob). */
+  healthy: boolean;
+  randomSeed: number;
+}
+
+expose({
+  start: (args: GuestStartArgs) =>
+    startAgent(remotePlatform(), args.settings, {
+      healthCheck: async () => args.healthy,
+      randomSeed: args.randomSeed,
+    }),
+});

@@ -1,0 +1,329 @@
+/**
+ * The simulated dev kit, assembled: a reference update server on loopback offering a signed image,
+ * a SIMCom modem (SIM7080G or SIM7600) on a UART paced in virtual time, an A5000 with the signing
+ * key provisioned, the NOR flash in the documented layout with an older image in the primary slot,
+ * MCUboot on that flash, and the agent bundle running inside XS. `runDevkitUpdate` powers it on and
+ * runs until the agent has reported the deployment's outcome (`xs-ota sim`, `npm start`, the
+ * end-to-end tests).
+ */
+import { createPublicKey } from 'node:crypto';
+import type { FlashPort } from '../../src/platform/flash.js';
+import type { KeyValuePort } from '../../src/platform/key-value.js';
+import type { StartConfig } from '../../src/agent/start.js';
+import { readSlotSummary } from '../../src/slot/slot-reader.js';
+import { formatVersion } from '../../src/image/version.js';
+import { ImageStream } from '../../src/image/image-stream.js';
+import { startReferenceServer, type RecordedReport, type ReferenceServer } from '../server/index.js';
+import { SimDevice, type LogEntry } from './device.js';
+import { NodeDigest } from './node-digest.js';
+import { SimA5000 } from './sim-a5000.js';
+import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
+import { createDevkitFlash, isPowerCut, PowerCut, type DevkitFlash } from './sim-flash.js';
+import { SimKeyValue } from './sim-key-value.js';
+import { createSimModem, type SimModemKit } from './sim-modem/index.js';
+import { VirtualTime } from './virtual-time.js';
+
+/** The A5000 object the dev kit provisions the signing key into (NXP nano test id style). */
+export const DEVKIT_KEY_OBJECT = 0x7b000201;
+export const DEVKIT_DEVICE_ID = 'devkit-1';
+export const DEVKIT_TOKEN = 'devkit-target-token';
+/**
+ * CA the agent configures in the modem. The simulated modem checks that a CA is configured for
+ * every TLS connection but does not run the handshake (docs/modem-simulator.md).
+ */
+export const DEVKIT_CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nMIIBdevkit-test-ca\n-----END CERTIFICATE-----\n');
+
+export type DevkitFaultKind = 'power-cut' | 'link-drop' | 'modem-reboot' | 'health-fail' | 'server-503' | 'server-429' | 'expired-url';
+
+export interface DevkitFault {
+  kind: DevkitFaultKind;
+  /** For faults during the download: fraction of the image written to the slot, 0..1. */
+  at?: number;
+}
+
+/** Parses `power-cut@40%`, `link-drop@70%`, `modem-reboot@50%`, `health-fail`, `server-503`, `server-429`, `expired-url`. */
+export function parseFault(spec: string): DevkitFault {
+  const m = /^([a-z0-9-]+)(?:@(\d{1,3})%)?$/.exec(spec.trim());
+  const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url'];
+  if (!m || !kinds.includes(m[1] as DevkitFaultKind)) {
+    throw new Error(`--fault '${spec}': expected one of ${kinds.join(', ')} (with @N% for power-cut, link-drop, modem-reboot)`);
+  }
+  const kind = m[1] as DevkitFaultKind;
+  const atPercent = m[2] === undefined ? undefined : Number(m[2]);
+  if (atPercent !== undefined && atPercent > 100) throw new Error(`--fault '${spec}': percentage above 100`);
+  const needsAt = kind === 'power-cut' || kind === 'link-drop' || kind === 'modem-reboot';
+  if (needsAt && atPercent === undefined) throw new Error(`--fault '${spec}': say where, e.g. ${kind}@40%`);
+  return { kind, at: atPercent === undefined ? undefined : atPercent / 100 };
+}
+
+export interface DevkitOptions {
+  modem?: 'sim7080' | 'sim7600';
+  baud?: number;
+  backend?: 'hawkbit' | 'manifest';
+  /** The signed image the server offers. */
+  image: Uint8Array;
+  /** The image in the primary slot at power-on, when the flash has none yet. */
+  baseImage: Uint8Array;
+  /** PEM of the key MCUboot trusts and the A5000 holds (public or private). */
+  trustedKeyPem: string;
+  /** Persist the dev kit's flash here (the documented layout), reused if it exists. */
+  flashFile?: string;
+  /** Persist the key-value store (the agent's journal) here. */
+  keyValueFile?: string;
+  faults?: DevkitFault[];
+  seed?: number;
+  /** Give up after this much virtual time (default 6 h). */
+  maxVirtualMs?: number;
+  onProgress?: (written: number, total: number) => void;
+  onLog?: (entry: LogEntry) => void;
+  onBoot?: (boot: number, mcuboot: McubootResult) => void;
+}
+
+export interface DevkitSummary {
+  outcome: string;
+  reason?: string;
+  versionBefore: string;
+  versionAfter: string;
+  imageBytes: number;
+  boots: number;
+  mcuboot: McubootResult['outcome'][];
+  virtualMs: number;
+  realMs: number;
+  /** Image bytes over virtual seconds spent in the download state(s). */
+  downloadGoodputBps: number;
+  /** Bytes the server sent for the artifact (more than the image after a resume). */
+  artifactBytesSent: number;
+  uart: { bytesToModem: number; bytesFromModem: number };
+  flash: { erases: number; writes: number };
+  a5000: { verifications: number };
+  xs: { compute: number; peakHeapCount: number; baseHeapCount: number };
+  reports: RecordedReport[];
+  logs: LogEntry[];
+}
+
+export interface Devkit {
+  time: VirtualTime;
+  server: ReferenceServer;
+  flash: DevkitFlash;
+  a5000: SimA5000;
+  modem: SimModemKit;
+  keyValue: SimKeyValue;
+  device: SimDevice;
+}
+
+/** Version of a signed image, from its header. */
+export function imageVersion(image: Uint8Array): string {
+  const stream = new ImageStream({ digest: new NodeDigest() });
+  stream.push(image.subarray(0, 32));
+  const header = stream.header;
+  if (!header) throw new Error('not an MCUboot image');
+  return formatVersion(header.version);
+}
+
+/** The raw 04||X||Y point of a P-256 key in PEM (public or private). */
+export function rawPublicPoint(pem: string): Uint8Array {
+  const spki = createPublicKey(pem).export({ format: 'der', type: 'spki' });
+  // P-256 SubjectPublicKeyInfo: a fixed 26-byte prefix, then the 65-byte point.
+  if (spki.length !== 91) throw new Error('the key is not an ECDSA P-256 key');
+  return new Uint8Array(spki.subarray(26));
+}
+
+/** Program `image` into an erased partition as a factory would (no trailer: a confirmed image). */
+function factoryFlash(slot: FlashPort, image: Uint8Array): void {
+  const s = slot.status();
+  const padded = new Uint8Array(Math.ceil(image.length / s.writeAlign) * s.writeAlign).fill(s.eraseValue);
+  padded.set(image);
+  for (let b = 0; b < s.size / s.blockLength; b++) slot.eraseBlock(b);
+  for (let o = 0; o < padded.length; o += s.blockLength) slot.write(o, padded.subarray(o, Math.min(o + s.blockLength, padded.length)));
+}
+
+export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSummary> {
+  const realStart = Date.now();
+  const faults = options.faults ?? [];
+  const time = new VirtualTime();
+  const server = await startReferenceServer({
+    port: 0,
+    controllerId: DEVKIT_DEVICE_ID,
+    token: DEVKIT_TOKEN,
+    pollingSleep: '00:01:00',
+    clockSource: () => time.epochS + time.now() / 1000,
+  });
+  const targetVersion = imageVersion(options.image);
+  const backend = options.backend ?? 'hawkbit';
+  let backendUrl: string;
+  if (backend === 'hawkbit') {
+    server.hawkbit.createDeployment({
+      version: targetVersion,
+      image: options.image,
+      filename: 'app.signed.bin',
+      download: 'forced',
+      update: 'forced',
+      expiresInS: faults.some((f) => f.kind === 'expired-url') ? 60 : undefined,
+    });
+    backendUrl = server.url;
+  } else {
+    backendUrl = server.manifest.publish({ name: 'devkit', version: targetVersion, image: options.image, expiresInS: faults.some((f) => f.kind === 'expired-url') ? 60 : undefined }).url;
+  }
+  if (faults.some((f) => f.kind === 'server-503')) server.misbehave({ status: 503, count: 2, retryAfterS: 30, path: '/artifacts/' });
+  if (faults.some((f) => f.kind === 'server-429')) server.misbehave({ status: 429, count: 1, retryAfterS: 120, path: '/artifacts/' });
+
+  const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed });
+  if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
+  const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
+
+  const a5000 = new SimA5000({ clock: time, objects: new Map([[DEVKIT_KEY_OBJECT, { type: 'ec-p256-public', value: rawPublicPoint(options.trustedKeyPem) }]]) });
+  const modem = createSimModem(time, {
+    model: (options.modem ?? 'sim7080') === 'sim7080' ? 'sim7080g' : 'sim7600',
+    server: { host: '127.0.0.1', port: server.port },
+    uart: { baud: options.baud ?? 115200 },
+  });
+  const keyValue = new SimKeyValue({ file: options.keyValueFile });
+  const digest = new NodeDigest();
+
+  // A power cut: the flash tears its current operation, the MCU stops; everything after it fails.
+  let powerLost = false;
+  const powered = <T>(fn: () => T): T => {
+    if (powerLost) throw new PowerCut(flash.powerCut.ops);
+    try {
+      return fn();
+    } catch (error) {
+      if (isPowerCut(error)) powerLost = true;
+      throw error;
+    }
+  };
+  const fired = new Set<DevkitFault>();
+  let written = 0;
+  const onSecondaryWrite = (offset: number, length: number): void => {
+    if (offset + length > written) written = offset + length;
+    options.onProgress?.(Math.min(written, options.image.length), options.image.length);
+    const fraction = written / options.image.length;
+    for (const fault of faults) {
+      if (fault.at === undefined || fired.has(fault) || fraction < fault.at) continue;
+      fired.add(fault);
+      if (fault.kind === 'power-cut') flash.powerCut.afterOps(1, 'random');
+      else if (fault.kind === 'link-drop') modem.modem.dropLink();
+      else if (fault.kind === 'modem-reboot') modem.modem.setFaults({ rebootAt: 0 });
+    }
+  };
+  const guardFlash = (slot: FlashPort, watch: boolean): FlashPort => ({
+    status: () => slot.status(),
+    read: (offset, into) => powered(() => slot.read(offset, into)),
+    write: (offset, bytes) =>
+      powered(() => {
+        slot.write(offset, bytes);
+        if (watch) onSecondaryWrite(offset, bytes.length);
+      }),
+    eraseBlock: (block) => powered(() => slot.eraseBlock(block)),
+    close: () => undefined,
+  });
+  const guardedKeyValue: KeyValuePort = {
+    get maxValueLength() {
+      return keyValue.maxValueLength;
+    },
+    read: (key) => powered(() => keyValue.read(key)),
+    write: (key, value) => powered(() => keyValue.write(key, value)),
+    delete: (key) => powered(() => keyValue.delete(key)),
+  };
+
+  const trustedKeyPem = options.trustedKeyPem;
+  const mcubootOutcomes: McubootResult['outcome'][] = [];
+  const runMcuboot = (): void => {
+    flash.powerCut.clear();
+    flash.powerCut.powerOn();
+    powerLost = false;
+    const result = bootMcuboot(flash, { trustedKeyPem });
+    mcubootOutcomes.push(result.outcome);
+    options.onBoot?.(mcubootOutcomes.length, result);
+    if (result.booted === null) throw new Error(`the device does not boot: MCUboot says ${result.outcome}`);
+  };
+  let swapped = false;
+  const settings: StartConfig = {
+    backendKind: backend,
+    backendUrl,
+    tenant: 'DEFAULT',
+    deviceId: DEVKIT_DEVICE_ID,
+    authToken: DEVKIT_TOKEN,
+    apn: '',
+    apnUser: undefined,
+    apnPassword: undefined,
+    caCertName: 'ca.pem',
+    caCert: DEVKIT_CA,
+    modemModel: options.modem ?? 'sim7080',
+    seKeyId: DEVKIT_KEY_OBJECT,
+    pollIntervalS: 60,
+    healthCheckDeadlineS: 120,
+    policy: { retryBaseS: 10, retryCapS: 600 },
+  };
+  const device = new SimDevice({
+    time,
+    bundle: 'agent',
+    platform: {
+      modemSerial: modem.serial,
+      modemPowerKey: modem.powerKey,
+      seI2c: a5000,
+      primarySlot: guardFlash(flash.primary, false),
+      secondarySlot: guardFlash(flash.secondary, true),
+      keyValue: guardedKeyValue,
+      digest,
+    },
+    startArgs: () => ({
+      settings,
+      healthy: !(swapped && faults.some((f) => f.kind === 'health-fail')),
+      randomSeed: (options.seed ?? 1) + mcubootOutcomes.length,
+    }),
+    onReset: () => {
+      runMcuboot();
+      if (mcubootOutcomes.at(-1) === 'test-swap') swapped = true;
+    },
+    onLog: options.onLog,
+  });
+
+  const finalReport = (): LogEntry | undefined => device.logs.find((e) => e.event === 'deployment.reported');
+  const limit = options.maxVirtualMs ?? 6 * 3600_000;
+  try {
+    runMcuboot();
+    await device.boot();
+    while (!finalReport()) {
+      await time.runUntil(() => device.resetPending || powerLost || finalReport() !== undefined, { untilMs: limit });
+      if (finalReport()) break;
+      await device.reset(powerLost ? 'power cut' : undefined);
+    }
+  } finally {
+    await device.close();
+  }
+  const report = finalReport()!;
+  const after = readSlotSummary(flash.primary);
+  const downloadMs = downloadTime(device.logs);
+  const summary: DevkitSummary = {
+    outcome: String(report.fields?.phase),
+    reason: report.fields?.reason === undefined ? undefined : String(report.fields.reason),
+    versionBefore,
+    versionAfter: after ? formatVersion(after.header.version) : 'none',
+    imageBytes: options.image.length,
+    boots: device.boots,
+    mcuboot: mcubootOutcomes,
+    virtualMs: time.now(),
+    realMs: Date.now() - realStart,
+    downloadGoodputBps: downloadMs > 0 ? (options.image.length * 1000) / downloadMs : 0,
+    artifactBytesSent: server
+      .requests()
+      .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
+      .reduce((n, r) => n + r.bytesSent, 0),
+    uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
+    flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes },
+    a5000: { verifications: a5000.stats.verifications },
+    xs: { ...device.meter },
+    reports: server.reports(),
+    logs: device.logs,
+  };
+  await server.close();
+  return summary;
+}
+
+/** Virtual ms from the first download start to the last download's end (entering verify). */
+function downloadTime(logs: LogEntry[]): number {
+  const start = logs.find((e) => e.event === 'download.start');
+  const end = [...logs].reverse().find((e) => e.event === 'download.done');
+  return start && end ? end.at - start.at : 0;
+}
+
