@@ -328,7 +328,6 @@ export class UpdateAgent {
       if (progress) await this.#tryReport(d, 'downloading', progress);
       return this.#downloadFailed(d, error, retryAfterMs);
     }
-    if (progress && progress.done < progress.total) await this.#tryReport(d, 'downloading', progress);
     // The body is complete: everything goes to flash before 'verify' is persisted, so that after a
     // reset the verify step re-hashes exactly these bytes from flash.
     d.offset = this.#d.installer.seal();

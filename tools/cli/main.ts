@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Loader> = {
   se: async () => (await import('./se.js')).command,
   server: async () => (await import('./server.js')).command,
   bench: async () => (await import('./bench.js')).command,
+  sim: async () => (await import('./sim.js')).command,
   image: async () => (await import('./image.js')).command,
 };
 

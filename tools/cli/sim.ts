@@ -1,0 +1,134 @@
+/**
+ * `xs-ota sim`: one full update on the simulated dev kit, the agent running inside XS.
+ *
+ *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--backend hawkbit|manifest]
+ *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE]
+ *              [--fault SPEC]... [--seed N] [--json] [--verbose]
+ *
+ * Without --image it offers the committed imgtool vector medium-v1.3.0+5 to a device running
+ * small-v1.2.3+4 (test/fixtures/mcuboot), both signed with the key MCUboot and the A5000 trust.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devkit.js';
+import type { Command } from './main.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
+
+const USAGE = `usage: xs-ota sim [options]
+  --modem sim7080|sim7600   modem personality (default sim7080)
+  --baud N                  UART rate (default 115200)
+  --backend hawkbit|manifest  update backend (default hawkbit)
+  --image FILE              signed image the server offers (default: medium-v1.3.0+5 vector)
+  --base-image FILE         image in the primary slot of a new flash (default: small-v1.2.3+4 vector)
+  --key PUBKEY.pem          key provisioned in the A5000 and trusted by MCUboot (default: the vectors' signing key)
+  --flash FILE              persist the dev kit's flash (documented layout); reused if it exists
+  --fault SPEC              repeatable: power-cut@40%, link-drop@70%, modem-reboot@50%, health-fail,
+                            server-503, server-429, expired-url
+  --seed N                  seed for jitter and torn writes (default 1)
+  --json                    print the summary as JSON on stdout
+  --verbose                 print every agent log line`;
+
+function bar(done: number, total: number): string {
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((done / total) * 100).toFixed(0).padStart(3)}% ${done}/${total} bytes`;
+}
+
+function printSummary(s: DevkitSummary): void {
+  const lines = [
+    `outcome            ${s.outcome}${s.reason ? ` (${s.reason})` : ''}`,
+    `version            ${s.versionBefore} -> ${s.versionAfter}`,
+    `image              ${s.imageBytes} bytes; the server sent ${s.artifactBytesSent} artifact bytes`,
+    `boots              ${s.boots}; MCUboot: ${s.mcuboot.join(', ')}`,
+    `time               ${(s.virtualMs / 1000).toFixed(1)} s of device time in ${(s.realMs / 1000).toFixed(1)} s real`,
+    `download goodput   ${(s.downloadGoodputBps / 1024).toFixed(2)} KiB/s (device time)`,
+    `UART               ${s.uart.bytesToModem} bytes to the modem, ${s.uart.bytesFromModem} from it`,
+    `flash              ${s.flash.erases} sector erases, ${s.flash.writes} writes`,
+    `A5000              ${s.a5000.verifications} signature verification(s)`,
+    `XS                 ${s.xs.compute} computation units; peak heap ${s.xs.peakHeapCount} slots`,
+    `server recorded:`,
+    ...s.reports.map((r) => `  ${r.kind} ${describeReport(r.body)}`),
+  ];
+  console.log(lines.join('\n'));
+}
+
+function describeReport(body: unknown): string {
+  const b = body as { status?: { execution?: string; result?: { finished?: string }; details?: string[] }; phase?: string };
+  if (b?.status) return `${b.status.execution}/${b.status.result?.finished}: ${(b.status.details ?? []).join('; ')}`;
+  return JSON.stringify(body);
+}
+
+export const command: Command = {
+  summary: 'run a full update on the simulated dev kit (agent in XS)',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        modem: { type: 'string', default: 'sim7080' },
+        baud: { type: 'string', default: '115200' },
+        backend: { type: 'string', default: 'hawkbit' },
+        image: { type: 'string' },
+        'base-image': { type: 'string' },
+        key: { type: 'string' },
+        flash: { type: 'string' },
+        fault: { type: 'string', multiple: true, default: [] },
+        seed: { type: 'string', default: '1' },
+        json: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new Error(`--modem ${values.modem}: sim7080 or sim7600`);
+    if (values.backend !== 'hawkbit' && values.backend !== 'manifest') throw new Error(`--backend ${values.backend}: hawkbit or manifest`);
+    const baud = Number(values.baud);
+    if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new Error(`--baud ${values.baud}: a standard rate up to 921600`);
+    const faults = (values.fault ?? []).map(parseFault);
+    const image = new Uint8Array(readFileSync(values.image ?? path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin')));
+    const baseImage = new Uint8Array(readFileSync(values['base-image'] ?? path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin')));
+    const trustedKeyPem = readFileSync(values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem'), 'utf8');
+    const tty = !values.json && process.stderr.isTTY;
+    let lastBar = -1;
+    const summary = await runDevkitUpdate({
+      modem: values.modem,
+      baud,
+      backend: values.backend,
+      image,
+      baseImage,
+      trustedKeyPem,
+      flashFile: values.flash,
+      faults,
+      seed: Number(values.seed),
+      onProgress: values.json
+        ? undefined
+        : (done, total) => {
+            const step = Math.floor((done / total) * 20);
+            if (step === lastBar) return;
+            lastBar = step;
+            process.stderr.write(tty ? `\r${bar(done, total)}` : `${bar(done, total)}\n`);
+          },
+      onLog: values.verbose
+        ? (e) => process.stderr.write(`${tty ? '\n' : ''}[${(e.at / 1000).toFixed(3)} s, boot ${e.boot}] ${e.level} ${e.event} ${e.fields ? JSON.stringify(e.fields) : ''}\n`)
+        : (e) => {
+            if (e.level === 'warn' || e.level === 'error' || e.event.startsWith('deployment.') || e.event.startsWith('reboot') || e.event === 'image.confirmed') {
+              process.stderr.write(`${tty ? '\n' : ''}[${(e.at / 1000).toFixed(1)} s] ${e.event} ${e.fields ? JSON.stringify(e.fields) : ''}\n`);
+            }
+          },
+      onBoot: values.json ? undefined : (boot, r) => process.stderr.write(`${tty ? '\n' : ''}MCUboot (boot ${boot}): ${r.outcome}, running ${r.version ?? '?'}\n`),
+    });
+    if (tty) process.stderr.write('\n');
+    if (values.json) {
+      const { logs, ...rest } = summary;
+      console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
+    } else printSummary(summary);
+    return summary.outcome === 'running' ? 0 : 1;
+  },
+};
