@@ -14,6 +14,7 @@ import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { formatVersion } from '../../src/image/version.js';
 import { ImageStream } from '../../src/image/image-stream.js';
 import { startReferenceServer, type RecordedReport, type ReferenceServer } from '../server/index.js';
+import { prepareBackend, type DevkitBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from './node-digest.js';
 import { SimA5000 } from './sim-a5000.js';
@@ -59,7 +60,7 @@ export function parseFault(spec: string): DevkitFault {
 export interface DevkitOptions {
   modem?: 'sim7080' | 'sim7600';
   baud?: number;
-  backend?: 'hawkbit' | 'manifest';
+  backend?: DevkitBackend;
   /** The signed image the server offers. */
   image: Uint8Array;
   /** The image in the primary slot at power-on, when the flash has none yet. */
@@ -150,23 +151,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   });
   const targetVersion = imageVersion(options.image);
   const backend = options.backend ?? 'hawkbit';
-  let backendUrl: string;
-  if (backend === 'hawkbit') {
-    server.hawkbit.createDeployment({
-      version: targetVersion,
-      image: options.image,
-      filename: 'app.signed.bin',
-      download: 'forced',
-      update: 'forced',
-      expiresInS: faults.some((f) => f.kind === 'expired-url') ? 60 : undefined,
-    });
-    backendUrl = server.url;
-  } else {
-    backendUrl = server.manifest.publish({ name: 'devkit', version: targetVersion, image: options.image, expiresInS: faults.some((f) => f.kind === 'expired-url') ? 60 : undefined }).url;
-  }
-  if (faults.some((f) => f.kind === 'server-503')) server.misbehave({ status: 503, count: 2, retryAfterS: 30, path: '/artifacts/' });
-  if (faults.some((f) => f.kind === 'server-429')) server.misbehave({ status: 429, count: 1, retryAfterS: 120, path: '/artifacts/' });
-
+  const prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults });
   const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed });
   if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
   const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
@@ -239,7 +224,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   let swapped = false;
   const settings: StartConfig = {
     backendKind: backend,
-    backendUrl,
+    backendUrl: prepared.backendUrl,
     tenant: 'DEFAULT',
     deviceId: DEVKIT_DEVICE_ID,
     authToken: DEVKIT_TOKEN,
@@ -253,6 +238,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     pollIntervalS: 60,
     healthCheckDeadlineS: 120,
     policy: { retryBaseS: 10, retryCapS: 600 },
+    ...prepared.settings,
   };
   const device = new SimDevice({
     time,
@@ -316,6 +302,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     reports: server.reports(),
     logs: device.logs,
   };
+  await prepared.close?.();
   await server.close();
   return summary;
 }
