@@ -126,6 +126,8 @@ export class UpdateAgent {
   #pollIntervalMs: number;
   #stopped = false;
   #booted = false;
+  /** Failed deliveries of the current outcome report in this boot (for its backoff). */
+  #reportFailures = 0;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -489,10 +491,16 @@ export class UpdateAgent {
       await this.#d.backend.report(this.#reportOf(d, outcome.phase, undefined, outcome));
     } catch (error) {
       // The outcome stays in the journal until the backend has it.
-      this.#log('warn', 'report.failed', { reason: reasonOf(error) });
-      const delay = backoffDelayMs({ baseMs: this.#d.config.retryBaseS * 1000, capMs: this.#pollIntervalMs }, 1, this.#random);
+      this.#reportFailures++;
+      this.#log('warn', 'report.failed', { reason: reasonOf(error), detail: describeError(error), attempt: this.#reportFailures });
+      const delay = backoffDelayMs(
+        { baseMs: this.#d.config.retryBaseS * 1000, capMs: this.#d.config.retryCapS * 1000 },
+        this.#reportFailures,
+        this.#random,
+      );
       return { state: 'report', sleepMs: Math.max(1000, delay) };
     }
+    this.#reportFailures = 0;
     this.journal.save({ state: 'idle' });
     this.#log('info', 'deployment.reported', { action: d.actionId, phase: outcome.phase, reason: outcome.reason });
     return { state: 'idle', sleepMs: this.#pollIntervalMs };
@@ -515,7 +523,7 @@ export class UpdateAgent {
     try {
       await this.#d.backend.report(this.#reportOf(d, phase, progress));
     } catch (error) {
-      this.#log('warn', 'report.failed', { phase, reason: reasonOf(error) });
+      this.#log('warn', 'report.failed', { phase, reason: reasonOf(error), detail: describeError(error) });
     }
   }
 
