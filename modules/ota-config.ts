@@ -10,6 +10,8 @@
  * text too.
  */
 
+import type { BackendKind, StartConfig } from 'xs-ota';
+
 interface IntSpec {
   readonly type: 'int';
   readonly default: number;
@@ -225,25 +227,9 @@ export class ConfigError extends Error {
   }
 }
 
-export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
-
-/** What main.ts hands to startAgent (structurally the bundle's AgentConfig). */
-export interface AgentSettings {
-  readonly backendKind: BackendKind;
-  readonly backendUrl: string;
-  readonly tenant: string;
-  readonly deviceId: string | undefined;
-  readonly authToken: string | undefined;
-  readonly apn: string;
-  readonly apnUser: string | undefined;
-  readonly apnPassword: string | undefined;
-  readonly caCertName: string;
-  readonly modemModel: 'sim7080' | 'sim7600';
-  readonly iotconnect: { readonly cpid: string; readonly env: string } | undefined;
-  readonly seKeyId: number;
-  readonly pollIntervalS: number;
-  readonly healthCheckDeadlineS: number;
-}
+/** What main.ts hands to startAgent: the bundle's StartConfig less what main.ts adds (the CA bytes). */
+export type AgentSettings = Omit<StartConfig, 'caCert' | 'policy'>;
+export type { BackendKind };
 
 /** What main.ts needs to build the Platform. */
 export interface HardwareSettings {
