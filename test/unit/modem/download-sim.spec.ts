@@ -47,13 +47,6 @@ describe('modem + net: 1 MiB download with faults, resuming where it stopped (No
     for (const transport of (model === 'sim7600' ? ['socket', 'socket-push', 'native'] : ['socket', 'native']) as Transport[]) {
       for (const [name, fault] of Object.entries(FAULTS)) {
         if (name.startsWith('HTTP action') && transport !== 'native') continue; // built-in HTTP only
-        if (name.startsWith('garbage') && transport === 'socket-push') {
-          // Known limit, left pending on purpose: the simulator pushes blocks of up to 64 KiB; a block
-          // larger than the stage (LIMITS.atStageMax) is handed on before it is proven whole, so
-          // noise inside it reaches the sink (counted in unverifiedBytes; the image digest catches it).
-          it(`${model} ${transport}: ${name} (noise inside a pushed block larger than the stage is not detected)`);
-          continue;
-        }
         it(`${model} ${transport}: ${name}`, async () => {
           const run = await check({ model, transport, baud: 115_200, faults: fault(model, transport) });
           assert.ok(run.result.resumes + run.modemCounters.powerCycles + run.modemCounters.resets > 0 || name.startsWith('garbage'), 'the fault was met');
