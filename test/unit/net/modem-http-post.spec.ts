@@ -68,7 +68,7 @@ async function post(rig: Rig, client: HttpClient, url: string) {
 describe('net/modem-http: POST with a JSON body through the simulated SIM7600', function () {
   this.timeout(120_000);
   for (const transport of ['native', 'socket'] as const) {
-    it(`${transport === 'native' ? 'HTTP* (NativeHttpClient)' : 'CCH* socket (SocketHttpClient)'}: body and headers reach the server once each`, async () => {
+    it(`${transport === 'native' ? 'HTTP* (NativeHttpClient)' : 'CCH* socket (SocketHttpClient)'}: body and headers reach the server once each, then a GET without them`, async () => {
       const echo = await echoServer();
       const rig = await buildRig({ model: 'sim7600', transport, baud: 115_200, size: 16, sim: { resolve: () => ({ host: '127.0.0.1', port: echo.port }) } });
       try {
@@ -91,6 +91,17 @@ describe('net/modem-http: POST with a JSON body through the simulated SIM7600', 
             assert.equal(count(s, name), 1, `${name} once`);
           }
         }
+        // A GET afterwards in the same session: the modem keeps ACCEPT, the driver sets it back.
+        let status = 0;
+        await rig.time.runFor(client.request({ method: 'GET', url, headers: { authorization: HEADERS.authorization } }, { onHead: (h) => void (status = h.status), onData: () => undefined }), { untilMs: 300_000 });
+        assert.equal(status, 200);
+        const g = echo.seen[2];
+        assert.equal(g.method, 'GET');
+        assert.equal(g.body.length, 0);
+        assert.equal(g.headers['content-type'], undefined);
+        assert.equal(g.headers.authorization, HEADERS.authorization);
+        if (transport === 'native') assert.equal(g.headers.accept, '*/*');
+        else assert.equal(g.headers.accept, undefined);
       } finally {
         await rig.close();
         await echo.close();
