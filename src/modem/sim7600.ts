@@ -16,6 +16,12 @@ const SID = 0;
 const CCHSEND_MAX = 1024;
 /** `AT+CCHRECV=<sid>,<max>`: 0 would mean "up to 2048" (M7600 10.2); ask for exactly that. */
 const CCHRECV_MAX = 2048;
+/** `AT+HTTPPARA="USERDATA"`: custom header text, at most 512 characters (M7600 13.2.3). Longer: invalid-argument. */
+const USERDATA_MAX = 512;
+/** `AT+HTTPPARA` "CONTENT" / "ACCEPT" / "UA" values, at most 256 characters (M7600 13.2.3). Longer: invalid-argument. */
+const HTTP_VALUE_MAX = 256;
+/** `AT+HTTPDATA` size, 1-153600 bytes (simcom-at.md §4.3). Agent reports stay under 1 KB (pitfall 11). Larger: invalid-argument. */
+const HTTPDATA_MAX = 153_600;
 
 export interface Sim7600Options {
   /** Range window for HTTP* requests, bytes (A76xx note: 64 KB stack unless read quickly). */
@@ -170,6 +176,10 @@ class Sim7600Http implements NativeHttp {
   windowMax: number;
   readonly #readMax: number;
   #session = false;
+  /** ACCEPT / CONTENT / UA the session holds (AT+HTTPINIT starts from the defaults). */
+  #accept = '*/*';
+  #content = 'text/plain';
+  #agent: string | undefined;
 
   constructor(modem: Sim7600, window: number, readMax: number) {
     this.#modem = modem;
@@ -188,6 +198,9 @@ class Sim7600Http implements NativeHttp {
     await at.command('AT+HTTPTERM').catch(() => undefined);
     await at.command('AT+HTTPINIT', { timeoutMs: 120_000 });
     this.#session = true;
+    this.#accept = '*/*';
+    this.#content = 'text/plain';
+    this.#agent = undefined;
   }
 
   async request(request: NativeHttpRequest): Promise<{ status: number; length: number }> {
@@ -198,12 +211,44 @@ class Sim7600Http implements NativeHttp {
     const url = `${request.scheme}://${request.host}${port}${request.path}`;
     await at.command(`AT+HTTPPARA="URL",${quote(url, 'url')}`);
     if (request.scheme === 'https') await at.command(`AT+HTTPPARA="SSLCFG",${SSL_CTX}`);
-    // USERDATA carries custom header lines (≤ 512 chars), several joined by a literal `\r\n`
+    // The stack writes Content-Type, Accept and User-Agent itself from AT+HTTPPARA "CONTENT",
+    // "ACCEPT" and "UA" (≤ 256 chars, defaults text/plain and */*, M7600 13.2.3): the same names in
+    // USERDATA would reach the server twice, so they go to their own keys, and a session keeps them,
+    // so ACCEPT is set (back) on every request whose value differs from the last one.
+    let accept = '*/*';
+    let content = 'text/plain';
+    let agent: string | undefined;
+    const custom: string[] = [];
+    for (const [name, value] of request.headers) {
+      const key = name.toLowerCase();
+      if (key === 'accept') accept = value;
+      else if (key === 'content-type') content = value;
+      else if (key === 'user-agent') agent = value;
+      else custom.push(`${name}: ${value}`);
+    }
+    if (accept.length > HTTP_VALUE_MAX || content.length > HTTP_VALUE_MAX || (agent?.length ?? 0) > HTTP_VALUE_MAX) {
+      throw new OtaError('invalid-argument', `Accept, Content-Type or User-Agent longer than ${HTTP_VALUE_MAX} characters`);
+    }
+    if (accept !== this.#accept) {
+      await at.command(`AT+HTTPPARA="ACCEPT",${quote(accept, 'Accept')}`);
+      this.#accept = accept;
+    }
+    if (agent !== undefined && agent !== this.#agent) {
+      await at.command(`AT+HTTPPARA="UA",${quote(agent, 'User-Agent')}`);
+      this.#agent = agent;
+    }
+    // USERDATA carries the other header lines (≤ 512 chars), several joined by a literal `\r\n`
     // (the two-character escapes, as LilyGO's shared code writes them); an empty value clears it.
-    const userData = request.headers.map(([name, value]) => `${name}: ${value}`).join('\\r\\n');
-    if (userData.length > 512) throw new OtaError('invalid-argument', 'USERDATA longer than 512 characters');
+    const userData = custom.join('\\r\\n');
+    if (userData.length > USERDATA_MAX) throw new OtaError('invalid-argument', `USERDATA longer than ${USERDATA_MAX} characters`);
     await at.command(`AT+HTTPPARA="USERDATA",${quote(userData, 'header')}`);
     if (request.body && request.body.length > 0) {
+      if (request.body.length > HTTPDATA_MAX) throw new OtaError('invalid-argument', `POST body ${request.body.length} bytes, AT+HTTPDATA takes at most ${HTTPDATA_MAX}`);
+      if (content !== this.#content) {
+        await at.command(`AT+HTTPPARA="CONTENT",${quote(content, 'Content-Type')}`);
+        this.#content = content;
+      }
+      // `DOWNLOAD`, the bytes, `OK` (simcom-at.md §2); they are the body of AT+HTTPACTION=1.
       await at.command(`AT+HTTPDATA=${request.body.length},10000`, { payload: request.body, promptLine: 'DOWNLOAD', timeoutMs: 15_000 });
     }
     const method = { GET: 0, POST: 1, HEAD: 2, PUT: -1 }[request.method];

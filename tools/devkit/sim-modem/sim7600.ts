@@ -20,6 +20,11 @@ const CIP_MAX = 1500;
  * SIM7670G (§4.2 field meaning of 706); the SIM7600 figure is not known (INF). */
 export const HTTP_BODY_MAX_DEFAULT = 294_912;
 const HTTP_METHODS = ['GET', 'POST', 'HEAD', 'DELETE'] as const;
+/** `AT+HTTPDATA=<size>,<time>` size range: 1-153600 (§4.3, the A76xx manual; M7600 gives the same
+ * command, its range is not in the reference: INF). Outside it: ERROR. */
+const HTTPDATA_MAX = 153_600;
+/** `AT+HTTPPARA` CONTENT / ACCEPT / UA: header values of at most 256 characters (§4.2). */
+const HTTP_HEADER_VALUE_MAX = 256;
 const IPR_RATES = [300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 3000000, 3200000, 3686400];
 
 /** Received bytes a socket holds until the device reads them. */
@@ -77,6 +82,10 @@ export class Sim7600 extends ModemCore {
     url: undefined as URL | undefined,
     sslCtx: 0,
     userdata: '',
+    content: 'text/plain',
+    accept: '*/*',
+    ua: '',
+    data: undefined as Uint8Array | undefined,
     brk: 0,
     brkEnd: 0,
     connected: false,
@@ -170,7 +179,7 @@ export class Sim7600 extends ModemCore {
     this.#netOpen = false;
     this.ipr = this.#savedIpr; // AT+IPR is temporary; AT+IPREX is saved (§3.5)
     this.#ssl.clear();
-    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0, peerClosedPending: false };
+    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', content: 'text/plain', accept: '*/*', ua: '', data: undefined, brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0, peerClosedPending: false };
     for (const s of this.#cchS.values()) s.socket.close();
     for (const s of this.#cip.values()) s.socket.close();
     this.#cchS.clear();
@@ -309,6 +318,8 @@ export class Sim7600 extends ModemCore {
         return true;
       case '+HTTPPARA':
         return this.#httppara(cmd);
+      case '+HTTPDATA':
+        return this.#httpdata(cmd);
       case '+HTTPACTION':
         return this.#httpaction(cmd);
       case '+HTTPHEAD': {
@@ -393,7 +404,7 @@ export class Sim7600 extends ModemCore {
   }
 
   resetHttp(): void {
-    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0, peerClosedPending: false };
+    this.#http = { init: false, url: undefined, sslCtx: 0, userdata: '', content: 'text/plain', accept: '*/*', ua: '', data: undefined, brk: 0, brkEnd: 0, connected: false, head: undefined, body: undefined, readPos: 0, peerClosedPending: false };
   }
 
   #cfun(cmd: AtCommand): boolean {
@@ -506,12 +517,21 @@ export class Sim7600 extends ModemCore {
       case 'BREAKEND':
         h.brkEnd = Number(v) || 0;
         break;
+      case 'CONTENT':
+      case 'ACCEPT':
+      case 'UA': {
+        // Header values, <= 256 characters (§4.2); the stack writes them as Content-Type, Accept
+        // and User-Agent itself.
+        if (v.length > HTTP_HEADER_VALUE_MAX) return this.error(), true;
+        const key = (cmd.args[0] ?? '').toUpperCase();
+        if (key === 'CONTENT') h.content = v;
+        else if (key === 'ACCEPT') h.accept = v;
+        else h.ua = v;
+        break;
+      }
       case 'CONNECTTO':
       case 'RECVTO':
       case 'RESPTO':
-      case 'CONTENT':
-      case 'ACCEPT':
-      case 'UA':
       case 'CID':
         break;
       default:
@@ -521,9 +541,32 @@ export class Sim7600 extends ModemCore {
     return true;
   }
 
-  #headers(): [string, string][] {
+  /**
+   * `AT+HTTPDATA=<size>,<time>` -> `DOWNLOAD`, then exactly `size` bytes -> `OK` (§2: the DOWNLOAD
+   * prompt; §4.3: size 1-153600). The data is the body of the next `AT+HTTPACTION=1` (POST, §4.2);
+   * `<time>` (ms to wait for the bytes) is checked, not simulated: the host sends them at once.
+   */
+  #httpdata(cmd: AtCommand): boolean {
+    const h = this.#http;
+    const size = intArg(cmd, 0, 1, HTTPDATA_MAX);
+    const wait = intArg(cmd, 1, 1, 1_000_000);
+    if (cmd.kind !== 'set' || !h.init || size === undefined || (cmd.args.length > 1 && wait === undefined)) return this.error(), true;
+    this.out('\r\nDOWNLOAD\r\n');
+    this.expectData(size, (bytes) => {
+      h.data = bytes;
+      this.ok();
+    });
+    return true;
+  }
+
+  #headers(method: number): [string, string][] {
     const h = this.#http;
     const out: [string, string][] = [];
+    // Headers the stack writes from AT+HTTPPARA CONTENT/ACCEPT/UA (defaults text/plain, */*, §4.2);
+    // Content-Type only with a body. A host that also puts them in USERDATA sends them twice.
+    out.push(['Accept', h.accept]);
+    if (h.ua !== '') out.push(['User-Agent', h.ua]);
+    if (method === 1 && h.data) out.push(['Content-Type', h.content]);
     // USERDATA is raw header text; several headers are separated by \r\n (written literally as
     // the four characters "\r\n" on the AT line, which is how drivers send it).
     for (const line of h.userdata.split(/\\r\\n|\r\n/)) {
@@ -560,7 +603,9 @@ export class Sim7600 extends ModemCore {
       host: url.host,
       port,
       path: url.pathname + url.search,
-      headers: this.#headers(),
+      headers: this.#headers(method),
+      // POST sends what AT+HTTPDATA stored (INF: kept for later POSTs until replaced or HTTPTERM).
+      body: method === 1 ? h.data : undefined,
       bodyMax: this.options.httpBodyMax ?? HTTP_BODY_MAX_DEFAULT,
     };
     this.io(fetchOnce(target, req), (r: FetchResult) => {
