@@ -51,7 +51,7 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
     case 'manifest':
       return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS }).url };
     case 'iotconnect':
-      return prepareIotConnect(setup, expiresInS);
+      return prepareIotConnect(setup, expiresInS !== undefined);
   }
 }
 
@@ -64,11 +64,15 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
  * TLS port under its identity host name, and `resolve` sends that socket to the broker's plain
  * loopback listener. Discovery, identity and the artifact are plain HTTP on loopback, by port.
  */
-async function prepareIotConnect(setup: BackendSetup, expiresInS: number | undefined): Promise<PreparedBackend> {
+async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Promise<PreparedBackend> {
   const { server, image, version, faults } = setup;
   const artifactPath = `/artifacts/iotconnect/${DEVKIT_IOTC_FILE}`;
+  // IoTConnect signs the URLs when it publishes the command; the download is one GET that starts
+  // a few seconds later. With `expired-url` the first command's URL lives 1 s (stale when used:
+  // 403, the agent asks again with mt 205), the fresh ones an hour.
+  let published = 0;
   const sim = await startIotConnectSim({
-    fileUrl: () => server.artifacts.put(artifactPath, image, { expiresInS }),
+    fileUrl: () => server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 }),
     now: () => Math.floor(setup.nowS()),
   });
   const { double, broker, device } = sim;

@@ -299,6 +299,9 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     while (!finalReport()) {
       await time.runUntil(() => device.resetPending || powerLost || finalReport() !== undefined, { untilMs: limit });
       if (finalReport()) break;
+      // A power cut is the board's: the modem shares the supply and loses its state too (else its
+      // answer to a command in flight would meet the next boot's first command).
+      if (powerLost) modem.modem.powerOff(false);
       await device.reset(powerLost ? 'power cut' : undefined);
     }
   } finally {
