@@ -97,6 +97,9 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
     // The device asked for its pending OTA on its own di topic, through identity's topics.
     const di = backend.iotconnect!.double.di(backend.iotconnect!.device.duid);
     assert.ok(di.length >= 1 && di.every((t) => JSON.parse(t).mt === 205));
+    // Keep-alive runs on the agent's virtual clock, the broker's on the real one (docs/iotconnect.md §5):
+    // the broker never dropped the device for silence.
+    assert.doesNotMatch(backend.iotconnect!.broker.log(), /exceeded timeout/);
   });
 
   it('a command delivered twice (same ack id) is taken once', async () => {
