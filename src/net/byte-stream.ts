@@ -28,6 +28,12 @@ export interface ByteStream {
   onData(handler: (chunk: Uint8Array) => void): void;
   onClose(handler: (error?: OtaError) => void): void;
   close(): void;
+  /**
+   * Optional: resolves once the transport is released after `close()` (a modem socket: its close
+   * command answered). A caller that resets the MCU next must wait for it, or the modem's late
+   * answer meets the next boot's first command. Never rejects.
+   */
+  released?(): Promise<void>;
 }
 
 /** Where to connect. `tls` false is for loopback tests only; a device always uses TLS. */

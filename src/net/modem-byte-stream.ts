@@ -18,10 +18,12 @@ class ModemByteStream implements ByteStream {
   #onData: ((chunk: Uint8Array) => void) | undefined;
   #onClose: ((error?: OtaError) => void) | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  #pumping: Promise<void>;
 
   constructor(socket: ModemSocket) {
     this.#socket = socket;
-    void this.#pump();
+    this.#pumping = this.#pump();
   }
 
   write(bytes: Uint8Array): Promise<void> {
@@ -40,7 +42,13 @@ class ModemByteStream implements ByteStream {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    void this.#socket.close().catch(() => undefined);
+    this.#closing = this.#socket.close().catch(() => undefined);
+  }
+
+  /** The close command answered and the read loop ended: the modem's AT channel is quiet. */
+  async released(): Promise<void> {
+    await this.#closing;
+    await this.#pumping;
   }
 
   async #pump(): Promise<void> {

@@ -1,7 +1,7 @@
 /**
  * `xs-ota sim`: one full update on the simulated dev kit, the agent running inside XS.
  *
- *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--backend hawkbit|manifest]
+ *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--backend hawkbit|manifest|iotconnect]
  *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE]
  *              [--fault SPEC]... [--seed N] [--json] [--verbose]
  *
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devkit.js';
+import { mosquittoMissing } from '../devkit/mosquitto.js';
 import type { Command } from './main.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -21,13 +22,15 @@ const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
 const USAGE = `usage: xs-ota sim [options]
   --modem sim7080|sim7600   modem personality (default sim7080)
   --baud N                  UART rate (default 115200)
-  --backend hawkbit|manifest  update backend (default hawkbit)
+  --backend hawkbit|manifest|iotconnect
+                            update backend (default hawkbit); iotconnect starts mosquitto
+                            (must be installed) and the IoTConnect double, and stops them after
   --image FILE              signed image the server offers (default: medium-v1.3.0+5 vector)
   --base-image FILE         image in the primary slot of a new flash (default: small-v1.2.3+4 vector)
   --key PUBKEY.pem          key provisioned in the A5000 and trusted by MCUboot (default: the vectors' signing key)
   --flash FILE              persist the dev kit's flash (documented layout); reused if it exists
   --fault SPEC              repeatable: power-cut@40%, link-drop@70%, modem-reboot@50%, health-fail,
-                            server-503, server-429, expired-url
+                            server-503, server-429, expired-url, duplicate-command (iotconnect)
   --seed N                  seed for jitter and torn writes (default 1)
   --json                    print the summary as JSON on stdout
   --verbose                 print every agent log line`;
@@ -50,8 +53,9 @@ function printSummary(s: DevkitSummary): void {
     `flash              ${s.flash.erases} sector erases, ${s.flash.writes} writes`,
     `A5000              ${s.a5000.verifications} signature verification(s)`,
     `XS                 ${s.xs.compute} computation units; peak heap ${s.xs.peakHeapCount} slots`,
-    `server recorded:`,
-    ...s.reports.map((r) => `  ${r.kind} ${describeReport(r.body)}`),
+    ...(s.acks
+      ? [`IoTConnect acks (st 1 rejected, 2 in progress, 3 new firmware running, 4 failed):`, ...s.acks.map((a) => `  st ${a.st} ack ${a.ack}: ${a.msg ?? ''}`)]
+      : [`server recorded:`, ...s.reports.map((r) => `  ${r.kind} ${describeReport(r.body)}`)]),
   ];
   console.log(lines.join('\n'));
 }
@@ -88,7 +92,14 @@ export const command: Command = {
       return 0;
     }
     if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new Error(`--modem ${values.modem}: sim7080 or sim7600`);
-    if (values.backend !== 'hawkbit' && values.backend !== 'manifest') throw new Error(`--backend ${values.backend}: hawkbit or manifest`);
+    if (values.backend !== 'hawkbit' && values.backend !== 'manifest' && values.backend !== 'iotconnect') {
+      throw new Error(`--backend ${values.backend}: hawkbit, manifest or iotconnect`);
+    }
+    if (values.backend === 'iotconnect') {
+      // The broker is a real mosquitto process: say how to get it rather than fail half-way.
+      const missing = mosquittoMissing();
+      if (missing) throw new Error(`--backend iotconnect needs the mosquitto broker: ${missing}`);
+    }
     const baud = Number(values.baud);
     if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new Error(`--baud ${values.baud}: a standard rate up to 921600`);
     const faults = (values.fault ?? []).map(parseFault);

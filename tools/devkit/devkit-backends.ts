@@ -4,23 +4,40 @@
  */
 import type { StartConfig } from '../../src/agent/start.js';
 import type { ReferenceServer } from '../server/index.js';
+import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../server/iotconnect.js';
 import type { DevkitFault } from './devkit.js';
+import type { Endpoint } from './sim-modem/types.js';
 
-export type DevkitBackend = 'hawkbit' | 'manifest';
+export type DevkitBackend = 'hawkbit' | 'manifest' | 'iotconnect';
 
 export interface BackendSetup {
   server: ReferenceServer;
   image: Uint8Array;
   version: string;
   faults: DevkitFault[];
+  /** Seconds since 1970 on the dev kit's virtual clock (URL expiry, timestamps). */
+  nowS: () => number;
 }
 
 export interface PreparedBackend {
   backendUrl: string;
   /** Settings that override the dev kit's defaults for this backend. */
   settings?: Partial<StartConfig>;
+  /**
+   * The modem's name resolution when the backend needs more than the reference server (the
+   * modem simulator's `resolve`): host and port the device asked for → loopback endpoint.
+   */
+  resolve?: (host: string, port: number) => Endpoint | undefined;
+  /** What the backend recorded of the device's acknowledgements (IoTConnect). */
+  acks?: () => RecordedAck[];
+  /** The IoTConnect broker, double and device, for tests that talk to the cloud side. */
+  iotconnect?: IotConnectSim;
   close?: () => Promise<void>;
 }
+
+/** The IoTConnect OTA the dev kit's cloud offers (ack ids are UUIDs [IOTC-C2D]). */
+export const DEVKIT_IOTC_ACK = '5f0c1e2a-7b3d-4c8e-9a1f-d3e4c5b6a7f8';
+export const DEVKIT_IOTC_FILE = 'app.signed.bin';
 
 export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): Promise<PreparedBackend> {
   const { server, image, version, faults } = setup;
@@ -33,5 +50,45 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
       return { backendUrl: server.url };
     case 'manifest':
       return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS }).url };
+    case 'iotconnect':
+      return prepareIotConnect(setup, expiresInS !== undefined);
   }
+}
+
+/**
+ * IoTConnect: mosquitto (throws with the install line when it is absent), the IoTConnect double
+ * (discovery, identity, the cloud on the broker recording acks) and the image on the reference
+ * server behind expiring pre-signed URLs, freshly signed for every command the cloud publishes.
+ *
+ * The modem simulator does not run TLS (docs/modem-simulator.md): the device asks for the broker's
+ * TLS port under its identity host name, and `resolve` sends that socket to the broker's plain
+ * loopback listener. Discovery, identity and the artifact are plain HTTP on loopback, by port.
+ */
+async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Promise<PreparedBackend> {
+  const { server, image, version, faults } = setup;
+  const artifactPath = `/artifacts/iotconnect/${DEVKIT_IOTC_FILE}`;
+  // IoTConnect signs the URLs when it publishes the command; the download is one GET that starts
+  // a few seconds later. With `expired-url` the first command's URL lives 1 s (stale when used:
+  // 403, the agent asks again with mt 205), the fresh ones an hour.
+  let published = 0;
+  const sim = await startIotConnectSim({
+    fileUrl: () => server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 }),
+    now: () => Math.floor(setup.nowS()),
+  });
+  const { double, broker, device } = sim;
+  if (faults.some((f) => f.kind === 'duplicate-command')) double.faults.copiesPer205 = 2;
+  await double.startOta(device.duid, { ack: DEVKIT_IOTC_ACK, sw: version, files: [{ fileName: DEVKIT_IOTC_FILE }] });
+  const mqttHost = 'localhost'; // what identity names (the broker certificate's name)
+  return {
+    backendUrl: double.discoveryUrl,
+    settings: { deviceId: device.duid, authToken: undefined, iotconnect: { cpid: sim.settings.cpid, env: sim.settings.env } },
+    resolve: (host, port) => {
+      if (host === mqttHost && port === broker.tlsPort) return { host: broker.host, port: broker.plainPort };
+      if (host === '127.0.0.1') return { host, port };
+      return undefined; // a DNS failure, as the modem reports it
+    },
+    acks: () => double.acks(device.duid),
+    iotconnect: sim,
+    close: () => sim.stop(),
+  };
 }

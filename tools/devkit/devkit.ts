@@ -14,7 +14,8 @@ import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { formatVersion } from '../../src/image/version.js';
 import { ImageStream } from '../../src/image/image-stream.js';
 import { startReferenceServer, type RecordedReport, type ReferenceServer } from '../server/index.js';
-import { prepareBackend, type DevkitBackend } from './devkit-backends.js';
+import type { RecordedAck } from '../server/iotconnect.js';
+import { prepareBackend, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from './node-digest.js';
 import { SimA5000 } from './sim-a5000.js';
@@ -34,7 +35,7 @@ export const DEVKIT_TOKEN = 'devkit-target-token';
  */
 export const DEVKIT_CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nMIIBdevkit-test-ca\n-----END CERTIFICATE-----\n');
 
-export type DevkitFaultKind = 'power-cut' | 'link-drop' | 'modem-reboot' | 'health-fail' | 'server-503' | 'server-429' | 'expired-url';
+export type DevkitFaultKind = 'power-cut' | 'link-drop' | 'modem-reboot' | 'health-fail' | 'server-503' | 'server-429' | 'expired-url' | 'duplicate-command';
 
 export interface DevkitFault {
   kind: DevkitFaultKind;
@@ -42,10 +43,13 @@ export interface DevkitFault {
   at?: number;
 }
 
-/** Parses `power-cut@40%`, `link-drop@70%`, `modem-reboot@50%`, `health-fail`, `server-503`, `server-429`, `expired-url`. */
+/**
+ * Parses `power-cut@40%`, `link-drop@70%`, `modem-reboot@50%`, `health-fail`, `server-503`,
+ * `server-429`, `expired-url`, `duplicate-command` (IoTConnect: every command sent twice).
+ */
 export function parseFault(spec: string): DevkitFault {
   const m = /^([a-z0-9-]+)(?:@(\d{1,3})%)?$/.exec(spec.trim());
-  const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url'];
+  const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url', 'duplicate-command'];
   if (!m || !kinds.includes(m[1] as DevkitFaultKind)) {
     throw new Error(`--fault '${spec}': expected one of ${kinds.join(', ')} (with @N% for power-cut, link-drop, modem-reboot)`);
   }
@@ -78,6 +82,8 @@ export interface DevkitOptions {
   onProgress?: (written: number, total: number) => void;
   onLog?: (entry: LogEntry) => void;
   onBoot?: (boot: number, mcuboot: McubootResult) => void;
+  /** Called once the backend is prepared, before power-on (tests reach the cloud side here). */
+  onBackend?: (prepared: PreparedBackend) => void;
 }
 
 export interface DevkitSummary {
@@ -99,6 +105,8 @@ export interface DevkitSummary {
   a5000: { verifications: number };
   xs: { compute: number; peakHeapCount: number; baseHeapCount: number };
   reports: RecordedReport[];
+  /** IoTConnect: the acknowledgements the cloud double recorded, in order. */
+  acks?: RecordedAck[];
   logs: LogEntry[];
 }
 
@@ -151,7 +159,25 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   });
   const targetVersion = imageVersion(options.image);
   const backend = options.backend ?? 'hawkbit';
-  const prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults });
+  let prepared: PreparedBackend;
+  try {
+    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000 });
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  options.onBackend?.(prepared);
+  try {
+    return await runPrepared(options, time, server, prepared, realStart);
+  } finally {
+    await prepared.close?.();
+    await server.close();
+  }
+}
+
+async function runPrepared(options: DevkitOptions, time: VirtualTime, server: ReferenceServer, prepared: PreparedBackend, realStart: number): Promise<DevkitSummary> {
+  const faults = options.faults ?? [];
+  const backend = options.backend ?? 'hawkbit';
   const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed });
   if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
   const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
@@ -160,6 +186,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const modem = createSimModem(time, {
     model: (options.modem ?? 'sim7080') === 'sim7080' ? 'sim7080g' : 'sim7600',
     server: { host: '127.0.0.1', port: server.port },
+    resolve: prepared.resolve,
     uart: { baud: options.baud ?? 115200 },
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
@@ -272,6 +299,9 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     while (!finalReport()) {
       await time.runUntil(() => device.resetPending || powerLost || finalReport() !== undefined, { untilMs: limit });
       if (finalReport()) break;
+      // A power cut is the board's: the modem shares the supply and loses its state too (else its
+      // answer to a command in flight would meet the next boot's first command).
+      if (powerLost) modem.modem.powerOff(false);
       await device.reset(powerLost ? 'power cut' : undefined);
     }
   } finally {
@@ -300,10 +330,9 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     a5000: { verifications: a5000.stats.verifications },
     xs: { ...device.meter },
     reports: server.reports(),
+    acks: prepared.acks?.(),
     logs: device.logs,
   };
-  await prepared.close?.();
-  await server.close();
   return summary;
 }
 

@@ -66,6 +66,11 @@ export interface IotConnectFaults {
   identityBody?: string;
   /** Do not answer mt 205 (the device must give up after its wait). */
   ignore205?: boolean;
+  /**
+   * Answer each mt 205 with this many copies of the command (default 1): what a QoS 1
+   * re-delivery or the 205 answer crossing a live push looks like to the device.
+   */
+  copiesPer205?: number;
 }
 
 export interface IotConnectDoubleOptions {
@@ -78,6 +83,12 @@ export interface IotConnectDoubleOptions {
   urlLifetimeS?: number;
   /** Seconds since 1970, for URL expiry: default the wall clock. A test may move it on. */
   now?: () => number;
+  /**
+   * Where a command's file URLs point: by default this double's own pre-signed URLs; the dev kit
+   * gives the reference server's expiring artifact URLs (`artifacts.put` with `expiresInS`).
+   * Called for every publication, so each command carries freshly signed URLs.
+   */
+  fileUrl?: (fileName: string) => string;
 }
 
 export class IotConnectDouble {
@@ -102,6 +113,7 @@ export class IotConnectDouble {
   #secret = 'iotconnect-double-signing-key';
   #waiters: (() => void)[] = [];
   #mqttHost: string;
+  #fileUrl: ((fileName: string) => string) | undefined;
 
   private constructor(options: IotConnectDoubleOptions) {
     this.cpid = options.cpid;
@@ -110,6 +122,7 @@ export class IotConnectDouble {
     this.urlLifetimeS = options.urlLifetimeS ?? 3600;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#mqttHost = options.mqttHost ?? 'localhost';
+    this.#fileUrl = options.fileUrl;
     this.#server = http.createServer((req, res) => this.#http(req, res));
   }
 
@@ -189,7 +202,7 @@ export class IotConnectDouble {
   /** The command JSON as IoTConnect sends it [IOTC-C2D] ("v" as a string, as iotc-c-lib requires). */
   commandText(pending: PendingOta): string {
     pending.published++;
-    const urls = pending.files.map((f) => ({ url: this.signedUrl(f.fileName), fileName: f.fileName, ...(f.tg ? { tg: f.tg } : {}) }));
+    const urls = pending.files.map((f) => ({ url: this.#fileUrl ? this.#fileUrl(f.fileName) : this.signedUrl(f.fileName), fileName: f.fileName, ...(f.tg ? { tg: f.tg } : {}) }));
     return JSON.stringify({ v: '2.1', ct: 1, cmd: 'ota', ack: pending.ack, sw: pending.sw, hw: pending.hw, urls });
   }
 
@@ -263,7 +276,7 @@ export class IotConnectDouble {
       }
       if (m[1] === 'di' && (json as { mt?: unknown } | undefined)?.mt === 205 && !this.faults.ignore205) {
         // Pending-OTA request [IOTC-DI]: re-issue the pending command with fresh URLs.
-        if (this.#pending.has(device.duid)) void this.publishOta(device.duid);
+        if (this.#pending.has(device.duid)) void this.publishOta(device.duid, this.faults.copiesPer205 ?? 1);
       }
       if (m[1] === 'ack') {
         const d = (json as { d?: Record<string, unknown> } | undefined)?.d ?? {};
@@ -375,14 +388,16 @@ export interface IotConnectSim {
  * IoTConnect double, with one device registered. Throws when mosquitto is not installed
  * (`mosquittoMissing()` says why).
  */
-export async function startIotConnectSim(options: { cpid?: string; env?: string; duid?: string } = {}): Promise<IotConnectSim> {
+export async function startIotConnectSim(
+  options: { cpid?: string; env?: string; duid?: string; fileUrl?: (fileName: string) => string; now?: () => number } = {},
+): Promise<IotConnectSim> {
   const cpid = options.cpid ?? 'XSOTA';
   const env = options.env ?? 'sim';
   const duid = options.duid ?? 'xs-ota-devkit-1';
   const pki = makeTestPki();
   const aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
   const broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
-  const double = await IotConnectDouble.start({ broker, cpid, env });
+  const double = await IotConnectDouble.start({ broker, cpid, env, fileUrl: options.fileUrl, now: options.now });
   const device = double.addDevice(duid);
   const creds = pki.client(duid);
   return {

@@ -242,6 +242,8 @@ export class MqttClient {
       // stream's onClose has already reported the link loss if it was one.
     }
     this.close();
+    // The session is over only when the transport is: a modem socket's close is an AT exchange.
+    await this.#stream.released?.();
   }
 
   /**

@@ -245,6 +245,28 @@ describe('MQTT client (scripted server, virtual time)', () => {
     assert.equal(time.pending, 0);
   });
 
+  it('disconnect resolves only once the stream says its transport is released (a modem socket close is an AT exchange)', async () => {
+    const time = new VirtualTime();
+    const pair = memoryStreamPair(time, 5);
+    const peer = new MqttPeer(pair.server);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const stream = Object.assign(pair.client, { released: () => released });
+    const connecting = MqttClient.connect({ stream, clock: time.clockPort(), clientId: 'dev42', keepAliveS: 10 });
+    await time.runFor(peer.next(CONNECT));
+    peer.connack();
+    const client = await time.runFor(connecting);
+    let done = false;
+    const disconnecting = client.disconnect().then(() => (done = true));
+    await time.advance(1000);
+    assert.equal(peer.count(DISCONNECT), 1);
+    assert.equal(client.state, 'closed');
+    assert.equal(done, false, 'still waiting for the transport');
+    release();
+    await time.runFor(disconnecting);
+    assert.equal(done, true);
+  });
+
   it('closes without acking when onMessage throws', async () => {
     const { peer, time, closes } = await connected({
       onMessage: () => {

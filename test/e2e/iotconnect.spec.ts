@@ -1,0 +1,177 @@
+/**
+ * End to end over IoTConnect: the agent bundle in XS on the simulated dev kit (virtual time), its
+ * modem's MQTT socket carried to a real mosquitto, discovery and identity from the IoTConnect
+ * double over the modem's HTTP, the image from the reference server behind expiring URLs, and the
+ * acknowledgements as the double's cloud client recorded them on the broker [IOTC-h]:
+ * st 1 rejected, 2 in progress, 3 new firmware running, 4 failed.
+ */
+import assert from 'node:assert/strict';
+import { sign as cryptoSign } from 'node:crypto';
+import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import { DEVKIT_IOTC_ACK, type PreparedBackend } from '../../tools/devkit/devkit-backends.js';
+import type { LogEntry } from '../../tools/devkit/device.js';
+import { mosquittoMissing } from '../../tools/devkit/mosquitto.js';
+import type { RecordedAck } from '../../tools/server/iotconnect.js';
+import { signImage } from '../../tools/image/imgtool-sign.js';
+import { makeImage, OLD_IMAGE, signingKeyPem, trustedKeyPem } from '../support/devkit-update.js';
+
+const BODY = 48 * 1024;
+const NEW_IMAGE = makeImage('0.1.0', BODY);
+
+/** The same image layout, its ECDSA signature's last byte flipped: valid DER, wrong signature. */
+function badSignatureImage(): Uint8Array {
+  const input = new Uint8Array(0x200 + BODY);
+  input.set(NEW_IMAGE.subarray(0x200, 0x200 + BODY), 0x200);
+  return signImage(input, {
+    keyPem: signingKeyPem,
+    version: '0.1.0',
+    slotSize: 0x60000,
+    signFn: (region, key) => {
+      const sig = new Uint8Array(cryptoSign('sha256', region, key));
+      sig[sig.length - 1] ^= 0x01;
+      return sig;
+    },
+  });
+}
+
+interface Run {
+  summary: DevkitSummary;
+  acks: RecordedAck[];
+  logs: LogEntry[];
+  backend: PreparedBackend;
+}
+
+async function run(options: { image?: Uint8Array; faults?: DevkitFault[]; modem?: 'sim7080' | 'sim7600' } = {}): Promise<Run> {
+  let backend: PreparedBackend | undefined;
+  const summary = await runDevkitUpdate({
+    backend: 'iotconnect',
+    modem: options.modem,
+    image: options.image ?? NEW_IMAGE,
+    baseImage: OLD_IMAGE,
+    trustedKeyPem,
+    faults: options.faults,
+    seed: 7,
+    onBackend: (b) => (backend = b),
+  });
+  return { summary, acks: summary.acks ?? [], logs: summary.logs, backend: backend! };
+}
+
+const events = (logs: LogEntry[], name: string): LogEntry[] => logs.filter((e) => e.event === name);
+const ackLogs = (logs: LogEntry[]): LogEntry[] => events(logs, 'iotc.ack');
+
+/** Every ack is for the dev kit's OTA, and no (st, msg) pair was sent twice. */
+function assertAcksOnce(acks: RecordedAck[]): void {
+  for (const a of acks) assert.equal(a.ack, DEVKIT_IOTC_ACK);
+  const keys = acks.map((a) => `${a.st} ${a.msg}`);
+  assert.deepEqual(keys, [...new Set(keys)], `an ack was sent twice: ${keys.join(' | ')}`);
+}
+
+describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect double (e2e)', function () {
+  this.timeout(240_000);
+
+  before(function () {
+    const missing = mosquittoMissing();
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+  });
+
+  it('happy path: in progress while downloading, new firmware running (st 3) only after the confirm', async () => {
+    const { summary, acks, logs, backend } = await run();
+    assert.equal(summary.outcome, 'running');
+    assert.equal(summary.versionAfter, '0.1.0+0');
+    assertAcksOnce(acks);
+    assert.deepEqual(
+      acks.map((a) => a.st),
+      [2, 2, 2, 3],
+    );
+    assert.equal(acks[0].msg, 'accepted 0.1.0+0');
+    assert.equal(acks.at(-1)!.msg, 'running 0.1.0+0');
+    assert.ok(acks.every((a) => a.type === 1 && typeof a.dt === 'string'));
+    // st 3 leaves the device only after the new image confirmed itself, on its second boot.
+    const confirmed = events(logs, 'image.confirmed')[0];
+    const running = ackLogs(logs).find((e) => e.fields?.st === 3)!;
+    assert.ok(confirmed && running && running.at >= confirmed.at && running.boot === 2);
+    assert.ok(ackLogs(logs).filter((e) => e.boot === 1).every((e) => e.fields?.st === 2));
+    // The device asked for its pending OTA on its own di topic, through identity's topics.
+    const di = backend.iotconnect!.double.di(backend.iotconnect!.device.duid);
+    assert.ok(di.length >= 1 && di.every((t) => JSON.parse(t).mt === 205));
+    // Keep-alive runs on the agent's virtual clock, the broker's on the real one (docs/iotconnect.md §5):
+    // the broker never dropped the device for silence.
+    assert.doesNotMatch(backend.iotconnect!.broker.log(), /exceeded timeout/);
+  });
+
+  it('a command delivered twice (same ack id) is taken once', async () => {
+    const { summary, acks, logs } = await run({ faults: [{ kind: 'duplicate-command' }] });
+    assert.equal(summary.outcome, 'running');
+    assert.ok(events(logs, 'iotc.duplicate').length >= 1, 'the second copy was seen and ignored');
+    assert.equal(events(logs, 'deployment.accepted').length, 1);
+    assert.equal(events(logs, 'download.start').length, 1);
+    assertAcksOnce(acks);
+    assert.deepEqual(
+      acks.map((a) => a.st),
+      [2, 2, 2, 3],
+    );
+  });
+
+  it('an expired pre-signed URL: 403, asks again with mt 205, downloads from the fresh URL', async () => {
+    const { summary, acks, logs, backend } = await run({ faults: [{ kind: 'expired-url' }] });
+    assert.equal(summary.outcome, 'running');
+    assert.ok(events(logs, 'download.failed').some((e) => e.fields?.reason === 'url-expired'));
+    const refresh = events(logs, 'iotc.refresh');
+    assert.equal(refresh.length, 1);
+    assert.equal(refresh[0].fields?.found, true);
+    const sim = backend.iotconnect!;
+    assert.ok(sim.double.di(sim.device.duid).filter((t) => JSON.parse(t).mt === 205).length >= 2);
+    assertAcksOnce(acks);
+    assert.equal(acks.at(-1)!.st, 3);
+  });
+
+  it('a rejected image (signature does not verify) is acknowledged as failed (st 4) with its reason', async () => {
+    const { summary, acks } = await run({ image: badSignatureImage() });
+    assert.equal(summary.outcome, 'failed');
+    assert.equal(summary.versionAfter, '0.0.1+0');
+    assert.equal(summary.a5000.verifications, 1);
+    assertAcksOnce(acks);
+    const last = acks.at(-1)!;
+    assert.equal(last.st, 4);
+    assert.ok(summary.reason && last.msg?.startsWith(`${summary.reason}:`), `${last.msg} names ${summary.reason}`);
+    assert.match(summary.reason!, /signature/);
+    assert.ok(!acks.some((a) => a.st === 3));
+  });
+
+  it('a failed health check: MCUboot reverts, acknowledged as failed (st 4, reverted)', async () => {
+    const { summary, acks } = await run({ faults: [{ kind: 'health-fail' }] });
+    assert.equal(summary.outcome, 'reverted');
+    assert.deepEqual(summary.mcuboot, ['none', 'test-swap', 'revert']);
+    assert.equal(summary.versionAfter, '0.0.1+0');
+    assertAcksOnce(acks);
+    const last = acks.at(-1)!;
+    assert.equal(last.st, 4);
+    assert.match(last.msg ?? '', /^reverted to 0\.0\.1\+0: health-check-failed/);
+    assert.ok(!acks.some((a) => a.st === 3));
+  });
+
+  it('a power cut during the download: resumes after the reboot and acknowledges once', async () => {
+    const { summary, acks, logs } = await run({ faults: [{ kind: 'power-cut', at: 0.4 }] });
+    assert.equal(summary.outcome, 'running');
+    assert.equal(summary.versionAfter, '0.1.0+0');
+    const resume = events(logs, 'download.resume');
+    assert.equal(resume.length, 1);
+    assert.ok(Number(resume[0].fields?.offset) > 0);
+    assert.equal(events(logs, 'deployment.accepted').length, 1);
+    assertAcksOnce(acks);
+    assert.equal(acks.filter((a) => a.st === 3).length, 1);
+    assert.equal(acks.filter((a) => a.msg?.startsWith('accepted')).length, 1);
+  });
+
+  it('runs on the SIM7600 too (MQTT over AT+CCH*)', async () => {
+    const { summary, acks } = await run({ modem: 'sim7600' });
+    assert.equal(summary.outcome, 'running');
+    assert.deepEqual(
+      acks.map((a) => a.st),
+      [2, 2, 2, 3],
+    );
+  });
+});
