@@ -11,6 +11,8 @@ import type { FlashPort } from '../../src/platform/flash.js';
 import type { KeyValuePort } from '../../src/platform/key-value.js';
 import type { StartConfig } from '../../src/agent/start.js';
 import { readSlotSummary } from '../../src/slot/slot-reader.js';
+import { readSwapState } from '../../src/slot/boot-state.js';
+import type { SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
 import { ImageStream } from '../../src/image/image-stream.js';
 import { startReferenceServer, type RecordedReport, type ReferenceServer } from '../server/index.js';
@@ -40,10 +42,35 @@ export interface DevkitFault {
   kind: DevkitFaultKind;
   /** For faults during the download: fraction of the image written to the slot, 0..1. */
   at?: number;
+  /** power-cut only: cut at an agent log event instead of a download fraction. */
+  event?: PowerCutAt;
 }
 
-/** Parses `power-cut@40%`, `link-drop@70%`, `modem-reboot@50%`, `health-fail`, `server-503`, `server-429`, `expired-url`. */
+/**
+ * A power cut tied to the update cycle rather than to the download: at the `occurrence`-th
+ * (default first) agent log line named `event`, power fails at the `afterFlashOps`-th flash
+ * program/erase after it (0: the next one tears), or at once when `afterFlashOps` is undefined
+ * (the MCU stops before its next flash or key-value access).
+ */
+export interface PowerCutAt {
+  event: string;
+  afterFlashOps?: number;
+  occurrence?: number;
+}
+
+/**
+ * Parses `power-cut@40%`, `link-drop@70%`, `modem-reboot@50%`, `health-fail`, `server-503`,
+ * `server-429`, `expired-url`, and `power-cut@event:NAME[#K][+N]` (the K-th log event NAME, then
+ * the N-th flash operation after it; without +N at once).
+ */
 export function parseFault(spec: string): DevkitFault {
+  const ev = /^power-cut@event:([a-z0-9.-]+)(?:#(\d{1,3}))?(?:\+(\d{1,6}))?$/.exec(spec.trim());
+  if (ev) {
+    return {
+      kind: 'power-cut',
+      event: { event: ev[1], occurrence: ev[2] === undefined ? undefined : Number(ev[2]), afterFlashOps: ev[3] === undefined ? undefined : Number(ev[3]) },
+    };
+  }
   const m = /^([a-z0-9-]+)(?:@(\d{1,3})%)?$/.exec(spec.trim());
   const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url'];
   if (!m || !kinds.includes(m[1] as DevkitFaultKind)) {
@@ -78,6 +105,10 @@ export interface DevkitOptions {
   onProgress?: (written: number, total: number) => void;
   onLog?: (entry: LogEntry) => void;
   onBoot?: (boot: number, mcuboot: McubootResult) => void;
+  /** hawkBit deployment handling (default: download and update 'forced', no maintenance window). */
+  deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
+  /** Called once the parts exist, before power-on: tests drive the server or time from here. */
+  onReady?: (kit: Pick<Devkit, 'time' | 'server' | 'flash'>) => void;
 }
 
 export interface DevkitSummary {
@@ -100,6 +131,10 @@ export interface DevkitSummary {
   xs: { compute: number; peakHeapCount: number; baseHeapCount: number };
   reports: RecordedReport[];
   logs: LogEntry[];
+  /** The secondary slot's MCUboot trailer at the end (magic 'unset': nothing pending). */
+  secondary: SwapState;
+  /** Why the device reset, in order ('power cut' or the agent's reboot reason). */
+  resets: string[];
 }
 
 export interface Devkit {
@@ -151,7 +186,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   });
   const targetVersion = imageVersion(options.image);
   const backend = options.backend ?? 'hawkbit';
-  const prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults });
+  const prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, deployment: options.deployment });
   const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed });
   if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
   const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
@@ -176,7 +211,21 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
       throw error;
     }
   };
+  options.onReady?.({ time, server, flash });
   const fired = new Set<DevkitFault>();
+  const eventCounts = new Map<string, number>();
+  const onAgentLog = (entry: LogEntry): void => {
+    options.onLog?.(entry);
+    const count = (eventCounts.get(entry.event) ?? 0) + 1;
+    eventCounts.set(entry.event, count);
+    for (const fault of faults) {
+      if (!fault.event || fired.has(fault) || fault.event.event !== entry.event || count < (fault.event.occurrence ?? 1)) continue;
+      fired.add(fault);
+      if (fault.event.afterFlashOps === undefined) powerLost = true;
+      else flash.powerCut.afterOps(fault.event.afterFlashOps, 'random');
+    }
+  };
+  const resets: string[] = [];
   let written = 0;
   const onSecondaryWrite = (offset: number, length: number): void => {
     if (offset + length > written) written = offset + length;
@@ -261,7 +310,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
       runMcuboot();
       if (mcubootOutcomes.at(-1) === 'test-swap') swapped = true;
     },
-    onLog: options.onLog,
+    onLog: onAgentLog,
   });
 
   const finalReport = (): LogEntry | undefined => device.logs.find((e) => e.event === 'deployment.reported');
@@ -272,7 +321,10 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     while (!finalReport()) {
       await time.runUntil(() => device.resetPending || powerLost || finalReport() !== undefined, { untilMs: limit });
       if (finalReport()) break;
-      await device.reset(powerLost ? 'power cut' : undefined);
+      if (!device.resetPending && !powerLost) throw new Error(`no outcome within ${limit} ms of device time`);
+      const reason = powerLost ? 'power cut' : undefined;
+      resets.push(reason ?? 'reboot');
+      await device.reset(reason);
     }
   } finally {
     await device.close();
@@ -301,6 +353,8 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     xs: { ...device.meter },
     reports: server.reports(),
     logs: device.logs,
+    secondary: readSwapState(flash.secondary),
+    resets,
   };
   await prepared.close?.();
   await server.close();
