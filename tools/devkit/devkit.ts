@@ -125,6 +125,8 @@ export interface DevkitSummary {
   downloadGoodputBps: number;
   /** Bytes the server sent for the artifact (more than the image after a resume). */
   artifactBytesSent: number;
+  /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
+  artifactRequests: { status: number; range?: string; bytesSent: number }[];
   uart: { bytesToModem: number; bytesFromModem: number };
   flash: { erases: number; writes: number };
   a5000: { verifications: number };
@@ -347,6 +349,10 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
       .requests()
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .reduce((n, r) => n + r.bytesSent, 0),
+    artifactRequests: server
+      .requests()
+      .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
+      .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
     uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
     flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes },
     a5000: { verifications: a5000.stats.verifications },
