@@ -68,6 +68,8 @@ const RETRYABLE: ReadonlySet<OtaReason> = new Set<OtaReason>([
   'cme-error',
   'modem-unresponsive',
   'modem-reset',
+  // Right after a reset the SIM may not answer yet (+CPIN missing): a later attempt finds it ready.
+  'sim-not-ready',
   'modem-busy',
   'not-registered',
   'pdp-failed',

@@ -14,7 +14,6 @@ import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { readSwapState } from '../../src/slot/boot-state.js';
 import type { SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
-import { ImageStream } from '../../src/image/image-stream.js';
 import { startReferenceServer, type RecordedReport, type ReferenceServer } from '../server/index.js';
 import { prepareBackend, type DevkitBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
@@ -149,13 +148,15 @@ export interface Devkit {
   device: SimDevice;
 }
 
-/** Version of a signed image, from its header. */
+/**
+ * Version of a signed image, from its header (MCUboot image_header: ih_ver at offset 20, major,
+ * minor, revision u16 LE, build u32 LE). Read directly, so that the dev kit can offer images the
+ * agent must refuse (too large for the slot, say).
+ */
 export function imageVersion(image: Uint8Array): string {
-  const stream = new ImageStream({ digest: new NodeDigest() });
-  stream.push(image.subarray(0, 32));
-  const header = stream.header;
-  if (!header) throw new Error('not an MCUboot image');
-  return formatVersion(header.version);
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (image.length < 32 || view.getUint32(0, true) !== 0x96f3b83d) throw new Error('not an MCUboot image');
+  return formatVersion({ major: image[20], minor: image[21], revision: view.getUint16(22, true), build: view.getUint32(24, true) });
 }
 
 /** The raw 04||X||Y point of a P-256 key in PEM (public or private). */
@@ -325,6 +326,8 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
       if (finalReport()) break;
       if (!device.resetPending && !powerLost) throw new Error(`no outcome within ${limit} ms of device time`);
       const reason = powerLost ? 'power cut' : undefined;
+      // A power cut takes the whole board down, the modem with it (a reboot resets the MCU only).
+      if (powerLost) modem.modem.powerOff(false);
       resets.push(reason ?? 'reboot');
       await device.reset(reason);
     }
