@@ -326,8 +326,6 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
       if (finalReport()) break;
       if (!device.resetPending && !powerLost) throw new Error(`no outcome within ${limit} ms of device time`);
       const reason = powerLost ? 'power cut' : undefined;
-      // A power cut takes the whole board down, the modem with it (a reboot resets the MCU only).
-      if (powerLost) modem.modem.powerOff(false);
       resets.push(reason ?? 'reboot');
       await device.reset(reason);
     }
