@@ -68,6 +68,8 @@ const RETRYABLE: ReadonlySet<OtaReason> = new Set<OtaReason>([
   'cme-error',
   'modem-unresponsive',
   'modem-reset',
+  // Right after a reset the SIM may not answer yet (+CPIN missing): a later attempt finds it ready.
+  'sim-not-ready',
   'modem-busy',
   'not-registered',
   'pdp-failed',
@@ -379,6 +381,7 @@ export class UpdateAgent {
   // ── verify, stage, reboot ──────────────────────────────────────────────────────────────
 
   async #verify(d: Deployment): Promise<StepResult> {
+    this.#log('info', 'verify.start', { bytes: d.offset });
     try {
       // After a reset in 'verify' the installer re-hashes the sealed image from flash.
       await this.#d.installer.reload(d.offset);
@@ -413,6 +416,7 @@ export class UpdateAgent {
   async #stage(d: Deployment): Promise<StepResult> {
     // Persisted 'reboot' before marking pending would lose a verified-but-unstaged image after a
     // reset; persisted 'stage' (we are here) means: mark pending (idempotent), then say 'reboot'.
+    this.#log('info', 'stage.start', { version: d.version });
     this.#d.installer.stage();
     await this.#tryReport(d, 'staged');
     this.journal.save({ state: 'reboot', deployment: d });
@@ -444,6 +448,7 @@ export class UpdateAgent {
         detail: outcome?.detail ?? `running ${running} after a reset during the health check`,
       });
     }
+    this.#log('info', 'health.start', { version: d.version });
     const deadline = this.#d.clock.now() + this.#d.config.healthDeadlineS * 1000;
     let failure: { reason: OtaReason; detail: string } | undefined;
     try {
@@ -473,6 +478,7 @@ export class UpdateAgent {
   }
 
   async #confirm(d: Deployment): Promise<StepResult> {
+    this.#log('info', 'confirm.start', { version: d.version });
     this.#d.installer.confirmRunning();
     this.#log('info', 'image.confirmed', { version: d.version });
     return this.#finish(d, { phase: 'running' });

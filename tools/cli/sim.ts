@@ -30,7 +30,10 @@ const USAGE = `usage: xs-ota sim [options]
   --key PUBKEY.pem          key provisioned in the A5000 and trusted by MCUboot (default: the vectors' signing key)
   --flash FILE              persist the dev kit's flash (documented layout); reused if it exists
   --fault SPEC              repeatable: power-cut@40%, link-drop@70%, modem-reboot@50%, health-fail,
-                            server-503, server-429, expired-url, duplicate-command (iotconnect)
+                            server-503, server-429, expired-url, duplicate-command (iotconnect); power-cut@event:NAME[#K][+N] cuts
+                            power at the K-th agent log event NAME (verify.start, stage.start,
+                            health.start, confirm.start, device.reset-requested, ...), at the N-th
+                            flash program/erase after it (without +N: at once)
   --seed N                  seed for jitter and torn writes (default 1)
   --json                    print the summary as JSON on stdout
   --verbose                 print every agent log line`;

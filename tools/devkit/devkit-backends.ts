@@ -17,6 +17,7 @@ export interface BackendSetup {
   faults: DevkitFault[];
   /** Seconds since 1970 on the dev kit's virtual clock (URL expiry, timestamps). */
   nowS: () => number;
+  deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
 }
 
 export interface PreparedBackend {
@@ -40,13 +41,13 @@ export const DEVKIT_IOTC_ACK = '5f0c1e2a-7b3d-4c8e-9a1f-d3e4c5b6a7f8';
 export const DEVKIT_IOTC_FILE = 'app.signed.bin';
 
 export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): Promise<PreparedBackend> {
-  const { server, image, version, faults } = setup;
+  const { server, image, version, faults, deployment } = setup;
   const expiresInS = faults.some((f) => f.kind === 'expired-url') ? 60 : undefined;
   if (faults.some((f) => f.kind === 'server-503')) server.misbehave({ status: 503, count: 2, retryAfterS: 30, path: '/artifacts/' });
   if (faults.some((f) => f.kind === 'server-429')) server.misbehave({ status: 429, count: 1, retryAfterS: 120, path: '/artifacts/' });
   switch (kind) {
     case 'hawkbit':
-      server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: 'forced', expiresInS });
+      server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS });
       return { backendUrl: server.url };
     case 'manifest':
       return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS }).url };

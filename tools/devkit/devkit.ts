@@ -11,8 +11,9 @@ import type { FlashPort } from '../../src/platform/flash.js';
 import type { KeyValuePort } from '../../src/platform/key-value.js';
 import type { StartConfig } from '../../src/agent/start.js';
 import { readSlotSummary } from '../../src/slot/slot-reader.js';
+import { readSwapState } from '../../src/slot/boot-state.js';
+import type { SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
-import { ImageStream } from '../../src/image/image-stream.js';
 import { startReferenceServer, type RecordedReport, type ReferenceServer } from '../server/index.js';
 import type { RecordedAck } from '../server/iotconnect.js';
 import { prepareBackend, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
@@ -41,13 +42,35 @@ export interface DevkitFault {
   kind: DevkitFaultKind;
   /** For faults during the download: fraction of the image written to the slot, 0..1. */
   at?: number;
+  /** power-cut only: cut at an agent log event instead of a download fraction. */
+  event?: PowerCutAt;
+}
+
+/**
+ * A power cut tied to the update cycle rather than to the download: at the `occurrence`-th
+ * (default first) agent log line named `event`, power fails at the `afterFlashOps`-th flash
+ * program/erase after it (0: the next one tears), or at once when `afterFlashOps` is undefined
+ * (the MCU stops before its next flash or key-value access).
+ */
+export interface PowerCutAt {
+  event: string;
+  afterFlashOps?: number;
+  occurrence?: number;
 }
 
 /**
  * Parses `power-cut@40%`, `link-drop@70%`, `modem-reboot@50%`, `health-fail`, `server-503`,
- * `server-429`, `expired-url`, `duplicate-command` (IoTConnect: every command sent twice).
+ * `server-429`, `expired-url`, `duplicate-command` (IoTConnect: every command sent twice), and `power-cut@event:NAME[#K][+N]` (the K-th log event NAME, then
+ * the N-th flash operation after it; without +N at once).
  */
 export function parseFault(spec: string): DevkitFault {
+  const ev = /^power-cut@event:([a-z0-9.-]+)(?:#(\d{1,3}))?(?:\+(\d{1,6}))?$/.exec(spec.trim());
+  if (ev) {
+    return {
+      kind: 'power-cut',
+      event: { event: ev[1], occurrence: ev[2] === undefined ? undefined : Number(ev[2]), afterFlashOps: ev[3] === undefined ? undefined : Number(ev[3]) },
+    };
+  }
   const m = /^([a-z0-9-]+)(?:@(\d{1,3})%)?$/.exec(spec.trim());
   const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url', 'duplicate-command'];
   if (!m || !kinds.includes(m[1] as DevkitFaultKind)) {
@@ -84,6 +107,10 @@ export interface DevkitOptions {
   onBoot?: (boot: number, mcuboot: McubootResult) => void;
   /** Called once the backend is prepared, before power-on (tests reach the cloud side here). */
   onBackend?: (prepared: PreparedBackend) => void;
+  /** hawkBit deployment handling (default: download and update 'forced', no maintenance window). */
+  deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
+  /** Called once the parts exist, before power-on: tests drive the server or time from here. */
+  onReady?: (kit: Pick<Devkit, 'time' | 'server' | 'flash'>) => void;
 }
 
 export interface DevkitSummary {
@@ -100,6 +127,8 @@ export interface DevkitSummary {
   downloadGoodputBps: number;
   /** Bytes the server sent for the artifact (more than the image after a resume). */
   artifactBytesSent: number;
+  /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
+  artifactRequests: { status: number; range?: string; bytesSent: number }[];
   uart: { bytesToModem: number; bytesFromModem: number };
   flash: { erases: number; writes: number };
   a5000: { verifications: number };
@@ -108,6 +137,10 @@ export interface DevkitSummary {
   /** IoTConnect: the acknowledgements the cloud double recorded, in order. */
   acks?: RecordedAck[];
   logs: LogEntry[];
+  /** The secondary slot's MCUboot trailer at the end (magic 'unset': nothing pending). */
+  secondary: SwapState;
+  /** Why the device reset, in order ('power cut' or the agent's reboot reason). */
+  resets: string[];
 }
 
 export interface Devkit {
@@ -120,13 +153,15 @@ export interface Devkit {
   device: SimDevice;
 }
 
-/** Version of a signed image, from its header. */
+/**
+ * Version of a signed image, from its header (MCUboot image_header: ih_ver at offset 20, major,
+ * minor, revision u16 LE, build u32 LE). Read directly, so that the dev kit can offer images the
+ * agent must refuse (too large for the slot, say).
+ */
 export function imageVersion(image: Uint8Array): string {
-  const stream = new ImageStream({ digest: new NodeDigest() });
-  stream.push(image.subarray(0, 32));
-  const header = stream.header;
-  if (!header) throw new Error('not an MCUboot image');
-  return formatVersion(header.version);
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  if (image.length < 32 || view.getUint32(0, true) !== 0x96f3b83d) throw new Error('not an MCUboot image');
+  return formatVersion({ major: image[20], minor: image[21], revision: view.getUint16(22, true), build: view.getUint32(24, true) });
 }
 
 /** The raw 04||X||Y point of a P-256 key in PEM (public or private). */
@@ -161,7 +196,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const backend = options.backend ?? 'hawkbit';
   let prepared: PreparedBackend;
   try {
-    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000 });
+    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment });
   } catch (error) {
     await server.close();
     throw error;
@@ -203,7 +238,21 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       throw error;
     }
   };
+  options.onReady?.({ time, server, flash });
   const fired = new Set<DevkitFault>();
+  const eventCounts = new Map<string, number>();
+  const onAgentLog = (entry: LogEntry): void => {
+    options.onLog?.(entry);
+    const count = (eventCounts.get(entry.event) ?? 0) + 1;
+    eventCounts.set(entry.event, count);
+    for (const fault of faults) {
+      if (!fault.event || fired.has(fault) || fault.event.event !== entry.event || count < (fault.event.occurrence ?? 1)) continue;
+      fired.add(fault);
+      if (fault.event.afterFlashOps === undefined) powerLost = true;
+      else flash.powerCut.afterOps(fault.event.afterFlashOps, 'random');
+    }
+  };
+  const resets: string[] = [];
   let written = 0;
   const onSecondaryWrite = (offset: number, length: number): void => {
     if (offset + length > written) written = offset + length;
@@ -288,7 +337,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       runMcuboot();
       if (mcubootOutcomes.at(-1) === 'test-swap') swapped = true;
     },
-    onLog: options.onLog,
+    onLog: onAgentLog,
   });
 
   const finalReport = (): LogEntry | undefined => device.logs.find((e) => e.event === 'deployment.reported');
@@ -299,10 +348,13 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     while (!finalReport()) {
       await time.runUntil(() => device.resetPending || powerLost || finalReport() !== undefined, { untilMs: limit });
       if (finalReport()) break;
+      if (!device.resetPending && !powerLost) throw new Error(`no outcome within ${limit} ms of device time`);
+      const reason = powerLost ? 'power cut' : undefined;
+      resets.push(reason ?? 'reboot');
       // A power cut is the board's: the modem shares the supply and loses its state too (else its
       // answer to a command in flight would meet the next boot's first command).
       if (powerLost) modem.modem.powerOff(false);
-      await device.reset(powerLost ? 'power cut' : undefined);
+      await device.reset(reason);
     }
   } finally {
     await device.close();
@@ -325,6 +377,10 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       .requests()
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .reduce((n, r) => n + r.bytesSent, 0),
+    artifactRequests: server
+      .requests()
+      .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
+      .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
     uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
     flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes },
     a5000: { verifications: a5000.stats.verifications },
@@ -332,6 +388,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     reports: server.reports(),
     acks: prepared.acks?.(),
     logs: device.logs,
+    secondary: readSwapState(flash.secondary),
+    resets,
   };
   return summary;
 }
