@@ -68,3 +68,69 @@ export async function runBenchUpdate(options: {
 }
 
 export { slotLayout };
+
+/** Target for bytes fetched again after a power cut mid-download (issue). */
+export const REDOWNLOAD_TARGET_BYTES = 4096;
+/** Target for erases per secondary-slot sector during one download (issue). */
+export const ERASES_PER_SECTOR_TARGET = 1;
+
+/** Figures of one update run that the bench section prints. */
+export interface UpdateFigures {
+  imageBytes: number;
+  outcome: string;
+  virtualS: number;
+  /** Virtual seconds from the first download request to entering verify. */
+  downloadS: number;
+  goodputBps: number;
+  /** XS heap slots after a full collection: at boot (base) and the peak of the samples. */
+  liveHeapBase: number;
+  liveHeapPeak: number;
+  /** XS heap slots in use incl. uncollected garbage (the engine collects when its heap is full). */
+  heapCountPeak: number;
+  /** Bytes the engine reserved (xsnap allocate), base and peak. */
+  allocateBase: number;
+  allocatePeak: number;
+  /** Server artifact bytes minus the image. */
+  serverExtraBytes: number;
+  /** Image bytes the agent programmed again (after a resume) = programmed minus the image. */
+  rewrittenBytes: number;
+  imageSectors: number;
+  /** Agent erases of the sectors the image occupies, before the swap. */
+  imageSectorErases: number;
+  maxErasesPerImageSector: number;
+  /** Agent erases of the trailer's sectors, before the swap. */
+  trailerSectorErases: number;
+  i2cBytesPerVerification: number;
+  verifications: number;
+}
+
+export function updateFigures(run: UpdateRun): UpdateFigures {
+  const s = run.summary;
+  const sector = run.layout.sectorSize;
+  const imageSectors = Math.ceil(s.imageBytes / sector);
+  const erases = s.flash.agentSecondaryErases;
+  const firstTrailerSector = Math.floor((run.layout.secondary.size - run.layout.trailerSize) / sector);
+  const imageErases = erases.slice(0, imageSectors);
+  const start = s.logs.find((e) => e.event === 'download.start');
+  const done = [...s.logs].reverse().find((e) => e.event === 'download.done');
+  return {
+    imageBytes: s.imageBytes,
+    outcome: s.outcome,
+    virtualS: s.virtualMs / 1000,
+    downloadS: start && done ? (done.at - start.at) / 1000 : 0,
+    goodputBps: s.downloadGoodputBps,
+    liveHeapBase: s.xs.baseLiveHeapCount,
+    liveHeapPeak: s.xs.peakLiveHeapCount,
+    heapCountPeak: s.xs.peakHeapCount,
+    allocateBase: s.xs.baseAllocate,
+    allocatePeak: s.xs.peakAllocate,
+    serverExtraBytes: s.artifactBytesSent - s.imageBytes,
+    rewrittenBytes: s.flash.agentImageBytesWritten - s.imageBytes,
+    imageSectors,
+    imageSectorErases: imageErases.reduce((a, b) => a + b, 0),
+    maxErasesPerImageSector: Math.max(...imageErases),
+    trailerSectorErases: erases.slice(firstTrailerSector).reduce((a, b) => a + b, 0),
+    i2cBytesPerVerification: s.a5000.verifications > 0 ? (s.a5000.i2cBytesToSe + s.a5000.i2cBytesFromSe) / s.a5000.verifications : 0,
+    verifications: s.a5000.verifications,
+  };
+}
