@@ -207,7 +207,7 @@ export async function updateSection(options: { small?: number; large?: number } 
       'XS live heap = heap slots in use right after a full collection (xsnap gc), at boot and at every 1/16 of the download and at the end; slots in use peak = before collections (bounded by the heap size, so it says little); reserved heap = xsnap allocate.',
       'power cut: the whole board (MCU, flash, modem) loses power after the flash write that reaches 50% of the image; programmed again = image bytes the agent wrote to the slot minus the image size (what crossed the link twice and reached flash).',
       'server artifact bytes - image: what the server counted as sent (the figure the issue names). The loopback link has no TCP flow control, so the server writes a whole response at once and counts it whole; the first GET (to the end) counts the full image though the device had received only up to the cut, so this is the bytes from the resume offset to the end, counted twice. On a real link the excess is bounded by the TCP window and the modem buffer, not the image.',
-      'erases: the agent\'s eraseBlock calls on the secondary slot until MCUboot\'s swap, per sector the image occupies; the trailer's sectors (2 for 7728 bytes) are erased at the start of every download attempt, so no stale request survives.',
+      'erases: the agent\'s eraseBlock calls on the secondary slot until MCUboot\'s swap, per sector the image occupies; the trailer sectors (2 for 7728 bytes) are erased at the start of every download attempt, so no stale request survives.',
       'I2C: data bytes in ACKed transactions per signature verification in the update (session start, key read, ECDSAVerify), and benchSeVerification\'s first and later verification.',
     ],
   };
