@@ -5,6 +5,7 @@
  * key-value store; in the simulated dev kit, from CLI options.
  */
 import { OtaError } from '../util/errors.js';
+import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
 
 export type BackendKind = 'hawkbit' | 'manifest' | 'iotconnect';
 
@@ -39,6 +40,14 @@ export interface AgentConfig {
   hardwareId: string;
   /** A5000 key object holding the image-signing public key. */
   keyObjectId: number;
+  /**
+   * MCUboot trailer size of this board's MCUboot build: trailerSize(MCUBOOT_MAX_IMG_SECTORS, write
+   * alignment) (src/image/trailer.ts), 3120 for 128 sectors at 8 bytes (docs/flash-layout.md).
+   * The agent keeps images below it and erases it before writing. Too small: an image that
+   * overlaps MCUboot's swap status is accepted, then rejected at boot. Too large: images that
+   * would fit are refused (`too-large`). Range 48 B – 64 KiB, a multiple of 8.
+   */
+  trailerSize: number;
   /** Persist the download offset every this many bytes (a multiple of the flash sector). Smaller loses less after a power cut, but wears the journal store. */
   progressEveryBytes: number;
 }
@@ -60,6 +69,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   hardwareId: 'xs-ota-devkit',
   keyObjectId: 0x7b000201,
   progressEveryBytes: 4096,
+  trailerSize: DEFAULT_TRAILER_SIZE,
 };
 
 function bad(key: keyof AgentConfig, why: string): never {
@@ -90,6 +100,8 @@ export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
   range(config, 'maxBytesPerDeployment', 4096, 256 * 1024 * 1024);
   range(config, 'keyObjectId', 1, 0x7ffeffff);
   range(config, 'progressEveryBytes', 4096, 1024 * 1024);
+  range(config, 'trailerSize', 48, 64 * 1024);
+  if (config.trailerSize % 8 !== 0) bad('trailerSize', 'must be a multiple of 8 (MCUboot trailer fields are write-aligned)');
   if (config.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
   if (typeof config.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');
   if (typeof config.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');

@@ -95,7 +95,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const http = modemHttpClient({ modem, clock: platform.clock });
   const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
   const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyObjectId: config.keyObjectId });
-  const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier });
+  const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
   const backend = createBackend(config, settings, http, modem, platform);
   const agent = new UpdateAgent({
     config,

@@ -34,8 +34,12 @@ export interface SimDeviceOptions {
 export class SimDevice {
   readonly logs: LogEntry[] = [];
   boots = 0;
-  /** Sum of XS meter figures over every boot. */
-  readonly meter = { compute: 0, peakHeapCount: 0, baseHeapCount: 0 };
+  /**
+   * XS meter figures over every boot: computation summed; heap slots in use (live and not yet
+   * collected) and bytes the engine reserved (`allocate`), at their peak over all boots and at the
+   * base (the first boot, agent bundle loaded, before `start`).
+   */
+  readonly meter = { compute: 0, peakHeapCount: 0, baseHeapCount: 0, peakAllocate: 0, baseAllocate: 0, baseLiveHeapCount: 0, peakLiveHeapCount: 0, liveSamples: 0 };
   #o: SimDeviceOptions;
   #session: XsSession | undefined;
   #served: ServedPlatform | undefined;
@@ -61,11 +65,27 @@ export class SimDevice {
       },
       this.#o.time,
     );
-    if (this.boots === 1) this.meter.baseHeapCount = session.meter.lastHeapCount;
+    if (this.boots === 1) {
+      this.meter.baseHeapCount = session.meter.lastHeapCount;
+      this.meter.baseAllocate = session.meter.lastAllocate;
+      this.meter.baseLiveHeapCount = await session.liveHeapCount();
+    }
     this.#running = session.call('start', this.#o.startArgs());
     this.#running.catch((error: unknown) => {
       if (this.#session === session && this.#resetReason === undefined) this.#log('error', 'agent.crashed', { detail: String(error) });
     });
+  }
+
+  /**
+   * Collect garbage in the running engine and record the live heap slots (peak over the run).
+   * Call between cranks (e.g. from a virtual-time event); does nothing while the engine is down.
+   */
+  async sampleLiveHeap(): Promise<void> {
+    const session = this.#session;
+    if (!session || this.#resetReason !== undefined) return;
+    const live = await session.liveHeapCount();
+    this.meter.liveSamples++;
+    if (live > this.meter.peakLiveHeapCount) this.meter.peakLiveHeapCount = live;
   }
 
   /** A reset was requested (by the agent's reboot, or a power cut) and not yet carried out. */
@@ -94,6 +114,7 @@ export class SimDevice {
     if (!session) return;
     this.meter.compute += session.meter.compute;
     this.meter.peakHeapCount = Math.max(this.meter.peakHeapCount, session.meter.peakHeapCount);
+    this.meter.peakAllocate = Math.max(this.meter.peakAllocate, session.meter.peakAllocate);
     this.#served?.dispose();
     this.#session = undefined;
     this.#served = undefined;

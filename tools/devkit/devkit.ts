@@ -21,7 +21,7 @@ import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from './node-digest.js';
 import { SimA5000 } from './sim-a5000.js';
 import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
-import { createDevkitFlash, isPowerCut, PowerCut, type DevkitFlash } from './sim-flash.js';
+import { createDevkitFlash, DEVKIT_LAYOUT, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout } from './sim-flash.js';
 import { SimKeyValue } from './sim-key-value.js';
 import { createSimModem, type SimModemKit } from './sim-modem/index.js';
 import { VirtualTime } from './virtual-time.js';
@@ -84,6 +84,9 @@ export function parseFault(spec: string): DevkitFault {
   return { kind, at: atPercent === undefined ? undefined : atPercent / 100 };
 }
 
+/** Live-heap samples per download (tools/devkit/device.ts sampleLiveHeap). */
+const HEAP_SAMPLES = 16;
+
 export interface DevkitOptions {
   modem?: 'sim7080' | 'sim7600';
   baud?: number;
@@ -96,6 +99,12 @@ export interface DevkitOptions {
   trustedKeyPem: string;
   /** Persist the dev kit's flash here (the documented layout), reused if it exists. */
   flashFile?: string;
+  /**
+   * Flash layout (default DEVKIT_LAYOUT, docs/flash-layout.md). A larger one (`slotLayout`) also
+   * sets MCUboot's MCUBOOT_MAX_IMG_SECTORS and the agent's `trailerSize` to match, and the
+   * agent's maxBytesPerDeployment to 4x the slot, as the default is 4x the default slot.
+   */
+  layout?: FlashLayout;
   /** Persist the key-value store (the agent's journal) here. */
   keyValueFile?: string;
   faults?: DevkitFault[];
@@ -130,9 +139,20 @@ export interface DevkitSummary {
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
   artifactRequests: { status: number; range?: string; bytesSent: number }[];
   uart: { bytesToModem: number; bytesFromModem: number };
-  flash: { erases: number; writes: number };
-  a5000: { verifications: number };
-  xs: { compute: number; peakHeapCount: number; baseHeapCount: number };
+  flash: {
+    erases: number;
+    writes: number;
+    /**
+     * Erases of each secondary-slot sector by the agent (not MCUboot) until the first swap (or the
+     * end): index = sector in the slot.
+     */
+    agentSecondaryErases: number[];
+    /** Image bytes the agent programmed into the secondary slot, counting a rewrite after a resume again. */
+    agentImageBytesWritten: number;
+  };
+  /** Verifications, and data bytes over I2C in ACKed transactions (host->SE, SE->host). */
+  a5000: { verifications: number; i2cBytesToSe: number; i2cBytesFromSe: number };
+  xs: SimDevice['meter'];
   reports: RecordedReport[];
   /** IoTConnect: the acknowledgements the cloud double recorded, in order. */
   acks?: RecordedAck[];
@@ -213,7 +233,8 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
 async function runPrepared(options: DevkitOptions, time: VirtualTime, server: ReferenceServer, prepared: PreparedBackend, realStart: number): Promise<DevkitSummary> {
   const faults = options.faults ?? [];
   const backend = options.backend ?? 'hawkbit';
-  const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed });
+  const layout = options.layout ?? DEVKIT_LAYOUT;
+  const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed, layout });
   if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
   const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
 
@@ -254,8 +275,20 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   };
   const resets: string[] = [];
   let written = 0;
+  let imageBytesWritten = 0;
+  let swapSeen = false;
+  let heapMark = 0;
+  const agentSecondaryErases = new Array<number>(layout.secondary.size / layout.sectorSize).fill(0);
   const onSecondaryWrite = (offset: number, length: number): void => {
     if (offset + length > written) written = offset + length;
+    if (offset < options.image.length) imageBytesWritten += Math.min(length, options.image.length - offset);
+    // Live XS heap (after a full collection) at every sixteenth of the image: does the agent's
+    // memory grow with the download? Sampled from a virtual-time event, between cranks.
+    const mark = Math.floor((written / options.image.length) * HEAP_SAMPLES);
+    if (mark > heapMark) {
+      heapMark = mark;
+      time.after(0, () => device.sampleLiveHeap());
+    }
     options.onProgress?.(Math.min(written, options.image.length), options.image.length);
     const fraction = written / options.image.length;
     for (const fault of faults) {
@@ -274,7 +307,11 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
         slot.write(offset, bytes);
         if (watch) onSecondaryWrite(offset, bytes.length);
       }),
-    eraseBlock: (block) => powered(() => slot.eraseBlock(block)),
+    eraseBlock: (block) =>
+      powered(() => {
+        if (watch && !swapSeen) agentSecondaryErases[block]++;
+        slot.eraseBlock(block);
+      }),
     close: () => undefined,
   });
   const guardedKeyValue: KeyValuePort = {
@@ -292,7 +329,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     flash.powerCut.clear();
     flash.powerCut.powerOn();
     powerLost = false;
-    const result = bootMcuboot(flash, { trustedKeyPem });
+    const result = bootMcuboot(flash, { trustedKeyPem, maxSectors: layout.maxSectors });
     mcubootOutcomes.push(result.outcome);
     options.onBoot?.(mcubootOutcomes.length, result);
     if (result.booted === null) throw new Error(`the device does not boot: MCUboot says ${result.outcome}`);
@@ -313,7 +350,10 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     seKeyId: DEVKIT_KEY_OBJECT,
     pollIntervalS: 60,
     healthCheckDeadlineS: 120,
-    policy: { retryBaseS: 10, retryCapS: 600 },
+    policy:
+      layout === DEVKIT_LAYOUT
+        ? { retryBaseS: 10, retryCapS: 600 }
+        : { retryBaseS: 10, retryCapS: 600, trailerSize: layout.trailerSize, maxBytesPerDeployment: 4 * layout.secondary.size },
     ...prepared.settings,
   };
   const device = new SimDevice({
@@ -336,6 +376,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     onReset: () => {
       runMcuboot();
       if (mcubootOutcomes.at(-1) === 'test-swap') swapped = true;
+      if (mcubootOutcomes.at(-1) !== 'none') swapSeen = true;
     },
     onLog: onAgentLog,
   });
@@ -356,6 +397,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       if (powerLost) modem.modem.powerOff(false);
       await device.reset(reason);
     }
+    await device.sampleLiveHeap();
   } finally {
     await device.close();
   }
@@ -382,8 +424,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
     uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
-    flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes },
-    a5000: { verifications: a5000.stats.verifications },
+    flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes, agentSecondaryErases, agentImageBytesWritten: imageBytesWritten },
+    a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut },
     xs: { ...device.meter },
     reports: server.reports(),
     acks: prepared.acks?.(),

@@ -120,6 +120,9 @@ export interface SimA5000Stats {
   commands: number;
   verifications: number;
   chipResets: number;
+  /** Data bytes of ACKed host writes (frames in) and ACKed host reads (frames out, padding included). */
+  bytesIn: number;
+  bytesOut: number;
 }
 
 interface Outgoing {
@@ -133,7 +136,7 @@ export class SimA5000 implements I2cPort {
   readonly objects: Map<number, SimKeyObject>;
   readonly timing: SimA5000Timing;
   faults: SimA5000Faults = { busyNacks: 0, writeNacks: 0, wtx: 0, crcErrors: 0, chipResetOnCommand: 0, wtxMultiplier: 1 };
-  stats: SimA5000Stats = { framesIn: 0, framesOut: 0, badFramesIn: 0, readNacks: 0, writeNacks: 0, commands: 0, verifications: 0, chipResets: 0 };
+  stats: SimA5000Stats = { framesIn: 0, framesOut: 0, badFramesIn: 0, readNacks: 0, writeNacks: 0, commands: 0, verifications: 0, chipResets: 0, bytesIn: 0, bytesOut: 0 };
   /** Every frame on the bus, both directions (hex), for tests and `--trace`. */
   trace: { dir: 'host->se' | 'se->host'; hex: string; at: number }[] = [];
   traceEnabled = false;
@@ -200,6 +203,7 @@ export class SimA5000 implements I2cPort {
     // A new host block ends whatever the SE had left to send.
     this.#out = undefined;
     this.stats.framesIn++;
+    this.stats.bytesIn += bytes.length;
     const decoder = this.#decoder;
     decoder.reset();
     const used = decoder.push(bytes);
@@ -235,6 +239,7 @@ export class SimA5000 implements I2cPort {
       this.stats.readNacks++;
       return false;
     }
+    this.stats.bytesOut += into.length;
     for (let i = 0; i < into.length; i++) into[i] = out.pos + i < out.frame.length ? out.frame[out.pos + i] : 0xff;
     out.pos += into.length;
     if (out.pos >= out.frame.length) {

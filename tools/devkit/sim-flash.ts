@@ -13,6 +13,7 @@
 import { closeSync, existsSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
 import type { FlashPort, FlashStatus } from '../../src/platform/flash.js';
 import { OtaError } from '../../src/util/errors.js';
+import { BOOT_MAX_IMG_SECTORS, trailerSize } from '../../src/image/trailer.js';
 
 /** Thrown by every flash access from the torn operation on, until `powerOn()`: the harness "reboots". */
 export class PowerCut extends Error {
@@ -89,6 +90,11 @@ export class SimNorFlash {
   readonly eraseValue: number;
   readonly bytes: Uint8Array;
   readonly stats: FlashStats = { reads: 0, writes: 0, erases: 0, bytesWritten: 0, rewrites: 0, busyUs: 0 };
+  /**
+   * Erases per sector since creation (a torn erase counts: the cells were stressed). NOR endurance
+   * is per sector (W25Q64JV: 100k program/erase cycles), so wear is judged per sector, not in total.
+   */
+  readonly sectorErases: Uint32Array;
   readonly timing: FlashTiming;
   /** Program/erase operations so far (reads do not count): the index power cuts are scheduled by. */
   ops = 0;
@@ -107,6 +113,7 @@ export class SimNorFlash {
     this.timing = options.timing ?? NOR_TIMING_TYPICAL;
     if (this.size % this.sectorSize !== 0) throw new Error('flash size must be a multiple of the sector size');
     this.bytes = new Uint8Array(this.size).fill(this.eraseValue);
+    this.sectorErases = new Uint32Array(this.size / this.sectorSize);
     if (options.file) {
       const exists = existsSync(options.file);
       this.#fd = openSync(options.file, exists ? 'r+' : 'w+');
@@ -198,6 +205,7 @@ export class SimNorFlash {
     this.#alive();
     if (sector < 0 || (sector + 1) * this.sectorSize > this.size) throw new OtaError('flash-error', `erase of sector ${sector} outside the device`);
     const op = this.ops++;
+    this.sectorErases[sector]++;
     const from = sector * this.sectorSize;
     const to = from + this.sectorSize;
     if (op === this.#cutAt) {
@@ -253,8 +261,23 @@ export class SimNorFlash {
   }
 }
 
+/** Where the MCUboot areas sit on the NOR device, and the trailer size of that MCUboot build. */
+export interface FlashLayout {
+  readonly primary: { readonly offset: number; readonly size: number };
+  readonly secondary: { readonly offset: number; readonly size: number };
+  readonly scratch: { readonly offset: number; readonly size: number };
+  readonly deviceSize: number;
+  readonly sectorSize: number;
+  readonly writeAlign: number;
+  readonly eraseValue: number;
+  /** MCUBOOT_MAX_IMG_SECTORS of the build (imgtool --max-sectors): sizes the swap status area. */
+  readonly maxSectors: number;
+  /** trailerSize(maxSectors, writeAlign) (src/image/trailer.ts). */
+  readonly trailerSize: number;
+}
+
 /** The dev kit's flash layout (docs/flash-layout.md). */
-export const DEVKIT_LAYOUT = {
+export const DEVKIT_LAYOUT: FlashLayout = {
   primary: { offset: 0x000000, size: 0x60000 },
   secondary: { offset: 0x060000, size: 0x60000 },
   scratch: { offset: 0x0c0000, size: 0x10000 },
@@ -262,11 +285,37 @@ export const DEVKIT_LAYOUT = {
   sectorSize: 0x1000,
   writeAlign: 8,
   eraseValue: 0xff,
+  maxSectors: BOOT_MAX_IMG_SECTORS,
   trailerSize: 3120,
 } as const;
 
+/**
+ * A layout like the dev kit's with both slots `slotSize` bytes (the bench's 1 MiB images need
+ * 0x140000). MCUBOOT_MAX_IMG_SECTORS must cover a slot's sectors (MCUboot refuses to boot
+ * otherwise), so it is the slot's sector count, and the trailer grows with it
+ * (0x140000: 320 sectors, 320 x 3 x 8 + 48 = 7728 bytes). The scratch area stays 64 KiB.
+ */
+export function slotLayout(slotSize: number): FlashLayout {
+  const sectorSize = DEVKIT_LAYOUT.sectorSize;
+  if (slotSize <= 0 || slotSize % sectorSize !== 0) throw new Error(`slot size 0x${slotSize.toString(16)} is not a positive multiple of the 4 KiB sector`);
+  const maxSectors = Math.max(BOOT_MAX_IMG_SECTORS, slotSize / sectorSize);
+  const scratchSize = DEVKIT_LAYOUT.scratch.size;
+  return {
+    primary: { offset: 0, size: slotSize },
+    secondary: { offset: slotSize, size: slotSize },
+    scratch: { offset: 2 * slotSize, size: scratchSize },
+    deviceSize: 2 * slotSize + scratchSize,
+    sectorSize,
+    writeAlign: DEVKIT_LAYOUT.writeAlign,
+    eraseValue: DEVKIT_LAYOUT.eraseValue,
+    maxSectors,
+    trailerSize: trailerSize(maxSectors, DEVKIT_LAYOUT.writeAlign),
+  };
+}
+
 export interface DevkitFlash {
   device: SimNorFlash;
+  layout: FlashLayout;
   primary: FlashPort;
   secondary: FlashPort;
   scratch: FlashPort;
@@ -282,11 +331,12 @@ export interface DevkitFlash {
 }
 
 /** The dev kit's flash: one NOR device with the MCUboot primary, secondary and scratch areas. */
-export function createDevkitFlash(options: { file?: string; seed?: number } = {}): DevkitFlash {
-  const L = DEVKIT_LAYOUT;
+export function createDevkitFlash(options: { file?: string; seed?: number; layout?: FlashLayout } = {}): DevkitFlash {
+  const L = options.layout ?? DEVKIT_LAYOUT;
   const device = new SimNorFlash({ size: L.deviceSize, sectorSize: L.sectorSize, writeAlign: L.writeAlign, eraseValue: L.eraseValue, file: options.file, seed: options.seed });
   return {
     device,
+    layout: L,
     primary: device.partition(L.primary.offset, L.primary.size),
     secondary: device.partition(L.secondary.offset, L.secondary.size),
     scratch: device.partition(L.scratch.offset, L.scratch.size),

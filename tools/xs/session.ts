@@ -50,11 +50,17 @@ export interface XsMeterTotals {
   compute: number;
   peakHeapCount: number;
   lastHeapCount: number;
+  /**
+   * Bytes the engine has reserved for its heaps (xsnap `allocate`: slot heap + chunks, grown only
+   * when a collection cannot make room), at the last crank and at its largest.
+   */
+  lastAllocate: number;
+  peakAllocate: number;
 }
 
 export class XsSession {
   readonly printed: string[] = [];
-  readonly meter: XsMeterTotals = { cranks: 0, compute: 0, peakHeapCount: 0, lastHeapCount: 0 };
+  readonly meter: XsMeterTotals = { cranks: 0, compute: 0, peakHeapCount: 0, lastHeapCount: 0, lastAllocate: 0, peakAllocate: 0 };
   #worker: XsWorker;
   #services = new Map<string, HostService>();
   #nextId = 1;
@@ -160,6 +166,15 @@ export class XsSession {
     return crank.meter;
   }
 
+  /**
+   * Live heap slots: collects garbage in the guest (bridge `$gc`) and returns the slots in use
+   * after that crank. Only between cranks (not from inside a host service).
+   */
+  async liveHeapCount(): Promise<number> {
+    await this.call('$gc');
+    return this.meter.lastHeapCount;
+  }
+
   async close(): Promise<void> {
     for (const waiter of this.#pending.values()) waiter.reject(new Error('XS session closed'));
     this.#pending.clear();
@@ -178,6 +193,8 @@ export class XsSession {
     this.meter.compute += crank.meter.compute;
     this.meter.lastHeapCount = crank.meter.currentHeapCount;
     if (crank.meter.currentHeapCount > this.meter.peakHeapCount) this.meter.peakHeapCount = crank.meter.currentHeapCount;
+    this.meter.lastAllocate = crank.meter.allocate;
+    if (crank.meter.allocate > this.meter.peakAllocate) this.meter.peakAllocate = crank.meter.allocate;
   }
 
   #onQuery(request: Uint8Array): Uint8Array {

@@ -11,6 +11,8 @@ import { decodeMessage, encodeMessage } from '../codec.js';
 
 declare const issueCommand: (message: ArrayBuffer) => ArrayBuffer;
 declare const print: (text: string) => void;
+/** xsnap's full garbage collection (xsnap-worker.c xs_gc); absent on other hosts. */
+declare const gc: (() => void) | undefined;
 
 export type GuestFunction = (args: any) => unknown;
 
@@ -108,4 +110,12 @@ expose({
     hasPrint: typeof print === 'function',
     hasNodeProcess: typeof (globalThis as { process?: unknown }).process !== 'undefined',
   }),
+  /**
+   * A full collection: the crank's meter then counts live slots only (the bench's memory figure;
+   * `currentHeapCount` otherwise includes garbage not yet collected).
+   */
+  $gc: () => {
+    if (typeof gc === 'function') gc();
+    return null;
+  },
 });

@@ -1,0 +1,23 @@
+/** Agent settings: the MCUboot trailer size policy. */
+import assert from 'node:assert/strict';
+import { resolveConfig } from '../../../src/agent/config.js';
+import { trailerSize } from '../../../src/image/trailer.js';
+
+const base = { serverUrl: 'https://h.example', deviceId: 'd1' };
+
+describe('agent config: trailerSize', () => {
+  it('defaults to the dev kit build (128 sectors, align 8: 3120 bytes)', () => {
+    assert.equal(resolveConfig(base).trailerSize, 3120);
+    assert.equal(resolveConfig(base).trailerSize, trailerSize(128, 8));
+  });
+
+  it('takes a larger build (320 sectors: 7728 bytes)', () => {
+    assert.equal(resolveConfig({ ...base, trailerSize: trailerSize(320, 8) }).trailerSize, 7728);
+  });
+
+  it('rejects a size that is not write-aligned or out of range, by key', () => {
+    for (const bad of [3121, 40, 70_000]) {
+      assert.throws(() => resolveConfig({ ...base, trailerSize: bad }), (e: Error & { reason?: string }) => e.reason === 'config-invalid' && /trailerSize/.test(e.message));
+    }
+  });
+});
