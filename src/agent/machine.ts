@@ -128,6 +128,8 @@ export class UpdateAgent {
   #pollIntervalMs: number;
   #stopped = false;
   #booted = false;
+  /** The deployment whose image verified in this boot: only that one may be staged. */
+  #verifiedInBoot: string | undefined;
   /** Failed deliveries of the current outcome report in this boot (for its backoff). */
   #reportFailures = 0;
 
@@ -141,7 +143,15 @@ export class UpdateAgent {
   /** Run forever (the device's main loop): one step, then sleep as the step says. */
   async run(): Promise<void> {
     while (!this.#stopped) {
-      const result = await this.step();
+      let result: StepResult;
+      try {
+        result = await this.step();
+      } catch (error) {
+        // A step must not kill the agent (a journal write that failed, a flash error in a place
+        // without its own handling): log, wait, and re-enter the persisted state.
+        this.#log('error', 'step.failed', { state: this.journal.record.state, reason: reasonOf(error), detail: describeError(error) });
+        result = { state: this.journal.record.state, sleepMs: this.#d.config.retryBaseS * 1000 };
+      }
       if (result.rebooting) return;
       if (result.sleepMs > 0) await this.#sleep(result.sleepMs);
     }
@@ -400,6 +410,7 @@ export class UpdateAgent {
       const verified = { ...d, version: info.version };
       await this.#tryReport(verified, 'downloaded');
       if (!d.install) return this.#finish(verified, { phase: 'failed', reason: 'cancelled', detail: 'download only: not installed' });
+      this.#verifiedInBoot = d.actionId;
       this.journal.save({ state: 'stage', deployment: verified });
       return { state: 'stage', sleepMs: 0 };
     } catch (error) {
@@ -416,8 +427,23 @@ export class UpdateAgent {
   async #stage(d: Deployment): Promise<StepResult> {
     // Persisted 'reboot' before marking pending would lose a verified-but-unstaged image after a
     // reset; persisted 'stage' (we are here) means: mark pending (idempotent), then say 'reboot'.
+    if (this.#verifiedInBoot !== d.actionId) {
+      // A reset came between verify and stage: verify again from flash before marking pending.
+      this.journal.save({ state: 'verify', deployment: d });
+      return { state: 'verify', sleepMs: 0 };
+    }
     this.#log('info', 'stage.start', { version: d.version });
-    this.#d.installer.stage();
+    try {
+      this.#d.installer.stage();
+    } catch (error) {
+      // A torn trailer write (a power cut while marking pending) cannot be programmed over (NOR):
+      // clear the trailer and fetch the image again; nothing is pending meanwhile.
+      this.#log('warn', 'stage.failed', { reason: reasonOf(error), detail: describeError(error) });
+      this.#d.installer.abandon();
+      this.#verifiedInBoot = undefined;
+      this.journal.save({ state: 'download', deployment: { ...d, offset: 0 } });
+      return { state: 'download', sleepMs: 0 };
+    }
     await this.#tryReport(d, 'staged');
     this.journal.save({ state: 'reboot', deployment: d });
     this.#log('info', 'reboot.swap', { version: d.version });

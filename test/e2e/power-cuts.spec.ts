@@ -8,10 +8,14 @@ import { parseFault } from '../../tools/devkit/devkit.js';
 import { assertNothingPending, finals, run, story } from './e2e-support.js';
 
 /** `power-cut@N%` (download), `power-cut@event:NAME[#K][+N]` (N-th flash op after the event). */
-// Not yet here: cuts during the download (15/55/95%) and during stage (+0/+1 flash ops). After
-// such a cut the modem, still powered, answers no +CPIN at the next boot and the deployment
-// failed with sim-not-ready; powering the modem off with the MCU hung the run. To be fixed.
+// A cut powers the whole board off, the modem included (tools/devkit/devkit.ts), so the next boot
+// starts the modem from cold, as on hardware.
 const CUTS = [
+  'power-cut@15%',
+  'power-cut@55%',
+  'power-cut@95%',
+  'power-cut@event:stage.start+0',
+  'power-cut@event:stage.start+1',
   'power-cut@event:verify.start',
   'power-cut@event:device.reset-requested',
   'power-cut@event:health.start',
