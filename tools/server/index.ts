@@ -109,6 +109,7 @@ export interface PublishSpec {
   /** true (default): the manifest names this server's report URL; a string: that URL; false: none. */
   reportUrl?: boolean | string;
   pollIntervalS?: number;
+  /** Pre-sign the artifact URL, valid this many seconds of server clock from each manifest GET. */
   expiresInS?: number;
   /** Artifact URL form in the manifest: absolute (default) or origin-relative ('/…'). */
   relativeUrl?: boolean;
@@ -238,7 +239,13 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   let nextAction = 1;
   let nextSm = 20;
   let configRequested = false;
-  const manifests = new Map<string, { body: Uint8Array; status: number; etag: string }>();
+  /**
+   * Published manifests. `render` (a manifest naming a pre-signed artifact URL) builds the document
+   * at every GET, as a manifest service that signs the URL per request does: the document then
+   * changes whenever the signature does, and so does its ETag. Fixed documents keep one body.
+   */
+  const manifests = new Map<string, { body: Uint8Array; status: number; etag: string; render?: () => Uint8Array }>();
+  const manifestEtag = (bytes: Uint8Array): string => `"${sha('sha1', bytes).slice(0, 16)}"`;
   const reports: RecordedReport[] = [];
   const requests: RecordedRequest[] = [];
   const faults: ArmedFault[] = [];
@@ -399,10 +406,12 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   async function manifestRoute(req: http.IncomingMessage, res: http.ServerResponse, path: string, log: RecordedRequest): Promise<void> {
     let match = /^\/manifest\/([A-Za-z0-9._-]+)\.json$/.exec(path);
     if (match && req.method === 'GET') {
-      const doc = manifests.get(match[1]);
-      if (!doc) return send(res, log, 404, { message: 'no manifest' });
-      if (doc.status === 200 && req.headers['if-none-match'] === doc.etag) return send(res, log, 304, undefined, { etag: doc.etag });
-      return send(res, log, doc.status, doc.body, { etag: doc.etag, 'content-type': 'application/json' });
+      const stored = manifests.get(match[1]);
+      if (!stored) return send(res, log, 404, { message: 'no manifest' });
+      const body = stored.render ? stored.render() : stored.body;
+      const etag = stored.render ? manifestEtag(body) : stored.etag;
+      if (stored.status === 200 && req.headers['if-none-match'] === etag) return send(res, log, 304, undefined, { etag });
+      return send(res, log, stored.status, body, { etag, 'content-type': 'application/json' });
     }
     match = /^\/manifest\/([A-Za-z0-9._-]+)\/report$/.exec(path);
     if (match && req.method === 'POST') {
@@ -632,28 +641,35 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         const filename = spec.filename ?? `${spec.version}.bin`;
         const path = `/artifacts/${name}/${filename}`;
         putArtifact(path, spec.image, spec.expiresInS);
-        const full = artifactUrl(path);
-        const document: Record<string, unknown> = {
-          schema: 1,
-          version: spec.version,
-          size: spec.image.length,
-          sha256: sha('sha256', spec.image),
-          url: spec.relativeUrl ? full.slice(baseUrl.length) : full,
-        };
-        if (spec.hardware) document.hardware = spec.hardware;
-        if (spec.securityCounter !== undefined) document.securityCounter = spec.securityCounter;
-        if (spec.download) document.download = spec.download;
-        if (spec.update) document.update = spec.update;
-        if (spec.pollIntervalS !== undefined) document.pollIntervalS = spec.pollIntervalS;
         const report = spec.reportUrl ?? true;
-        if (report !== false) document.reportUrl = report === true ? `${baseUrl}/manifest/${name}/report` : report;
+        const render = (): { full: string; document: Record<string, unknown> } => {
+          const full = artifactUrl(path);
+          const document: Record<string, unknown> = {
+            schema: 1,
+            version: spec.version,
+            size: spec.image.length,
+            sha256: sha('sha256', spec.image),
+            url: spec.relativeUrl ? full.slice(baseUrl.length) : full,
+          };
+          if (spec.hardware) document.hardware = spec.hardware;
+          if (spec.securityCounter !== undefined) document.securityCounter = spec.securityCounter;
+          if (spec.download) document.download = spec.download;
+          if (spec.update) document.update = spec.update;
+          if (spec.pollIntervalS !== undefined) document.pollIntervalS = spec.pollIntervalS;
+          if (report !== false) document.reportUrl = report === true ? `${baseUrl}/manifest/${name}/report` : report;
+          return { full, document };
+        };
+        const { full, document } = render();
         const body = Buffer.from(JSON.stringify(document));
-        manifests.set(name, { body, status: 200, etag: `"${sha('sha1', body).slice(0, 16)}"` });
+        // A pre-signed URL is signed again for every GET of the manifest, so a device whose URL
+        // expired gets a fresh one by fetching the manifest again (the agent's refreshOffer).
+        const renderBody = spec.expiresInS === undefined ? undefined : () => Buffer.from(JSON.stringify(render().document));
+        manifests.set(name, { body, status: 200, etag: manifestEtag(body), render: renderBody });
         return { url: manifestUrl(name), artifactUrl: full, document };
       },
       setRaw(name, body, status = 200) {
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-        manifests.set(name, { body: bytes, status, etag: `"${sha('sha1', bytes).slice(0, 16)}"` });
+        manifests.set(name, { body: bytes, status, etag: manifestEtag(bytes) });
       },
       withdraw(name = 'device') {
         manifests.delete(name);

@@ -274,6 +274,25 @@ describe('reference update server', () => {
       assert.equal((await raw(signed.replace(/\?.*/, ''))).status, 403);
     });
 
+    it('a manifest naming a pre-signed URL signs it again at every GET (new ETag), so a refetch refreshes an expired URL', async () => {
+      const { url: manifestUrl, artifactUrl: first } = server.manifest.publish({ name: 'presigned', version: '1.2.3', image: IMAGE, expiresInS: 60 });
+      const doc = async () => {
+        const r = await raw(manifestUrl);
+        assert.equal(r.status, 200);
+        return { url: (JSON.parse(r.body.toString()) as { url: string }).url, etag: String(r.headers.etag) };
+      };
+      const a = await doc();
+      assert.equal(a.url, first);
+      server.clock.advance(61);
+      assert.equal((await raw(first)).status, 403, 'the first URL has expired');
+      const b = await doc();
+      assert.notEqual(b.url, a.url);
+      assert.notEqual(b.etag, a.etag, 'a changed document has a changed ETag');
+      assert.equal((await raw(b.url)).status, 200, 'the refetched URL is valid');
+      const again = await raw(manifestUrl, { 'if-none-match': b.etag });
+      assert.equal(again.status, 304, 'same second, same document');
+    });
+
     it('the server clock can follow another clock (virtual time)', async () => {
       let virtualS = 1000;
       const other = await startReferenceServer({ port: 0, clockS: 0, clockSource: () => virtualS });
