@@ -370,6 +370,16 @@ export class UpdateAgent {
     if (reason === 'url-expired') {
       const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
       if (!fresh) return this.#finish(d, { phase: 'failed', reason: 'url-expired', detail: 'the backend has no fresh URL' });
+      // The fresh URL must name the same artifact, or the bytes already in the slot belong to
+      // another image: then start over (the validator check would refuse a resume anyway).
+      const freshSha = fresh.sha256 ? hex(fresh.sha256) : undefined;
+      if ((fresh.size !== undefined && fresh.size !== d.size) || (freshSha !== undefined && freshSha !== d.sha256)) {
+        this.#log('warn', 'download.artifact-changed', { size: fresh.size });
+        d.size = fresh.size;
+        d.sha256 = freshSha;
+        d.offset = 0;
+        d.validator = undefined;
+      }
       d.url = fresh.url;
       this.journal.save({ state: 'download', deployment: d });
       return { state: 'download', sleepMs: 0 };

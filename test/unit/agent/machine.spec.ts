@@ -265,6 +265,25 @@ describe('agent state machine', () => {
     assert.equal(s.http.requests[1].url, 'https://srv/fresh.bin');
   });
 
+  it('an expired URL refreshed to another artifact starts over instead of resuming', async () => {
+    const sha = new Uint8Array(createHash('sha256').update(ARTIFACT).digest());
+    const s = setup({ sha256: new Uint8Array(32), size: ARTIFACT.length });
+    s.http.dropAt = [9000];
+    s.http.status = [];
+    // First request drops at 9000 bytes; the resume meets 403; the refreshed offer names other bytes.
+    const original = s.http.request.bind(s.http);
+    let calls = 0;
+    s.http.request = async (req, sink) => {
+      if (++calls === 2) s.http.status = [403];
+      return original(req, sink);
+    };
+    s.backend.refreshOffer = async () => s.backend.offer && { ...s.backend.offer, url: 'https://srv/fresh.bin', sha256: sha };
+    await drive(s.make(), s.time);
+    const urls = s.http.requests.map((r) => `${r.url} ${r.range?.start ?? 0}`);
+    assert.deepEqual(urls.slice(0, 3), ['https://srv/a.bin 0', 'https://srv/a.bin 8192', 'https://srv/fresh.bin 0'], urls.join(', '));
+    assert.ok(s.logs.includes('download.artifact-changed'));
+  });
+
   it('treats a corrupt journal as none and says why', async () => {
     const s = setup();
     s.kv.write('xs-ota.journal', '{"v":1,"state":"stage"}');
