@@ -21,6 +21,8 @@ export const LIMITS = {
   /** Per-try timeout of the `AT` probe while resynchronising, ms (Zephyr: 500 ms, 5 tries). */
   atProbeMs: 500,
   atProbeTries: 5,
+  /** Line rates tried when the modem does not answer at the board's rate (each try costs ~0.6 s). */
+  baudFallbacksMax: 8,
   /**
    * Staging buffer for one data command's payload (bytes), allocated once per modem. A payload is
    * handed on only after its response ended cleanly (count, trailer, final result), so noise on

@@ -74,7 +74,19 @@ export interface ModemConfig {
   powerTries?: number;
   /** How long `AT+CPIN?` may answer `SIM busy`, ms. */
   simBusyMs?: number;
+  /**
+   * Rates to look for the modem on when it does not answer at the board's rate (the serial port's
+   * rate when the driver is made): its factory rate, or one saved earlier. Tried in order, at most
+   * `LIMITS.baudFallbacksMax`; default `DEFAULT_BAUD_FALLBACKS`.
+   */
+  baudFallbacks?: number[];
 }
+
+/** SIMCom factory rate first (SIM7600/A76xx 115200 fixed), then the rates boards commonly save. */
+export const DEFAULT_BAUD_FALLBACKS: readonly number[] = [115_200, 921_600, 460_800, 230_400, 57_600, 9_600];
+
+/** After the modem's `OK` to `AT+IPR`, the time both ends take to settle on the new rate, ms. */
+const BAUD_SETTLE_MS = 50;
 
 export interface ModemPorts {
   serial: SerialPort;
@@ -120,13 +132,17 @@ export abstract class SimcomModem implements Modem {
   abstract readonly model: ModemModel;
   abstract readonly native: NativeHttp;
   readonly at: AtEngine;
-  readonly counters = { powerCycles: 0, starts: 0, bearerLosses: 0, resets: 0 };
+  readonly counters = { powerCycles: 0, starts: 0, bearerLosses: 0, resets: 0, baudSwitches: 0 };
   /** Where one data command's payload waits until its response ended cleanly (LIMITS.atStageMax). */
   readonly stage = new Uint8Array(LIMITS.atStageMax);
   status: ModemStatus | undefined;
 
   protected readonly ports: ModemPorts;
   protected readonly config: Required<Omit<ModemConfig, 'apn'>> & { apn?: string };
+  /** The board's line rate: what the driver switches the modem to. */
+  readonly #boardBaud: number;
+  /** The rate tried first: the board's, unless the modem refused to switch to it. */
+  #lineBaud: number;
   /** Configured since the last boot: ATE0, CMEE, SIM, TLS material. */
   protected configured = false;
   /** The data bearer is up. */
@@ -148,7 +164,10 @@ export abstract class SimcomModem implements Modem {
       bootWaitMs: config.bootWaitMs ?? 15_000,
       powerTries: config.powerTries ?? 5,
       simBusyMs: config.simBusyMs ?? 20_000,
+      baudFallbacks: validBaudFallbacks(config.baudFallbacks ?? DEFAULT_BAUD_FALLBACKS),
     };
+    this.#boardBaud = ports.serial.baud;
+    this.#lineBaud = this.#boardBaud;
     this.at = new AtEngine({ serial: ports.serial, clock: ports.clock, log: ports.log });
     // URCs that carry nothing the drivers act on (simcom-at.md pitfall 2: TinyGSM strips *PSNWID,
     // *PSUTTZ, +CTZV, DST:): claimed, so they never count as noise inside a data response.
@@ -214,14 +233,14 @@ export abstract class SimcomModem implements Modem {
   async recover(): Promise<void> {
     this.log('warn', 'modem.recover', {});
     // A modem that answers AT twice in a row is in sync; one that does not gets the power key.
-    if (!(await this.at.sync())) await this.powerCycle();
+    if (!(await this.syncLine())) await this.powerCycle();
     await this.ready();
   }
 
   async #bringUp(): Promise<void> {
     if (!this.configured) {
       this.counters.starts++;
-      if (!(await this.at.sync())) await this.powerCycle();
+      if (!(await this.syncLine())) await this.powerCycle();
       await this.configure();
       this.at.echo = false;
       this.configured = true;
@@ -251,10 +270,79 @@ export abstract class SimcomModem implements Modem {
       this.setOffline();
       const deadline = this.ports.clock.now() + bootWaitMs;
       while (this.ports.clock.now() < deadline) {
-        if (await this.at.sync(3, 500)) return;
+        if (await this.syncLine(3, 500)) return;
       }
     }
     throw new OtaError('modem-unresponsive', `no answer after ${powerTries} power-key attempts`);
+  }
+
+  /**
+   * `AT` at the line rate; failing that, at each fallback rate, and once the modem answers on one,
+   * switch it to the board's rate. A modem at another rate looks dead (simcom-at.md §3.5: "a wrong
+   * saved baud makes the modem look dead"): a SIM7600 returns to its factory 115200 at every boot
+   * (`AT+IPR` is temporary), a SIM7080 may hold a fixed rate saved by earlier firmware.
+   */
+  protected async syncLine(tries?: number, perTryMs?: number): Promise<boolean> {
+    const serial = this.ports.serial;
+    if (serial.baud !== this.#lineBaud) serial.setBaud(this.#lineBaud);
+    if (await this.at.sync(tries, perTryMs)) return true;
+    for (const rate of this.config.baudFallbacks) {
+      if (rate === this.#lineBaud) continue;
+      serial.setBaud(rate);
+      // Three probes: the first may meet the garbled partial line our earlier probes left in the
+      // modem's command buffer (ERROR), and two good answers in a row are needed.
+      if (await this.at.sync(3, 300)) return this.#switchBaud(rate);
+    }
+    serial.setBaud(this.#lineBaud);
+    return false;
+  }
+
+  /** The modem answers at `found`: move it to the board's rate, or stay at `found` if it refuses. */
+  async #switchBaud(found: number): Promise<boolean> {
+    const target = this.#boardBaud;
+    if (found === target) {
+      this.#lineBaud = target;
+      return true;
+    }
+    this.log('warn', 'modem.baud-found', { found, target });
+    if (this.configured) {
+      // Found off the board's rate after it was set up: it rebooted (a SIM7600 forgets AT+IPR),
+      // and every NO_SAVE setting went with the rate.
+      this.counters.resets++;
+      this.configured = false;
+      this.setOffline();
+    }
+    try {
+      // The OK comes at the old rate; the new rate applies after it (V.25ter; simcom-at.md §3.5).
+      await this.at.command(this.baudCommand(target), { timeoutMs: 2_000 });
+    } catch (error) {
+      // The modem does not take the board's rate: work at the one it answers on (slower, alive).
+      this.log('error', 'modem.baud-refused', { found, target, reason: isOtaError(error) ? error.reason : 'unknown' });
+      this.#lineBaud = found;
+      return true;
+    }
+    this.ports.serial.setBaud(target);
+    await this.sleep(BAUD_SETTLE_MS);
+    if (await this.at.sync(3, 500)) {
+      this.counters.baudSwitches++;
+      this.#lineBaud = target;
+      this.log('info', 'modem.baud-switched', { from: found, to: target });
+      return true;
+    }
+    // Silent at the new rate: back to the one that answered.
+    this.ports.serial.setBaud(found);
+    this.#lineBaud = found;
+    this.log('error', 'modem.baud-switch-failed', { found, target });
+    return this.at.sync(3, 300);
+  }
+
+  /**
+   * The command that puts the modem on the board's rate for this boot. SIM7080: back to auto-baud
+   * (`AT+IPR=0`, its factory setting, AUTO_SAVE), which locks onto the next `AT` at any rate and
+   * never leaves a fixed rate saved; SIM7600: `AT+IPR=<rate>`, temporary (§3.5 table).
+   */
+  protected baudCommand(target: number): string {
+    return this.model === 'sim7080' ? 'AT+IPR=0' : `AT+IPR=${target}`;
   }
 
   /** Per boot: echo off, error codes on, SIM ready, TLS material; then the family's own settings. */
@@ -326,6 +414,16 @@ export abstract class SimcomModem implements Modem {
   }
 
   abstract openSocket(host: string, port: number, tls: boolean): Promise<ModemSocket>;
+}
+
+function validBaudFallbacks(rates: readonly number[]): number[] {
+  if (!Array.isArray(rates) || rates.length > LIMITS.baudFallbacksMax) {
+    throw new OtaError('config-invalid', `baudFallbacks: at most ${LIMITS.baudFallbacksMax} rates`);
+  }
+  for (const rate of rates) {
+    if (!Number.isInteger(rate) || rate < 1_200 || rate > 4_000_000) throw new OtaError('config-invalid', `baudFallbacks: ${rate} is not a UART rate`);
+  }
+  return rates.slice();
 }
 
 /** `<stat>` of a `+CxREG: <n>,<stat>[,...]` read response (or of a `+CxREG: <stat>` URC). */

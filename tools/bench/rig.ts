@@ -5,7 +5,7 @@
  * comes from virtual time and counters, never from the wall clock.
  */
 import { randomBytes } from 'node:crypto';
-import type { Modem } from '../../src/modem/modem.js';
+import type { Modem, ModemConfig } from '../../src/modem/modem.js';
 import { Sim7080 } from '../../src/modem/sim7080.js';
 import { Sim7600 } from '../../src/modem/sim7600.js';
 import { download, type DownloadResult } from '../../src/net/download.js';
@@ -34,8 +34,10 @@ export interface RigOptions {
   server?: RangeServer;
   /** Virtual-time budget, ms. */
   untilMs?: number;
-  /** Extra simulator options (registration denied, DNS failure, ...). */
+  /** Extra simulator options (registration denied, DNS failure, a saved rate, ...). */
   sim?: Partial<SimModemOptions>;
+  /** Extra driver settings (baud fallbacks, power tries, ...). */
+  modemConfig?: Partial<ModemConfig>;
 }
 
 export interface RigRun {
@@ -51,8 +53,11 @@ export interface RigRun {
   serverRequests: number;
   /** The network model in force. */
   network: NetworkModel;
-  modemCounters: Modem['counters'];
+  modemCounters: Modem['counters'] & { baudSwitches?: number };
   simBoots: number;
+  /** The simulated modem's `+IPR` setting at the end (0 = auto-baud) and its end's line rate. */
+  simIpr: number;
+  modemBaud: number;
 }
 
 export const MiB = 1 << 20;
@@ -126,7 +131,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
   const { time, uart, sim } = rig;
   try {
     const ports = { serial: uart.device, clock: time.clockPort(), powerKey: sim.powerKey };
-    const config = { caCert: RIG_CA, registrationPollMs: 1_000 };
+    const config = { caCert: RIG_CA, registrationPollMs: 1_000, ...options.modemConfig };
     const modem: Modem =
       options.model === 'sim7080'
         ? new Sim7080(ports, config, { shWindow: options.window })
@@ -168,6 +173,8 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
       network: rig.network,
       modemCounters: modem.counters,
       simBoots: sim.counters.boots,
+      simIpr: sim.ipr,
+      modemBaud: uart.modem.baud,
     };
   } finally {
     await rig.close();
