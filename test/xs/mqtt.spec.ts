@@ -4,51 +4,31 @@
  * (tools/xs/serve-socket.ts), as a Moddable binding carries the modem's TLS socket.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { ByteStreamConnector } from '../../src/net/byte-stream.js';
-import { makeTestPki, mosquittoMissing, startBroker, type Broker, type TestPki } from '../../tools/devkit/mosquitto.js';
+import type { Broker, TestPki } from '../../tools/devkit/mosquitto.js';
 import { connectNode } from '../../tools/devkit/node-byte-stream.js';
-import { IotConnectDouble } from '../../tools/server/iotconnect.js';
+import type { IotConnectDouble } from '../../tools/server/iotconnect.js';
 import { serveHttp, serveRealClock, serveSockets, type SocketBridge } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
+import { requireMosquitto, startIotConnectCloud, waitFor, type IotConnectCloud } from '../support/broker.js';
 import { NodeHttpClient } from '../support/node-http-client.js';
-
-function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (check()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
 
 describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () {
   this.timeout(60_000);
+  let cloud: IotConnectCloud | undefined;
   let broker: Broker;
   let pki: TestPki;
   let double: IotConnectDouble;
   let session: XsSession;
-  let aclDir: string | undefined;
   let sockets: SocketBridge;
   let clock: { readonly active: number; clear(): void };
   const errors: unknown[] = [];
   const DUID = 'xs-guest-1';
 
   before(async function () {
-    const missing = mosquittoMissing();
-    if (missing) {
-      console.log(`      skipped: ${missing}`);
-      this.skip();
-    }
-    pki = makeTestPki();
-    aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
-    broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
-    double = await IotConnectDouble.start({ broker, cpid: 'XSOTA', env: 'qa' });
+    requireMosquitto(this);
+    cloud = await startIotConnectCloud();
+    ({ broker, pki, double } = cloud);
     double.addDevice(DUID);
     double.addFile('fw.bin', new Uint8Array(100));
     session = await XsSession.start({ bundle: 'mqtt' });
@@ -64,9 +44,7 @@ describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () 
     sockets?.closeAll();
     clock?.clear();
     await session?.close();
-    await double?.close();
-    await broker?.stop();
-    for (const dir of [pki?.dir, aclDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    await cloud?.close();
   });
   afterEach(() => assert.deepEqual(errors, [], 'no failed event delivery'));
 

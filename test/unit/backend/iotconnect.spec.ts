@@ -6,17 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Report } from '../../../src/backend/backend.js';
 import { IotConnectBackend, ackOf, chooseUrl, parseC2d, parseDiscovery, parseIdentity, type IotConnectOptions } from '../../../src/backend/iotconnect.js';
 import type { ByteStreamConnector } from '../../../src/net/byte-stream.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { makeTestPki, mosquittoMissing, startBroker, type Broker, type TestPki } from '../../../tools/devkit/mosquitto.js';
+import type { Broker, TestPki } from '../../../tools/devkit/mosquitto.js';
 import { connectNode } from '../../../tools/devkit/node-byte-stream.js';
 import { realClock } from '../../../tools/devkit/real-clock.js';
-import { IotConnectDouble } from '../../../tools/server/iotconnect.js';
+import type { IotConnectDouble } from '../../../tools/server/iotconnect.js';
+import { requireMosquitto, startIotConnectCloud, waitFor, type IotConnectCloud } from '../../support/broker.js';
 import { NodeHttpClient } from '../../support/node-http-client.js';
 
 function isOta(reason: string, detail?: RegExp) {
@@ -26,18 +24,6 @@ function isOta(reason: string, detail?: RegExp) {
     if (detail) assert.match(error.message, detail);
     return true;
   };
-}
-
-function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (check()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
 }
 
 const ACK = 'c6c90df6-d27f-44e5-8eb0-e278dc73ad4f';
@@ -168,31 +154,21 @@ describe('IoTConnect backend: message rules', () => {
 
 describe('IoTConnect backend end to end (double + mosquitto over TLS)', function () {
   this.timeout(60_000);
+  let cloud: IotConnectCloud | undefined;
   let broker: Broker;
   let pki: TestPki;
   let double: IotConnectDouble;
-  let aclDir: string | undefined;
   const DUID = 'xs-ota-dev-1';
 
   before(async function () {
-    const missing = mosquittoMissing();
-    if (missing) {
-      console.log(`      skipped: ${missing}`);
-      this.skip();
-    }
-    pki = makeTestPki();
-    aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
-    broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
-    double = await IotConnectDouble.start({ broker, cpid: 'XSOTA', env: 'qa' });
+    requireMosquitto(this);
+    cloud = await startIotConnectCloud();
+    ({ broker, pki, double } = cloud);
     double.addDevice(DUID);
     double.addFile('fw-1.5.0.bin', new Uint8Array(4096).fill(0xa5));
   });
   beforeEach(() => double.cancelOta(DUID));
-  after(async () => {
-    await double?.close();
-    await broker?.stop();
-    for (const dir of [pki?.dir, aclDir]) if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  after(async () => cloud?.close());
 
   /** The device's TLS connector: its own certificate (CN = duid), the test CA, SNI = identity's host. */
   function connector(name = DUID): ByteStreamConnector & { opened: number } {

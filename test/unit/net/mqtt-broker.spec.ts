@@ -8,32 +8,17 @@ import { MqttClient, type MqttMessage } from '../../../src/net/mqtt/client.js';
 import type { ByteStream } from '../../../src/net/byte-stream.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { mosquittoMissing, startBroker, type Broker } from '../../../tools/devkit/mosquitto.js';
+import { startBroker, type Broker } from '../../../tools/devkit/mosquitto.js';
 import { connectNode } from '../../../tools/devkit/node-byte-stream.js';
 import { realClock } from '../../../tools/devkit/real-clock.js';
-
-function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      if (check()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 10);
-    };
-    tick();
-  });
-}
+import { requireMosquitto, waitFor } from '../../support/broker.js';
 
 describe('MQTT client against mosquitto (TLS, client certificate)', function () {
   this.timeout(30_000);
   let broker: Broker;
 
   before(async function () {
-    const missing = mosquittoMissing();
-    if (missing) {
-      console.log(`      skipped: ${missing}`);
-      this.skip();
-    }
+    requireMosquitto(this);
     broker = await startBroker();
   });
   after(async () => broker?.stop());
