@@ -51,6 +51,8 @@ export type ReportPhase =
   | 'accepted' // the offer was accepted; download will start
   | 'downloading' // progress (done/total bytes)
   | 'downloaded' // whole image in the slot, verified
+  | 'waiting' // verified, held unstaged until the maintenance window opens
+  | 'download-only' // final: a download-only deployment ended with the verified image kept unstaged
   | 'staged' // slot marked pending; rebooting into MCUboot's test swap
   | 'running' // the new image booted, passed its health check and was confirmed: success
   | 'failed' // the deployment ended without installing (reason says why)

@@ -11,6 +11,7 @@
  *   filename: 'app.signed.bin', download: 'forced', update: 'attempt', maintenanceWindow: 'available',
  *   expiresInS: 600 });                        // pre-signed artifact URL valid 600 s of server clock
  * server.hawkbit.cancel(actionId);             // root then links cancelAction instead of deploymentBase
+ * server.hawkbit.setMaintenanceWindow(actionId, 'available');   // the window opens (update: skip → as download)
  * server.hawkbit.action(actionId)              // {id, version, state: 'open'|'canceling'|'canceled'|'finished'|'failed', ...}
  * server.hawkbit.requestConfigData();          // root links configData until the device PUTs it
  * server.hawkbit.setPollingSleep('00:00:30');
@@ -154,6 +155,8 @@ export interface ReferenceServer {
     controllerId: string;
     createDeployment(spec: DeploymentSpec): { actionId: string; artifactUrl: string };
     cancel(actionId?: string): void;
+    /** Open or close the action's maintenance window (hawkBit: its maintenance schedule). */
+    setMaintenanceWindow(actionId: string, window: 'available' | 'unavailable'): void;
     action(actionId: string): ActionInfo | undefined;
     requestConfigData(): void;
     setPollingSleep(sleep: string): void;
@@ -287,8 +290,10 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     return last;
   };
 
+  // hawkBit's change marker (DataConversionHelper.calculateEtag) changes when the maintenance
+  // window opens, so the poll root's ETag does too and a device waiting for it sees the change.
   const changeMarker = (action: Action): number => {
-    const digest = createHash('sha1').update(`${action.id}:${action.state}:${action.version}`).digest();
+    const digest = createHash('sha1').update(`${action.id}:${action.state}:${action.version}:${action.maintenanceWindow ?? ''}`).digest();
     return digest.readInt32BE(0);
   };
 
@@ -307,7 +312,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     id: action.id,
     deployment: {
       download: action.download,
-      update: action.update,
+      // DdiRootController.calculateUpdateType: `skip` while a maintenance window is unavailable.
+      update: action.maintenanceWindow === 'unavailable' ? 'skip' : action.update,
       ...(action.maintenanceWindow ? { maintenanceWindow: action.maintenanceWindow } : {}),
       chunks: [
         {
@@ -335,6 +341,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     const finished = status?.result?.finished;
     if (execution === 'closed') action.state = finished === 'failure' ? 'failed' : 'finished';
     else if (execution === 'canceled') action.state = 'canceled';
+    // DOWNLOADED closes a download-only action (JpaControllerManagement.handleDownloadedActionStatus).
+    else if (execution === 'downloaded' && action.update === 'skip' && action.maintenanceWindow === undefined) action.state = 'finished';
   };
 
   async function ddi(req: http.IncomingMessage, res: http.ServerResponse, rest: string, log: RecordedRequest): Promise<void> {
@@ -613,6 +621,11 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         const action = actionId === undefined ? currentAction() : actions.get(actionId);
         if (!action || action.state !== 'open') throw new Error(`no open action ${actionId ?? ''}`);
         action.state = 'canceling';
+      },
+      setMaintenanceWindow(actionId, window) {
+        const action = actions.get(actionId);
+        if (!action || (action.state !== 'open' && action.state !== 'canceling')) throw new Error(`no active action ${actionId}`);
+        action.maintenanceWindow = window;
       },
       action(actionId) {
         const a = actions.get(actionId);
