@@ -12,6 +12,8 @@
  *   expiresInS: 600 });                        // pre-signed artifact URL valid 600 s of server clock
  * server.hawkbit.cancel(actionId);             // root then links cancelAction instead of deploymentBase
  * server.hawkbit.setMaintenanceWindow(actionId, 'available');   // the window opens (update: skip → as download)
+ *   // createDeployment({..., update: 'skip'}): download only, closed by the device's DOWNLOADED feedback
+ *   // createDeployment({..., cancelAfterBytes: 100000}): the operator cancels once 100000 artifact bytes went out
  * server.hawkbit.action(actionId)              // {id, version, state: 'open'|'canceling'|'canceled'|'finished'|'failed', ...}
  * server.hawkbit.requestConfigData();          // root links configData until the device PUTs it
  * server.hawkbit.setPollingSleep('00:00:30');
@@ -85,6 +87,11 @@ export interface DeploymentSpec {
   extraArtifacts?: { filename: string; bytes: Uint8Array }[];
   /** Leave `hashes.sha256` out of the artifact (as an old server would). */
   omitSha256?: boolean;
+  /**
+   * The operator cancels the action once the server has sent this many bytes of its artifacts
+   * (a cancel mid-download, for a device whose download the test cannot watch).
+   */
+  cancelAfterBytes?: number;
 }
 
 export type ActionState = 'open' | 'canceling' | 'canceled' | 'finished' | 'failed';
@@ -193,6 +200,8 @@ interface Artifact {
 
 interface Action extends ActionInfo {
   smId: number;
+  cancelAfterBytes?: number;
+  artifactBytesSent: number;
   download: Handling;
   update: Handling;
   maintenanceWindow?: 'available' | 'unavailable';
@@ -423,7 +432,18 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
   // ---- artifacts (RFC 9110 §14) ----
 
+  /** Count artifact bytes per action, and cancel an action whose `cancelAfterBytes` is reached. */
+  function countArtifactBytes(path: string, bytes: number): void {
+    for (const action of actions.values()) {
+      if (!action.artifacts.some((a) => a.path === path)) continue;
+      action.artifactBytesSent += bytes;
+      if (action.cancelAfterBytes !== undefined && action.state === 'open' && action.artifactBytesSent >= action.cancelAfterBytes) action.state = 'canceling';
+    }
+  }
+
   function serveArtifact(req: http.IncomingMessage, res: http.ServerResponse, art: Artifact, log: RecordedRequest): void {
+    const artifactPath = new URL(req.url ?? '/', 'http://x').pathname;
+    res.once('finish', () => countArtifactBytes(artifactPath, log.bytesSent));
     if (art.expiresInS !== undefined) {
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
       const expires = Number(query.get('expires'));
@@ -598,6 +618,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           download: spec.download ?? 'forced',
           update: spec.update ?? 'forced',
           maintenanceWindow: spec.maintenanceWindow,
+          cancelAfterBytes: spec.cancelAfterBytes,
+          artifactBytesSent: 0,
           artifacts: list.map((a) => {
             const path = `${ddiPrefix}/softwaremodules/${smId}/artifacts/${a.filename}`;
             putArtifact(path, a.bytes, spec.expiresInS);

@@ -352,6 +352,17 @@ describe('reference update server', () => {
       assert.equal(dep.deployment.maintenanceWindow, 'available');
     });
 
+    it('cancelAfterBytes: the action turns canceling once that many artifact bytes went out', async () => {
+      const { actionId, artifactUrl } = server.hawkbit.createDeployment({ version: '2.0.0', image: IMAGE, cancelAfterBytes: 6000 });
+      assert.equal((await raw(artifactUrl, { ...auth, range: 'bytes=0-4095' })).status, 206);
+      assert.equal(server.hawkbit.action(actionId)!.state, 'open');
+      assert.equal((await raw(artifactUrl, { ...auth, range: 'bytes=4096-8191' })).status, 206);
+      assert.equal(server.hawkbit.action(actionId)!.state, 'canceling');
+      const root = JSON.parse((await raw(server.hawkbit.rootUrl, auth)).body.toString());
+      assert.match(root._links.cancelAction.href, new RegExp(`/cancelAction/${actionId}$`));
+      assert.equal(root._links.deploymentBase, undefined);
+    });
+
     it('DOWNLOADED closes a download-only action, not one that will install', async () => {
       const json = { ...auth, 'content-type': 'application/json' };
       const downloaded = JSON.stringify({ status: { execution: 'downloaded', result: { finished: 'success' } } });
