@@ -675,6 +675,7 @@ export class UpdateAgent {
 
   /** Whether the backend asks to cancel this deployment. A failed poll is no cancel (asked again later). */
   async #cancelRequested(d: Deployment): Promise<boolean> {
+    if (this.#d.backend.cancellable !== true) return false;
     let poll: PollResult;
     try {
       poll = await this.#d.backend.poll({ version: this.#d.installer.runningVersion() });

@@ -153,6 +153,7 @@ function requirePathSegment(value: unknown, key: string): string {
  * const { offer, cancelActionId, pollIntervalS } = await backend.poll({ version: '1.2.0' });
  */
 export class HawkbitBackend implements UpdateBackend {
+  readonly cancellable = true;
   /** Root URL: {server}/{tenant}/controller/v1/{controllerId}. */
   readonly rootUrl: string;
   #json: JsonHttp;

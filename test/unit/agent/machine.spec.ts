@@ -18,6 +18,7 @@ import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 const ARTIFACT = new Uint8Array(20_000).map((_, i) => (i * 7) & 0xff);
 
 class FakeBackend implements UpdateBackend {
+  cancellable = true;
   reports: Report[] = [];
   offer: UpdateOffer | undefined;
   polls = 0;
@@ -330,6 +331,15 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.equal(s.installer.pending, true);
     // idle, two segment boundaries, download→verify, verify→stage, stage→reboot
     assert.equal(s.backend.polls, 6);
+  });
+
+  it('a backend that cannot cancel (manifest, IoTConnect) is not polled during the cycle', async () => {
+    const s = setup({}, { downloadSegmentBytes: 8192 });
+    s.backend.cancellable = false;
+    await drive(s.make(), s.time);
+    assert.equal(s.http.requests.length, 3);
+    assert.equal(s.backend.polls, 1, 'only the idle poll');
+    assert.equal(s.installer.pending, true);
   });
 
   it('a cancel mid-download stops it: slot abandoned, never pending, cancelled reported once', async () => {
