@@ -64,12 +64,11 @@ export interface Deployment {
 /**
  * An image a download-only deployment verified and left unstaged in the secondary slot, kept in
  * the idle record so that a later offer of the same artifact installs without downloading again.
- * Only a hint: the slot is re-hashed and verified again before it is staged.
+ * Only a hint: the slot is re-hashed and verified again before it is staged. Kept small (no
+ * version: the image header says it): the record must fit the key-value store's value limit.
  */
 export interface HeldImage {
   actionId: string;
-  /** Version from the image header. */
-  version: string;
   /** Bytes of the artifact in the slot. */
   size: number;
   /** Hex SHA-256 of the artifact file, as hashed when it was verified. */
@@ -137,7 +136,6 @@ export function validateJournal(value: unknown): JournalRecord {
     check(typeof r.held === 'object' && r.held !== null, 'held');
     const h = r.held as Record<string, unknown>;
     check(isString(h.actionId) && h.actionId.length > 0, 'held.actionId');
-    check(isString(h.version), 'held.version');
     check(isCount(h.size) && (h.size as number) > 0, 'held.size');
     check(isString(h.sha256) && /^[0-9a-f]{64}$/.test(h.sha256), 'held.sha256');
   }

@@ -499,7 +499,7 @@ export class UpdateAgent {
       if (!d.install) {
         // Download only: the final report says so (hawkBit closes a download-only action on
         // DOWNLOADED), so no separate 'downloaded' progress report goes before it.
-        const held: HeldImage = { actionId: d.actionId, version: info.version, size: d.offset, sha256: hex(info.fileSha256) };
+        const held: HeldImage = { actionId: d.actionId, size: d.offset, sha256: hex(info.fileSha256) };
         this.#log('info', 'download-only.kept', { action: d.actionId, version: info.version, bytes: d.offset });
         return this.#finish(verified, { phase: 'download-only', detail: 'verified and kept in the secondary slot, not installed' }, held);
       }

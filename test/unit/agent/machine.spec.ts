@@ -428,7 +428,7 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.equal(s.reboots, 0);
     const idle = journalOf(s);
     assert.equal(idle.state, 'idle');
-    assert.deepEqual(idle.held, { actionId: '7', version: '1.3.0+5', size: ARTIFACT.length, sha256: Buffer.from(SHA).toString('hex') });
+    assert.deepEqual(idle.held, { actionId: '7', size: ARTIFACT.length, sha256: Buffer.from(SHA).toString('hex') });
     const served = s.http.bytesServed;
     const finishes = s.installer.finishes;
     // The server later offers the same artifact (a new action) for installation.
