@@ -75,6 +75,20 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
     assertBootsOld(flash);
   });
 
+  it('a power cut before the cancel outcome is persisted: after the reboot the cancel is seen again, confirmed once', async () => {
+    const s = await run({
+      faults: [parseFault('cancel@50%'), parseFault('power-cut@event:deployment.ended')],
+      policy: { downloadSegmentBytes: 4096 },
+      seed: 9,
+    });
+    assert.ok(s.resets.includes('power cut'), story(s));
+    assertCancelledOnce(s);
+    assert.equal(s.logs.filter((l) => l.event === 'cancel.accepted').length, 2, 'honoured again after the reset');
+    assert.equal(s.a5000.verifications, 0);
+    assert.deepEqual(s.mcuboot, ['none', 'none']);
+    assertNothingPending(s);
+  });
+
   it('cancel after verify, before stage: the verified image is never staged', async () => {
     let flash: DevkitFlash | undefined;
     const s = await run({ faults: [parseFault('cancel@event:verify.start')], onReady: (kit) => (flash = kit.flash) });
