@@ -50,6 +50,13 @@ export interface AgentConfig {
   trailerSize: number;
   /** Persist the download offset every this many bytes (a multiple of the flash sector). Smaller loses less after a power cut, but wears the journal store. */
   progressEveryBytes: number;
+  /**
+   * Bytes asked for per artifact request (HTTP Range). The modem carries one connection at a time,
+   * so the agent can only ask the backend whether the deployment was cancelled (and send progress)
+   * between requests: smaller segments notice a cancel sooner, but each costs one more request and
+   * one poll (goodput, data). Default 256 KiB; range 4 KiB – 16 MiB, a multiple of 4096.
+   */
+  downloadSegmentBytes: number;
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
@@ -69,6 +76,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   hardwareId: 'xs-ota-devkit',
   keyObjectId: 0x7b000201,
   progressEveryBytes: 4096,
+  downloadSegmentBytes: 256 * 1024,
   trailerSize: DEFAULT_TRAILER_SIZE,
 };
 
@@ -101,6 +109,8 @@ export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
   range(config, 'keyObjectId', 1, 0x7ffeffff);
   range(config, 'progressEveryBytes', 4096, 1024 * 1024);
   range(config, 'trailerSize', 48, 64 * 1024);
+  range(config, 'downloadSegmentBytes', 4096, 16 * 1024 * 1024);
+  if (config.downloadSegmentBytes % 4096 !== 0) bad('downloadSegmentBytes', 'must be a multiple of 4096 (the flash sector)');
   if (config.trailerSize % 8 !== 0) bad('trailerSize', 'must be a multiple of 8 (MCUboot trailer fields are write-aligned)');
   if (config.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
   if (typeof config.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');

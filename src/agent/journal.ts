@@ -17,6 +17,8 @@ export const STATES = [
   'health-check',
   'confirm',
   'report',
+  // Appended (never renumbered): the verified image waits unstaged for the maintenance window.
+  'wait',
 ] as const;
 export type State = (typeof STATES)[number];
 
@@ -50,10 +52,32 @@ export interface Deployment {
   install: boolean;
   /** Version running when the deployment began (to tell a revert after the reboot). */
   fromVersion: string;
+  /** The maintenance window was 'unavailable': after verify, wait (state 'wait') instead of staging. */
+  windowClosed?: boolean;
+  /**
+   * The secondary slot is believed to hold this artifact already (a download-only deployment
+   * kept it): verify re-hashes it from flash and, if it does not verify, downloads from 0.
+   */
+  reuse?: boolean;
+}
+
+/**
+ * An image a download-only deployment verified and left unstaged in the secondary slot, kept in
+ * the idle record so that a later offer of the same artifact installs without downloading again.
+ * Only a hint: the slot is re-hashed and verified again before it is staged. Kept small (no
+ * version: the image header says it): the record must fit the key-value store's value limit.
+ */
+export interface HeldImage {
+  actionId: string;
+  /** Bytes of the artifact in the slot. */
+  size: number;
+  /** Hex SHA-256 of the artifact file, as hashed when it was verified. */
+  sha256: string;
 }
 
 export interface Outcome {
-  phase: 'running' | 'failed' | 'reverted' | 'cancelled';
+  /** 'download-only': the image verified and stays unstaged in the slot (not a failure). */
+  phase: 'running' | 'failed' | 'reverted' | 'cancelled' | 'download-only';
   reason?: OtaReason;
   detail?: string;
 }
@@ -68,6 +92,8 @@ export interface JournalRecord {
   deployment?: Deployment;
   /** What to report in state 'report'. */
   outcome?: Outcome;
+  /** Idle only: what a download-only deployment left in the secondary slot. */
+  held?: HeldImage;
 }
 
 export function emptyJournal(): JournalRecord {
@@ -103,11 +129,20 @@ export function validateJournal(value: unknown): JournalRecord {
     check(isCount(d.bytesFetched), 'deployment.bytesFetched');
     check(typeof d.install === 'boolean', 'deployment.install');
     check(isString(d.fromVersion), 'deployment.fromVersion');
+    check(d.windowClosed === undefined || typeof d.windowClosed === 'boolean', 'deployment.windowClosed');
+    check(d.reuse === undefined || typeof d.reuse === 'boolean', 'deployment.reuse');
+  }
+  if (r.held !== undefined) {
+    check(typeof r.held === 'object' && r.held !== null, 'held');
+    const h = r.held as Record<string, unknown>;
+    check(isString(h.actionId) && h.actionId.length > 0, 'held.actionId');
+    check(isCount(h.size) && (h.size as number) > 0, 'held.size');
+    check(isString(h.sha256) && /^[0-9a-f]{64}$/.test(h.sha256), 'held.sha256');
   }
   if (r.outcome !== undefined) {
     check(typeof r.outcome === 'object' && r.outcome !== null, 'outcome');
     const o = r.outcome as Record<string, unknown>;
-    check(['running', 'failed', 'reverted', 'cancelled'].includes(o.phase as string), 'outcome.phase');
+    check(['running', 'failed', 'reverted', 'cancelled', 'download-only'].includes(o.phase as string), 'outcome.phase');
     check(o.reason === undefined || isString(o.reason), 'outcome.reason');
     check(o.detail === undefined || isString(o.detail), 'outcome.detail');
   }

@@ -41,6 +41,8 @@ export class SlotInstaller implements Installer {
   /** Bytes fed to the stream (from flash or the network) since the last resume/reload. */
   #fed = 0;
   #sealed = false;
+  /** `finish` consumed the stream: a later `reload` must hash the slot again. */
+  #finished = false;
 
   constructor(options: SlotInstallerOptions) {
     this.#o = options;
@@ -76,7 +78,9 @@ export class SlotInstaller implements Installer {
   }
 
   async reload(length: number): Promise<void> {
-    if (this.#sealed && this.#fed === length) return;
+    // A second verification of the same bytes (a download-only image offered again in the same
+    // boot) must re-hash the slot: the stream and hash of the first one are spent.
+    if (this.#sealed && this.#fed === length && !this.#finished) return;
     const status = this.#o.secondary.status();
     if (length > status.size - this.#trailerSize) throw new OtaError('slot-overflow', `sealed length ${length} exceeds the slot`);
     this.#verified = false;
@@ -89,6 +93,7 @@ export class SlotInstaller implements Installer {
   #startStream(): void {
     const status = this.#o.secondary.status();
     this.#sealed = false;
+    this.#finished = false;
     this.#fed = 0;
     this.#stream = new ImageStream({
       digest: this.#o.digest,
@@ -114,8 +119,9 @@ export class SlotInstaller implements Installer {
   }
 
   async finish(): Promise<ImageInfo> {
-    if (!this.#sealed || !this.#stream || !this.#fileHash) throw new OtaError('bad-state', 'finish before seal or reload');
+    if (!this.#sealed || this.#finished || !this.#stream || !this.#fileHash) throw new OtaError('bad-state', 'finish before seal or reload');
     const imageSize = this.#fed;
+    this.#finished = true;
     const parsed = this.#stream.finish();
     await parsed.verify(this.#o.verifier);
     // Trust flash, not RAM: parse and hash the slot again from what is really written.

@@ -51,6 +51,8 @@ export type ReportPhase =
   | 'accepted' // the offer was accepted; download will start
   | 'downloading' // progress (done/total bytes)
   | 'downloaded' // whole image in the slot, verified
+  | 'waiting' // verified, held unstaged until the maintenance window opens
+  | 'download-only' // final: a download-only deployment ended with the verified image kept unstaged
   | 'staged' // slot marked pending; rebooting into MCUboot's test swap
   | 'running' // the new image booted, passed its health check and was confirmed: success
   | 'failed' // the deployment ended without installing (reason says why)
@@ -70,6 +72,12 @@ export interface Report {
 }
 
 export interface UpdateBackend {
+  /**
+   * Whether the backend can cancel a deployment (hawkBit's cancelAction). Only then does the agent
+   * poll between download segments and at state boundaries: for the others a poll is a cost (an
+   * IoTConnect poll is an MQTT session) that can never bring a cancel. Default false.
+   */
+  readonly cancellable?: boolean;
   /** Ask what to do. Rejects with an OtaError (`backend-unavailable`, `http-status`, …). */
   poll(current: { version: string }): Promise<PollResult>;
   /** Tell the backend what happened. Rejects with an OtaError when it was not delivered. */

@@ -64,10 +64,16 @@ export const HAWKBIT_FEEDBACK: Readonly<Record<ReportPhase, { execution: Hawkbit
   accepted: { execution: 'proceeding', finished: 'none' },
   downloading: { execution: 'proceeding', finished: 'none' },
   downloaded: { execution: 'downloaded', finished: 'none' },
+  // Still open: hawkBit maps any execution but closed/canceled/rejected/download(ed) to RUNNING.
+  waiting: { execution: 'scheduled', finished: 'none' },
+  // DOWNLOADED on a download-only action closes it on the server
+  // (JpaControllerManagement.handleDownloadedActionStatus sets it inactive).
+  'download-only': { execution: 'downloaded', finished: 'success' },
   staged: { execution: 'proceeding', finished: 'none' },
   running: { execution: 'closed', finished: 'success' },
   failed: { execution: 'closed', finished: 'failure' },
   reverted: { execution: 'closed', finished: 'failure' },
+  // Not sent to deploymentBase: `report` confirms on the cancelAction instead (closed/success).
   cancelled: { execution: 'canceled', finished: 'none' },
 };
 
@@ -147,6 +153,7 @@ function requirePathSegment(value: unknown, key: string): string {
  * const { offer, cancelActionId, pollIntervalS } = await backend.poll({ version: '1.2.0' });
  */
 export class HawkbitBackend implements UpdateBackend {
+  readonly cancellable = true;
   /** Root URL: {server}/{tenant}/controller/v1/{controllerId}. */
   readonly rootUrl: string;
   #json: JsonHttp;
@@ -228,6 +235,9 @@ export class HawkbitBackend implements UpdateBackend {
   }
 
   async report(report: Report): Promise<void> {
+    // The agent stopped because the server cancelled: DDI wants that confirmed on the cancel
+    // action (closed+success), and a canceled action takes no more deploymentBase feedback.
+    if (report.phase === 'cancelled') return this.acknowledgeCancel(report.actionId, true);
     const mapping = HAWKBIT_FEEDBACK[report.phase];
     if (!mapping) throw new OtaError('invalid-argument', `phase: ${String(report.phase)}`);
     const details = [`${report.phase}: target ${report.version}, running ${report.runningVersion}`];

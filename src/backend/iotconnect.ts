@@ -280,6 +280,10 @@ export function ackOf(report: Report): { st: number; msg: string } {
     }
     case 'downloaded':
       return { st: OTA_ST.inProgress, msg: 'downloaded, signature verified' };
+    case 'waiting':
+      return { st: OTA_ST.inProgress, msg: 'downloaded, waiting for the maintenance window' };
+    case 'download-only':
+      return { st: OTA_ST.inProgress, msg: 'downloaded and verified, kept (download only)' };
     case 'staged':
       return { st: OTA_ST.inProgress, msg: 'staged, rebooting to install' };
     case 'running':

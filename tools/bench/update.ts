@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signImage } from '../image/imgtool-sign.js';
+import type { AgentConfig } from '../../src/agent/config.js';
 import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../devkit/devkit.js';
 import { DEVKIT_LAYOUT, slotLayout, type FlashLayout } from '../devkit/sim-flash.js';
 import { rigImage } from './rig.js';
@@ -51,6 +52,8 @@ export async function runBenchUpdate(options: {
   modem?: 'sim7080' | 'sim7600';
   baud?: number;
   faults?: DevkitFault[];
+  /** Agent policy over the dev kit's (e.g. downloadSegmentBytes, to measure its cost). */
+  policy?: Partial<AgentConfig>;
 }): Promise<UpdateRun> {
   const layout = options.layout ?? DEVKIT_LAYOUT;
   const keyPem = readFileSync(SIGNING_KEY_FILE, 'utf8');
@@ -62,6 +65,7 @@ export async function runBenchUpdate(options: {
     trustedKeyPem: keyPem,
     layout,
     faults: options.faults,
+    policy: options.policy,
     seed: 1,
   });
   return { summary, layout };

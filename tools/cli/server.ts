@@ -10,6 +10,11 @@ import type { Command } from './main.js';
 
 const USAGE = `usage: xs-ota server --port N --image FILE [--version V] [--tenant T] [--controller ID]
                      [--token T] [--sleep HH:MM:SS] [--reports FILE.jsonl] [--misbehave SPEC]...
+                     [--update skip|attempt|forced] [--window unavailable [--window-open-after S]]
+                     [--cancel-after-bytes N]
+  --update skip: download only; --window unavailable: the maintenance window is closed, and opens
+  S seconds after start (default: never); --cancel-after-bytes: the hawkBit action is cancelled
+  once N artifact bytes were sent (a cancel mid-download)
   SPEC: status=503[,count=N][,retry-after=S][,path=SUBSTR] | drop=BYTES[,count=N][,path=SUBSTR]
         | truncate=BYTES[,count=N][,path=SUBSTR]`;
 
@@ -29,6 +34,10 @@ export const command: Command = {
         sleep: { type: 'string', default: '00:05:00' },
         reports: { type: 'string' },
         misbehave: { type: 'string', multiple: true },
+        update: { type: 'string', default: 'forced' },
+        window: { type: 'string' },
+        'window-open-after': { type: 'string' },
+        'cancel-after-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -39,6 +48,13 @@ export const command: Command = {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port}: 0..65535`);
     const faults: Misbehaviour[] = (values.misbehave ?? []).map(parseMisbehaviour);
+    const update = values.update;
+    if (update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new Error(`--update ${update}: skip, attempt or forced`);
+    if (values.window !== undefined && values.window !== 'unavailable') throw new Error(`--window ${values.window}: unavailable (or leave it out)`);
+    const openAfterS = values['window-open-after'] === undefined ? undefined : Number(values['window-open-after']);
+    if (openAfterS !== undefined && (!Number.isFinite(openAfterS) || openAfterS < 0)) throw new Error(`--window-open-after ${values['window-open-after']}: seconds`);
+    const cancelAfter = values['cancel-after-bytes'] === undefined ? undefined : Number(values['cancel-after-bytes']);
+    if (cancelAfter !== undefined && (!Number.isInteger(cancelAfter) || cancelAfter < 0)) throw new Error(`--cancel-after-bytes ${values['cancel-after-bytes']}: a byte count`);
     const image = new Uint8Array(readFileSync(values.image));
     const server = await startReferenceServer({
       port,
@@ -50,7 +66,20 @@ export const command: Command = {
       reportFile: values.reports,
       clockS: Math.floor(Date.now() / 1000),
     });
-    const deployment = server.hawkbit.createDeployment({ version: values.version!, image });
+    const deployment = server.hawkbit.createDeployment({
+      version: values.version!,
+      image,
+      update,
+      maintenanceWindow: values.window === 'unavailable' ? 'unavailable' : undefined,
+      cancelAfterBytes: cancelAfter,
+    });
+    const opener =
+      values.window === 'unavailable' && openAfterS !== undefined
+        ? setTimeout(() => {
+            server.hawkbit.setMaintenanceWindow(deployment.actionId, 'available');
+            console.log(`  maintenance window of action ${deployment.actionId} is now available`);
+          }, openAfterS * 1000)
+        : undefined;
     const manifest = server.manifest.publish({ version: values.version!, image });
     server.hawkbit.requestConfigData();
     server.misbehave(faults);
@@ -63,6 +92,7 @@ export const command: Command = {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
     });
+    if (opener) clearTimeout(opener);
     await server.close();
     const reports = server.reports();
     console.log(`\n${reports.length} report(s) received:`);

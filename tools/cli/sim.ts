@@ -3,7 +3,8 @@
  *
  *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--backend hawkbit|manifest|iotconnect]
  *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE]
- *              [--fault SPEC]... [--seed N] [--json] [--verbose]
+ *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
+ *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
  *
  * Without --image it offers the committed imgtool vector medium-v1.3.0+5 to a device running
  * small-v1.2.3+4 (test/fixtures/mcuboot), both signed with the key MCUboot and the A5000 trust.
@@ -13,6 +14,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devkit.js';
+import type { VirtualTime } from '../devkit/virtual-time.js';
+import type { ReferenceServer } from '../server/index.js';
 import { mosquittoMissing } from '../devkit/mosquitto.js';
 import type { Command } from './main.js';
 
@@ -33,7 +36,15 @@ const USAGE = `usage: xs-ota sim [options]
                             server-503, server-429, expired-url, duplicate-command (iotconnect); power-cut@event:NAME[#K][+N] cuts
                             power at the K-th agent log event NAME (verify.start, stage.start,
                             health.start, confirm.start, device.reset-requested, ...), at the N-th
-                            flash program/erase after it (without +N: at once)
+                            flash program/erase after it (without +N: at once); cancel@50% and
+                            cancel@event:NAME[#K] (hawkbit): the server cancels the action once half
+                            the image is in the slot / at that agent event
+  --segment-bytes N         bytes per artifact request (agent downloadSegmentBytes, default 262144):
+                            the agent looks for a cancel between segments
+  --update skip|attempt|forced
+                            hawkbit update handling (default forced; skip: download only)
+  --window unavailable      hawkbit maintenance window: closed at first, opened by the server
+                            --window-open-after seconds (default 600) after the agent starts waiting
   --seed N                  seed for jitter and torn writes (default 1)
   --json                    print the summary as JSON on stdout
   --verbose                 print every agent log line`;
@@ -83,6 +94,10 @@ export const command: Command = {
         key: { type: 'string' },
         flash: { type: 'string' },
         fault: { type: 'string', multiple: true, default: [] },
+        'segment-bytes': { type: 'string' },
+        update: { type: 'string' },
+        window: { type: 'string' },
+        'window-open-after': { type: 'string', default: '600' },
         seed: { type: 'string', default: '1' },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
@@ -106,6 +121,24 @@ export const command: Command = {
     const baud = Number(values.baud);
     if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new Error(`--baud ${values.baud}: a standard rate up to 921600`);
     const faults = (values.fault ?? []).map(parseFault);
+    const segment = values['segment-bytes'] === undefined ? undefined : Number(values['segment-bytes']);
+    if (segment !== undefined && !Number.isInteger(segment)) throw new Error(`--segment-bytes ${values['segment-bytes']}: a byte count`);
+    const update = values.update;
+    if (update !== undefined && update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new Error(`--update ${update}: skip, attempt or forced`);
+    if (values.window !== undefined && values.window !== 'unavailable') throw new Error(`--window ${values.window}: unavailable (or leave it out)`);
+    const openAfterS = Number(values['window-open-after']);
+    if (!Number.isFinite(openAfterS) || openAfterS < 0) throw new Error(`--window-open-after ${values['window-open-after']}: seconds`);
+    if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new Error('--update and --window are hawkBit deployment settings');
+    // The operator opens the maintenance window a while after the device started waiting.
+    let kit: { time: VirtualTime; server: ReferenceServer } | undefined;
+    let actionId: string | undefined;
+    let windowArmed = false;
+    const openWindowLater = (event: string): void => {
+      if (values.window === undefined || windowArmed || event !== 'window.wait' || !kit || !actionId) return;
+      windowArmed = true;
+      const { time, server } = kit;
+      time.after(openAfterS * 1000, () => server.hawkbit.setMaintenanceWindow(actionId!, 'available'));
+    };
     const image = new Uint8Array(readFileSync(values.image ?? path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin')));
     const baseImage = new Uint8Array(readFileSync(values['base-image'] ?? path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin')));
     const trustedKeyPem = readFileSync(values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem'), 'utf8');
@@ -121,6 +154,10 @@ export const command: Command = {
       flashFile: values.flash,
       faults,
       seed: Number(values.seed),
+      policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
+      deployment: update !== undefined || values.window !== undefined ? { update: update ?? 'forced', maintenanceWindow: values.window as 'unavailable' | undefined } : undefined,
+      onReady: (k) => (kit = k),
+      onBackend: (prepared) => (actionId = prepared.actionId),
       onProgress: values.json
         ? undefined
         : (done, total) => {
@@ -130,8 +167,12 @@ export const command: Command = {
             process.stderr.write(tty ? `\r${bar(done, total)}` : `${bar(done, total)}\n`);
           },
       onLog: values.verbose
-        ? (e) => process.stderr.write(`${tty ? '\n' : ''}[${(e.at / 1000).toFixed(3)} s, boot ${e.boot}] ${e.level} ${e.event} ${e.fields ? JSON.stringify(e.fields) : ''}\n`)
+        ? (e) => {
+            openWindowLater(e.event);
+            process.stderr.write(`${tty ? '\n' : ''}[${(e.at / 1000).toFixed(3)} s, boot ${e.boot}] ${e.level} ${e.event} ${e.fields ? JSON.stringify(e.fields) : ''}\n`);
+          }
         : (e) => {
+            openWindowLater(e.event);
             if (e.level === 'warn' || e.level === 'error' || e.event.startsWith('deployment.') || e.event.startsWith('reboot') || e.event === 'image.confirmed') {
               process.stderr.write(`${tty ? '\n' : ''}[${(e.at / 1000).toFixed(1)} s] ${e.event} ${e.fields ? JSON.stringify(e.fields) : ''}\n`);
             }

@@ -22,6 +22,8 @@ export interface BackendSetup {
 
 export interface PreparedBackend {
   backendUrl: string;
+  /** hawkBit: the action the server offers. */
+  actionId?: string;
   /** Settings that override the dev kit's defaults for this backend. */
   settings?: Partial<StartConfig>;
   /**
@@ -45,10 +47,11 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
   const expiresInS = faults.some((f) => f.kind === 'expired-url') ? 60 : undefined;
   if (faults.some((f) => f.kind === 'server-503')) server.misbehave({ status: 503, count: 2, retryAfterS: 30, path: '/artifacts/' });
   if (faults.some((f) => f.kind === 'server-429')) server.misbehave({ status: 429, count: 1, retryAfterS: 120, path: '/artifacts/' });
+  if (kind !== 'hawkbit' && faults.some((f) => f.kind === 'cancel')) throw new Error(`cancel: only hawkBit can cancel an action (backend ${kind})`);
   switch (kind) {
     case 'hawkbit':
-      server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS });
-      return { backendUrl: server.url };
+      const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS });
+      return { backendUrl: server.url, actionId };
     case 'manifest':
       return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS }).url };
     case 'iotconnect':

@@ -10,6 +10,7 @@ import { createPublicKey } from 'node:crypto';
 import type { FlashPort } from '../../src/platform/flash.js';
 import type { KeyValuePort } from '../../src/platform/key-value.js';
 import type { StartConfig } from '../../src/agent/start.js';
+import type { AgentConfig } from '../../src/agent/config.js';
 import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { readSwapState } from '../../src/slot/boot-state.js';
 import type { SwapState } from '../../src/image/trailer.js';
@@ -36,13 +37,22 @@ export const DEVKIT_TOKEN = 'devkit-target-token';
  */
 export const DEVKIT_CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nMIIBdevkit-test-ca\n-----END CERTIFICATE-----\n');
 
-export type DevkitFaultKind = 'power-cut' | 'link-drop' | 'modem-reboot' | 'health-fail' | 'server-503' | 'server-429' | 'expired-url' | 'duplicate-command';
+export type DevkitFaultKind =
+  | 'power-cut'
+  | 'link-drop'
+  | 'modem-reboot'
+  | 'health-fail'
+  | 'server-503'
+  | 'server-429'
+  | 'expired-url'
+  | 'duplicate-command'
+  | 'cancel';
 
 export interface DevkitFault {
   kind: DevkitFaultKind;
   /** For faults during the download: fraction of the image written to the slot, 0..1. */
   at?: number;
-  /** power-cut only: cut at an agent log event instead of a download fraction. */
+  /** power-cut and cancel: at an agent log event instead of a download fraction. */
   event?: PowerCutAt;
 }
 
@@ -61,25 +71,27 @@ export interface PowerCutAt {
 /**
  * Parses `power-cut@40%`, `link-drop@70%`, `modem-reboot@50%`, `health-fail`, `server-503`,
  * `server-429`, `expired-url`, `duplicate-command` (IoTConnect: every command sent twice), and `power-cut@event:NAME[#K][+N]` (the K-th log event NAME, then
- * the N-th flash operation after it; without +N at once).
+ * the N-th flash operation after it; without +N at once). `cancel@50%` / `cancel@event:NAME[#K]`
+ * (hawkBit): the server cancels the action once half the image is in the slot / at that agent event.
  */
 export function parseFault(spec: string): DevkitFault {
-  const ev = /^power-cut@event:([a-z0-9.-]+)(?:#(\d{1,3}))?(?:\+(\d{1,6}))?$/.exec(spec.trim());
+  const ev = /^(power-cut|cancel)@event:([a-z0-9.-]+)(?:#(\d{1,3}))?(?:\+(\d{1,6}))?$/.exec(spec.trim());
   if (ev) {
+    if (ev[1] === 'cancel' && ev[4] !== undefined) throw new Error(`--fault '${spec}': +N (flash operations) is for power-cut only`);
     return {
-      kind: 'power-cut',
-      event: { event: ev[1], occurrence: ev[2] === undefined ? undefined : Number(ev[2]), afterFlashOps: ev[3] === undefined ? undefined : Number(ev[3]) },
+      kind: ev[1] as 'power-cut' | 'cancel',
+      event: { event: ev[2], occurrence: ev[3] === undefined ? undefined : Number(ev[3]), afterFlashOps: ev[4] === undefined ? undefined : Number(ev[4]) },
     };
   }
   const m = /^([a-z0-9-]+)(?:@(\d{1,3})%)?$/.exec(spec.trim());
-  const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url', 'duplicate-command'];
+  const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url', 'duplicate-command', 'cancel'];
   if (!m || !kinds.includes(m[1] as DevkitFaultKind)) {
     throw new Error(`--fault '${spec}': expected one of ${kinds.join(', ')} (with @N% for power-cut, link-drop, modem-reboot)`);
   }
   const kind = m[1] as DevkitFaultKind;
   const atPercent = m[2] === undefined ? undefined : Number(m[2]);
   if (atPercent !== undefined && atPercent > 100) throw new Error(`--fault '${spec}': percentage above 100`);
-  const needsAt = kind === 'power-cut' || kind === 'link-drop' || kind === 'modem-reboot';
+  const needsAt = kind === 'power-cut' || kind === 'link-drop' || kind === 'modem-reboot' || kind === 'cancel';
   if (needsAt && atPercent === undefined) throw new Error(`--fault '${spec}': say where, e.g. ${kind}@40%`);
   return { kind, at: atPercent === undefined ? undefined : atPercent / 100 };
 }
@@ -120,6 +132,13 @@ export interface DevkitOptions {
   deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
   /** Called once the parts exist, before power-on: tests drive the server or time from here. */
   onReady?: (kit: Pick<Devkit, 'time' | 'server' | 'flash'>) => void;
+  /** Agent policy settings over the dev kit's (src/agent/config.ts), e.g. downloadSegmentBytes. */
+  policy?: Partial<AgentConfig>;
+  /**
+   * Run until the agent has reported this many deployments (default 1): a test that offers a
+   * second deployment after the first (download only, then install) waits for 2.
+   */
+  deployments?: number;
 }
 
 export interface DevkitSummary {
@@ -262,6 +281,14 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   options.onReady?.({ time, server, flash });
   const fired = new Set<DevkitFault>();
   const eventCounts = new Map<string, number>();
+  // The operator cancels the action on the server (hawkBit: the device then sees cancelAction).
+  const cancelOnServer = (): void => {
+    try {
+      server.hawkbit.cancel();
+    } catch {
+      // no open action any more (it ended first): nothing to cancel
+    }
+  };
   const onAgentLog = (entry: LogEntry): void => {
     options.onLog?.(entry);
     const count = (eventCounts.get(entry.event) ?? 0) + 1;
@@ -269,7 +296,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     for (const fault of faults) {
       if (!fault.event || fired.has(fault) || fault.event.event !== entry.event || count < (fault.event.occurrence ?? 1)) continue;
       fired.add(fault);
-      if (fault.event.afterFlashOps === undefined) powerLost = true;
+      if (fault.kind === 'cancel') cancelOnServer();
+      else if (fault.event.afterFlashOps === undefined) powerLost = true;
       else flash.powerCut.afterOps(fault.event.afterFlashOps, 'random');
     }
   };
@@ -297,6 +325,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       if (fault.kind === 'power-cut') flash.powerCut.afterOps(1, 'random');
       else if (fault.kind === 'link-drop') modem.modem.dropLink();
       else if (fault.kind === 'modem-reboot') modem.modem.setFaults({ rebootAt: 0 });
+      else if (fault.kind === 'cancel') cancelOnServer();
     }
   };
   const guardFlash = (slot: FlashPort, watch: boolean): FlashPort => ({
@@ -335,7 +364,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     if (result.booted === null) throw new Error(`the device does not boot: MCUboot says ${result.outcome}`);
   };
   let swapped = false;
-  const settings: StartConfig = {
+  const baseSettings: StartConfig = {
     backendKind: backend,
     backendUrl: prepared.backendUrl,
     tenant: 'DEFAULT',
@@ -356,6 +385,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
         : { retryBaseS: 10, retryCapS: 600, trailerSize: layout.trailerSize, maxBytesPerDeployment: 4 * layout.secondary.size },
     ...prepared.settings,
   };
+  const settings: StartConfig = options.policy ? { ...baseSettings, policy: { ...baseSettings.policy, ...options.policy } } : baseSettings;
   const device = new SimDevice({
     time,
     bundle: 'agent',
@@ -381,7 +411,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     onLog: onAgentLog,
   });
 
-  const finalReport = (): LogEntry | undefined => device.logs.find((e) => e.event === 'deployment.reported');
+  const wanted = options.deployments ?? 1;
+  const finalReport = (): LogEntry | undefined => device.logs.filter((e) => e.event === 'deployment.reported')[wanted - 1];
   const limit = options.maxVirtualMs ?? 6 * 3600_000;
   try {
     runMcuboot();

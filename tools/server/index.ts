@@ -11,6 +11,9 @@
  *   filename: 'app.signed.bin', download: 'forced', update: 'attempt', maintenanceWindow: 'available',
  *   expiresInS: 600 });                        // pre-signed artifact URL valid 600 s of server clock
  * server.hawkbit.cancel(actionId);             // root then links cancelAction instead of deploymentBase
+ * server.hawkbit.setMaintenanceWindow(actionId, 'available');   // the window opens (update: skip → as download)
+ *   // createDeployment({..., update: 'skip'}): download only, closed by the device's DOWNLOADED feedback
+ *   // createDeployment({..., cancelAfterBytes: 100000}): the operator cancels once 100000 artifact bytes went out
  * server.hawkbit.action(actionId)              // {id, version, state: 'open'|'canceling'|'canceled'|'finished'|'failed', ...}
  * server.hawkbit.requestConfigData();          // root links configData until the device PUTs it
  * server.hawkbit.setPollingSleep('00:00:30');
@@ -84,6 +87,11 @@ export interface DeploymentSpec {
   extraArtifacts?: { filename: string; bytes: Uint8Array }[];
   /** Leave `hashes.sha256` out of the artifact (as an old server would). */
   omitSha256?: boolean;
+  /**
+   * The operator cancels the action once the server has sent this many bytes of its artifacts
+   * (a cancel mid-download, for a device whose download the test cannot watch).
+   */
+  cancelAfterBytes?: number;
 }
 
 export type ActionState = 'open' | 'canceling' | 'canceled' | 'finished' | 'failed';
@@ -155,6 +163,8 @@ export interface ReferenceServer {
     controllerId: string;
     createDeployment(spec: DeploymentSpec): { actionId: string; artifactUrl: string };
     cancel(actionId?: string): void;
+    /** Open or close the action's maintenance window (hawkBit: its maintenance schedule). */
+    setMaintenanceWindow(actionId: string, window: 'available' | 'unavailable'): void;
     action(actionId: string): ActionInfo | undefined;
     requestConfigData(): void;
     setPollingSleep(sleep: string): void;
@@ -191,6 +201,8 @@ interface Artifact {
 
 interface Action extends ActionInfo {
   smId: number;
+  cancelAfterBytes?: number;
+  artifactBytesSent: number;
   download: Handling;
   update: Handling;
   maintenanceWindow?: 'available' | 'unavailable';
@@ -294,8 +306,10 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     return last;
   };
 
+  // hawkBit's change marker (DataConversionHelper.calculateEtag) changes when the maintenance
+  // window opens, so the poll root's ETag does too and a device waiting for it sees the change.
   const changeMarker = (action: Action): number => {
-    const digest = createHash('sha1').update(`${action.id}:${action.state}:${action.version}`).digest();
+    const digest = createHash('sha1').update(`${action.id}:${action.state}:${action.version}:${action.maintenanceWindow ?? ''}`).digest();
     return digest.readInt32BE(0);
   };
 
@@ -314,7 +328,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     id: action.id,
     deployment: {
       download: action.download,
-      update: action.update,
+      // DdiRootController.calculateUpdateType: `skip` while a maintenance window is unavailable.
+      update: action.maintenanceWindow === 'unavailable' ? 'skip' : action.update,
       ...(action.maintenanceWindow ? { maintenanceWindow: action.maintenanceWindow } : {}),
       chunks: [
         {
@@ -342,6 +357,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     const finished = status?.result?.finished;
     if (execution === 'closed') action.state = finished === 'failure' ? 'failed' : 'finished';
     else if (execution === 'canceled') action.state = 'canceled';
+    // DOWNLOADED closes a download-only action (JpaControllerManagement.handleDownloadedActionStatus).
+    else if (execution === 'downloaded' && action.update === 'skip' && action.maintenanceWindow === undefined) action.state = 'finished';
   };
 
   async function ddi(req: http.IncomingMessage, res: http.ServerResponse, rest: string, log: RecordedRequest): Promise<void> {
@@ -424,7 +441,18 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
   // ---- artifacts (RFC 9110 §14) ----
 
+  /** Count artifact bytes per action, and cancel an action whose `cancelAfterBytes` is reached. */
+  function countArtifactBytes(path: string, bytes: number): void {
+    for (const action of actions.values()) {
+      if (!action.artifacts.some((a) => a.path === path)) continue;
+      action.artifactBytesSent += bytes;
+      if (action.cancelAfterBytes !== undefined && action.state === 'open' && action.artifactBytesSent >= action.cancelAfterBytes) action.state = 'canceling';
+    }
+  }
+
   function serveArtifact(req: http.IncomingMessage, res: http.ServerResponse, art: Artifact, log: RecordedRequest): void {
+    const artifactPath = new URL(req.url ?? '/', 'http://x').pathname;
+    res.once('finish', () => countArtifactBytes(artifactPath, log.bytesSent));
     if (art.expiresInS !== undefined) {
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
       const expires = Number(query.get('expires'));
@@ -599,6 +627,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           download: spec.download ?? 'forced',
           update: spec.update ?? 'forced',
           maintenanceWindow: spec.maintenanceWindow,
+          cancelAfterBytes: spec.cancelAfterBytes,
+          artifactBytesSent: 0,
           artifacts: list.map((a) => {
             const path = `${ddiPrefix}/softwaremodules/${smId}/artifacts/${a.filename}`;
             putArtifact(path, a.bytes, spec.expiresInS);
@@ -622,6 +652,11 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         const action = actionId === undefined ? currentAction() : actions.get(actionId);
         if (!action || action.state !== 'open') throw new Error(`no open action ${actionId ?? ''}`);
         action.state = 'canceling';
+      },
+      setMaintenanceWindow(actionId, window) {
+        const action = actions.get(actionId);
+        if (!action || (action.state !== 'open' && action.state !== 'canceling')) throw new Error(`no active action ${actionId}`);
+        action.maintenanceWindow = window;
       },
       action(actionId) {
         const a = actions.get(actionId);

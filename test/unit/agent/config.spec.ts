@@ -21,3 +21,22 @@ describe('agent config: trailerSize', () => {
     }
   });
 });
+
+describe('agent config: downloadSegmentBytes', () => {
+  it('defaults to 256 KiB', () => {
+    assert.equal(resolveConfig(base).downloadSegmentBytes, 256 * 1024);
+  });
+
+  it('takes any multiple of 4096 in [4 KiB, 16 MiB]', () => {
+    for (const ok of [4096, 65536, 16 * 1024 * 1024]) assert.equal(resolveConfig({ ...base, downloadSegmentBytes: ok }).downloadSegmentBytes, ok);
+  });
+
+  it('rejects a size off the sector or out of range, by key', () => {
+    for (const bad of [0, 2048, 5000, 32 * 1024 * 1024, Number.NaN]) {
+      assert.throws(
+        () => resolveConfig({ ...base, downloadSegmentBytes: bad }),
+        (e: Error & { reason?: string }) => e.reason === 'config-invalid' && /downloadSegmentBytes/.test(e.message),
+      );
+    }
+  });
+});

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import type { PollResult, Report, UpdateBackend, UpdateOffer } from '../../../src/backend/backend.js';
 import { resolveConfig } from '../../../src/agent/config.js';
 import type { ImageInfo, Installer } from '../../../src/agent/installer.js';
-import { UpdateAgent, type StepResult } from '../../../src/agent/machine.js';
+import { CANCEL_RULE, TRANSITIONS, UpdateAgent, type StepResult } from '../../../src/agent/machine.js';
+import { STATES } from '../../../src/agent/journal.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
@@ -17,10 +18,18 @@ import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 const ARTIFACT = new Uint8Array(20_000).map((_, i) => (i * 7) & 0xff);
 
 class FakeBackend implements UpdateBackend {
+  cancellable = true;
   reports: Report[] = [];
   offer: UpdateOffer | undefined;
   polls = 0;
   failPolls = 0;
+  /** hawkBit-like: a pending cancel replaces the deployment in the poll answer. */
+  cancelId: string | undefined;
+  acks: { actionId: string; stopped: boolean }[] = [];
+  /** Called at every report (tests change the server from here). */
+  onReport: ((report: Report) => void) | undefined;
+  /** Reports that fail with this reason (once each) before they are delivered. */
+  failReports: OtaError[] = [];
   constructor(offer?: Partial<UpdateOffer>) {
     this.offer = offer && { actionId: '7', version: '1.3.0+5', url: 'https://srv/a.bin', download: 'forced', update: 'forced', ...offer };
   }
@@ -30,13 +39,20 @@ class FakeBackend implements UpdateBackend {
       this.failPolls--;
       throw new OtaError('backend-unavailable', 'down');
     }
+    if (this.cancelId !== undefined) return { cancelActionId: this.cancelId, pollIntervalS: 600 };
     return { offer: this.offer, pollIntervalS: 600 };
   }
   async report(report: Report): Promise<void> {
+    const failure = this.failReports.shift();
+    if (failure) throw failure;
     this.reports.push(report);
-    if (report.phase === 'running' || report.phase === 'failed' || report.phase === 'reverted') this.offer = undefined;
+    if (['running', 'failed', 'reverted', 'cancelled', 'download-only'].includes(report.phase)) this.offer = undefined;
+    if (report.phase === 'cancelled') this.cancelId = undefined;
+    this.onReport?.(report);
   }
-  async acknowledgeCancel(): Promise<void> {}
+  async acknowledgeCancel(actionId: string, stopped: boolean): Promise<void> {
+    this.acks.push({ actionId, stopped });
+  }
   async refreshOffer(): Promise<UpdateOffer | undefined> {
     return this.offer && { ...this.offer, url: 'https://srv/fresh.bin' };
   }
@@ -47,22 +63,25 @@ class FakeHttp implements HttpClient {
   /** Per request: drop the link after this many body bytes. */
   dropAt: (number | undefined)[] = [];
   status: number[] = [];
+  bytesServed = 0;
   async request(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
     this.requests.push(request);
     const status = this.status.shift();
     const start = request.range?.start ?? 0;
+    const last = Math.min(request.range?.end ?? ARTIFACT.length - 1, ARTIFACT.length - 1);
     const head: HttpResponseHead =
       status !== undefined
         ? { status, headers: { 'retry-after': '120' } }
-        : start > 0
-          ? { status: 206, headers: { etag: '"e1"' }, contentLength: ARTIFACT.length - start, range: { start, end: ARTIFACT.length - 1, total: ARTIFACT.length } }
+        : request.range
+          ? { status: 206, headers: { etag: '"e1"' }, contentLength: last + 1 - start, range: { start, end: last, total: ARTIFACT.length } }
           : { status: 200, headers: { etag: '"e1"' }, contentLength: ARTIFACT.length, range: { start: 0, end: ARTIFACT.length - 1, total: ARTIFACT.length } };
     sink.onHead?.(head);
     const drop = this.dropAt.shift();
-    for (let o = start; o < ARTIFACT.length; o += 1000) {
+    for (let o = start; o <= last; o += 1000) {
       if (drop !== undefined && o - start >= drop) throw new OtaError('link-lost', `dropped after ${o - start}`);
-      await sink.onData(ARTIFACT.subarray(o, Math.min(o + 1000, ARTIFACT.length)));
+      await sink.onData(ARTIFACT.subarray(o, Math.min(o + 1000, last + 1)));
     }
+    this.bytesServed += last + 1 - start;
     return head;
   }
 }
@@ -76,6 +95,8 @@ class FakeInstaller implements Installer {
   written = 0;
   imageVersion = '1.3.0+5';
   rejectWith: OtaError | undefined;
+  finishes = 0;
+  abandons = 0;
   async resume(offset: number): Promise<number> {
     this.flushed = offset - (offset % 4096);
     this.written = this.flushed;
@@ -95,6 +116,7 @@ class FakeInstaller implements Installer {
     this.flushed = length;
   }
   async finish(): Promise<ImageInfo> {
+    this.finishes++;
     if (this.rejectWith) throw this.rejectWith;
     return { version: this.imageVersion, imageSize: this.written, fileSha256: new Uint8Array(createHash('sha256').update(this.slot).digest()) };
   }
@@ -102,6 +124,7 @@ class FakeInstaller implements Installer {
     this.pending = true;
   }
   abandon(): void {
+    this.abandons++;
     this.pending = false;
   }
   runningVersion(): string {
@@ -296,5 +319,222 @@ describe('agent state machine', () => {
     s.installer.confirmed = false;
     await s.time.runFor(s.make().step());
     assert.equal(s.backend.polls, 0);
+  });
+});
+
+describe('agent state machine: segments, cancel, download only, maintenance window', () => {
+  const SHA = new Uint8Array(createHash('sha256').update(ARTIFACT).digest());
+  const journalOf = (s: ReturnType<typeof setup>) => JSON.parse(s.kv.entries()['xs-ota.journal']!) as Record<string, unknown> & { state: string; writes: number };
+
+  it('transition and cancel tables cover every state; a cancel is honoured only before the reboot', () => {
+    for (const state of STATES) {
+      assert.ok(TRANSITIONS[state], state);
+      assert.ok(CANCEL_RULE[state], state);
+    }
+    assert.deepEqual(TRANSITIONS.wait, { ok: 'stage', fail: 'report' });
+    assert.deepEqual(
+      STATES.filter((st) => CANCEL_RULE[st] === 'honour'),
+      ['download', 'verify', 'stage', 'wait'],
+    );
+    assert.deepEqual(STATES.filter((st) => CANCEL_RULE[st] === 'reject'), ['reboot', 'health-check', 'confirm']);
+  });
+
+  it('downloads in segments of downloadSegmentBytes and asks for a cancel between them', async () => {
+    const s = setup({}, { downloadSegmentBytes: 8192 });
+    await drive(s.make(), s.time);
+    assert.deepEqual(
+      s.http.requests.map((r) => r.range),
+      [{ start: 0, end: 8191 }, { start: 8192, end: 16383, ifRange: '"e1"' }, { start: 16384, ifRange: '"e1"' }],
+    );
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+    assert.equal(s.installer.pending, true);
+    // idle, two segment boundaries, download→verify, verify→stage, stage→reboot
+    assert.equal(s.backend.polls, 6);
+  });
+
+  it('a backend that cannot cancel (manifest, IoTConnect) is not polled during the cycle', async () => {
+    const s = setup({}, { downloadSegmentBytes: 8192 });
+    s.backend.cancellable = false;
+    await drive(s.make(), s.time);
+    assert.equal(s.http.requests.length, 3);
+    assert.equal(s.backend.polls, 1, 'only the idle poll');
+    assert.equal(s.installer.pending, true);
+  });
+
+  it('a cancel mid-download stops it: slot abandoned, never pending, cancelled reported once', async () => {
+    const s = setup({}, { downloadSegmentBytes: 4096 });
+    const http = s.http;
+    const request = http.request.bind(http);
+    http.request = async (req, sink) => {
+      if (http.requests.length === 1) s.backend.cancelId = '7'; // the operator cancels during the 2nd segment
+      return request(req, sink);
+    };
+    const r = await drive(s.make(), s.time);
+    assert.equal(r.at(-1)!.state, 'idle');
+    assert.equal(http.requests.length, 2, 'no request after the cancel was seen');
+    assert.ok(http.bytesServed < ARTIFACT.length);
+    assert.equal(s.installer.pending, false);
+    assert.ok(s.installer.abandons >= 1);
+    assert.equal(s.installer.finishes, 0, 'a partial image is never verified or staged');
+    assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'cancelled']);
+    assert.equal(s.reboots, 0);
+    assert.equal(journalOf(s).state, 'idle');
+  });
+
+  it('a cancel after verify, before stage: the verified image is not staged', async () => {
+    const s = setup();
+    s.backend.onReport = (rep) => {
+      if (rep.phase === 'downloaded') s.backend.cancelId = '7';
+    };
+    await drive(s.make(), s.time);
+    assert.equal(s.installer.pending, false);
+    assert.equal(s.reboots, 0);
+    assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'downloaded', 'cancelled']);
+  });
+
+  it('a cancel while staged, before the reboot: the pending trailer is undone, then confirmed', async () => {
+    const s = setup();
+    s.backend.onReport = (rep) => {
+      if (rep.phase === 'staged') s.backend.cancelId = '7';
+    };
+    const r = await drive(s.make(), s.time);
+    assert.ok(!r.some((x) => x.rebooting));
+    assert.equal(s.installer.pending, false);
+    assert.equal(s.reboots, 0);
+    assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'downloaded', 'staged', 'cancelled']);
+  });
+
+  it('a cancel after the reboot into the test image is rejected and the update finishes', async () => {
+    const s = setup();
+    await drive(s.make(), s.time);
+    s.installer.boot();
+    s.backend.cancelId = '7';
+    await drive(s.make(), s.time);
+    assert.deepEqual(s.backend.acks, [{ actionId: '7', stopped: false }]);
+    assert.equal(s.installer.confirmed, true);
+    assert.equal(s.backend.reports.at(-1)!.phase, 'running');
+    assert.ok(!s.backend.reports.some((x) => x.phase === 'cancelled'));
+  });
+
+  it('a reset during the cancel report resumes it; a 410 for a confirmation already delivered counts as done', async () => {
+    const s = setup({}, { downloadSegmentBytes: 4096 });
+    s.backend.failReports = [];
+    s.backend.onReport = (rep) => {
+      if (rep.phase === 'accepted') s.backend.cancelId = '7';
+    };
+    // The cancelled report fails with a reset-like stop: the first agent never delivers it.
+    const agent = s.make();
+    await s.time.runFor(agent.step()); // idle → download
+    s.backend.failReports = [new OtaError('link-lost', 'cut')];
+    await s.time.runFor(agent.step()); // download → cancel → report fails
+    assert.equal(journalOf(s).state, 'report');
+    assert.equal((journalOf(s).outcome as { phase: string }).phase, 'cancelled');
+    // After a reset the server already has it (410 Gone): done, once.
+    s.backend.failReports = [new OtaError('backend-gone', 'action no longer active')];
+    const r = await drive(s.make(), s.time);
+    assert.equal(r.at(-1)!.state, 'idle');
+    assert.equal(journalOf(s).state, 'idle');
+    assert.ok(s.logs.includes('report.gone'));
+    assert.equal(s.installer.pending, false);
+  });
+
+  it('download only: verified, reported download-only (not failed), kept unstaged; a later install reuses the slot', async () => {
+    const s = setup({ update: 'skip', sha256: SHA });
+    await drive(s.make(), s.time);
+    assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'download-only']);
+    assert.equal(s.backend.reports.at(-1)!.reason, undefined);
+    assert.equal(s.installer.pending, false);
+    assert.equal(s.reboots, 0);
+    const idle = journalOf(s);
+    assert.equal(idle.state, 'idle');
+    assert.deepEqual(idle.held, { actionId: '7', size: ARTIFACT.length, sha256: Buffer.from(SHA).toString('hex') });
+    const served = s.http.bytesServed;
+    const finishes = s.installer.finishes;
+    // The server later offers the same artifact (a new action) for installation.
+    s.backend.offer = { actionId: '8', version: '1.3.0', url: 'https://srv/a.bin', size: ARTIFACT.length, sha256: SHA, download: 'forced', update: 'forced' };
+    s.backend.reports = [];
+    const r = await drive(s.make(), s.time);
+    assert.equal(r.at(-1)!.rebooting, true);
+    assert.equal(s.http.bytesServed, served, 'nothing downloaded again');
+    assert.equal(s.installer.finishes, finishes + 1, 'verified again from flash before staging');
+    assert.equal(s.installer.pending, true);
+    assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'downloaded', 'staged']);
+  });
+
+  it('download only, offered again as download only: nothing to do', async () => {
+    const s = setup({ update: 'skip', sha256: SHA });
+    await drive(s.make(), s.time);
+    s.backend.offer = { actionId: '7', version: '1.3.0+5', url: 'https://srv/a.bin', sha256: SHA, download: 'forced', update: 'skip' };
+    const before = s.backend.reports.length;
+    const r = await s.time.runFor(s.make().step());
+    assert.equal(r.state, 'idle');
+    assert.equal(s.backend.reports.length, before);
+  });
+
+  it('a held image that no longer verifies is downloaded again from 0', async () => {
+    const s = setup({ update: 'skip', sha256: SHA });
+    await drive(s.make(), s.time);
+    s.backend.offer = { actionId: '8', version: '1.3.0', url: 'https://srv/a.bin', sha256: SHA, download: 'forced', update: 'forced' };
+    s.installer.rejectWith = new OtaError('bad-signature', 'slot changed');
+    const agent = s.make();
+    await s.time.runFor(agent.step()); // idle → verify (reuse)
+    const r = await s.time.runFor(agent.step()); // verify fails → download from 0
+    assert.equal(r.state, 'download');
+    assert.ok(s.logs.includes('reuse.failed'));
+    s.installer.rejectWith = undefined;
+    const requests = s.http.requests.length;
+    await drive(agent, s.time);
+    assert.equal(s.http.requests[requests].range, undefined, 'from byte 0');
+    assert.equal(s.installer.pending, true);
+  });
+
+  it('maintenance window unavailable: verify, report waiting, poll at the interval without journal writes, stage once available', async () => {
+    const s = setup({ update: 'skip', maintenanceWindow: 'unavailable' });
+    const agent = s.make();
+    let r: StepResult | undefined;
+    for (let i = 0; i < 4; i++) r = await s.time.runFor(agent.step()); // idle, download, verify → wait
+    assert.equal(r!.state, 'wait');
+    assert.equal(r!.sleepMs, 600_000, 'the server interval');
+    assert.equal(s.installer.pending, false);
+    assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'downloaded', 'waiting']);
+    const writes = journalOf(s).writes;
+    for (let i = 0; i < 5; i++) {
+      r = await s.time.runFor(agent.step());
+      assert.equal(r.state, 'wait');
+      assert.equal(r.sleepMs, 600_000);
+    }
+    assert.equal(journalOf(s).writes, writes, 'no journal write per poll');
+    s.backend.offer = { ...s.backend.offer!, update: 'forced', maintenanceWindow: 'available' };
+    const rest = await drive(agent, s.time);
+    assert.equal(rest.at(-1)!.rebooting, true);
+    assert.equal(s.installer.pending, true);
+    assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'downloaded', 'waiting', 'staged']);
+  });
+
+  it('a reset while waiting resumes waiting without downloading; once open, verifies again, then stages', async () => {
+    const s = setup({ update: 'skip', maintenanceWindow: 'unavailable' });
+    const agent = s.make();
+    for (let i = 0; i < 4; i++) await s.time.runFor(agent.step());
+    const requests = s.http.requests.length;
+    const finishes = s.installer.finishes;
+    const again = s.make(); // a reset
+    assert.equal((await s.time.runFor(again.step())).state, 'wait');
+    s.backend.offer = { ...s.backend.offer!, update: 'attempt', maintenanceWindow: 'available' };
+    const r = await drive(again, s.time);
+    assert.equal(r.at(-1)!.rebooting, true);
+    assert.equal(s.http.requests.length, requests, 'no download after the reset');
+    assert.equal(s.installer.finishes, finishes + 1, 'verified again in this boot before staging');
+    assert.equal(s.installer.pending, true);
+  });
+
+  it('a cancel while waiting for the window abandons the image and confirms', async () => {
+    const s = setup({ update: 'skip', maintenanceWindow: 'unavailable' });
+    const agent = s.make();
+    for (let i = 0; i < 4; i++) await s.time.runFor(agent.step());
+    s.backend.cancelId = '7';
+    const r = await s.time.runFor(agent.step());
+    assert.equal(r.state, 'idle');
+    assert.equal(s.installer.pending, false);
+    assert.equal(s.backend.reports.at(-1)!.phase, 'cancelled');
   });
 });

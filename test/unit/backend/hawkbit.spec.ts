@@ -178,7 +178,8 @@ describe('hawkBit DDI backend', () => {
       ['running', 'closed', 'success'],
       ['failed', 'closed', 'failure'],
       ['reverted', 'closed', 'failure'],
-      ['cancelled', 'canceled', 'none'],
+      ['waiting', 'scheduled', 'none'],
+      ['download-only', 'downloaded', 'success'],
     ];
     for (const [phase, execution, finished] of cases) {
       it(`${phase} → ${execution}/${finished}`, async () => {
@@ -202,9 +203,18 @@ describe('hawkBit DDI backend', () => {
       });
     }
 
-    it('success is reported for running only', () => {
+    it('success is reported for running and for a finished download-only action only', () => {
       const successes = Object.entries(HAWKBIT_FEEDBACK).filter(([, v]) => v.finished === 'success').map(([k]) => k);
-      assert.deepEqual(successes, ['running']);
+      assert.deepEqual(successes.sort(), ['download-only', 'running']);
+    });
+
+    it('cancelled is the confirmation on cancelAction (closed/success), not deploymentBase feedback', async () => {
+      const url = `${ROOT}/cancelAction/8/feedback`;
+      const http = new ScriptedHttp().on('POST', url, { status: 200 });
+      await backend(http).report({ actionId: '8', phase: 'cancelled', version: '1.0.91', runningVersion: '1.0.90', reason: 'cancelled' });
+      assert.equal(http.sent.length, 1);
+      assert.equal(http.sent[0].url, url);
+      assert.deepEqual(http.sent[0].json, { id: '8', status: { execution: 'closed', result: { finished: 'success' }, details: ['cancelled: update stopped'] } });
     });
   });
 

@@ -344,7 +344,8 @@ describe('reference update server', () => {
       const dep = JSON.parse((await raw(root._links.deploymentBase.href, auth)).body.toString());
       assert.equal(dep.id, actionId);
       assert.equal(dep.deployment.download, 'forced');
-      assert.equal(dep.deployment.update, 'attempt');
+      // hawkBit (DdiRootController.calculateUpdateType): update is skip while the window is unavailable.
+      assert.equal(dep.deployment.update, 'skip');
       assert.equal(dep.deployment.maintenanceWindow, 'unavailable');
       const art = dep.deployment.chunks[0].artifacts[0];
       assert.equal(art.filename, 'app.signed.bin');
@@ -353,6 +354,43 @@ describe('reference update server', () => {
       assert.equal(art._links.download.href, artifactUrl);
       assert.match(artifactUrl, /\/softwaremodules\/\d+\/artifacts\/app\.signed\.bin$/);
       assert.deepEqual(new Uint8Array((await raw(artifactUrl, auth)).body), IMAGE);
+    });
+
+    it('opening the maintenance window changes the root (new ETag, new change marker) and update follows download', async () => {
+      const { actionId } = server.hawkbit.createDeployment({ version: '2.0.0', image: IMAGE, update: 'attempt', maintenanceWindow: 'unavailable' });
+      const first = await raw(server.hawkbit.rootUrl, auth);
+      const etag = first.headers.etag as string;
+      assert.equal((await raw(server.hawkbit.rootUrl, { ...auth, 'if-none-match': etag })).status, 304);
+      server.hawkbit.setMaintenanceWindow(actionId, 'available');
+      const next = await raw(server.hawkbit.rootUrl, { ...auth, 'if-none-match': etag });
+      assert.equal(next.status, 200);
+      const href = JSON.parse(next.body.toString())._links.deploymentBase.href;
+      assert.notEqual(href, JSON.parse(first.body.toString())._links.deploymentBase.href);
+      const dep = JSON.parse((await raw(href, auth)).body.toString());
+      assert.equal(dep.deployment.update, 'attempt');
+      assert.equal(dep.deployment.maintenanceWindow, 'available');
+    });
+
+    it('cancelAfterBytes: the action turns canceling once that many artifact bytes went out', async () => {
+      const { actionId, artifactUrl } = server.hawkbit.createDeployment({ version: '2.0.0', image: IMAGE, cancelAfterBytes: 6000 });
+      assert.equal((await raw(artifactUrl, { ...auth, range: 'bytes=0-4095' })).status, 206);
+      assert.equal(server.hawkbit.action(actionId)!.state, 'open');
+      assert.equal((await raw(artifactUrl, { ...auth, range: 'bytes=4096-8191' })).status, 206);
+      assert.equal(server.hawkbit.action(actionId)!.state, 'canceling');
+      const root = JSON.parse((await raw(server.hawkbit.rootUrl, auth)).body.toString());
+      assert.match(root._links.cancelAction.href, new RegExp(`/cancelAction/${actionId}$`));
+      assert.equal(root._links.deploymentBase, undefined);
+    });
+
+    it('DOWNLOADED closes a download-only action, not one that will install', async () => {
+      const json = { ...auth, 'content-type': 'application/json' };
+      const downloaded = JSON.stringify({ status: { execution: 'downloaded', result: { finished: 'success' } } });
+      const only = server.hawkbit.createDeployment({ version: '2.0.0', image: IMAGE, update: 'skip' }).actionId;
+      assert.equal((await raw(`${server.hawkbit.rootUrl}/deploymentBase/${only}/feedback`, json, 'POST', downloaded)).status, 200);
+      assert.equal(server.hawkbit.action(only)!.state, 'finished');
+      const full = server.hawkbit.createDeployment({ version: '2.0.0', image: IMAGE, update: 'forced' }).actionId;
+      assert.equal((await raw(`${server.hawkbit.rootUrl}/deploymentBase/${full}/feedback`, json, 'POST', downloaded)).status, 200);
+      assert.equal(server.hawkbit.action(full)!.state, 'open');
     });
 
     it('feedback is recorded; closed ends the action; later feedback gets 410', async () => {
