@@ -54,9 +54,14 @@ export interface AgentConfig {
    * Bytes asked for per artifact request (HTTP Range). The modem carries one connection at a time,
    * so the agent can only ask the backend whether the deployment was cancelled (and send progress)
    * between requests: smaller segments notice a cancel sooner, but each costs one more request and
-   * one poll (goodput, data). Default 256 KiB; range 4 KiB – 16 MiB, a multiple of 4096.
+   * one poll (goodput, data). This is the first segment and the smallest; later ones are sized to
+   * last about one poll interval at the measured rate (`nextSegmentBytes` in machine.ts). Only a
+   * backend that can cancel (hawkBit) is asked in segments. Default 256 KiB; range 4 KiB – 16 MiB,
+   * a multiple of 4096.
    */
   downloadSegmentBytes: number;
+  /** The largest segment (bytes): caps how long a cancel can go unnoticed. Default and at most 16 MiB, a multiple of 4096, at least `downloadSegmentBytes`. */
+  downloadSegmentMaxBytes: number;
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
@@ -77,6 +82,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   keyObjectId: 0x7b000201,
   progressEveryBytes: 4096,
   downloadSegmentBytes: 256 * 1024,
+  downloadSegmentMaxBytes: 16 * 1024 * 1024,
   trailerSize: DEFAULT_TRAILER_SIZE,
 };
 
@@ -111,6 +117,8 @@ export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
   range(config, 'trailerSize', 48, 64 * 1024);
   range(config, 'downloadSegmentBytes', 4096, 16 * 1024 * 1024);
   if (config.downloadSegmentBytes % 4096 !== 0) bad('downloadSegmentBytes', 'must be a multiple of 4096 (the flash sector)');
+  range(config, 'downloadSegmentMaxBytes', config.downloadSegmentBytes, 16 * 1024 * 1024);
+  if (config.downloadSegmentMaxBytes % 4096 !== 0) bad('downloadSegmentMaxBytes', 'must be a multiple of 4096 (the flash sector)');
   if (config.trailerSize % 8 !== 0) bad('trailerSize', 'must be a multiple of 8 (MCUboot trailer fields are write-aligned)');
   if (config.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
   if (typeof config.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');

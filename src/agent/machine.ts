@@ -338,7 +338,9 @@ export class UpdateAgent {
     // connection at a time, and a report sent mid-body would cut the download it reports on.
     // So the artifact is asked for in segments of downloadSegmentBytes (HTTP Range).
     let progress: { done: number; total: number } | undefined;
-    const segment = this.#d.config.downloadSegmentBytes;
+    // A backend that cannot cancel gains nothing from segments: one request for the rest.
+    const cancellable = this.#d.backend.cancellable === true;
+    let segment = cancellable ? this.#d.config.downloadSegmentBytes : MAX_SEGMENT_BYTES;
     let cancelled = false;
     try {
       const start = await this.#d.installer.resume(d.offset);
@@ -348,6 +350,7 @@ export class UpdateAgent {
       let nextProgress = this.#progressMark(d, start);
       for (;;) {
         const from = position;
+        const segmentStartMs = this.#d.clock.now();
         // The rest of the artifact fits in one segment: ask for all of it (no Range at all from 0).
         const end = d.size !== undefined && from + segment >= d.size ? undefined : from + segment - 1;
         let range: { start: number; end?: number; ifRange?: string } | undefined;
@@ -422,6 +425,7 @@ export class UpdateAgent {
           cancelled = true;
           break;
         }
+        segment = nextSegmentBytes(position - from, this.#d.clock.now() - segmentStartMs, this.#pollIntervalMs, this.#d.config.downloadSegmentBytes, this.#d.config.downloadSegmentMaxBytes);
       }
     } catch (error) {
       if (progress) await this.#tryReport(d, 'downloading', progress);
@@ -809,4 +813,20 @@ export class UpdateAgent {
   #log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number | boolean | undefined>): void {
     this.#d.log.log(level, event, fields);
   }
+}
+
+/** The largest segment (one request) the agent asks for: a backend that cannot cancel gets one. */
+export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The next segment's size: about one poll interval of download at the rate the last segment
+ * measured, so a cancel is noticed about as soon as the backend expects any change to be seen
+ * (hawkBit's polling sleep), at one extra request and poll per interval; never below the
+ * configured segment, whole sectors, at most `maxBytes`. (A fixed 256 KiB segment cost 6 % of a
+ * 1 MiB update's goodput at 115200 baud; docs/benchmarks.md.)
+ */
+export function nextSegmentBytes(bytes: number, elapsedMs: number, pollIntervalMs: number, minBytes: number, maxBytes = MAX_SEGMENT_BYTES): number {
+  if (!(elapsedMs > 0) || !(bytes > 0)) return minBytes;
+  const wanted = Math.floor((bytes * pollIntervalMs) / elapsedMs / 4096) * 4096;
+  return Math.max(minBytes, Math.min(maxBytes, wanted));
 }

@@ -58,7 +58,7 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
     let server: ReferenceServer | undefined;
     const s = await run({
       faults: [parseFault('cancel@50%')],
-      policy: { downloadSegmentBytes: 4096 },
+      policy: { downloadSegmentBytes: 4096, downloadSegmentMaxBytes: 4096 },
       onReady: (kit) => {
         flash = kit.flash;
         server = kit.server;
@@ -78,7 +78,7 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
   it('a power cut before the cancel outcome is persisted: after the reboot the cancel is seen again, confirmed once', async () => {
     const s = await run({
       faults: [parseFault('cancel@50%'), parseFault('power-cut@event:deployment.ended')],
-      policy: { downloadSegmentBytes: 4096 },
+      policy: { downloadSegmentBytes: 4096, downloadSegmentMaxBytes: 4096 },
       seed: 9,
     });
     assert.ok(s.resets.includes('power cut'), story(s));

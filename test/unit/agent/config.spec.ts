@@ -39,4 +39,15 @@ describe('agent config: downloadSegmentBytes', () => {
       );
     }
   });
+
+  it('downloadSegmentMaxBytes: 16 MiB by default, a multiple of 4096, not below downloadSegmentBytes', () => {
+    assert.equal(resolveConfig(base).downloadSegmentMaxBytes, 16 * 1024 * 1024);
+    assert.equal(resolveConfig({ ...base, downloadSegmentBytes: 4096, downloadSegmentMaxBytes: 4096 }).downloadSegmentMaxBytes, 4096);
+    for (const bad of [8192 + 1, 4096, 32 * 1024 * 1024]) {
+      assert.throws(
+        () => resolveConfig({ ...base, downloadSegmentBytes: 8192, downloadSegmentMaxBytes: bad }),
+        (e: Error & { reason?: string }) => e.reason === 'config-invalid' && /downloadSegmentMaxBytes/.test(e.message),
+      );
+    }
+  });
 });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { PollResult, Report, UpdateBackend, UpdateOffer } from '../../../src/backend/backend.js';
 import { resolveConfig } from '../../../src/agent/config.js';
 import type { ImageInfo, Installer } from '../../../src/agent/installer.js';
-import { CANCEL_RULE, TRANSITIONS, UpdateAgent, type StepResult } from '../../../src/agent/machine.js';
+import { CANCEL_RULE, MAX_SEGMENT_BYTES, TRANSITIONS, UpdateAgent, nextSegmentBytes, type StepResult } from '../../../src/agent/machine.js';
 import { STATES } from '../../../src/agent/journal.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
 import { OtaError } from '../../../src/util/errors.js';
@@ -352,11 +352,42 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.equal(s.backend.polls, 6);
   });
 
+  it('later segments last about one poll interval at the measured rate', async () => {
+    const s = setup({}, { downloadSegmentBytes: 4096 });
+    // 1000 bytes per 100 ms of virtual time: 10 kB/s; the fake backend asks for a poll every 600 s.
+    const clock = s.time.clockPort();
+    const request = s.http.request.bind(s.http);
+    s.http.request = (req, sink) =>
+      request(req, {
+        ...sink,
+        onData: async (chunk) => {
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, 100));
+          return sink.onData(chunk);
+        },
+      });
+    await drive(s.make(), s.time);
+    assert.deepEqual(
+      s.http.requests.map((r) => r.range),
+      [{ start: 0, end: 4095 }, { start: 4096, ifRange: '"e1"' }],
+      'the first segment is the configured one; the rest fits one poll interval',
+    );
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+  });
+
+  it('nextSegmentBytes: rate x poll interval, whole sectors, bounded both ways', () => {
+    assert.equal(nextSegmentBytes(262_144, 22_000, 60_000, 262_144), 712_704); // 11.9 kB/s x 60 s, down to a sector
+    assert.equal(nextSegmentBytes(262_144, 22_000, 1_000, 262_144), 262_144, 'never below the configured segment');
+    assert.equal(nextSegmentBytes(262_144, 1, 600_000, 4096), MAX_SEGMENT_BYTES);
+    assert.equal(nextSegmentBytes(0, 0, 60_000, 8192), 8192, 'no measurement: the configured segment');
+    assert.equal(nextSegmentBytes(5000, 1000, 1000, 4096) % 4096, 0);
+    assert.equal(nextSegmentBytes(262_144, 22_000, 60_000, 4096, 65_536), 65_536, 'capped by downloadSegmentMaxBytes');
+  });
+
   it('a backend that cannot cancel (manifest, IoTConnect) is not polled during the cycle', async () => {
     const s = setup({}, { downloadSegmentBytes: 8192 });
     s.backend.cancellable = false;
     await drive(s.make(), s.time);
-    assert.equal(s.http.requests.length, 3);
+    assert.equal(s.http.requests.length, 1, 'no segments: nothing to ask between them');
     assert.equal(s.backend.polls, 1, 'only the idle poll');
     assert.equal(s.installer.pending, true);
   });
