@@ -54,6 +54,13 @@ export interface NativeHttp {
   close(): Promise<void>;
 }
 
+/**
+ * How the board wires the modem UART: 'rts-cts' when RTS and CTS are connected (and the MCU's
+ * UART driver runs hardware flow control), so the modem can be told to pause (`AT+IFC=2,2`,
+ * simcom-at.md §3.6); 'none' otherwise.
+ */
+export type UartFlowControl = 'rts-cts' | 'none';
+
 export interface ModemConfig {
   /** APN; undefined uses the one the network delivers (SIM7080 `AT+CGNAPN`). */
   apn?: string;

@@ -16,7 +16,7 @@ import { VirtualTime } from '../devkit/virtual-time.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
 export type Model = 'sim7080' | 'sim7600';
-/** `socket-push`: SIM7600 socket data pushed by the modem (AT+CCHSET=1,0) instead of read per block. */
+/** `socket-push`: socket data pushed by the modem (SIM7600 AT+CCHSET=1,0, SIM7080 AT+CAOPEN recv_mode 1) instead of read per block. */
 export type Transport = 'native' | 'socket' | 'socket-push';
 
 export interface RigOptions {
@@ -36,6 +36,18 @@ export interface RigOptions {
   untilMs?: number;
   /** Extra simulator options (registration denied, DNS failure, ...). */
   sim?: Partial<SimModemOptions>;
+  /** UART wiring of the board, also told to the driver (default: 'rts-cts' for socket-push, else 'none'). */
+  flowControl?: 'rts-cts' | 'none';
+  /** A slow consumer: every chunk handed to the download's sink takes this many virtual ms (a
+   * flash write), so the driver stops reading the UART meanwhile. */
+  sinkDelayMs?: number;
+  /** Device UART RX FIFO, bytes (default: the SimUart default). */
+  rxFifoBytes?: number;
+}
+
+/** The board's UART wiring a run uses (see RigOptions.flowControl). */
+export function rigFlowControl(options: Pick<RigOptions, 'transport' | 'flowControl'>): 'rts-cts' | 'none' {
+  return options.flowControl ?? (options.transport === 'socket-push' ? 'rts-cts' : 'none');
 }
 
 export interface RigRun {
@@ -53,6 +65,10 @@ export interface RigRun {
   network: NetworkModel;
   modemCounters: Modem['counters'];
   simBoots: number;
+  /** UART counters over the whole run (overruns, CTS holds). */
+  uartCounters: SimUart['counters'];
+  /** The driver's AT statistics (line errors seen). */
+  atStats: Modem['at']['stats'];
 }
 
 export const MiB = 1 << 20;
@@ -103,7 +119,7 @@ export async function buildRig(options: RigOptions): Promise<Rig> {
     ...options.sim,
   };
   // The modem starts powered off: the driver's power-key sequence is part of every run.
-  const kit = createSimModem(time, { ...simOptions, uart: { baud: options.baud } });
+  const kit = createSimModem(time, { ...simOptions, uart: { baud: options.baud, flowControl: rigFlowControl(options), rxFifoBytes: options.rxFifoBytes } });
   const uart = kit.uart;
   const sim = kit.modem;
   return {
@@ -127,10 +143,12 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
   try {
     const ports = { serial: uart.device, clock: time.clockPort(), powerKey: sim.powerKey };
     const config = { caCert: RIG_CA, registrationPollMs: 1_000 };
+    const push = options.transport === 'socket-push';
+    const flowControl = rigFlowControl(options);
     const modem: Modem =
       options.model === 'sim7080'
-        ? new Sim7080(ports, config, { shWindow: options.window })
-        : new Sim7600(ports, config, { httpWindow: options.window, push: options.transport === 'socket-push' });
+        ? new Sim7080(ports, config, { shWindow: options.window, push, flowControl })
+        : new Sim7600(ports, config, { httpWindow: options.window, push, flowControl });
     const clock = time.clockPort();
     const client = options.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });
     await time.runFor(modem.ready(), { untilMs: 300_000 });
@@ -148,6 +166,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
         sink: {
           write: (offset, chunk) => {
             received.set(chunk, offset);
+            return options.sinkDelayMs ? new Promise<void>((resolve) => time.clockPort().setTimeout(resolve, options.sinkDelayMs!)) : undefined;
           },
           restart: () => {
             received.fill(0);
@@ -168,6 +187,8 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
       network: rig.network,
       modemCounters: modem.counters,
       simBoots: sim.counters.boots,
+      uartCounters: { ...uart.counters },
+      atStats: { ...modem.at.stats },
     };
   } finally {
     await rig.close();

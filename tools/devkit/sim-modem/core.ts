@@ -63,6 +63,12 @@ export abstract class ModemCore {
   cmee = 0;
   /** 0 = auto-baud (SIM7080 default), else the fixed rate. */
   ipr: number;
+  /**
+   * `AT+IFC=<dce_by_dte>,<dte_by_dce>` (simcom-at.md §3.6): 2 = RTS/CTS. The first value decides
+   * whether the modem's output stops when the host deasserts RTS (`UartModemEnd.hardwareFlow`).
+   * Factory 0,0; NO_SAVE on SIM7080 (back to 0,0 at every boot), kept on SIM7600.
+   */
+  ifc: [number, number] = [0, 0];
   #autoBaudLocked = false;
   /** Registration: 0 idle, 2 searching, 1 home, 5 roaming, 3 denied. */
   regStat = 0;
@@ -114,6 +120,8 @@ export abstract class ModemCore {
     return cmd.kind === 'read' || cmd.kind === 'test' ? 15 : 10;
   }
   protected abstract defaultCmee(): number;
+  /** Whether `AT+IFC` survives a reboot (SIM7600: "stored automatically"; SIM7080: NO_SAVE, §3.6). */
+  protected abstract ifcSaved(): boolean;
   protected abstract defaultRssi(): number;
   protected abstract registrationDelayMs(): number;
 
@@ -377,6 +385,7 @@ export abstract class ModemCore {
     this.#dataEntry = undefined;
     this.regStat = 0;
     this.cregN = this.cgregN = this.ceregN = 0;
+    if (!this.ifcSaved()) this.setIfc(0, 0);
     this.resetSessions();
     if (this.ipr !== 0) this.uart.baud = this.ipr;
     const plan = this.bootPlan();
@@ -634,8 +643,20 @@ export abstract class ModemCore {
         this.line(this.identity(cmd.name));
         this.ok();
         return true;
+      case '+IFC': {
+        if (cmd.kind === 'read') {
+          this.line(`+IFC: ${this.ifc[0]},${this.ifc[1]}`);
+          this.ok();
+        } else if (cmd.kind === 'test') {
+          this.line('+IFC: (0-2),(0-2)');
+          this.ok();
+        } else if (cmd.kind === 'set' && /^[0-2]$/.test(cmd.args[0] ?? '') && /^[0-2]$/.test(cmd.args[1] ?? cmd.args[0])) {
+          this.setIfc(Number(cmd.args[0]), Number(cmd.args[1] ?? cmd.args[0]));
+          this.ok();
+        } else this.error();
+        return true;
+      }
       case '&W':
-      case '+IFC':
       case '+CSCLK':
       case '+CPSMS':
       case '+CEDRXS':
@@ -649,6 +670,12 @@ export abstract class ModemCore {
       default:
         return false;
     }
+  }
+
+  /** Flow-control setting; the modem end of the UART honours RTS when `dceByDte` is 2. */
+  setIfc(dceByDte: number, dteByDce: number): void {
+    this.ifc = [dceByDte, dteByDce];
+    this.uart.hardwareFlow = dceByDte === 2;
   }
 
   protected abstract iprRates(): number[];

@@ -108,6 +108,9 @@ export class Sim7600 extends ModemCore {
   protected defaultIpr(): number {
     return 115200; // factory default, fixed (§3.5 [U7600])
   }
+  protected ifcSaved(): boolean {
+    return true; // "these setting are stored automatically" (§3.6)
+  }
   protected defaultCmee(): number {
     return 0; // not stated for SIM7600; V.25ter default (INF)
   }
