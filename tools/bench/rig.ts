@@ -67,6 +67,11 @@ export interface RigRun {
   simBoots: number;
   /** UART counters over the whole run (overruns, CTS holds). */
   uartCounters: SimUart['counters'];
+  /** The agent's driver and the simulated modem, as the run left them. */
+  driver: Modem;
+  sim: ModemCore;
+  /** Sink writes whose bytes differed from the image at their offset (must stay 0). */
+  wrongWrites: number;
   /** The driver's AT statistics (line errors seen). */
   atStats: Modem['at']['stats'];
 }
@@ -158,6 +163,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
     const served = rig.server.log.length;
     if (options.faults) sim.setFaults(options.faults(start));
     const received = new Uint8Array(rig.image.length);
+    let wrongWrites = 0;
     const result = await time.runFor(
       download({
         client,
@@ -165,6 +171,8 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
         identity: { url: rig.url, size: rig.image.length },
         sink: {
           write: (offset, chunk) => {
+            // "No wrong byte is ever accepted": every write is checked against the image as it lands.
+            if (offset + chunk.length > rig.image.length || !Buffer.from(chunk).equals(Buffer.from(rig.image.subarray(offset, offset + chunk.length)))) wrongWrites++;
             received.set(chunk, offset);
             return options.sinkDelayMs ? new Promise<void>((resolve) => time.clockPort().setTimeout(resolve, options.sinkDelayMs!)) : undefined;
           },
@@ -188,6 +196,9 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
       modemCounters: modem.counters,
       simBoots: sim.counters.boots,
       uartCounters: { ...uart.counters },
+      wrongWrites,
+      driver: modem,
+      sim,
       atStats: { ...modem.at.stats },
     };
   } finally {

@@ -149,7 +149,9 @@ export abstract class ModemCore {
       this.#faultHandles.push(
         this.time.at(f.rebootAt, () => {
           delete this.#faults.rebootAt;
-          if (this.power !== 'off' && !this.stalled) this.reboot(0);
+          // Output cut: whatever the modem still had queued for the host (pushed socket data can
+          // be a lot) is lost with the reset, not sent first.
+          if (this.power !== 'off' && !this.stalled) this.reboot(0, true);
         }),
       );
     }
@@ -421,8 +423,9 @@ export abstract class ModemCore {
     else finish();
   }
 
-  /** A reset (`AT+CFUN=1,1`, `AT+CRESET`, or the reboot fault) after `delayMs`. */
-  reboot(delayMs: number): void {
+  /** A reset (`AT+CFUN=1,1`, `AT+CRESET`, or with `cut` the reboot fault) after `delayMs`; a
+   * commanded reset lets its `OK` out first, a spontaneous one cuts the output. */
+  reboot(delayMs: number, cut = false): void {
     this.later(delayMs, () => {
       const go = () => {
         this.epoch++;
@@ -430,7 +433,8 @@ export abstract class ModemCore {
         this.uart.flush();
         this.powerOn();
       };
-      this.uart.whenDrained(go);
+      if (cut) go();
+      else this.uart.whenDrained(go);
     });
   }
 

@@ -663,7 +663,8 @@ export class Sim7080 extends ModemCore {
       for (let off = 0; off < kept; off += CA_MAX) {
         const block = bytes.subarray(off, Math.min(kept, off + CA_MAX));
         this.out(`\r\n+CAURC: "recv",${cid},${block.length}${address}\r\n`);
-        this.out(block);
+        // The short-read fault: the block announces its length but carries fewer bytes.
+        this.out(block.subarray(0, this.readBlock(block.length)));
       }
     } else if (kept > 0) {
       s.buffer.push(bytes.subarray(0, kept));

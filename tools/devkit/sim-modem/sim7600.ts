@@ -735,7 +735,8 @@ export class Sim7600 extends ModemCore {
         } else {
           // Default: data pushed as a URC with its length (§5.2).
           this.out(`\r\n+CCHRECV: DATA,${sid},${b.length}\r\n`);
-          this.out(b);
+          // The short-read fault: the block announces its length but carries fewer bytes.
+          this.out(b.subarray(0, this.readBlock(b.length)));
         }
       },
       () => this.line(`+CCH_PEER_CLOSED: ${sid}`),
