@@ -109,7 +109,7 @@ export const CONFIG_SCHEMA = {
     type: 'choice',
     default: 'none',
     choices: ['none', 'rts-cts'],
-    meaning: "Modem UART flow control: rts-cts when RTS/CTS are wired and enabled in the UART's devicetree node (hw-flow-control); the agent then takes socket data pushed by the modem.",
+    meaning: 'Modem UART flow control: rts-cts only where RTS/CTS are wired and the UART binding runs them (the stock Moddable Zephyr binding does not); the agent then takes socket data pushed by the modem.',
   },
   otaIotcEnv: {
     type: 'text',
