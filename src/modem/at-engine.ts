@@ -205,6 +205,8 @@ export class AtEngine {
   #dataUrcs: { prefix: string; spec: AtDataSpec }[] = [];
   /** The unsolicited payload in progress goes here (push-mode socket data). */
   #urcData: AtDataSpec | undefined;
+  /** The pump waits for a push consumer (its promise has not settled). */
+  #urcWaiting = false;
   /** Called with every line nobody claimed (noise, a payload shifted by noise). */
   onNoise: ((line: string) => void) | undefined;
   /**
@@ -373,6 +375,9 @@ export class AtEngine {
       exchange.timer = undefined;
       if (exchange.settled) return;
       this.stats.timeouts++;
+      // The reply may be stuck behind pushed data nobody consumes: void that stream so the pump
+      // goes on (the consumer's socket fails its next read with at-garbled).
+      if (this.#urcWaiting) this.onLoss?.(`${exchange.text} timed out while pushed data waited for its reader`);
       // Whatever the modem still sends for this command must not be read as the next one's.
       this.invalidate();
       this.#settle(exchange, new OtaError('at-timeout', `${exchange.text} (no progress for ${ms} ms)`));
@@ -503,7 +508,14 @@ export class AtEngine {
       this.stats.payloadBytes += chunk.length;
       try {
         const wait = urc.onData(chunk);
-        if (wait) return wait.catch(() => undefined);
+        if (wait) {
+          this.#urcWaiting = true;
+          return wait
+            .catch(() => undefined)
+            .finally(() => {
+              this.#urcWaiting = false;
+            });
+        }
       } catch (error) {
         // A push consumer must not throw (it owns its socket's failure); the rest of this payload
         // is still skipped by count, so the stream stays in sync.

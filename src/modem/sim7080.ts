@@ -59,6 +59,9 @@ export class Sim7080 extends SimcomModem {
   readonly model = 'sim7080' as const;
   readonly native: NativeHttp;
   #socket: Sim7080Socket | undefined;
+  /** The socket whose pushed block is being read: its header was taken while it was current, so
+   * the payload goes to it even if another socket has been opened since (then it is skipped). */
+  #pushTarget: Sim7080Socket | undefined;
   readonly flowControl: UartFlowControl;
   /** Push mode asked for (see `Sim7080Options.push`). */
   readonly pushWanted: boolean;
@@ -76,14 +79,15 @@ export class Sim7080 extends SimcomModem {
         if (!socket || socket.closed || !socket.pushed) return false;
         if (n > CAURC_RECV_MAX) {
           // Skipped by count (the stream stays framed); the bytes are lost to this socket.
-          this.log('warn', 'modem.push-block-too-large', { line });
+          this.log('warn', 'modem.push-block-too-large', { length: n });
           socket.pushLost();
           return false;
         }
         socket.pushHeader(n);
+        this.#pushTarget = socket;
         return true;
       },
-      onData: (chunk) => this.#socket?.pushData(chunk),
+      onData: (chunk) => this.#pushTarget?.pushData(chunk),
     });
     this.at.onUrc('+CAURC: ', (line) => {
       // A `"recv"` header the engine did not take as one failed validation (binaryHeaderLength):

@@ -49,6 +49,9 @@ export class Sim7600 extends SimcomModem {
   readonly model = 'sim7600' as const;
   readonly native: NativeHttp;
   #socket: Sim7600Socket | undefined;
+  /** The socket whose pushed block is being read: its header was taken while it was current, so
+   * the payload goes to it even if another socket has been opened since (then it is skipped). */
+  #pushTarget: Sim7600Socket | undefined;
   readonly push: boolean;
   readonly flowControl: UartFlowControl;
 
@@ -64,9 +67,10 @@ export class Sim7600 extends SimcomModem {
         const socket = this.#socket;
         if (!socket || socket.closed) return false;
         socket.pushHeader(n);
+        this.#pushTarget = socket;
         return true;
       },
-      onData: (chunk) => this.#socket?.pushData(chunk),
+      onData: (chunk) => this.#pushTarget?.pushData(chunk),
     });
     this.at.onNoise = () => this.#socket?.pushNoise();
     this.at.onLoss = () => this.#socket?.pushLost();

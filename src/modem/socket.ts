@@ -105,6 +105,9 @@ export abstract class IndicatedSocket implements ModemSocket {
   pushLost(): void {
     if (this.#abandoned) return;
     this.#pGarbled = true;
+    // Whatever is staged is void, and a push waiting for the stage must not keep the engine
+    // paused (the reader may be busy elsewhere, e.g. in a send that waits for its OK).
+    this.#pDrop();
     this.#wakeUp();
   }
 

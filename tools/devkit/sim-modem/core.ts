@@ -83,6 +83,13 @@ export abstract class ModemCore {
   #queue: string[] = [];
   #busy = false;
   #dataEntry: { remaining: number; parts: number[]; done: (bytes: Uint8Array) => void } | undefined;
+  /**
+   * Pushed socket data (and the close URC that must follow it) waiting in the modem's receive
+   * buffer for the UART: fed to the wire one block at a time as it drains, so a link loss, a close
+   * or a reset still drops what has not left (as manual mode drops unread data).
+   */
+  #pushQueue: { owner: object; parts: (string | Uint8Array)[] }[] = [];
+  #pushing = false;
   #keyDownAt: number | undefined;
   #keyHandle = 0;
   #faultHandles: number[] = [];
@@ -278,6 +285,34 @@ export abstract class ModemCore {
     return g;
   }
 
+  /**
+   * Queue output of a pushing socket (`owner`): a data block (header and payload) or its close URC.
+   * It goes to the UART after everything queued before it, one entry whenever the wire drained.
+   */
+  pushOut(owner: object, parts: (string | Uint8Array)[]): void {
+    this.#pushQueue.push({ owner, parts });
+    this.#pumpPush();
+  }
+
+  /** Drop what `owner` (or every socket, without one) still has queued: link lost, closed, reset. */
+  dropPushed(owner?: object): void {
+    this.#pushQueue = owner === undefined ? [] : this.#pushQueue.filter((e) => e.owner !== owner);
+  }
+
+  #pumpPush(): void {
+    if (this.#pushing) return;
+    const next = this.#pushQueue.shift();
+    if (!next) return;
+    this.#pushing = true;
+    for (const part of next.parts) this.out(part);
+    const epoch = this.epoch;
+    this.uart.whenDrained(() => {
+      if (epoch !== this.epoch) return;
+      this.#pushing = false;
+      this.#pumpPush();
+    });
+  }
+
   /** An information line or URC: `\r\n<text>\r\n`. */
   line(text: string): void {
     this.out(`\r\n${text}\r\n`);
@@ -385,6 +420,8 @@ export abstract class ModemCore {
     this.#queue = [];
     this.#busy = false;
     this.#dataEntry = undefined;
+    this.#pushQueue = [];
+    this.#pushing = false;
     this.regStat = 0;
     this.cregN = this.cgregN = this.ceregN = 0;
     if (!this.ifcSaved()) this.setIfc(0, 0);
@@ -416,6 +453,8 @@ export abstract class ModemCore {
       this.power = 'off';
       this.stalled = false;
       this.regStat = 0;
+      this.#pushQueue = [];
+      this.#pushing = false;
       this.resetSessions();
       this.uart.flush();
     };
@@ -441,6 +480,8 @@ export abstract class ModemCore {
   #stall(): void {
     this.stalled = true;
     this.epoch++;
+    this.#pushQueue = [];
+    this.#pushing = false;
     this.uart.flush();
   }
 

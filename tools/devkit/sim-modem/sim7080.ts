@@ -145,6 +145,7 @@ export class Sim7080 extends ModemCore {
   }
 
   protected resetSessions(): void {
+    this.dropPushed();
     this.#pdp = [false, false, false, false];
     for (const s of this.#ca.values()) s.socket.close();
     this.#ca.clear();
@@ -164,6 +165,8 @@ export class Sim7080 extends ModemCore {
       this.line('+SHSTATE: 0');
     }
     for (const [cid, s] of this.#ca) {
+      // Received data not yet pushed is gone with the link (manual mode loses its buffer too).
+      this.dropPushed(s);
       if (s.open) {
         s.open = false;
         s.socket.close();
@@ -288,6 +291,7 @@ export class Sim7080 extends ModemCore {
         const s = cid === undefined ? undefined : this.#ca.get(cid);
         if (!s || !s.open) return this.error(), true;
         s.socket.close();
+        this.dropPushed(s);
         this.#ca.delete(cid!);
         this.ok();
         return true;
@@ -635,7 +639,9 @@ export class Sim7080 extends ModemCore {
         onClose: () => {
           if (!entry.open || this.#ca.get(cid) !== entry) return;
           entry.open = false;
-          this.line(`+CASTATE: ${cid},0`);
+          // After the data still queued for the host (push mode), as on the wire.
+          if (entry.push) this.pushOut(entry, [`\r\n+CASTATE: ${cid},0\r\n`]);
+          else this.line(`+CASTATE: ${cid},0`);
         },
       },
       this.options.socketQuietMs ?? 100,
@@ -661,10 +667,9 @@ export class Sim7080 extends ModemCore {
       // at most the CARECV limit (block size INF: the manual does not state one).
       const address = this.options.caurcAddress ? `,"${this.options.publicIp ?? '203.0.113.10'}",${s.port}` : '';
       for (let off = 0; off < kept; off += CA_MAX) {
-        const block = bytes.subarray(off, Math.min(kept, off + CA_MAX));
-        this.out(`\r\n+CAURC: "recv",${cid},${block.length}${address}\r\n`);
+        const block = bytes.slice(off, Math.min(kept, off + CA_MAX));
         // The short-read fault: the block announces its length but carries fewer bytes.
-        this.out(block.subarray(0, this.readBlock(block.length)));
+        this.pushOut(s, [`\r\n+CAURC: "recv",${cid},${block.length}${address}\r\n`, block.subarray(0, this.readBlock(block.length))]);
       }
     } else if (kept > 0) {
       s.buffer.push(bytes.subarray(0, kept));
