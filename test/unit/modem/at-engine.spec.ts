@@ -221,6 +221,21 @@ describe('modem/at-engine AtEngine', () => {
     );
   });
 
+  it('a command that times out behind pushed data nobody reads voids the push (onLoss), and the link goes on', async () => {
+    const { time, at } = scripted((cmd) => (cmd === 'AT+CASEND=0,5' ? ['\r\n+CAURC: "recv",0,3\r\nabc', '\r\n> '] : ['\r\nOK\r\n']));
+    let release: (() => void) | undefined;
+    const losses: string[] = [];
+    at.onDataUrc('+CAURC: "recv",0,', { onData: () => new Promise<void>((resolve) => (release = resolve)) });
+    at.onLoss = (message) => {
+      losses.push(message);
+      release?.(); // what the socket's pushLost does: the waiting push is let go
+    };
+    await assert.rejects(time.runFor(at.command('AT+CASEND=0,5', { payload: ascii('hello'), timeoutMs: 1_000 })), (e: unknown) => isOtaError(e, 'at-timeout'));
+    assert.equal(losses.length, 1);
+    assert.match(losses[0], /pushed data waited/);
+    await time.runFor(at.command('AT', { timeoutMs: 1_000 }));
+  });
+
   it('fuzz: garbage before a response never hangs the engine (seeded)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (garbage) => {
