@@ -105,6 +105,12 @@ export const CONFIG_SCHEMA = {
     choices: ['sim7080', 'sim7600'],
     meaning: 'Fitted SIMCom modem: SIM7080G (Cat-M/NB-IoT) or SIM7600 (Cat-1/Cat-4).',
   },
+  otaUartFlowControl: {
+    type: 'choice',
+    default: 'none',
+    choices: ['none', 'rts-cts'],
+    meaning: 'Modem UART flow control: rts-cts only where RTS/CTS are wired and the UART binding runs them (the stock Moddable Zephyr binding does not); the agent then takes socket data pushed by the modem.',
+  },
   otaIotcEnv: {
     type: 'text',
     default: '',
@@ -280,6 +286,7 @@ export function readDeviceConfig(
     apnPassword: secrets.apnPassword,
     caCertName: text('otaCaCert'),
     modemModel: readChoice('otaModem', config.otaModem) as 'sim7080' | 'sim7600',
+    uartFlowControl: readChoice('otaUartFlowControl', config.otaUartFlowControl) as 'none' | 'rts-cts',
     iotconnect: backendKind === 'iotconnect' ? { cpid: text('otaTenant'), env: text('otaIotcEnv') } : undefined,
     seKeyId: int('otaKeyId'),
     pollIntervalS: int('otaPollIntervalS'),

@@ -8,7 +8,7 @@ import type { UpdateBackend } from '../backend/backend.js';
 import { HawkbitBackend } from '../backend/hawkbit.js';
 import { IotConnectBackend } from '../backend/iotconnect.js';
 import { ManifestBackend } from '../backend/manifest.js';
-import type { Modem } from '../modem/modem.js';
+import type { Modem, UartFlowControl } from '../modem/modem.js';
 import { Sim7080 } from '../modem/sim7080.js';
 import { Sim7600 } from '../modem/sim7600.js';
 import type { HttpClient } from '../net/http.js';
@@ -49,6 +49,13 @@ export interface StartConfig {
   readonly caCert?: Uint8Array;
   /** Which SIMCom modem is fitted. Default sim7080. */
   readonly modemModel?: 'sim7080' | 'sim7600';
+  /**
+   * Whether the board wires RTS/CTS between MCU and modem (and the MCU's UART runs hardware flow
+   * control). 'rts-cts': the driver sends `AT+IFC=2,2` after every boot and takes socket data
+   * pushed by the modem (the fastest transport, docs/benchmarks.md); 'none' (default): reads
+   * per command, which cannot overrun the UART.
+   */
+  readonly uartFlowControl?: UartFlowControl;
   /** A5000 object id of the image-signing public key. */
   readonly seKeyId: number;
   readonly pollIntervalS: number;
@@ -91,7 +98,10 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   if (!settings.caCert || settings.caCert.length === 0) throw new OtaError('config-invalid', 'caCert: a CA certificate is required for TLS');
   const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, log: platform.log };
   const modemConfig = { apn: settings.apn === '' ? undefined : settings.apn, caCert: settings.caCert, caName: settings.caCertName };
-  const modem: Modem = settings.modemModel === 'sim7600' ? new Sim7600(modemPorts, modemConfig) : new Sim7080(modemPorts, modemConfig);
+  const flowControl = settings.uartFlowControl ?? 'none';
+  if (flowControl !== 'none' && flowControl !== 'rts-cts') throw new OtaError('config-invalid', `uartFlowControl: 'rts-cts' or 'none', not '${String(flowControl)}'`);
+  // Push mode follows the wiring (the drivers' default): only RTS/CTS can pause a pushing modem.
+  const modem: Modem = settings.modemModel === 'sim7600' ? new Sim7600(modemPorts, modemConfig, { flowControl }) : new Sim7080(modemPorts, modemConfig, { flowControl });
   const http = modemHttpClient({ modem, clock: platform.clock });
   const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
   const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyObjectId: config.keyObjectId });

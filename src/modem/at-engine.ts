@@ -72,6 +72,8 @@ export interface AtStats {
   discardedBytes: number;
   urcs: number;
   unsolicited: number;
+  /** UART line errors reported by the port (overrun, framing): bytes lost or corrupted. */
+  lineErrors: number;
   linesDropped: number;
   timeouts: number;
   resyncs: number;
@@ -121,9 +123,35 @@ export function binaryHeaderLength(line: string): number {
     const f = line.slice(15).split(',');
     if (f.length !== 2) return -1;
     rest = f[1];
+  } else if (line.startsWith('+CAURC: "recv",')) {
+    // SIM7080 recv_mode 1: `+CAURC: "recv",<id>,<length>[,<ip>,<port>]` (simcom-at.md §5.1).
+    return caurcRecvLength(line.slice(15));
   }
   if (rest === undefined) return -1;
   return parseCount(rest);
+}
+
+/**
+ * The `<id>,<length>[,<ip>,<port>]` of a `+CAURC: "recv"` header, every field checked (hostile
+ * input): id 0-12 (M7080 cid range), length a count, ip a quoted printable string, port 1-65535.
+ * -1 when any is wrong: the line is then not a header, and the driver treats it as a broken stream.
+ */
+function caurcRecvLength(fields: string): number {
+  const f = fields.split(',');
+  if (f.length !== 2 && f.length !== 4) return -1;
+  const id = parseCount(f[0]);
+  if (id < 0 || id > 12 || f[0].length > 2) return -1;
+  if (f.length === 4) {
+    const ip = f[2];
+    if (ip.length < 3 || ip.length > 48 || ip.charCodeAt(0) !== 0x22 || ip.charCodeAt(ip.length - 1) !== 0x22) return -1;
+    for (let i = 1; i < ip.length - 1; i++) {
+      const c = ip.charCodeAt(i);
+      if (c < 0x21 || c > 0x7e || c === 0x22) return -1;
+    }
+    const port = parseCount(f[3]);
+    if (port < 1 || port > 65_535) return -1;
+  }
+  return parseCount(f[1]);
 }
 
 /** A decimal count 0..LIMITS.atBinaryMax, else -1. */
@@ -153,6 +181,7 @@ export class AtEngine {
     discardedBytes: 0,
     urcs: 0,
     unsolicited: 0,
+    lineErrors: 0,
     linesDropped: 0,
     timeouts: 0,
     resyncs: 0,
@@ -176,8 +205,15 @@ export class AtEngine {
   #dataUrcs: { prefix: string; spec: AtDataSpec }[] = [];
   /** The unsolicited payload in progress goes here (push-mode socket data). */
   #urcData: AtDataSpec | undefined;
+  /** The pump waits for a push consumer (its promise has not settled). */
+  #urcWaiting = false;
   /** Called with every line nobody claimed (noise, a payload shifted by noise). */
   onNoise: ((line: string) => void) | undefined;
+  /**
+   * Called when the UART reports a line error (RX overrun, framing): bytes were lost or changed
+   * somewhere after what was read so far, so a pushed stream can no longer be trusted.
+   */
+  onLoss: ((message: string) => void) | undefined;
   #writable: (() => void) | undefined;
 
   constructor(options: AtEngineOptions) {
@@ -200,8 +236,21 @@ export class AtEngine {
         this.#writable = undefined;
         wake?.();
       },
-      onError: (error) => this.#log?.log('warn', 'at.uart-error', { message: error.message }),
+      onError: (error) => this.#lineError(error.message),
     });
+  }
+
+  /**
+   * A line error: the bytes in flight cannot be trusted. A data command in flight fails with
+   * `at-garbled` once its response ends (its payload never reaches the sink); a push consumer is
+   * told through `onLoss`.
+   */
+  #lineError(message: string): void {
+    this.stats.lineErrors++;
+    this.#log?.log('warn', 'at.uart-error', { message });
+    const exchange = this.#current;
+    if (exchange?.options.data) exchange.garbled = true;
+    this.onLoss?.(message);
   }
 
   /** The stream sits between lines (no partial line, no payload in progress). */
@@ -326,6 +375,9 @@ export class AtEngine {
       exchange.timer = undefined;
       if (exchange.settled) return;
       this.stats.timeouts++;
+      // The reply may be stuck behind pushed data nobody consumes: void that stream so the pump
+      // goes on (the consumer's socket fails its next read with at-garbled).
+      if (this.#urcWaiting) this.onLoss?.(`${exchange.text} timed out while pushed data waited for its reader`);
       // Whatever the modem still sends for this command must not be read as the next one's.
       this.invalidate();
       this.#settle(exchange, new OtaError('at-timeout', `${exchange.text} (no progress for ${ms} ms)`));
@@ -456,7 +508,14 @@ export class AtEngine {
       this.stats.payloadBytes += chunk.length;
       try {
         const wait = urc.onData(chunk);
-        if (wait) return wait.catch(() => undefined);
+        if (wait) {
+          this.#urcWaiting = true;
+          return wait
+            .catch(() => undefined)
+            .finally(() => {
+              this.#urcWaiting = false;
+            });
+        }
       } catch (error) {
         // A push consumer must not throw (it owns its socket's failure); the rest of this payload
         // is still skipped by count, so the stream stays in sync.

@@ -54,6 +54,13 @@ export interface NativeHttp {
   close(): Promise<void>;
 }
 
+/**
+ * How the board wires the modem UART: 'rts-cts' when RTS and CTS are connected (and the MCU's
+ * UART driver runs hardware flow control), so the modem can be told to pause (`AT+IFC=2,2`,
+ * simcom-at.md §3.6); 'none' otherwise.
+ */
+export type UartFlowControl = 'rts-cts' | 'none';
+
 export interface ModemConfig {
   /** APN; undefined uses the one the network delivers (SIM7080 `AT+CGNAPN`). */
   apn?: string;
@@ -268,10 +275,14 @@ export abstract class SimcomModem implements Modem {
       this.at.invalidate();
       this.configured = false;
       this.setOffline();
+      // While it boots, probe at the line rate only: an auto-baud modem (SIM7080) locks onto the
+      // rate of the first AT it hears, so probing other rates now would pull it off the board's.
       const deadline = this.ports.clock.now() + bootWaitMs;
       while (this.ports.clock.now() < deadline) {
-        if (await this.syncLine(3, 500)) return;
+        if (await this.syncLine(3, 500, false)) return;
       }
+      // Booted and silent at the line rate: it may sit at its factory rate or a saved one.
+      if (await this.syncLine(1, 500)) return;
     }
     throw new OtaError('modem-unresponsive', `no answer after ${powerTries} power-key attempts`);
   }
@@ -282,10 +293,11 @@ export abstract class SimcomModem implements Modem {
    * saved baud makes the modem look dead"): a SIM7600 returns to its factory 115200 at every boot
    * (`AT+IPR` is temporary), a SIM7080 may hold a fixed rate saved by earlier firmware.
    */
-  protected async syncLine(tries?: number, perTryMs?: number): Promise<boolean> {
+  protected async syncLine(tries?: number, perTryMs?: number, hunt = true): Promise<boolean> {
     const serial = this.ports.serial;
     if (serial.baud !== this.#lineBaud) serial.setBaud(this.#lineBaud);
     if (await this.at.sync(tries, perTryMs)) return true;
+    if (!hunt) return false;
     for (const rate of this.config.baudFallbacks) {
       if (rate === this.#lineBaud) continue;
       serial.setBaud(rate);

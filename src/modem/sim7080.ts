@@ -5,7 +5,8 @@
  */
 import { asciiEncode } from '../util/bytes.js';
 import { OtaError, isOtaError } from '../util/errors.js';
-import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest } from './modem.js';
+import { LIMITS } from './limits.js';
+import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
 import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
 
@@ -18,6 +19,14 @@ const CASEND_MAX = 1460;
 /** `AT+CARECV` maximum (M7080 12.2: 1-1460). Field reports of truncated TLS reads above 512
  * (I-7080-148) are caught by the count check; the simulator decides whether they happen. */
 const CARECV_MAX = 1460;
+/**
+ * Largest `+CAURC: "recv"` block accepted in push mode: the stage, so every block is held whole
+ * and proven before it is handed on (the manual gives no block size; the simulator pushes <= 1460).
+ * A longer announcement is hostile or broken: its payload is skipped by count and the read fails.
+ */
+const CAURC_RECV_MAX = LIMITS.atStageMax;
+/** CAOPEN results that mean "this firmware does not take <recv_mode>": 4 parameter invalid, 7 not supported (M7080 12.2.5). */
+const RECV_MODE_REFUSED = [4, 7];
 
 /** CAOPEN result codes (M7080 12.2.5) mapped to reasons. */
 function caopenError(code: number): OtaError {
@@ -31,16 +40,65 @@ export interface Sim7080Options {
   shWindow?: number;
   /** Bytes per `AT+SHREAD` command (several 2048-byte `+SHREAD:` blocks each, M7080 13.2.11). */
   shReadMax?: number;
+  /**
+   * How the board wires the UART: 'rts-cts' sends `AT+IFC=2,2` after every boot (NO_SAVE on
+   * SIM7080, simcom-at.md §3.6) and turns push mode on by default. Default 'none'.
+   */
+  flowControl?: UartFlowControl;
+  /**
+   * Socket data pushed by the modem (`AT+CAOPEN=<cid>,0,"TCP",<host>,<port>,1`, recv_mode 1:
+   * `+CAURC: "recv",<cid>,<n>` + n bytes, simcom-at.md §5.1) instead of read with `AT+CARECV`
+   * (<= 1460 bytes and one command round trip each). The host can pause the modem only by
+   * RTS/CTS, so it defaults to on exactly when `flowControl` is 'rts-cts'. Firmware that refuses
+   * recv_mode (TinyGSM: "including the <recv_mode> fails") falls back to AT+CARECV reads, logged.
+   */
+  push?: boolean;
 }
 
 export class Sim7080 extends SimcomModem {
   readonly model = 'sim7080' as const;
   readonly native: NativeHttp;
   #socket: Sim7080Socket | undefined;
+  /** The socket whose pushed block is being read: its header was taken while it was current, so
+   * the payload goes to it even if another socket has been opened since (then it is skipped). */
+  #pushTarget: Sim7080Socket | undefined;
+  readonly flowControl: UartFlowControl;
+  /** Push mode asked for (see `Sim7080Options.push`). */
+  readonly pushWanted: boolean;
+  /** This modem refused recv_mode 1: manual reads from then on (firmware does not change). */
+  #recvModeRefused = false;
 
   constructor(ports: ModemPorts, config: ModemConfig, options: Sim7080Options = {}) {
     super(ports, config);
     this.native = new Sim7080Http(this, options.shWindow ?? 32_768, options.shReadMax ?? 32_768);
+    this.flowControl = options.flowControl ?? 'none';
+    this.pushWanted = options.push ?? this.flowControl === 'rts-cts';
+    this.at.onDataUrc(`+CAURC: "recv",${CID},`, {
+      onHeader: (line, n) => {
+        const socket = this.#socket;
+        if (!socket || socket.closed || !socket.pushed) return false;
+        if (n > CAURC_RECV_MAX) {
+          // Skipped by count (the stream stays framed); the bytes are lost to this socket.
+          this.log('warn', 'modem.push-block-too-large', { length: n });
+          socket.pushLost();
+          return false;
+        }
+        socket.pushHeader(n);
+        this.#pushTarget = socket;
+        return true;
+      },
+      onData: (chunk) => this.#pushTarget?.pushData(chunk),
+    });
+    this.at.onUrc('+CAURC: ', (line) => {
+      // A `"recv"` header the engine did not take as one failed validation (binaryHeaderLength):
+      // its payload follows as if it were lines, so the pushed stream is broken.
+      if (line.startsWith('+CAURC: "recv",')) {
+        this.log('warn', 'modem.push-header-invalid', { line: line.slice(0, 64) });
+        this.#socket?.pushLost();
+      } else if (line.startsWith('+CAURC: "buffer full"')) this.log('warn', 'modem.buffer-full', {});
+    });
+    this.at.onNoise = () => this.#socket?.pushNoise();
+    this.at.onLoss = () => this.#socket?.pushLost();
     // Bearer loss (M7080: +APP PDP: <pdp>,DEACTIVE; stacx treats it unsolicited as "IP link lost").
     this.at.onUrc('+APP PDP: 0,DEACTIVE', () => {
       this.setOffline();
@@ -74,8 +132,16 @@ export class Sim7080 extends SimcomModem {
     return ['AT+CEREG?'];
   }
 
+  /** Whether sockets are opened in push mode now (asked for, and not refused by this modem). */
+  get push(): boolean {
+    return this.pushWanted && !this.#recvModeRefused;
+  }
+
   /** Upload the CA (CFSWFILE, ≤ 10240 bytes), convert it to a CA list, TLS 1.2 (H7080 §5.2). */
   protected async configureFamily(): Promise<void> {
+    // NO_SAVE: gone after every boot (M7080; simcom-at.md §3.6). Only where the board wires the
+    // lines: a modem honouring an unwired RTS could hold its output for good.
+    if (this.flowControl === 'rts-cts') await this.at.command('AT+IFC=2,2');
     const ca = this.config.caCert;
     if (ca.length > 10_240) throw new OtaError('config-invalid', `caCert: ${ca.length} bytes, AT+CFSWFILE takes at most 10240`);
     const name = quote(this.config.caName, 'caName');
@@ -126,13 +192,38 @@ export class Sim7080 extends SimcomModem {
       await this.at.command(`AT+CASSLCFG=${CID},"CRINDEX",${SSL_CTX}`);
       await this.at.command(`AT+CASSLCFG=${CID},"CACERT",${quote(this.config.caName, 'caName')}`);
     }
-    const socket = new Sim7080Socket(this);
+    if (this.push) {
+      const pushed = await this.#open(host, port, true);
+      if (pushed !== 'refused') return pushed;
+    }
+    const socket = await this.#open(host, port, false);
+    if (socket === 'refused') throw new OtaError('link-lost', 'AT+CAOPEN refused');
+    if (this.push) {
+      // recv_mode refused, the same open without it worked: firmware-dependent (simcom-at.md
+      // §5.1), so AT+CARECV reads from now on. (Had both failed, the cause was something else.)
+      this.#recvModeRefused = true;
+      this.log('warn', 'modem.recv-mode-refused', { fallback: 'AT+CARECV' });
+    }
+    return socket;
+  }
+
+  /** `AT+CAOPEN`, with recv_mode 1 when `push`; 'refused' when the modem rejects recv_mode. */
+  async #open(host: string, port: number, push: boolean): Promise<Sim7080Socket | 'refused'> {
+    const socket = new Sim7080Socket(this, push);
     this.#socket = socket;
     // `+CAOPEN: <cid>,<result>` and OK arrive in either order (M7080 async open; TinyGSM's log).
-    const { lines } = await this.at.command(`AT+CAOPEN=${CID},0,"TCP",${quote(host, 'host')},${port}`, { until: '+CAOPEN: ', timeoutMs: 90_000 });
+    let lines: string[];
+    try {
+      ({ lines } = await this.at.command(`AT+CAOPEN=${CID},0,"TCP",${quote(host, 'host')},${port}${push ? ',1' : ''}`, { until: '+CAOPEN: ', timeoutMs: 90_000 }));
+    } catch (error) {
+      socket.markClosed();
+      if (push && isOtaError(error, 'at-error', 'cme-error')) return 'refused';
+      throw error;
+    }
     const result = Number(lines[lines.length - 1].split(',')[1]);
     if (result !== 0) {
       socket.markClosed();
+      if (push && RECV_MODE_REFUSED.includes(result)) return 'refused';
       throw caopenError(result);
     }
     return socket;
@@ -142,10 +233,13 @@ export class Sim7080 extends SimcomModem {
 class Sim7080Socket extends IndicatedSocket {
   protected readonly sendMax = CASEND_MAX;
   readonly #modem: Sim7080;
+  /** Opened with recv_mode 1: data arrives as `+CAURC: "recv"` pushes. */
+  readonly pushed: boolean;
 
-  constructor(modem: Sim7080) {
-    super(modem.clock);
+  constructor(modem: Sim7080, push: boolean) {
+    super(modem.clock, push ? { stage: modem.stage, atLineStart: () => modem.at.atLineStart } : undefined);
     this.#modem = modem;
+    this.pushed = push;
   }
 
   protected async sendBlock(piece: Uint8Array): Promise<void> {

@@ -4,7 +4,7 @@
  * (simcom-at.md §1, §3.3, §4.2, §5.2; SIM7500_SIM7600 Series AT Command Manual V3.00 = M7600).
  */
 import { OtaError, isOtaError } from '../util/errors.js';
-import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest } from './modem.js';
+import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
 import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
 
@@ -34,33 +34,46 @@ export interface Sim7600Options {
    * the modem except by RTS/CTS (`AT+IFC=2,2`, simcom-at.md §3.6): use it where the board wires
    * the flow-control lines. A pushed block is handed on only once the stream proves it whole;
    * a block larger than the stage (LIMITS.atStageMax) cannot be, and is counted in
-   * `unverifiedBytes`. Default false: the benchmark shows what it buys.
+   * `unverifiedBytes`. Default: on exactly when `flowControl` is 'rts-cts'.
    */
   push?: boolean;
+  /**
+   * How the board wires the UART: 'rts-cts' sends `AT+IFC=2,2` after every boot (stored by the
+   * module anyway, simcom-at.md §3.6; sent again so a replaced or reset module is covered) and
+   * turns push mode on by default. Default 'none'.
+   */
+  flowControl?: UartFlowControl;
 }
 
 export class Sim7600 extends SimcomModem {
   readonly model = 'sim7600' as const;
   readonly native: NativeHttp;
   #socket: Sim7600Socket | undefined;
+  /** The socket whose pushed block is being read: its header was taken while it was current, so
+   * the payload goes to it even if another socket has been opened since (then it is skipped). */
+  #pushTarget: Sim7600Socket | undefined;
   readonly push: boolean;
+  readonly flowControl: UartFlowControl;
 
   constructor(ports: ModemPorts, config: ModemConfig, options: Sim7600Options = {}) {
     super(ports, config);
     // 60 KiB windows: below the 64 KB protocol-stack note (MA76 16.2.6) and the ~288 KB storage of
     // SIM767x (706), and few requests per MiB.
     this.native = new Sim7600Http(this, options.httpWindow ?? 61_440, options.httpReadMax ?? 32_768);
-    this.push = options.push ?? false;
+    this.flowControl = options.flowControl ?? 'none';
+    this.push = options.push ?? this.flowControl === 'rts-cts';
     this.at.onDataUrc(`+CCHRECV: DATA,${SID},`, {
       onHeader: (_line, n) => {
         const socket = this.#socket;
         if (!socket || socket.closed) return false;
         socket.pushHeader(n);
+        this.#pushTarget = socket;
         return true;
       },
-      onData: (chunk) => this.#socket?.pushData(chunk),
+      onData: (chunk) => this.#pushTarget?.pushData(chunk),
     });
     this.at.onNoise = () => this.#socket?.pushNoise();
+    this.at.onLoss = () => this.#socket?.pushLost();
     // Network loss (M7600 13: +HTTP_NONET_EVENT; 11.2: +CIPEVENT: NETWORK CLOSED UNEXPECTEDLY).
     this.at.onUrc('+HTTP_NONET_EVENT', () => this.setOffline());
     this.at.onUrc('+CIPEVENT: NETWORK CLOSED UNEXPECTEDLY', () => this.setOffline());
@@ -98,6 +111,7 @@ export class Sim7600 extends SimcomModem {
 
   /** CA upload and a verifying TLS context (M7600 10.2.12-13): authmode 0, the default, verifies nothing. */
   protected async configureFamily(): Promise<void> {
+    if (this.flowControl === 'rts-cts') await this.at.command('AT+IFC=2,2');
     const ca = this.config.caCert;
     if (ca.length > 10_240) throw new OtaError('config-invalid', `caCert: ${ca.length} bytes, AT+CCERTDOWN takes at most 10240`);
     const name = quote(this.config.caName, 'caName');

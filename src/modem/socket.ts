@@ -30,8 +30,11 @@ export abstract class IndicatedSocket implements ModemSocket {
   protected abstract readonly sendMax: number;
 
   /**
-   * Push mode (SIM7600 `AT+CCHSET=1,0`): the modem sends each received block unsolicited as
-   * `+CCHRECV: DATA,<sid>,<n>` + n bytes, with no read command per block. A block is held in the
+   * Push mode (SIM7600 `AT+CCHSET=1,0`, SIM7080 `AT+CAOPEN=...,1`): the modem sends each received
+   * block unsolicited as `+CCHRECV: DATA,<sid>,<n>` / `+CAURC: "recv",<cid>,<n>` + n bytes, with
+   * no read command per block. The engine stops reading the UART while a block waits for the
+   * reader (see `pushData`); only RTS/CTS flow control then keeps the modem from overrunning the
+   * UART's receive FIFO, and an overrun reaches `pushLost`. A block is held in the
    * stage until the stream proves it whole (the next header, the close URC, or a quiet line
    * boundary); a line of noise while it is held drops it and fails the read (`at-garbled`).
    */
@@ -91,6 +94,20 @@ export abstract class IndicatedSocket implements ModemSocket {
     this.#pLength += chunk.length;
     this.#pReceived += chunk.length;
     this.#pState = this.#pReceived >= this.#pExpected ? P_HELD : P_FILLING;
+    this.#wakeUp();
+  }
+
+  /**
+   * Push mode: the stream is broken whatever state the block is in (a UART overrun lost bytes, or
+   * a data header failed validation and its payload was skipped): the next read fails with
+   * `at-garbled` and nothing staged or still to come on this socket is handed on.
+   */
+  pushLost(): void {
+    if (this.#abandoned) return;
+    this.#pGarbled = true;
+    // Whatever is staged is void, and a push waiting for the stage must not keep the engine
+    // paused (the reader may be busy elsewhere, e.g. in a send that waits for its OK).
+    this.#pDrop();
     this.#wakeUp();
   }
 

@@ -195,13 +195,16 @@ export class NativeHttpClient extends ModemHttpBase {
 }
 
 /**
- * The HttpClient for a modem, on the transport the benchmark found fastest for it (`npm run bench`,
- * 1 MiB at 115200 and 921600 baud on the simulated dev kit):
- * - SIM7080G: the TLS socket (`AT+CA*`): 0.87-0.89 of the bottleneck against 0.53-0.68 for SH*
- *   windows, whose store-and-forward serialises the radio and the UART;
- * - SIM7600 with pushed socket data (`Sim7600Options.push`, needs RTS/CTS on the board): the
- *   socket (0.92-0.99); without push, the built-in HTTP client in 60 KiB windows (0.64-0.91),
- *   which beats `AT+CCHRECV` reads of 2048 bytes at a time (0.56-0.89).
+ * The HttpClient for a modem, on the transport the benchmark found fastest for it (`xs-ota bench`,
+ * 1 MiB at 115200 / 921600 baud on the simulated dev kit, goodput as a ratio of the bottleneck):
+ * - with RTS/CTS wired (the driver's `flowControl: 'rts-cts'` turns push on): the socket with data
+ *   pushed by the modem, SIM7080 `AT+CAOPEN` recv_mode 1 0.955 / 0.912 (network-bound), SIM7600
+ *   `AT+CCHSET=1,0` 0.973 / 0.909; no read command per block;
+ * - without RTS/CTS (push would overrun the UART whenever a flash write holds the reader):
+ *   SIM7080 the TLS socket read with `AT+CARECV` (0.880 / 0.912; SH* windows 0.682 / 0.531,
+ *   store and forward); SIM7600 the built-in HTTP client in 60 KiB windows (0.913 / 0.643),
+ *   which beats `AT+CCHRECV` reads of 2048 bytes at a time (0.889 / 0.559).
+ * A SIM7080 whose firmware refuses recv_mode reads with AT+CARECV on the same socket client.
  */
 export function modemHttpClient(options: { modem: Modem; clock: ClockPort; timeoutMs?: number }): HttpClient {
   const modem = options.modem as Modem & { push?: boolean };

@@ -4,9 +4,10 @@
  * simulated modem, UART and server stay in Node (tools/xs/serve-platform.ts).
  */
 import type { SimModemFaults } from '../devkit/sim-modem/types.js';
+import type { SimUart } from '../devkit/sim-uart.js';
 import { XsSession, type XsMeterTotals } from '../xs/session.js';
 import { servePlatform } from '../xs/serve-platform.js';
-import { RIG_CA, buildRig, type RigOptions } from './rig.js';
+import { RIG_CA, buildRig, rigFlowControl, type RigOptions } from './rig.js';
 
 export interface XsFetch {
   received: Uint8Array;
@@ -18,6 +19,9 @@ export interface XsFetch {
   failures: string;
   powerCycles: number;
   resets: number;
+  /** Pushed socket data in use at the end (false: manual reads, e.g. recv_mode refused). */
+  push: boolean;
+  atStats: { lineErrors: number };
 }
 
 export interface XsRun {
@@ -27,6 +31,7 @@ export interface XsRun {
   meter: XsMeterTotals;
   uartToHost: number;
   network: { downlinkBps: number };
+  uartCounters: SimUart['counters'];
 }
 
 export async function runXs(options: RigOptions & { faults?: (now: number) => SimModemFaults }): Promise<XsRun> {
@@ -34,11 +39,13 @@ export async function runXs(options: RigOptions & { faults?: (now: number) => Si
   const session = await XsSession.start({ bundle: 'modem' });
   try {
     servePlatform(session, { modemSerial: rig.uart.device, modemPowerKey: rig.sim.powerKey }, rig.time);
-    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: RIG_CA, window: options.window }), { untilMs: 300_000 });
+    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: RIG_CA, window: options.window, flowControl: rigFlowControl(options) }), {
+      untilMs: 300_000,
+    });
     if (options.faults) rig.sim.setFaults(options.faults(rig.time.now()));
     const toHost = rig.uart.counters.toHostBytes;
-    const out = await rig.time.runFor(session.call<XsFetch>('fetch', { url: rig.url, size: rig.image.length }), { untilMs: rig.time.now() + 3_600_000 });
-    return { out, image: rig.image, meter: { ...session.meter }, uartToHost: rig.uart.counters.toHostBytes - toHost, network: rig.network };
+    const out = await rig.time.runFor(session.call<XsFetch>('fetch', { url: rig.url, size: rig.image.length, sinkDelayMs: options.sinkDelayMs }), { untilMs: rig.time.now() + 3_600_000 });
+    return { out, image: rig.image, meter: { ...session.meter }, uartToHost: rig.uart.counters.toHostBytes - toHost, network: rig.network, uartCounters: { ...rig.uart.counters } };
   } finally {
     await session.close();
     await rig.close();

@@ -16,7 +16,7 @@ import { VirtualTime } from '../devkit/virtual-time.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
 export type Model = 'sim7080' | 'sim7600';
-/** `socket-push`: SIM7600 socket data pushed by the modem (AT+CCHSET=1,0) instead of read per block. */
+/** `socket-push`: socket data pushed by the modem (SIM7600 AT+CCHSET=1,0, SIM7080 AT+CAOPEN recv_mode 1) instead of read per block. */
 export type Transport = 'native' | 'socket' | 'socket-push';
 
 export interface RigOptions {
@@ -38,6 +38,18 @@ export interface RigOptions {
   sim?: Partial<SimModemOptions>;
   /** Extra driver settings (baud fallbacks, power tries, ...). */
   modemConfig?: Partial<ModemConfig>;
+  /** UART wiring of the board, also told to the driver (default: 'rts-cts' for socket-push, else 'none'). */
+  flowControl?: 'rts-cts' | 'none';
+  /** A slow consumer: every chunk handed to the download's sink takes this many virtual ms (a
+   * flash write), so the driver stops reading the UART meanwhile. */
+  sinkDelayMs?: number;
+  /** Device UART RX FIFO, bytes (default: the SimUart default). */
+  rxFifoBytes?: number;
+}
+
+/** The board's UART wiring a run uses (see RigOptions.flowControl). */
+export function rigFlowControl(options: Pick<RigOptions, 'transport' | 'flowControl'>): 'rts-cts' | 'none' {
+  return options.flowControl ?? (options.transport === 'socket-push' ? 'rts-cts' : 'none');
 }
 
 export interface RigRun {
@@ -58,6 +70,15 @@ export interface RigRun {
   /** The simulated modem's `+IPR` setting at the end (0 = auto-baud) and its end's line rate. */
   simIpr: number;
   modemBaud: number;
+  /** UART counters over the whole run (overruns, CTS holds). */
+  uartCounters: SimUart['counters'];
+  /** The agent's driver and the simulated modem, as the run left them. */
+  driver: Modem;
+  sim: ModemCore;
+  /** Sink writes whose bytes differed from the image at their offset (must stay 0). */
+  wrongWrites: number;
+  /** The driver's AT statistics (line errors seen). */
+  atStats: Modem['at']['stats'];
 }
 
 export const MiB = 1 << 20;
@@ -108,7 +129,7 @@ export async function buildRig(options: RigOptions): Promise<Rig> {
     ...options.sim,
   };
   // The modem starts powered off: the driver's power-key sequence is part of every run.
-  const kit = createSimModem(time, { ...simOptions, uart: { baud: options.baud } });
+  const kit = createSimModem(time, { ...simOptions, uart: { baud: options.baud, flowControl: rigFlowControl(options), rxFifoBytes: options.rxFifoBytes } });
   const uart = kit.uart;
   const sim = kit.modem;
   return {
@@ -132,10 +153,12 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
   try {
     const ports = { serial: uart.device, clock: time.clockPort(), powerKey: sim.powerKey };
     const config = { caCert: RIG_CA, registrationPollMs: 1_000, ...options.modemConfig };
+    const push = options.transport === 'socket-push';
+    const flowControl = rigFlowControl(options);
     const modem: Modem =
       options.model === 'sim7080'
-        ? new Sim7080(ports, config, { shWindow: options.window })
-        : new Sim7600(ports, config, { httpWindow: options.window, push: options.transport === 'socket-push' });
+        ? new Sim7080(ports, config, { shWindow: options.window, push, flowControl })
+        : new Sim7600(ports, config, { httpWindow: options.window, push, flowControl });
     const clock = time.clockPort();
     const client = options.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });
     await time.runFor(modem.ready(), { untilMs: 300_000 });
@@ -145,6 +168,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
     const served = rig.server.log.length;
     if (options.faults) sim.setFaults(options.faults(start));
     const received = new Uint8Array(rig.image.length);
+    let wrongWrites = 0;
     const result = await time.runFor(
       download({
         client,
@@ -152,7 +176,10 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
         identity: { url: rig.url, size: rig.image.length },
         sink: {
           write: (offset, chunk) => {
+            // "No wrong byte is ever accepted": every write is checked against the image as it lands.
+            if (offset + chunk.length > rig.image.length || !Buffer.from(chunk).equals(Buffer.from(rig.image.subarray(offset, offset + chunk.length)))) wrongWrites++;
             received.set(chunk, offset);
+            return options.sinkDelayMs ? new Promise<void>((resolve) => time.clockPort().setTimeout(resolve, options.sinkDelayMs!)) : undefined;
           },
           restart: () => {
             received.fill(0);
@@ -175,6 +202,11 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
       simBoots: sim.counters.boots,
       simIpr: sim.ipr,
       modemBaud: uart.modem.baud,
+      uartCounters: { ...uart.counters },
+      wrongWrites,
+      driver: modem,
+      sim,
+      atStats: { ...modem.at.stats },
     };
   } finally {
     await rig.close();

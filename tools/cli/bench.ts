@@ -31,6 +31,16 @@ export interface BenchSection {
 export const GOODPUT_TARGET = 0.9;
 
 /**
+ * The transport the agent uses for `model` on a board with this UART wiring (src/agent/start.ts
+ * passes the wiring to the driver, which pushes exactly when RTS/CTS is wired;
+ * src/net/modem-http.ts `modemHttpClient` then picks the client).
+ */
+export function defaultTransport(model: Model, flowControl: 'rts-cts' | 'none'): Transport {
+  if (flowControl === 'rts-cts') return 'socket-push';
+  return model === 'sim7600' ? 'native' : 'socket';
+}
+
+/**
  * A 1 MiB download through each SIMCom personality and transport at 115200 and 921600 baud:
  * goodput as a ratio of the bottleneck (the lower of the UART line rate, baud/10 bytes/s for 8N1,
  * and the simulated network's downlink rate), UART bytes per payload byte, requests per MiB.
@@ -41,7 +51,7 @@ export async function modemDownloadSection(options: { size?: number } = {}): Pro
   const best = new Map<string, { transport: Transport; ratio: number }>();
   for (const model of ['sim7080', 'sim7600'] as Model[]) {
     for (const baud of [115_200, 921_600]) {
-      for (const transport of (model === 'sim7600' ? ['socket', 'socket-push', 'native'] : ['socket', 'native']) as Transport[]) {
+      for (const transport of ['socket', 'socket-push', 'native'] as Transport[]) {
         const run = await runNode({ model, transport, baud, size });
         if (!Buffer.from(run.received).equals(Buffer.from(run.image))) throw new Error(`${model} ${transport} ${baud}: bytes differ`);
         const uartRate = baud / 10;
@@ -69,11 +79,16 @@ export async function modemDownloadSection(options: { size?: number } = {}): Pro
   }
   for (const row of rows) {
     row.best = best.get(`${row.modem}@${row.baud}`)!.transport === row.transport;
-    // What src/net/modem-http.ts `modemHttpClient` picks on a board without RTS/CTS.
-    row.default = row.transport === (row.modem === 'sim7600' ? 'native' : 'socket');
+    // What the agent picks (src/agent/start.ts, src/net/modem-http.ts `modemHttpClient`) on a
+    // board with RTS/CTS (the dev kit): pushed socket data on both modems.
+    row.default = row.transport === defaultTransport(row.modem as Model, 'rts-cts');
   }
   const worstDefault = Math.min(...rows.filter((r) => r.default).map((r) => r.ratio as number));
   const worstBest = Math.min(...rows.filter((r) => r.best).map((r) => r.ratio as number));
+  // Without RTS/CTS the agent never takes pushed data (a slow flash write would overrun the UART).
+  const noFlowDefaults = rows.filter((r) => r.transport === defaultTransport(r.modem as Model, 'none'));
+  const worstNoFlow = Math.min(...noFlowDefaults.map((r) => r.ratio as number));
+  const noFlowText = noFlowDefaults.map((r) => `${r.modem} ${r.transport}@${r.baud} ${r.ratio}`).join(', ');
   return {
     name: 'modem-download',
     title: `Modem: ${size === MiB ? '1 MiB' : `${size} B`} download (virtual time; goodput / bottleneck, target >= ${GOODPUT_TARGET})`,
@@ -82,9 +97,10 @@ export async function modemDownloadSection(options: { size?: number } = {}): Pro
     notes: [
       'bottleneck = min(UART line rate = baud/10 B/s (8N1), simulated network downlink); goodput = image bytes / virtual seconds from the first request to the last byte (connection and TLS setup included, modem bring-up excluded).',
       'uartRxPerByte / uartTxPerByte = UART bytes modem->host / host->modem per image byte; requestsPerMiB = HTTP requests the server saw, per MiB.',
-      `default = what modemHttpClient() picks without RTS/CTS (SIM7080 socket, SIM7600 built-in HTTP); worst default ratio ${round(worstDefault, 3)} (${worstDefault >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the ${GOODPUT_TARGET} target).`,
-      `best = the fastest transport per modem and rate; worst best ratio ${round(worstBest, 3)} (${worstBest >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the target). socket-push = SIM7600 data pushed by the modem (AT+CCHSET=1,0): needs RTS/CTS on the board.`,
-      'SIM7080 socket reads are bounded by AT+CARECV (at most 1460 bytes per command, M7080 12.2) plus one command round trip each; SH* windows serialise radio and UART (store and forward).',
+      `default = what the agent picks on a board with RTS/CTS wired (uartFlowControl 'rts-cts', the dev kit): socket-push on both modems; worst default ratio ${round(worstDefault, 3)} (${worstDefault >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the ${GOODPUT_TARGET} target).`,
+      `default without RTS/CTS (uartFlowControl 'none'): SIM7080 socket (AT+CARECV), SIM7600 built-in HTTP: ${noFlowText}; worst ${round(worstNoFlow, 3)} (${worstNoFlow >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the target).`,
+      `best = the fastest transport per modem and rate; worst best ratio ${round(worstBest, 3)} (${worstBest >= GOODPUT_TARGET ? 'meets' : 'BELOW'} the target). socket-push = data pushed by the modem (SIM7080 AT+CAOPEN recv_mode 1, SIM7600 AT+CCHSET=1,0) with RTS/CTS (AT+IFC=2,2) on the simulated UART.`,
+      'SIM7080 manual socket reads are bounded by AT+CARECV (at most 1460 bytes per command, M7080 12.2) plus one command round trip each; SH* windows serialise radio and UART (store and forward).',
       'Field reference: TinyGSM-style socket reads give 5-6 kB/s even at 921600 baud (simcom-at.md §8).',
     ],
   };
@@ -100,8 +116,10 @@ export async function xsModemSection(options: { size?: number } = {}): Promise<B
   const size = options.size ?? MiB;
   const rows: BenchSection['rows'] = [];
   for (const [model, transport] of [
-    ['sim7080', 'socket'],
-    ['sim7600', 'native'],
+    ['sim7080', defaultTransport('sim7080', 'rts-cts')],
+    ['sim7600', defaultTransport('sim7600', 'rts-cts')],
+    ['sim7080', defaultTransport('sim7080', 'none')],
+    ['sim7600', defaultTransport('sim7600', 'none')],
   ] as [Model, Transport][]) {
     const baud = 921_600;
     const run = await runXs({ model, transport, baud, size });
@@ -121,7 +139,7 @@ export async function xsModemSection(options: { size?: number } = {}): Promise<B
   }
   return {
     name: 'xs-modem',
-    title: `Modem on XS: ${size === MiB ? '1 MiB' : `${size} B`} download with the agent in xsnap (default transports)`,
+    title: `Modem on XS: ${size === MiB ? '1 MiB' : `${size} B`} download with the agent in xsnap (default transports with and without RTS/CTS)`,
     columns: ['modem', 'baud', 'transport', 'seconds', 'ratio', 'uartRxPerByte', 'xsComputePerByte', 'xsPeakHeapCount', 'xsCranks'],
     rows,
     notes: [

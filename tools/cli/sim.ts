@@ -1,7 +1,7 @@
 /**
  * `xs-ota sim`: one full update on the simulated dev kit, the agent running inside XS.
  *
- *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--backend hawkbit|manifest|iotconnect]
+ *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--flow-control rts-cts|none] [--backend hawkbit|manifest|iotconnect]
  *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE]
  *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
  *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
@@ -25,6 +25,10 @@ const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
 const USAGE = `usage: xs-ota sim [options]
   --modem sim7080|sim7600   modem personality (default sim7080)
   --baud N                  UART rate (default 115200)
+  --flow-control rts-cts|none
+                            modem UART wiring (default rts-cts: the dev kit wires RTS/CTS, the
+                            agent sends AT+IFC=2,2 and takes socket data pushed by the modem);
+                            none: reads per command, as on a board without the lines
   --backend hawkbit|manifest|iotconnect
                             update backend (default hawkbit); iotconnect starts mosquitto
                             (must be installed) and the IoTConnect double, and stops them after
@@ -88,6 +92,7 @@ export const command: Command = {
       options: {
         modem: { type: 'string', default: 'sim7080' },
         baud: { type: 'string', default: '115200' },
+        'flow-control': { type: 'string', default: 'rts-cts' },
         backend: { type: 'string', default: 'hawkbit' },
         image: { type: 'string' },
         'base-image': { type: 'string' },
@@ -110,6 +115,8 @@ export const command: Command = {
       return 0;
     }
     if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new Error(`--modem ${values.modem}: sim7080 or sim7600`);
+    const flowControl = values['flow-control'];
+    if (flowControl !== 'rts-cts' && flowControl !== 'none') throw new Error(`--flow-control ${flowControl}: rts-cts or none`);
     if (values.backend !== 'hawkbit' && values.backend !== 'manifest' && values.backend !== 'iotconnect') {
       throw new Error(`--backend ${values.backend}: hawkbit, manifest or iotconnect`);
     }
@@ -147,6 +154,7 @@ export const command: Command = {
     const summary = await runDevkitUpdate({
       modem: values.modem,
       baud,
+      flowControl,
       backend: values.backend,
       image,
       baseImage,

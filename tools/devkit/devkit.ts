@@ -102,6 +102,12 @@ const HEAP_SAMPLES = 16;
 export interface DevkitOptions {
   modem?: 'sim7080' | 'sim7600';
   baud?: number;
+  /**
+   * The board's modem UART wiring. Default 'rts-cts': the dev kit wires RTS/CTS (the simulated
+   * UART holds the modem's output while the MCU's RX FIFO is near full, once the modem is told
+   * `AT+IFC=2,2`), and the agent takes pushed socket data. 'none': a board without the lines.
+   */
+  flowControl?: 'rts-cts' | 'none';
   backend?: DevkitBackend;
   /** The signed image the server offers. */
   image: Uint8Array;
@@ -262,7 +268,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     model: (options.modem ?? 'sim7080') === 'sim7080' ? 'sim7080g' : 'sim7600',
     server: { host: '127.0.0.1', port: server.port },
     resolve: prepared.resolve,
-    uart: { baud: options.baud ?? 115200 },
+    uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts' },
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
   const digest = new NodeDigest();
@@ -376,6 +382,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     caCertName: 'ca.pem',
     caCert: DEVKIT_CA,
     modemModel: options.modem ?? 'sim7080',
+    uartFlowControl: options.flowControl ?? 'rts-cts',
     seKeyId: DEVKIT_KEY_OBJECT,
     pollIntervalS: 60,
     healthCheckDeadlineS: 120,

@@ -11,6 +11,12 @@
  *   simcom-at.md §3.5); the modem end may instead lock onto the sender's rate (auto-baud).
  * - Delivery is in bursts of at most `burstBytes` (a UART driver's FIFO threshold interrupt): a
  *   burst arrives when its last byte's stop bit does, so timing is exact at every burst end.
+ * - RTS/CTS hardware flow control, modem -> host (simcom-at.md §3.6): when the board wires the
+ *   lines (`flowControl: 'rts-cts'`) *and* the modem honours them (`AT+IFC=2,...`, which the modem
+ *   end reports through `UartModemEnd.hardwareFlow`), the device deasserts RTS once its RX FIFO
+ *   holds `rtsThresholdBytes` and the modem stops before its next burst; RTS comes back when a
+ *   read drains the FIFO below the threshold. The burst already on the wire still lands, so the
+ *   threshold leaves room for one. Without either half, bytes overrun the FIFO as before.
  */
 import type { SerialEvents, SerialPort } from '../../src/platform/serial.js';
 import type { VirtualTime } from './virtual-time.js';
@@ -25,6 +31,10 @@ export interface SimUartOptions {
   txFifoBytes?: number;
   /** Largest burst delivered by one event (an RX FIFO-threshold interrupt). */
   burstBytes?: number;
+  /** Whether the board wires RTS/CTS between MCU and modem (default 'none'). */
+  flowControl?: 'rts-cts' | 'none';
+  /** RX FIFO fill at which the device deasserts RTS (default: FIFO size - 2 bursts). */
+  rtsThresholdBytes?: number;
 }
 
 export interface UartCounters {
@@ -38,6 +48,8 @@ export interface UartCounters {
   overruns: number;
   /** Bytes received at a mismatched rate (garbled). */
   framingErrors: number;
+  /** Times the modem found CTS deasserted and held its output (flow control at work). */
+  ctsHolds: number;
 }
 
 const BITS_PER_BYTE = 10;
@@ -55,6 +67,8 @@ class Line {
   #runBytes = 0;
   #runBaud = 0;
   #drainWaiters: (() => void)[] = [];
+  /** Bytes wait for `resume()`: the receiver's flow control said stop. */
+  #held = false;
 
   constructor(
     private readonly time: VirtualTime,
@@ -62,7 +76,17 @@ class Line {
     private readonly baud: () => number,
     private readonly deliver: (bytes: Uint8Array, baud: number) => void,
     private readonly sent: (count: number) => void,
+    /** Checked before each burst: false holds the line (CTS deasserted). */
+    private readonly clear: () => boolean = () => true,
+    private readonly onHold: () => void = () => undefined,
   ) {}
+
+  /** The receiver allows sending again: continue where the line stopped. */
+  resume(): void {
+    if (!this.#held || this.#busy) return;
+    this.#held = false;
+    if (this.#queued > 0) this.#startRun();
+  }
 
   /** Bytes not yet delivered (waiting, or on the wire in the current burst). */
   get queued(): number {
@@ -90,6 +114,7 @@ class Line {
     this.#head = 0;
     if (this.#busy) this.time.cancel(this.#handle);
     this.#busy = false;
+    this.#held = false;
     this.#epoch++;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
@@ -115,6 +140,13 @@ class Line {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const w of waiters) w();
+      return;
+    }
+    if (!this.clear()) {
+      // CTS deasserted: hold before the next burst; `resume` restarts the run (new timing base).
+      this.#busy = false;
+      this.#held = true;
+      this.onHold();
       return;
     }
     if (this.baud() !== this.#runBaud) {
@@ -168,6 +200,8 @@ export interface UartModemEnd {
   whenDrained(fn: () => void): void;
   /** Bytes queued toward the host, not yet sent. */
   readonly pending: number;
+  /** The modem honours the host's RTS (`AT+IFC=2,...`); effective only if the board wires it. */
+  hardwareFlow: boolean;
 }
 
 export class SimUart {
@@ -177,6 +211,7 @@ export class SimUart {
     overrunBytes: 0,
     overruns: 0,
     framingErrors: 0,
+    ctsHolds: 0,
   };
   /** The MCU's end: hand this to the agent as `modemSerial`. */
   readonly device: SerialPort;
@@ -185,6 +220,9 @@ export class SimUart {
 
   readonly rxFifoBytes: number;
   readonly txFifoBytes: number;
+  readonly flowControl: 'rts-cts' | 'none';
+  readonly rtsThresholdBytes: number;
+  #modemFlow = false;
   #deviceBaud: number;
   #modemBaud: number;
   #events: SerialEvents = {};
@@ -206,6 +244,9 @@ export class SimUart {
     this.rxFifoBytes = options.rxFifoBytes ?? 4096;
     this.txFifoBytes = options.txFifoBytes ?? 1024;
     const burst = options.burstBytes ?? 64;
+    this.flowControl = options.flowControl ?? 'none';
+    this.rtsThresholdBytes = options.rtsThresholdBytes ?? Math.max(1, this.rxFifoBytes - 2 * burst);
+    if (this.rtsThresholdBytes + burst > this.rxFifoBytes) throw new Error(`rtsThresholdBytes ${this.rtsThresholdBytes} leaves no room for a ${burst}-byte burst in a ${this.rxFifoBytes}-byte FIFO`);
     this.#rx = new Uint8Array(this.rxFifoBytes);
     this.#toModem = new Line(
       time,
@@ -226,6 +267,10 @@ export class SimUart {
       (bytes, baud) => this.#deviceReceive(bytes, baud),
       (n) => {
         this.counters.toHostBytes += n;
+      },
+      () => !this.flowActive || this.rts,
+      () => {
+        this.counters.ctsHolds++;
       },
     );
     const uart = this;
@@ -276,7 +321,24 @@ export class SimUart {
       get pending() {
         return uart.#toHost.queued;
       },
+      get hardwareFlow() {
+        return uart.#modemFlow;
+      },
+      set hardwareFlow(on: boolean) {
+        uart.#modemFlow = on;
+        if (!on) uart.#toHost.resume();
+      },
     };
+  }
+
+  /** RTS/CTS is in force: the board wires it and the modem honours it. */
+  get flowActive(): boolean {
+    return this.flowControl === 'rts-cts' && this.#modemFlow;
+  }
+
+  /** The device's RTS: asserted (may send) while its RX FIFO is below the threshold. */
+  get rts(): boolean {
+    return this.#rxCount < this.rtsThresholdBytes;
   }
 
   #deviceReceive(bytes: Uint8Array, senderBaud: number): void {
@@ -313,6 +375,8 @@ export class SimUart {
     this.#rxHead = (this.#rxHead + n) % this.rxFifoBytes;
     this.#rxCount -= n;
     if (n > 0) this.#inOverrun = false;
+    // RTS asserted again: a modem that held its output continues.
+    if (this.rts) this.#toHost.resume();
     return n;
   }
 }

@@ -47,6 +47,7 @@ describe('device configuration (modules/ota-config.ts)', () => {
       apnPassword: undefined,
       caCertName: 'ca.pem',
       modemModel: 'sim7080',
+      uartFlowControl: 'none',
       iotconnect: undefined,
       seKeyId: 0x7b000201,
       pollIntervalS: 3600,
@@ -92,6 +93,14 @@ describe('device configuration (modules/ota-config.ts)', () => {
     for (const kind of ['hawkbit', 'iotconnect', 'manifest']) assert.equal(read({ otaBackend: kind }).agent.backendKind, kind);
     rejects({ otaBackend: 'HawkBit' }, 'otaBackend');
     rejects({ otaBackend: 3 }, 'otaBackend');
+  });
+
+  it('takes the modem UART flow control as none or rts-cts only', () => {
+    assert.equal(read({ otaUartFlowControl: 'rts-cts' }).agent.uartFlowControl, 'rts-cts');
+    assert.equal(read({ otaUartFlowControl: 'none' }).agent.uartFlowControl, 'none');
+    rejects({ otaUartFlowControl: 'RTS/CTS' }, 'otaUartFlowControl');
+    rejects({ otaUartFlowControl: 'xon-xoff' }, 'otaUartFlowControl'); // never with binary data (simcom-at.md §3.6)
+    rejects({ otaUartFlowControl: true }, 'otaUartFlowControl');
   });
 
   it('checks text values for length, characters and presence', () => {

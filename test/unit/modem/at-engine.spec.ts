@@ -180,6 +180,62 @@ describe('modem/at-engine AtEngine', () => {
     );
   });
 
+  it('fuzz: +CAURC: "recv" pushes interleaved with URCs and a command response are delivered exactly, in order (seeded)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ minLength: 1, maxLength: 1460 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.constantFrom('+CEREG: 1', '*PSUTTZ: x', '+APP PDP: 0,ACTIVE', 'SMS Ready'), { maxLength: 5 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 700 }),
+        async (blocks, urcs, responseAt, step) => {
+          // Pushes, URCs and the AT+CSQ response (an info line and OK) in one stream; the payloads
+          // hold `\r\nOK\r\n` look-alikes only by chance, the headers are what frames them.
+          const parts: Uint8Array[] = [];
+          blocks.forEach((block, i) => {
+            if (i === responseAt) parts.push(ascii('\r\n+CSQ: 17,99\r\n\r\nOK\r\n'));
+            if (urcs[i]) parts.push(ascii(`\r\n${urcs[i]}\r\n`));
+            parts.push(ascii(`\r\n+CAURC: "recv",0,${block.length}${i % 2 ? ',"203.0.113.10",443' : ''}\r\n`), block);
+          });
+          if (responseAt >= blocks.length) parts.push(ascii('\r\n+CSQ: 17,99\r\n\r\nOK\r\n'));
+          const flat = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+          let o = 0;
+          for (const p of parts) flat.set(p, (o += p.length) - p.length);
+          const bursts: Uint8Array[] = [];
+          for (let i = 0; i < flat.length; i += step) bursts.push(flat.subarray(i, i + step));
+          const { time, at } = scripted((cmd) => (cmd === 'AT+CSQ' ? bursts : undefined));
+          const seen: string[] = [];
+          for (const u of ['+CEREG', '*PSUTTZ', '+APP PDP', 'SMS Ready']) at.onUrc(u, (l) => seen.push(l));
+          const headers: number[] = [];
+          const got: number[] = [];
+          at.onDataUrc('+CAURC: "recv",0,', { onHeader: (_l, n) => void headers.push(n), onData: (c) => void got.push(...c) });
+          const r = await time.runFor(at.command('AT+CSQ', { prefixes: ['+CSQ:'] }), { maxEvents: 100_000 });
+          await time.advance(1000);
+          assert.deepEqual(r.lines, ['+CSQ: 17,99']);
+          assert.deepEqual(headers, blocks.map((b) => b.length));
+          assert.deepEqual(new Uint8Array(got), new Uint8Array(blocks.flatMap((b) => [...b])));
+          assert.deepEqual(seen, urcs.slice(0, blocks.length));
+          return true;
+        },
+      ),
+      { seed: 0xca, numRuns: 150 },
+    );
+  });
+
+  it('a command that times out behind pushed data nobody reads voids the push (onLoss), and the link goes on', async () => {
+    const { time, at } = scripted((cmd) => (cmd === 'AT+CASEND=0,5' ? ['\r\n+CAURC: "recv",0,3\r\nabc', '\r\n> '] : ['\r\nOK\r\n']));
+    let release: (() => void) | undefined;
+    const losses: string[] = [];
+    at.onDataUrc('+CAURC: "recv",0,', { onData: () => new Promise<void>((resolve) => (release = resolve)) });
+    at.onLoss = (message) => {
+      losses.push(message);
+      release?.(); // what the socket's pushLost does: the waiting push is let go
+    };
+    await assert.rejects(time.runFor(at.command('AT+CASEND=0,5', { payload: ascii('hello'), timeoutMs: 1_000 })), (e: unknown) => isOtaError(e, 'at-timeout'));
+    assert.equal(losses.length, 1);
+    assert.match(losses[0], /pushed data waited/);
+    await time.runFor(at.command('AT', { timeoutMs: 1_000 }));
+  });
+
   it('fuzz: garbage before a response never hangs the engine (seeded)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 400 }), async (garbage) => {

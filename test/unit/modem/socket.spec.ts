@@ -69,4 +69,22 @@ describe('modem/socket push mode', () => {
     assert.deepEqual(got, []);
     assert.equal(socket.pushData(bytes(4, 7)), undefined, 'later pushes are skipped, the engine never waits');
   });
+
+  it('a loss (UART overrun) breaks the stream in any state: an empty socket fails its next read, a waiting push is released and skipped', async () => {
+    const time = new VirtualTime();
+    const socket = new PushSocket(time, new Uint8Array(64));
+    const got: number[] = [];
+    socket.pushHeader(3);
+    socket.pushData(bytes(3, 1));
+    socket.pushHeader(3); // block 1 proven whole, block 2 must wait for the stage
+    const waiting = socket.pushData(bytes(3, 2));
+    assert.ok(waiting instanceof Promise, 'the engine is paused');
+    socket.pushLost();
+    await assert.rejects(time.runFor(socket.read((c) => void got.push(...c), 10_000)), (e: unknown) => isOtaError(e, 'at-garbled'));
+    await time.runFor(waiting as Promise<void>); // released, so the engine reads (and skips) on
+    assert.deepEqual(got, [], 'not even the block staged before the loss');
+    const idle = new PushSocket(time, new Uint8Array(64));
+    idle.pushLost();
+    await assert.rejects(time.runFor(idle.read(() => undefined, 10_000)), (e: unknown) => isOtaError(e, 'at-garbled'));
+  });
 });

@@ -23,6 +23,7 @@ interface StartArgs {
   transport: 'native' | 'socket' | 'socket-push';
   caCert: Uint8Array;
   window?: number;
+  flowControl?: 'rts-cts' | 'none';
 }
 
 expose({
@@ -30,13 +31,15 @@ expose({
   start: async (args: StartArgs) => {
     const ports = { serial, clock, powerKey };
     const config = { caCert: args.caCert, registrationPollMs: 1_000 };
-    modem = args.model === 'sim7080' ? new Sim7080(ports, config, { shWindow: args.window }) : new Sim7600(ports, config, { httpWindow: args.window, push: args.transport === 'socket-push' });
+    const push = args.transport === 'socket-push';
+    const flowControl = args.flowControl ?? 'none';
+    modem = args.model === 'sim7080' ? new Sim7080(ports, config, { shWindow: args.window, push, flowControl }) : new Sim7600(ports, config, { httpWindow: args.window, push, flowControl });
     client = args.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });
     await modem.ready();
     return clock.now();
   },
   /** Download `size` bytes of `url`; returns the bytes and what it took. */
-  fetch: async (args: { url: string; size: number }) => {
+  fetch: async (args: { url: string; size: number; sinkDelayMs?: number }) => {
     if (!modem || !client) throw new Error('start first');
     const received = new Uint8Array(args.size);
     const started = clock.now();
@@ -47,6 +50,8 @@ expose({
       sink: {
         write: (offset, chunk) => {
           received.set(chunk, offset);
+          // A slow consumer (a flash write): the driver stops reading the UART meanwhile.
+          return args.sinkDelayMs ? new Promise<void>((resolve) => clock.setTimeout(resolve, args.sinkDelayMs!)) : undefined;
         },
         restart: () => {
           received.fill(0);
@@ -63,6 +68,7 @@ expose({
       failures: result.failures.join(','),
       powerCycles: modem.counters.powerCycles,
       resets: modem.counters.resets,
+      push: (modem as Modem & { push?: boolean }).push === true,
       atStats: { ...modem.at.stats },
     };
   },

@@ -63,6 +63,12 @@ export abstract class ModemCore {
   cmee = 0;
   /** 0 = auto-baud (SIM7080 default), else the fixed rate. */
   ipr: number;
+  /**
+   * `AT+IFC=<dce_by_dte>,<dte_by_dce>` (simcom-at.md §3.6): 2 = RTS/CTS. The first value decides
+   * whether the modem's output stops when the host deasserts RTS (`UartModemEnd.hardwareFlow`).
+   * Factory 0,0; NO_SAVE on SIM7080 (back to 0,0 at every boot), kept on SIM7600.
+   */
+  ifc: [number, number] = [0, 0];
   #autoBaudLocked = false;
   /** Registration: 0 idle, 2 searching, 1 home, 5 roaming, 3 denied. */
   regStat = 0;
@@ -77,6 +83,13 @@ export abstract class ModemCore {
   #queue: string[] = [];
   #busy = false;
   #dataEntry: { remaining: number; parts: number[]; done: (bytes: Uint8Array) => void } | undefined;
+  /**
+   * Pushed socket data (and the close URC that must follow it) waiting in the modem's receive
+   * buffer for the UART: fed to the wire one block at a time as it drains, so a link loss, a close
+   * or a reset still drops what has not left (as manual mode drops unread data).
+   */
+  #pushQueue: { owner: object; parts: (string | Uint8Array)[] }[] = [];
+  #pushing = false;
   #keyDownAt: number | undefined;
   #keyHandle = 0;
   #faultHandles: number[] = [];
@@ -114,6 +127,8 @@ export abstract class ModemCore {
     return cmd.kind === 'read' || cmd.kind === 'test' ? 15 : 10;
   }
   protected abstract defaultCmee(): number;
+  /** Whether `AT+IFC` survives a reboot (SIM7600: "stored automatically"; SIM7080: NO_SAVE, §3.6). */
+  protected abstract ifcSaved(): boolean;
   protected abstract defaultRssi(): number;
   protected abstract registrationDelayMs(): number;
 
@@ -141,7 +156,9 @@ export abstract class ModemCore {
       this.#faultHandles.push(
         this.time.at(f.rebootAt, () => {
           delete this.#faults.rebootAt;
-          if (this.power !== 'off' && !this.stalled) this.reboot(0);
+          // Output cut: whatever the modem still had queued for the host (pushed socket data can
+          // be a lot) is lost with the reset, not sent first.
+          if (this.power !== 'off' && !this.stalled) this.reboot(0, true);
         }),
       );
     }
@@ -268,6 +285,34 @@ export abstract class ModemCore {
     return g;
   }
 
+  /**
+   * Queue output of a pushing socket (`owner`): a data block (header and payload) or its close URC.
+   * It goes to the UART after everything queued before it, one entry whenever the wire drained.
+   */
+  pushOut(owner: object, parts: (string | Uint8Array)[]): void {
+    this.#pushQueue.push({ owner, parts });
+    this.#pumpPush();
+  }
+
+  /** Drop what `owner` (or every socket, without one) still has queued: link lost, closed, reset. */
+  dropPushed(owner?: object): void {
+    this.#pushQueue = owner === undefined ? [] : this.#pushQueue.filter((e) => e.owner !== owner);
+  }
+
+  #pumpPush(): void {
+    if (this.#pushing) return;
+    const next = this.#pushQueue.shift();
+    if (!next) return;
+    this.#pushing = true;
+    for (const part of next.parts) this.out(part);
+    const epoch = this.epoch;
+    this.uart.whenDrained(() => {
+      if (epoch !== this.epoch) return;
+      this.#pushing = false;
+      this.#pumpPush();
+    });
+  }
+
   /** An information line or URC: `\r\n<text>\r\n`. */
   line(text: string): void {
     this.out(`\r\n${text}\r\n`);
@@ -375,8 +420,11 @@ export abstract class ModemCore {
     this.#queue = [];
     this.#busy = false;
     this.#dataEntry = undefined;
+    this.#pushQueue = [];
+    this.#pushing = false;
     this.regStat = 0;
     this.cregN = this.cgregN = this.ceregN = 0;
+    if (!this.ifcSaved()) this.setIfc(0, 0);
     this.resetSessions();
     if (this.ipr !== 0) this.uart.baud = this.ipr;
     const plan = this.bootPlan();
@@ -405,6 +453,8 @@ export abstract class ModemCore {
       this.power = 'off';
       this.stalled = false;
       this.regStat = 0;
+      this.#pushQueue = [];
+      this.#pushing = false;
       this.resetSessions();
       this.uart.flush();
     };
@@ -412,8 +462,9 @@ export abstract class ModemCore {
     else finish();
   }
 
-  /** A reset (`AT+CFUN=1,1`, `AT+CRESET`, or the reboot fault) after `delayMs`. */
-  reboot(delayMs: number): void {
+  /** A reset (`AT+CFUN=1,1`, `AT+CRESET`, or with `cut` the reboot fault) after `delayMs`; a
+   * commanded reset lets its `OK` out first, a spontaneous one cuts the output. */
+  reboot(delayMs: number, cut = false): void {
     this.later(delayMs, () => {
       const go = () => {
         this.epoch++;
@@ -421,13 +472,16 @@ export abstract class ModemCore {
         this.uart.flush();
         this.powerOn();
       };
-      this.uart.whenDrained(go);
+      if (cut) go();
+      else this.uart.whenDrained(go);
     });
   }
 
   #stall(): void {
     this.stalled = true;
     this.epoch++;
+    this.#pushQueue = [];
+    this.#pushing = false;
     this.uart.flush();
   }
 
@@ -634,8 +688,20 @@ export abstract class ModemCore {
         this.line(this.identity(cmd.name));
         this.ok();
         return true;
+      case '+IFC': {
+        if (cmd.kind === 'read') {
+          this.line(`+IFC: ${this.ifc[0]},${this.ifc[1]}`);
+          this.ok();
+        } else if (cmd.kind === 'test') {
+          this.line('+IFC: (0-2),(0-2)');
+          this.ok();
+        } else if (cmd.kind === 'set' && /^[0-2]$/.test(cmd.args[0] ?? '') && /^[0-2]$/.test(cmd.args[1] ?? cmd.args[0])) {
+          this.setIfc(Number(cmd.args[0]), Number(cmd.args[1] ?? cmd.args[0]));
+          this.ok();
+        } else this.error();
+        return true;
+      }
       case '&W':
-      case '+IFC':
       case '+CSCLK':
       case '+CPSMS':
       case '+CEDRXS':
@@ -649,6 +715,12 @@ export abstract class ModemCore {
       default:
         return false;
     }
+  }
+
+  /** Flow-control setting; the modem end of the UART honours RTS when `dceByDte` is 2. */
+  setIfc(dceByDte: number, dteByDce: number): void {
+    this.ifc = [dceByDte, dteByDce];
+    this.uart.hardwareFlow = dceByDte === 2;
   }
 
   protected abstract iprRates(): number[];

@@ -27,6 +27,10 @@ interface CaSocket {
   buffer: Uint8Array[];
   buffered: number;
   indicated: boolean;
+  /** recv_mode 1: received data is pushed as `+CAURC: "recv"` URCs instead of buffered (§5.1). */
+  push: boolean;
+  /** Remote port (for the optional address fields of `+CAURC: "recv"`). */
+  port: number;
 }
 
 interface CaConfig {
@@ -64,6 +68,9 @@ export class Sim7080 extends ModemCore {
 
   protected defaultIpr(): number {
     return 0; // factory +IPR: 0 = auto-baud (§3.5)
+  }
+  protected ifcSaved(): boolean {
+    return false; // AT+IFC is NO_SAVE on SIM7080 (§3.6)
   }
   protected defaultCmee(): number {
     return 0; // §2: SIM7080 default 0
@@ -138,6 +145,7 @@ export class Sim7080 extends ModemCore {
   }
 
   protected resetSessions(): void {
+    this.dropPushed();
     this.#pdp = [false, false, false, false];
     for (const s of this.#ca.values()) s.socket.close();
     this.#ca.clear();
@@ -157,6 +165,8 @@ export class Sim7080 extends ModemCore {
       this.line('+SHSTATE: 0');
     }
     for (const [cid, s] of this.#ca) {
+      // Received data not yet pushed is gone with the link (manual mode loses its buffer too).
+      this.dropPushed(s);
       if (s.open) {
         s.open = false;
         s.socket.close();
@@ -281,6 +291,7 @@ export class Sim7080 extends ModemCore {
         const s = cid === undefined ? undefined : this.#ca.get(cid);
         if (!s || !s.open) return this.error(), true;
         s.socket.close();
+        this.dropPushed(s);
         this.#ca.delete(cid!);
         this.ok();
         return true;
@@ -600,8 +611,10 @@ export class Sim7080 extends ModemCore {
   #caopen(cmd: AtCommand): boolean {
     const cid = intArg(cmd, 0, 0, 12);
     const port = intArg(cmd, 4, 1, 65535);
-    if (cmd.kind !== 'set' || cid === undefined || port === undefined || cmd.args[2]?.toUpperCase() !== 'TCP' || !cmd.args[3]) return this.error(), true;
+    const recvMode = cmd.args[5] === undefined ? 0 : intArg(cmd, 5, 0, 1);
+    if (cmd.kind !== 'set' || cid === undefined || port === undefined || recvMode === undefined || cmd.args[2]?.toUpperCase() !== 'TCP' || !cmd.args[3]) return this.error(), true;
     if (this.#ca.get(cid)?.open) return this.error(), true;
+    if (recvMode === 1 && this.options.caRecvMode === 'error') return this.error(), true;
     const cfg = this.#caCfg.get(cid) ?? { ssl: false, crindex: 0, cacert: undefined };
     const result = (code: number, ms: number) =>
       this.later(ms, () => {
@@ -610,13 +623,14 @@ export class Sim7080 extends ModemCore {
         this.ok();
       });
     const m = this.network;
+    if (recvMode === 1 && this.options.caRecvMode === 'result') return result(4, 20), true; // parameter invalid
     if (!this.#pdp[Number(cmd.args[1]) || 0]) return result(21, 20), true; // network not active
     const target = this.resolve(cmd.args[3], port);
     if (!target) return result(20, m.rttMs * 4), true; // can't resolve host
     // Strict TLS: without a CA the real module trusts everyone (§5.1); the simulator refuses.
     if (cfg.ssl && !this.#caUsable(cfg.cacert)) return result(27, m.rttMs * 3), true;
     this.counters.requests++;
-    const entry: CaSocket = { socket: undefined as unknown as SimSocket, ssl: cfg.ssl, open: false, buffer: [], buffered: 0, indicated: false };
+    const entry: CaSocket = { socket: undefined as unknown as SimSocket, ssl: cfg.ssl, open: false, buffer: [], buffered: 0, indicated: false, push: recvMode === 1, port };
     entry.socket = new SimSocket(
       this.time,
       () => this.network,
@@ -625,7 +639,9 @@ export class Sim7080 extends ModemCore {
         onClose: () => {
           if (!entry.open || this.#ca.get(cid) !== entry) return;
           entry.open = false;
-          this.line(`+CASTATE: ${cid},0`);
+          // After the data still queued for the host (push mode), as on the wire.
+          if (entry.push) this.pushOut(entry, [`\r\n+CASTATE: ${cid},0\r\n`]);
+          else this.line(`+CASTATE: ${cid},0`);
         },
       },
       this.options.socketQuietMs ?? 100,
@@ -646,7 +662,16 @@ export class Sim7080 extends ModemCore {
   #caData(cid: number, s: CaSocket, bytes: Uint8Array): void {
     if (!s.open || this.#ca.get(cid) !== s || this.power !== 'on') return;
     const kept = this.netReceive(bytes.length);
-    if (kept > 0) {
+    if (kept > 0 && s.push) {
+      // recv_mode 1: `+CAURC: "recv",<id>,<length>[,<ip>,<port>]\r\n<data>` (§5.1), in blocks of
+      // at most the CARECV limit (block size INF: the manual does not state one).
+      const address = this.options.caurcAddress ? `,"${this.options.publicIp ?? '203.0.113.10'}",${s.port}` : '';
+      for (let off = 0; off < kept; off += CA_MAX) {
+        const block = bytes.slice(off, Math.min(kept, off + CA_MAX));
+        // The short-read fault: the block announces its length but carries fewer bytes.
+        this.pushOut(s, [`\r\n+CAURC: "recv",${cid},${block.length}${address}\r\n`, block.subarray(0, this.readBlock(block.length))]);
+      }
+    } else if (kept > 0) {
       s.buffer.push(bytes.subarray(0, kept));
       s.buffered += kept;
       if (!s.indicated) {

@@ -108,6 +108,9 @@ export class Sim7600 extends ModemCore {
   protected defaultIpr(): number {
     return 115200; // factory default, fixed (§3.5 [U7600])
   }
+  protected ifcSaved(): boolean {
+    return true; // "these setting are stored automatically" (§3.6)
+  }
   protected defaultCmee(): number {
     return 0; // not stated for SIM7600; V.25ter default (INF)
   }
@@ -176,6 +179,7 @@ export class Sim7600 extends ModemCore {
   }
 
   protected resetSessions(): void {
+    this.dropPushed();
     this.#netOpen = false;
     this.ipr = this.#savedIpr; // AT+IPR is temporary; AT+IPREX is saved (§3.5)
     this.#ssl.clear();
@@ -194,6 +198,7 @@ export class Sim7600 extends ModemCore {
       this.line('+HTTP_NONET_EVENT');
     }
     for (const [sid, s] of this.#cchS) {
+      this.dropPushed(s); // received data not yet pushed is gone with the link
       if (s.open) {
         s.open = false;
         s.socket.close();
@@ -345,7 +350,10 @@ export class Sim7600 extends ModemCore {
         return true;
       case '+CCHSTOP':
         if (!this.#cch.started) return this.error(), true;
-        for (const s of this.#cchS.values()) s.socket.close();
+        for (const s of this.#cchS.values()) {
+          s.socket.close();
+          this.dropPushed(s);
+        }
         this.#cchS.clear();
         this.#cch.started = false;
         this.ok();
@@ -373,6 +381,7 @@ export class Sim7600 extends ModemCore {
         const s = sid === undefined ? undefined : this.#cchS.get(sid);
         if (!s) return this.error(), true;
         s.socket.close();
+        this.dropPushed(s);
         this.#cchS.delete(sid!);
         this.ok();
         this.later(50, () => this.line(`+CCHCLOSE: ${sid},0`));
@@ -731,11 +740,16 @@ export class Sim7600 extends ModemCore {
           }
         } else {
           // Default: data pushed as a URC with its length (§5.2).
-          this.out(`\r\n+CCHRECV: DATA,${sid},${b.length}\r\n`);
-          this.out(b);
+          // Through the modem's push queue (dropped on link loss or close); the short-read fault:
+          // the block announces its length but carries fewer bytes.
+          this.pushOut(s, [`\r\n+CCHRECV: DATA,${sid},${b.length}\r\n`, b.slice(0, this.readBlock(b.length))]);
         }
       },
-      () => this.line(`+CCH_PEER_CLOSED: ${sid}`),
+      (s) => {
+        // After the data still queued for the host (push mode), as on the wire.
+        if (this.#cch.manual) this.line(`+CCH_PEER_CLOSED: ${sid}`);
+        else this.pushOut(s, [`\r\n+CCH_PEER_CLOSED: ${sid}\r\n`]);
+      },
     );
     const ms = m.rrcSetupMs + m.rttMs * (tls ? 3 : 1) + (tls ? m.tlsCryptoMs : 0);
     this.io(sock.socket.connect(target), (ok) => {

@@ -118,6 +118,15 @@ export interface SimModemOptions {
   /** The server address the modem reports (`+CDNSGIP`, `RECV FROM:`); loopback is hidden
    * behind it (default 203.0.113.10, TEST-NET-3, as in the transcript). */
   publicIp?: string;
+  /**
+   * SIM7080G `AT+CAOPEN=...,<recv_mode>` (simcom-at.md §5.1): by default recv_mode 1 is accepted
+   * and received data is pushed as `+CAURC: "recv",<cid>,<n>` + n bytes. TinyGSM found "including
+   * the <recv_mode> fails" on some firmware: 'error' answers `ERROR`, 'result' answers
+   * `+CAOPEN: <cid>,4` (parameter invalid) and `OK`.
+   */
+  caRecvMode?: 'accept' | 'error' | 'result';
+  /** SIM7080G push mode: append `,<ip>,<port>` to `+CAURC: "recv"` headers (the manual's optional fields). */
+  caurcAddress?: boolean;
   /** Seed for garbage bytes. */
   seed?: number;
   /** Called with every line the modem receives and sends (debugging). */

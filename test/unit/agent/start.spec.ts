@@ -1,0 +1,71 @@
+/**
+ * The composition root's modem choice (src/agent/start.ts): the board's UART wiring reaches the
+ * driver, push mode follows RTS/CTS, and the HTTP client follows the driver (src/net/modem-http.ts).
+ */
+import assert from 'node:assert/strict';
+import { createAgent, type StartConfig } from '../../../src/agent/start.js';
+import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
+import type { Platform } from '../../../src/platform/index.js';
+import { isOtaError } from '../../../src/util/errors.js';
+import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
+import { SimUart } from '../../../tools/devkit/sim-uart.js';
+import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+
+/** Ports that are never used here: createAgent only builds the parts. */
+function platform(): Platform {
+  const time = new VirtualTime();
+  const unused = new Proxy({}, { get: () => () => undefined });
+  const flash = createDevkitFlash();
+  return {
+    modemSerial: new SimUart(time).device,
+    modemPowerKey: { write: () => undefined },
+    clock: time.clockPort(),
+    log: { log: () => undefined },
+    seI2c: unused,
+    primarySlot: flash.primary,
+    secondarySlot: flash.secondary,
+    keyValue: unused,
+    digest: unused,
+    reboot: unused,
+  } as unknown as Platform;
+}
+
+const settings = (more: Partial<StartConfig>): StartConfig => ({
+  backendKind: 'hawkbit',
+  backendUrl: 'https://hawkbit.example.com',
+  tenant: 'DEFAULT',
+  deviceId: 'dev-1',
+  authToken: 'tok',
+  apn: '',
+  apnUser: undefined,
+  apnPassword: undefined,
+  caCertName: 'ca.pem',
+  caCert: new TextEncoder().encode('-----BEGIN CERTIFICATE-----\n'),
+  seKeyId: 0x7b000201,
+  pollIntervalS: 3600,
+  healthCheckDeadlineS: 300,
+  ...more,
+});
+
+describe('agent/start: modem transport from the board wiring', () => {
+  for (const model of ['sim7080', 'sim7600'] as const) {
+    it(`${model}: rts-cts -> pushed socket data over the socket client`, () => {
+      const parts = createAgent(platform(), settings({ modemModel: model, uartFlowControl: 'rts-cts' }));
+      assert.equal((parts.modem as unknown as { push: boolean }).push, true);
+      assert.equal((parts.modem as unknown as { flowControl: string }).flowControl, 'rts-cts');
+      assert.ok(parts.http instanceof SocketHttpClient);
+    });
+
+    it(`${model}: none (the default) -> no push; ${model === 'sim7600' ? 'built-in HTTP' : 'socket with AT+CARECV reads'}`, () => {
+      for (const uartFlowControl of ['none', undefined] as const) {
+        const parts = createAgent(platform(), settings({ modemModel: model, uartFlowControl }));
+        assert.equal((parts.modem as unknown as { push: boolean }).push, false);
+        assert.ok(parts.http instanceof (model === 'sim7600' ? NativeHttpClient : SocketHttpClient));
+      }
+    });
+  }
+
+  it('refuses an unknown wiring with config-invalid', () => {
+    assert.throws(() => createAgent(platform(), settings({ uartFlowControl: 'xon-xoff' as 'none' })), (e: unknown) => isOtaError(e, 'config-invalid'));
+  });
+});
