@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { acceptTls } from '../devkit/test-pki.js';
 
 export interface RangeServer {
   port: number;
@@ -58,6 +59,8 @@ export async function startRangeServer(): Promise<RangeServer> {
     else res.end(Buffer.from(file.body.buffer, file.body.byteOffset + start, end - start + 1));
   });
   server.keepAliveTimeout = 5_000;
+  // https:// through the modem: TLS with the test certificate on the same port.
+  acceptTls(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,

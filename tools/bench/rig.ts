@@ -13,6 +13,7 @@ import { NativeHttpClient, SocketHttpClient } from '../../src/net/modem-http.js'
 import type { SimUart } from '../devkit/sim-uart.js';
 import { CAT_1, CAT_M, createSimModem, type ModemCore, type NetworkModel, type SimModemFaults, type SimModemOptions } from '../devkit/sim-modem/index.js';
 import { VirtualTime } from '../devkit/virtual-time.js';
+import { TEST_CA } from '../devkit/test-pki.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
 export type Model = 'sim7080' | 'sim7600';
@@ -70,8 +71,9 @@ export function rigImage(size: number, seed = 7): Uint8Array {
   return out;
 }
 
-/** A placeholder CA (the simulated modem terminates TLS; the driver must still configure one). */
-export const RIG_CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nMIIB...rig-ca...\n-----END CERTIFICATE-----\n');
+/** The CA the driver uploads: the dev kit's test CA, which signed the range server's certificate
+ * (the simulated modem runs TLS against it, tools/devkit/test-pki.ts). */
+export const RIG_CA = TEST_CA;
 
 export interface Rig {
   time: VirtualTime;
