@@ -19,9 +19,10 @@ const CASEND_MAX = 1460;
  * (I-7080-148) are caught by the count check; the simulator decides whether they happen. */
 const CARECV_MAX = 1460;
 
-/** CAOPEN result codes (M7080 12.2.5) mapped to reasons. */
-function caopenError(code: number): OtaError {
-  const reason = code === 20 ? 'dns-failed' : code === 21 ? 'link-lost' : code >= 24 && code <= 26 ? 'tls-failed' : 'link-lost';
+/** CAOPEN result codes (M7080 12.2.5) mapped to reasons. On a TLS open, 27 "connect failed"
+ * is also how a refused certificate chain ends (no code of its own in simcom-at.md §5.1). */
+function caopenError(code: number, tls: boolean): OtaError {
+  const reason = code === 20 ? 'dns-failed' : code === 21 ? 'link-lost' : (code >= 24 && code <= 26) || (code === 27 && tls) ? 'tls-failed' : 'link-lost';
   return new OtaError(reason, `+CAOPEN result ${code}`);
 }
 
@@ -133,7 +134,7 @@ export class Sim7080 extends SimcomModem {
     const result = Number(lines[lines.length - 1].split(',')[1]);
     if (result !== 0) {
       socket.markClosed();
-      throw caopenError(result);
+      throw caopenError(result, tls);
     }
     return socket;
   }

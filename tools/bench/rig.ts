@@ -37,6 +37,10 @@ export interface RigOptions {
   untilMs?: number;
   /** Extra simulator options (registration denied, DNS failure, ...). */
   sim?: Partial<SimModemOptions>;
+  /** CA the driver uploads (default RIG_CA, the CA of the server's certificate). */
+  caCert?: Uint8Array;
+  /** Host name in the image URL (default updates.example.com, a name the certificate carries). */
+  host?: string;
 }
 
 export interface RigRun {
@@ -113,7 +117,7 @@ export async function buildRig(options: RigOptions): Promise<Rig> {
     uart,
     sim,
     server,
-    url: `https://updates.example.com${path}`,
+    url: `https://${options.host ?? 'updates.example.com'}${path}`,
     image,
     network,
     close: async () => {
@@ -128,7 +132,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
   const { time, uart, sim } = rig;
   try {
     const ports = { serial: uart.device, clock: time.clockPort(), powerKey: sim.powerKey };
-    const config = { caCert: RIG_CA, registrationPollMs: 1_000 };
+    const config = { caCert: options.caCert ?? RIG_CA, registrationPollMs: 1_000 };
     const modem: Modem =
       options.model === 'sim7080'
         ? new Sim7080(ports, config, { shWindow: options.window })

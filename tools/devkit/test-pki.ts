@@ -72,37 +72,52 @@ export interface TlsAcceptor {
  * before the server gets connections; it takes over the 'connection' listeners present now.
  */
 export function acceptTls(server: net.Server, options: { certificate?: ServerCertificate } = {}): TlsAcceptor {
-  const front = tls.createServer(certificate(options.certificate ?? 'valid'));
+  let context = tls.createSecureContext(certificate(options.certificate ?? 'valid'));
   const plain = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
   let handshakes = 0;
   const handOver = (socket: net.Socket): void => {
     for (const listener of plain) listener.call(server, socket);
   };
-  front.on('secureConnection', (socket) => {
-    handshakes++;
-    handOver(socket);
-  });
-  // A client that refuses our certificate aborts the handshake: nothing to serve.
-  front.on('tlsClientError', (_error, socket) => socket.destroy());
+  const serveTls = (raw: net.Socket): void => {
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    // The TLS socket takes over the connection; the raw one must still be destroyed with it, or
+    // the server counts it open forever and close() never returns.
+    secure.on('close', () => raw.destroy());
+    // A client that refuses our certificate, or leaves, before the handshake is done: nothing to
+    // serve, and nobody else would close the socket.
+    let served = false;
+    secure.on('error', () => secure.destroy());
+    secure.once('end', () => served || secure.destroy());
+    secure.once('secure', () => {
+      served = true;
+      handshakes++;
+      handOver(secure);
+    });
+  };
   server.on('connection', (socket: net.Socket) => {
     socket.on('error', () => undefined);
+    // A client that leaves before its first byte: nobody else will close the socket (node:http
+    // servers allow half-open sockets), and the server would wait for it on close().
+    const gone = (): void => void socket.destroy();
+    socket.once('end', gone);
     const sniff = (): void => {
       const first = socket.read(1) as Buffer | null;
       if (first === null) {
-        socket.once('readable', sniff);
+        if (!socket.destroyed) socket.once('readable', sniff);
         return;
       }
+      socket.off('end', gone);
       socket.unshift(first);
       // TLS record type 22 = handshake (RFC 8446 §5.1): a ClientHello. HTTP and MQTT start otherwise.
-      if (first[0] === 0x16) front.emit('connection', socket);
+      if (first[0] === 0x16) serveTls(socket);
       else handOver(socket);
     };
     socket.once('readable', sniff);
   });
   return {
     use(kind) {
-      front.setSecureContext(certificate(kind));
+      context = tls.createSecureContext(certificate(kind));
     },
     get handshakes() {
       return handshakes;
