@@ -135,6 +135,8 @@ export interface DevkitSummary {
   realMs: number;
   /** Image bytes over virtual seconds spent in the download state(s). */
   downloadGoodputBps: number;
+  /** TLS handshakes the dev kit's servers completed (the modem's verified connections). */
+  tlsHandshakes: number;
   /** Bytes the server sent for the artifact (more than the image after a resume). */
   artifactBytesSent: number;
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
@@ -418,6 +420,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     virtualMs: time.now(),
     realMs: Date.now() - realStart,
     downloadGoodputBps: downloadMs > 0 ? (options.image.length * 1000) / downloadMs : 0,
+    tlsHandshakes: server.tls.handshakes + (prepared.tlsHandshakes?.() ?? 0),
     artifactBytesSent: server
       .requests()
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))

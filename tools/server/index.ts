@@ -44,7 +44,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptTls } from '../devkit/test-pki.js';
+import { acceptTls, type TlsAcceptor } from '../devkit/test-pki.js';
 
 export type Handling = 'skip' | 'attempt' | 'forced';
 
@@ -179,6 +179,8 @@ export interface ReferenceServer {
   misbehave(fault: Misbehaviour | Misbehaviour[]): void;
   /** Faults still armed. */
   pendingFaults(): number;
+  /** TLS on the server's port (test CA certificate): switch the certificate, count handshakes. */
+  tls: TlsAcceptor;
   close(): Promise<void>;
 }
 
@@ -565,7 +567,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     });
   });
 
-  acceptTls(server);
+  const tls = acceptTls(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -578,6 +580,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
   return {
     url: baseUrl,
     port: address.port,
+    tls,
     hawkbit: {
       rootUrl: baseUrl + ddiPrefix,
       tenant,
