@@ -34,7 +34,7 @@ export async function runXs(options: RigOptions & { faults?: (now: number) => Si
   const session = await XsSession.start({ bundle: 'modem' });
   try {
     servePlatform(session, { modemSerial: rig.uart.device, modemPowerKey: rig.sim.powerKey }, rig.time);
-    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: RIG_CA, window: options.window }), { untilMs: 300_000 });
+    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: options.caCert ?? RIG_CA, window: options.window }), { untilMs: 300_000 });
     if (options.faults) rig.sim.setFaults(options.faults(rig.time.now()));
     const toHost = rig.uart.counters.toHostBytes;
     const out = await rig.time.runFor(session.call<XsFetch>('fetch', { url: rig.url, size: rig.image.length }), { untilMs: rig.time.now() + 3_600_000 });
