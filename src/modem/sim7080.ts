@@ -28,9 +28,10 @@ const CAURC_RECV_MAX = LIMITS.atStageMax;
 /** CAOPEN results that mean "this firmware does not take <recv_mode>": 4 parameter invalid, 7 not supported (M7080 12.2.5). */
 const RECV_MODE_REFUSED = [4, 7];
 
-/** CAOPEN result codes (M7080 12.2.5) mapped to reasons. */
-function caopenError(code: number): OtaError {
-  const reason = code === 20 ? 'dns-failed' : code === 21 ? 'link-lost' : code >= 24 && code <= 26 ? 'tls-failed' : 'link-lost';
+/** CAOPEN result codes (M7080 12.2.5) mapped to reasons. On a TLS open, 27 "connect failed"
+ * is also how a refused certificate chain ends (no code of its own in simcom-at.md §5.1). */
+function caopenError(code: number, tls: boolean): OtaError {
+  const reason = code === 20 ? 'dns-failed' : code === 21 ? 'link-lost' : (code >= 24 && code <= 26) || (code === 27 && tls) ? 'tls-failed' : 'link-lost';
   return new OtaError(reason, `+CAOPEN result ${code}`);
 }
 
@@ -224,7 +225,7 @@ export class Sim7080 extends SimcomModem {
     if (result !== 0) {
       socket.markClosed();
       if (push && RECV_MODE_REFUSED.includes(result)) return 'refused';
-      throw caopenError(result);
+      throw caopenError(result, tls);
     }
     return socket;
   }

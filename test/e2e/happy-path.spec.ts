@@ -23,6 +23,7 @@ describe('e2e: happy path', function () {
     assert.deepEqual(finals(s).map((r) => r.what), ['closed/success']);
     assert.equal(s.artifactBytesSent, s.imageBytes);
     assert.equal(s.a5000.verifications, 1);
+    assert.ok(s.tlsHandshakes > 0, 'the modem reached the server over TLS, verified against the dev kit CA');
     assertNothingPending(s);
   });
 

@@ -100,6 +100,9 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
     // Keep-alive runs on the agent's virtual clock, the broker's on the real one (docs/iotconnect.md §5):
     // the broker never dropped the device for silence.
     assert.doesNotMatch(backend.iotconnect!.broker.log(), /exceeded timeout/);
+    // MQTT and HTTPS both ran real TLS in the modem, verified against the dev kit's test CA.
+    assert.ok(backend.tlsHandshakes!() >= 1, 'MQTT over TLS');
+    assert.ok(summary.tlsHandshakes > backend.tlsHandshakes!(), 'the artifact over TLS');
   });
 
   it('a command delivered twice (same ack id) is taken once', async () => {

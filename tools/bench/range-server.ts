@@ -4,11 +4,14 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { acceptTls, type TlsAcceptor } from '../devkit/test-pki.js';
 
 export interface RangeServer {
   port: number;
   /** Requests served, with their Range header. */
   log: { method: string; path: string; range?: string; ifRange?: string; status: number }[];
+  /** The same port over TLS (test CA certificate): switch the certificate, count handshakes. */
+  tls: TlsAcceptor;
   /** Replace the file (a new ETag: If-Range then answers 200). */
   setFile(path: string, body: Uint8Array, etag?: string): void;
   close(): Promise<void>;
@@ -58,10 +61,13 @@ export async function startRangeServer(): Promise<RangeServer> {
     else res.end(Buffer.from(file.body.buffer, file.body.byteOffset + start, end - start + 1));
   });
   server.keepAliveTimeout = 5_000;
+  // https:// through the modem: TLS with the test certificate on the same port.
+  const tls = acceptTls(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     log,
+    tls,
     setFile(path, body, etag = `"${body.length}-${body[0] ?? 0}-${body[body.length - 1] ?? 0}"`) {
       files.set(path, { body, etag });
     },

@@ -39,7 +39,7 @@ export async function runXs(options: RigOptions & { faults?: (now: number) => Si
   const session = await XsSession.start({ bundle: 'modem' });
   try {
     servePlatform(session, { modemSerial: rig.uart.device, modemPowerKey: rig.sim.powerKey }, rig.time);
-    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: RIG_CA, window: options.window, flowControl: rigFlowControl(options) }), {
+    await rig.time.runFor(session.call('start', { model: options.model, transport: options.transport, caCert: options.caCert ?? RIG_CA, window: options.window, flowControl: rigFlowControl(options) }), {
       untilMs: 300_000,
     });
     if (options.faults) rig.sim.setFaults(options.faults(rig.time.now()));

@@ -13,6 +13,7 @@ import { NativeHttpClient, SocketHttpClient } from '../../src/net/modem-http.js'
 import type { SimUart } from '../devkit/sim-uart.js';
 import { CAT_1, CAT_M, createSimModem, type ModemCore, type NetworkModel, type SimModemFaults, type SimModemOptions } from '../devkit/sim-modem/index.js';
 import { VirtualTime } from '../devkit/virtual-time.js';
+import { TEST_CA } from '../devkit/test-pki.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
 export type Model = 'sim7080' | 'sim7600';
@@ -45,6 +46,10 @@ export interface RigOptions {
   sinkDelayMs?: number;
   /** Device UART RX FIFO, bytes (default: the SimUart default). */
   rxFifoBytes?: number;
+  /** CA the driver uploads (default RIG_CA, the CA of the server's certificate). */
+  caCert?: Uint8Array;
+  /** Host name in the image URL (default updates.example.com, a name the certificate carries). */
+  host?: string;
 }
 
 /** The board's UART wiring a run uses (see RigOptions.flowControl). */
@@ -96,8 +101,9 @@ export function rigImage(size: number, seed = 7): Uint8Array {
   return out;
 }
 
-/** A placeholder CA (the simulated modem terminates TLS; the driver must still configure one). */
-export const RIG_CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nMIIB...rig-ca...\n-----END CERTIFICATE-----\n');
+/** The CA the driver uploads: the dev kit's test CA, which signed the range server's certificate
+ * (the simulated modem runs TLS against it, tools/devkit/test-pki.ts). */
+export const RIG_CA = TEST_CA;
 
 export interface Rig {
   time: VirtualTime;
@@ -137,7 +143,7 @@ export async function buildRig(options: RigOptions): Promise<Rig> {
     uart,
     sim,
     server,
-    url: `https://updates.example.com${path}`,
+    url: `https://${options.host ?? 'updates.example.com'}${path}`,
     image,
     network,
     close: async () => {
@@ -152,7 +158,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
   const { time, uart, sim } = rig;
   try {
     const ports = { serial: uart.device, clock: time.clockPort(), powerKey: sim.powerKey };
-    const config = { caCert: RIG_CA, registrationPollMs: 1_000, ...options.modemConfig };
+    const config = { caCert: options.caCert ?? RIG_CA, registrationPollMs: 1_000, ...options.modemConfig };
     const push = options.transport === 'socket-push';
     const flowControl = rigFlowControl(options);
     const modem: Modem =

@@ -68,6 +68,7 @@ function printSummary(s: DevkitSummary): void {
     `time               ${(s.virtualMs / 1000).toFixed(1)} s of device time in ${(s.realMs / 1000).toFixed(1)} s real`,
     `download goodput   ${(s.downloadGoodputBps / 1024).toFixed(2)} KiB/s (device time)`,
     `UART               ${s.uart.bytesToModem} bytes to the modem, ${s.uart.bytesFromModem} from it`,
+    `TLS                ${s.tlsHandshakes} verified handshake(s) by the modem (test CA, tools/devkit/test-pki)`,
     `flash              ${s.flash.erases} sector erases, ${s.flash.writes} writes`,
     `A5000              ${s.a5000.verifications} signature verification(s)`,
     `XS                 ${s.xs.compute} computation units; peak heap ${s.xs.peakHeapCount} slots`,

@@ -7,6 +7,7 @@ import type { ReferenceServer } from '../server/index.js';
 import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../server/iotconnect.js';
 import type { DevkitFault } from './devkit.js';
 import type { Endpoint } from './sim-modem/types.js';
+import { startTlsFront } from './test-pki.js';
 
 export type DevkitBackend = 'hawkbit' | 'manifest' | 'iotconnect';
 
@@ -31,6 +32,8 @@ export interface PreparedBackend {
    * modem simulator's `resolve`): host and port the device asked for → loopback endpoint.
    */
   resolve?: (host: string, port: number) => Endpoint | undefined;
+  /** TLS handshakes the backend's other servers completed (the reference server counts its own). */
+  tlsHandshakes?: () => number;
   /** What the backend recorded of the device's acknowledgements (IoTConnect). */
   acks?: () => RecordedAck[];
   /** The IoTConnect broker, double and device, for tests that talk to the cloud side. */
@@ -64,9 +67,12 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
  * (discovery, identity, the cloud on the broker recording acks) and the image on the reference
  * server behind expiring pre-signed URLs, freshly signed for every command the cloud publishes.
  *
- * The modem simulator does not run TLS (docs/modem-simulator.md): the device asks for the broker's
- * TLS port under its identity host name, and `resolve` sends that socket to the broker's plain
- * loopback listener. Discovery, identity and the artifact are plain HTTP on loopback, by port.
+ * Every connection is TLS, verified by the simulated modem against the dev kit's test CA
+ * (docs/modem-simulator.md): discovery, identity and the artifact are https:// on loopback ports
+ * that speak TLS; the device asks for the broker's TLS port under its identity host name, and
+ * `resolve` sends that socket to a TLS front (test CA certificate, for `localhost`) piped to the
+ * broker's plain listener, as the modem has no client certificate to offer mosquitto's own TLS
+ * listener.
  */
 async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Promise<PreparedBackend> {
   const { server, image, version, faults } = setup;
@@ -78,21 +84,30 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   const sim = await startIotConnectSim({
     fileUrl: () => server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 }),
     now: () => Math.floor(setup.nowS()),
+    scheme: 'https',
   });
   const { double, broker, device } = sim;
   if (faults.some((f) => f.kind === 'duplicate-command')) double.faults.copiesPer205 = 2;
   await double.startOta(device.duid, { ack: DEVKIT_IOTC_ACK, sw: version, files: [{ fileName: DEVKIT_IOTC_FILE }] });
   const mqttHost = 'localhost'; // what identity names (the broker certificate's name)
+  const mqttFront = await startTlsFront({ host: broker.host, port: broker.plainPort }).catch(async (error: unknown) => {
+    await sim.stop();
+    throw error;
+  });
   return {
     backendUrl: double.discoveryUrl,
     settings: { deviceId: device.duid, authToken: undefined, iotconnect: { cpid: sim.settings.cpid, env: sim.settings.env } },
     resolve: (host, port) => {
-      if (host === mqttHost && port === broker.tlsPort) return { host: broker.host, port: broker.plainPort };
+      if (host === mqttHost && port === broker.tlsPort) return mqttFront.endpoint;
       if (host === '127.0.0.1') return { host, port };
       return undefined; // a DNS failure, as the modem reports it
     },
     acks: () => double.acks(device.duid),
+    tlsHandshakes: () => mqttFront.tls.handshakes,
     iotconnect: sim,
-    close: () => sim.stop(),
+    close: async () => {
+      await mqttFront.close();
+      await sim.stop();
+    },
   };
 }

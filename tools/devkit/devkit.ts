@@ -25,6 +25,7 @@ import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
 import { createDevkitFlash, DEVKIT_LAYOUT, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout } from './sim-flash.js';
 import { SimKeyValue } from './sim-key-value.js';
 import { createSimModem, type SimModemKit } from './sim-modem/index.js';
+import { TEST_CA } from './test-pki.js';
 import { VirtualTime } from './virtual-time.js';
 
 /** The A5000 object the dev kit provisions the signing key into (NXP nano test id style). */
@@ -32,10 +33,10 @@ export const DEVKIT_KEY_OBJECT = 0x7b000201;
 export const DEVKIT_DEVICE_ID = 'devkit-1';
 export const DEVKIT_TOKEN = 'devkit-target-token';
 /**
- * CA the agent configures in the modem. The simulated modem checks that a CA is configured for
- * every TLS connection but does not run the handshake (docs/modem-simulator.md).
+ * CA the agent configures in the modem: the dev kit's test CA, which signed the loopback servers'
+ * certificate. The simulated modem runs TLS against it (docs/modem-simulator.md).
  */
-export const DEVKIT_CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\nMIIBdevkit-test-ca\n-----END CERTIFICATE-----\n');
+export const DEVKIT_CA = TEST_CA;
 
 export type DevkitFaultKind =
   | 'power-cut'
@@ -159,6 +160,8 @@ export interface DevkitSummary {
   realMs: number;
   /** Image bytes over virtual seconds spent in the download state(s). */
   downloadGoodputBps: number;
+  /** TLS handshakes the dev kit's servers completed (the modem's verified connections). */
+  tlsHandshakes: number;
   /** Bytes the server sent for the artifact (more than the image after a resume). */
   artifactBytesSent: number;
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
@@ -232,6 +235,8 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const time = new VirtualTime();
   const server = await startReferenceServer({
     port: 0,
+    // https:// URLs: the modem runs TLS to the server, verified against DEVKIT_CA.
+    scheme: 'https',
     controllerId: DEVKIT_DEVICE_ID,
     token: DEVKIT_TOKEN,
     pollingSleep: '00:01:00',
@@ -453,6 +458,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     virtualMs: time.now(),
     realMs: Date.now() - realStart,
     downloadGoodputBps: downloadMs > 0 ? (options.image.length * 1000) / downloadMs : 0,
+    tlsHandshakes: server.tls.handshakes + (prepared.tlsHandshakes?.() ?? 0),
     artifactBytesSent: server
       .requests()
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))

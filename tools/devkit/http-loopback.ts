@@ -1,7 +1,8 @@
 /**
  * A small HTTP/1.1 server on loopback for modem and download tests: serves one byte buffer with
  * Range (RFC 9110 §14), ETag and If-Range (§13.1.5), 416 for an unsatisfiable range, keep-alive,
- * and fault knobs (truncate the body, drop the connection, answer 5xx).
+ * and fault knobs (truncate the body, drop the connection, answer 5xx). The port speaks TLS too,
+ * with the test certificate (tools/devkit/test-pki.ts), for https:// URLs through the modem.
  *
  * Written on node:net rather than node:http so the response bytes are exactly what is listed
  * here (no Date or Keep-Alive headers): the modem transcripts compare them byte for byte.
@@ -15,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
+import { acceptTls, type ServerCertificate, type TlsAcceptor } from './test-pki.js';
 
 export interface HttpLoopbackFaults {
   /** End the next response after this many body bytes (Content-Length promised more; FIN). One-shot. */
@@ -37,6 +39,8 @@ export interface HttpLoopbackOptions {
   /** Send `Connection: close` (and close) when a response reaches the end of the body. */
   closeAtEof?: boolean;
   faults?: HttpLoopbackFaults;
+  /** Certificate TLS clients see (the port speaks TLS and plain TCP, tools/devkit/test-pki.ts). */
+  certificate?: ServerCertificate;
 }
 
 export interface LoopbackRequest {
@@ -51,6 +55,8 @@ export interface HttpLoopback {
   readonly url: string;
   readonly requests: LoopbackRequest[];
   faults: HttpLoopbackFaults;
+  /** The same port over TLS (test CA): switch the certificate, count handshakes. */
+  readonly tls: TlsAcceptor;
   /** Replace the served bytes (a new image version: the ETag changes with it). */
   setBody(body: Uint8Array): void;
   close(): Promise<void>;
@@ -184,12 +190,14 @@ export async function startHttpLoopback(options: HttpLoopbackOptions): Promise<H
     return true;
   }
 
+  const tls = acceptTls(server, { certificate: options.certificate });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as net.AddressInfo).port;
   return {
     endpoint: { host: '127.0.0.1', port },
     url: `http://127.0.0.1:${port}`,
     requests,
+    tls,
     get faults() {
       return state.faults;
     },

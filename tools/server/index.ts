@@ -5,7 +5,7 @@
  *
  * ```ts
  * const server = await startReferenceServer({ port: 0, controllerId: 'dev42', token: 'secret' });
- * server.url                                   // 'http://127.0.0.1:40123'
+ * server.url                                   // 'http://127.0.0.1:40123' (scheme: 'https' -> https://; the port speaks both)
  * // hawkBit DDI v1 subset, under {url}/{tenant}/controller/v1/{controllerId}
  * const { actionId, artifactUrl } = server.hawkbit.createDeployment({ version: '1.3.0', image,
  *   filename: 'app.signed.bin', download: 'forced', update: 'attempt', maintenanceWindow: 'available',
@@ -47,6 +47,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { acceptTls, type TlsAcceptor } from '../devkit/test-pki.js';
 
 export type Handling = 'skip' | 'attempt' | 'forced';
 
@@ -71,6 +72,11 @@ export interface ReferenceServerOptions {
    * `clock.set`/`advance` then add an offset to it.
    */
   clockSource?: () => number;
+  /**
+   * Scheme of the URLs the server hands out (`url`, DDI links, artifact links). The port speaks
+   * TLS (test CA certificate, tools/devkit/test-pki.ts) and plain HTTP either way. Default 'http'.
+   */
+  scheme?: 'http' | 'https';
 }
 
 export interface DeploymentSpec {
@@ -184,6 +190,8 @@ export interface ReferenceServer {
   misbehave(fault: Misbehaviour | Misbehaviour[]): void;
   /** Faults still armed. */
   pendingFaults(): number;
+  /** TLS on the server's port (test CA certificate): switch the certificate, count handshakes. */
+  tls: TlsAcceptor;
   close(): Promise<void>;
 }
 
@@ -596,18 +604,20 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     });
   });
 
+  const tls = acceptTls(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const address = server.address() as AddressInfo;
-  baseUrl = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
+  baseUrl = `${options.scheme ?? 'http'}://${options.host ?? '127.0.0.1'}:${address.port}`;
 
   const manifestUrl = (name = 'device'): string => `${baseUrl}/manifest/${name}.json`;
 
   return {
     url: baseUrl,
     port: address.port,
+    tls,
     hawkbit: {
       rootUrl: baseUrl + ddiPrefix,
       tenant,

@@ -24,6 +24,7 @@ import { utf8Decode, utf8Encode } from '../../src/util/bytes.js';
 import { makeTestPki, startBroker, type Broker } from '../devkit/mosquitto.js';
 import { connectNode } from '../devkit/node-byte-stream.js';
 import { realClock } from '../devkit/real-clock.js';
+import { acceptTls } from '../devkit/test-pki.js';
 
 export interface DeviceEntry {
   duid: string;
@@ -89,6 +90,9 @@ export interface IotConnectDoubleOptions {
    * Called for every publication, so each command carries freshly signed URLs.
    */
   fileUrl?: (fileName: string) => string;
+  /** Scheme of the discovery, identity and file URLs handed out. The port speaks TLS (test CA
+   * certificate, tools/devkit/test-pki.ts) and plain HTTP either way. Default 'http'. */
+  scheme?: 'http' | 'https';
 }
 
 export class IotConnectDouble {
@@ -114,6 +118,7 @@ export class IotConnectDouble {
   #waiters: (() => void)[] = [];
   #mqttHost: string;
   #fileUrl: ((fileName: string) => string) | undefined;
+  #scheme: 'http' | 'https';
 
   private constructor(options: IotConnectDoubleOptions) {
     this.cpid = options.cpid;
@@ -123,7 +128,14 @@ export class IotConnectDouble {
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#mqttHost = options.mqttHost ?? 'localhost';
     this.#fileUrl = options.fileUrl;
+    this.#scheme = options.scheme ?? 'http';
     this.#server = http.createServer((req, res) => this.#http(req, res));
+    acceptTls(this.#server);
+  }
+
+  /** This double's root URL. */
+  get #root(): string {
+    return `${this.#scheme}://127.0.0.1:${this.#port}`;
   }
 
   /** The ACL lines for the broker's TLS listener: each device only its own topics (by client id). */
@@ -153,7 +165,7 @@ export class IotConnectDouble {
 
   /** Discovery server root to configure on the device (`discoveryUrl`). */
   get discoveryUrl(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#root;
   }
 
   /** Register a device (its certificate's CN should be its duid). */
@@ -215,7 +227,7 @@ export class IotConnectDouble {
   signedUrl(fileName: string): string {
     const expires = this.now() + this.urlLifetimeS;
     const signature = createHmac('sha256', this.#secret).update(`${fileName}:${expires}`).digest('hex').slice(0, 32);
-    return `http://127.0.0.1:${this.#port}/ota/${encodeURIComponent(fileName)}?Expires=${expires}&Signature=${signature}`;
+    return `${this.#root}/ota/${encodeURIComponent(fileName)}?Expires=${expires}&Signature=${signature}`;
   }
 
   /** Drop the device's pending OTA (the operator cancelled it in the portal). */
@@ -314,7 +326,7 @@ export class IotConnectDouble {
       const ok = decodeURIComponent(m[1]) === this.cpid && decodeURIComponent(m[2]) === this.env;
       const ec = this.faults.discoveryEc ?? (ok ? 0 : 1);
       return this.#json(res, 200, {
-        d: { ec, bu: ec === 0 ? `http://127.0.0.1:${this.#port}/api/2.1/agent/device-identity/cg/${this.#cg}` : '', 'log:mqtt': { hn: '', un: '', pwd: '', topic: '' }, pf: 'aws' },
+        d: { ec, bu: ec === 0 ? `${this.#root}/api/2.1/agent/device-identity/cg/${this.#cg}` : '', 'log:mqtt': { hn: '', un: '', pwd: '', topic: '' }, pf: 'aws' },
         status: 200,
         message: ec === 0 ? 'Success' : 'Failed',
       });
@@ -389,7 +401,7 @@ export interface IotConnectSim {
  * (`mosquittoMissing()` says why).
  */
 export async function startIotConnectSim(
-  options: { cpid?: string; env?: string; duid?: string; fileUrl?: (fileName: string) => string; now?: () => number } = {},
+  options: { cpid?: string; env?: string; duid?: string; fileUrl?: (fileName: string) => string; now?: () => number; scheme?: 'http' | 'https' } = {},
 ): Promise<IotConnectSim> {
   const cpid = options.cpid ?? 'XSOTA';
   const env = options.env ?? 'sim';
@@ -397,7 +409,7 @@ export async function startIotConnectSim(
   const pki = makeTestPki();
   const aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
   const broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
-  const double = await IotConnectDouble.start({ broker, cpid, env, fileUrl: options.fileUrl, now: options.now });
+  const double = await IotConnectDouble.start({ broker, cpid, env, fileUrl: options.fileUrl, now: options.now, scheme: options.scheme });
   const device = double.addDevice(duid);
   const creds = pki.client(duid);
   return {

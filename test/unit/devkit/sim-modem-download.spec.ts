@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startHttpLoopback, type HttpLoopback } from '../../../tools/devkit/http-loopback.js';
 import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
-import { makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
+import { ccertdown, makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
 
 const MiB = 1 << 20;
 const PATH = '/fw/big.bin';
@@ -135,15 +135,7 @@ describe('sim-modem: 1 MiB ranged downloads, byte exact', function () {
       kit.modem.setFaults({});
       for (const c of ['AT+CSSLCFG="sslversion",0,3', 'AT+CSSLCFG="authmode",0,1', 'AT+CSSLCFG="cacert",0,"ca.pem"']) {
         // The certificate must be downloaded first on this model.
-        if (c.includes('cacert')) {
-          host.take();
-          host.write('AT+CCERTDOWN="ca.pem",16\r');
-          await host.until(/\r\n>$/);
-          host.take();
-          host.write('0123456789abcdef');
-          await host.until(/\r\nOK\r\n$/);
-          host.take();
-        }
+        if (c.includes('cacert')) await ccertdown(host);
         await ok(host, c);
       }
       await ok(host, 'AT+HTTPINIT');
@@ -171,12 +163,7 @@ describe('sim-modem: 1 MiB ranged downloads, byte exact', function () {
   it('SIM7600 TLS socket (AT+CCH*, manual receive), host-written Range requests', async () => {
     const { host, server } = await rig('sim7600', image);
     try {
-      host.write('AT+CCERTDOWN="ca.pem",16\r');
-      await host.until(/\r\n>$/);
-      host.take();
-      host.write('0123456789abcdef');
-      await host.until(/\r\nOK\r\n$/);
-      host.take();
+      await ccertdown(host);
       for (const c of ['AT+CSSLCFG="authmode",0,1', 'AT+CSSLCFG="cacert",0,"ca.pem"', 'AT+CCHSET=1,1', 'AT+CCHSTART']) await ok(host, c);
       await host.until(/\+CCHSTART: 0\r\n/);
       host.take();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startHttpLoopback, type HttpLoopback } from '../../../tools/devkit/http-loopback.js';
 import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
-import { makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
+import { ccertdown, makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
 
 const PATH = '/fw/app.bin';
 const image = makeImage(100_000, 5);
@@ -47,12 +47,7 @@ async function shGet(host: ScriptHost, from: number, to: number): Promise<string
 }
 
 async function httpStart(host: ScriptHost): Promise<void> {
-  host.write('AT+CCERTDOWN="ca.pem",4\r');
-  await host.until(/>$/);
-  host.take();
-  host.write('cert');
-  await host.until(/OK\r\n$/);
-  host.take();
+  await ccertdown(host);
   for (const c of ['AT+CSSLCFG="authmode",0,1', 'AT+CSSLCFG="cacert",0,"ca.pem"', 'AT+HTTPINIT', `AT+HTTPPARA="URL","https://updates.example.com${PATH}"`]) await ok(host, c);
 }
 
@@ -106,11 +101,7 @@ describe('sim-modem: faults', function () {
   it('dropLinkAt, SIM7600 CCH*: +CCH_PEER_CLOSED: 0', async () => {
     r = await rig('sim7600');
     const { host } = r;
-    host.write('AT+CCERTDOWN="ca.pem",4\r');
-    await host.until(/>$/);
-    host.take();
-    host.write('cert');
-    await host.until(/OK\r\n$/);
+    await ccertdown(host);
     for (const c of ['AT+CSSLCFG="authmode",0,1', 'AT+CSSLCFG="cacert",0,"ca.pem"', 'AT+CCHSET=0,1', 'AT+CCHSTART']) await ok(host, c);
     await host.until(/\+CCHSTART: 0\r\n/);
     await ok(host, 'AT+CCHOPEN=0,"updates.example.com",443,2');

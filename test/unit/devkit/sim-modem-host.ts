@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { SerialPort } from '../../../src/platform/serial.js';
+import { TEST_CA } from '../../../tools/devkit/test-pki.js';
 import type { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 
 export class ScriptHost {
@@ -119,3 +120,17 @@ export async function readCounted(host: ScriptHost, header: RegExp, trailer: str
   return all.subarray(m[0].length, end);
 }
 
+
+/**
+ * SIM7600: upload a CA file with `AT+CCERTDOWN` (simcom-at.md §4.2); by default the dev kit's test
+ * CA, which signed the loopback servers' certificate, so TLS through the simulator verifies.
+ */
+export async function ccertdown(host: ScriptHost, name = 'ca.pem', ca: Uint8Array = TEST_CA): Promise<void> {
+  host.take();
+  host.write(`AT+CCERTDOWN="${name}",${ca.length}\r`);
+  await host.until(/\r\n>$/);
+  host.take();
+  host.write(ca);
+  await host.until(/\r\nOK\r\n$/);
+  host.take();
+}

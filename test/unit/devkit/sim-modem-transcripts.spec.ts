@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startHttpLoopback } from '../../../tools/devkit/http-loopback.js';
 import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
+import { paddedCa } from '../../../tools/devkit/test-pki.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 import { vectorDir } from '../../support/paths.js';
 import { makeImage, ScriptHost } from './sim-modem-host.js';
@@ -120,8 +121,8 @@ describe('sim-modem: reference transcripts', function () {
     it(`answers ${file} as the transcript's modem does`, async () => {
       const setup = SETUPS[file];
       const image = makeImage(setup.imageSize, 7);
-      const caPem = Buffer.from('-----BEGIN CERTIFICATE-----\n'.padEnd(1188 - 26, 'A') + '\n-----END CERTIFICATE-----\n', 'latin1').subarray(0, 1188);
-      const events: Event[] = parseTranscript(readFileSync(path.join(dir, file), 'latin1'), { image, ca_pem: new Uint8Array(caPem) });
+      // The transcript uploads a 1188-byte CA: the test CA, padded, so that TLS verifies.
+      const events: Event[] = parseTranscript(readFileSync(path.join(dir, file), 'latin1'), { image, ca_pem: paddedCa(1188) });
       for (const a of setup.actions ?? []) events.push({ t: a.t, kind: 'ACT', name: a.name, run: a.run });
       events.sort((a, b) => a.t - b.t || (a.kind === 'ACT' ? -1 : 0) - (b.kind === 'ACT' ? -1 : 0));
       const server = await startHttpLoopback({ body: image, path: '/fw/app-1.2.3.bin', etag: false, closeAtEof: setup.closeAtEof });

@@ -11,6 +11,7 @@ import { Sim7600 } from '../../../src/modem/sim7600.js';
 import type { HttpClient } from '../../../src/net/http.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
 import { buildRig, RIG_CA, type Rig } from '../../../tools/bench/rig.js';
+import { acceptTls } from '../../../tools/devkit/test-pki.js';
 
 interface Seen {
   method: string;
@@ -32,6 +33,7 @@ async function echoServer(): Promise<{ port: number; seen: Seen[]; close(): Prom
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(answer.length) }).end(answer);
     });
   });
+  acceptTls(server); // https:// through the modem: TLS with the test certificate on the same port
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,

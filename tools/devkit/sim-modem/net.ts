@@ -4,10 +4,12 @@
  * Real I/O runs in real time; virtual time must not move while it is under way, so every piece is
  * handed to `VirtualTime.track`. Results are then delivered at virtual instants computed by the
  * radio model (NetworkModel), so the timing the device sees does not depend on how fast the host
- * machine is. TLS is not spoken on loopback: the modem terminates it (see docs/modem-simulator.md).
+ * machine is. TLS is real: with `TlsParams` a connection is a verified node:tls session (./tls.ts),
+ * as the module itself runs TLS and the UART carries plaintext.
  */
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { VirtualTime } from '../virtual-time.js';
+import { type ConnectFailure, openConnection, type TlsParams } from './tls.js';
 import type { Endpoint, NetworkModel } from './types.js';
 
 export interface FetchRequest {
@@ -38,6 +40,8 @@ export type FetchResult =
   | { kind: 'too-large'; status: number; length: number }
   | { kind: 'dns' }
   | { kind: 'connect' }
+  /** The TLS checks failed (certificate chain, expiry, name). */
+  | { kind: 'tls'; failure: Exclude<ConnectFailure, 'connect'> }
   | { kind: 'reset'; received: number };
 
 /** TCP maximum segment size on an LTE bearer (1500-byte MTU minus IP/TCP headers; many
@@ -50,13 +54,18 @@ export function transferMs(bytes: number, bps: number): number {
 }
 
 /**
- * One HTTP/1.1 request over a fresh loopback TCP connection, response read whole (store and
- * forward, as the modems' built-in clients do). Own framing rather than node:http so the request
- * carries exactly the headers the device configured.
+ * One HTTP/1.1 request over a fresh loopback connection (TLS with `tls`), response read whole
+ * (store and forward, as the modems' built-in clients do). Own framing rather than node:http so
+ * the request carries exactly the headers the device configured.
  */
-export function fetchOnce(target: Endpoint, req: FetchRequest): Promise<FetchResult> {
+export async function fetchOnce(target: Endpoint, req: FetchRequest, tls?: TlsParams): Promise<FetchResult> {
+  const opened = await openConnection(target, tls);
+  if ('failure' in opened) return opened.failure === 'connect' ? { kind: 'connect' } : { kind: 'tls', failure: opened.failure };
+  return exchange(opened.socket, req);
+}
+
+function exchange(socket: net.Socket, req: FetchRequest): Promise<FetchResult> {
   return new Promise<FetchResult>((resolve) => {
-    const socket = net.connect(target.port, target.host);
     let done = false;
     const finish = (r: FetchResult) => {
       if (done) return;
@@ -69,12 +78,6 @@ export function fetchOnce(target: Endpoint, req: FetchRequest): Promise<FetchRes
     if (req.body) lines.push(`Content-Length: ${req.body.length}`);
     const head = Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1');
     const parser = new ResponseReader(req.method === 'HEAD', req.bodyMax);
-    let connected = false;
-    socket.on('connect', () => {
-      connected = true;
-      socket.write(head);
-      if (req.body) socket.write(req.body);
-    });
     socket.on('data', (chunk: Buffer) => {
       const r = parser.push(chunk);
       if (r === 'too-large') finish({ kind: 'too-large', status: parser.status, length: parser.contentLength ?? -1 });
@@ -88,7 +91,7 @@ export function fetchOnce(target: Endpoint, req: FetchRequest): Promise<FetchRes
           sentBytes: head.length + (req.body?.length ?? 0),
         });
     });
-    socket.on('error', () => finish(connected ? { kind: 'reset', received: parser.received } : { kind: 'connect' }));
+    socket.on('error', () => finish({ kind: 'reset', received: parser.received }));
     socket.on('close', () => {
       if (parser.headDone && parser.contentLength === undefined && !parser.chunked) {
         // Body delimited by close.
@@ -101,8 +104,10 @@ export function fetchOnce(target: Endpoint, req: FetchRequest): Promise<FetchRes
           sentBytes: head.length,
         });
       }
-      finish(connected ? { kind: 'reset', received: parser.received } : { kind: 'connect' });
+      finish({ kind: 'reset', received: parser.received });
     });
+    socket.write(head);
+    if (req.body) socket.write(req.body);
   });
 }
 
@@ -252,20 +257,24 @@ export class SimSocket {
     this.#events = events;
   }
 
-  /** Connects for real; resolves true on success. Track it. */
-  connect(target: Endpoint): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
-      const socket = net.connect(target.port, target.host);
-      this.#socket = socket;
-      socket.once('connect', () => resolve(true));
-      socket.on('error', () => {
-        resolve(false);
-        this.#onEnd('error');
-      });
-      socket.on('data', (chunk: Buffer) => this.#onData(new Uint8Array(chunk)));
-      socket.on('end', () => this.#onEnd('peer'));
-      socket.on('close', () => this.#onEnd('peer'));
-    });
+  /** Why the last `connect` failed (undefined after a success). */
+  failure: ConnectFailure | undefined;
+
+  /** Connects for real (a verified TLS session with `tls`); resolves true on success. Track it. */
+  async connect(target: Endpoint, tls?: TlsParams): Promise<boolean> {
+    const opened = await openConnection(target, tls);
+    if ('failure' in opened) {
+      this.failure = opened.failure;
+      return false;
+    }
+    const socket = opened.socket;
+    this.#socket = socket;
+    if (this.#closed) socket.destroy(); // closed by the device while connecting
+    socket.on('error', () => this.#onEnd('error'));
+    socket.on('data', (chunk: Buffer) => this.#onData(new Uint8Array(chunk)));
+    socket.on('end', () => this.#onEnd('peer'));
+    socket.on('close', () => this.#onEnd('peer'));
+    return true;
   }
 
   /**

@@ -8,8 +8,9 @@ import type { VirtualTime } from '../virtual-time.js';
 import { type AtCommand, intArg } from './at-command.js';
 import { type BootPlan, ModemCore } from './core.js';
 import { type FetchRequest, type FetchResult, fetchOnce, SimSocket, transferMs } from './net.js';
+import { type ConnectFailure, openConnection, parseCaFile, type TlsParams } from './tls.js';
 import { CAT_M, type SimModemOptions } from './types.js';
-import * as net from 'node:net';
+import { TEST_CA } from '../test-pki.js';
 
 /** SHREAD returns at most this many bytes per `+SHREAD:` block (§4.1). */
 const SHREAD_BLOCK = 2048;
@@ -43,6 +44,8 @@ export class Sim7080 extends ModemCore {
   #pdp = [false, false, false, false];
   #apn = '';
   #files = new Map<string, Uint8Array>();
+  /** Files `AT+CSSLCFG="convert"` accepted as CA lists (a rewrite needs converting again). */
+  #converted = new Set<string>();
   #sslCtx = new Map<number, { version: number; sni?: string }>();
   #sh = {
     url: undefined as URL | undefined,
@@ -56,6 +59,8 @@ export class Sim7080 extends ModemCore {
     body: undefined as Uint8Array | undefined,
     response: undefined as Uint8Array | undefined,
     busy: false,
+    /** TLS of the connected session (SHCONN verified it; every SHREQ runs it again). */
+    tls: undefined as TlsParams | undefined,
   };
   #caCid = 0;
   #caCfg = new Map<number, CaConfig>();
@@ -63,7 +68,11 @@ export class Sim7080 extends ModemCore {
 
   constructor(time: VirtualTime, uart: UartModemEnd, options: SimModemOptions) {
     super(time, uart, options, CAT_M);
-    for (const [k, v] of Object.entries(options.files ?? { 'ca.pem': new Uint8Array(1188) })) this.#files.set(k, v);
+    // Preloaded files count as converted: the transcripts assume ca.pem was set up long ago.
+    for (const [k, v] of Object.entries(options.files ?? { 'ca.pem': TEST_CA })) {
+      this.#files.set(k, v);
+      this.#converted.add(k);
+    }
   }
 
   protected defaultIpr(): number {
@@ -380,6 +389,7 @@ export class Sim7080 extends ModemCore {
     this.out('\r\nDOWNLOAD\r\n');
     this.expectData(size, (bytes) => {
       this.#files.set(cmd.args[1], bytes);
+      this.#converted.delete(cmd.args[1]);
       this.ok();
     });
     return true;
@@ -390,7 +400,11 @@ export class Sim7080 extends ModemCore {
     // TinyGSM: "despite docs using caps, sslversion/ctxindex/sni must be lower case" (§4.1).
     const key = cmd.args[0];
     if (key === 'convert') {
-      if (!this.#files.has(cmd.args[2] ?? '')) return this.error(), true;
+      // The module parses the file into its CA store: a missing file or one that holds no valid
+      // certificate fails here (INF: the manual gives only OK/ERROR).
+      const name = cmd.args[2] ?? '';
+      if (!parseCaFile(this.#files.get(name))) return this.error(), true;
+      this.#converted.add(name);
       return this.ok(), true;
     }
     const ctx = intArg(cmd, 1, 0, 5);
@@ -471,9 +485,14 @@ export class Sim7080 extends ModemCore {
     return true;
   }
 
-  /** TLS needs a CA the module knows (strict: an empty name, "no verification", is refused). */
-  #caUsable(name: string | undefined): boolean {
-    return name !== undefined && name !== '' && this.#files.has(name);
+  /**
+   * TLS for a connection to `host` verified against the converted CA file `name`; undefined when
+   * there is none (strict: an empty name, "no verification", is refused).
+   */
+  #tlsParams(name: string | undefined, host: string): TlsParams | undefined {
+    if (name === undefined || name === '' || !this.#converted.has(name)) return undefined;
+    const ca = parseCaFile(this.#files.get(name));
+    return ca && { ca, host };
   }
 
   #shconn(): boolean {
@@ -483,14 +502,16 @@ export class Sim7080 extends ModemCore {
     const tls = sh.url.protocol === 'https:';
     const port = Number(sh.url.port || (tls ? 443 : 80));
     const target = this.resolve(sh.url.hostname, port);
+    const params = tls ? this.#tlsParams(sh.caFile, sh.url.hostname) : undefined;
     // SHCONN -> ERROR is the only failure signal for TLS problems (§4.1 [I-BOT200]).
-    if (!target || (tls && (!this.#caUsable(sh.caFile) || sh.sslCtx === undefined))) {
+    if (!target || (tls && (!params || sh.sslCtx === undefined))) {
       this.later(this.network.rttMs * 2, () => this.error());
       return true;
     }
+    sh.tls = params;
     const m = this.network;
     const ms = m.rrcSetupMs + m.rttMs * (tls ? 3 : 1) + (tls ? m.tlsCryptoMs : 0);
-    this.io(probe(target), (ok) => {
+    this.io(probe(target, params), (ok) => {
       this.later(ms, () => {
         if (!this.#pdp[0]) return this.error();
         if (!ok) return this.error();
@@ -532,7 +553,7 @@ export class Sim7080 extends ModemCore {
       body,
       bodyMax: this.options.shBodyMax ?? SH_BODY_MAX_DEFAULT,
     };
-    this.io(fetchOnce(target, req), (r) => this.#shDone(method, r));
+    this.io(fetchOnce(target, req, tls ? sh.tls : undefined), (r) => this.#shDone(method, r));
     return true;
   }
 
@@ -540,7 +561,7 @@ export class Sim7080 extends ModemCore {
     const m = this.network;
     const base = m.rttMs + m.rrcSetupMs;
     if (r.kind === 'dns') return this.later(base, () => this.line(`+SHREQ: "${method}",603,0`));
-    if (r.kind === 'connect' || r.kind === 'reset') return this.later(base, () => this.line(`+SHREQ: "${method}",601,0`));
+    if (r.kind === 'connect' || r.kind === 'reset' || r.kind === 'tls') return this.later(base, () => this.line(`+SHREQ: "${method}",601,0`));
     if (r.kind === 'too-large') {
       // The modem buffers the whole body; past its RAM: 602 No memory (stacx, §4.1).
       return this.later(base, () => this.line(`+SHREQ: "${method}",602,0`));
@@ -627,8 +648,9 @@ export class Sim7080 extends ModemCore {
     if (!this.#pdp[Number(cmd.args[1]) || 0]) return result(21, 20), true; // network not active
     const target = this.resolve(cmd.args[3], port);
     if (!target) return result(20, m.rttMs * 4), true; // can't resolve host
+    const params = cfg.ssl ? this.#tlsParams(cfg.cacert, cmd.args[3]) : undefined;
     // Strict TLS: without a CA the real module trusts everyone (§5.1); the simulator refuses.
-    if (cfg.ssl && !this.#caUsable(cfg.cacert)) return result(27, m.rttMs * 3), true;
+    if (cfg.ssl && !params) return result(27, m.rttMs * 3), true;
     this.counters.requests++;
     const entry: CaSocket = { socket: undefined as unknown as SimSocket, ssl: cfg.ssl, open: false, buffer: [], buffered: 0, indicated: false, push: recvMode === 1, port };
     entry.socket = new SimSocket(
@@ -647,9 +669,9 @@ export class Sim7080 extends ModemCore {
       this.options.socketQuietMs ?? 100,
     );
     const ms = m.rrcSetupMs + m.rttMs * (cfg.ssl ? 3 : 1) + (cfg.ssl ? m.tlsCryptoMs : 0);
-    this.io(entry.socket.connect(target), (ok) => {
+    this.io(entry.socket.connect(target, params), (ok) => {
       this.later(ms, () => {
-        if (!ok) return result(23, 0); // remote refuse
+        if (!ok) return result(caopenResult(entry.socket.failure), 0);
         entry.open = true;
         this.#ca.set(cid, entry);
         this.line(`+CAOPEN: ${cid},0`);
@@ -731,14 +753,30 @@ export class Sim7080 extends ModemCore {
   }
 }
 
-/** A TCP connect to see whether the server is there (SHCONN connects before any request). */
-function probe(target: { host: string; port: number }): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(target.port, target.host);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+/**
+ * A connect (with the TLS handshake and checks when `tls`) to see whether the server is there and
+ * acceptable: SHCONN connects before any request.
+ */
+async function probe(target: { host: string; port: number }, tls: TlsParams | undefined): Promise<boolean> {
+  const opened = await openConnection(target, tls);
+  if ('failure' in opened) return false;
+  opened.socket.destroy();
+  return true;
+}
+
+/** CAOPEN result for a failed open (§5.1): 23 remote refuse, 24 cert expired, 25 CN mismatch,
+ * 26 both, 27 connect failed (an untrusted chain: INF, the manual has no code of its own for it). */
+function caopenResult(failure: ConnectFailure | undefined): number {
+  switch (failure) {
+    case 'cert-expired':
+      return 24;
+    case 'cn-mismatch':
+      return 25;
+    case 'expired-and-mismatch':
+      return 26;
+    case 'untrusted':
+      return 27;
+    default:
+      return 23;
+  }
 }

@@ -8,6 +8,7 @@ import type { VirtualTime } from '../virtual-time.js';
 import { type AtCommand, intArg } from './at-command.js';
 import { type BootPlan, ModemCore } from './core.js';
 import { type FetchRequest, type FetchResult, fetchOnce, SimSocket, transferMs } from './net.js';
+import { parseCaFile, type TlsParams } from './tls.js';
 import { CAT_1, type SimModemOptions } from './types.js';
 
 /** `+HTTPREAD: DATA,<n>` blocks are ~1024 bytes on SIM7600 (one field report, §4.2). */
@@ -222,6 +223,16 @@ export class Sim7600 extends ModemCore {
     // Strict TLS: authmode 0 (the default) does not verify (§4.2); the simulator refuses it.
     const c = this.#ssl.get(ctx);
     return !!c && c.authmode >= 1 && c.cacert !== undefined && this.#files.has(c.cacert);
+  }
+
+  /**
+   * TLS for a connection to `host` under SSL context `ctx` (call after `#sslOk`). CCERTDOWN stores
+   * any bytes; a file that holds no valid certificate fails at the handshake, as the module only
+   * parses it then (INF): undefined.
+   */
+  #tlsParams(ctx: number, host: string): TlsParams | undefined {
+    const ca = parseCaFile(this.#files.get(this.#ssl.get(ctx)?.cacert ?? ''));
+    return ca && { ca, host };
   }
 
   protected execute(cmd: AtCommand): boolean {
@@ -607,6 +618,8 @@ export class Sim7600 extends ModemCore {
     if (!target) return report(713, 0, m.rttMs * 4), true; // get DNS failed
     // First request of a session (or after the server closed) pays TCP (+TLS) setup.
     const setup = h.connected ? 0 : m.rrcSetupMs + m.rttMs * (tls ? 3 : 1) + (tls ? m.tlsCryptoMs : 0);
+    const params = tls ? this.#tlsParams(h.sslCtx, url.hostname) : undefined;
+    if (tls && !params) return report(715, 0, setup), true; // handshake failed: the CA file is unusable
     const req: FetchRequest = {
       method: name,
       host: url.host,
@@ -617,9 +630,11 @@ export class Sim7600 extends ModemCore {
       body: method === 1 ? h.data : undefined,
       bodyMax: this.options.httpBodyMax ?? HTTP_BODY_MAX_DEFAULT,
     };
-    this.io(fetchOnce(target, req), (r: FetchResult) => {
+    this.io(fetchOnce(target, req, params), (r: FetchResult) => {
       if (r.kind === 'dns') return report(713, 0, setup);
       if (r.kind === 'connect') return report(714, 0, setup + m.rttMs);
+      // Chain, expiry or name refused: 715 handshake failed (§4.2; field: I-LG503, I-LG401).
+      if (r.kind === 'tls') return report(715, 0, setup);
       if (r.kind === 'reset') return report(706, 0, setup + m.rttMs);
       if (r.kind === 'too-large') return report(706, 0, setup + m.rttMs); // past the module's storage (§4.2)
       this.counters.netTxBytes += r.sentBytes;
@@ -725,6 +740,7 @@ export class Sim7600 extends ModemCore {
     if (tls && !this.#sslOk(this.#cch.ctx[sid])) return result(19, m.rttMs), true;
     const target = this.resolve(cmd.args[1], port);
     if (!target) return result(13, m.rttMs * 4), true;
+    const params = tls ? this.#tlsParams(this.#cch.ctx[sid], cmd.args[1]) : undefined;
     this.counters.requests++;
     const sock = this.#newSock(
       'cch',
@@ -752,8 +768,10 @@ export class Sim7600 extends ModemCore {
       },
     );
     const ms = m.rrcSetupMs + m.rttMs * (tls ? 3 : 1) + (tls ? m.tlsCryptoMs : 0);
-    this.io(sock.socket.connect(target), (ok) => {
-      if (!ok) return result(14, ms);
+    if (tls && !params) return result(15, ms), true; // handshake error: the CA file is unusable
+    // 14 connect socket error, 15 handshake error (chain, expiry or name refused).
+    this.io(sock.socket.connect(target, params), (ok) => {
+      if (!ok) return result(sock.socket.failure === 'connect' ? 14 : 15, ms);
       this.later(ms, () => {
         sock.open = true;
         this.#cchS.set(sid, sock);
