@@ -194,10 +194,10 @@ export class Sim7080 extends SimcomModem {
       await this.at.command(`AT+CASSLCFG=${CID},"CACERT",${quote(this.config.caName, 'caName')}`);
     }
     if (this.push) {
-      const pushed = await this.#open(host, port, true);
+      const pushed = await this.#open(host, port, tls, true);
       if (pushed !== 'refused') return pushed;
     }
-    const socket = await this.#open(host, port, false);
+    const socket = await this.#open(host, port, tls, false);
     if (socket === 'refused') throw new OtaError('link-lost', 'AT+CAOPEN refused');
     if (this.push) {
       // recv_mode refused, the same open without it worked: firmware-dependent (simcom-at.md
@@ -209,7 +209,7 @@ export class Sim7080 extends SimcomModem {
   }
 
   /** `AT+CAOPEN`, with recv_mode 1 when `push`; 'refused' when the modem rejects recv_mode. */
-  async #open(host: string, port: number, push: boolean): Promise<Sim7080Socket | 'refused'> {
+  async #open(host: string, port: number, tls: boolean, push: boolean): Promise<Sim7080Socket | 'refused'> {
     const socket = new Sim7080Socket(this, push);
     this.#socket = socket;
     // `+CAOPEN: <cid>,<result>` and OK arrive in either order (M7080 async open; TinyGSM's log).
