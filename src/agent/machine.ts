@@ -155,6 +155,8 @@ export class UpdateAgent {
   #d: AgentDeps;
   #random: () => number;
   #pollIntervalMs: number;
+  /** When idle first found the running image unconfirmed (see #idle). */
+  #unconfirmedSince: number | undefined;
   #stopped = false;
   #booted = false;
   /** The deployment whose image verified in this boot: only that one may be staged. */
@@ -231,8 +233,19 @@ export class UpdateAgent {
     const running = this.#d.installer.runningVersion();
     if (!this.#d.installer.runningConfirmed()) {
       // Style rule 14: never start a download while the running image may still be reverted.
+      // An unconfirmed image with no deployment in the journal (a lost or discarded journal) was
+      // never health-checked by this agent: it must not stay, and nothing would ever confirm it,
+      // so after the health deadline reset and let MCUboot revert to the confirmed image.
+      const now = this.#d.clock.now();
+      this.#unconfirmedSince ??= now;
+      const deadline = this.#unconfirmedSince + this.#d.config.healthDeadlineS * 1000;
+      if (now >= deadline) {
+        this.#log('error', 'idle.unconfirmed-revert', { running });
+        this.#d.reboot.reboot('unconfirmed image without a deployment: revert');
+        return { state: 'idle', sleepMs: 0, rebooting: true };
+      }
       this.#log('warn', 'poll.refused', { reason: 'unconfirmed-running' });
-      return { state: 'idle', sleepMs: this.#pollIntervalMs };
+      return { state: 'idle', sleepMs: deadline - now };
     }
     let poll: PollResult;
     try {
@@ -551,6 +564,15 @@ export class UpdateAgent {
     // Persisted 'reboot' before marking pending would lose a verified-but-unstaged image after a
     // reset; persisted 'stage' (we are here) means: mark pending (idempotent), then say 'reboot'.
     if (this.#verifiedInBoot !== d.actionId) {
+      const running = this.#d.installer.runningVersion();
+      if (!this.#d.installer.runningConfirmed() && compareVersionText(running, d.version) === 0) {
+        // The reset fell after the slot was marked pending and before 'reboot' was saved (the
+        // 'staged' report and the cancel check lie between): MCUboot has swapped the image in.
+        // Carry on as after the reboot: health check, then confirm or revert.
+        this.#log('warn', 'stage.found-swapped', { version: running });
+        this.journal.save({ state: 'reboot', deployment: d });
+        return this.#afterReboot(d);
+      }
       // A reset came between verify and stage: verify again from flash before marking pending.
       this.journal.save({ state: 'verify', deployment: d });
       return { state: 'verify', sleepMs: 0 };

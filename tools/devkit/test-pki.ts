@@ -95,7 +95,18 @@ export function acceptTls(server: net.Server, options: { certificate?: ServerCer
       handOver(secure);
     });
   };
+  // Connections still waiting for their first byte belong to no listener yet, so nobody else
+  // would end them: close() destroys them, or it would wait for a client that never speaks (a
+  // plain socket opened and left idle).
+  const sniffing = new Set<net.Socket>();
+  const close = server.close.bind(server);
+  server.close = ((callback?: (error?: Error) => void) => {
+    for (const socket of sniffing) socket.destroy();
+    return close(callback);
+  }) as typeof server.close;
   server.on('connection', (socket: net.Socket) => {
+    sniffing.add(socket);
+    socket.once('close', () => sniffing.delete(socket));
     socket.on('error', () => undefined);
     // A client that leaves before its first byte: nobody else will close the socket (node:http
     // servers allow half-open sockets), and the server would wait for it on close().
@@ -108,6 +119,7 @@ export function acceptTls(server: net.Server, options: { certificate?: ServerCer
         return;
       }
       socket.off('end', gone);
+      sniffing.delete(socket);
       socket.unshift(first);
       // TLS record type 22 = handshake (RFC 8446 §5.1): a ClientHello. HTTP and MQTT start otherwise.
       if (first[0] === 0x16) serveTls(socket);

@@ -314,11 +314,37 @@ describe('agent state machine', () => {
     assert.ok(s.logs.includes('journal.discarded'));
   });
 
-  it('does not poll while the running image is unconfirmed', async () => {
-    const s = setup();
+  it('does not poll while the running image is unconfirmed; without a deployment it resets after the health deadline so MCUboot reverts', async () => {
+    const s = setup({}, { healthDeadlineS: 300 });
     s.installer.confirmed = false;
-    await s.time.runFor(s.make().step());
+    const agent = s.make();
+    const first = await s.time.runFor(agent.step());
     assert.equal(s.backend.polls, 0);
+    assert.equal(s.reboots, 0);
+    assert.equal(first.sleepMs, 300_000);
+    await s.time.advance(first.sleepMs);
+    const second = await s.time.runFor(agent.step());
+    assert.equal(second.rebooting, true);
+    assert.equal(s.reboots, 1);
+    assert.equal(s.backend.polls, 0, 'never polled on an unconfirmed image');
+    assert.ok(s.logs.includes('idle.unconfirmed-revert'));
+  });
+
+  it('a reset after the slot was marked pending but before "reboot" was saved: found swapped, health-checked, confirmed', async () => {
+    const s = setup();
+    await drive(s.make(), s.time);
+    assert.equal(s.installer.pending, true);
+    // Put the journal back to 'stage', as a power cut during the 'staged' report would leave it.
+    const before = s.make();
+    await s.time.runFor(Promise.resolve(before.journal.load()));
+    before.journal.save({ state: 'stage', deployment: before.journal.record.deployment });
+    s.installer.boot(); // MCUboot swaps the pending image in, unconfirmed
+    await drive(s.make(), s.time);
+    assert.equal(s.installer.running, '1.3.0+5');
+    assert.equal(s.installer.confirmed, true);
+    assert.ok(s.logs.includes('stage.found-swapped'));
+    assert.equal(s.backend.reports.at(-1)!.phase, 'running');
+    assert.ok(!s.backend.reports.some((r) => r.phase === 'failed'), JSON.stringify(s.backend.reports));
   });
 });
 
