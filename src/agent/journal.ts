@@ -65,7 +65,7 @@ export const JOURNAL_FIELD_MAX = {
  * The URL is printable ASCII without `"` or `\\` (validated), so it costs its length; detail is
  * printable ASCII (made so on save), at most 2 per character (`"` and `\\` escaped); reason is
  * [a-z0-9-]; the ids, versions and the validator may hold anything: 6 per character (`\\uXXXX`).
- * 8470 bytes: 34 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
+ * 8460 bytes: 34 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
  */
 export const JOURNAL_TEXT_MAX = (() => {
   const n = Number.MAX_SAFE_INTEGER;
@@ -229,6 +229,11 @@ export interface LoadResult {
   record: JournalRecord;
   /** Why a stored record was discarded (reported by the agent), if it was. */
   discarded?: string;
+  /**
+   * Banks ignored although a valid record was loaded from the other one, with the reason: what a
+   * power cut in the middle of a save leaves (the record is the previous one, as designed).
+   */
+  ignored?: string[];
 }
 
 export class Journal {
@@ -260,9 +265,11 @@ export class Journal {
     const why: string[] = [];
     let text: string | undefined;
     let legacy = false;
+    let ignored: string[] = [];
     try {
       const loaded = this.#records.load();
-      why.push(...loaded.discarded);
+      if (loaded.text === undefined) why.push(...loaded.discarded);
+      else ignored = loaded.discarded;
       text = loaded.text;
     } catch (error) {
       why.push(`unreadable: ${(error as Error).message}`);
@@ -287,7 +294,10 @@ export class Journal {
         why.push(`${legacy ? 'legacy ' : ''}${error instanceof OtaError ? error.message : 'journal-invalid: not JSON'}`);
       }
     }
-    return why.length > 0 ? { record: this.#record, discarded: why.join('; ') } : { record: this.#record };
+    const result: LoadResult = { record: this.#record };
+    if (why.length > 0) result.discarded = why.join('; ');
+    if (ignored.length > 0) result.ignored = ignored;
+    return result;
   }
 
   /**
