@@ -316,6 +316,9 @@ export class Journal {
     }
     const record: JournalRecord = { v: JOURNAL_VERSION, writes, ...next };
     if (record.outcome?.detail !== undefined) record.outcome = { ...record.outcome, detail: journalDetail(record.outcome.detail) };
+    // A clock with sub-millisecond resolution (the dev kit's virtual time) gives fractional
+    // instants; load accepts whole milliseconds only, so round up (the wait is never shortened).
+    if (record.notBefore !== undefined) record.notBefore = Math.ceil(record.notBefore);
     validateJournal(record);
     const text = journalText(record);
     try {

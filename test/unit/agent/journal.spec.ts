@@ -91,6 +91,14 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     assert.deepEqual(new Journal(kv).load().record.deployment, odd);
   });
 
+  it('stores a fractional notBefore rounded up, so it loads (a reset during a backoff keeps its wait)', () => {
+    const kv = new SimKeyValue();
+    assert.equal(new Journal(kv).save({ state: 'download', deployment, notBefore: 23916.2 }).notBefore, 23917);
+    const loaded = new Journal(kv).load();
+    assert.equal(loaded.discarded, undefined);
+    assert.equal(loaded.record.notBefore, 23917);
+  });
+
   it('clips an outcome detail to printable ASCII of bounded length', () => {
     const journal = new Journal(new SimKeyValue());
     const saved = journal.save({ state: 'report', deployment: big, outcome: { phase: 'failed', reason: 'backend-protocol', detail: `${longUrl}: body\nis é not JSON` } });
