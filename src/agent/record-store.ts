@@ -20,9 +20,13 @@
  * (left by an earlier, longer record) are never read, so they are not deleted (deleting would cost
  * flash wear for nothing).
  *
- * Cost per save: ceil(length / maxValueLength) + 1 key writes (the header). Everything read is
- * hostile (flash after a power cut, another firmware's keys): the header is parsed strictly, its
- * numbers bounded, each part's length checked before it is kept, the CRC checked last.
+ * Cost per save: at most ceil(length / maxValueLength) + 1 key writes (the header); a data part
+ * the bank already holds with the same content (the record two saves ago: a long URL's parts) is
+ * not written again, so a save that changes one field of a long record costs about 2-3.
+ *
+ * Everything read is hostile (flash after a power cut, another firmware's keys): the header is
+ * parsed strictly, its numbers bounded, each part's length checked before it is kept, the CRC
+ * checked last.
  */
 import type { KeyValuePort } from '../platform/key-value.js';
 import { crc32Ascii } from '../util/crc32.js';
@@ -64,7 +68,7 @@ export class RecordStore {
   readonly partLength: number;
   /** Most data parts a valid record can have (maxLength / partLength, rounded up). */
   readonly maxParts: number;
-  /** Key writes of the last save (data parts + header), for wear figures. */
+  /** Key writes of the last save (changed data parts + header), for wear figures. */
   lastSaveWrites = 0;
   /** Key writes of all saves through this instance. */
   totalWrites = 0;
@@ -145,11 +149,24 @@ export class RecordStore {
     const count = Math.ceil(text.length / this.partLength);
     this.lastSaveWrites = 0;
     for (let i = 0; i < count; i++) {
-      this.#write(this.key(bank, i), text.slice(i * this.partLength, (i + 1) * this.partLength));
+      const key = this.key(bank, i);
+      const part = text.slice(i * this.partLength, (i + 1) * this.partLength);
+      // The bank holds the record of two saves ago: most parts (a long URL) are usually the same.
+      // Skipping those saves wear and changes nothing stored; reads cost no wear.
+      if (this.#readQuietly(key) === part) continue;
+      this.#write(key, part);
     }
     this.#write(this.key(bank), `${HEADER_TAG} ${seq} ${count} ${text.length} ${crc.toString(16).padStart(8, '0')}`);
     this.#current = bank;
     return this.lastSaveWrites;
+  }
+
+  #readQuietly(key: string): unknown {
+    try {
+      return this.#store.read(key);
+    } catch {
+      return undefined; // unreadable: written again
+    }
   }
 
   #write(key: string, value: string): void {

@@ -69,7 +69,7 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     assert.equal(new SimKeyValue().maxValueLength, 255);
   });
 
-  it('saves and loads a deployment with a 2 KB pre-signed URL: 9 parts and a header per save', () => {
+  it('saves and loads a deployment with a 2 KB pre-signed URL; progress saves rewrite only the changed parts', () => {
     const kv = new SimKeyValue();
     const journal = new Journal(kv);
     const saved = journal.save({ state: 'download', deployment: big });
@@ -78,6 +78,16 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     const loaded = new Journal(kv).load();
     assert.equal(loaded.discarded, undefined);
     assert.deepEqual(loaded.record, saved);
+    // Download progress: the same deployment, a new offset. From the third save on, each bank
+    // already holds the URL's parts, so a save writes the changed parts and the header only.
+    const counts: number[] = [];
+    for (let offset = 8192; offset <= 8192 * 8; offset += 8192) {
+      journal.save({ state: 'download', deployment: { ...big, offset, bytesFetched: offset } });
+      counts.push(journal.writeCounts.lastSave);
+    }
+    assert.equal(counts[0], Math.ceil(journalText(journal.record as never).length / 255) + 1, 'bank b was empty');
+    assert.ok(counts.slice(1).every((n) => n <= 4), counts.join(','));
+    assert.equal(new Journal(kv).load().record.deployment!.offset, 8192 * 8);
   });
 
   it('an idle record costs 2 writes; non-ASCII text survives, escaped (bytes = characters)', () => {

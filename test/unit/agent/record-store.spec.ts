@@ -60,6 +60,19 @@ describe('record store', () => {
     });
   });
 
+  it('writes only the parts that differ from what the bank holds, and always the header', () => {
+    const kv = new SimKeyValue();
+    const store = new RecordStore(kv, 'rs', MAX);
+    const base = textOf(2000, 1);
+    assert.equal(store.save(base), 9);
+    assert.equal(store.save(textOf(2000, 2)), 9);
+    // Into bank a again, which holds `base`: only the last part changed.
+    const edited = `${base.slice(0, 1999)}#`;
+    assert.equal(store.save(edited), 2);
+    assert.equal(store.totalWrites, 20);
+    assert.equal(fresh(kv).text, edited);
+  });
+
   it('loads nothing from an empty store, and saves first into bank a', () => {
     const kv = new SimKeyValue();
     assert.deepEqual(fresh(kv), { text: undefined, discarded: [] });
