@@ -216,7 +216,30 @@ export function validateJournal(value: unknown): JournalRecord {
  * its length (and a lone surrogate, which UTF-8 cannot encode, survives).
  */
 export function journalText(record: JournalRecord): string {
-  return JSON.stringify(record).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(storageOrder(record)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * The record with its fields in storage order: what stays the same during a deployment first (the
+ * URL), what changes at every progress save last (offset, bytesFetched, writes). The record store
+ * does not rewrite a part that is unchanged, so a progress save rewrites the last part or two and
+ * the header, not the URL's parts. Fields not in the record type are dropped.
+ */
+function storageOrder(r: JournalRecord): JournalRecord {
+  const d = r.deployment;
+  return {
+    v: r.v,
+    state: r.state,
+    deployment: d && {
+      actionId: d.actionId, version: d.version, url: d.url, size: d.size, sha256: d.sha256, install: d.install,
+      fromVersion: d.fromVersion, windowClosed: d.windowClosed, reuse: d.reuse, validator: d.validator,
+      attempts: d.attempts, offset: d.offset, bytesFetched: d.bytesFetched,
+    },
+    held: r.held,
+    outcome: r.outcome,
+    notBefore: r.notBefore,
+    writes: r.writes,
+  };
 }
 
 /** An outcome detail as the journal keeps it: printable ASCII (others become `?`), clipped. */
