@@ -106,6 +106,8 @@ export interface UpdateFigures {
   trailerSectorErases: number;
   i2cBytesPerVerification: number;
   verifications: number;
+  /** Key-value writes over the whole run (journal saves: parts + header each; wear). */
+  keyValueWrites: number;
 }
 
 export function updateFigures(run: UpdateRun): UpdateFigures {
@@ -136,5 +138,6 @@ export function updateFigures(run: UpdateRun): UpdateFigures {
     trailerSectorErases: erases.slice(firstTrailerSector).reduce((a, b) => a + b, 0),
     i2cBytesPerVerification: s.a5000.verifications > 0 ? (s.a5000.i2cBytesToSe + s.a5000.i2cBytesFromSe) / s.a5000.verifications : 0,
     verifications: s.a5000.verifications,
+    keyValueWrites: s.keyValue.writes,
   };
 }

@@ -210,6 +210,7 @@ export async function updateSection(options: { small?: number; large?: number } 
     row('agent erases per image sector', label, perSector, 'erases/sector', `${ERASES_PER_SECTOR_TARGET}`, perSector <= ERASES_PER_SECTOR_TARGET);
     row('max agent erases of one image sector', label, r.maxErasesPerImageSector, 'erases');
     row('agent erases of trailer sectors', label, r.trailerSectorErases, 'erases');
+    row('key-value writes (journal parts and headers)', label, r.keyValueWrites, 'writes');
   }
   row('I2C bytes per verification', big.verifications === 1 ? runs[0].label : `${runs[0].label} (${big.verifications} verifications)`, big.i2cBytesPerVerification, 'bytes');
   row('I2C bytes, first verification', 'benchSeVerification', se.first.i2cBytes, 'bytes');

@@ -178,6 +178,8 @@ export interface DevkitSummary {
     /** Image bytes the agent programmed into the secondary slot, counting a rewrite after a resume again. */
     agentImageBytesWritten: number;
   };
+  /** Key-value writes (the journal: data parts and headers, 255 bytes at most each). */
+  keyValue: { writes: number };
   /** Verifications, and data bytes over I2C in ACKed transactions (host->SE, SE->host). */
   a5000: { verifications: number; i2cBytesToSe: number; i2cBytesFromSe: number };
   xs: SimDevice['meter'];
@@ -469,6 +471,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
     uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
     flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes, agentSecondaryErases, agentImageBytesWritten: imageBytesWritten },
+    keyValue: { writes: keyValue.writes },
     a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut },
     xs: { ...device.meter },
     reports: server.reports(),

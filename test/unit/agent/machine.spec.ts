@@ -9,7 +9,7 @@ import type { PollResult, Report, UpdateBackend, UpdateOffer } from '../../../sr
 import { resolveConfig } from '../../../src/agent/config.js';
 import type { ImageInfo, Installer } from '../../../src/agent/installer.js';
 import { CANCEL_RULE, MAX_SEGMENT_BYTES, TRANSITIONS, UpdateAgent, nextSegmentBytes, type StepResult } from '../../../src/agent/machine.js';
-import { STATES } from '../../../src/agent/journal.js';
+import { Journal, STATES } from '../../../src/agent/journal.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
@@ -203,7 +203,8 @@ describe('agent state machine', () => {
     assert.equal(s.installer.confirmed, true);
     const phases = s.backend.reports.map((x) => x.phase);
     assert.deepEqual(phases, ['accepted', 'downloaded', 'staged', 'running']);
-    assert.equal(s.kv.entries()['xs-ota.journal'] !== undefined, true);
+    assert.equal(new Journal(s.kv).load().record.state, 'idle', 'the journal is stored (record store banks)');
+    assert.ok(s.kv.entries()['xs-ota.jr.a'] !== undefined && s.kv.entries()['xs-ota.jr.b'] !== undefined);
   });
 
   it('resumes after a dropped link from the last flushed sector, with If-Range', async () => {
@@ -350,7 +351,7 @@ describe('agent state machine', () => {
 
 describe('agent state machine: segments, cancel, download only, maintenance window', () => {
   const SHA = new Uint8Array(createHash('sha256').update(ARTIFACT).digest());
-  const journalOf = (s: ReturnType<typeof setup>) => JSON.parse(s.kv.entries()['xs-ota.journal']!) as Record<string, unknown> & { state: string; writes: number };
+  const journalOf = (s: ReturnType<typeof setup>) => new Journal(s.kv).load().record as unknown as Record<string, unknown> & { state: string; writes: number };
 
   it('transition and cancel tables cover every state; a cancel is honoured only before the reboot', () => {
     for (const state of STATES) {
