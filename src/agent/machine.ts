@@ -198,6 +198,8 @@ export class UpdateAgent {
       this.#booted = true;
       const loaded = this.journal.load();
       if (loaded.discarded) this.#log('warn', 'journal.discarded', { why: loaded.discarded });
+      // A torn bank (a power cut during a save) while the other bank held the record: expected, but worth a line.
+      if (loaded.ignored) this.#log('info', 'journal.bank-ignored', { why: loaded.ignored.join('; ') });
       this.#log('info', 'agent.boot', { state: loaded.record.state, running: this.#d.installer.runningVersion() });
     }
     const record = this.journal.record;

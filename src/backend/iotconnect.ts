@@ -181,7 +181,8 @@ const HOST = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]
 
 function checkUrl(url: string, where: string, scheme?: string): string {
   const m = /^(https?):\/\/([^/?#\s]+)([^\s]*)$/.exec(url);
-  if (!m) throw protocol(`${where} '${url.slice(0, 80)}' is not an absolute http(s) URL`);
+  // As urlField: printable ASCII without `"` and `\` (journal, AT command quoting).
+  if (!m || /[^\x21-\x7e]|["\\]/.test(url)) throw protocol(`${where} '${url.slice(0, 80)}' is not an absolute http(s) URL`);
   if (scheme && m[1] !== scheme) throw protocol(`${where} uses ${m[1]}:, the discovery server ${scheme}: (no downgrade)`);
   return url;
 }

@@ -229,7 +229,9 @@ export function enumField<T extends string>(value: unknown, name: string, allowe
 /** An absolute http(s) URL of at most URL_MAX characters, without spaces or control characters. */
 export function urlField(value: unknown, name: string): string {
   const url = stringField(value, name, URL_MAX);
-  if (!/^https?:\/\/[^/\s?#]+(?:[/?#][^\s]*)?$/i.test(url) || /[\u0000-\u001f\u007f]/.test(url)) {
+  // Printable ASCII without `"` and `\` (RFC 3986 has neither; they arrive percent-encoded): the
+  // URL is kept in the journal and quoted into AT commands, which carry no escapes.
+  if (!/^https?:\/\/[^/\s?#]+(?:[/?#][^\s]*)?$/i.test(url) || /[^\x21-\x7e]|["\\]/.test(url)) {
     throw new OtaError('backend-protocol', `${name}: not an absolute http(s) URL`);
   }
   return url;

@@ -83,6 +83,8 @@ describe('IoTConnect backend: message rules', () => {
     withAck({ urls: 'https://h/f.bin' }, /urls is not a non-empty array/);
     withAck({ urls: new Array(9).fill({ url: 'https://h/f' }) }, /9 entries, above 8/);
     withAck({ urls: [{ url: 'ftp://h/f.bin' }] }, /not an absolute http\(s\) URL/);
+    withAck({ urls: [{ url: 'https://h/f".bin' }] }, /not an absolute http\(s\) URL/);
+    withAck({ urls: [{ url: 'https://h/f\u00fcr.bin' }] }, /not an absolute http\(s\) URL/);
     withAck({ urls: [{ url: 'https://h/' + 'a'.repeat(3100) }] }, /above 3072/);
     withAck({ sw: 15 }, /c2d\.sw is number/);
     withAck({ sw: undefined }, /c2d\.sw missing/);
