@@ -13,6 +13,7 @@ import { OTHER_CA } from '../../tools/devkit/test-pki.js';
 const CASES: [Model, Transport][] = [
   ['sim7080', 'native'],
   ['sim7080', 'socket'],
+  ['sim7080', 'socket-push'],
   ['sim7600', 'native'],
   ['sim7600', 'socket'],
   ['sim7600', 'socket-push'],
