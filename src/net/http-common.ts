@@ -53,13 +53,14 @@ export function requestHeaders(request: HttpRequest): [string, string][] {
 }
 
 /** The HTTP/1.1 request head as bytes (RFC 9112 §3). */
-export function requestHead(request: HttpRequest, url: ParsedUrl, headers: [string, string][]): Uint8Array {
+export function requestHead(request: HttpRequest, url: ParsedUrl, headers: [string, string][], keepAlive = false): Uint8Array {
   const defaultPort = url.scheme === 'https' ? 443 : 80;
   let text = `${request.method} ${url.path} HTTP/1.1\r\nHost: ${url.host}${url.port === defaultPort ? '' : `:${url.port}`}\r\n`;
   for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
   if (request.body) text += `Content-Length: ${request.body.length}\r\n`;
-  // One request per connection: the body ends at Content-Length or when the server closes.
-  text += 'Connection: close\r\n\r\n';
+  // HTTP/1.1 connections persist unless one side says close (RFC 9112 §9.3): the socket client
+  // keeps one open between back-to-back GETs to the same origin; everything else closes.
+  text += keepAlive ? '\r\n' : 'Connection: close\r\n\r\n';
   if (text.length > LIMITS.httpRequestHeadMax) throw new OtaError('invalid-argument', `request head of ${text.length} bytes > ${LIMITS.httpRequestHeadMax}`);
   try {
     return asciiEncode(text);

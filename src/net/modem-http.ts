@@ -10,7 +10,7 @@
  */
 import type { ClockPort } from '../platform/clock.js';
 import { OtaError, isOtaError } from '../util/errors.js';
-import type { Modem, NativeHttpRequest } from '../modem/modem.js';
+import type { Modem, ModemSocket, NativeHttpRequest } from '../modem/modem.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from './http.js';
 import { checkRange, parseUrl, requestHead, requestHeaders } from './http-common.js';
 import { HttpResponseParser } from './http-parser.js';
@@ -58,9 +58,25 @@ abstract class ModemHttpBase implements HttpClient {
   protected abstract perform(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead>;
 }
 
+/**
+ * A GET may reuse the connection of the previous GET to the same origin if that one ended by its
+ * length less than this long ago. Back-to-back requests (the agent's segment, cancel poll, next
+ * segment) save a TLS set-up each (seconds on Cat-M); an older connection may have been dropped by
+ * the server (node 5 s, nginx 75 s) or a NAT without the modem knowing, and finding out would cost
+ * a read timeout, so it is closed and a new one opened.
+ */
+const REUSE_WITHIN_MS = 15_000;
+
+/** The reused connection was dead before any response byte: the caller retries on a new one. */
+class StaleConnection extends Error {}
+
 export class SocketHttpClient extends ModemHttpBase {
   /** Longest silence of the socket while a response is due, ms. */
   readonly idleMs: number;
+  /** Requests sent on a kept connection / retried on a new one because the kept one was dead. */
+  readonly reuse = { reused: 0, stale: 0 };
+  /** The connection of the last GET, kept open (see REUSE_WITHIN_MS). */
+  #kept: { origin: string; socket: ModemSocket; since: number } | undefined;
 
   constructor(options: { modem: Modem; clock: ClockPort; timeoutMs?: number; idleMs?: number }) {
     super(options);
@@ -69,10 +85,38 @@ export class SocketHttpClient extends ModemHttpBase {
 
   protected async perform(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
     const url = parseUrl(request.url);
-    const head = requestHead(request, url, requestHeaders(request));
+    const origin = `${url.scheme}://${url.host}:${url.port}`;
+    // Only a GET is retried on a new connection when a kept one turns out dead, so only a GET may
+    // use or leave one (a POST sent twice would be reported twice).
+    const reusable = request.method === 'GET';
+    const kept = this.#kept;
+    this.#kept = undefined;
+    if (kept) {
+      const fresh = this.clock.now() - kept.since <= REUSE_WITHIN_MS;
+      if (reusable && fresh && kept.origin === origin && !kept.socket.closed) {
+        this.reuse.reused++;
+        try {
+          return await this.#exchange(kept.socket, request, url, origin, sink, true);
+        } catch (error) {
+          if (!(error instanceof StaleConnection)) throw error;
+          this.reuse.stale++;
+        }
+      } else {
+        await kept.socket.close();
+      }
+    }
+    const socket = await this.modem.openSocket(url.host, url.port, url.scheme === 'https');
+    return this.#exchange(socket, request, url, origin, sink, false);
+  }
+
+  async #exchange(socket: ModemSocket, request: HttpRequest, url: ReturnType<typeof parseUrl>, origin: string, sink: HttpBodySink, reused: boolean): Promise<HttpResponseHead> {
+    const keepAlive = request.method === 'GET';
+    const head = requestHead(request, url, requestHeaders(request), keepAlive);
     const deadline = this.clock.now() + (request.timeoutMs ?? this.timeoutMs);
     this.stats.requests++;
-    const socket = await this.modem.openSocket(url.host, url.port, url.scheme === 'https');
+    let received = 0;
+    let trailing = false;
+    let keep = false;
     try {
       await socket.write(head);
       if (request.body) await socket.write(request.body);
@@ -87,26 +131,44 @@ export class SocketHttpClient extends ModemHttpBase {
         },
       });
       // Feed one socket block through the parser, pausing where the body sink pauses. Bytes after
-      // the message (none with Connection: close) are ignored.
+      // the message are not this response's: the connection is not kept then.
       const feed = (chunk: Uint8Array): void | Promise<void> => {
+        received += chunk.length;
         let offset = 0;
         while (offset < chunk.length && !parser.done) {
           offset += parser.push(chunk.subarray(offset));
           const wait = parser.takeWait();
           if (wait) {
             const rest = chunk.subarray(offset);
+            received -= rest.length; // counted again when the rest is fed
             return wait.then(() => feed(rest));
           }
         }
+        if (offset < chunk.length) trailing = true;
       };
+      let closedByPeer = false;
       while (!parser.done) {
         if (this.clock.now() > deadline) throw new OtaError('timeout', `request not complete after ${request.timeoutMs ?? this.timeoutMs} ms`);
         const n = await socket.read(feed, this.idleMs);
-        if (n === 0) parser.finish();
+        if (n === 0) {
+          closedByPeer = true;
+          parser.finish();
+        }
       }
-      return parser.head!;
+      const response = parser.head!;
+      keep = keepAlive && !closedByPeer && !trailing && !socket.closed && (response.headers['connection'] ?? '').toLowerCase() !== 'close';
+      if (keep) this.#kept = { origin, socket, since: this.clock.now() };
+      return response;
+    } catch (error) {
+      // A kept connection the server or the network had already dropped fails before any byte
+      // of the answer: not this request's failure.
+      if (reused && received === 0 && isOtaError(error, 'link-lost', 'body-truncated', 'timeout', 'closed', 'at-error', 'cme-error')) {
+        await socket.close();
+        throw new StaleConnection();
+      }
+      throw error;
     } finally {
-      await socket.close();
+      if (!keep) await socket.close();
     }
   }
 }
