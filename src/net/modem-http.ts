@@ -78,9 +78,13 @@ export class SocketHttpClient extends ModemHttpBase {
   /** The connection of the last GET, kept open (see REUSE_WITHIN_MS). */
   #kept: { origin: string; socket: ModemSocket; since: number } | undefined;
 
-  constructor(options: { modem: Modem; clock: ClockPort; timeoutMs?: number; idleMs?: number }) {
+  /** Keep connections between GETs (default true; false: one connection per request). */
+  readonly keepAlive: boolean;
+
+  constructor(options: { modem: Modem; clock: ClockPort; timeoutMs?: number; idleMs?: number; keepAlive?: boolean }) {
     super(options);
     this.idleMs = options.idleMs ?? 60_000;
+    this.keepAlive = options.keepAlive ?? true;
   }
 
   protected async perform(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
@@ -88,7 +92,7 @@ export class SocketHttpClient extends ModemHttpBase {
     const origin = `${url.scheme}://${url.host}:${url.port}`;
     // Only a GET is retried on a new connection when a kept one turns out dead, so only a GET may
     // use or leave one (a POST sent twice would be reported twice).
-    const reusable = request.method === 'GET';
+    const reusable = this.keepAlive && request.method === 'GET';
     const kept = this.#kept;
     this.#kept = undefined;
     if (kept) {
@@ -110,7 +114,7 @@ export class SocketHttpClient extends ModemHttpBase {
   }
 
   async #exchange(socket: ModemSocket, request: HttpRequest, url: ReturnType<typeof parseUrl>, origin: string, sink: HttpBodySink, reused: boolean): Promise<HttpResponseHead> {
-    const keepAlive = request.method === 'GET';
+    const keepAlive = this.keepAlive && request.method === 'GET';
     const head = requestHead(request, url, requestHeaders(request), keepAlive);
     const deadline = this.clock.now() + (request.timeoutMs ?? this.timeoutMs);
     this.stats.requests++;
