@@ -264,12 +264,12 @@ export class NativeHttpClient extends ModemHttpBase {
  * The HttpClient for a modem, on the transport the benchmark found fastest for it (`xs-ota bench`,
  * 1 MiB at 115200 / 921600 baud on the simulated dev kit, goodput as a ratio of the bottleneck):
  * - with RTS/CTS wired (the driver's `flowControl: 'rts-cts'` turns push on): the socket with data
- *   pushed by the modem, SIM7080 `AT+CAOPEN` recv_mode 1 0.955 / 0.912 (network-bound), SIM7600
- *   `AT+CCHSET=1,0` 0.973 / 0.909; no read command per block;
+ *   pushed by the modem, SIM7080 `AT+CAOPEN` recv_mode 1 0.956 / 0.916 (network-bound), SIM7600
+ *   `AT+CCHSET=1,0` 0.972 / 0.906; no read command per block;
  * - without RTS/CTS (push would overrun the UART whenever a flash write holds the reader):
- *   SIM7080 the TLS socket read with `AT+CARECV` (0.880 / 0.912; SH* windows 0.682 / 0.531,
+ *   SIM7080 the TLS socket read with `AT+CARECV` (0.882 / 0.918; SH* windows 0.682 / 0.531,
  *   store and forward); SIM7600 the built-in HTTP client in 60 KiB windows (0.913 / 0.643),
- *   which beats `AT+CCHRECV` reads of 2048 bytes at a time (0.889 / 0.559).
+ *   which beats `AT+CCHRECV` reads of 2048 bytes at a time (0.890 / 0.561).
  * A SIM7080 whose firmware refuses recv_mode reads with AT+CARECV on the same socket client.
  */
 export function modemHttpClient(options: { modem: Modem; clock: ClockPort; timeoutMs?: number }): HttpClient {
