@@ -5,7 +5,7 @@
  * defines, and a one-line main): the agent's cost is the difference of the linked preloads
  * (xsl's mc.xs.c counted at 32-bit sizes, LinkedImage), plus the .xsb bytecode of its modules.
  *
- *   node build/tools/moddable/footprint.js [--target stm32u5a9j_dk] [hawkbit all ...]
+ *   node build/tools/moddable/footprint.js [--target pico_plus2] [hawkbit all ...]
  *   (npm run footprint -- ...; needs $MODDABLE with its Linux tools built)
  *
  * Prints one JSON object. Deterministic: the same tree and SDK give the same bytes.
@@ -80,7 +80,7 @@ export function measureFootprint(options: { moddable: string; target: string; ba
 function main(argv: string[]): void {
   const moddable = process.env.MODDABLE;
   if (!moddable) throw new Error('set MODDABLE to a Moddable SDK checkout with its Linux tools built (docs/device-build.md)');
-  let target = 'stm32u5a9j_dk';
+  let target = 'pico_plus2';
   const backends: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--target') target = argv[++i]!;

@@ -26,7 +26,7 @@ import path from 'node:path';
 export interface HostBuildOptions {
   /** $MODDABLE: the SDK checkout with its Linux tools built (build/bin/lin/release). */
   readonly moddable: string;
-  /** The SDK's Zephyr target (a directory of build/devices/zephyr/targets), e.g. 'stm32u5a9j_dk'. */
+  /** The SDK's Zephyr target (a directory of build/devices/zephyr/targets), e.g. 'pico_plus2'. */
   readonly target: string;
   /** The application manifest (the repository's manifest.json). */
   readonly manifest: string;

@@ -51,7 +51,7 @@ function main(argv: string[]): void {
   const args = argv.slice(1);
   const platformAt = args.indexOf('-p');
   const platform = platformAt >= 0 ? args[platformAt + 1] ?? '' : '';
-  if (!platform.startsWith('zephyr/')) fail('--host needs -p zephyr/<target>, e.g. -p zephyr/stm32u5a9j_dk');
+  if (!platform.startsWith('zephyr/')) fail('--host needs -p zephyr/<target>, e.g. -p zephyr/pico_plus2');
   const debug = args.includes('-d');
   const config = args.filter((a) => /^\w+=/.test(a));
   const result = hostBuild({ moddable, target: platform.slice('zephyr/'.length), manifest: path.join(repoRoot, 'manifest.json'), debug, config, pathFirst: [binDir] });

@@ -1,6 +1,6 @@
 /**
- * The real Moddable SDK builds manifest.json for the named board (zephyr/stm32u5a9j_dk, the
- * STM32U5G9J-DK1; boards/stm32u5a9j_dk): mcconfig, then every host-side step of its Zephyr
+ * The real Moddable SDK builds manifest.json for the named board (zephyr/pico_plus2, the
+ * Pimoroni Pico Plus 2; boards/pico_plus2): mcconfig, then every host-side step of its Zephyr
  * build, run from the CMakeLists.txt mcconfig wrote (tools/moddable/host-build.ts): tsc per
  * TypeScript module, xsc per module, xsid per native file, mcrez, and the xsl link of every
  * preload with the manifest's creation. The C compile and the Zephyr link need Zephyr and its
@@ -16,7 +16,7 @@ import path from 'node:path';
 import { hostBuild, linkedImage, sdkToolDir, type HostBuildResult } from '../../../tools/moddable/host-build.js';
 import { repoRoot } from '../../support/paths.js';
 
-const TARGET = 'stm32u5a9j_dk';
+const TARGET = 'pico_plus2';
 
 function onPath(tool: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, tool)));
@@ -57,7 +57,7 @@ describe(`Moddable SDK build of manifest.json for zephyr/${TARGET} (host-side st
     const flat = readFileSync(path.join(build.tmpDir, 'manifest_flat.json'), 'utf8');
     assert.ok(flat.includes(path.join(repoRoot, 'boards', TARGET, 'xs-ota.overlay')), 'board overlay not in the build');
     const config = readFileSync(path.join(build.tmpDir, 'mc.config.js'), 'utf8');
-    assert.match(config, /"otaModemUart": "usart3"/);
+    assert.match(config, /"otaModemUart": "uart1"/);
   });
 
   it('TypeScript pass: the project tsc (>= 6) compiles every modules/*.ts with the paths mcconfig generates', () => {
