@@ -24,6 +24,8 @@ export interface BundleFootprint {
   readonly linked: LinkedImage;
   /** linked.totalBytes minus the SDK-only build's: what the agent adds to flash. */
   readonly agentFlashBytes: number;
+  /** Preloaded slots the agent adds, by kind (linked.slotKinds minus the SDK-only build's). */
+  readonly agentSlotKinds: Readonly<Record<string, number>>;
 }
 
 export interface Footprint {
@@ -72,7 +74,12 @@ export function measureFootprint(options: { moddable: string; target: string; ba
     const linked = linkedImage(mustLink(result, `OTA_BACKEND=${backend}`));
     let agentXsb = 0;
     for (const [name, bytes] of result.xsb) if (agentModule(name)) agentXsb += bytes;
-    return { backend, agentXsb, bundleXsb: result.xsb.get('xs-ota.xsb') ?? 0, linked, agentFlashBytes: linked.totalBytes - baseline.totalBytes };
+    const agentSlotKinds: Record<string, number> = {};
+    for (const [kind, n] of Object.entries(linked.slotKinds)) {
+      const added = n - (baseline.slotKinds[kind] ?? 0);
+      if (added !== 0) agentSlotKinds[kind] = added;
+    }
+    return { backend, agentXsb, bundleXsb: result.xsb.get('xs-ota.xsb') ?? 0, linked, agentFlashBytes: linked.totalBytes - baseline.totalBytes, agentSlotKinds };
   });
   return { target: options.target, baseline, bundles };
 }

@@ -403,6 +403,8 @@ export interface LinkedImage {
   readonly builders: number;
   /** The sum: the const data of the linked preloads, what the C compiler places in flash. */
   readonly totalBytes: number;
+  /** Preloaded slots by kind (XS_CLOSURE_KIND, XS_KEY_X_KIND, ...): what the heap is made of. */
+  readonly slotKinds: Readonly<Record<string, number>>;
 }
 
 /** Counts LinkedImage from xsl's mc.xs.c (its #define counts and array initializers). */
@@ -421,7 +423,9 @@ export function linkedImage(mcXsC: string): LinkedImage {
   let stringBytes = 0;
   for (const m of text.matchAll(/\.(?:string|key) = \{? ?"((?:[^"\\]|\\.)*)"/g)) stringBytes += cStringLength(m[1]!) + 1;
   const totalBytes = (heapSlots + stackSlots) * 16 + keys * 4 + codeBytes + stringBytes + builders * 12 + count('mxRegExpCount') * 4;
-  return { heapSlots, stackSlots, keys, codeBytes, stringBytes, builders, totalBytes };
+  const slotKinds: Record<string, number> = {};
+  for (const m of text.matchAll(/\.kind = (XS_[A-Z_]+_KIND)\}/g)) slotKinds[m[1]!] = (slotKinds[m[1]!] ?? 0) + 1;
+  return { heapSlots, stackSlots, keys, codeBytes, stringBytes, builders, totalBytes, slotKinds };
 }
 
 /** Bytes of a C string literal's body: one per character or escape (\\xNN, \\NNN octal, \\n ...). */
