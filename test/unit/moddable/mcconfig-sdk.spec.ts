@@ -73,6 +73,14 @@ describe(`Moddable SDK build of manifest.json for zephyr/${TARGET} (host-side st
     for (const name of ['xs-ota.xsb', 'main.xsb', 'ota-serial.xsb', 'ota-sys-reboot.xsb']) assert.ok(build.xsb.has(name), `${name} not compiled`);
   });
 
+  it('mcrez ships the CA certificate the config names', () => {
+    const mcrez = steps('mcrez')[0];
+    assert.ok(mcrez, 'mcrez did not run');
+    assert.equal(mcrez.status, 0, mcrez.output);
+    assert.ok(mcrez.argv.some((a) => a.endsWith(`${path.sep}ca.pem`)), `mcrez ${mcrez.argv.join(' ')}`);
+    assert.match(readFileSync(path.join(build.tmpDir, 'mc.resources.c'), 'utf8'), /ca\.pem/);
+  });
+
   it('xsl links every preload with the manifest creation, and reports the preloaded size', () => {
     assert.equal(build.failed, undefined, build.failed?.output);
     const xsl = steps('xsl')[0];
