@@ -21,7 +21,12 @@ interface Manifest {
   preload?: string[];
   config: Record<string, unknown>;
   platforms?: Record<string, { include?: string | string[]; modules?: Record<string, string | string[]>; error?: string }>;
+  resources?: Record<string, string[]>;
+  creation?: { static?: number; stack?: number; chunk?: { initial?: number }; heap?: { initial?: number } };
 }
+
+/** The device bundles rollup writes (rollup.config.mjs): one per backend, and all of them. */
+const BUNDLES = ['hawkbit', 'iotconnect', 'manifest', 'all'];
 
 /** SDK modules modules/*.ts import, and the SDK manifest (by name) that provides each. */
 const SDK_MODULES: Record<string, string> = {
@@ -123,13 +128,21 @@ describe('manifest.json (Moddable device build)', () => {
   it('names only paths that exist ($(MODDABLE) ones by their form)', () => {
     for (const include of allIncludes(manifest)) {
       if (include.startsWith('$(')) assert.match(include, /^\$\(MODDABLE\)\/[\w./-]+\/manifest(_\w+)?\.json$/, include);
-      else assert.ok(existsSync(path.join(repoRoot, include)), `include ${include} missing`);
+      else if (include.includes('$(SUBPLATFORM)')) {
+        // Every board directory of the repository is a Moddable Zephyr target name.
+        const boards = readdirSync(path.join(repoRoot, 'boards')).filter((b) => existsSync(path.join(repoRoot, 'boards', b, 'manifest.json')));
+        assert.ok(boards.includes('pico_plus2'), 'boards/pico_plus2/manifest.json missing');
+        for (const board of boards) assert.ok(existsSync(path.join(repoRoot, include.replace('$(SUBPLATFORM)', board))));
+      } else assert.ok(existsSync(path.join(repoRoot, include)), `include ${include} missing`);
     }
     for (const [name, paths] of names) {
       for (const p of paths) {
         if (p.startsWith('$(')) continue;
         assert.ok(p.startsWith('./'), `module ${name}: path ${p} must be relative to the manifest`);
-        assert.ok(localFiles(p).length > 0, `module ${name}: no ${p}{${SOURCE_EXTENSIONS.join(',')}}`);
+        for (const bundle of p.includes('$(OTA_BACKEND)') ? BUNDLES : ['']) {
+          const file = p.replace('$(OTA_BACKEND)', bundle);
+          assert.ok(localFiles(file).length > 0, `module ${name}: no ${file}{${SOURCE_EXTENSIONS.join(',')}}`);
+        }
       }
     }
   });
@@ -147,23 +160,59 @@ describe('manifest.json (Moddable device build)', () => {
     assert.ok(!(manifest.preload ?? []).includes('main'), 'main must run on the device, not at build time');
   });
 
-  it('maps "xs-ota" to the rollup bundle that modules/main.ts imports', () => {
-    assert.deepEqual(names.get('xs-ota'), ['./dist/xs-ota']);
+  it('maps "xs-ota" to the bundle of the backend chosen at build time (build.OTA_BACKEND)', () => {
+    assert.deepEqual(names.get('xs-ota'), ['./dist/xs-ota-$(OTA_BACKEND)']);
+    assert.equal(manifest.build?.['OTA_BACKEND ?='], 'hawkbit', 'default bundle: hawkBit, overridable from the shell');
+    assert.equal(manifest.config.otaBackend, manifest.build?.['OTA_BACKEND ?='], 'the default config names the default bundle');
     // mcconfig compiles .js and .ts modules and skips .mjs (SDK tools/mcmanifest.js, ModulesRule):
-    // rollup writes the bundle twice, byte for byte.
+    // the all-backends bundle is written twice, byte for byte.
     const mjs = readFileSync(path.join(repoRoot, 'dist', 'xs-ota.mjs'));
-    const js = readFileSync(path.join(repoRoot, 'dist', 'xs-ota.js'));
-    assert.ok(mjs.equals(js), 'dist/xs-ota.js differs from dist/xs-ota.mjs');
-    const rollup = readFileSync(path.join(repoRoot, 'rollup.config.mjs'), 'utf8');
-    assert.match(rollup, /file: 'dist\/xs-ota\.js'/);
-    // mcconfig's TypeScript pass sees the agent's types through the manifest's paths entry, as
-    // declarations (dist/types, emitted by npm run typecheck:modules), so it never compiles src/.
-    const paths = manifest.typescript?.tsconfig?.compilerOptions?.paths?.['xs-ota'];
-    assert.deepEqual(paths, ['$(XS_OTA)/dist/types/src/index']);
+    assert.ok(mjs.equals(readFileSync(path.join(repoRoot, 'dist', 'xs-ota-all.js'))), 'dist/xs-ota-all.js differs from dist/xs-ota.mjs');
+    // mcconfig's TypeScript pass resolves "xs-ota" to the bundle's path without extension: the
+    // declarations must sit beside each bundle.
+    for (const bundle of BUNDLES) {
+      assert.ok(existsSync(path.join(repoRoot, 'dist', `xs-ota-${bundle}.js`)), `dist/xs-ota-${bundle}.js missing`);
+      const dts = readFileSync(path.join(repoRoot, 'dist', `xs-ota-${bundle}.d.ts`), 'utf8');
+      assert.match(dts, /export \* from '\.\/types\/src\/index\.js'/);
+    }
+    assert.ok(existsSync(path.join(repoRoot, 'dist', 'types', 'src', 'index.d.ts')), 'dist/types/src/index.d.ts missing (npm run build)');
+    // The manifest's compilerOptions replace mcconfig's own (Object.assign in SDK tools/mcmanifest.js,
+    // TSConfigFile.generate): a "paths" here would drop every module mapping mcconfig generates.
+    assert.equal(manifest.typescript?.tsconfig?.compilerOptions?.paths, undefined, 'typescript.tsconfig.compilerOptions.paths replaces mcconfig\'s paths');
     assert.equal(manifest.build?.XS_OTA, './');
     const main = importsOf(path.join(repoRoot, 'modules', 'main.ts')).find((ref) => ref.specifier === 'xs-ota');
     assert.ok(main, 'modules/main.ts does not import "xs-ota"');
     assert.ok(main.names.includes('startAgent'));
+  });
+
+  it('a single-backend bundle carries no other backend code, and refuses another otaBackend at start-up', () => {
+    const hawkbit = readFileSync(path.join(repoRoot, 'dist', 'xs-ota-hawkbit.js'), 'utf8');
+    const iotconnect = readFileSync(path.join(repoRoot, 'dist', 'xs-ota-iotconnect.js'), 'utf8');
+    assert.match(iotconnect, /class MqttClient\b/);
+    assert.doesNotMatch(hawkbit, /class MqttClient\b/);
+    assert.match(iotconnect, /identity\.d\.p\.n/);
+    assert.doesNotMatch(hawkbit, /identity\.d\.p\.n/);
+    const manifestOnly = readFileSync(path.join(repoRoot, 'dist', 'xs-ota-manifest.js'), 'utf8');
+    assert.match(manifestOnly, /pollIntervalS/);
+    assert.match(hawkbit, /controller\/v1/);
+    assert.doesNotMatch(manifestOnly, /controller\/v1/);
+    assert.match(hawkbit, /class HawkbitBackend\b/);
+    assert.match(hawkbit, /otaBackend 'iotconnect': this firmware carries only the 'hawkbit' backend/);
+    assert.match(hawkbit, /otaBackend 'manifest': this firmware carries only the 'hawkbit' backend/);
+    assert.ok(hawkbit.length < iotconnect.length);
+  });
+
+  it('ships the CA certificate the config names as a resource, and a creation block with the stack it was sized for', () => {
+    const ca = manifest.build?.['OTA_CA ?='];
+    assert.ok(ca !== undefined, 'build.OTA_CA ?= missing');
+    assert.deepEqual(manifest.resources?.['*'], ['$(OTA_CA)']);
+    // The resource is named after the file (SDK tools/mcmanifest.js, Rule.iterate): it must be
+    // the otaCaCert default, and a single file (a bare "ca" would also pick up ca.key).
+    assert.equal(path.basename(ca), manifest.config.otaCaCert);
+    assert.match(readFileSync(path.join(repoRoot, ca), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
+    assert.equal(manifest.creation?.stack, 512);
+    const staticBytes = manifest.creation?.static ?? 0;
+    assert.ok(staticBytes >= 512 * 16 + (manifest.creation?.chunk?.initial ?? 0) + (manifest.creation?.heap?.initial ?? 0) * 16, 'static holds the stack and the initial heap and chunks');
   });
 
   it('resolves every import in modules/ to a manifest module or an included SDK module', () => {

@@ -1,0 +1,100 @@
+/**
+ * The agent's flash cost on a Zephyr board, measured with the real Moddable SDK's host tools
+ * (tools/moddable/host-build.ts): the release build of manifest.json for each bundle asked
+ * (OTA_BACKEND), and the same build without the agent (the manifest's SDK includes, creation and
+ * defines, and a one-line main): the agent's cost is the difference of the linked preloads
+ * (xsl's mc.xs.c counted at 32-bit sizes, LinkedImage), plus the .xsb bytecode of its modules.
+ *
+ *   node build/tools/moddable/footprint.js [--target pico_plus2] [hawkbit all ...]
+ *   (npm run footprint -- ...; needs $MODDABLE with its Linux tools built)
+ *
+ * Prints one JSON object. Deterministic: the same tree and SDK give the same bytes.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hostBuild, linkedImage, type HostBuildResult, type LinkedImage } from './host-build.js';
+
+export interface BundleFootprint {
+  readonly backend: string;
+  /** .xsb bytes of the agent's modules: xs-ota (the bundle), ota-*, main. */
+  readonly agentXsb: number;
+  readonly bundleXsb: number;
+  readonly linked: LinkedImage;
+  /** linked.totalBytes minus the SDK-only build's: what the agent adds to flash. */
+  readonly agentFlashBytes: number;
+  /** Preloaded slots the agent adds, by kind (linked.slotKinds minus the SDK-only build's). */
+  readonly agentSlotKinds: Readonly<Record<string, number>>;
+}
+
+export interface Footprint {
+  readonly target: string;
+  readonly baseline: LinkedImage;
+  readonly bundles: readonly BundleFootprint[];
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+function agentModule(name: string): boolean {
+  return name === 'xs-ota.xsb' || name === 'main.xsb' || /^ota-[\w-]+\.xsb$/.test(name);
+}
+
+function mustLink(result: HostBuildResult, what: string): string {
+  if (result.failed) throw new Error(`${what}: ${result.failed.tool} failed: ${result.failed.argv.join(' ')}\n${result.failed.output}`);
+  if (!result.linkedSource) throw new Error(`${what}: xsl wrote no mc.xs.c`);
+  return result.linkedSource;
+}
+
+/** A manifest with manifest.json's SDK side only: the build the agent is compared against. */
+export function writeBaselineManifest(dir: string, manifestPath = path.join(repoRoot, 'manifest.json')): string {
+  const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown> & { platforms: Record<string, { include?: string[] }> };
+  const sdkOnly = (list: string[] | undefined) => (list ?? []).filter((p) => p.startsWith('$(MODDABLE)'));
+  const baseline = {
+    build: { NAME: 'xs-ota-baseline' },
+    include: sdkOnly(m.include as string[]),
+    modules: { '*': ['./main'] },
+    creation: m.creation,
+    defines: m.defines,
+    platforms: { 'zephyr/*': { include: sdkOnly(m.platforms['zephyr/*']?.include) } },
+  };
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(baseline, null, '\t'));
+  writeFileSync(path.join(dir, 'main.js'), 'trace("xs-ota baseline\\n");\n');
+  return path.join(dir, 'manifest.json');
+}
+
+export function measureFootprint(options: { moddable: string; target: string; backends: readonly string[]; workDir?: string }): Footprint {
+  const work = options.workDir ?? mkdtempSync(path.join(tmpdir(), 'xs-ota-footprint-'));
+  const pathFirst = [path.join(repoRoot, 'node_modules', '.bin')];
+  const base = hostBuild({ moddable: options.moddable, target: options.target, manifest: writeBaselineManifest(path.join(work, 'baseline-app')), debug: false, outputDir: path.join(work, 'baseline'), pathFirst });
+  const baseline = linkedImage(mustLink(base, 'baseline build'));
+  const bundles = options.backends.map((backend) => {
+    const result = hostBuild({ moddable: options.moddable, target: options.target, manifest: path.join(repoRoot, 'manifest.json'), debug: false, outputDir: path.join(work, backend), pathFirst, env: { OTA_BACKEND: backend } });
+    const linked = linkedImage(mustLink(result, `OTA_BACKEND=${backend}`));
+    let agentXsb = 0;
+    for (const [name, bytes] of result.xsb) if (agentModule(name)) agentXsb += bytes;
+    const agentSlotKinds: Record<string, number> = {};
+    for (const [kind, n] of Object.entries(linked.slotKinds)) {
+      const added = n - (baseline.slotKinds[kind] ?? 0);
+      if (added !== 0) agentSlotKinds[kind] = added;
+    }
+    return { backend, agentXsb, bundleXsb: result.xsb.get('xs-ota.xsb') ?? 0, linked, agentFlashBytes: linked.totalBytes - baseline.totalBytes, agentSlotKinds };
+  });
+  return { target: options.target, baseline, bundles };
+}
+
+function main(argv: string[]): void {
+  const moddable = process.env.MODDABLE;
+  if (!moddable) throw new Error('set MODDABLE to a Moddable SDK checkout with its Linux tools built (docs/device-build.md)');
+  let target = 'pico_plus2';
+  const backends: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--target') target = argv[++i]!;
+    else backends.push(argv[i]!);
+  }
+  const result = measureFootprint({ moddable, target, backends: backends.length > 0 ? backends : ['hawkbit', 'iotconnect', 'manifest', 'all'] });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));
