@@ -279,6 +279,10 @@ export function ackOf(report: Report): { st: number; msg: string } {
       const pct = p && p.total > 0 ? Math.floor((100 * p.done) / p.total) : undefined;
       return { st: OTA_ST.inProgress, msg: pct === undefined ? 'downloading' : `downloading ${pct}%` };
     }
+    case 'resumed': {
+      const p = report.progress;
+      return { st: OTA_ST.inProgress, msg: p ? `download resumed at ${p.done} of ${p.total} bytes` : 'download resumed' };
+    }
     case 'downloaded':
       return { st: OTA_ST.inProgress, msg: 'downloaded, signature verified' };
     case 'waiting':
