@@ -69,18 +69,20 @@ export function headerRefusal(header: ImageHeader, size: number | undefined, exp
 export async function fetchHeader(http: HttpClient, url: string, headers?: Record<string, string>): Promise<ImageHeader> {
   const bytes = new Uint8Array(IMAGE_HEADER_SIZE);
   let length = 0;
+  let whole = false;
   await http.request(
     { method: 'GET', url, headers, range: { start: 0, end: IMAGE_HEADER_SIZE - 1 } },
     {
       onHead: (head) => {
         if (head.status !== 200 && head.status !== 206) throw new OtaError('http-status', `header probe answered ${head.status}`);
+        whole = head.status === 200;
       },
       onData: (chunk) => {
-        // A server without Range support sends the whole file: keep the first 32 bytes, drop the rest.
         const take = Math.min(chunk.length, IMAGE_HEADER_SIZE - length);
         if (take > 0) bytes.set(chunk.subarray(0, take), length);
         length += take;
-        if (length >= IMAGE_HEADER_SIZE) throw new HeaderComplete();
+        // A server without Range support sends the whole file: stop once the header is in.
+        if (whole && length >= IMAGE_HEADER_SIZE) throw new HeaderComplete();
       },
     },
   ).catch((error: unknown) => {

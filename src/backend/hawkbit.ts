@@ -424,6 +424,7 @@ export class HawkbitBackend implements UpdateBackend {
       await this.#post(`${this.rootUrl}/deploymentBase/${encodeURIComponent(actionId)}/feedback`, body, 'deploymentBase feedback');
       this.#refused.push(actionId);
       if (this.#refused.length > HAWKBIT_REFUSED_MAX) this.#refused.shift();
+      this.#log?.log('warn', 'deployment.refused', { action: actionId, reason: error.reason });
       return undefined;
     }
   }
