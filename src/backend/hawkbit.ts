@@ -205,6 +205,8 @@ export class HawkbitBackend implements UpdateBackend {
   #http: HttpClient;
   /** Actions whose deployment could not be used and was answered closed/failure (bounded). */
   #refused: string[] = [];
+  /** The file chosen for the current action (artifact-select.ts), so that it is chosen once. */
+  #choice: { actionId: string; where: string; filename: string; imageVersion: string | undefined } | undefined;
   /** The label (chunk version as given) of the current action, for reports after verify. */
   #label: { actionId: string; version: string } | undefined;
   #attributes: Record<string, string> | undefined;
@@ -527,8 +529,13 @@ export class HawkbitBackend implements UpdateBackend {
       const part = this.#part === undefined ? '' : ` in part '${this.#part}' (parts: ${parts.join(', ') || 'none'})`;
       throw new OtaError('backend-protocol', `${key}.chunks[].artifacts: no artifact matches ${this.#pattern}${part}`);
     }
-    const chosen = await chooseArtifact(this.#http, candidates, this.#image);
+    // The choice is made once per action: polls during the download (cancel checks, the health
+    // check) fetch the deployment again and must not read the headers again.
+    const previous = this.#choice?.actionId === actionId ? this.#choice : undefined;
+    const again = previous && candidates.find((k) => k.where === previous.where && k.filename === previous.filename);
+    const chosen = again ? { candidate: again, imageVersion: previous.imageVersion } : await chooseArtifact(this.#http, candidates, this.#image);
     const c = chosen.candidate;
+    this.#choice = { actionId, where: c.where, filename: c.filename, imageVersion: chosen.imageVersion };
     const offer: UpdateOffer = { actionId, version: c.version, url: c.url, download, update };
     if (c.size !== undefined) offer.size = c.size;
     if (c.headers !== undefined) offer.headers = c.headers;

@@ -211,12 +211,11 @@ export class RedirectingHttpClient implements HttpClient {
       }
       this.stats.followed++;
       this.#log?.log('info', 'http.redirect', { status: answer, to: originOf(url), hop: n });
-      const hop = await this.#hop({ ...request, method, body, url, headers: this.#headersFor(request.headers, startOrigin, url) }, sink, false);
-      if (hop.head) {
-        // Kept for the next request of the same resource (a resumed download) while it answers.
-        if (method === 'GET' && hop.head.status >= 200 && hop.head.status < 300) this.#keep(request.url, url);
-        return hop.head;
-      }
+      // Kept for the next request of the same resource (a resumed download) while it answers,
+      // from its head on: a body cut by the link is exactly when the resume needs it.
+      const keep = method === 'GET' ? (h: HttpResponseHead) => void (h.status >= 200 && h.status < 300 && this.#keep(request.url, url)) : undefined;
+      const hop = await this.#hop({ ...request, method, body, url, headers: this.#headersFor(request.headers, startOrigin, url) }, sink, false, keep);
+      if (hop.head) return hop.head;
       current = url;
       next = hop.next!;
       answer = hop.status!;
@@ -239,7 +238,7 @@ export class RedirectingHttpClient implements HttpClient {
    * One request. A redirect (with a Location) or, for a kept URL, a refusal is not handed to the
    * caller's sink: its body is read and dropped, and the caller goes on.
    */
-  async #hop(request: HttpRequest, sink: HttpBodySink, viaKept: boolean): Promise<Hop> {
+  async #hop(request: HttpRequest, sink: HttpBodySink, viaKept: boolean, onAnswer?: (head: HttpResponseHead) => void): Promise<Hop> {
     let next: string | undefined;
     let stale: number | undefined;
     let dropped = 0;
@@ -257,6 +256,7 @@ export class RedirectingHttpClient implements HttpClient {
           stale = h.status;
           return;
         }
+        onAnswer?.(h);
         sink.onHead?.(h);
       },
       onData: (chunk) => {
