@@ -104,7 +104,9 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.equal(s.outcome, 'running', story(s));
       assert.equal(s.versionAfter, '1.1.0+0');
       const osRequests = kit!.server.requests().filter((r) => r.path.includes('/os.bin'));
-      assert.deepEqual(osRequests.map((r) => r.headers.range), ['bytes=0-31'], 'the other module: only its header was read');
+      // Only its header, once per boot (the health check after the reboot fetches the deployment again).
+      assert.ok(osRequests.length >= 1 && osRequests.length <= s.boots, `${osRequests.length} probes in ${s.boots} boots`);
+      assert.ok(osRequests.every((r) => r.headers.range === 'bytes=0-31'), 'the other module: only its header was read');
     });
 
     it('modulePart bApp: the bApp chunk, no probe of the other module', async () => {
