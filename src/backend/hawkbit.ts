@@ -114,6 +114,7 @@ export interface HawkbitConfig {
    * controller (`…/{tenant}/…/controller/[v1/]{controllerId}/softwaremodules/…`): DDI says the
    * host and port of download links may differ from the DDI host and that "the target needs to
    * have the artifact assigned in order to be granted permission to download" (DdiArtifact).
+   * Never over plain http to another host, never to a URL with a query (a pre-signed URL).
    * 'server-origin': only to the server's origin.
    */
   credentials?: 'ddi-links' | 'server-origin';
@@ -362,7 +363,8 @@ export class HawkbitBackend implements UpdateBackend {
     if (urlOrigin(url).toLowerCase() === this.#origin) return this.#authorization;
     // A DDI download resource on another host (a hawkBit download server, a CDN in front of it)
     // needs the token; anything else (a pre-signed object-store URL) carries its own authorisation.
-    if (this.#credentials === 'ddi-links' && this.#ddiLinkPath.test(url) && url.startsWith('https:')) return this.#authorization;
+    // A query (a signature, an expiry) means the URL authorises itself: no token then.
+    if (this.#credentials === 'ddi-links' && this.#ddiLinkPath.test(url) && url.startsWith('https:') && !url.includes('?')) return this.#authorization;
     return {};
   }
 
