@@ -61,8 +61,20 @@ export interface StartConfig {
   readonly seKeyId: number;
   readonly pollIntervalS: number;
   readonly healthCheckDeadlineS: number;
-  /** IoTConnect company id and environment (backendKind 'iotconnect'). */
-  readonly iotconnect?: { readonly cpid: string; readonly env: string };
+  /**
+   * IoTConnect company id and environment (backendKind 'iotconnect'), and (issue 13) the discovery
+   * platform (`pf`, default 'aws'), the hardware version matched against a command's `hw` (default:
+   * not checked), the MQTT session ('kept' default, 'per-call' for a duty-cycled modem) and the st of
+   * the final success ack (3 default, 0). See src/backend/iotconnect.ts and docs/iotconnect.md.
+   */
+  readonly iotconnect?: {
+    readonly cpid: string;
+    readonly env: string;
+    readonly platform?: 'aws' | 'az' | '';
+    readonly hardwareVersion?: string;
+    readonly session?: 'kept' | 'per-call';
+    readonly successSt?: 0 | 3;
+  };
   /** Further policy settings (src/agent/config.ts), each validated. */
   readonly policy?: Partial<AgentConfig>;
 }
@@ -173,6 +185,12 @@ function createBackend(
         cpid: settings.iotconnect.cpid,
         env: settings.iotconnect.env,
         duid: config.deviceId,
+        platform: settings.iotconnect.platform,
+        hardwareVersion: settings.iotconnect.hardwareVersion,
+        session: settings.iotconnect.session,
+        successSt: settings.iotconnect.successSt,
+        artifactPattern: config.artifactPattern,
+        image,
       });
   }
 }
