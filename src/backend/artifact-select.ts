@@ -11,7 +11,8 @@
  *    a load address equal to the configured one (when configured: a board's images differ there
  *    when they are RAM-loaded or XIP-linked), and an image size that fits the stated file size.
  *    The header's version goes with the offer, so the version policy is applied before the download.
- * With one file left no probe is made: the download itself checks the header at its first 32 bytes.
+ * With one file (or one left after the size check) no probe is made: the agent checks that one
+ * itself (slot size before the download, the header at its first 32 bytes) with its own reasons.
  */
 import { decodeHeader, IMAGE_HEADER_SIZE, type ImageHeader } from '../image/header.js';
 import { formatVersion } from '../image/version.js';
@@ -100,6 +101,9 @@ class HeaderComplete {}
  * naming every candidate and why it was passed over when none is.
  */
 export async function chooseArtifact<T extends ArtifactCandidate>(http: HttpClient, candidates: T[], expect: ImageExpectation): Promise<ChosenArtifact<T>> {
+  // One file: nothing to choose. The agent checks it (too large for the slot: `too-large` before
+  // the download; not an image: at its first 32 bytes) and reports its own reason.
+  if (candidates.length === 1) return { candidate: candidates[0] };
   const why: string[] = [];
   const sized = candidates.filter((c) => {
     const refusal = sizeRefusal(c.size, expect);

@@ -114,8 +114,10 @@ export interface IotConnectOptions {
   /**
    * 'kept' (default): one MQTT session stays open between polls (keep-alive pings every
    * `keepAliveS`; a lost one is opened again at the next call), as both SDKs run it, and commands
-   * the cloud pushes meanwhile are taken at the next poll. 'per-call': a session per poll and
-   * report, closed after it: a duty-cycled device that sleeps its modem between polls.
+   * the cloud pushes meanwhile are taken at the next poll. It is closed when a deployment starts
+   * (an offer, a report, a refresh): the download and the reboot need the modem's socket.
+   * 'per-call': a session per poll and report, closed after it: a duty-cycled device that
+   * sleeps its modem between polls.
    */
   session?: 'kept' | 'per-call';
   commandWaitMs?: number;
@@ -379,6 +381,9 @@ export class IotConnectBackend implements UpdateBackend {
     });
     this.#o.log?.log('info', 'iotc.poll', { running: current.version, ack: command?.ack, sw: command?.sw });
     const offer = command && (await this.#usable(command));
+    // A deployment needs the modem's socket for the download (the SIM7600 driver has one TLS
+    // session): the kept session ends when an offer goes to the agent, and reopens at the next call.
+    if (offer) await this.close();
     return offer ? { offer } : {};
   }
 
@@ -424,7 +429,9 @@ export class IotConnectBackend implements UpdateBackend {
       return s.waitCommand((c) => c.ack === actionId, this.#o.commandWaitMs ?? IOTC_DEFAULTS.commandWaitMs);
     });
     this.#o.log?.log('info', 'iotc.refresh', { running: current.version, ack: actionId, found: command !== undefined });
-    return command && this.#offer(command);
+    const offer = command && (await this.#offer(command));
+    await this.close();
+    return offer;
   }
 
   async report(report: Report): Promise<void> {
@@ -439,6 +446,8 @@ export class IotConnectBackend implements UpdateBackend {
     const { st, msg } = ackOf(report, this.#o.successSt ?? OTA_ST.running);
     await this.#session((s) => this.#ack(s, report.actionId, st, msg));
     if (TERMINAL.has(report.phase)) this.#finish(report.actionId);
+    // Reports come during a deployment (the download, the reboot follow): no session is kept then.
+    await this.close();
   }
 
   /** IoTConnect has no OTA cancellation to answer; nothing is sent. */
