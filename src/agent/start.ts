@@ -91,7 +91,10 @@ export interface StartOptions {
 export interface AgentParts {
   agent: UpdateAgent;
   modem: Modem;
+  /** The modem's HTTP transport (socket or built-in client, from the board wiring). */
   http: HttpClient;
+  /** What the agent and backend use: `http` with redirects followed (src/net/redirect.ts). */
+  redirects: RedirectingHttpClient;
   backend: UpdateBackend;
   installer: SlotInstaller;
   se: Se05x;
@@ -117,8 +120,9 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   if (flowControl !== 'none' && flowControl !== 'rts-cts') throw new OtaError('config-invalid', `uartFlowControl: 'rts-cts' or 'none', not '${String(flowControl)}'`);
   // Push mode follows the wiring (the drivers' default): only RTS/CTS can pause a pushing modem.
   const modem: Modem = settings.modemModel === 'sim7600' ? new Sim7600(modemPorts, modemConfig, { flowControl }) : new Sim7080(modemPorts, modemConfig, { flowControl });
+  const transport = modemHttpClient({ modem, clock: platform.clock });
   // Redirects for every request (poll, feedback, artifact): src/net/redirect.ts (issue 13).
-  const http = new RedirectingHttpClient(modemHttpClient({ modem, clock: platform.clock }), {
+  const http = new RedirectingHttpClient(transport, {
     maxRedirects: config.maxRedirects,
     urlMax: config.urlMax,
     credentialOrigins: config.redirectCredentialOrigins,
@@ -141,7 +145,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     healthCheck: options.healthCheck,
     randomSeed: options.randomSeed,
   });
-  return { agent, modem, http, backend, installer, se };
+  return { agent, modem, http: transport, redirects: http, backend, installer, se };
 }
 
 function createBackend(
