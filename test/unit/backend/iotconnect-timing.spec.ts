@@ -97,6 +97,23 @@ describe('IoTConnect backend timing (scripted broker, virtual time)', () => {
     assert.equal(links[0].peer.count(14), 1, 'DISCONNECT on close');
   });
 
+  it("session 'kept': a kept session whose link was lost is opened again at the next poll (reconnect)", async () => {
+    const { time, links, backend } = setup('kept');
+    const first = backend.poll({ version: '1.0.0' });
+    await time.runUntil(() => links.length === 1);
+    await brokerAnswersUntil205(time, links[0].peer);
+    assert.deepEqual(await time.runFor(first), {});
+    links[0].pair.drop(); // the cell or the broker dropped it while idle
+    await time.advance(1000);
+    const second = backend.poll({ version: '1.0.0' });
+    await time.runUntil(() => links.length === 2);
+    await brokerAnswersUntil205(time, links[1].peer);
+    assert.deepEqual(await time.runFor(second), {});
+    assert.equal(backend.stats.sessions, 2);
+    assert.equal(backend.stats.discoveries, 1, 'identity kept: the broker answered before');
+    await time.runFor(backend.close());
+  });
+
   it('a link lost while waiting fails the poll at once with link-lost, and identity is kept', async () => {
     const { time, links, backend } = setup();
     const polling = backend.poll({ version: '1.0.0' });
