@@ -275,7 +275,8 @@ export function parseMisbehaviour(spec: string): Misbehaviour {
   if (fields.status !== undefined) return { status: num('status')!, retryAfterS: num('retry-after'), ...common };
   if (fields.drop !== undefined) return { drop: num('drop')!, ...common };
   if (fields.truncate !== undefined) return { truncate: num('truncate')!, ...common };
-  throw new Error(`misbehave: '${spec}' names none of status=, drop=, truncate=`);
+  if (fields['ignore-range'] !== undefined) return { ignoreRange: true, ...common };
+  throw new Error(`misbehave: '${spec}' names none of status=, drop=, truncate=, ignore-range=`);
 }
 
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
