@@ -73,6 +73,19 @@ describe('e2e: backends as deployed (issue 13)', function () {
     });
   });
 
+  it('static manifest behind a moved path (308): manifest, artifact and reports follow it', async () => {
+    const server = await startReferenceServer({ port: 0, scheme: 'https', advertiseHost: 'localhost', movedPrefixes: ['/old'] });
+    try {
+      const { url } = server.manifest.publish({ version: '1.1.0', image: TARGET });
+      const s = await run({ backend: 'manifest', server: url.replace('/manifest/', '/old/manifest/') });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.ok(server.requests().some((r) => r.status === 308 && r.path.startsWith('/old/manifest/')), 'the manifest GET was redirected');
+      assert.equal((server.reports('manifest-report').at(-1)!.body as any).phase, 'running');
+    } finally {
+      await server.close();
+    }
+  });
+
   describe('finding 2: no silent stall', () => {
     it('a deployment body over the configured cap is answered closed/failure once, naming the limit; nothing is downloaded', async () => {
       let kit: Kit | undefined;
