@@ -98,6 +98,27 @@ describe('hawkBit DDI as its model classes define it (issue 13)', () => {
     assert.equal(http.sent.filter((r) => r.method === 'POST').length, 0);
   });
 
+  it('optional fields may be absent (DdiArtifact size and hashes, DdiChunk artifacts): the offer has no size, the server says it', async () => {
+    const body = openApiExample({ modules: 2, size: 262144 });
+    delete body.deployment.chunks[0].artifacts; // the os module without files
+    delete body.deployment.chunks[1].artifacts[0].size;
+    delete body.deployment.chunks[1].artifacts[0].hashes;
+    delete body.deployment.maintenanceWindow;
+    const http = serve(body);
+    const { offer } = await backend(http, { artifactPattern: 'binary.tgz' }).poll({ version: '1.0.0' });
+    assert.match(offer!.url, /softwaremodules\/22\//);
+    assert.equal(offer!.size, undefined);
+    assert.equal(offer!.sha256, undefined);
+    assert.equal(offer!.maintenanceWindow, undefined);
+  });
+
+  it('no token over plain http to another host, nor to a URL with a query', async () => {
+    const http = serve(openApiExample({ modules: 1, size: 262144 }));
+    const { offer } = await backend(http, { artifactPattern: 'binary.tgz', preferPlainHttp: true }).poll({ version: '1.0.0' });
+    assert.match(offer!.url, /^http:\/\/link-to-cdn\.com\//);
+    assert.equal(offer!.headers, undefined);
+  });
+
   it("a part the deployment does not have is refused naming the parts it has", async () => {
     const http = serve(openApiExample({ size: 262144 }));
     await backend(http, { part: 'firmware', artifactPattern: 'binary.tgz' }).poll({ version: '1.0.0' });
