@@ -62,6 +62,25 @@ export interface AgentConfig {
   downloadSegmentBytes: number;
   /** The largest segment (bytes): caps how long a cancel can go unnoticed. Default and at most 16 MiB, a multiple of 4096, at least `downloadSegmentBytes`. */
   downloadSegmentMaxBytes: number;
+  // ── backend settings (issue 13; docs/update-server.md) ──
+  /** hawkBit: how `token` is sent: 'TargetToken' (per device, default) or 'GatewayToken' (tenant-wide). */
+  tokenScheme: 'TargetToken' | 'GatewayToken';
+  /** File name pattern of this device's image (`*` any run), hawkBit and IoTConnect. Default `*.bin`. */
+  artifactPattern: string;
+  /** hawkBit chunk `part` of this device's image (`bApp`, `os`); '' (default): any, the header chooses. */
+  modulePart: string;
+  /** hawkBit confirmationBase (user consent): confirm without the application hook. Default true. */
+  autoConfirm: boolean;
+  /** MCUboot ih_load_addr this board's images carry, checked before download when several files are offered; -1 (default): not checked. */
+  imageLoadAddress: number;
+  /** Largest JSON body from a backend, bytes (one buffer of this size). Default 32 KiB (src/backend/json-http.ts JSON_BODY_MAX); range 1 KiB - 256 KiB. */
+  backendBodyMax: number;
+  /** Longest URL a backend or a redirect may hand the agent, characters. Default 2048; range 256 - 3072 (the socket client's request head). */
+  urlMax: number;
+  /** Redirects followed per request (src/net/redirect.ts). Default 5; range 0 - 10. */
+  maxRedirects: number;
+  /** Origins (`https://host[:port]`) that may receive the token after a redirect to them; default none (same origin only). */
+  redirectCredentialOrigins: string[];
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
@@ -84,6 +103,15 @@ export const DEFAULT_CONFIG: AgentConfig = {
   downloadSegmentBytes: 256 * 1024,
   downloadSegmentMaxBytes: 16 * 1024 * 1024,
   trailerSize: DEFAULT_TRAILER_SIZE,
+  tokenScheme: 'TargetToken',
+  artifactPattern: '*.bin',
+  modulePart: '',
+  autoConfirm: true,
+  imageLoadAddress: -1,
+  backendBodyMax: 32 * 1024,
+  urlMax: 2048,
+  maxRedirects: 5,
+  redirectCredentialOrigins: [],
 };
 
 function bad(key: keyof AgentConfig, why: string): never {
@@ -123,5 +151,16 @@ export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
   if (config.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
   if (typeof config.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');
   if (typeof config.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');
+  if (config.tokenScheme !== 'TargetToken' && config.tokenScheme !== 'GatewayToken') bad('tokenScheme', `'TargetToken' or 'GatewayToken', not '${String(config.tokenScheme)}'`);
+  if (typeof config.artifactPattern !== 'string' || config.artifactPattern.length === 0 || config.artifactPattern.length > 128) bad('artifactPattern', 'must be 1-128 characters');
+  if (typeof config.modulePart !== 'string' || config.modulePart.length > 64) bad('modulePart', 'must be at most 64 characters');
+  if (typeof config.autoConfirm !== 'boolean') bad('autoConfirm', 'must be true or false');
+  if (config.imageLoadAddress !== -1) range(config, 'imageLoadAddress', 0, 0xffffffff);
+  range(config, 'backendBodyMax', 1024, 256 * 1024);
+  range(config, 'urlMax', 256, 3072);
+  range(config, 'maxRedirects', 0, 10);
+  if (!Array.isArray(config.redirectCredentialOrigins) || config.redirectCredentialOrigins.some((o) => typeof o !== 'string' || !/^https?:\/\/[^/\s?#]+$/.test(o))) {
+    bad('redirectCredentialOrigins', 'must be a list of origins (scheme://host[:port])');
+  }
   return config;
 }

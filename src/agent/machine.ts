@@ -33,6 +33,7 @@ import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
 import { Journal, type Deployment, type HeldImage, type Outcome, type State } from './journal.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
+import { labelOrder } from '../backend/version-label.js';
 
 export const TRANSITIONS: Record<State, { ok: State; fail: State }> = {
   idle: { ok: 'download', fail: 'idle' },
@@ -328,11 +329,11 @@ export class UpdateAgent {
   /** Why an offer is refused before a byte is fetched, or undefined to accept it. */
   #refusal(offer: UpdateOffer, running: string): { reason: OtaReason; detail: string } | undefined {
     const c = this.#d.config;
-    const target = versionOf(offer.version);
-    if (!target) return { reason: 'backend-protocol', detail: `version '${offer.version}' is not major.minor.revision[+build]` };
-    const cmp = compareVersionText(offer.version, running);
-    if (cmp < 0 && !c.allowDowngrade) return { reason: 'downgrade', detail: `${offer.version} is older than running ${running}` };
-    if (cmp === 0 && !c.allowSameVersion) return { reason: 'same-version', detail: `${offer.version} is already running` };
+    // backend hook (issue 13): the backend's version is a label (v1.1.0, 1.1.0-rc.1, v1.5-release);
+    // the header's version when the backend read it, else what the label names; neither: verify decides.
+    const { cmp, exact } = labelOrder(offer.imageVersion ?? offer.version, running);
+    if (cmp !== undefined && cmp < 0 && !c.allowDowngrade) return { reason: 'downgrade', detail: `${offer.version} is older than running ${running}` };
+    if (cmp === 0 && (exact || offer.imageVersion !== undefined) && !c.allowSameVersion) return { reason: 'same-version', detail: `${offer.version} is already running` };
     if (offer.hardware && offer.hardware.length > 0 && !offer.hardware.includes(c.hardwareId)) {
       return { reason: 'incompatible', detail: `image is for ${offer.hardware.join(', ')}, this device is ${c.hardwareId}` };
     }
@@ -361,6 +362,8 @@ export class UpdateAgent {
       const start = await this.#d.installer.resume(d.offset);
       d.offset = start;
       this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts });
+      // backend hook (issue 13): DDI `resumed` feedback, once per resumed attempt (bounded by maxAttempts).
+      if (start > 0 && d.size !== undefined) await this.#tryReport(d, 'resumed', { done: start, total: d.size });
       let position = start;
       let nextProgress = this.#progressMark(d, start);
       for (;;) {
@@ -372,18 +375,19 @@ export class UpdateAgent {
         if (from > 0) range = end === undefined ? { start: from, ifRange: d.validator } : { start: from, end, ifRange: d.validator };
         else if (end !== undefined) range = { start: 0, end };
         let whole = false;
+        /** A 200 to a ranged request: the whole artifact follows, written again from byte 0. */
+        let restartAtZero = false;
         await this.#d.http.request(
           { method: 'GET', url: d.url, headers: this.#d.backend.artifactHeaders?.(d.url), range },
           {
             onHead: (head: HttpResponseHead) => {
               if (head.status === 200 || head.status === 206) {
                 const validator = head.headers['etag'] ?? head.headers['last-modified'];
-                if (head.status === 200 && from > 0) {
-                  // The server ignored or refused our range (resource changed): start over, but
-                  // only if it is provably the same artifact we were told about.
-                  throw new OtaError('range-ignored', 'server answered 200 to a ranged request: restarting from 0');
-                }
-                if (validator !== undefined && d.validator !== undefined && validator !== d.validator && from > 0) {
+                // backend hook (issue 13): a 200 to a resume is the whole artifact (a server or CDN
+                // without Range, an If-Range that no longer matches): used from byte 0, not thrown
+                // away at the cost of an attempt. Size and SHA-256 still have to match (below, verify).
+                if (head.status === 200 && from > 0) restartAtZero = true;
+                if (validator !== undefined && d.validator !== undefined && validator !== d.validator && from > 0 && !restartAtZero) {
                   throw new OtaError('range-mismatch', 'artifact validator changed');
                 }
                 d.validator = validator ?? d.validator;
@@ -409,6 +413,14 @@ export class UpdateAgent {
               throw new OtaError('http-status', `artifact answered ${head.status}`);
             },
             onData: async (chunk: Uint8Array) => {
+              if (restartAtZero) {
+                restartAtZero = false;
+                this.#log('warn', 'download.restart', { from, reason: '200 to a ranged request' });
+                d.offset = await this.#d.installer.resume(0);
+                position = 0;
+                lastSaved = 0;
+                nextProgress = this.#progressMark(d, 0);
+              }
               d.bytesFetched += chunk.length;
               if (d.bytesFetched > this.#d.config.maxBytesPerDeployment) {
                 throw new OtaError('limit-exceeded', `fetched ${d.bytesFetched} bytes for one deployment`);
@@ -439,6 +451,11 @@ export class UpdateAgent {
         if (await this.#cancelRequested(d)) {
           cancelled = true;
           break;
+        }
+        // backend hook (issue 13): progress at most once per quarter of the image, between segments.
+        if (progress) {
+          await this.#tryReport(d, 'downloading', progress);
+          progress = undefined;
         }
         segment = nextSegmentBytes(position - from, this.#d.clock.now() - segmentStartMs, this.#pollIntervalMs, this.#d.config.downloadSegmentBytes, this.#d.config.downloadSegmentMaxBytes);
       }

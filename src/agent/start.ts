@@ -4,7 +4,7 @@
  * machine, and run it. The device (modules/main.ts) and the simulated dev kit call this same
  * function; only the Platform differs.
  */
-import type { UpdateBackend } from '../backend/backend.js';
+import type { UpdateBackend, UpdateOffer } from '../backend/backend.js';
 import { HawkbitBackend } from '../backend/hawkbit.js';
 import { IotConnectBackend } from '../backend/iotconnect.js';
 import { ManifestBackend } from '../backend/manifest.js';
@@ -14,6 +14,7 @@ import { Sim7600 } from '../modem/sim7600.js';
 import type { HttpClient } from '../net/http.js';
 import { modemHttpClient } from '../net/modem-http.js';
 import { modemConnector } from '../net/modem-byte-stream.js';
+import { RedirectingHttpClient } from '../net/redirect.js';
 import type { Platform } from '../platform/index.js';
 import { Se05xImageVerifier, Se05x, T1Link } from '../se/index.js';
 import { OtaError, describeError, reasonOf } from '../util/errors.js';
@@ -60,8 +61,20 @@ export interface StartConfig {
   readonly seKeyId: number;
   readonly pollIntervalS: number;
   readonly healthCheckDeadlineS: number;
-  /** IoTConnect company id and environment (backendKind 'iotconnect'). */
-  readonly iotconnect?: { readonly cpid: string; readonly env: string };
+  /**
+   * IoTConnect company id and environment (backendKind 'iotconnect'), and (issue 13) the discovery
+   * platform (`pf`, default 'aws'), the hardware version matched against a command's `hw` (default:
+   * not checked), the MQTT session ('kept' default, 'per-call' for a duty-cycled modem) and the st of
+   * the final success ack (3 default, 0). See src/backend/iotconnect.ts and docs/iotconnect.md.
+   */
+  readonly iotconnect?: {
+    readonly cpid: string;
+    readonly env: string;
+    readonly platform?: 'aws' | 'az' | '';
+    readonly hardwareVersion?: string;
+    readonly session?: 'kept' | 'per-call';
+    readonly successSt?: 0 | 3;
+  };
   /** Further policy settings (src/agent/config.ts), each validated. */
   readonly policy?: Partial<AgentConfig>;
 }
@@ -71,12 +84,17 @@ export interface StartOptions {
   healthCheck?: HealthCheck;
   /** Seed for retry jitter; the device passes bytes from the A5000's GetRandom. */
   randomSeed?: number;
+  /** hawkBit confirmationBase (user consent): the application confirms (true) or denies an offered deployment; default: the `autoConfirm` setting. */
+  confirmDeployment?: (offer: UpdateOffer) => boolean | Promise<boolean>;
 }
 
 export interface AgentParts {
   agent: UpdateAgent;
   modem: Modem;
+  /** The modem's HTTP transport (socket or built-in client, from the board wiring). */
   http: HttpClient;
+  /** What the agent and backend use: `http` with redirects followed (src/net/redirect.ts). */
+  redirects: RedirectingHttpClient;
   backend: UpdateBackend;
   installer: SlotInstaller;
   se: Se05x;
@@ -102,11 +120,19 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   if (flowControl !== 'none' && flowControl !== 'rts-cts') throw new OtaError('config-invalid', `uartFlowControl: 'rts-cts' or 'none', not '${String(flowControl)}'`);
   // Push mode follows the wiring (the drivers' default): only RTS/CTS can pause a pushing modem.
   const modem: Modem = settings.modemModel === 'sim7600' ? new Sim7600(modemPorts, modemConfig, { flowControl }) : new Sim7080(modemPorts, modemConfig, { flowControl });
-  const http = modemHttpClient({ modem, clock: platform.clock });
+  const transport = modemHttpClient({ modem, clock: platform.clock });
+  // Redirects for every request (poll, feedback, artifact): src/net/redirect.ts (issue 13).
+  const http = new RedirectingHttpClient(transport, {
+    maxRedirects: config.maxRedirects,
+    urlMax: config.urlMax,
+    credentialOrigins: config.redirectCredentialOrigins,
+    log: platform.log,
+  });
   const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
   const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyObjectId: config.keyObjectId });
   const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
-  const backend = createBackend(config, settings, http, modem, platform);
+  const slot = platform.secondarySlot.status();
+  const backend = createBackend(config, settings, http, modem, platform, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment });
   const agent = new UpdateAgent({
     config,
     backend,
@@ -119,10 +145,18 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     healthCheck: options.healthCheck,
     randomSeed: options.randomSeed,
   });
-  return { agent, modem, http, backend, installer, se };
+  return { agent, modem, http: transport, redirects: http, backend, installer, se };
 }
 
-function createBackend(config: AgentConfig, settings: StartConfig, http: HttpClient, modem: Modem, platform: Platform): UpdateBackend {
+function createBackend(
+  config: AgentConfig,
+  settings: StartConfig,
+  http: HttpClient,
+  modem: Modem,
+  platform: Platform,
+  extra: { maxImageBytes: number; confirm?: (offer: UpdateOffer) => boolean | Promise<boolean> },
+): UpdateBackend {
+  const image = { maxImageBytes: extra.maxImageBytes, loadAddress: config.imageLoadAddress === -1 ? undefined : config.imageLoadAddress };
   switch (config.backend) {
     case 'hawkbit':
       return new HawkbitBackend({
@@ -131,11 +165,19 @@ function createBackend(config: AgentConfig, settings: StartConfig, http: HttpCli
         controllerId: config.deviceId,
         tenant: config.tenant,
         token: config.token === '' ? undefined : config.token,
+        tokenScheme: config.tokenScheme,
+        artifactPattern: config.artifactPattern,
+        part: config.modulePart === '' ? undefined : config.modulePart,
+        autoConfirm: config.autoConfirm,
+        confirm: extra.confirm,
+        image,
+        bodyMax: config.backendBodyMax,
+        urlMax: config.urlMax,
         attributes: { hwRevision: config.hardwareId },
         log: platform.log,
       });
     case 'manifest':
-      return new ManifestBackend({ http, url: config.serverUrl, deviceId: config.deviceId === '' ? undefined : config.deviceId, log: platform.log });
+      return new ManifestBackend({ http, url: config.serverUrl, deviceId: config.deviceId === '' ? undefined : config.deviceId, bodyMax: config.backendBodyMax, log: platform.log });
     case 'iotconnect':
       if (!settings.iotconnect) throw new OtaError('config-invalid', 'iotconnect: cpid and env are required');
       return new IotConnectBackend({
@@ -147,6 +189,12 @@ function createBackend(config: AgentConfig, settings: StartConfig, http: HttpCli
         cpid: settings.iotconnect.cpid,
         env: settings.iotconnect.env,
         duid: config.deviceId,
+        platform: settings.iotconnect.platform,
+        hardwareVersion: settings.iotconnect.hardwareVersion,
+        session: settings.iotconnect.session,
+        successSt: settings.iotconnect.successSt,
+        artifactPattern: config.artifactPattern,
+        image,
       });
   }
 }

@@ -11,8 +11,16 @@ export type HandlingType = 'skip' | 'attempt' | 'forced';
 export interface UpdateOffer {
   /** The backend's id for this deployment (hawkBit action id, manifest version, IoTConnect ack id). */
   actionId: string;
-  /** Target image version as the backend states it ("1.3.0" or "1.3.0+5"); the image header decides. */
+  /**
+   * Target version as the backend states it: a label ("1.3.0+5", "v1.1.0", "1.1.0-rc.1",
+   * "v1.5-release"), reported back as given; the image header decides (src/backend/version-label.ts).
+   */
   version: string;
+  /**
+   * The image header's version (formatVersion), when the backend read the header before the
+   * download to choose among several files (src/backend/artifact-select.ts).
+   */
+  imageVersion?: string;
   /** Artifact URL (absolute). May be pre-signed and expire: see `refreshOffer`. */
   url: string;
   /** Artifact size in bytes, when the backend states it. */
@@ -50,6 +58,7 @@ export interface PollResult {
 export type ReportPhase =
   | 'accepted' // the offer was accepted; download will start
   | 'downloading' // progress (done/total bytes)
+  | 'resumed' // a download attempt resumes at progress.done (after a failure or a reset)
   | 'downloaded' // whole image in the slot, verified
   | 'waiting' // verified, held unstaged until the maintenance window opens
   | 'download-only' // final: a download-only deployment ended with the verified image kept unstaged

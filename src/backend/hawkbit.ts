@@ -20,6 +20,7 @@ import type { HttpClient } from '../net/http.js';
 import type { LogPort } from '../platform/log.js';
 import { OtaError } from '../util/errors.js';
 import type { HandlingType, PollResult, Report, ReportPhase, UpdateBackend, UpdateOffer } from './backend.js';
+import { chooseArtifact, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
 import {
   arrayField,
   BackendError,
@@ -31,6 +32,7 @@ import {
   sha256Field,
   statusError,
   stringField,
+  URL_MAX,
   urlField,
   urlOrigin,
   type JsonResponse,
@@ -46,6 +48,10 @@ export const HAWKBIT_DETAIL_MAX = 200;
 export const HAWKBIT_ATTRIBUTES_MAX = 16;
 /** Largest artifact size we accept from a deployment, bytes (no MCU slot is near 1 GiB). */
 export const HAWKBIT_ARTIFACT_SIZE_MAX = 1 << 30;
+/** Action ids whose unusable deployment was answered closed/failure (each once); oldest dropped past this. */
+export const HAWKBIT_REFUSED_MAX = 8;
+/** Default artifact name pattern when none is configured. */
+export const HAWKBIT_DEFAULT_PATTERN = '*.bin';
 
 const HANDLING: readonly HandlingType[] = ['skip', 'attempt', 'forced'];
 
@@ -61,8 +67,11 @@ export type HawkbitFinished = 'success' | 'failure' | 'none';
  * `downloaded` maps to the server's DOWNLOADED status ("download finished").
  */
 export const HAWKBIT_FEEDBACK: Readonly<Record<ReportPhase, { execution: HawkbitExecution; finished: HawkbitFinished }>> = {
-  accepted: { execution: 'proceeding', finished: 'none' },
+  // DdiStatus.ExecutionStatus DOWNLOAD: "device starts the download" (hawkBit shows it as such).
+  accepted: { execution: 'download', finished: 'none' },
   downloading: { execution: 'proceeding', finished: 'none' },
+  // RESUMED: the download goes on after an interruption (a failure, a reset), progress says where.
+  resumed: { execution: 'resumed', finished: 'none' },
   downloaded: { execution: 'downloaded', finished: 'none' },
   // Still open: hawkBit maps any execution but closed/canceled/rejected/download(ed) to RUNNING.
   waiting: { execution: 'scheduled', finished: 'none' },
@@ -91,9 +100,35 @@ export interface HawkbitConfig {
   tokenScheme?: 'TargetToken' | 'GatewayToken';
   /**
    * Filename of the MCUboot artifact: a pattern where `*` matches any run of characters
-   * (`zephyr.signed.bin`, `*.signed.bin`). Default: the first artifact whose name ends in `.bin`.
+   * (`zephyr.signed.bin`, `*.signed.bin`). Default `*.bin`.
    */
   artifactPattern?: string;
+  /**
+   * The chunk `part` (hawkBit software module type key) that holds this device's image, e.g.
+   * `bApp` or `os`. Default: any part; with several matching files the image header chooses.
+   */
+  part?: string;
+  /**
+   * Where the token goes besides the server's own origin. 'ddi-links' (default): also to a
+   * download link on another host whose path is a DDI download resource of this tenant and
+   * controller (`…/{tenant}/…/controller/[v1/]{controllerId}/softwaremodules/…`): DDI says the
+   * host and port of download links may differ from the DDI host and that "the target needs to
+   * have the artifact assigned in order to be granted permission to download" (DdiArtifact).
+   * Never over plain http to another host, never to a URL with a query (a pre-signed URL).
+   * 'server-origin': only to the server's origin.
+   */
+  credentials?: 'ddi-links' | 'server-origin';
+  /**
+   * A deployment that waits for the device's consent (confirmationBase, hawkBit's user-consent
+   * flow): `confirm` decides when given; else `autoConfirm` (default true) confirms, and false
+   * denies it with a reason.
+   */
+  autoConfirm?: boolean;
+  confirm?: (offer: UpdateOffer) => boolean | Promise<boolean>;
+  /** What the image must be (slot capacity, load address), for the choice among files. */
+  image?: ImageExpectation;
+  /** Longest URL accepted in a deployment, characters (default URL_MAX). */
+  urlMax?: number;
   /** Device attributes for configData (sent with mode `merge` when the server asks, once). */
   attributes?: Record<string, string>;
   /** Take `download-http` before `download` (a modem without TLS). Default false. */
@@ -131,11 +166,11 @@ export function matchFilename(pattern: string, name: string): boolean {
   return name.length - last.length >= at && name.endsWith(last);
 }
 
-function linkHref(links: Record<string, unknown>, key: string, prefix: string): string | undefined {
+function linkHref(links: Record<string, unknown>, key: string, prefix: string, urlMax = URL_MAX): string | undefined {
   const link = links[key];
   if (link === undefined) return undefined;
   const object = objectField(link, `${prefix}.${key}`);
-  return urlField(object.href, `${prefix}.${key}.href`);
+  return urlField(object.href, `${prefix}.${key}.href`, urlMax);
 }
 
 function requirePathSegment(value: unknown, key: string): string {
@@ -160,7 +195,21 @@ export class HawkbitBackend implements UpdateBackend {
   #authorization: Record<string, string>;
   /** Origin of the server, lower-case: where the token may be sent. */
   #origin: string;
-  #pattern: string | undefined;
+  #pattern: string;
+  #part: string | undefined;
+  #credentials: 'ddi-links' | 'server-origin';
+  #ddiLinkPath: RegExp;
+  #autoConfirm: boolean;
+  #confirm: ((offer: UpdateOffer) => boolean | Promise<boolean>) | undefined;
+  #image: ImageExpectation;
+  #urlMax: number;
+  #http: HttpClient;
+  /** Actions whose deployment could not be used and was answered closed/failure (bounded). */
+  #refused: string[] = [];
+  /** The file chosen for the current action (artifact-select.ts), so that it is chosen once. */
+  #choice: { actionId: string; where: string; filename: string; imageVersion: string | undefined } | undefined;
+  /** The label (chunk version as given) of the current action, for reports after verify. */
+  #label: { actionId: string; version: string } | undefined;
   #attributes: Record<string, string> | undefined;
   #preferPlainHttp: boolean;
   #log: LogPort | undefined;
@@ -192,7 +241,21 @@ export class HawkbitBackend implements UpdateBackend {
     if (config.artifactPattern !== undefined && (typeof config.artifactPattern !== 'string' || config.artifactPattern.length === 0)) {
       throw new OtaError('config-invalid', 'artifactPattern: a non-empty string');
     }
-    this.#pattern = config.artifactPattern;
+    this.#pattern = config.artifactPattern ?? HAWKBIT_DEFAULT_PATTERN;
+    if (config.part !== undefined && (typeof config.part !== 'string' || config.part.length === 0 || config.part.length > 64)) {
+      throw new OtaError('config-invalid', 'part: 1..64 characters');
+    }
+    this.#part = config.part;
+    const credentials = config.credentials ?? 'ddi-links';
+    if (credentials !== 'ddi-links' && credentials !== 'server-origin') throw new OtaError('config-invalid', `credentials: ${String(credentials)}`);
+    this.#credentials = credentials;
+    this.#ddiLinkPath = new RegExp(`^https?://[^/?#]+(?:/[^?#]*)?/${escapeRegExp(tenant)}/(?:[^?#]*/)?controller/(?:v1/)?${escapeRegExp(controllerId)}/softwaremodules/`, 'i');
+    this.#autoConfirm = config.autoConfirm ?? true;
+    this.#confirm = config.confirm;
+    this.#image = config.image ?? {};
+    this.#urlMax = config.urlMax ?? URL_MAX;
+    if (!Number.isInteger(this.#urlMax) || this.#urlMax < 64 || this.#urlMax > 8192) throw new OtaError('config-invalid', `urlMax: ${this.#urlMax} (64..8192)`);
+    this.#http = config.http;
     if (config.attributes !== undefined) {
       const keys = Object.keys(config.attributes);
       if (keys.length > HAWKBIT_ATTRIBUTES_MAX) throw new OtaError('config-invalid', `attributes: ${keys.length} > ${HAWKBIT_ATTRIBUTES_MAX}`);
@@ -221,12 +284,14 @@ export class HawkbitBackend implements UpdateBackend {
     const deploymentHref = linkHref(links, 'deploymentBase', '_links');
     const cancelHref = linkHref(links, 'cancelAction', '_links');
     const configHref = linkHref(links, 'configData', '_links');
+    const confirmationHref = linkHref(links, 'confirmationBase', '_links');
 
     if (configHref === undefined) this.#configPending = true;
     else if (this.#configPending && this.#attributes !== undefined) await this.#putConfigData(configHref);
 
     if (cancelHref !== undefined) result.cancelActionId = await this.#fetchCancel(cancelHref);
-    if (deploymentHref !== undefined) result.offer = await this.#fetchDeployment(deploymentHref);
+    if (deploymentHref !== undefined) result.offer = await this.#usableDeployment(deploymentHref);
+    else if (confirmationHref !== undefined) await this.#answerConfirmation(confirmationHref);
 
     const etag = response.head.headers['etag'];
     this.#rootEtag = etag;
@@ -240,7 +305,10 @@ export class HawkbitBackend implements UpdateBackend {
     if (report.phase === 'cancelled') return this.acknowledgeCancel(report.actionId, true);
     const mapping = HAWKBIT_FEEDBACK[report.phase];
     if (!mapping) throw new OtaError('invalid-argument', `phase: ${String(report.phase)}`);
-    const details = [`${report.phase}: target ${report.version}, running ${report.runningVersion}`];
+    // The backend's version is reported as it gave it (a label such as v1.1.0); the header's version too when it differs.
+    const label = this.#label?.actionId === report.actionId ? this.#label.version : undefined;
+    const target = label === undefined || label === report.version ? report.version : `${label} (image ${report.version})`;
+    const details = [`${report.phase}: target ${target}, running ${report.runningVersion}`];
     if (report.reason !== undefined) details.push(`reason: ${report.reason}`);
     if (report.detail !== undefined) details.push(report.detail.slice(0, HAWKBIT_DETAIL_MAX));
     if (report.progress !== undefined) details.push(`${report.progress.done} of ${report.progress.total} bytes`);
@@ -292,7 +360,12 @@ export class HawkbitBackend implements UpdateBackend {
   }
 
   #auth(url: string): Record<string, string> {
-    return urlOrigin(url).toLowerCase() === this.#origin ? this.#authorization : {};
+    if (urlOrigin(url).toLowerCase() === this.#origin) return this.#authorization;
+    // A DDI download resource on another host (a hawkBit download server, a CDN in front of it)
+    // needs the token; anything else (a pre-signed object-store URL) carries its own authorisation.
+    // A query (a signature, an expiry) means the URL authorises itself: no token then.
+    if (this.#credentials === 'ddi-links' && this.#ddiLinkPath.test(url) && url.startsWith('https:') && !url.includes('?')) return this.#authorization;
+    return {};
   }
 
   #invalidate(): void {
@@ -331,57 +404,150 @@ export class HawkbitBackend implements UpdateBackend {
     return idField(cancel.stopId, 'cancelAction.cancelAction.stopId');
   }
 
+  /**
+   * The deployment behind `href`, or undefined when it cannot be used: then it is answered
+   * closed/failure with the reason naming the field (once per action), so the operator sees it and
+   * hawkBit closes the action instead of showing it running while the device fetches it forever.
+   * Transient failures (the server's 5xx, the link) still reject: the next poll asks again.
+   */
+  async #usableDeployment(href: string): Promise<UpdateOffer | undefined> {
+    try {
+      return await this.#fetchDeployment(href);
+    } catch (error) {
+      if (!(error instanceof OtaError) || (error.reason !== 'backend-protocol' && error.reason !== 'body-too-large')) throw error;
+      const actionId = /\/deploymentBase\/([^/?#]{1,128})/.exec(href)?.[1];
+      const detail = error.detail ?? error.reason;
+      this.#log?.log('error', 'deployment.unusable', { action: actionId, reason: error.reason, detail });
+      if (actionId === undefined) throw error;
+      if (this.#refused.includes(actionId)) return undefined;
+      const body = {
+        id: actionId,
+        status: { execution: 'closed', result: { finished: 'failure' }, details: [`failed: deployment not usable (${error.reason})`, detail.slice(0, HAWKBIT_DETAIL_MAX)] },
+      };
+      this.#invalidate();
+      await this.#post(`${this.rootUrl}/deploymentBase/${encodeURIComponent(actionId)}/feedback`, body, 'deploymentBase feedback');
+      this.#refused.push(actionId);
+      if (this.#refused.length > HAWKBIT_REFUSED_MAX) this.#refused.shift();
+      this.#log?.log('warn', 'deployment.refused', { action: actionId, reason: error.reason });
+      return undefined;
+    }
+  }
+
+  /**
+   * confirmationBase (hawkBit's user consent): the action waits for the device. The application's
+   * `confirm` hook (or `autoConfirm`) answers it with DdiConfirmationFeedback
+   * {confirmation: confirmed|denied, code, details}; once confirmed, the next poll links deploymentBase.
+   */
+  async #answerConfirmation(href: string): Promise<void> {
+    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) });
+    const body = this.#body(response, 'confirmationBase');
+    if (body.id === undefined && body.autoConfirm !== undefined) return; // the auto-confirm state only: no action waits
+    const actionId = idField(body.id, 'confirmationBase.id');
+    let offer: UpdateOffer | undefined;
+    let confirmed: boolean;
+    let detail: string;
+    try {
+      offer = await this.#parseDeployment({ id: body.id, deployment: body.confirmation }, 'confirmation');
+      confirmed = this.#confirm ? (await this.#confirm(offer)) === true : this.#autoConfirm;
+      detail = confirmed ? `confirmed ${offer.version}` : this.#confirm ? `the application declined ${offer.version}` : 'autoConfirm is off and no application hook confirms';
+    } catch (error) {
+      if (!(error instanceof OtaError) || error.reason !== 'backend-protocol') throw error;
+      confirmed = false;
+      detail = `deployment not usable: ${error.detail ?? error.reason}`;
+    }
+    this.#log?.log('info', 'confirmation.answer', { action: actionId, confirmed });
+    this.#invalidate();
+    await this.#post(
+      `${this.rootUrl}/confirmationBase/${encodeURIComponent(actionId)}/feedback`,
+      { confirmation: confirmed ? 'confirmed' : 'denied', code: confirmed ? 200 : 403, details: [detail.slice(0, HAWKBIT_DETAIL_MAX)] },
+      'confirmationBase feedback',
+    );
+  }
+
   async #fetchDeployment(href: string): Promise<UpdateOffer> {
     const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) });
     const body = this.#body(response, 'deploymentBase');
-    const offer = this.#parseDeployment(body);
+    const offer = await this.#parseDeployment(body, 'deployment');
     this.#deploymentHref.clear(); // only the current action's href is kept (bounded)
     this.#deploymentHref.set(offer.actionId, href);
+    this.#label = { actionId: offer.actionId, version: offer.version };
     return offer;
   }
 
-  #parseDeployment(body: Record<string, unknown>): UpdateOffer {
-    const actionId = idField(body.id, 'deploymentBase.id');
-    const deployment = objectField(body.deployment, 'deployment');
-    const download = enumField(deployment.download, 'deployment.download', HANDLING);
-    const update = enumField(deployment.update, 'deployment.update', HANDLING);
+  /**
+   * DdiDeploymentBase (or DdiConfirmationBaseAction with `key` 'confirmation'). Unknown fields are
+   * ignored (hawkBit adds actionHistory, metadata, encrypted...); optional ones (`size`, `hashes`,
+   * `artifacts`, `maintenanceWindow`) may be absent. The image is chosen by part, pattern and
+   * header (src/backend/artifact-select.ts).
+   */
+  async #parseDeployment(body: Record<string, unknown>, key: 'deployment' | 'confirmation'): Promise<UpdateOffer> {
+    const actionId = idField(body.id, `${key}Base.id`);
+    const deployment = objectField(body.deployment, key);
+    const download = enumField(deployment.download, `${key}.download`, HANDLING);
+    const update = enumField(deployment.update, `${key}.update`, HANDLING);
     const maintenanceWindow =
       deployment.maintenanceWindow === undefined
         ? undefined
-        : enumField(deployment.maintenanceWindow, 'deployment.maintenanceWindow', ['available', 'unavailable'] as const);
-    const chunks = arrayField(deployment.chunks, 'deployment.chunks', HAWKBIT_CHUNKS_MAX);
+        : enumField(deployment.maintenanceWindow, `${key}.maintenanceWindow`, ['available', 'unavailable'] as const);
+    const chunks = arrayField(deployment.chunks, `${key}.chunks`, HAWKBIT_CHUNKS_MAX);
+    type Candidate = ArtifactCandidate & { version: string; sha256?: Uint8Array };
+    const candidates: Candidate[] = [];
+    const parts: string[] = [];
     for (let i = 0; i < chunks.length; i++) {
-      const chunkName = `deployment.chunks[${i}]`;
+      const chunkName = `${key}.chunks[${i}]`;
       const chunk = objectField(chunks[i], chunkName);
-      const artifacts = arrayField(chunk.artifacts, `${chunkName}.artifacts`, HAWKBIT_ARTIFACTS_MAX);
+      const part = chunk.part === undefined ? undefined : stringField(chunk.part, `${chunkName}.part`);
+      if (part !== undefined) parts.push(part);
+      if (this.#part !== undefined && part !== this.#part) continue;
+      // DdiChunk.artifacts is optional (a module without files): nothing to take from it.
+      const artifacts = chunk.artifacts === undefined ? [] : arrayField(chunk.artifacts, `${chunkName}.artifacts`, HAWKBIT_ARTIFACTS_MAX);
       for (let j = 0; j < artifacts.length; j++) {
         const name = `${chunkName}.artifacts[${j}]`;
         const artifact = objectField(artifacts[j], name);
         const filename = stringField(artifact.filename, `${name}.filename`);
-        const wanted = this.#pattern === undefined ? filename.endsWith('.bin') : matchFilename(this.#pattern, filename);
-        if (!wanted) continue;
+        if (!matchFilename(this.#pattern, filename)) continue;
         const version = stringField(chunk.version, `${chunkName}.version`);
-        const size = integerField(artifact.size, `${name}.size`, 0, HAWKBIT_ARTIFACT_SIZE_MAX);
+        const size = artifact.size === undefined ? undefined : integerField(artifact.size, `${name}.size`, 0, HAWKBIT_ARTIFACT_SIZE_MAX);
         let sha256: Uint8Array | undefined;
         if (artifact.hashes !== undefined) {
           const hashes = objectField(artifact.hashes, `${name}.hashes`);
           if (hashes.sha256 !== undefined) sha256 = sha256Field(hashes.sha256, `${name}.hashes.sha256`);
         }
         const links = objectField(artifact._links, `${name}._links`);
-        const secure = linkHref(links, 'download', `${name}._links`);
-        const plain = linkHref(links, 'download-http', `${name}._links`);
+        const secure = linkHref(links, 'download', `${name}._links`, this.#urlMax);
+        const plain = linkHref(links, 'download-http', `${name}._links`, this.#urlMax);
         const url = this.#preferPlainHttp ? (plain ?? secure) : (secure ?? plain);
         if (url === undefined) throw new OtaError('backend-protocol', `${name}._links: no download or download-http link`);
-        const offer: UpdateOffer = { actionId, version, url, size, download, update };
         // DDI artifact downloads are authenticated like every DDI call; a link to another origin
         // (a CDN, a pre-signed URL) carries its own authorisation and must not see our token.
         const auth = this.#auth(url);
-        if (auth.authorization !== undefined) offer.headers = { ...auth };
-        if (sha256 !== undefined) offer.sha256 = sha256;
-        if (maintenanceWindow !== undefined) offer.maintenanceWindow = maintenanceWindow;
-        return offer;
+        const candidate: Candidate = { where: name, filename, url, version, headers: auth.authorization !== undefined ? { ...auth } : undefined };
+        if (size !== undefined) candidate.size = size;
+        if (sha256 !== undefined) candidate.sha256 = sha256;
+        candidates.push(candidate);
       }
     }
-    throw new OtaError('backend-protocol', `deployment.chunks[].artifacts: no artifact matches ${this.#pattern ?? '*.bin'}`);
+    if (candidates.length === 0) {
+      const part = this.#part === undefined ? '' : ` in part '${this.#part}' (parts: ${parts.join(', ') || 'none'})`;
+      throw new OtaError('backend-protocol', `${key}.chunks[].artifacts: no artifact matches ${this.#pattern}${part}`);
+    }
+    // The choice is made once per action: polls during the download (cancel checks, the health
+    // check) fetch the deployment again and must not read the headers again.
+    const previous = this.#choice?.actionId === actionId ? this.#choice : undefined;
+    const again = previous && candidates.find((k) => k.where === previous.where && k.filename === previous.filename);
+    const chosen = again ? { candidate: again, imageVersion: previous.imageVersion } : await chooseArtifact(this.#http, candidates, this.#image);
+    const c = chosen.candidate;
+    this.#choice = { actionId, where: c.where, filename: c.filename, imageVersion: chosen.imageVersion };
+    const offer: UpdateOffer = { actionId, version: c.version, url: c.url, download, update };
+    if (c.size !== undefined) offer.size = c.size;
+    if (c.headers !== undefined) offer.headers = c.headers;
+    if (c.sha256 !== undefined) offer.sha256 = c.sha256;
+    if (chosen.imageVersion !== undefined) offer.imageVersion = chosen.imageVersion;
+    if (maintenanceWindow !== undefined) offer.maintenanceWindow = maintenanceWindow;
+    return offer;
   }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

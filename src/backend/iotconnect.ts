@@ -29,6 +29,8 @@ import type { LogPort } from '../platform/log.js';
 import { utf8Decode, utf8Encode } from '../util/bytes.js';
 import { OtaError, describeError, type OtaReason } from '../util/errors.js';
 import type { PollResult, Report, ReportPhase, UpdateBackend, UpdateOffer } from './backend.js';
+import { chooseArtifact, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
+import { matchFilename } from './hawkbit.js';
 
 /** Bounds on what the IoTConnect servers send; beyond them the answer is refused, never grown into. */
 export const IOTC_LIMITS = {
@@ -87,6 +89,37 @@ export interface IotConnectOptions {
   duid: string;
   /** Take only `urls[]` entries for this device tag (gateway/child devices); default: untagged or any. */
   tag?: string;
+  /**
+   * `pf` of the discovery request (iotcl_dra_discovery.c: the global discovery host needs
+   * `?pf=aws` or `?pf=az`). Default 'aws'; '' leaves it out (a platform-specific discovery host).
+   */
+  platform?: 'aws' | 'az' | '';
+  /** File name pattern of this device's image among `urls[]` (default `*.bin`); see artifact-select.ts. */
+  artifactPattern?: string;
+  /** What the image must be (slot capacity, load address), to choose among several files. */
+  image?: ImageExpectation;
+  /**
+   * The hardware version this device answers to in a command's `hw` (IoTConnect's template
+   * "hardware version", e.g. "1"), compared trimmed and without case. Default undefined: `hw` is
+   * not checked (it is not the agent's board name, `hardwareId`); the image header decides.
+   */
+  hardwareVersion?: string;
+  /**
+   * st of the final success ack. 3 (default): OTA_DOWNLOAD_DONE, which both SDKs' own OTA samples
+   * send once the new image runs (iotc-python-lib C2dAck.OTA_DOWNLOAD_DONE; the iotc-c-lib
+   * Zephyr/MCUboot sample after boot_write_img_confirmed) and the portal shows as done. 0:
+   * iotc-c-lib's IOTCL_C2D_EVT_OTA_SUCCESS, for an account whose rules expect it.
+   */
+  successSt?: 0 | 3;
+  /**
+   * 'kept' (default): one MQTT session stays open between polls (keep-alive pings every
+   * `keepAliveS`; a lost one is opened again at the next call), as both SDKs run it, and commands
+   * the cloud pushes meanwhile are taken at the next poll. It is closed when a deployment starts
+   * (an offer, a report, a refresh): the download and the reboot need the modem's socket.
+   * 'per-call': a session per poll and report, closed after it: a duty-cycled device that
+   * sleeps its modem between polls.
+   */
+  session?: 'kept' | 'per-call';
   commandWaitMs?: number;
   keepAliveS?: number;
   mqttTimeoutMs?: number;
@@ -115,6 +148,8 @@ export const OTA_ST = { failed: 1, inProgress: 2, running: 3, attemptFailed: 4 }
 
 /** Failure reasons that mean the update was not attempted (policy said no): st 1, not 4. */
 const NOT_ATTEMPTED: ReadonlySet<OtaReason> = new Set<OtaReason>([
+  // The command could not be used (no image among urls[], a bad field): nothing was attempted.
+  'backend-protocol',
   'downgrade',
   'same-version',
   'incompatible',
@@ -189,7 +224,12 @@ function checkUrl(url: string, where: string, scheme?: string): string {
 
 /** The discovery answer → identity base URL (`d.bu`). */
 export function parseDiscovery(json: unknown, scheme: string): string {
-  if (!isObject(json) || !isObject(json.d)) throw protocol('discovery: no "d" object');
+  if (!isObject(json)) throw protocol('discovery: not an object');
+  // iotcl_dra_discovery.c checks the top-level status first ("Incorrect environment name?").
+  if (json.status !== undefined && json.status !== 200) {
+    throw new OtaError('backend-rejected', `discovery status ${String(json.status)}${typeof json.message === 'string' ? ` (${json.message.slice(0, 80)})` : ''}`);
+  }
+  if (!isObject(json.d)) throw protocol('discovery: no "d" object');
   const d = json.d;
   const ec = num(d, 'ec', 'discovery.d');
   if (ec !== 0) throw new OtaError('backend-rejected', `discovery ec ${ec} (${DISCOVERY_EC[ec] ?? 'unknown'})`);
@@ -267,7 +307,7 @@ export function chooseUrl(command: OtaCommand, tag?: string): string | undefined
 }
 
 /** The acknowledgement for a report [IOTC-h]: st and msg. */
-export function ackOf(report: Report): { st: number; msg: string } {
+export function ackOf(report: Report, successSt: number = OTA_ST.running): { st: number; msg: string } {
   const why = report.reason ? `${report.reason}${report.detail ? `: ${report.detail}` : ''}` : '';
   const cut = (s: string): string => (s.length > IOTC_LIMITS.ackMsgMax ? `${s.slice(0, IOTC_LIMITS.ackMsgMax - 1)}…` : s);
   const phase: ReportPhase = report.phase;
@@ -279,6 +319,10 @@ export function ackOf(report: Report): { st: number; msg: string } {
       const pct = p && p.total > 0 ? Math.floor((100 * p.done) / p.total) : undefined;
       return { st: OTA_ST.inProgress, msg: pct === undefined ? 'downloading' : `downloading ${pct}%` };
     }
+    case 'resumed': {
+      const p = report.progress;
+      return { st: OTA_ST.inProgress, msg: p ? `download resumed at ${p.done} of ${p.total} bytes` : 'download resumed' };
+    }
     case 'downloaded':
       return { st: OTA_ST.inProgress, msg: 'downloaded, signature verified' };
     case 'waiting':
@@ -288,7 +332,7 @@ export function ackOf(report: Report): { st: number; msg: string } {
     case 'staged':
       return { st: OTA_ST.inProgress, msg: 'staged, rebooting to install' };
     case 'running':
-      return { st: OTA_ST.running, msg: cut(`running ${report.runningVersion}`) };
+      return { st: successSt, msg: cut(`running ${report.runningVersion}`) };
     case 'failed':
       return { st: report.reason && NOT_ATTEMPTED.has(report.reason) ? OTA_ST.failed : OTA_ST.attemptFailed, msg: cut(why || 'failed') };
     case 'reverted':
@@ -307,11 +351,15 @@ interface Session {
   identity: IotConnectIdentity;
   /** Resolves with the first command accepted by `want`, or undefined after `ms`. */
   waitCommand(want: (c: OtaCommand) => boolean, ms: number): Promise<OtaCommand | undefined>;
+  /** Drop what the session holds of `ack` (a kept session asks for a fresh copy: new URLs). */
+  forget(ack: string): void;
 }
 
 export class IotConnectBackend implements UpdateBackend {
   #o: IotConnectOptions;
   #identity: IotConnectIdentity | undefined;
+  /** The kept MQTT session (session 'kept'), while open. */
+  #live: { client: MqttClient; session: Session; settle: () => Promise<void> } | undefined;
   #finished: string[] = [];
   /** Last `downloading` percentage sent, per ack id (one entry). */
   #progress = new Map<string, number>();
@@ -332,18 +380,58 @@ export class IotConnectBackend implements UpdateBackend {
       return s.waitCommand((c) => !this.#finished.includes(c.ack), this.#o.commandWaitMs ?? IOTC_DEFAULTS.commandWaitMs);
     });
     this.#o.log?.log('info', 'iotc.poll', { running: current.version, ack: command?.ack, sw: command?.sw });
-    const offer = command && this.#offer(command);
+    const offer = command && (await this.#usable(command));
+    // A deployment needs the modem's socket for the download (the SIM7600 driver has one TLS
+    // session): the kept session ends when an offer goes to the agent, and reopens at the next call.
+    if (offer) await this.close();
     return offer ? { offer } : {};
+  }
+
+  /** Close a kept session (the device powers the modem down, a test ends). */
+  async close(): Promise<void> {
+    const live = this.#live;
+    this.#live = undefined;
+    if (live && live.client.state !== 'closed') await live.client.disconnect();
+  }
+
+  /**
+   * The offer of a command, or undefined when it cannot be used: then it is acknowledged st 1
+   * (not attempted) with the reason, once, so the portal does not show it pending forever.
+   */
+  async #usable(command: OtaCommand): Promise<UpdateOffer | undefined> {
+    let refusal: string | undefined;
+    const want = this.#o.hardwareVersion;
+    if (want !== undefined && command.hw !== undefined && command.hw.trim().toLowerCase() !== want.trim().toLowerCase()) {
+      refusal = `incompatible: the command is for hw '${command.hw}', this device is hw '${want}'`;
+    }
+    let offer: UpdateOffer | undefined;
+    if (refusal === undefined) {
+      try {
+        offer = await this.#offer(command);
+      } catch (error) {
+        if (!(error instanceof OtaError) || error.reason !== 'backend-protocol') throw error;
+        refusal = `backend-protocol: ${error.detail ?? ''}`;
+      }
+    }
+    if (refusal === undefined) return offer;
+    this.stats.refused++;
+    this.#o.log?.log('warn', 'iotc.command-refused', { ack: command.ack, detail: refusal });
+    this.#finish(command.ack);
+    await this.#session((s) => this.#ack(s, command.ack, OTA_ST.failed, refusal.slice(0, IOTC_LIMITS.ackMsgMax)));
+    return undefined;
   }
 
   async refreshOffer(actionId: string, current: { version: string }): Promise<UpdateOffer | undefined> {
     if (this.#finished.includes(actionId)) return undefined;
     const command = await this.#session(async (s) => {
+      s.forget(actionId);
       await this.#ask(s);
       return s.waitCommand((c) => c.ack === actionId, this.#o.commandWaitMs ?? IOTC_DEFAULTS.commandWaitMs);
     });
     this.#o.log?.log('info', 'iotc.refresh', { running: current.version, ack: actionId, found: command !== undefined });
-    return command && this.#offer(command);
+    const offer = command && (await this.#offer(command));
+    await this.close();
+    return offer;
   }
 
   async report(report: Report): Promise<void> {
@@ -355,9 +443,11 @@ export class IotConnectBackend implements UpdateBackend {
       this.#progress.clear(); // one deployment at a time: keep one entry
       this.#progress.set(report.actionId, pct);
     }
-    const { st, msg } = ackOf(report);
+    const { st, msg } = ackOf(report, this.#o.successSt ?? OTA_ST.running);
     await this.#session((s) => this.#ack(s, report.actionId, st, msg));
     if (TERMINAL.has(report.phase)) this.#finish(report.actionId);
+    // Reports come during a deployment (the download, the reboot follow): no session is kept then.
+    await this.close();
   }
 
   /** IoTConnect has no OTA cancellation to answer; nothing is sent. */
@@ -369,7 +459,8 @@ export class IotConnectBackend implements UpdateBackend {
     const o = this.#o;
     this.stats.discoveries++;
     const scheme = o.discoveryUrl.split(':')[0];
-    const discoveryUrl = `${o.discoveryUrl.replace(/\/+$/, '')}/api/v2.1/dsdk/cpId/${encodeURIComponent(o.cpid)}/env/${encodeURIComponent(o.env)}`;
+    const pf = o.platform ?? 'aws';
+    const discoveryUrl = `${o.discoveryUrl.replace(/\/+$/, '')}/api/v2.1/dsdk/cpId/${encodeURIComponent(o.cpid)}/env/${encodeURIComponent(o.env)}${pf === '' ? '' : `?pf=${pf}`}`;
     const bu = parseDiscovery(await this.#getJson(discoveryUrl, 'discovery'), scheme);
     const identity = parseIdentity(await this.#getJson(`${bu}/uid/${encodeURIComponent(o.duid)}`, 'identity'));
     o.log?.log('info', 'iotc.identity', { host: identity.host, port: identity.port, clientId: identity.clientId });
@@ -383,11 +474,26 @@ export class IotConnectBackend implements UpdateBackend {
     if (this.#finished.length > IOTC_LIMITS.finishedMax) this.#finished.shift();
   }
 
-  #offer(command: OtaCommand): UpdateOffer | undefined {
-    const url = chooseUrl(command, this.#o.tag);
-    if (!url) return undefined;
+  /**
+   * Every file of `urls[]` for this device's tag is considered: those matching the pattern (by
+   * `fileName`, else the URL's last path segment), or all of them when none matches; with more
+   * than one, the image header chooses (artifact-select.ts). `hw` is checked in #usable, not
+   * handed to the agent's hardwareId comparison.
+   */
+  async #offer(command: OtaCommand): Promise<UpdateOffer | undefined> {
+    const pattern = this.#o.artifactPattern ?? '*.bin';
+    const mine = command.urls
+      .map((u, i) => ({ ...u, i }))
+      .filter((u) => u.tg === undefined || this.#o.tag === undefined || u.tg === this.#o.tag);
+    if (mine.length === 0) return undefined;
+    const nameOf = (u: { url: string; fileName?: string }) => u.fileName ?? u.url.split('?')[0].split('/').pop() ?? '';
+    const matching = mine.filter((u) => matchFilename(pattern, nameOf(u)));
+    const candidates: ArtifactCandidate[] = (matching.length > 0 ? matching : mine).map((u) => ({ where: `c2d.urls[${u.i}]`, filename: nameOf(u), url: u.url }));
+    const chosen = await chooseArtifact(this.#o.http, candidates, this.#o.image ?? {});
     // No size, no hash: IoTConnect sends none; the signed MCUboot image is the integrity.
-    return { actionId: command.ack, version: command.sw, url, download: 'forced', update: 'forced', hardware: command.hw ? [command.hw] : undefined };
+    const offer: UpdateOffer = { actionId: command.ack, version: command.sw, url: chosen.candidate.url, download: 'forced', update: 'forced' };
+    if (chosen.imageVersion !== undefined) offer.imageVersion = chosen.imageVersion;
+    return offer;
   }
 
   async #ask(s: Session): Promise<void> {
@@ -431,8 +537,21 @@ export class IotConnectBackend implements UpdateBackend {
     return parseJson(body, what);
   }
 
-  /** One MQTT session: connect, run `work`, always disconnect. */
+  /**
+   * One MQTT session for `work`: the kept one while it is open (session 'kept'), else a new one,
+   * which is disconnected after `work` unless it is kept.
+   */
   async #session<T>(work: (s: Session) => Promise<T>): Promise<T> {
+    const kept = (this.#o.session ?? 'kept') === 'kept';
+    const live = this.#live;
+    if (kept && live && live.client.state !== 'closed') {
+      try {
+        return await work(live.session);
+      } finally {
+        await live.settle();
+      }
+    }
+    this.#live = undefined;
     const o = this.#o;
     const identity = await this.identity();
     this.stats.sessions++;
@@ -473,8 +592,11 @@ export class IotConnectBackend implements UpdateBackend {
         return;
       }
       seen.add(parsed.ota.ack);
+      // Bounded in a kept session: only the newest commands matter (one OTA at a time).
+      if (seen.size > IOTC_LIMITS.finishedMax) seen.delete(seen.values().next().value as string);
       this.stats.commands++;
       inbox.push(parsed.ota);
+      if (inbox.length > IOTC_LIMITS.urlsMax) inbox.shift();
       wake?.();
     };
     try {
@@ -503,6 +625,10 @@ export class IotConnectBackend implements UpdateBackend {
     session = {
       client,
       identity,
+      forget: (ack) => {
+        seen.delete(ack);
+        for (let i = inbox.length - 1; i >= 0; i--) if (inbox[i].ack === ack) inbox.splice(i, 1);
+      },
       waitCommand: (want, ms) =>
         new Promise<OtaCommand | undefined>((resolve, reject) => {
           let timer: number | undefined;
@@ -528,12 +654,16 @@ export class IotConnectBackend implements UpdateBackend {
           wake = () => void check();
         }),
     };
+    const settle = async (): Promise<void> => {
+      await Promise.all(refusals);
+      refusals = [];
+    };
+    if (kept) this.#live = { client, session, settle };
     try {
       return await work(session);
     } finally {
-      await Promise.all(refusals);
-      refusals = [];
-      await client.disconnect();
+      await settle();
+      if (!kept) await client.disconnect();
     }
   }
 }

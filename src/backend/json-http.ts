@@ -9,12 +9,16 @@ import { unhex, utf8Decode, utf8Encode } from '../util/bytes.js';
 import { OtaError, type OtaReason } from '../util/errors.js';
 
 /**
- * Default cap on a JSON body, bytes. A hawkBit deploymentBase with one chunk and its links is about
- * 1.5 KiB, a static manifest under 1 KiB; 8 KiB leaves room for several chunks and long pre-signed
- * URLs while staying a small fixed share of an MCU's heap. Overflow: `body-too-large`, the request
- * is abandoned (no partial parse).
+ * Default cap on a JSON body, bytes. Sized from hawkBit's own OpenAPI example deploymentBase
+ * (DdiDeploymentBase: 3 modules, 2 artifacts each, 4 links per artifact: 5.5 KB compact) with its
+ * links made 1.4 KiB pre-signed object-store URLs: 2 modules x 2 artifacts = 24.5 KB (1 module
+ * image + signature with pre-signed links: 12.5 KB; the old 8 KiB cap failed even that). 32 KiB
+ * holds the 2 x 2 case with room; 3 x 2 pre-signed (36.5 KB) needs the `bodyMax` setting. The
+ * buffer is allocated once. Overflow: `body-too-large`, the request is abandoned (no partial
+ * parse), and hawkBit's deployment is answered closed/failure naming the limit.
+ * (test/unit/backend/hawkbit-ddi.spec.ts measures these sizes.)
  */
-export const JSON_BODY_MAX = 8 * 1024;
+export const JSON_BODY_MAX = 32 * 1024;
 
 /**
  * Cap on any URL a server hands us (links, artifact URLs), characters. Pre-signed S3/CDN URLs with a
@@ -40,7 +44,8 @@ export class BackendError extends OtaError {
 
   constructor(reason: OtaReason, detail: string, status?: number, retryAfterS?: number) {
     super(reason, detail);
-    this.name = 'BackendError';
+    // An own property: Error.prototype.name is frozen on a preloaded XS engine.
+    Object.defineProperty(this, 'name', { value: 'BackendError', configurable: true, writable: true });
     this.status = status;
     this.retryAfterS = retryAfterS;
   }
@@ -226,9 +231,9 @@ export function enumField<T extends string>(value: unknown, name: string, allowe
   return value as T;
 }
 
-/** An absolute http(s) URL of at most URL_MAX characters, without spaces or control characters. */
-export function urlField(value: unknown, name: string): string {
-  const url = stringField(value, name, URL_MAX);
+/** An absolute http(s) URL of at most `max` (URL_MAX) characters, without spaces or control characters. */
+export function urlField(value: unknown, name: string, max = URL_MAX): string {
+  const url = stringField(value, name, max);
   // Printable ASCII without `"` and `\` (RFC 3986 has neither; they arrive percent-encoded): the
   // URL is kept in the journal and quoted into AT commands, which carry no escapes.
   if (!/^https?:\/\/[^/\s?#]+(?:[/?#][^\s]*)?$/i.test(url) || /[^\x21-\x7e]|["\\]/.test(url)) {

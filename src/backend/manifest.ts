@@ -120,6 +120,9 @@ export class ManifestBackend implements UpdateBackend {
   #json: JsonHttp;
   #headers: Record<string, string>;
   #reportUrl: string | undefined;
+  /** The last body that failed to parse (for its reportUrl and version), and the problem already reported. */
+  #raw: unknown;
+  #unusableReported: string | undefined;
   #deviceId: string | undefined;
   #log: LogPort | undefined;
   #etag: string | undefined;
@@ -144,7 +147,14 @@ export class ManifestBackend implements UpdateBackend {
   }
 
   async poll(current: { version: string }): Promise<PollResult> {
-    const manifest = await this.#fetch();
+    let manifest: Manifest | undefined;
+    try {
+      manifest = await this.#fetch();
+    } catch (error) {
+      if (!(error instanceof OtaError) || (error.reason !== 'backend-protocol' && error.reason !== 'body-too-large')) throw error;
+      await this.#unusable(error);
+      return {};
+    }
     const result: PollResult = {};
     if (manifest === undefined) return result;
     if (manifest.pollIntervalS !== undefined) result.pollIntervalS = manifest.pollIntervalS;
@@ -193,6 +203,39 @@ export class ManifestBackend implements UpdateBackend {
     return result.offer?.actionId === actionId ? result.offer : undefined;
   }
 
+  /**
+   * A manifest that cannot be used is reported (phase failed, the reason naming the field) to the
+   * report URL, once per distinct problem, and logged: never a silent poll failure for ever. The
+   * report URL is the configured one, else the document's own when it is still a valid URL.
+   */
+  async #unusable(error: OtaError): Promise<void> {
+    const detail = (error.detail ?? error.reason).slice(0, MANIFEST_DETAIL_MAX);
+    const key = `${error.reason}:${detail}`;
+    if (this.#unusableReported === key) return;
+    this.#log?.log('error', 'manifest.unusable', { reason: error.reason, detail });
+    const raw = this.#raw;
+    let url = this.#reportUrl;
+    let actionId = 'manifest';
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      const doc = raw as Record<string, unknown>;
+      if (url === undefined && doc.reportUrl !== undefined) {
+        try {
+          url = manifestUrl(doc.reportUrl, 'reportUrl', this.url);
+        } catch {
+          url = undefined;
+        }
+      }
+      if (typeof doc.version === 'string' && doc.version.length > 0 && doc.version.length <= ID_MAX) actionId = doc.version;
+    }
+    if (url !== undefined) {
+      const body: Record<string, unknown> = { schema: MANIFEST_SCHEMA, actionId, phase: 'failed', version: actionId, reason: error.reason, detail: `manifest not usable: ${detail}` };
+      if (this.#deviceId !== undefined) body.deviceId = this.#deviceId;
+      const response = await this.#json.request({ method: 'POST', url, headers: this.#headers }, body);
+      if (response.status < 200 || response.status > 299) throw statusError(response.head, 'report');
+    }
+    this.#unusableReported = key;
+  }
+
   async #fetch(): Promise<Manifest | undefined> {
     const headers: Record<string, string> = { ...this.#headers };
     if (this.#etag !== undefined && this.#manifest !== undefined) headers['if-none-match'] = this.#etag;
@@ -206,7 +249,10 @@ export class ManifestBackend implements UpdateBackend {
     }
     if (response.status !== 200) throw statusError(response.head, 'manifest');
     if (response.value === undefined) throw new OtaError('backend-protocol', 'manifest: empty body');
+    this.#raw = response.value;
     const manifest = parseManifest(response.value, this.url);
+    this.#raw = undefined;
+    this.#unusableReported = undefined;
     this.#manifest = manifest;
     this.#etag = response.head.headers['etag'];
     return manifest;

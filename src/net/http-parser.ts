@@ -221,7 +221,8 @@ export class HttpResponseParser {
       return;
     }
     const value = asciiDecode(line, colon + 1, length).trim();
-    if (value.length > LIMITS.httpHeaderValueMax) {
+    // A redirect's Location may be a long pre-signed URL (src/net/redirect.ts).
+    if (value.length > (name === 'location' ? LIMITS.httpLocationMax : LIMITS.httpHeaderValueMax)) {
       if (name === 'content-length' || name === 'content-range' || name === 'transfer-encoding') {
         throw new OtaError('header-too-long', `${name} longer than ${LIMITS.httpHeaderValueMax} bytes`);
       }

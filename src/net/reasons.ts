@@ -10,4 +10,8 @@ export type NetReason =
   | 'body-too-large'
   | 'http-action-error'
   | 'tls-failed'
-  | 'dns-failed';
+  | 'dns-failed'
+  /** A redirect's Location is unusable (not http(s), too long, bad characters; src/net/redirect.ts). */
+  | 'redirect-invalid'
+  /** More redirects than the client follows (src/net/redirect.ts). */
+  | 'too-many-redirects';

@@ -96,7 +96,7 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
     assert.equal(s.a5000.verifications, 1);
     assert.ok(s.logs.some((l) => l.event === 'cancel.accepted' && l.fields?.state === 'verify'), story(s));
     assert.ok(!s.logs.some((l) => l.event === 'stage.start'), story(s));
-    assert.deepEqual(deploymentFeedback(s), ['proceeding/none', 'downloaded/none'], story(s));
+    assert.deepEqual(deploymentFeedback(s), ['download/none', 'downloaded/none'], story(s));
     assert.deepEqual(s.mcuboot, ['none']);
     assertNothingPending(s);
     assertBootsOld(flash);
@@ -108,7 +108,7 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
     assertCancelledOnce(s);
     assert.ok(s.logs.some((l) => l.event === 'cancel.accepted' && l.fields?.state === 'stage'), story(s));
     // 'staged' went out (proceeding) before the cancel was seen
-    assert.deepEqual(deploymentFeedback(s), ['proceeding/none', 'downloaded/none', 'proceeding/none'], story(s));
+    assert.deepEqual(deploymentFeedback(s), ['download/none', 'downloaded/none', 'proceeding/none'], story(s));
     assert.deepEqual(s.mcuboot, ['none']);
     assert.equal(s.boots, 1, 'no reboot');
     assertNothingPending(s);
@@ -153,8 +153,8 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
     assert.equal(s.versionAfter, '1.1.0+0');
     // Action 1: accepted, then DOWNLOADED (closes a download-only action); action 2: installed.
     const byAction = (id: string) => seen(s).filter((_, i) => s.reports[i].id === id).map((r) => r.what);
-    assert.deepEqual(byAction('1'), ['proceeding/none', 'downloaded/success'], story(s));
-    assert.deepEqual(byAction(second!), ['proceeding/none', 'downloaded/none', 'proceeding/none', 'closed/success'], story(s));
+    assert.deepEqual(byAction('1'), ['download/none', 'downloaded/success'], story(s));
+    assert.deepEqual(byAction(second!), ['download/none', 'downloaded/none', 'proceeding/none', 'closed/success'], story(s));
     assert.equal(server!.hawkbit.action('1')!.state, 'finished');
     // One download in all: the second action's artifact was never requested.
     assert.equal(s.artifactBytesSent, s.imageBytes, JSON.stringify(s.artifactRequests));
@@ -197,7 +197,7 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
     const s = await run(w.options);
     assert.equal(s.outcome, 'running', story(s));
     assert.equal(s.versionAfter, '1.1.0+0');
-    assert.deepEqual(deploymentFeedback(s), ['proceeding/none', 'downloaded/none', 'scheduled/none', 'proceeding/none', 'closed/success'], story(s));
+    assert.deepEqual(deploymentFeedback(s), ['download/none', 'downloaded/none', 'scheduled/none', 'proceeding/none', 'closed/success'], story(s));
     const opened = w.openedAt()!;
     assert.ok(opened !== undefined, 'the window opened');
     const feedback = s.reports.filter((r) => r.kind === 'hawkbit-feedback');

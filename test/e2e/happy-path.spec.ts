@@ -17,7 +17,7 @@ describe('e2e: happy path', function () {
     assert.deepEqual(s.mcuboot, ['none', 'test-swap']);
     assert.deepEqual(
       seen(s).map((r) => r.what),
-      ['proceeding/none', 'downloaded/none', 'proceeding/none', 'closed/success'],
+      ['download/none', 'downloaded/none', 'proceeding/none', 'closed/success'],
       story(s),
     );
     assert.deepEqual(finals(s).map((r) => r.what), ['closed/success']);

@@ -99,9 +99,15 @@ describe('backends on XS (xsnap)', function () {
     await session.call('manifestReport', { actionId: '2.0.0', phase: 'failed', version: '2.0.0', runningVersion: '1.0.0', reason: 'bad-signature' });
     assert.deepEqual(server.reports('manifest-report')[0].body, { schema: 1, actionId: '2.0.0', phase: 'failed', version: '2.0.0', runningVersion: '1.0.0', deviceId: 'dev42', reason: 'bad-signature' });
 
-    server.manifest.setRaw('device', JSON.stringify({ schema: 1, version: '2.0.0', size: 3000, sha256: 'zz', url: 'https://x/y' }));
-    await assert.rejects(session.call('manifestPoll', { version: '1.0.0' }), (e: unknown) => e instanceof GuestError && e.reason === 'backend-protocol' && /sha256/.test(e.message));
-    server.manifest.setRaw('device', '{"pad":"' + 'x'.repeat(10_000) + '"}');
-    await assert.rejects(session.call('manifestPoll', { version: '1.0.0' }), (e: unknown) => e instanceof GuestError && e.reason === 'body-too-large');
+    // Issue 13 finding 2: a manifest that cannot be used gives no offer and is reported, naming the field, once.
+    server.manifest.setRaw('device', JSON.stringify({ schema: 1, version: '2.0.0', size: 3000, sha256: 'zz', url: 'https://x/y', reportUrl: `${server.url}/manifest/device/report` }));
+    assert.deepEqual(await session.call('manifestPoll', { version: '1.0.0' }), {});
+    assert.deepEqual(await session.call('manifestPoll', { version: '1.0.0' }), {});
+    const refusals = server.reports('manifest-report').slice(1).map((r) => r.body as any);
+    assert.equal(refusals.length, 1, 'once');
+    assert.deepEqual([refusals[0].phase, refusals[0].reason], ['failed', 'backend-protocol']);
+    assert.match(refusals[0].detail, /sha256/);
+    server.manifest.setRaw('device', '{"pad":"' + 'x'.repeat(40_000) + '"}');
+    assert.deepEqual(await session.call('manifestPoll', { version: '1.0.0' }), {});
   });
 });

@@ -11,12 +11,16 @@ import type { Command } from './main.js';
 const USAGE = `usage: xs-ota server --port N --image FILE [--version V] [--tenant T] [--controller ID]
                      [--token T] [--sleep HH:MM:SS] [--reports FILE.jsonl] [--misbehave SPEC]...
                      [--update skip|attempt|forced] [--window unavailable [--window-open-after S]]
-                     [--cancel-after-bytes N]
+                     [--cancel-after-bytes N] [--gateway-token T] [--scheme http|https]
+                     [--advertise-host NAME]
+  --scheme https: the URLs handed out are https:// (the port speaks TLS with the dev kit's test
+  certificate and plain HTTP either way); --advertise-host: the host name in those URLs (e.g.
+  localhost, as the dev kit's modem resolves it: xs-ota sim --server URL)
   --update skip: download only; --window unavailable: the maintenance window is closed, and opens
   S seconds after start (default: never); --cancel-after-bytes: the hawkBit action is cancelled
   once N artifact bytes were sent (a cancel mid-download)
   SPEC: status=503[,count=N][,retry-after=S][,path=SUBSTR] | drop=BYTES[,count=N][,path=SUBSTR]
-        | truncate=BYTES[,count=N][,path=SUBSTR]`;
+        | truncate=BYTES[,count=N][,path=SUBSTR] | ignore-range=1[,count=N][,path=SUBSTR]`;
 
 export const command: Command = {
   summary: 'run the reference update server (hawkBit DDI + static manifest) on loopback',
@@ -31,6 +35,9 @@ export const command: Command = {
         tenant: { type: 'string', default: 'DEFAULT' },
         controller: { type: 'string', default: 'dev42' },
         token: { type: 'string' },
+        'gateway-token': { type: 'string' },
+        scheme: { type: 'string', default: 'http' },
+        'advertise-host': { type: 'string' },
         sleep: { type: 'string', default: '00:05:00' },
         reports: { type: 'string' },
         misbehave: { type: 'string', multiple: true },
@@ -56,12 +63,16 @@ export const command: Command = {
     const cancelAfter = values['cancel-after-bytes'] === undefined ? undefined : Number(values['cancel-after-bytes']);
     if (cancelAfter !== undefined && (!Number.isInteger(cancelAfter) || cancelAfter < 0)) throw new Error(`--cancel-after-bytes ${values['cancel-after-bytes']}: a byte count`);
     const image = new Uint8Array(readFileSync(values.image));
+    if (values.scheme !== 'http' && values.scheme !== 'https') throw new Error(`--scheme ${values.scheme}: http or https`);
     const server = await startReferenceServer({
       port,
       host: values.host,
       tenant: values.tenant,
       controllerId: values.controller,
       token: values.token,
+      gatewayToken: values['gateway-token'],
+      scheme: values.scheme as 'http' | 'https',
+      advertiseHost: values['advertise-host'],
       pollingSleep: values.sleep,
       reportFile: values.reports,
       clockS: Math.floor(Date.now() / 1000),

@@ -5,6 +5,7 @@
  *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE]
  *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
  *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
+ *              [--server URL [--device-id ID] [--token T] [--resolve HOST=ADDR]...]
  *
  * Without --image it offers the committed imgtool vector medium-v1.3.0+5 to a device running
  * small-v1.2.3+4 (test/fixtures/mcuboot), both signed with the key MCUboot and the A5000 trust.
@@ -50,6 +51,12 @@ const USAGE = `usage: xs-ota sim [options]
   --window unavailable      hawkbit maintenance window: closed at first, opened by the server
                             --window-open-after seconds (default 600) after the agent starts waiting
   --seed N                  seed for jitter and torn writes (default 1)
+  --server URL              talk to a server the dev kit did not start (xs-ota server, a staging
+                            hawkBit): its hawkBit root or manifest URL. Nothing is offered by the
+                            dev kit; the modem resolves host names (the URL's, a redirect's) by
+                            name from this machine. With it: --device-id ID (default devkit-1),
+                            --token T (default devkit-target-token), --resolve HOST=ADDR
+                            (repeatable, as curl's --resolve)
   --json                    print the summary as JSON on stdout
   --verbose                 print every agent log line`;
 
@@ -59,7 +66,7 @@ function bar(done: number, total: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((done / total) * 100).toFixed(0).padStart(3)}% ${done}/${total} bytes`;
 }
 
-function printSummary(s: DevkitSummary): void {
+function printSummary(s: DevkitSummary, external?: string): void {
   const lines = [
     `outcome            ${s.outcome}${s.reason ? ` (${s.reason})` : ''}`,
     `version            ${s.versionBefore} -> ${s.versionAfter}`,
@@ -74,7 +81,9 @@ function printSummary(s: DevkitSummary): void {
     `XS                 ${s.xs.compute} computation units; peak heap ${s.xs.peakHeapCount} slots`,
     ...(s.acks
       ? [`IoTConnect acks (st 1 rejected, 2 in progress, 3 new firmware running, 4 failed):`, ...s.acks.map((a) => `  st ${a.st} ack ${a.ack}: ${a.msg ?? ''}`)]
-      : [`server recorded:`, ...s.reports.map((r) => `  ${r.kind} ${describeReport(r.body)}`)]),
+      : external
+        ? [`server recorded:   see the server at ${external} (the dev kit did not start it)`]
+        : [`server recorded:`, ...s.reports.map((r) => `  ${r.kind} ${describeReport(r.body)}`)]),
   ];
   console.log(lines.join('\n'));
 }
@@ -105,6 +114,10 @@ export const command: Command = {
         window: { type: 'string' },
         'window-open-after': { type: 'string', default: '600' },
         seed: { type: 'string', default: '1' },
+        server: { type: 'string' },
+        'device-id': { type: 'string' },
+        token: { type: 'string' },
+        resolve: { type: 'string', multiple: true, default: [] },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
@@ -147,6 +160,16 @@ export const command: Command = {
       const { time, server } = kit;
       time.after(openAfterS * 1000, () => server.hawkbit.setMaintenanceWindow(actionId!, 'available'));
     };
+    if (values.server !== undefined && !/^https?:\/\/[^\s/]+/.test(values.server)) throw new Error(`--server ${values.server}: an http(s) URL`);
+    if (values.server === undefined && (values['device-id'] !== undefined || values.token !== undefined || (values.resolve ?? []).length > 0)) {
+      throw new Error('--device-id, --token and --resolve go with --server');
+    }
+    const hosts: Record<string, string> = {};
+    for (const pair of values.resolve ?? []) {
+      const m = /^([A-Za-z0-9.-]+)=([0-9A-Fa-f:.]+|[A-Za-z0-9.-]+)$/.exec(pair);
+      if (!m) throw new Error(`--resolve ${pair}: HOST=ADDR`);
+      hosts[m[1]] = m[2];
+    }
     const image = new Uint8Array(readFileSync(values.image ?? path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin')));
     const baseImage = new Uint8Array(readFileSync(values['base-image'] ?? path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin')));
     const trustedKeyPem = readFileSync(values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem'), 'utf8');
@@ -163,6 +186,10 @@ export const command: Command = {
       flashFile: values.flash,
       faults,
       seed: Number(values.seed),
+      server: values.server,
+      hosts: values.server === undefined ? undefined : hosts,
+      deviceId: values['device-id'],
+      authToken: values.token,
       policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
       deployment: update !== undefined || values.window !== undefined ? { update: update ?? 'forced', maintenanceWindow: values.window as 'unavailable' | undefined } : undefined,
       onReady: (k) => (kit = k),
@@ -192,7 +219,7 @@ export const command: Command = {
     if (values.json) {
       const { logs, ...rest } = summary;
       console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
-    } else printSummary(summary);
+    } else printSummary(summary, values.server);
     return summary.outcome === 'running' ? 0 : 1;
   },
 };

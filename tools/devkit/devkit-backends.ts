@@ -3,7 +3,7 @@
  * the agent needs to reach it. One function per backend kind.
  */
 import type { StartConfig } from '../../src/agent/start.js';
-import type { ReferenceServer } from '../server/index.js';
+import type { DeploymentSpec, ReferenceServer } from '../server/index.js';
 import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../server/iotconnect.js';
 import type { DevkitFault } from './devkit.js';
 import type { Endpoint } from './sim-modem/types.js';
@@ -19,6 +19,8 @@ export interface BackendSetup {
   /** Seconds since 1970 on the dev kit's virtual clock (URL expiry, timestamps). */
   nowS: () => number;
   deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
+  /** hawkBit: more of the deployment (a label as `version`, extra chunks, a redirecting artifact). */
+  hawkbit?: Partial<DeploymentSpec>;
 }
 
 export interface PreparedBackend {
@@ -53,7 +55,7 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
   if (kind !== 'hawkbit' && faults.some((f) => f.kind === 'cancel')) throw new Error(`cancel: only hawkBit can cancel an action (backend ${kind})`);
   switch (kind) {
     case 'hawkbit':
-      const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS });
+      const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS, ...setup.hawkbit });
       return { backendUrl: server.url, actionId };
     case 'manifest':
       return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS }).url };

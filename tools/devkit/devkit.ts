@@ -15,7 +15,7 @@ import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { readSwapState } from '../../src/slot/boot-state.js';
 import type { SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
-import { startReferenceServer, type RecordedReport, type ReferenceServer } from '../server/index.js';
+import { startReferenceServer, type DeploymentSpec, type RecordedReport, type ReferenceServer } from '../server/index.js';
 import type { RecordedAck } from '../server/iotconnect.js';
 import { prepareBackend, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
@@ -32,6 +32,8 @@ import { VirtualTime } from './virtual-time.js';
 export const DEVKIT_KEY_OBJECT = 0x7b000201;
 export const DEVKIT_DEVICE_ID = 'devkit-1';
 export const DEVKIT_TOKEN = 'devkit-target-token';
+/** The tenant-wide token the dev kit's server also accepts (`Authorization: GatewayToken …`). */
+export const DEVKIT_GATEWAY_TOKEN = 'devkit-gateway-token';
 /**
  * CA the agent configures in the modem: the dev kit's test CA, which signed the loopback servers'
  * certificate. The simulated modem runs TLS against it (docs/modem-simulator.md).
@@ -146,6 +148,23 @@ export interface DevkitOptions {
    * second deployment after the first (download only, then install) waits for 2.
    */
   deployments?: number;
+  /**
+   * Talk to a server the dev kit did not start (`xs-ota server`, a staging hawkBit): the backend
+   * URL (hawkBit server root, manifest URL). No reference server is started and no deployment
+   * created; the modem resolves the URL's host names (and a redirect's) as a real one does, by
+   * name from this machine (`hosts` first). `reports` and `artifactRequests` are then empty: the
+   * other server recorded them.
+   */
+  server?: string;
+  /** Name resolution for `server`: host name → address the modem connects to (as curl's --resolve). */
+  hosts?: Record<string, string>;
+  /** Device id and token at `server` (default DEVKIT_DEVICE_ID, DEVKIT_TOKEN). */
+  deviceId?: string;
+  authToken?: string;
+  /** hawkBit: more of the deployment the reference server offers (a label as `version`, extra chunks, a redirecting artifact...). */
+  hawkbit?: Partial<DeploymentSpec>;
+  /** Also stop at the first agent log line this accepts (an outcome the backend reports itself, e.g. `deployment.unusable`). */
+  until?: (entry: LogEntry) => boolean;
 }
 
 export interface DevkitSummary {
@@ -235,12 +254,20 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const realStart = Date.now();
   const faults = options.faults ?? [];
   const time = new VirtualTime();
+  if (options.server !== undefined) {
+    // A server started elsewhere: every name the device asks for is resolved here, by name.
+    const hosts = options.hosts ?? {};
+    const resolve = (host: string, port: number) => ({ host: hosts[host] ?? host, port });
+    const settings: Partial<StartConfig> = { deviceId: options.deviceId ?? DEVKIT_DEVICE_ID, authToken: options.authToken ?? DEVKIT_TOKEN };
+    return runPrepared(options, time, undefined, { backendUrl: options.server, resolve, settings }, realStart);
+  }
   const server = await startReferenceServer({
     port: 0,
     // https:// URLs: the modem runs TLS to the server, verified against DEVKIT_CA.
     scheme: 'https',
     controllerId: DEVKIT_DEVICE_ID,
     token: DEVKIT_TOKEN,
+    gatewayToken: DEVKIT_GATEWAY_TOKEN,
     pollingSleep: '00:01:00',
     clockSource: () => time.epochS + time.now() / 1000,
   });
@@ -248,7 +275,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const backend = options.backend ?? 'hawkbit';
   let prepared: PreparedBackend;
   try {
-    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment });
+    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit });
   } catch (error) {
     await server.close();
     throw error;
@@ -262,7 +289,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   }
 }
 
-async function runPrepared(options: DevkitOptions, time: VirtualTime, server: ReferenceServer, prepared: PreparedBackend, realStart: number): Promise<DevkitSummary> {
+async function runPrepared(options: DevkitOptions, time: VirtualTime, server: ReferenceServer | undefined, prepared: PreparedBackend, realStart: number): Promise<DevkitSummary> {
   const faults = options.faults ?? [];
   const backend = options.backend ?? 'hawkbit';
   const layout = options.layout ?? DEVKIT_LAYOUT;
@@ -273,7 +300,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const a5000 = new SimA5000({ clock: time, objects: new Map([[DEVKIT_KEY_OBJECT, { type: 'ec-p256-public', value: rawPublicPoint(options.trustedKeyPem) }]]) });
   const modem = createSimModem(time, {
     model: (options.modem ?? 'sim7080') === 'sim7080' ? 'sim7080g' : 'sim7600',
-    server: { host: '127.0.0.1', port: server.port },
+    server: server ? { host: '127.0.0.1', port: server.port } : undefined,
     resolve: prepared.resolve,
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts' },
   });
@@ -291,13 +318,13 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       throw error;
     }
   };
-  options.onReady?.({ time, server, flash });
+  if (server) options.onReady?.({ time, server, flash });
   const fired = new Set<DevkitFault>();
   const eventCounts = new Map<string, number>();
   // The operator cancels the action on the server (hawkBit: the device then sees cancelAction).
   const cancelOnServer = (): void => {
     try {
-      server.hawkbit.cancel();
+      server?.hawkbit.cancel();
     } catch {
       // no open action any more (it ended first): nothing to cancel
     }
@@ -382,7 +409,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     backendUrl: prepared.backendUrl,
     tenant: 'DEFAULT',
     deviceId: DEVKIT_DEVICE_ID,
-    authToken: DEVKIT_TOKEN,
+    authToken: options.authToken ?? DEVKIT_TOKEN,
     apn: '',
     apnUser: undefined,
     apnPassword: undefined,
@@ -426,7 +453,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   });
 
   const wanted = options.deployments ?? 1;
-  const finalReport = (): LogEntry | undefined => device.logs.filter((e) => e.event === 'deployment.reported')[wanted - 1];
+  const until = options.until;
+  const finalReport = (): LogEntry | undefined => device.logs.filter((e) => e.event === 'deployment.reported')[wanted - 1] ?? (until ? device.logs.find(until) : undefined);
   const limit = options.maxVirtualMs ?? 6 * 3600_000;
   try {
     runMcuboot();
@@ -460,13 +488,11 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     virtualMs: time.now(),
     realMs: Date.now() - realStart,
     downloadGoodputBps: downloadMs > 0 ? (options.image.length * 1000) / downloadMs : 0,
-    tlsHandshakes: server.tls.handshakes + (prepared.tlsHandshakes?.() ?? 0),
-    artifactBytesSent: server
-      .requests()
+    tlsHandshakes: (server?.tls.handshakes ?? 0) + (prepared.tlsHandshakes?.() ?? 0),
+    artifactBytesSent: (server?.requests() ?? [])
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .reduce((n, r) => n + r.bytesSent, 0),
-    artifactRequests: server
-      .requests()
+    artifactRequests: (server?.requests() ?? [])
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
     uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
@@ -474,7 +500,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     keyValue: { writes: keyValue.writes },
     a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut },
     xs: { ...device.meter },
-    reports: server.reports(),
+    reports: server?.reports() ?? [],
     acks: prepared.acks?.(),
     logs: device.logs,
     secondary: readSwapState(flash.secondary),

@@ -77,6 +77,16 @@ export interface ReferenceServerOptions {
    * TLS (test CA certificate, tools/devkit/test-pki.ts) and plain HTTP either way. Default 'http'.
    */
   scheme?: 'http' | 'https';
+  /**
+   * Host name in the URLs the server hands out (default: `host`), e.g. `localhost` or a name the
+   * dev kit's modem resolves to this server: a device then reaches it by name.
+   */
+  advertiseHost?: string;
+  /**
+   * Alias path prefixes that answer 308 with a relative Location to the same path without the
+   * prefix (`/old/DEFAULT/controller/...` → `/DEFAULT/controller/...`): a server that moved.
+   */
+  movedPrefixes?: string[];
 }
 
 export interface DeploymentSpec {
@@ -98,9 +108,27 @@ export interface DeploymentSpec {
    * (a cancel mid-download, for a device whose download the test cannot watch).
    */
   cancelAfterBytes?: number;
+  /** Other software modules of the same distribution set, listed before the image's (DdiChunk). */
+  extraChunks?: { part: string; name?: string; version: string; artifacts: { filename: string; bytes: Uint8Array }[] }[];
+  /** The image's chunk `part` (default 'bApp', as hawkBit's own example). */
+  part?: string;
+  /** The action waits for the device's confirmation (user consent flow): root links confirmationBase. */
+  confirmationRequired?: boolean;
+  /**
+   * Download links name this host (same port and DDI path, e.g. `download.example.com`): a
+   * download server apart from the DDI host, still needing the target's token (DdiArtifact).
+   */
+  downloadHost?: string;
+  /**
+   * The image's download link answers with a redirect to a pre-signed object-store URL on
+   * `host` (default: this server's host): `/objects/{sm}/{file}?X-Amz-...&expires=&sig=`, padded
+   * to `locationBytes` (default 1300) as an S3 URL with a session token is; valid `expiresInS`
+   * (default 3600) of server clock, then 403 as S3 answers.
+   */
+  redirectArtifact?: { host?: string; status?: 301 | 302 | 303 | 307 | 308; expiresInS?: number; locationBytes?: number };
 }
 
-export type ActionState = 'open' | 'canceling' | 'canceled' | 'finished' | 'failed';
+export type ActionState = 'open' | 'canceling' | 'canceled' | 'finished' | 'failed' | 'waiting-confirmation';
 
 export interface ActionInfo {
   id: string;
@@ -129,7 +157,7 @@ export interface PublishSpec {
   relativeUrl?: boolean;
 }
 
-export type ReportKind = 'hawkbit-feedback' | 'hawkbit-cancel-feedback' | 'hawkbit-config-data' | 'manifest-report';
+export type ReportKind = 'hawkbit-feedback' | 'hawkbit-cancel-feedback' | 'hawkbit-config-data' | 'hawkbit-confirmation-feedback' | 'manifest-report';
 
 export interface RecordedReport {
   seq: number;
@@ -158,7 +186,9 @@ export interface RecordedRequest {
 export type Misbehaviour =
   | { status: number; count?: number; retryAfterS?: number; path?: string }
   | { drop: number; count?: number; path?: string }
-  | { truncate: number; count?: number; path?: string };
+  | { truncate: number; count?: number; path?: string }
+  /** Answer a ranged artifact GET with 200 and the whole body (a CDN that ignores Range). */
+  | { ignoreRange: true; count?: number; path?: string };
 
 export interface ReferenceServer {
   url: string;
@@ -215,6 +245,10 @@ interface Action extends ActionInfo {
   update: Handling;
   maintenanceWindow?: 'available' | 'unavailable';
   artifacts: { filename: string; path: string; sha256: string; sha1: string; md5: string; size: number; omitSha256: boolean }[];
+  part: string;
+  extraChunks: { part: string; name: string; version: string; artifacts: Action['artifacts'] }[];
+  downloadHost?: string;
+  redirectArtifact?: DeploymentSpec['redirectArtifact'];
 }
 
 type ArmedFault = Misbehaviour & { left: number };
@@ -241,7 +275,8 @@ export function parseMisbehaviour(spec: string): Misbehaviour {
   if (fields.status !== undefined) return { status: num('status')!, retryAfterS: num('retry-after'), ...common };
   if (fields.drop !== undefined) return { drop: num('drop')!, ...common };
   if (fields.truncate !== undefined) return { truncate: num('truncate')!, ...common };
-  throw new Error(`misbehave: '${spec}' names none of status=, drop=, truncate=`);
+  if (fields['ignore-range'] !== undefined) return { ignoreRange: true, ...common };
+  throw new Error(`misbehave: '${spec}' names none of status=, drop=, truncate=, ignore-range=`);
 }
 
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
@@ -289,7 +324,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     if (options.reportFile) appendFileSync(options.reportFile, JSON.stringify(entry) + '\n');
   };
 
-  const takeFault = (path: string, kinds: ('status' | 'drop' | 'truncate')[]): ArmedFault | undefined => {
+  const takeFault = (path: string, kinds: ('status' | 'drop' | 'truncate' | 'ignoreRange')[]): ArmedFault | undefined => {
     const index = faults.findIndex((f) => kinds.some((k) => k in f) && (f.path === undefined || path.includes(f.path)));
     if (index < 0) return undefined;
     const fault = faults[index];
@@ -310,7 +345,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
   const currentAction = (): Action | undefined => {
     let last: Action | undefined;
-    for (const action of actions.values()) if (action.state === 'open' || action.state === 'canceling') last = action;
+    for (const action of actions.values()) if (action.state === 'open' || action.state === 'canceling' || action.state === 'waiting-confirmation') last = action;
     return last;
   };
 
@@ -325,6 +360,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     const links: Record<string, { href: string }> = {};
     const action = currentAction();
     if (action?.state === 'open') links.deploymentBase = { href: `${baseUrl}${ddiPrefix}/deploymentBase/${action.id}?c=${changeMarker(action)}` };
+    if (action?.state === 'waiting-confirmation') links.confirmationBase = { href: `${baseUrl}${ddiPrefix}/confirmationBase/${action.id}?c=${changeMarker(action)}` };
     if (action?.state === 'canceling') links.cancelAction = { href: `${baseUrl}${ddiPrefix}/cancelAction/${action.id}` };
     if (configRequested) links.configData = { href: `${baseUrl}${ddiPrefix}/configData` };
     const body: Record<string, unknown> = { config: { polling: { sleep: pollingSleep } } };
@@ -332,31 +368,47 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     return body;
   };
 
+  /** A download link as the server hands it out: on `downloadHost` when the action says so. */
+  const linkUrl = (action: Action, path: string): string => {
+    const url = artifactUrl(path);
+    if (action.downloadHost === undefined) return url;
+    return url.replace(/^(https?:\/\/)[^/:]+/, `$1${action.downloadHost}`);
+  };
+
+  const chunkBody = (action: Action, part: string, name: string, version: string, list: Action['artifacts']): unknown => ({
+    part,
+    version,
+    name,
+    artifacts: list.map((a) => ({
+      filename: a.filename,
+      hashes: { sha1: a.sha1, md5: a.md5, ...(a.omitSha256 ? {} : { sha256: a.sha256 }) },
+      size: a.size,
+      _links: {
+        download: { href: linkUrl(action, a.path) },
+        'download-http': { href: linkUrl(action, a.path) },
+        md5sum: { href: `${linkUrl(action, a.path)}.MD5SUM` },
+        'md5sum-http': { href: `${linkUrl(action, a.path)}.MD5SUM` },
+      },
+    })),
+    // As hawkBit's OpenAPI example: fields the device does not use must be ignored.
+    metadata: [{ key: 'aMetadataKey', value: 'Metadata value as defined in software module' }],
+  });
+
+  const deploymentOf = (action: Action): Record<string, unknown> => ({
+    download: action.download,
+    // DdiRootController.calculateUpdateType: `skip` while a maintenance window is unavailable.
+    update: action.maintenanceWindow === 'unavailable' ? 'skip' : action.update,
+    ...(action.maintenanceWindow ? { maintenanceWindow: action.maintenanceWindow } : {}),
+    chunks: [
+      ...action.extraChunks.map((c) => chunkBody(action, c.part, c.name, c.version, c.artifacts)),
+      chunkBody(action, action.part, 'firmware', action.version, action.artifacts),
+    ],
+  });
+
   const deploymentBody = (action: Action): unknown => ({
     id: action.id,
-    deployment: {
-      download: action.download,
-      // DdiRootController.calculateUpdateType: `skip` while a maintenance window is unavailable.
-      update: action.maintenanceWindow === 'unavailable' ? 'skip' : action.update,
-      ...(action.maintenanceWindow ? { maintenanceWindow: action.maintenanceWindow } : {}),
-      chunks: [
-        {
-          part: 'bApp',
-          version: action.version,
-          name: 'firmware',
-          artifacts: action.artifacts.map((a) => ({
-            filename: a.filename,
-            hashes: { sha1: a.sha1, md5: a.md5, ...(a.omitSha256 ? {} : { sha256: a.sha256 }) },
-            size: a.size,
-            _links: {
-              download: { href: artifactUrl(a.path) },
-              'download-http': { href: artifactUrl(a.path) },
-              md5sum: { href: `${artifactUrl(a.path)}.MD5SUM` },
-            },
-          })),
-        },
-      ],
-    },
+    deployment: deploymentOf(action),
+    actionHistory: { status: 'RUNNING', messages: ['Assignment initiated by user \'TestPrincipal\''] },
   });
 
   const applyFeedback = (action: Action, body: unknown): void => {
@@ -397,6 +449,24 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       if (action && status === 200) applyFeedback(action, body);
       return send(res, log, status, status === 200 ? undefined : { message: status === 410 ? 'action no longer active' : 'no such action' });
     }
+    match = /^\/confirmationBase\/([^/?]+)$/.exec(rest);
+    if (match && method === 'GET') {
+      const action = actions.get(match[1]);
+      if (!action || action.state !== 'waiting-confirmation') return send(res, log, 404, { message: 'no confirmation pending' });
+      // DdiConfirmationBaseAction: the deployment under `confirmation`.
+      const body = { id: action.id, confirmation: deploymentOf(action), actionHistory: { status: 'WAIT_FOR_CONFIRMATION', messages: ['Waiting for the confirmation by the device before processing with the deployment'] } };
+      return send(res, log, 200, JSON.stringify(body), { 'content-type': 'application/hal+json' });
+    }
+    match = /^\/confirmationBase\/([^/?]+)\/feedback$/.exec(rest);
+    if (match && method === 'POST') {
+      const body = await readJson(req);
+      const action = actions.get(match[1]);
+      const status = !action ? 404 : action.state === 'waiting-confirmation' ? 200 : 410;
+      record('hawkbit-confirmation-feedback', log.path, match[1], status, body);
+      // Confirmed: the action runs (deploymentBase). Denied: hawkBit keeps it waiting.
+      if (action && status === 200 && (body as { confirmation?: unknown })?.confirmation === 'confirmed') action.state = 'open';
+      return send(res, log, status);
+    }
     match = /^\/cancelAction\/([^/?]+)$/.exec(rest);
     if (match && method === 'GET') {
       const action = actions.get(match[1]);
@@ -422,8 +492,45 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       return send(res, log, 200);
     }
     const art = artifacts.get(ddiPrefix + rest);
-    if (art && (method === 'GET' || method === 'HEAD')) return serveArtifact(req, res, art, log);
+    if (art && (method === 'GET' || method === 'HEAD')) {
+      const redirect = redirectFor(ddiPrefix + rest);
+      if (redirect) return send(res, log, redirect.status, 'see Location', { location: redirect.location, 'content-type': 'text/plain' });
+      return serveArtifact(req, res, art, log);
+    }
     return send(res, log, 404, { message: `no DDI resource ${method} ${rest}` });
+  }
+
+  // ---- object store behind a redirect (a CDN / S3 pre-signed URL) ----
+
+  /** The redirect an artifact path answers with, when its action says so. */
+  function redirectFor(path: string): { status: number; location: string } | undefined {
+    for (const action of actions.values()) {
+      const spec = action.redirectArtifact;
+      if (!spec || !action.artifacts.some((a) => a.path === path)) continue;
+      const objectPath = `/objects${path.slice(ddiPrefix.length)}`;
+      if (!artifacts.has(objectPath)) artifacts.set(objectPath, artifacts.get(path)!);
+      const expires = now() + (spec.expiresInS ?? 3600);
+      const host = spec.host ?? new URL(baseUrl).hostname;
+      // An S3-style pre-signed URL: credential scope and a session token make it long.
+      let query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAXSOTADEVKIT%2F20261203%2Fdevkit%2Fs3%2Faws4_request&X-Amz-Date=20261203T000000Z&X-Amz-Expires=${spec.expiresInS ?? 3600}&X-Amz-SignedHeaders=host&expires=${expires}&sig=${sign(objectPath, expires)}&X-Amz-Security-Token=`;
+      const base = `${new URL(baseUrl).protocol}//${host}:${new URL(baseUrl).port}${objectPath}?`;
+      const want = spec.locationBytes ?? 1300;
+      const token = createHash('sha256').update(objectPath).digest('base64url');
+      while (base.length + query.length < want) query += token.slice(0, Math.min(token.length, want - base.length - query.length));
+      return { status: spec.status ?? 302, location: base + query };
+    }
+    return undefined;
+  }
+
+  /** GET /objects/...: the pre-signed object, checked like S3 (403 when expired or forged). */
+  function serveObject(req: http.IncomingMessage, res: http.ServerResponse, path: string, log: RecordedRequest): void {
+    const art = artifacts.get(path);
+    if (!art) return send(res, log, 404, 'NoSuchKey', { 'content-type': 'text/plain' });
+    const query = new URL(req.url ?? '/', 'http://x').searchParams;
+    const expires = Number(query.get('expires'));
+    if (!Number.isInteger(expires) || query.get('sig') !== sign(path, expires)) return send(res, log, 403, 'SignatureDoesNotMatch', { 'content-type': 'text/plain' });
+    if (now() > expires) return send(res, log, 403, 'Request has expired', { 'content-type': 'text/plain' });
+    return serveArtifact(req, res, { ...art, expiresInS: undefined }, log);
   }
 
   // ---- manifests ----
@@ -484,7 +591,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     const range = req.headers.range;
     const ifRange = req.headers['if-range'];
     // If-Range (RFC 9110 §13.1.5): a validator that does not match means "send me the whole new body".
-    const rangeApplies = range !== undefined && (ifRange === undefined || ifRange === art.etag || ifRange === LAST_MODIFIED);
+    const ignoring = range !== undefined && takeFault(log.path, ['ignoreRange']) !== undefined;
+    const rangeApplies = !ignoring && range !== undefined && (ifRange === undefined || ifRange === art.etag || ifRange === LAST_MODIFIED);
     if (rangeApplies) {
       const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
       if (m && (m[1] !== '' || m[2] !== '')) {
@@ -592,6 +700,14 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       return send(res, log, fault.status, { message: 'injected fault' }, headers);
     }
     const handle = async (): Promise<void> => {
+      for (const prefix of options.movedPrefixes ?? []) {
+        if (path.startsWith(prefix + '/')) {
+          // 308: method and body kept; a relative Location (RFC 9110 §10.2.2 allows it).
+          req.resume();
+          return send(res, log, 308, undefined, { location: (req.url ?? '/').slice(prefix.length) });
+        }
+      }
+      if (path.startsWith('/objects/') && (req.method === 'GET' || req.method === 'HEAD')) return serveObject(req, res, path, log);
       if (path === ddiPrefix || path.startsWith(ddiPrefix + '/')) return ddi(req, res, path.slice(ddiPrefix.length), log);
       if (path.startsWith('/manifest/')) return manifestRoute(req, res, path, log);
       const art = artifacts.get(path);
@@ -610,7 +726,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const address = server.address() as AddressInfo;
-  baseUrl = `${options.scheme ?? 'http'}://${options.host ?? '127.0.0.1'}:${address.port}`;
+  baseUrl = `${options.scheme ?? 'http'}://${options.advertiseHost ?? options.host ?? '127.0.0.1'}:${address.port}`;
 
   const manifestUrl = (name = 'device'): string => `${baseUrl}/manifest/${name}.json`;
 
@@ -626,10 +742,21 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         const id = String(nextAction++);
         const smId = nextSm++;
         const list = [...(spec.extraArtifacts ?? []), { filename: spec.filename ?? 'zephyr.signed.bin', bytes: spec.image }];
+        const describe = (sm: number, files: { filename: string; bytes: Uint8Array }[]): Action['artifacts'] =>
+          files.map((a) => {
+            const path = `${ddiPrefix}/softwaremodules/${sm}/artifacts/${a.filename}`;
+            putArtifact(path, a.bytes, spec.expiresInS);
+            return { filename: a.filename, path, sha256: sha('sha256', a.bytes), sha1: sha('sha1', a.bytes), md5: sha('md5', a.bytes), size: a.bytes.length, omitSha256: spec.omitSha256 === true };
+          });
+        const extraChunks = (spec.extraChunks ?? []).map((c) => ({ part: c.part, name: c.name ?? c.part, version: c.version, artifacts: describe(nextSm++, c.artifacts) }));
         const action: Action = {
           id,
           version: spec.version,
-          state: 'open',
+          state: spec.confirmationRequired ? 'waiting-confirmation' : 'open',
+          part: spec.part ?? 'bApp',
+          extraChunks,
+          downloadHost: spec.downloadHost,
+          redirectArtifact: spec.redirectArtifact,
           filename: spec.filename ?? 'zephyr.signed.bin',
           size: spec.image.length,
           sha256: sha('sha256', spec.image),
@@ -654,7 +781,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           }),
         };
         // A new deployment supersedes an open one, as assigning a new distribution set does.
-        for (const other of actions.values()) if (other.state === 'open') other.state = 'canceled';
+        for (const other of actions.values()) if (other.state === 'open' || other.state === 'waiting-confirmation') other.state = 'canceled';
         actions.set(id, action);
         return { actionId: id, artifactUrl: artifactUrl(action.artifacts[action.artifacts.length - 1].path) };
       },

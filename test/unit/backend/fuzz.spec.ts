@@ -59,8 +59,12 @@ describe('backends under fuzzed server answers (seeded)', () => {
         const dep = setAt(goodDeployment(), all[index], replacement);
         const http = new ScriptedHttp()
           .on('GET', ROOT, { status: 200, body: { config: { polling: { sleep: '00:01:00' } }, _links: { deploymentBase: { href: DEPLOY } } } })
-          .on('GET', DEPLOY, { status: 200, body: JSON.stringify(dep) ?? 'null' });
+          .on('GET', DEPLOY, { status: 200, body: JSON.stringify(dep) ?? 'null' })
+          .on('POST', `${ROOT}/deploymentBase/1/feedback`, { status: 200 });
         await outcome(new HawkbitBackend({ http, server: 'https://h.example', controllerId: 'dev42' }).poll({ version: '0' }));
+        // An unusable deployment is answered closed/failure (issue 13), at most once.
+        const posts = http.sent.filter((r) => r.method === 'POST');
+        assert.ok(posts.length <= 1 && posts.every((p) => (p.json as any).status.execution === 'closed'));
       }),
       { seed: SEED, numRuns: RUNS },
     );

@@ -43,7 +43,7 @@ describe('hawkBit backend ↔ reference server', () => {
       await backend.report({ actionId, phase, version: '1.1.0', runningVersion: phase === 'running' ? '1.1.0' : '1.0.0', progress: phase === 'downloading' ? { done: 2048, total: 4096 } : undefined });
     }
     const feedback = server.reports('hawkbit-feedback');
-    assert.deepEqual(feedback.map((r) => (r.body as any).status.execution), ['proceeding', 'proceeding', 'downloaded', 'proceeding', 'closed']);
+    assert.deepEqual(feedback.map((r) => (r.body as any).status.execution), ['download', 'proceeding', 'downloaded', 'proceeding', 'closed']);
     assert.deepEqual((feedback[1].body as any).status.result, { finished: 'none', progress: { cnt: 2048, of: 4096 } });
     assert.equal(server.hawkbit.action(actionId)!.state, 'finished');
     assert.deepEqual(await backend.poll({ version: '1.1.0' }), { pollIntervalS: 30 });

@@ -120,8 +120,12 @@ describe('hawkBit DDI backend', () => {
     assert.equal(offer.download, 'forced');
     assert.equal(offer.update, 'attempt');
     assert.equal(offer.maintenanceWindow, 'available');
-    assert.equal(offer.headers, undefined, 'the token is not sent to the CDN');
+    // DDI: download links may be on another host ("link-to-cdn.com/.../controller/CONTROLLER_ID/softwaremodules/...")
+    // and need the target's credentials; a link that is not a DDI resource (pre-signed) gets none.
+    assert.equal(offer.headers?.authorization, AUTH, 'a DDI download link on another host gets the token');
     assert.equal(result.pollIntervalS, 300);
+    const strict = await backend(http, { credentials: 'server-origin' }).poll({ version: '1.0.0' });
+    assert.equal(strict.offer!.headers, undefined, "credentials 'server-origin': the token stays on the DDI host");
   });
 
   it('takes download-http when configured for a TLS-less modem', async () => {
@@ -134,14 +138,20 @@ describe('hawkBit DDI backend', () => {
 
   it('selects the artifact by a configured pattern, or refuses when none matches', async () => {
     const dep = deployment();
-    dep.deployment.chunks[0].artifacts.push({ filename: 'app.signed.bin', size: 5, _links: { download: { href: 'https://cdn.example/app' } } });
+    dep.deployment.chunks[0].artifacts.push({ filename: 'app.signed.bin', size: 4096, _links: { download: { href: 'https://cdn.example/app' } } });
     const http = new ScriptedHttp()
       .on('GET', ROOT, { status: 200, body: rootWith({ deploymentBase: { href: DEPLOY } }) })
       .on('GET', DEPLOY, { status: 200, body: dep });
     const { offer } = await backend(http, { artifactPattern: 'app.*' }).poll({ version: '1.0.0' });
     assert.equal(offer!.url, 'https://cdn.example/app');
     assert.equal(offer!.sha256, undefined, 'no hashes: no sha256');
-    await rejectsWith(backend(http, { artifactPattern: '*.hex' }).poll({ version: '1.0.0' }), 'backend-protocol', /no artifact matches \*\.hex/);
+    http.on('POST', `${ROOT}/deploymentBase/8/feedback`, { status: 200 });
+    const none = await backend(http, { artifactPattern: '*.hex' }).poll({ version: '1.0.0' });
+    assert.equal(none.offer, undefined);
+    const feedback = http.sent.filter((r) => r.method === 'POST').map((r) => r.json as any);
+    assert.equal(feedback.length, 1);
+    assert.deepEqual([feedback[0].status.execution, feedback[0].status.result.finished], ['closed', 'failure']);
+    assert.match(feedback[0].status.details.join(' '), /no artifact matches \*\.hex/);
   });
 
   it('reads a cancellation: cancelAction → stopId', async () => {
@@ -171,8 +181,9 @@ describe('hawkBit DDI backend', () => {
 
   describe('feedback bodies (DdiActionFeedback)', () => {
     const cases: [ReportPhase, string, string][] = [
-      ['accepted', 'proceeding', 'none'],
+      ['accepted', 'download', 'none'],
       ['downloading', 'proceeding', 'none'],
+      ['resumed', 'resumed', 'none'],
       ['downloaded', 'downloaded', 'none'],
       ['staged', 'proceeding', 'none'],
       ['running', 'closed', 'success'],
@@ -185,7 +196,7 @@ describe('hawkBit DDI backend', () => {
       it(`${phase} → ${execution}/${finished}`, async () => {
         const url = `${ROOT}/deploymentBase/8/feedback`;
         const http = new ScriptedHttp().on('POST', url, { status: 200 });
-        const progress = phase === 'downloading' ? { done: 65536, total: 262144 } : undefined;
+        const progress = phase === 'downloading' || phase === 'resumed' ? { done: 65536, total: 262144 } : undefined;
         const reason = phase === 'failed' || phase === 'reverted' ? ('bad-signature' as const) : undefined;
         await backend(http).report({ actionId: '8', phase, version: '1.0.91', runningVersion: '1.0.90', progress, reason, detail: reason && 'ECDSA verify failed' });
         const sent = http.sent[0];
@@ -309,7 +320,8 @@ describe('hawkBit DDI backend', () => {
       ['chunks not an array', (d) => (d.deployment.chunks = {}), /deployment\.chunks: expected array, got object/],
       ['chunks too many', (d) => (d.deployment.chunks = new Array(9).fill(d.deployment.chunks[0])), /deployment\.chunks: 9 items > 8/],
       ['chunk null', (d) => (d.deployment.chunks = [null]), /deployment\.chunks\[0\]: expected object, got null/],
-      ['artifacts missing', (d) => delete d.deployment.chunks[0].artifacts, /deployment\.chunks\[0\]\.artifacts: expected array/],
+      ['artifacts missing (optional: then no image)', (d) => delete d.deployment.chunks[0].artifacts, /deployment\.chunks\[\]\.artifacts: no artifact matches \*\.bin/],
+      ['ftp:// link', (d) => (d.deployment.chunks[0].artifacts[1]._links = { download: { href: 'ftp://cdn.example/app.bin' } }), /_links\.download\.href: not an absolute http\(s\) URL/],
       ['filename a number', (d) => (d.deployment.chunks[0].artifacts[1].filename = 7), /artifacts\[1\]\.filename: expected string, got number/],
       ['version missing', (d) => delete d.deployment.chunks[0].version, /deployment\.chunks\[0\]\.version/],
       ['size a string', (d) => (d.deployment.chunks[0].artifacts[1].size = '262144'), /artifacts\[1\]\.size: expected integer, got string/],
@@ -324,12 +336,25 @@ describe('hawkBit DDI backend', () => {
       ['href with a newline', (d) => (d.deployment.chunks[0].artifacts[1]._links = { download: { href: 'https://x/\r\nHost: y' } }), /_links\.download\.href/],
       ['href too long', (d) => (d.deployment.chunks[0].artifacts[1]._links = { download: { href: 'https://x/' + 'a'.repeat(3000) } }), /_links\.download\.href: length/],
     ];
+    // Finding 2 (issue 13): never a silent stall. The deployment is answered closed/failure once,
+    // the reason naming the field; the poll itself succeeds without an offer.
     for (const [name, mutate, detail] of mutations) {
-      it(name, async () => {
+      it(`${name}: answered closed/failure once, naming the field`, async () => {
         const d = deployment();
         mutate(d);
-        const http = new ScriptedHttp().on('GET', ROOT, { status: 200, body: rootWith({ deploymentBase: { href: DEPLOY } }) }).on('GET', DEPLOY, { status: 200, body: d });
-        await rejectsWith(backend(http).poll({ version: '1' }), 'backend-protocol', detail);
+        const http = new ScriptedHttp()
+          .on('GET', ROOT, { status: 200, body: rootWith({ deploymentBase: { href: DEPLOY } }) })
+          .on('GET', DEPLOY, { status: 200, body: d })
+          .on('POST', `${ROOT}/deploymentBase/8/feedback`, { status: 200 });
+        const b = backend(http);
+        assert.equal((await b.poll({ version: '1' })).offer, undefined);
+        assert.equal((await b.poll({ version: '1' })).offer, undefined);
+        const posts = http.sent.filter((r) => r.method === 'POST');
+        assert.equal(posts.length, 1, 'answered once');
+        const status = (posts[0].json as any).status;
+        assert.equal((posts[0].json as any).id, '8');
+        assert.deepEqual([status.execution, status.result.finished], ['closed', 'failure']);
+        assert.match(status.details.join(' '), detail);
       });
     }
 
@@ -368,13 +393,13 @@ describe('hawkBit DDI backend', () => {
     it('a body announced larger than the cap is refused before any byte', async () => {
       const huge = new Uint8Array(JSON_BODY_MAX + 1).fill(0x20);
       const http = new ScriptedHttp().on('GET', ROOT, { status: 200, body: huge });
-      await rejectsWith(backend(http).poll({ version: '1' }), 'body-too-large', /Content-Length 8193 > 8192/);
+      await rejectsWith(backend(http).poll({ version: '1' }), 'body-too-large', new RegExp(`Content-Length ${JSON_BODY_MAX + 1} > ${JSON_BODY_MAX}`));
     });
 
     it('a chunked body growing past the cap is refused', async () => {
-      const huge = '{"config":{"polling":{"sleep":"00:01:00"}},"pad":"' + 'x'.repeat(20000) + '"}';
+      const huge = '{"config":{"polling":{"sleep":"00:01:00"}},"pad":"' + 'x'.repeat(JSON_BODY_MAX) + '"}';
       const http = new ScriptedHttp().on('GET', ROOT, { status: 200, body: huge, noLength: true, chunkSize: 1000 });
-      await rejectsWith(backend(http).poll({ version: '1' }), 'body-too-large', /over 8192 bytes/);
+      await rejectsWith(backend(http).poll({ version: '1' }), 'body-too-large', new RegExp(`over ${JSON_BODY_MAX} bytes`));
     });
 
     it('deep nesting is backend-protocol, not a crash', async () => {

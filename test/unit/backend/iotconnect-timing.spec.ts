@@ -29,7 +29,7 @@ class ScriptedHttp implements HttpClient {
   }
 }
 
-function setup() {
+function setup(session: 'kept' | 'per-call' = 'per-call') {
   const time = new VirtualTime();
   const http = new ScriptedHttp();
   const links: { pair: MemoryStreamPair; peer: MqttPeer; target: StreamTarget }[] = [];
@@ -40,7 +40,7 @@ function setup() {
       return Promise.resolve(pair.client);
     },
   };
-  const backend = new IotConnectBackend({ http, connector, clock: time.clockPort(), discoveryUrl: 'https://discovery.example', cpid: 'C', env: 'qa', duid: 'dev', commandWaitMs: 10_000 });
+  const backend = new IotConnectBackend({ http, connector, clock: time.clockPort(), discoveryUrl: 'https://discovery.example', cpid: 'C', env: 'qa', duid: 'dev', commandWaitMs: 10_000, session });
   return { time, http, links, backend };
 }
 
@@ -63,7 +63,7 @@ describe('IoTConnect backend timing (scripted broker, virtual time)', () => {
     const polling = backend.poll({ version: '1.0.0' });
     await time.runUntil(() => links.length === 1);
     assert.deepEqual(links[0].target, { host: 'broker.example', port: 8883, tls: true });
-    assert.deepEqual(http.urls, ['https://discovery.example/api/v2.1/dsdk/cpId/C/env/qa', 'https://identity.example/api/2.1/agent/device-identity/cg/x/uid/dev']);
+    assert.deepEqual(http.urls, ['https://discovery.example/api/v2.1/dsdk/cpId/C/env/qa?pf=aws', 'https://identity.example/api/2.1/agent/device-identity/cg/x/uid/dev']);
     await brokerAnswersUntil205(time, links[0].peer);
     const askedAt = time.now() - 20; // the PUBLISH left 20 ms before the peer saw it
     assert.deepEqual(await time.runFor(polling), {});
@@ -71,6 +71,47 @@ describe('IoTConnect backend timing (scripted broker, virtual time)', () => {
     await time.advance(100);
     assert.equal(links[0].peer.count(14), 1, 'DISCONNECT sent');
     assert.equal(time.pending, 0, 'no timer left');
+  });
+
+  it("session 'kept': the session stays open after a poll with nothing pending, pings at keep-alive, and the next poll reuses it", async () => {
+    const { time, links, backend } = setup('kept');
+    const polling = backend.poll({ version: '1.0.0' });
+    await time.runUntil(() => links.length === 1);
+    await brokerAnswersUntil205(time, links[0].peer);
+    assert.deepEqual(await time.runFor(polling), {});
+    await time.runFor(links[0].peer.next(12)); // PINGREQ at the keep-alive (60 s)
+    links[0].peer.pingresp();
+    assert.equal(links[0].peer.count(14), 0, 'no DISCONNECT');
+    assert.ok(links[0].peer.count(12) >= 1, 'PINGREQ at the keep-alive');
+    const again = backend.poll({ version: '1.0.0' });
+    const sub = await time.runFor(links[0].peer.next(8));
+    links[0].peer.suback(sub.packetId!, [1]);
+    const ask = await time.runFor(links[0].peer.next(3));
+    links[0].peer.puback(ask.packetId!);
+    assert.deepEqual(await time.runFor(again), {});
+    assert.equal(links.length, 1, 'one connection for both polls');
+    assert.equal(backend.stats.sessions, 1);
+    const closing = backend.close();
+    await time.runFor(closing);
+    await time.advance(100);
+    assert.equal(links[0].peer.count(14), 1, 'DISCONNECT on close');
+  });
+
+  it("session 'kept': a kept session whose link was lost is opened again at the next poll (reconnect)", async () => {
+    const { time, links, backend } = setup('kept');
+    const first = backend.poll({ version: '1.0.0' });
+    await time.runUntil(() => links.length === 1);
+    await brokerAnswersUntil205(time, links[0].peer);
+    assert.deepEqual(await time.runFor(first), {});
+    links[0].pair.drop(); // the cell or the broker dropped it while idle
+    await time.advance(1000);
+    const second = backend.poll({ version: '1.0.0' });
+    await time.runUntil(() => links.length === 2);
+    await brokerAnswersUntil205(time, links[1].peer);
+    assert.deepEqual(await time.runFor(second), {});
+    assert.equal(backend.stats.sessions, 2);
+    assert.equal(backend.stats.discoveries, 1, 'identity kept: the broker answered before');
+    await time.runFor(backend.close());
   });
 
   it('a link lost while waiting fails the poll at once with link-lost, and identity is kept', async () => {

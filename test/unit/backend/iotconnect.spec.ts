@@ -10,6 +10,7 @@ import type { Report } from '../../../src/backend/backend.js';
 import { IotConnectBackend, ackOf, chooseUrl, parseC2d, parseDiscovery, parseIdentity, type IotConnectOptions } from '../../../src/backend/iotconnect.js';
 import type { ByteStreamConnector } from '../../../src/net/byte-stream.js';
 import { OtaError } from '../../../src/util/errors.js';
+import { encodeHeader, IMAGE_MAGIC } from '../../../src/image/header.js';
 import type { Broker, TestPki } from '../../../tools/devkit/mosquitto.js';
 import { connectNode } from '../../../tools/devkit/node-byte-stream.js';
 import { realClock } from '../../../tools/devkit/real-clock.js';
@@ -125,6 +126,11 @@ describe('IoTConnect backend: message rules', () => {
     assert.equal(chooseUrl({ ack: ACK, sw: '1', urls: [{ url: 'https://h/a?b' }] }), 'https://h/a?b');
   });
 
+  it('checks discovery\'s top-level status as iotcl_dra_discovery.c does', () => {
+    assert.throws(() => parseDiscovery({ status: 401, message: 'Incorrect environment', d: { ec: 0, bu: 'https://x.example/a' } }, 'https'), isOta('backend-rejected', /discovery status 401 \(Incorrect environment\)/));
+    assert.equal(parseDiscovery({ status: 200, message: 'Success', d: { ec: 0, bu: 'https://x.example/a/' } }, 'https'), 'https://x.example/a');
+  });
+
   it('validates discovery and identity answers', () => {
     assert.equal(parseDiscovery({ d: { ec: 0, bu: 'https://di.example/api/2.1/agent/device-identity/cg/x/' } }, 'https'), 'https://di.example/api/2.1/agent/device-identity/cg/x');
     assert.throws(() => parseDiscovery({ d: { ec: 3, bu: '' } }, 'https'), isOta('backend-rejected', /ec 3 \(subscription expired\)/));
@@ -185,33 +191,39 @@ describe('IoTConnect backend end to end (double + mosquitto over TLS)', function
     return c;
   }
 
+  const made: IotConnectBackend[] = [];
+  afterEach(async () => {
+    for (const b of made.splice(0)) await b.close();
+  });
+
   function backend(extra: Partial<IotConnectOptions> = {}) {
     const http = new NodeHttpClient();
     const conn = connector();
     const b = new IotConnectBackend({ http, connector: conn, clock: realClock(), discoveryUrl: double.discoveryUrl, cpid: 'XSOTA', env: 'qa', duid: DUID, commandWaitMs: 3000, ...extra });
+    made.push(b);
     return { b, http, conn };
   }
 
   let n = 0;
   const newAck = () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`;
 
-  it('poll: discovery, identity, mt 205 on di, takes the pending OTA command, disconnects', async () => {
+  it("poll (session 'per-call'): discovery with pf, identity, mt 205 on di, takes the pending OTA command, disconnects", async () => {
     const ack = newAck();
     await double.startOta(DUID, { ack, sw: '1.5.0', hw: 'xs-ota-devkit', files: [{ fileName: 'fw-1.5.0.bin' }] });
-    const { b, http } = backend();
+    const { b, http } = backend({ session: 'per-call' });
     const before = double.di(DUID).length;
     const result = await b.poll({ version: '1.4.0' });
     const offer = result.offer!;
     assert.equal(offer.actionId, ack);
     assert.equal(offer.version, '1.5.0');
-    assert.deepEqual(offer.hardware, ['xs-ota-devkit']);
+    assert.equal(offer.hardware, undefined, 'hw is checked by the backend against hardwareVersion, when set');
     assert.match(offer.url, /\/ota\/fw-1\.5\.0\.bin\?Expires=\d+&Signature=[0-9a-f]{32}$/);
     assert.equal(offer.size, undefined, 'IoTConnect states no size');
     assert.equal(offer.sha256, undefined, 'nor a hash: the signed image is the integrity');
     assert.deepEqual(double.di(DUID).slice(before), ['{"mt":205}']);
     assert.deepEqual(
       http.requests.map((r) => r.replace(/127\.0\.0\.1:\d+/, 'H')),
-      ['GET http://H/api/v2.1/dsdk/cpId/XSOTA/env/qa', 'GET http://H/api/2.1/agent/device-identity/cg/b892c353-0ad2-4fb1-9b4f-a1e9e0f0c0de/uid/xs-ota-dev-1'],
+      ['GET http://H/api/v2.1/dsdk/cpId/XSOTA/env/qa?pf=aws', 'GET http://H/api/2.1/agent/device-identity/cg/b892c353-0ad2-4fb1-9b4f-a1e9e0f0c0de/uid/xs-ota-dev-1'],
     );
     await waitFor(() => broker.log().includes(`Client XSOTA-${DUID} disconnected.`));
     // The URL really serves the image.
@@ -227,7 +239,11 @@ describe('IoTConnect backend end to end (double + mosquitto over TLS)', function
       assert.deepEqual(await b.poll({ version: '1.4.0' }), {});
       assert.deepEqual(await b.poll({ version: '1.4.0' }), {});
       assert.equal(http.requests.length, 2, 'discovery and identity once for two polls');
-      assert.equal(b.stats.sessions, 2);
+      assert.equal(b.stats.sessions, 1, "session 'kept' (default): one MQTT session for both polls");
+      const perCall = backend({ commandWaitMs: 300, session: 'per-call' }).b;
+      await perCall.poll({ version: '1.4.0' });
+      await perCall.poll({ version: '1.4.0' });
+      assert.equal(perCall.stats.sessions, 2, "session 'per-call': one per poll (a duty-cycled modem)");
     } finally {
       double.faults.ignore205 = false;
     }
@@ -311,6 +327,60 @@ describe('IoTConnect backend end to end (double + mosquitto over TLS)', function
     const byAck = new Map(double.acks(DUID).map((a) => [a.ack, a]));
     assert.deepEqual([byAck.get(a1)?.st, byAck.get(a1)?.msg], [4, 'bad-signature: image not signed by the A5000 key']);
     assert.deepEqual([byAck.get(a2)?.st, byAck.get(a2)?.msg], [1, 'downgrade: 1.0.0 < 1.8.0']);
+  });
+
+  describe('as the SDKs speak it (issue 13, finding 8)', () => {
+    /** A file whose first 32 bytes are an MCUboot header (version 1.5.0+0). */
+    const image = (): Uint8Array => {
+      const bytes = new Uint8Array(4096).fill(0x11);
+      encodeHeader({ magic: IMAGE_MAGIC, loadAddr: 0, hdrSize: 0x200, protectTlvSize: 0, imgSize: 3000, flags: 0, version: { major: 1, minor: 5, revision: 0, build: 0 } }, bytes);
+      return bytes;
+    };
+    before(() => {
+      double.addFile('settings.bin', new Uint8Array(4096).fill(0x7e));
+      double.addFile('app-1.5.bin', image());
+      double.addFile('notes.txt', new Uint8Array(100));
+      double.addFile('config.bin', new Uint8Array(4096).fill(0x3c));
+    });
+
+    it('every file of urls[] is considered: the image header chooses among several .bin', async () => {
+      const ack = newAck();
+      await double.startOta(DUID, { ack, sw: 'v1.5-release', hw: '1', files: [{ fileName: 'notes.txt' }, { fileName: 'settings.bin' }, { fileName: 'app-1.5.bin' }] });
+      const offer = (await backend().b.poll({ version: '1.4.0' })).offer!;
+      assert.match(offer.url, /\/ota\/app-1\.5\.bin\?/);
+      assert.equal(offer.version, 'v1.5-release', 'the sw label as given');
+      assert.equal(offer.imageVersion, '1.5.0+0');
+    });
+
+    it("hw: not checked by default (the SDK fixture's hw '1' is accepted); checked trimmed and without case when hardwareVersion is set; a mismatch is acked st 1 naming both", async () => {
+      const ack = newAck();
+      await double.startOta(DUID, { ack, sw: '1.5', hw: '1', files: [{ fileName: 'app-1.5.bin' }] });
+      assert.ok((await backend().b.poll({ version: '1.4.0' })).offer, 'default: no hw check');
+      assert.ok((await backend({ hardwareVersion: ' 1 ' }).b.poll({ version: '1.4.0' })).offer, 'hw 1 matches');
+      const { b } = backend({ hardwareVersion: '2' });
+      assert.deepEqual(await b.poll({ version: '1.4.0' }), {});
+      await double.until(() => double.acks(DUID).some((a) => a.ack === ack));
+      const refusal = double.acks(DUID).find((a) => a.ack === ack)!;
+      assert.deepEqual([refusal.st, refusal.msg], [1, "incompatible: the command is for hw '1', this device is hw '2'"]);
+    });
+
+    it('no image among the files: acked st 1 (not attempted) with why, never left pending', async () => {
+      const ack = newAck();
+      await double.startOta(DUID, { ack, sw: '1.5', files: [{ fileName: 'settings.bin' }, { fileName: 'notes.txt' }, { fileName: 'config.bin' }] });
+      const { b } = backend();
+      assert.deepEqual(await b.poll({ version: '1.4.0' }), {});
+      await double.until(() => double.acks(DUID).some((a) => a.ack === ack));
+      const refusal = double.acks(DUID).find((a) => a.ack === ack)!;
+      assert.equal(refusal.st, 1);
+      assert.match(refusal.msg ?? '', /^backend-protocol: no MCUboot image for this device among 2 files: c2d\.urls\[0\] \(settings\.bin\): not-an-image/);
+      assert.equal(double.pending(DUID), undefined, 'a final st closes the OTA at the cloud');
+    });
+
+    it('the final success is st 3 (OTA_DOWNLOAD_DONE, as both SDK samples send it), or st 0 (IOTCL_C2D_EVT_OTA_SUCCESS) when configured', () => {
+      assert.equal(ackOf({ ...base, phase: 'running' }).st, 3);
+      assert.equal(ackOf({ ...base, phase: 'running' }, 0).st, 0);
+      assert.equal(ackOf({ ...base, phase: 'failed', reason: 'backend-protocol', detail: 'c2d.urls' }).st, 1, 'a command that cannot be used was not attempted');
+    });
   });
 
   it('refuses a malformed OTA command by its ack id (st 1, with why) and ignores other command types', async () => {

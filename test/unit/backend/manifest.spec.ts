@@ -105,10 +105,18 @@ describe('static manifest backend', () => {
     const backend = new ManifestBackend({ http, url });
     server.misbehave({ status: 503, retryAfterS: 10 });
     await assert.rejects(backend.poll({ version: '1' }), (e: unknown) => e instanceof OtaError && e.reason === 'backend-unavailable' && /retry after 10 s/.test(e.message));
+    // Finding 2 (issue 13): a manifest that cannot be used is no poll failure for ever; it is
+    // reported (phase failed, the reason naming what) once per problem, and no offer is made.
+    const reporting = new ManifestBackend({ http, url, reportUrl: `${server.url}/manifest/device/report`, bodyMax: 8192 });
     server.manifest.setRaw('device', 'x'.repeat(20_000));
-    await assert.rejects(backend.poll({ version: '1' }), (e: unknown) => e instanceof OtaError && e.reason === 'body-too-large');
+    assert.deepEqual(await reporting.poll({ version: '1' }), {});
+    assert.deepEqual(await reporting.poll({ version: '1' }), {});
     server.manifest.setRaw('device', '{"schema":1,', 200);
-    await assert.rejects(backend.poll({ version: '1' }), (e: unknown) => e instanceof OtaError && e.reason === 'backend-protocol' && /not JSON/.test(e.message));
+    assert.deepEqual(await reporting.poll({ version: '1' }), {});
+    const reports = server.reports('manifest-report').map((r) => r.body as any);
+    assert.deepEqual(reports.map((r) => [r.phase, r.reason]), [['failed', 'body-too-large'], ['failed', 'backend-protocol']], 'once per problem');
+    assert.match(reports[0].detail, /body over 8192 bytes|Content-Length 20000 > 8192/);
+    assert.match(reports[1].detail, /not JSON/);
   });
 
   describe('bad manifests → backend-protocol naming the field', () => {
@@ -151,9 +159,13 @@ describe('static manifest backend', () => {
       assert.equal(m.download, 'forced');
       assert.equal(m.update, 'forced');
     });
-    it('served by the server, a bad manifest fails the poll', async () => {
-      server.manifest.setRaw('device', JSON.stringify({ ...good(), size: -5 }));
-      await assert.rejects(new ManifestBackend({ http, url: server.manifest.urlOf() }).poll({ version: '1' }), (e: unknown) => e instanceof OtaError && /size/.test(e.message));
+    it('served by the server, a bad manifest is reported to its own reportUrl naming the field, with no offer', async () => {
+      server.manifest.setRaw('device', JSON.stringify({ ...good(), size: -5, reportUrl: `${server.url}/manifest/device/report` }));
+      const before = server.reports('manifest-report').length;
+      assert.deepEqual(await new ManifestBackend({ http, url: server.manifest.urlOf() }).poll({ version: '1' }), {});
+      const report = server.reports('manifest-report').slice(before)[0].body as any;
+      assert.deepEqual([report.phase, report.reason, report.actionId], ['failed', 'backend-protocol', '1.3.0']);
+      assert.match(report.detail, /size: -5 not in/);
     });
   });
 

@@ -1,0 +1,191 @@
+/**
+ * End to end on XS in virtual time: the backends as they are deployed (issue 13). The agent runs
+ * in XS on the simulated dev kit, its modem resolving host names (every name to the reference
+ * server, whose certificate names *.example.com), against a reference server that behaves as the
+ * real ones do: a download link that redirects to a pre-signed object-store URL on another host
+ * name, a multi-module deployment with hawkBit's OpenAPI fields, user consent, a download host
+ * apart from the DDI host, a CDN that ignores Range, a server that moved.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { DEVKIT_DEVICE_ID, DEVKIT_GATEWAY_TOKEN, DEVKIT_TOKEN } from '../../tools/devkit/devkit.js';
+import type { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { startReferenceServer, type ReferenceServer } from '../../tools/server/index.js';
+import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
+
+type Kit = { time: VirtualTime; server: ReferenceServer };
+
+describe('e2e: backends as deployed (issue 13)', function () {
+  this.timeout(60_000);
+
+  describe('finding 1: redirects', () => {
+    it('an artifact redirected (302) to a 1.3 KiB pre-signed URL on another host name: followed, no token there, the resume goes to the kept URL', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { redirectArtifact: { host: 'objects.example.com', status: 302 } }, faults: [{ kind: 'link-drop', at: 0.5 }], onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      const redirects = requests.filter((r) => r.status === 302);
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      assert.equal(redirects.length, 1, 'one redirect: the resume used the kept Location');
+      assert.ok(objects.length >= 2, `the download and its resume at the object store: ${objects.length}`);
+      assert.ok(objects.every((r) => r.path.length >= 1200), 'the Location is a long pre-signed URL');
+      assert.ok(objects.every((r) => r.headers.authorization === undefined), 'the token never goes to the object store');
+      assert.ok(objects.some((r) => r.headers.range !== undefined && r.status === 206), 'resumed with Range at the object store');
+      assert.ok(s.logs.some((l) => l.event === 'http.redirect'), story(s));
+    });
+
+    it('a kept pre-signed URL that expired (403) is re-resolved from the original link, not a failed attempt', async () => {
+      let kit: Kit | undefined;
+      const s = await run({
+        hawkbit: { redirectArtifact: { host: 'objects.example.com', status: 307, expiresInS: 600 } },
+        faults: [{ kind: 'link-drop', at: 0.5 }],
+        onReady: (k) => (kit = k),
+        // The device is away for longer than the signature lives.
+        onLog: (e) => void (e.event === 'download.failed' && kit!.server.clock.advance(3600)),
+      });
+      assert.equal(s.outcome, 'running', story(s));
+      const requests = kit!.server.requests();
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      assert.ok(objects.some((r) => r.status === 403), 'the kept URL answered 403');
+      assert.equal(requests.filter((r) => r.status === 307).length, 2, 'the original link resolved it again');
+      assert.ok(s.logs.some((l) => l.event === 'http.redirect-stale'), story(s));
+      assert.ok(!s.logs.some((l) => l.event === 'download.failed' && l.fields?.reason === 'url-expired'), story(s));
+    });
+
+    it('a server that moved (308, relative Location): poll, deployment and feedback POSTs follow it; and xs-ota sim --server talks to a server it did not start', async () => {
+      // Finding 9: the server is started apart from the dev kit, as `xs-ota server` runs it, and
+      // the device reaches it by name (localhost), resolved by the dev kit's modem.
+      const server = await startReferenceServer({ port: 0, scheme: 'https', advertiseHost: 'localhost', controllerId: DEVKIT_DEVICE_ID, token: DEVKIT_TOKEN, pollingSleep: '00:01:00', movedPrefixes: ['/old'] });
+      try {
+        const { actionId } = server.hawkbit.createDeployment({ version: '1.1.0', image: TARGET, filename: 'app.signed.bin' });
+        const s = await run({ server: `${server.url}/old` });
+        assert.equal(s.outcome, 'running', story(s));
+        assert.equal(s.versionAfter, '1.1.0+0');
+        assert.equal(server.hawkbit.action(actionId)!.state, 'finished');
+        const moved = server.requests().filter((r) => r.status === 308);
+        assert.ok(moved.some((r) => r.method === 'GET') && moved.some((r) => r.method === 'POST'), 'GETs and feedback POSTs were redirected');
+        const feedback = server.reports('hawkbit-feedback').map((r) => (r.body as any).status.execution);
+        assert.equal(feedback.at(-1), 'closed');
+      } finally {
+        await server.close();
+      }
+    });
+  });
+
+  it('static manifest behind a moved path (308): manifest, artifact and reports follow it', async () => {
+    const server = await startReferenceServer({ port: 0, scheme: 'https', advertiseHost: 'localhost', movedPrefixes: ['/old'] });
+    try {
+      const { url } = server.manifest.publish({ version: '1.1.0', image: TARGET });
+      const s = await run({ backend: 'manifest', server: url.replace('/manifest/', '/old/manifest/') });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.ok(server.requests().some((r) => r.status === 308 && r.path.startsWith('/old/manifest/')), 'the manifest GET was redirected');
+      assert.equal((server.reports('manifest-report').at(-1)!.body as any).phase, 'running');
+    } finally {
+      await server.close();
+    }
+  });
+
+  describe('finding 2: no silent stall', () => {
+    it('a deployment body over the configured cap is answered closed/failure once, naming the limit; nothing is downloaded', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ policy: { backendBodyMax: 1024 }, onReady: (k) => (kit = k), until: (e) => e.event === 'deployment.refused' });
+      const f = finals(s);
+      assert.equal(f.length, 1, story(s));
+      assert.equal(f[0].what, 'closed/failure');
+      assert.match(f[0].details, /body-too-large.*1024/);
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'failed');
+      assert.equal(s.artifactRequests.length, 0);
+      assertNothingPending(s);
+    });
+  });
+
+  describe('finding 4: the right module', () => {
+    const osImage = new Uint8Array(randomBytes(6000));
+    const multi = {
+      part: 'bApp',
+      extraArtifacts: [{ filename: 'app.signature', bytes: new Uint8Array(72) }],
+      extraChunks: [
+        { part: 'jvm', version: '1.0.75', name: 'oneapp runtime', artifacts: [{ filename: 'runtime.tgz', bytes: new Uint8Array(500) }] },
+        { part: 'os', version: '1.0.79', name: 'one Firmware', artifacts: [{ filename: 'os.bin', bytes: osImage }, { filename: 'os.signature', bytes: new Uint8Array(72) }] },
+      ],
+    };
+
+    it('several *.bin in a multi-module deployment (OpenAPI fields): the image header chooses, read from 32 bytes before the download', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: multi, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const osRequests = kit!.server.requests().filter((r) => r.path.includes('/os.bin'));
+      // Only its header, once per boot (the health check after the reboot fetches the deployment again).
+      assert.ok(osRequests.length >= 1 && osRequests.length <= s.boots, `${osRequests.length} probes in ${s.boots} boots`);
+      assert.ok(osRequests.every((r) => r.headers.range === 'bytes=0-31'), 'the other module: only its header was read');
+    });
+
+    it('modulePart bApp: the bApp chunk, no probe of the other module', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: multi, policy: { modulePart: 'bApp' }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(kit!.server.requests().filter((r) => r.path.includes('/os.bin')).length, 0);
+    });
+  });
+
+  describe('finding 5: versions are labels', () => {
+    for (const label of ['v1.1.0', '2.0.0-rc1']) {
+      it(`chunk version '${label}': installed (the header decides) and reported back as given`, async () => {
+        const s = await run({ hawkbit: { version: label } });
+        assert.equal(s.outcome, 'running', story(s));
+        assert.equal(s.versionAfter, '1.1.0+0');
+        const closed = finals(s)[0];
+        assert.equal(closed.what, 'closed/success');
+        assert.ok(seen(s).some((r) => r.details.includes(`target ${label}`)), story(s));
+      });
+    }
+  });
+
+  describe('findings 6 and 7: authentication and DDI coverage', () => {
+    it('GatewayToken as a device setting', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ policy: { tokenScheme: 'GatewayToken' }, authToken: DEVKIT_GATEWAY_TOKEN, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      const auth = kit!.server.requests().map((r) => r.headers.authorization);
+      assert.ok(auth.length > 0 && auth.every((a) => a === `GatewayToken ${DEVKIT_GATEWAY_TOKEN}`), JSON.stringify([...new Set(auth)]));
+    });
+
+    it('download links on another host (a DDI download server) get the TargetToken', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { downloadHost: 'download.example.com' }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      const art = kit!.server.requests().filter((r) => r.path.includes('/artifacts/'));
+      assert.ok(art.length > 0 && art.every((r) => r.status !== 401 && r.headers.authorization === `TargetToken ${DEVKIT_TOKEN}`));
+    });
+
+    it('confirmationBase: the action waiting for consent is confirmed (autoConfirm), then installed', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { confirmationRequired: true }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      const confirmations = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => (r.body as any).confirmation);
+      assert.deepEqual(confirmations, ['confirmed']);
+    });
+
+    it('download, resumed and bounded progress feedback; a 200 to the resume is used from byte 0, not a lost attempt', async () => {
+      let kit: Kit | undefined;
+      const s = await run({
+        policy: { downloadSegmentBytes: 4096 },
+        faults: [{ kind: 'link-drop', at: 0.6 }],
+        onReady: (k) => (kit = k),
+        // A CDN that ignores Range: the resume gets the whole artifact with 200.
+        onLog: (e) => void (e.event === 'download.failed' && kit!.server.misbehave({ ignoreRange: true, count: 1, path: '/artifacts/' })),
+      });
+      assert.equal(s.outcome, 'running', story(s));
+      const executions = seen(s).map((r) => r.what.split('/')[0]);
+      assert.equal(executions[0], 'download', story(s));
+      assert.ok(executions.includes('resumed'), story(s));
+      const progress = kit!.server.reports('hawkbit-feedback').filter((r) => (r.body as any).status.result.progress !== undefined && (r.body as any).status.execution === 'proceeding');
+      assert.ok(progress.length >= 1 && progress.length <= 4, `progress feedback ${progress.length}: at most one per quarter`);
+      assert.ok(s.logs.some((l) => l.event === 'download.restart'), story(s));
+      assert.ok(!s.logs.some((l) => l.event === 'download.failed' && l.fields?.reason === 'range-ignored'), story(s));
+      assert.ok(kit!.server.requests().some((r) => r.headers.range !== undefined && r.status === 200), 'the server did answer a ranged request with 200');
+    });
+  });
+});
