@@ -30,3 +30,9 @@ export function imageId(bytes: Uint8Array, slotSize = DEFAULT_SLOT_SIZE): ImageI
     fileSha256: createHash('sha256').update(bytes).digest('hex'),
   };
 }
+
+/** How an offer names a delta's source image (manifest `deltas[]` fields). */
+export function deltaSourceOf(image: Uint8Array): { fromVersion: string; fromImageHash: string } {
+  const id = imageId(image);
+  return { fromVersion: id.version, fromImageHash: id.imageHash };
+}

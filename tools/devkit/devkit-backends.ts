@@ -19,6 +19,8 @@ export interface BackendSetup {
   /** Seconds since 1970 on the dev kit's virtual clock (URL expiry, timestamps). */
   nowS: () => number;
   deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
+  /** A VCDIFF delta to offer beside the image (docs/delta.md), and the image it was made from. */
+  delta?: { bytes: Uint8Array; fromVersion: string; fromImageHash: string };
 }
 
 export interface PreparedBackend {
@@ -56,7 +58,7 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
       const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS });
       return { backendUrl: server.url, actionId };
     case 'manifest':
-      return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS }).url };
+      return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS, deltas: setup.delta && [setup.delta] }).url };
     case 'iotconnect':
       return prepareIotConnect(setup, expiresInS !== undefined);
   }

@@ -27,6 +27,7 @@ import { SimKeyValue } from './sim-key-value.js';
 import { createSimModem, type SimModemKit } from './sim-modem/index.js';
 import { TEST_CA } from './test-pki.js';
 import { VirtualTime } from './virtual-time.js';
+import { deltaSourceOf } from '../delta/image-id.js';
 
 /** The A5000 object the dev kit provisions the signing key into (NXP nano test id style). */
 export const DEVKIT_KEY_OBJECT = 0x7b000201;
@@ -142,6 +143,11 @@ export interface DevkitOptions {
   /** Agent policy settings over the dev kit's (src/agent/config.ts), e.g. downloadSegmentBytes. */
   policy?: Partial<AgentConfig>;
   /**
+   * Offer this VCDIFF delta beside the image (`xs-ota sim --delta`), named as made from `from`
+   * (default: baseImage), so a test can offer one made from another image.
+   */
+  delta?: { bytes: Uint8Array; from?: Uint8Array };
+  /**
    * Run until the agent has reported this many deployments (default 1): a test that offers a
    * second deployment after the first (download only, then install) waits for 2.
    */
@@ -248,7 +254,8 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const backend = options.backend ?? 'hawkbit';
   let prepared: PreparedBackend;
   try {
-    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment });
+    const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
+    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, delta });
   } catch (error) {
     await server.close();
     throw error;

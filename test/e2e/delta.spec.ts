@@ -1,0 +1,105 @@
+/**
+ * End to end, the agent in XS on the simulated dev kit: delta updates with the committed firmware
+ * pairs (test/fixtures/firmware, built with gcc-arm-none-eabi, deltas by xdelta3). The device runs
+ * v1.0.0+1; the server offers v1.1.0+2 (one function changed) with a VCDIFF delta beside it.
+ * Covers: the delta taken on both modems, the full image taken when the delta was made from
+ * another image, the fallback to the full image when the delta is corrupt, power cuts while the
+ * delta downloads and while it is decoded.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fixturePath } from '../support/paths.js';
+import { trustedKeyPem } from '../support/devkit-update.js';
+import { runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import { assertNothingPending, finals, story } from './e2e-support.js';
+
+const fw = (name: string) => new Uint8Array(readFileSync(fixturePath('firmware', name)));
+const V1 = fw('fw-v1.0.0+1.signed.bin');
+const V2 = fw('fw-v1.1.0+2.signed.bin');
+const V3 = fw('fw-v1.2.0+3.signed.bin');
+const DELTA_1_2 = fw('v1.0.0+1-to-v1.1.0+2.vcdiff');
+const DELTA_2_3 = fw('v1.1.0+2-to-v1.2.0+3.vcdiff');
+
+function run(options: Partial<DevkitOptions>): Promise<DevkitSummary> {
+  return runDevkitUpdate({ image: V2, baseImage: V1, trustedKeyPem, maxVirtualMs: 4 * 3600_000, backend: 'manifest', delta: { bytes: DELTA_1_2 }, ...options });
+}
+
+const logged = (s: DevkitSummary, event: string) => s.logs.filter((l) => l.event === event);
+const finalDetail = (s: DevkitSummary) => {
+  const body = s.reports.at(-1)?.body as { detail?: string } | undefined;
+  return body?.detail ?? '';
+};
+
+describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
+  this.timeout(60_000);
+
+  for (const modem of ['sim7080', 'sim7600'] as const) {
+    it(`manifest over ${modem}: downloads only the delta, rebuilds v1.1.0+2, verifies, swaps, confirms`, async () => {
+      const s = await run({ modem });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+2');
+      assert.deepEqual(s.mcuboot, ['none', 'test-swap']);
+      assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'only the delta crossed the air');
+      assert.equal(s.a5000.verifications, 1);
+      assert.match(finalDetail(s), new RegExp(`installed from a ${DELTA_1_2.length}-byte delta`), story(s));
+      assert.equal(logged(s, 'delta.failed').length, 0, story(s));
+      assertNothingPending(s);
+    });
+  }
+
+  it('a delta made from another image is not taken: the full image is downloaded', async () => {
+    const s = await run({ delta: { bytes: DELTA_2_3, from: V2 }, image: V3 });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.2.0+3');
+    assert.equal(s.artifactBytesSent, V3.length);
+    assert.equal(finalDetail(s), '', 'an ordinary full update');
+  });
+
+  it('a delta that claims the running image as source but was made from another: delta-checksum, then the full image', async () => {
+    // DELTA_2_3 named as made from V1 (the running image): its source hash matches, its COPYs read the wrong bytes.
+    const s = await run({ delta: { bytes: DELTA_2_3, from: V1 }, image: V3 });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.2.0+3');
+    const failed = logged(s, 'delta.failed');
+    assert.equal(failed.length, 1, story(s));
+    assert.equal(failed[0].fields?.reason, 'delta-checksum');
+    assert.equal(s.artifactBytesSent, DELTA_2_3.length + V3.length);
+    assert.match(finalDetail(s), /full image after the delta failed: delta-checksum/);
+    assertNothingPending(s);
+  });
+
+  it('a corrupt delta (its published hash is of the corrupt bytes): a typed delta reason, then the full image', async () => {
+    const corrupt = DELTA_1_2.slice();
+    corrupt[corrupt.length >> 1] ^= 0x40;
+    const s = await run({ delta: { bytes: corrupt } });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.1.0+2');
+    assert.ok(['delta-checksum', 'delta-malformed', 'delta-overrun', 'delta-address'].includes(String(logged(s, 'delta.failed')[0]?.fields?.reason)), story(s));
+    assert.deepEqual(finals(s).map((r) => r.what), ['running']);
+  });
+
+  it('power cut while the delta downloads: resumes, rebuilds, installs', async () => {
+    const s = await run({ faults: [{ kind: 'power-cut', event: { event: 'download.start', afterFlashOps: 2 } }] });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.1.0+2');
+    assert.ok(s.resets.includes('power cut'), story(s));
+    assert.equal(logged(s, 'delta.failed').length, 0, story(s));
+  });
+
+  // Flash operations after 'delta.decode': the target's first window (16 KiB) is 4 sector erases
+  // and 32 writes of 512 bytes, after the trailer erase; a cut past it resumes at window 1.
+  for (const [afterFlashOps, fromWindow] of [[3, 0], [12, 0], [45, 1]]) {
+    it(`power cut while the delta is decoded (${afterFlashOps} flash operations in): decoding resumes at window ${fromWindow}, installs`, async () => {
+      const s = await run({ faults: [{ kind: 'power-cut', event: { event: 'delta.decode', afterFlashOps } }] });
+      const decodes = logged(s, 'delta.decode');
+      assert.equal(decodes.length, 2, story(s));
+      assert.equal(decodes[1].fields?.fromWindow, fromWindow, story(s));
+      assert.equal(logged(s, 'delta.decoded').length, 1);
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+2');
+      assert.ok(s.resets.includes('power cut'), story(s));
+      assert.equal(logged(s, 'delta.failed').length, 0, story(s));
+      assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'nothing downloaded again');
+    });
+  }
+});
