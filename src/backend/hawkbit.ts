@@ -20,6 +20,8 @@ import type { HttpClient } from '../net/http.js';
 import type { LogPort } from '../platform/log.js';
 import { OtaError } from '../util/errors.js';
 import type { HandlingType, PollResult, Report, ReportPhase, UpdateBackend, UpdateOffer } from './backend.js';
+import type { DeltaOffer } from '../delta/plan.js';
+import { deltaSourceFromFilename } from '../delta/offer-fields.js';
 import {
   arrayField,
   BackendError,
@@ -350,7 +352,10 @@ export class HawkbitBackend implements UpdateBackend {
         ? undefined
         : enumField(deployment.maintenanceWindow, 'deployment.maintenanceWindow', ['available', 'unavailable'] as const);
     const chunks = arrayField(deployment.chunks, 'deployment.chunks', HAWKBIT_CHUNKS_MAX);
-    for (let i = 0; i < chunks.length; i++) {
+    // Delta artifacts (docs/delta.md): named by convention, in the image's chunk.
+    const deltas: DeltaOffer[] = [];
+    let found: UpdateOffer | undefined;
+    for (let i = 0; i < chunks.length && !found; i++) {
       const chunkName = `deployment.chunks[${i}]`;
       const chunk = objectField(chunks[i], chunkName);
       const artifacts = arrayField(chunk.artifacts, `${chunkName}.artifacts`, HAWKBIT_ARTIFACTS_MAX);
@@ -358,8 +363,9 @@ export class HawkbitBackend implements UpdateBackend {
         const name = `${chunkName}.artifacts[${j}]`;
         const artifact = objectField(artifacts[j], name);
         const filename = stringField(artifact.filename, `${name}.filename`);
-        const wanted = this.#pattern === undefined ? filename.endsWith('.bin') : matchFilename(this.#pattern, filename);
-        if (!wanted) continue;
+        const source = deltaSourceFromFilename(filename);
+        const wanted = !found && !source && (this.#pattern === undefined ? filename.endsWith('.bin') : matchFilename(this.#pattern, filename));
+        if (!wanted && !source) continue;
         const version = stringField(chunk.version, `${chunkName}.version`);
         const size = integerField(artifact.size, `${name}.size`, 0, HAWKBIT_ARTIFACT_SIZE_MAX);
         let sha256: Uint8Array | undefined;
@@ -372,6 +378,11 @@ export class HawkbitBackend implements UpdateBackend {
         const plain = linkHref(links, 'download-http', `${name}._links`);
         const url = this.#preferPlainHttp ? (plain ?? secure) : (secure ?? plain);
         if (url === undefined) throw new OtaError('backend-protocol', `${name}._links: no download or download-http link`);
+        if (source) {
+          // A delta without its SHA-256 cannot be checked before decoding: not offered.
+          if (sha256 !== undefined && size > 0) deltas.push({ url, size, sha256, ...source });
+          continue;
+        }
         const offer: UpdateOffer = { actionId, version, url, size, download, update };
         // DDI artifact downloads are authenticated like every DDI call; a link to another origin
         // (a CDN, a pre-signed URL) carries its own authorisation and must not see our token.
@@ -379,8 +390,12 @@ export class HawkbitBackend implements UpdateBackend {
         if (auth.authorization !== undefined) offer.headers = { ...auth };
         if (sha256 !== undefined) offer.sha256 = sha256;
         if (maintenanceWindow !== undefined) offer.maintenanceWindow = maintenanceWindow;
-        return offer;
+        found = offer;
       }
+    }
+    if (found) {
+      if (deltas.length > 0) found.deltas = deltas;
+      return found;
     }
     throw new OtaError('backend-protocol', `deployment.chunks[].artifacts: no artifact matches ${this.#pattern ?? '*.bin'}`);
   }

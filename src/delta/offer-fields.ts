@@ -29,3 +29,23 @@ export function parseDeltas(value: unknown, name: string, url: (value: unknown, 
     };
   });
 }
+
+/**
+ * The naming convention for a delta among an offer's files where the protocol has no field for it
+ * (hawkBit: a second artifact in the chunk; IoTConnect: a further file in `urls[]`):
+ * `NAME.from-<source version>-<source image hash>.vcdiff`, e.g.
+ * `app.from-1.0.0+1-447e2a…e5a3.vcdiff` (the hash: the source's SHA256 TLV, 64 lowercase hex
+ * digits; the version may be left out: `app.from-447e2a…e5a3.vcdiff`). Undefined: not a delta.
+ */
+export function deltaSourceFromFilename(filename: string): { fromVersion: string; fromImageHash: Uint8Array } | undefined {
+  const m = /(?:^|\.)from-(?:(\d{1,5}\.\d{1,5}\.\d{1,5}(?:\+\d{1,10})?)-)?([0-9a-f]{64})\.vcdiff$/.exec(filename);
+  if (!m) return undefined;
+  const hash = new Uint8Array(32);
+  for (let i = 0; i < 32; i++) hash[i] = parseInt(m[2].slice(2 * i, 2 * i + 2), 16);
+  return { fromVersion: m[1] ?? '', fromImageHash: hash };
+}
+
+/** The file name `deltaSourceFromFilename` reads (what `xs-ota image delta` suggests). */
+export function deltaFilename(name: string, fromVersion: string, fromImageHash: string): string {
+  return `${name}.from-${fromVersion}-${fromImageHash}.vcdiff`;
+}

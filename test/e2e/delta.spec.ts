@@ -47,6 +47,15 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
     });
   }
 
+  it('hawkBit over sim7080: the delta as a second artifact named by convention, closed/success', async () => {
+    const s = await run({ backend: 'hawkbit', modem: 'sim7080' });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.1.0+2');
+    assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'only the delta crossed the air');
+    assert.deepEqual(finals(s).map((r) => r.what), ['closed/success'], story(s));
+    assert.match(finals(s)[0].details, /installed from a \d+-byte delta/, story(s));
+  });
+
   it('a delta made from another image is not taken: the full image is downloaded', async () => {
     const s = await run({ delta: { bytes: DELTA_2_3, from: V2 }, image: V3 });
     assert.equal(s.outcome, 'running', story(s));

@@ -8,6 +8,7 @@ import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../ser
 import type { DevkitFault } from './devkit.js';
 import type { Endpoint } from './sim-modem/types.js';
 import { startTlsFront } from './test-pki.js';
+import { deltaFilename } from '../../src/delta/offer-fields.js';
 
 export type DevkitBackend = 'hawkbit' | 'manifest' | 'iotconnect';
 
@@ -55,7 +56,9 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
   if (kind !== 'hawkbit' && faults.some((f) => f.kind === 'cancel')) throw new Error(`cancel: only hawkBit can cancel an action (backend ${kind})`);
   switch (kind) {
     case 'hawkbit':
-      const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS });
+      // A delta rides as a second artifact named by convention (src/delta/offer-fields.ts).
+      const extraArtifacts = setup.delta && [{ filename: deltaFilename('app', setup.delta.fromVersion, setup.delta.fromImageHash), bytes: setup.delta.bytes }];
+      const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS, extraArtifacts });
       return { backendUrl: server.url, actionId };
     case 'manifest':
       return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS, deltas: setup.delta && [setup.delta] }).url };
