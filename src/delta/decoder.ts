@@ -70,6 +70,11 @@ export interface DecoderOptions {
   target: TargetSink;
   /** Most target bytes allowed (room in the slot); beyond: `delta-no-room`, before writing them. */
   targetLimit: number;
+  /**
+   * The target's length when known (the full image's size from the offer). VCDIFF has no total
+   * length: a delta cut at a window boundary decodes to a shorter target, refused here.
+   */
+  targetLength?: number;
   /** Output unit, bytes: a divisor of DECODER_BUFFERS.output (the slot's write alignment). */
   writeAlign?: number;
   /** Start at this window (a saved WindowProgress); the sink already holds targetOffset bytes. */
@@ -135,6 +140,9 @@ export class VcdiffDecoder {
       await o.onWindow?.({ windows, deltaOffset: w.end, targetOffset: this.#flushed + this.#outFill }, w);
     }
     if (this.#outFill > 0) await this.#flushOut();
+    if (o.targetLength !== undefined && this.#flushed !== o.targetLength) {
+      throw new OtaError('delta-malformed', `the delta builds ${this.#flushed} bytes, the image has ${o.targetLength}`);
+    }
     return { windows, targetLength: this.#flushed };
   }
 

@@ -64,8 +64,6 @@ export class DeltaInstaller implements Installer, DeltaHook {
   readonly #sector: Uint8Array;
   #plan: { delta: DeltaDeployment; size: number; area: StagingArea } | undefined;
   #writer: SlotWriter | undefined;
-  #hash: Sha256 | undefined;
-  #fed = 0;
   #sealed = false;
 
   constructor(options: DeltaInstallerOptions) {
@@ -103,10 +101,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
     const size = deployment.size ?? 0;
     const area = stagingArea(this.#o.secondary.status(), this.#trailerSize, size, delta.fullSize);
     if (!area) throw new OtaError('delta-no-room', `a ${size}-byte delta and a ${delta.fullSize}-byte image do not both fit the slot`);
-    if (this.#plan?.delta.sha256 !== delta.sha256) {
-      this.#writer = undefined;
-      this.#sealed = false;
-    }
+    if (this.#plan?.delta.sha256 !== delta.sha256) this.#writer = undefined;
     this.#plan = { delta, size, area };
   }
 
@@ -127,10 +122,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
       this.#inner.abandon();
       this.#clearProgress();
     }
-    this.#hash = this.#o.digest.sha256();
-    this.#fed = 0;
     this.#sealed = false;
-    this.#hashStaged(window, start);
     this.#writer = new SlotWriter({ flash: window, trailerSize: 0, startOffset: start });
     this.#writer.begin();
     return start;
@@ -140,8 +132,6 @@ export class DeltaInstaller implements Installer, DeltaHook {
     if (!this.#plan) return this.#inner.write(chunk);
     if (!this.#writer || this.#sealed) throw new OtaError('bad-state', 'delta write before resume or after seal');
     this.#writer.write(chunk);
-    this.#hash!.update(chunk);
-    this.#fed += chunk.length;
   }
 
   seal(): number {
@@ -164,12 +154,10 @@ export class DeltaInstaller implements Installer, DeltaHook {
       // Decoded before a reset: the rebuilt image is in the slot; finish() re-hashes and verifies it.
       return this.#inner.reload(progress.done);
     }
-    if (!(this.#sealed && this.#fed === length)) {
-      this.#hash = this.#o.digest.sha256();
-      this.#fed = 0;
-      this.#hashStaged(new FlashWindow(this.#o.secondary, area.base, area.size), length);
-    }
-    const sha = hex(this.#hash!.digest());
+    // Trust flash, not RAM: the delta is hashed again from the staging area (a read of its size).
+    const hash = this.#o.digest.sha256();
+    this.#hashStaged(new FlashWindow(this.#o.secondary, area.base, area.size), length, hash);
+    const sha = hex(hash.digest());
     if (sha !== delta.sha256) throw new OtaError('hash-mismatch', `staged delta SHA-256 ${sha}, the offer's ${delta.sha256}`);
     const source = readSlotSummary(this.#o.primary, this.#trailerSize);
     if (!source?.sha256 || hex(source.sha256) !== delta.source) {
@@ -188,6 +176,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
       sourceLength: source.imageSize,
       target: { write: (bytes) => this.#inner.write(bytes), read: (offset, into) => secondary.read(offset, into) },
       targetLimit: Math.min(area.base, delta.fullSize),
+      targetLength: delta.fullSize,
       writeAlign: secondary.status().writeAlign,
       resume,
       onWindow: (p) => {
@@ -230,12 +219,11 @@ export class DeltaInstaller implements Installer, DeltaHook {
 
   // ── helpers ──────────────────────────────────────────────────────────────────────────────
 
-  #hashStaged(window: FlashPort, end: number): void {
+  #hashStaged(window: FlashPort, end: number, hash: Sha256): void {
     for (let at = 0; at < end; at += this.#sector.length) {
       const piece = this.#sector.subarray(0, Math.min(this.#sector.length, end - at));
       window.read(at, piece);
-      this.#hash!.update(piece);
-      this.#fed += piece.length;
+      hash.update(piece);
     }
   }
 

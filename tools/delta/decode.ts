@@ -8,7 +8,7 @@ import { VcdiffDecoder } from '../../src/delta/decoder.js';
 import { readFileHeader, readWindowHeader, type WindowHeader } from '../../src/delta/format.js';
 
 /** Rebuilds the target of `delta` from `source` (the limit guards against a hostile delta). */
-export async function applyDelta(delta: Uint8Array, source: Uint8Array, targetLimit = 16 * 1024 * 1024): Promise<Uint8Array> {
+export async function applyDelta(delta: Uint8Array, source: Uint8Array, targetLimit = 16 * 1024 * 1024, targetLength?: number): Promise<Uint8Array> {
   let target = new Uint8Array(64 * 1024);
   let length = 0;
   const decoder = new VcdiffDecoder({
@@ -17,6 +17,7 @@ export async function applyDelta(delta: Uint8Array, source: Uint8Array, targetLi
     source: bytesSource(source),
     sourceLength: source.length,
     targetLimit,
+    targetLength,
     target: {
       write(bytes) {
         if (length + bytes.length > target.length) {

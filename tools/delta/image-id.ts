@@ -17,8 +17,11 @@ export interface ImageId {
   fileSha256: string;
 }
 
-/** Parses an MCUboot image file (throws the parser's OtaError when it is not one). */
-export function imageId(bytes: Uint8Array, slotSize = DEFAULT_SLOT_SIZE): ImageId {
+/**
+ * Parses an MCUboot image file (throws the parser's OtaError when it is not one). Identity only:
+ * the slot size defaults to one that fits any image (the slot check is `xs-ota image inspect`'s).
+ */
+export function imageId(bytes: Uint8Array, slotSize = Math.max(DEFAULT_SLOT_SIZE, 2 ** 26)): ImageId {
   const stream = new ImageStream({ digest: new NodeDigest(), slotSize, trailerSize: trailerSize() });
   stream.push(bytes);
   const parsed = stream.finish();

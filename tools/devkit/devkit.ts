@@ -173,6 +173,8 @@ export interface DevkitSummary {
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
   artifactRequests: { status: number; range?: string; bytesSent: number }[];
   uart: { bytesToModem: number; bytesFromModem: number };
+  /** Payload bytes the modem exchanged with the network (HTTP and MQTT over TLS; records not counted). */
+  network: { rxBytes: number; txBytes: number };
   flash: {
     erases: number;
     writes: number;
@@ -477,6 +479,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
     uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
+    network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
     flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes, agentSecondaryErases, agentImageBytesWritten: imageBytesWritten },
     keyValue: { writes: keyValue.writes },
     a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut },
