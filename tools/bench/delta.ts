@@ -4,6 +4,7 @@
  * backend) once with the full image and once with the delta, and the decoder alone inside XS.
  * Every figure is a byte count, virtual time or an XS meter count.
  */
+import { createECDH, createHash, createHmac, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,8 +101,46 @@ export function syntheticPair(size = 1024 * 1024): { from: Uint8Array; to: Uint8
   changed.set(body.subarray(0, mid));
   changed.set(rigImage(264, 99), mid);
   changed.set(body.subarray(mid + 200), mid + 264);
-  const sign = (b: Uint8Array, version: string) => signImage(b, { keyPem, version, padHeader: true, headerSize: 0x200, align: 8 });
+  const sign = (b: Uint8Array, version: string) => signImage(b, { keyPem, version, padHeader: true, headerSize: 0x200, align: 8, signFn: deterministicSign });
   return { from: sign(body, '1.9.0+1'), to: sign(changed, '2.0.0+1') };
+}
+
+/** P-256 group order. */
+const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const big = (b: Uint8Array | Buffer) => BigInt(`0x${Buffer.from(b).toString('hex') || '0'}`);
+const modInv = (a: bigint, m: bigint): bigint => {
+  let [r0, r1, s0, s1] = [((a % m) + m) % m, m, 1n, 0n];
+  while (r1 !== 0n) {
+    const q = r0 / r1;
+    [r0, r1, s0, s1] = [r1, r0 - q * r1, s1, s0 - q * s1];
+  }
+  return ((s0 % m) + m) % m;
+};
+const derInt = (v: bigint): number[] => {
+  let bytes = [...Buffer.from(v.toString(16).padStart(64, '0'), 'hex')];
+  while (bytes.length > 1 && bytes[0] === 0 && bytes[1] < 0x80) bytes = bytes.slice(1);
+  if (bytes[0] >= 0x80) bytes = [0, ...bytes];
+  return [0x02, bytes.length, ...bytes];
+};
+
+/**
+ * ECDSA P-256 over SHA-256 with a nonce derived from the key and the message (HMAC-SHA256, in
+ * the spirit of RFC 6979, not its exact procedure): the synthetic images, and so the delta between
+ * them and every figure of the row, are the same on every run. k·G comes from node's ECDH.
+ */
+function deterministicSign(region: Uint8Array, key: KeyObject): Uint8Array {
+  const d = big(Buffer.from(key.export({ format: 'jwk' }).d as string, 'base64url'));
+  const z = big(createHash('sha256').update(region).digest());
+  for (let i = 0; ; i++) {
+    const k = (big(createHmac('sha256', Buffer.from(d.toString(16).padStart(64, '0'), 'hex')).update(region).update(String(i)).digest()) % (N - 1n)) + 1n;
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(k.toString(16).padStart(64, '0'), 'hex'));
+    const r = big(ecdh.getPublicKey().subarray(1, 33)) % N;
+    const s = (modInv(k, N) * (z + r * d)) % N;
+    if (r === 0n || s === 0n) continue;
+    const body = [...derInt(r), ...derInt(s)];
+    return Uint8Array.from([0x30, body.length, ...body]);
+  }
 }
 
 /** Slots for the 1 MiB pair (as the update section's). */
