@@ -8,6 +8,29 @@ import { expose } from '../xs/guest/bridge.js';
 
 let held: { delta: Uint8Array; source: Uint8Array; targetLength: number } | undefined;
 let target = new Uint8Array(0);
+let kept: VcdiffDecoder | undefined;
+
+function decoderFor(h: { delta: Uint8Array; source: Uint8Array; targetLength: number }, onLength: (n: number) => void): VcdiffDecoder {
+  let length = 0;
+  return new VcdiffDecoder({
+    delta: bytesSource(h.delta),
+    deltaLength: h.delta.length,
+    source: bytesSource(h.source),
+    sourceLength: h.source.length,
+    targetLimit: h.targetLength,
+    targetLength: h.targetLength,
+    target: {
+      write(bytes) {
+        target.set(bytes, length);
+        length += bytes.length;
+        onLength(length);
+      },
+      read(offset, into) {
+        into.set(target.subarray(offset, offset + into.length));
+      },
+    },
+  });
+}
 
 expose({
   /** Keep the inputs (a separate crank, so `decode`'s meter is the decoder's work). */
@@ -16,27 +39,13 @@ expose({
     target = new Uint8Array(args.targetLength);
     return args.delta.length;
   },
+  /** Build a decoder and keep it (the host measures the live heap before and after). */
+  keep: () => {
+    kept = decoderFor(held!, () => undefined);
+    return true;
+  },
   decode: async () => {
-    const h = held!;
-    let length = 0;
-    const decoder = new VcdiffDecoder({
-      delta: bytesSource(h.delta),
-      deltaLength: h.delta.length,
-      source: bytesSource(h.source),
-      sourceLength: h.source.length,
-      targetLimit: h.targetLength,
-      targetLength: h.targetLength,
-      target: {
-        write(bytes) {
-          target.set(bytes, length);
-          length += bytes.length;
-        },
-        read(offset, into) {
-          into.set(target.subarray(offset, offset + into.length));
-        },
-      },
-    });
-    const r = await decoder.decode();
+    const r = await decoderFor(held!, () => undefined).decode();
     return { windows: r.windows, targetLength: r.targetLength };
   },
   /** The rebuilt target, for the host's byte-for-byte check. */

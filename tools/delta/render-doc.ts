@@ -25,6 +25,7 @@ export function renderTable(rows: Record<string, string | number | boolean>[]): 
     ['secondsDelta', 'update s, delta'],
     ['timeRatio', 'time ratio'],
     ['decoderRamBytes', 'decoder RAM, bytes'],
+    ['decoderSlotsMeasured', 'decoder slots in XS'],
     ['xsUnitsPerTargetByte', 'XS units / target byte'],
     ['meets', 'meets'],
   ];
