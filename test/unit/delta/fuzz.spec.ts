@@ -98,7 +98,7 @@ describe('delta: decoder fuzzing (fast-check, seeded)', function () {
     );
   });
 
-  it('windows whose sizes lie are named: a huge target, an instruction past the window, a COPY before the start', async () => {
+  it('hand-made windows: VCD_TARGET, an application header, and sizes that lie (a huge target, an instruction past the window, a COPY before the start)', async () => {
     const { from, to } = PAIRS[0];
     const header = [0xd6, 0xc3, 0xc4, 0x00, 0x00];
     const varint = (n: number): number[] => {
@@ -122,6 +122,19 @@ describe('delta: decoder fuzzing (fast-check, seeded)', function () {
     // A source segment past the source image.
     const src = [0x01, ...varint(16), ...varint(from.length), ...window(4, [1, 2, 3, 4], [5], []).slice(1)];
     assert.equal(await outcome(bytes(src), from, to), 'delta-address');
+    // VCD_TARGET: window 1 copies from window 0's target (xdelta3 never writes one; RFC 3284 §4.2).
+    const abcd = [0x61, 0x62, 0x63, 0x64];
+    const w0 = window(4, abcd, [5], []);
+    const w1body = [...varint(8), 0, ...varint(0), ...varint(4), ...varint(2), 19, 4, 19, 4, 0, 0];
+    const w1 = [0x02, ...varint(4), ...varint(0), ...varint(w1body.length), ...w1body];
+    const rebuilt = await applyDelta(Uint8Array.from([...header, ...w0, ...w1]), new Uint8Array(0));
+    assert.equal(Buffer.from(rebuilt).toString(), 'abcdabcdabcd');
+    // A target segment past what was written.
+    const w1bad = [0x02, ...varint(8), ...varint(0), ...varint(w1body.length), ...w1body];
+    assert.equal(await outcome(Uint8Array.from([...header, ...w0, ...w1bad]), from, to), 'delta-address');
+    // An application header (VCD_APPHEADER) is skipped.
+    const withApp = Uint8Array.from([0xd6, 0xc3, 0xc4, 0x00, 0x04, 3, 0x41, 0x42, 0x43, ...w0]);
+    assert.equal(Buffer.from(await applyDelta(withApp, new Uint8Array(0))).toString(), 'abcd');
     // A 6-byte varint.
     assert.equal(await outcome(bytes([0x00, 0x81, 0x81, 0x81, 0x81, 0x81, 0x01]), from, to), 'delta-malformed');
   });
