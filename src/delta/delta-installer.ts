@@ -81,7 +81,14 @@ export class DeltaInstaller implements Installer, DeltaHook {
    */
   plan(deployment: DeltaAware, offer: UpdateOffer): DeltaOffer | undefined {
     if (!offer.deltas || offer.deltas.length === 0) return undefined;
-    const running = readSlotSummary(this.#o.primary, this.#trailerSize)?.sha256;
+    let running: Uint8Array | undefined;
+    try {
+      running = readSlotSummary(this.#o.primary, this.#trailerSize)?.sha256;
+    } catch (error) {
+      // The running image's hash cannot be read (a flash error): take the full image.
+      this.#o.log?.log('warn', 'delta.source-unreadable', { detail: error instanceof Error ? error.message : String(error) });
+      return undefined;
+    }
     const status = this.#o.secondary.status();
     // The journal keeps both URLs within one URL budget (journal.ts): a delta whose URL does not
     // fit beside the full image's is not taken.
