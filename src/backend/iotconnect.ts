@@ -29,6 +29,7 @@ import type { LogPort } from '../platform/log.js';
 import { utf8Decode, utf8Encode } from '../util/bytes.js';
 import { OtaError, describeError, type OtaReason } from '../util/errors.js';
 import type { PollResult, Report, ReportPhase, UpdateBackend, UpdateOffer } from './backend.js';
+import { deltasFromFiles, isDeltaFile } from '../delta/offer-fields.js';
 
 /** Bounds on what the IoTConnect servers send; beyond them the answer is refused, never grown into. */
 export const IOTC_LIMITS = {
@@ -261,7 +262,8 @@ export function parseC2d(json: unknown): { ct: number; ota?: OtaCommand; ack?: s
 
 /** The image to fetch among `urls[]`: this device's tag, and a `.bin` before other files. */
 export function chooseUrl(command: OtaCommand, tag?: string): string | undefined {
-  const mine = command.urls.filter((u) => u.tg === undefined || tag === undefined || u.tg === tag);
+  // A delta file (docs/delta.md) is never the image itself.
+  const mine = command.urls.filter((u) => (u.tg === undefined || tag === undefined || u.tg === tag) && !isDeltaFile(u));
   const bin = mine.find((u) => (u.fileName ?? u.url.split('?')[0]).toLowerCase().endsWith('.bin'));
   return (bin ?? mine[0])?.url;
 }
@@ -387,7 +389,12 @@ export class IotConnectBackend implements UpdateBackend {
     const url = chooseUrl(command, this.#o.tag);
     if (!url) return undefined;
     // No size, no hash: IoTConnect sends none; the signed MCUboot image is the integrity.
-    return { actionId: command.ack, version: command.sw, url, download: 'forced', update: 'forced', hardware: command.hw ? [command.hw] : undefined };
+    const offer: UpdateOffer = { actionId: command.ack, version: command.sw, url, download: 'forced', update: 'forced', hardware: command.hw ? [command.hw] : undefined };
+    // Deltas among the further files, named with their source, size and SHA-256 (docs/delta.md).
+    const tag = this.#o.tag;
+    const deltas = deltasFromFiles(command.urls.filter((u) => u.tg === undefined || tag === undefined || u.tg === tag));
+    if (deltas.length > 0) offer.deltas = deltas;
+    return offer;
   }
 
   async #ask(s: Session): Promise<void> {

@@ -107,7 +107,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
     }
     const size = deployment.size ?? 0;
     const area = stagingArea(this.#o.secondary.status(), this.#trailerSize, size, delta.fullSize);
-    if (!area) throw new OtaError('delta-no-room', `a ${size}-byte delta and a ${delta.fullSize}-byte image do not both fit the slot`);
+    if (!area) throw new OtaError('delta-no-room', `a ${size}-byte delta and a ${delta.fullSize ?? 'unknown'}-byte image do not both fit the slot`);
     if (this.#plan?.delta.sha256 !== delta.sha256) this.#writer = undefined;
     this.#plan = { delta, size, area };
   }
@@ -182,7 +182,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
       source: this.#o.primary,
       sourceLength: source.imageSize,
       target: { write: (bytes) => this.#inner.write(bytes), read: (offset, into) => secondary.read(offset, into) },
-      targetLimit: Math.min(area.base, delta.fullSize),
+      targetLimit: Math.min(area.base, delta.fullSize ?? area.base),
       targetLength: delta.fullSize,
       writeAlign: secondary.status().writeAlign,
       resume,

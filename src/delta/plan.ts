@@ -9,9 +9,13 @@ import { OtaError } from '../util/errors.js';
 
 /** Journal field `deployment.delta` while the deployment downloads a delta. */
 export interface DeltaDeployment {
-  /** The full image's URL and size: the fallback, and the size of the rebuilt target. */
+  /**
+   * The full image's URL and size: the fallback, and the size of the rebuilt target. The size is
+   * unknown when the backend states none (IoTConnect): the target is then bounded by the staging
+   * area alone and its length checked by the image's own header and signature.
+   */
   fullUrl: string;
-  fullSize: number;
+  fullSize?: number;
   /** SHA-256 (hex) of the delta file, checked over the staged bytes before decoding. */
   sha256: string;
   /** The SHA256 TLV (hex) of the image the delta was made from: the primary slot's must match. */
@@ -59,25 +63,26 @@ export function validateDeltaField(value: unknown, urlOk: (url: unknown) => bool
   if (typeof value !== 'object' || value === null) bad('');
   const v = value as Record<string, unknown>;
   if (!urlOk(v.fullUrl)) bad('fullUrl');
-  if (!(typeof v.fullSize === 'number' && Number.isSafeInteger(v.fullSize) && v.fullSize > 0)) bad('fullSize');
+  if (v.fullSize !== undefined && !(typeof v.fullSize === 'number' && Number.isSafeInteger(v.fullSize) && v.fullSize > 0)) bad('fullSize');
   if (!(typeof v.sha256 === 'string' && HEX64.test(v.sha256))) bad('sha256');
   if (!(typeof v.source === 'string' && HEX64.test(v.source))) bad('source');
 }
 
 /**
  * The delta to take for `offer` on a device running the image whose hash TLV is `runningHash`:
- * the one made from it, when the full image's size is known (the target's size) and both fit the
- * slot (`fits`). Undefined: take the full image.
+ * the one made from it that fits the slot with the full image (`fits`; the image's size may be
+ * unknown). Undefined: take the full image.
  */
-export function chooseDelta(offer: UpdateOffer, runningHash: Uint8Array | undefined, fits: (delta: DeltaOffer, targetSize: number) => boolean): DeltaOffer | undefined {
-  if (!offer.deltas || !runningHash || offer.size === undefined) return undefined;
+export function chooseDelta(offer: UpdateOffer, runningHash: Uint8Array | undefined, fits: (delta: DeltaOffer, targetSize: number | undefined) => boolean): DeltaOffer | undefined {
+  if (!offer.deltas || !runningHash) return undefined;
   const running = hex(runningHash);
-  return offer.deltas.find((x) => hex(x.fromImageHash) === running && fits(x, offer.size!));
+  return offer.deltas.find((x) => hex(x.fromImageHash) === running && fits(x, offer.size));
 }
 
 /** Turns a full-image deployment into one that downloads `delta` (journal fields). */
 export function useDelta(d: DeltaAware, offer: UpdateOffer, delta: DeltaOffer): void {
-  d.delta = { fullUrl: offer.url, fullSize: offer.size!, sha256: hex(delta.sha256), source: hex(delta.fromImageHash) };
+  d.delta = { fullUrl: offer.url, sha256: hex(delta.sha256), source: hex(delta.fromImageHash) };
+  if (offer.size !== undefined) d.delta.fullSize = offer.size;
   d.url = delta.url;
   d.size = delta.size;
 }
@@ -86,6 +91,7 @@ export function useDelta(d: DeltaAware, offer: UpdateOffer, delta: DeltaOffer): 
 export function fallBackToFull<T extends DeltaAware>(d: T, reason: string): T {
   // Attempts start again: the full image is a new download (still bounded: a deployment falls back once).
   const full: T = { ...d, url: d.delta!.fullUrl, size: d.delta!.fullSize, offset: 0, attempts: 0, deltaFailed: reason };
+  if (full.size === undefined) delete full.size;
   delete full.delta;
   delete full.validator;
   return full;
@@ -93,7 +99,7 @@ export function fallBackToFull<T extends DeltaAware>(d: T, reason: string): T {
 
 /** What the final report says about how the image came (undefined: an ordinary full download). */
 export function deliveryNote(d: DeltaAware): string | undefined {
-  if (d.delta) return `installed from a ${d.size}-byte delta (full image ${d.delta.fullSize} bytes)`;
+  if (d.delta) return `installed from a ${d.size}-byte delta${d.delta.fullSize === undefined ? '' : ` (full image ${d.delta.fullSize} bytes)`}`;
   if (d.deltaFailed) return `installed from the full image after the delta failed: ${d.deltaFailed}`;
   return undefined;
 }

@@ -12,6 +12,7 @@ import { fixturePath } from '../support/paths.js';
 import { trustedKeyPem } from '../support/devkit-update.js';
 import { runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
 import { assertNothingPending, finals, story } from './e2e-support.js';
+import { mosquittoMissing } from '../../tools/devkit/mosquitto.js';
 
 const fw = (name: string) => new Uint8Array(readFileSync(fixturePath('firmware', name)));
 const V1 = fw('fw-v1.0.0+1.signed.bin');
@@ -54,6 +55,19 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
     assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'only the delta crossed the air');
     assert.deepEqual(finals(s).map((r) => r.what), ['closed/success'], story(s));
     assert.match(finals(s)[0].details, /installed from a \d+-byte delta/, story(s));
+  });
+
+  it('IoTConnect over sim7080: the delta as a further file in urls[] (size and SHA-256 in its name), st 3', async function () {
+    if (mosquittoMissing()) {
+      if (process.env.CI) throw new Error(`mosquitto: ${mosquittoMissing()}`);
+      this.skip();
+    }
+    const s = await run({ backend: 'iotconnect', modem: 'sim7080' });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.1.0+2');
+    assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'only the delta crossed the air');
+    assert.equal(logged(s, 'delta.failed').length, 0, story(s));
+    assert.ok(s.acks?.some((a) => a.st === 3), JSON.stringify(s.acks));
   });
 
   it('a delta made from another image is not taken: the full image is downloaded', async () => {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { HawkbitBackend } from '../../../src/backend/hawkbit.js';
 import { parseManifest } from '../../../src/backend/manifest.js';
-import { deltaFilename, deltaSourceFromFilename } from '../../../src/delta/offer-fields.js';
+import { chooseUrl } from '../../../src/backend/iotconnect.js';
+import { deltaFilename, deltasFromFiles, deltaSourceFromFilename } from '../../../src/delta/offer-fields.js';
 import { hex } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { ScriptedHttp } from '../../support/scripted-http.js';
@@ -49,6 +50,25 @@ describe('delta: offers', () => {
     for (const bad of ['app.vcdiff', `app.from-${SRC}.bin`, `app.from-1.0-${SRC}.vcdiff`, `app.from-${SRC.toUpperCase()}.vcdiff`, `app.from-${SRC}0.vcdiff`]) {
       assert.equal(deltaSourceFromFilename(bad), undefined, bad);
     }
+  });
+
+  it('IoTConnect urls[]: a further file named with source, size and SHA-256 is a delta, never the image', () => {
+    const name = deltaFilename('app', '1.0.0+1', SRC, { size: 873, sha256: SHA });
+    assert.equal(name, `app.from-1.0.0+1-${SRC}.size-873.sha256-${SHA}.vcdiff`);
+    const files = [
+      { url: `https://blob.example/ota/${name}?sig=1`, fileName: name },
+      { url: 'https://blob.example/ota/app.signed.bin?sig=2', fileName: 'app.signed.bin' },
+      { url: `https://blob.example/ota/${deltaFilename('app', '1.0.0+1', SRC)}` }, // no size/hash: not taken
+      { url: `https://blob.example/ota/app.from-${SRC}.size-0.sha256-${SHA}.vcdiff` }, // size 0: not taken
+    ];
+    const deltas = deltasFromFiles(files);
+    assert.equal(deltas.length, 1);
+    assert.equal(deltas[0].size, 873);
+    assert.equal(hex(deltas[0].sha256), SHA);
+    assert.equal(deltas[0].url, files[0].url);
+    // The image is the .bin even with the delta listed first; a delta alone is no image.
+    assert.equal(chooseUrl({ ack: 'a', sw: '1.1.0', urls: files }), files[1].url);
+    assert.equal(chooseUrl({ ack: 'a', sw: '1.1.0', urls: [files[0]] }), undefined);
   });
 
   it('hawkBit: a conventionally named artifact in the chunk becomes a delta of the offer; one without sha256 does not', async () => {

@@ -21,7 +21,8 @@ describe('delta: plan, fallback, journal field', () => {
     assert.equal(chooseDelta(offer([delta(1), delta(2)]), h(1), fits)?.url, 'https://u.example/d1.vcdiff');
     assert.equal(chooseDelta(offer([delta(1)]), h(2), fits), undefined);
     assert.equal(chooseDelta(offer([delta(2)]), undefined, fits), undefined, 'no readable running image');
-    assert.equal(chooseDelta(offer([delta(2)], null), h(2), fits), undefined, 'no full size: no target length');
+    // No full size (IoTConnect): taken, the target bounded by the staging area alone.
+    assert.equal(chooseDelta(offer([delta(2)], null), h(2), (_, target) => target === undefined)?.url, 'https://u.example/d2.vcdiff');
     assert.equal(chooseDelta(offer([delta(2)]), h(2), () => false), undefined);
   });
 
@@ -43,6 +44,14 @@ describe('delta: plan, fallback, journal field', () => {
     assert.equal(deliveryNote(full), 'installed from the full image after the delta failed: delta-checksum');
     assert.equal(deliveryNote(base()), undefined);
     validateJournal({ v: 1, state: 'download', writes: 1, deployment: full });
+    // Without a full size the fallback has none either, and the note names only the delta.
+    const unsized = base();
+    delete unsized.size;
+    useDelta(unsized, offer([delta(2)], null), delta(2));
+    assert.equal(unsized.delta?.fullSize, undefined);
+    assert.equal(deliveryNote(unsized), 'installed from a 900-byte delta');
+    assert.equal('size' in fallBackToFull(unsized, 'delta-address'), false);
+    validateJournal({ v: 1, state: 'download', writes: 1, deployment: unsized });
   });
 
   it('the journal refuses a malformed delta field, naming it', () => {
