@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { deltaFilename } from '../../src/delta/offer-fields.js';
 import { isOtaError } from '../../src/util/errors.js';
 import { applyDelta, listWindows } from './decode.js';
 import { encodeDelta } from './encode.js';
@@ -22,6 +23,8 @@ export interface DeltaReport {
   ratio: number;
   /** The manifest entry (docs/delta.md). */
   manifestEntry: { fromVersion: string; fromImageHash: string; size: number; sha256: string };
+  /** File names by the conventions (src/delta/offer-fields.ts): hawkBit artifact, IoTConnect file. */
+  fileNames: { hawkbit: string; iotconnect: string };
 }
 
 export async function makeDelta(fromBytes: Uint8Array, toBytes: Uint8Array, out: string): Promise<DeltaReport> {
@@ -42,6 +45,10 @@ export async function makeDelta(fromBytes: Uint8Array, toBytes: Uint8Array, out:
     delta: { file: out, size: delta.length, sha256, windows: listWindows(delta).length },
     ratio: delta.length / toBytes.length,
     manifestEntry: { fromVersion: from.version, fromImageHash: from.imageHash, size: delta.length, sha256 },
+    fileNames: {
+      hawkbit: deltaFilename('app', from.version, from.imageHash),
+      iotconnect: deltaFilename('app', from.version, from.imageHash, { size: delta.length, sha256 }),
+    },
   };
 }
 
@@ -71,6 +78,8 @@ export async function runDelta(args: string[]): Promise<number> {
       `  from ${r.from.version}  ${r.from.fileSize} bytes  image hash ${r.from.imageHash}`,
       `  to   ${r.to.version}  ${r.to.fileSize} bytes  file sha256 ${r.to.fileSha256}`,
       `  manifest deltas[] entry: ${JSON.stringify(r.manifestEntry)}`,
+      `  hawkBit artifact name:   ${r.fileNames.hawkbit}  (any NAME before .from-)`,
+      `  IoTConnect file name:    ${r.fileNames.iotconnect}`,
     ].join('\n'),
   );
   return 0;
