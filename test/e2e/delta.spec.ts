@@ -13,6 +13,23 @@ import { trustedKeyPem } from '../support/devkit-update.js';
 import { runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
 import { assertNothingPending, finals, story } from './e2e-support.js';
 import { mosquittoMissing } from '../../tools/devkit/mosquitto.js';
+import { encodeDelta, haveXdelta3 } from '../../tools/delta/encode.js';
+import { imageId } from '../../tools/delta/image-id.js';
+import { signImage } from '../../tools/image/imgtool-sign.js';
+import { signingKeyPem } from '../support/devkit-update.js';
+
+/** Deterministic bytes (xorshift32), standing in for new machine code. */
+function prngBytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
 
 const fw = (name: string) => new Uint8Array(readFileSync(fixturePath('firmware', name)));
 const V1 = fw('fw-v1.0.0+1.signed.bin');
@@ -102,10 +119,34 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
   });
 
   it('power cut while the delta downloads: resumes, rebuilds, installs', async () => {
-    const s = await run({ faults: [{ kind: 'power-cut', event: { event: 'download.start', afterFlashOps: 2 } }] });
+    const s = await run({ faults: [{ kind: 'power-cut', event: { event: 'download.start', afterFlashOps: 16 } }] });
     assert.equal(s.outcome, 'running', story(s));
     assert.equal(s.versionAfter, '1.1.0+2');
     assert.ok(s.resets.includes('power cut'), story(s));
+    assert.equal(logged(s, 'delta.failed').length, 0, story(s));
+  });
+
+  it('power cut in the middle of a 5-sector delta download: resumes from the last flushed sector, not from 0', async function () {
+    if (!haveXdelta3()) {
+      if (process.env.CI) throw new Error('xdelta3 is not installed (CI installs it in .ci/run)');
+      this.skip();
+    }
+    // v1 with 18 KiB of new code in the middle: a delta of about 18 KiB (5 staging sectors).
+    const body = V1.slice(0x200, imageId(V1).imageSize - 200);
+    const grown = new Uint8Array(0x200 + body.length + 18 * 1024);
+    grown.set(body.subarray(0, body.length >> 1), 0x200);
+    grown.set(prngBytes(18 * 1024, 77), 0x200 + (body.length >> 1));
+    grown.set(body.subarray(body.length >> 1), 0x200 + (body.length >> 1) + 18 * 1024);
+    const target = signImage(grown, { keyPem: signingKeyPem, version: '1.3.0+4', slotSize: 0x60000 });
+    const delta = encodeDelta(V1, target);
+    assert.ok(delta.length > 4 * 4096, `${delta.length}`);
+    const s = await run({ image: target, delta: { bytes: delta }, policy: { progressEveryBytes: 4096 }, faults: [{ kind: 'power-cut', event: { event: 'download.start', afterFlashOps: 16 } }] });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.3.0+4');
+    const resumed = logged(s, 'download.resume');
+    assert.equal(resumed.length, 1, story(s));
+    assert.ok(Number(resumed[0].fields?.offset) >= 4096, story(s));
+    assert.ok(s.artifactBytesSent < 2 * delta.length, `${s.artifactBytesSent} of ${delta.length}`);
     assert.equal(logged(s, 'delta.failed').length, 0, story(s));
   });
 
