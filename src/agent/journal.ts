@@ -13,6 +13,7 @@
 import type { KeyValuePort } from '../platform/key-value.js';
 import { OtaError, type OtaReason } from '../util/errors.js';
 import { RecordStore } from './record-store.js';
+import { validateDeltaField, type DeltaDeployment } from '../delta/plan.js';
 
 /** Persisted state names: stable strings, never renumbered (they live in flash across updates). */
 export const STATES = [
@@ -65,19 +66,23 @@ export const JOURNAL_FIELD_MAX = {
  * The URL is printable ASCII without `"` or `\\` (validated), so it costs its length; detail is
  * printable ASCII (made so on save), at most 2 per character (`"` and `\\` escaped); reason is
  * [a-z0-9-]; the ids, versions and the validator may hold anything: 6 per character (`\\uXXXX`).
- * 8460 bytes: 34 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
+ * 8744 bytes (with a delta deployment's fields): 35 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
  */
 export const JOURNAL_TEXT_MAX = (() => {
   const n = Number.MAX_SAFE_INTEGER;
   const skeleton = {
     v: JOURNAL_VERSION, state: 'health-check', writes: n, notBefore: n,
-    deployment: { actionId: '', version: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false },
+    deployment: { actionId: '', version: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false,
+      delta: { fullUrl: '', fullSize: n, sha256: '', source: '' }, deltaFailed: '' },
     outcome: { phase: 'download-only', reason: '', detail: '' },
     held: { actionId: '', size: n, sha256: '' },
   };
   const f = JOURNAL_FIELD_MAX;
   const sha256Hex = 64;
-  return JSON.stringify(skeleton).length + f.url + 2 * f.detail + f.reason + 2 * sha256Hex + 6 * (3 * f.id + f.validator + f.fromVersion);
+  // The delta's fields (src/delta/plan.ts): two hashes and a reason; its full-image URL shares
+  // the url budget with the delta's URL (validated: the two together at most f.url).
+  const delta = 2 * sha256Hex + f.reason;
+  return JSON.stringify(skeleton).length + delta + f.url + 2 * f.detail + f.reason + 2 * sha256Hex + 6 * (3 * f.id + f.validator + f.fromVersion);
 })();
 
 /**
@@ -114,6 +119,10 @@ export interface Deployment {
    * kept it): verify re-hashes it from flash and, if it does not verify, downloads from 0.
    */
   reuse?: boolean;
+  /** Downloading a delta (url/size are the delta's): src/delta/plan.ts. */
+  delta?: DeltaDeployment;
+  /** A delta was tried and failed (its reason): this deployment now downloads the full image. */
+  deltaFailed?: string;
 }
 
 /**
@@ -190,6 +199,11 @@ export function validateJournal(value: unknown): JournalRecord {
     check(isText(d.fromVersion, max.fromVersion), 'deployment.fromVersion');
     check(d.windowClosed === undefined || typeof d.windowClosed === 'boolean', 'deployment.windowClosed');
     check(d.reuse === undefined || typeof d.reuse === 'boolean', 'deployment.reuse');
+    if (d.delta !== undefined) {
+      validateDeltaField(d.delta, (u) => isText(u, max.url) && URL_CHARS.test(u));
+      check((d.url as string).length + (d.delta as { fullUrl: string }).fullUrl.length <= max.url, 'deployment.delta.fullUrl');
+    }
+    check(d.deltaFailed === undefined || (isText(d.deltaFailed, max.reason) && /^[a-z0-9-]*$/.test(d.deltaFailed)), 'deployment.deltaFailed');
   }
   if (r.held !== undefined) {
     check(typeof r.held === 'object' && r.held !== null, 'held');
@@ -232,7 +246,7 @@ function storageOrder(r: JournalRecord): JournalRecord {
     state: r.state,
     deployment: d && {
       actionId: d.actionId, version: d.version, url: d.url, size: d.size, sha256: d.sha256, install: d.install,
-      fromVersion: d.fromVersion, windowClosed: d.windowClosed, reuse: d.reuse, validator: d.validator,
+      fromVersion: d.fromVersion, windowClosed: d.windowClosed, reuse: d.reuse, delta: d.delta, deltaFailed: d.deltaFailed, validator: d.validator,
       attempts: d.attempts, offset: d.offset, bytesFetched: d.bytesFetched,
     },
     held: r.held,

@@ -34,6 +34,7 @@ import type { Installer } from './installer.js';
 import { Journal, type Deployment, type HeldImage, type Outcome, type State } from './journal.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
 import { labelOrder } from '../backend/version-label.js';
+import { deliveryNote, fallBackToFull, type DeltaHook } from '../delta/plan.js';
 
 export const TRANSITIONS: Record<State, { ok: State; fail: State }> = {
   idle: { ok: 'download', fail: 'idle' },
@@ -141,6 +142,8 @@ export interface AgentDeps {
   randomSeed?: number;
   /** Security counter floor (SEC_CNT of the running image); images below it are refused. */
   minSecurityCounter?: number;
+  /** Delta updates (src/delta/delta-installer.ts, the same object as `installer`); absent: full images only. */
+  delta?: DeltaHook;
 }
 
 /** What one `step` did: the caller (run loop, tests) waits `sleepMs` before the next. */
@@ -311,8 +314,10 @@ export class UpdateAgent {
       await this.#tryReport(deployment, 'accepted');
       return { state: 'verify', sleepMs: 0 };
     }
+    // Delta hook: download the offer's delta instead when it was made from the running image.
+    const delta = this.#d.delta?.plan(deployment, offer);
     this.journal.save({ state: 'download', deployment });
-    this.#log('info', 'deployment.accepted', { action: offer.actionId, version: offer.version, size: offer.size });
+    this.#log('info', 'deployment.accepted', { action: offer.actionId, version: offer.version, size: offer.size, delta: delta?.size });
     await this.#tryReport(deployment, 'accepted');
     return { state: 'download', sleepMs: 0 };
   }
@@ -359,6 +364,7 @@ export class UpdateAgent {
     let segment = cancellable ? this.#d.config.downloadSegmentBytes : MAX_SEGMENT_BYTES;
     let cancelled = false;
     try {
+      this.#d.delta?.select(d); // delta hook: the installer stages a delta's bytes
       const start = await this.#d.installer.resume(d.offset);
       d.offset = start;
       this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts });
@@ -489,6 +495,8 @@ export class UpdateAgent {
     d.offset = reason === 'range-ignored' || reason === 'range-not-satisfiable' || reason === 'range-mismatch' ? 0 : this.#d.installer.flushed;
     if (reason === 'range-mismatch') d.validator = undefined;
     this.#log('warn', 'download.failed', { reason, detail, offset: d.offset, attempt: d.attempts, retryable });
+    // Delta hook: a delta that cannot be had is replaced by the full image in this deployment.
+    if (d.delta && (!retryable || reason === 'url-expired' || d.attempts >= this.#d.config.maxAttempts)) return this.#deltaFallback(d, reason, detail);
     if (!retryable) return this.#finish(d, { phase: 'failed', reason, detail });
     if (reason === 'url-expired') {
       const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
@@ -526,10 +534,12 @@ export class UpdateAgent {
   async #verify(d: Deployment): Promise<StepResult> {
     this.#log('info', 'verify.start', { bytes: d.offset });
     try {
+      this.#d.delta?.select(d); // delta hook: reload decodes a staged delta into the slot
       // After a reset in 'verify' the installer re-hashes the sealed image from flash.
       await this.#d.installer.reload(d.offset);
       const info = await this.#d.installer.finish();
-      if (d.size !== undefined && info.imageSize > d.size) throw new OtaError('trailing-data', `image is ${info.imageSize} bytes, artifact ${d.size}`);
+      const artifactSize = d.delta ? d.delta.fullSize : d.size;
+      if (artifactSize !== undefined && info.imageSize > artifactSize) throw new OtaError('trailing-data', `image is ${info.imageSize} bytes, artifact ${d.size}`);
       // The header is the truth: a backend may name one version and serve another.
       checkVersionPolicy({ version: parseVersion(info.version), securityCounter: info.securityCounter }, parseVersion(d.fromVersion), {
         allowDowngrade: this.#d.config.allowDowngrade,
@@ -545,7 +555,7 @@ export class UpdateAgent {
       if (!d.install) {
         // Download only: the final report says so (hawkBit closes a download-only action on
         // DOWNLOADED), so no separate 'downloaded' progress report goes before it.
-        const held: HeldImage = { actionId: d.actionId, size: d.offset, sha256: hex(info.fileSha256) };
+        const held: HeldImage = { actionId: d.actionId, size: d.delta ? info.imageSize : d.offset, sha256: hex(info.fileSha256) };
         this.#log('info', 'download-only.kept', { action: d.actionId, version: info.version, bytes: d.offset });
         return this.#finish(verified, { phase: 'download-only', detail: 'verified and kept in the secondary slot, not installed' }, held);
       }
@@ -563,6 +573,7 @@ export class UpdateAgent {
     } catch (error) {
       const reason = reasonOf(error);
       this.#d.installer.abandon();
+      if (d.delta) return this.#deltaFallback(d, reason, describeError(error));
       if (d.reuse) {
         // The slot no longer holds what the journal said: fetch the artifact after all.
         this.#log('warn', 'reuse.failed', { reason, detail: describeError(error) });
@@ -687,7 +698,14 @@ export class UpdateAgent {
     this.#log('info', 'confirm.start', { version: d.version });
     this.#d.installer.confirmRunning();
     this.#log('info', 'image.confirmed', { version: d.version });
-    return this.#finish(d, { phase: 'running' });
+    return this.#finish(d, { phase: 'running', detail: deliveryNote(d) });
+  }
+
+  /** Delta updates: any failure of the delta falls back to the full image, in the same deployment. */
+  #deltaFallback(d: Deployment, reason: OtaReason, detail: string): StepResult {
+    this.#log('warn', 'delta.failed', { reason, detail, fallback: 'full' });
+    this.journal.save({ state: 'download', deployment: fallBackToFull(d, reason) });
+    return { state: 'download', sleepMs: 0 };
   }
 
   // ── wait for the maintenance window ───────────────────────────────────────────────────────

@@ -21,6 +21,7 @@ import { OtaError, describeError, reasonOf } from '../util/errors.js';
 import { resolveConfig, type AgentConfig } from './config.js';
 import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
+import { DeltaInstaller } from '../delta/delta-installer.js';
 
 /** Which update backend the agent talks to. */
 export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
@@ -133,11 +134,14 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
   const slot = platform.secondarySlot.status();
   const backend = createBackend(config, settings, http, modem, platform, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment });
+  // Delta updates (src/delta): stages and decodes an offered delta, else passes through to `installer`.
+  const delta = new DeltaInstaller({ inner: installer, primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, keyValue: platform.keyValue, trailerSize: config.trailerSize, log: platform.log });
   const agent = new UpdateAgent({
     config,
     backend,
     http,
-    installer,
+    installer: delta,
+    delta,
     keyValue: platform.keyValue,
     clock: platform.clock,
     reboot: platform.reboot,

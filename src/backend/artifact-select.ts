@@ -132,3 +132,18 @@ export async function chooseArtifact<T extends ArtifactCandidate>(http: HttpClie
   }
   throw new OtaError('backend-protocol', `no MCUboot image for this device among ${candidates.length} files: ${why.join('; ') || 'none listed'}`);
 }
+
+/** Whether `name` matches `pattern`, where `*` matches any run of characters and all else is literal. */
+export function matchFilename(pattern: string, name: string): boolean {
+  const parts = pattern.split('*');
+  if (parts.length === 1) return name === pattern;
+  if (!name.startsWith(parts[0])) return false;
+  let at = parts[0].length;
+  for (let i = 1; i < parts.length - 1; i++) {
+    const found = name.indexOf(parts[i], at);
+    if (found < 0) return false;
+    at = found + parts[i].length;
+  }
+  const last = parts[parts.length - 1];
+  return name.length - last.length >= at && name.endsWith(last);
+}

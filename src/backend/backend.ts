@@ -4,6 +4,7 @@
  * Everything a backend returns came from a server: backends validate it before it gets here.
  */
 import type { OtaReason } from '../util/errors.js';
+import type { DeltaOffer } from '../delta/plan.js';
 
 /** hawkBit's download/update handling types; other backends map onto them. */
 export type HandlingType = 'skip' | 'attempt' | 'forced';
@@ -43,6 +44,11 @@ export interface UpdateOffer {
    * artifact is on the hawkBit server itself; never sent to another origin such as a CDN).
    */
   headers?: Record<string, string>;
+  /**
+   * Deltas to this image (VCDIFF, docs/delta.md), each naming the image it was made from; the
+   * agent takes one only when it was made from the running image, else the full image at `url`.
+   */
+  deltas?: DeltaOffer[];
 }
 
 export interface PollResult {

@@ -20,7 +20,9 @@ import type { HttpClient } from '../net/http.js';
 import type { LogPort } from '../platform/log.js';
 import { OtaError } from '../util/errors.js';
 import type { HandlingType, PollResult, Report, ReportPhase, UpdateBackend, UpdateOffer } from './backend.js';
-import { chooseArtifact, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
+import { chooseArtifact, matchFilename, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
+import type { DeltaOffer } from '../delta/plan.js';
+import { deltaSourceFromFilename } from '../delta/offer-fields.js';
 import {
   arrayField,
   BackendError,
@@ -151,20 +153,6 @@ export function parsePollingSleep(value: unknown): number {
   return Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]);
 }
 
-/** Whether `name` matches `pattern`, where `*` matches any run of characters and all else is literal. */
-export function matchFilename(pattern: string, name: string): boolean {
-  const parts = pattern.split('*');
-  if (parts.length === 1) return name === pattern;
-  if (!name.startsWith(parts[0])) return false;
-  let at = parts[0].length;
-  for (let i = 1; i < parts.length - 1; i++) {
-    const found = name.indexOf(parts[i], at);
-    if (found < 0) return false;
-    at = found + parts[i].length;
-  }
-  const last = parts[parts.length - 1];
-  return name.length - last.length >= at && name.endsWith(last);
-}
 
 function linkHref(links: Record<string, unknown>, key: string, prefix: string, urlMax = URL_MAX): string | undefined {
   const link = links[key];
@@ -490,8 +478,10 @@ export class HawkbitBackend implements UpdateBackend {
         ? undefined
         : enumField(deployment.maintenanceWindow, `${key}.maintenanceWindow`, ['available', 'unavailable'] as const);
     const chunks = arrayField(deployment.chunks, `${key}.chunks`, HAWKBIT_CHUNKS_MAX);
-    type Candidate = ArtifactCandidate & { version: string; sha256?: Uint8Array };
+    type Candidate = ArtifactCandidate & { version: string; sha256?: Uint8Array; chunk: number };
     const candidates: Candidate[] = [];
+    // Delta artifacts (docs/delta.md): named by convention, in the image's chunk.
+    const deltas: (DeltaOffer & { chunk: number })[] = [];
     const parts: string[] = [];
     for (let i = 0; i < chunks.length; i++) {
       const chunkName = `${key}.chunks[${i}]`;
@@ -505,7 +495,8 @@ export class HawkbitBackend implements UpdateBackend {
         const name = `${chunkName}.artifacts[${j}]`;
         const artifact = objectField(artifacts[j], name);
         const filename = stringField(artifact.filename, `${name}.filename`);
-        if (!matchFilename(this.#pattern, filename)) continue;
+        const source = deltaSourceFromFilename(filename);
+        if (!source && !matchFilename(this.#pattern, filename)) continue;
         const version = stringField(chunk.version, `${chunkName}.version`);
         const size = artifact.size === undefined ? undefined : integerField(artifact.size, `${name}.size`, 0, HAWKBIT_ARTIFACT_SIZE_MAX);
         let sha256: Uint8Array | undefined;
@@ -521,7 +512,12 @@ export class HawkbitBackend implements UpdateBackend {
         // DDI artifact downloads are authenticated like every DDI call; a link to another origin
         // (a CDN, a pre-signed URL) carries its own authorisation and must not see our token.
         const auth = this.#auth(url);
-        const candidate: Candidate = { where: name, filename, url, version, headers: auth.authorization !== undefined ? { ...auth } : undefined };
+        if (source) {
+          // A delta without its SHA-256 cannot be checked before decoding: not offered.
+          if (sha256 !== undefined && size !== undefined && size > 0) deltas.push({ url, size, sha256, ...source, chunk: i });
+          continue;
+        }
+        const candidate: Candidate = { where: name, filename, url, version, chunk: i, headers: auth.authorization !== undefined ? { ...auth } : undefined };
         if (size !== undefined) candidate.size = size;
         if (sha256 !== undefined) candidate.sha256 = sha256;
         candidates.push(candidate);
@@ -544,6 +540,8 @@ export class HawkbitBackend implements UpdateBackend {
     if (c.sha256 !== undefined) offer.sha256 = c.sha256;
     if (chosen.imageVersion !== undefined) offer.imageVersion = chosen.imageVersion;
     if (maintenanceWindow !== undefined) offer.maintenanceWindow = maintenanceWindow;
+    const mine = deltas.filter((d) => d.chunk === c.chunk).map(({ chunk: _chunk, ...d }) => d);
+    if (mine.length > 0) offer.deltas = mine;
     return offer;
   }
 }

@@ -29,8 +29,8 @@ import type { LogPort } from '../platform/log.js';
 import { utf8Decode, utf8Encode } from '../util/bytes.js';
 import { OtaError, describeError, type OtaReason } from '../util/errors.js';
 import type { PollResult, Report, ReportPhase, UpdateBackend, UpdateOffer } from './backend.js';
-import { chooseArtifact, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
-import { matchFilename } from './hawkbit.js';
+import { chooseArtifact, matchFilename, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
+import { deltasFromFiles, isDeltaFile } from '../delta/offer-fields.js';
 
 /** Bounds on what the IoTConnect servers send; beyond them the answer is refused, never grown into. */
 export const IOTC_LIMITS = {
@@ -301,7 +301,8 @@ export function parseC2d(json: unknown): { ct: number; ota?: OtaCommand; ack?: s
 
 /** The image to fetch among `urls[]`: this device's tag, and a `.bin` before other files. */
 export function chooseUrl(command: OtaCommand, tag?: string): string | undefined {
-  const mine = command.urls.filter((u) => u.tg === undefined || tag === undefined || u.tg === tag);
+  // A delta file (docs/delta.md) is never the image itself.
+  const mine = command.urls.filter((u) => (u.tg === undefined || tag === undefined || u.tg === tag) && !isDeltaFile(u));
   const bin = mine.find((u) => (u.fileName ?? u.url.split('?')[0]).toLowerCase().endsWith('.bin'));
   return (bin ?? mine[0])?.url;
 }
@@ -485,14 +486,19 @@ export class IotConnectBackend implements UpdateBackend {
     const mine = command.urls
       .map((u, i) => ({ ...u, i }))
       .filter((u) => u.tg === undefined || this.#o.tag === undefined || u.tg === this.#o.tag);
-    if (mine.length === 0) return undefined;
+    // Delta files (docs/delta.md) are never the image itself; they ride along as the offer's deltas.
+    const images = mine.filter((u) => !isDeltaFile(u));
+    if (images.length === 0) return undefined;
     const nameOf = (u: { url: string; fileName?: string }) => u.fileName ?? u.url.split('?')[0].split('/').pop() ?? '';
-    const matching = mine.filter((u) => matchFilename(pattern, nameOf(u)));
-    const candidates: ArtifactCandidate[] = (matching.length > 0 ? matching : mine).map((u) => ({ where: `c2d.urls[${u.i}]`, filename: nameOf(u), url: u.url }));
+    const matching = images.filter((u) => matchFilename(pattern, nameOf(u)));
+    const candidates: ArtifactCandidate[] = (matching.length > 0 ? matching : images).map((u) => ({ where: `c2d.urls[${u.i}]`, filename: nameOf(u), url: u.url }));
     const chosen = await chooseArtifact(this.#o.http, candidates, this.#o.image ?? {});
     // No size, no hash: IoTConnect sends none; the signed MCUboot image is the integrity.
     const offer: UpdateOffer = { actionId: command.ack, version: command.sw, url: chosen.candidate.url, download: 'forced', update: 'forced' };
     if (chosen.imageVersion !== undefined) offer.imageVersion = chosen.imageVersion;
+    // Deltas among the further files, named with their source, size and SHA-256 (docs/delta.md).
+    const deltas = deltasFromFiles(mine);
+    if (deltas.length > 0) offer.deltas = deltas;
     return offer;
   }
 

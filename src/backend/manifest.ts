@@ -8,6 +8,8 @@ import type { HttpClient } from '../net/http.js';
 import type { LogPort } from '../platform/log.js';
 import { OtaError } from '../util/errors.js';
 import type { HandlingType, PollResult, Report, UpdateBackend, UpdateOffer } from './backend.js';
+import type { DeltaOffer } from '../delta/plan.js';
+import { parseDeltas } from '../delta/offer-fields.js';
 import {
   arrayField,
   enumField,
@@ -50,6 +52,8 @@ export interface Manifest {
   update: HandlingType;
   reportUrl?: string;
   pollIntervalS?: number;
+  /** Deltas to this image from older ones (docs/delta.md). */
+  deltas?: DeltaOffer[];
 }
 
 export interface ManifestConfig {
@@ -101,6 +105,7 @@ export function parseManifest(value: unknown, base: string): Manifest {
     manifest.hardware = list.map((item, i) => stringField(item, `hardware[${i}]`, ID_MAX));
   }
   if (doc.securityCounter !== undefined) manifest.securityCounter = integerField(doc.securityCounter, 'securityCounter', 0, 0xffffffff);
+  if (doc.deltas !== undefined) manifest.deltas = parseDeltas(doc.deltas, 'deltas', (v, n) => manifestUrl(v, n, base));
   if (doc.reportUrl !== undefined) manifest.reportUrl = manifestUrl(doc.reportUrl, 'reportUrl', base);
   if (doc.pollIntervalS !== undefined) {
     manifest.pollIntervalS = integerField(doc.pollIntervalS, 'pollIntervalS', MANIFEST_POLL_MIN_S, MANIFEST_POLL_MAX_S);
@@ -279,5 +284,6 @@ function offerOf(manifest: Manifest): UpdateOffer {
   };
   if (manifest.hardware !== undefined) offer.hardware = manifest.hardware;
   if (manifest.securityCounter !== undefined) offer.securityCounter = manifest.securityCounter;
+  if (manifest.deltas !== undefined) offer.deltas = manifest.deltas;
   return offer;
 }

@@ -6,6 +6,7 @@
  */
 import type { AgentReason } from '../agent/reasons.js';
 import type { BackendReason } from '../backend/reasons.js';
+import type { DeltaReason } from '../delta/reasons.js';
 import type { ImageReason } from '../image/reasons.js';
 import type { ModemReason } from '../modem/reasons.js';
 import type { MqttReason } from '../net/mqtt/reasons.js';
@@ -28,6 +29,7 @@ export type OtaReason =
   | CommonReason
   | AgentReason
   | BackendReason
+  | DeltaReason
   | ImageReason
   | ModemReason
   | MqttReason

@@ -236,6 +236,7 @@ export async function updateSection(options: { small?: number; large?: number } 
 export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   'modem-download': () => modemDownloadSection(),
   update: () => updateSection(),
+  delta: async () => (await import('../bench/delta.js')).deltaSection(), // issue 14: tools/bench/delta.ts
 };
 
 /** Sections run only when named (`--section <name>`): slower ones. */

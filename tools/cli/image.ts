@@ -19,9 +19,12 @@ import { NodeDigest } from '../devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
 import { signImage, type SignOptions } from '../image/imgtool-sign.js';
 import type { Command } from './main.js';
+import { isVcdiff } from '../../src/delta/format.js';
+import { DeltaUsageError, inspectDelta, printDeltaInspect, runDelta } from '../delta/cli.js';
 
 const USAGE = `usage:
-  xs-ota image inspect FILE [--key PUBKEY.pem] [--slot-size N] [--json]
+  xs-ota image inspect FILE [--key PUBKEY.pem] [--slot-size N] [--json]   (a VCDIFF delta: [--from OLD.bin])
+  xs-ota image delta --from OLD.bin --to NEW.bin OUT [--json]
   xs-ota image sign --key KEY.pem --version 1.2.3+4 [--header-size 0x200] [--pad-header] [--align 8]
                     [--slot-size N] [--pad] [--confirm] [--security-counter N] [--custom-tlv TYPE VALUE]
                     [--public-key-format hash|full] IN OUT`;
@@ -129,9 +132,11 @@ async function runInspect(args: string[]): Promise<number> {
   let keyPath: string | undefined;
   let slotSize: number | undefined;
   let json = false;
+  let fromPath: string | undefined; // deltas only (tools/delta/cli.ts)
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (a === '--key') keyPath = args[++i];
+    if (a === '--from') fromPath = args[++i];
+    else if (a === '--key') keyPath = args[++i];
     else if (a === '--slot-size') slotSize = num(args[++i], '--slot-size');
     else if (a === '--json') json = true;
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
@@ -140,7 +145,15 @@ async function runInspect(args: string[]): Promise<number> {
   }
   if (!file) throw new UsageError('inspect needs a FILE');
   if (keyPath === '') throw new UsageError('--key needs a file');
-  const report = await inspect(file, new Uint8Array(readFileSync(file)), { keyPem: keyPath ? readFileSync(keyPath, 'utf8') : undefined, slotSize });
+  const fileBytes = new Uint8Array(readFileSync(file));
+  if (isVcdiff(fileBytes)) {
+    // A delta (issue 14): its windows and source, tools/delta/cli.ts.
+    const delta = await inspectDelta(file, fileBytes, fromPath ? new Uint8Array(readFileSync(fromPath)) : undefined);
+    if (json) console.log(JSON.stringify(delta, null, 2));
+    else printDeltaInspect(delta);
+    return delta.verdict === 'valid' ? 0 : 1;
+  }
+  const report = await inspect(file, fileBytes, { keyPem: keyPath ? readFileSync(keyPath, 'utf8') : undefined, slotSize });
   if (json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);
   return report.verdict === 'valid' ? 0 : 1;
@@ -208,15 +221,16 @@ function runSign(args: string[]): number {
 }
 
 export const command: Command = {
-  summary: 'inspect (verdict on) or sign MCUboot images, imgtool format',
+  summary: 'inspect (verdict on) or sign MCUboot images, imgtool format; make or inspect VCDIFF deltas',
   async run(args: string[]): Promise<number> {
     const [sub, ...rest] = args;
     try {
       if (sub === 'inspect') return await runInspect(rest);
       if (sub === 'sign') return runSign(rest);
+      if (sub === 'delta') return await runDelta(rest);
       throw new UsageError(sub ? `unknown subcommand '${sub}'` : 'missing subcommand');
     } catch (error) {
-      if (error instanceof UsageError) {
+      if (error instanceof UsageError || error instanceof DeltaUsageError) {
         console.error(`xs-ota image: ${error.message}\n${USAGE}`);
         return 2;
       }

@@ -6,6 +6,7 @@
  *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
  *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
  *              [--server URL [--device-id ID] [--token T] [--resolve HOST=ADDR]...]
+ *              [--delta | --delta-file FILE]
  *
  * Without --image it offers the committed imgtool vector medium-v1.3.0+5 to a device running
  * small-v1.2.3+4 (test/fixtures/mcuboot), both signed with the key MCUboot and the A5000 trust.
@@ -19,6 +20,7 @@ import type { VirtualTime } from '../devkit/virtual-time.js';
 import type { ReferenceServer } from '../server/index.js';
 import { mosquittoMissing } from '../devkit/mosquitto.js';
 import type { Command } from './main.js';
+import { simDelta } from '../delta/sim-delta.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
@@ -50,6 +52,10 @@ const USAGE = `usage: xs-ota sim [options]
                             hawkbit update handling (default forced; skip: download only)
   --window unavailable      hawkbit maintenance window: closed at first, opened by the server
                             --window-open-after seconds (default 600) after the agent starts waiting
+  --delta                   also offer a VCDIFF delta from --base-image to --image, made with xdelta3
+                            and checked by the agent's decoder (docs/delta.md); without --image and
+                            --base-image: the firmware fixtures v1.0.0+1 -> v1.1.0+2
+  --delta-file FILE         offer this delta (made from --base-image) instead of making one
   --seed N                  seed for jitter and torn writes (default 1)
   --server URL              talk to a server the dev kit did not start (xs-ota server, a staging
                             hawkBit): its hawkBit root or manifest URL. Nothing is offered by the
@@ -121,6 +127,8 @@ export const command: Command = {
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
+        delta: { type: 'boolean', default: false },
+        'delta-file': { type: 'string' },
       },
       strict: true,
     });
@@ -170,8 +178,12 @@ export const command: Command = {
       if (!m) throw new Error(`--resolve ${pair}: HOST=ADDR`);
       hosts[m[1]] = m[2];
     }
-    const image = new Uint8Array(readFileSync(values.image ?? path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin')));
-    const baseImage = new Uint8Array(readFileSync(values['base-image'] ?? path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin')));
+    // Delta updates (tools/delta): the firmware fixtures are the default pair for --delta.
+    const wantsDelta = values.delta || values['delta-file'] !== undefined;
+    const firmware = wantsDelta && values.image === undefined && values['base-image'] === undefined ? path.join(repoRoot, 'test', 'fixtures', 'firmware') : undefined;
+    const image = new Uint8Array(readFileSync(values.image ?? (firmware ? path.join(firmware, 'fw-v1.1.0+2.signed.bin') : path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin'))));
+    const baseImage = new Uint8Array(readFileSync(values['base-image'] ?? (firmware ? path.join(firmware, 'fw-v1.0.0+1.signed.bin') : path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin'))));
+    const delta = wantsDelta ? await simDelta(baseImage, image, values['delta-file']) : undefined;
     const trustedKeyPem = readFileSync(values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem'), 'utf8');
     const tty = !values.json && process.stderr.isTTY;
     let lastBar = -1;
@@ -184,6 +196,7 @@ export const command: Command = {
       baseImage,
       trustedKeyPem,
       flashFile: values.flash,
+      delta,
       faults,
       seed: Number(values.seed),
       server: values.server,

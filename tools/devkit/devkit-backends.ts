@@ -8,6 +8,8 @@ import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../ser
 import type { DevkitFault } from './devkit.js';
 import type { Endpoint } from './sim-modem/types.js';
 import { startTlsFront } from './test-pki.js';
+import { deltaFilename } from '../../src/delta/offer-fields.js';
+import { createHash } from 'node:crypto';
 
 export type DevkitBackend = 'hawkbit' | 'manifest' | 'iotconnect';
 
@@ -21,6 +23,8 @@ export interface BackendSetup {
   deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
   /** hawkBit: more of the deployment (a label as `version`, extra chunks, a redirecting artifact). */
   hawkbit?: Partial<DeploymentSpec>;
+  /** A VCDIFF delta to offer beside the image (docs/delta.md), and the image it was made from. */
+  delta?: { bytes: Uint8Array; fromVersion: string; fromImageHash: string };
 }
 
 export interface PreparedBackend {
@@ -55,10 +59,12 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
   if (kind !== 'hawkbit' && faults.some((f) => f.kind === 'cancel')) throw new Error(`cancel: only hawkBit can cancel an action (backend ${kind})`);
   switch (kind) {
     case 'hawkbit':
-      const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS, ...setup.hawkbit });
+      // A delta rides as a second artifact named by convention (src/delta/offer-fields.ts).
+      const extraArtifacts = setup.delta && [{ filename: deltaFilename('app', setup.delta.fromVersion, setup.delta.fromImageHash), bytes: setup.delta.bytes }];
+      const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS, extraArtifacts, ...setup.hawkbit });
       return { backendUrl: server.url, actionId };
     case 'manifest':
-      return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS }).url };
+      return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS, deltas: setup.delta && [setup.delta] }).url };
     case 'iotconnect':
       return prepareIotConnect(setup, expiresInS !== undefined);
   }
@@ -83,14 +89,20 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   // a few seconds later. With `expired-url` the first command's URL lives 1 s (stale when used:
   // 403, the agent asks again with mt 205), the fresh ones an hour.
   let published = 0;
+  // A delta rides as a further file named with its source, size and SHA-256 (src/delta/offer-fields.ts).
+  const delta = setup.delta;
+  const deltaFile = delta && deltaFilename('app', delta.fromVersion, delta.fromImageHash, { size: delta.bytes.length, sha256: createHash('sha256').update(delta.bytes).digest('hex') });
   const sim = await startIotConnectSim({
-    fileUrl: () => server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 }),
+    fileUrl: (fileName) =>
+      delta && fileName === deltaFile
+        ? server.artifacts.put(`/artifacts/iotconnect/${deltaFile}`, delta.bytes, { expiresInS: 3600 })
+        : server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 }),
     now: () => Math.floor(setup.nowS()),
     scheme: 'https',
   });
   const { double, broker, device } = sim;
   if (faults.some((f) => f.kind === 'duplicate-command')) double.faults.copiesPer205 = 2;
-  await double.startOta(device.duid, { ack: DEVKIT_IOTC_ACK, sw: version, files: [{ fileName: DEVKIT_IOTC_FILE }] });
+  await double.startOta(device.duid, { ack: DEVKIT_IOTC_ACK, sw: version, files: [{ fileName: DEVKIT_IOTC_FILE }, ...(deltaFile ? [{ fileName: deltaFile }] : [])] });
   const mqttHost = 'localhost'; // what identity names (the broker certificate's name)
   const mqttFront = await startTlsFront({ host: broker.host, port: broker.plainPort }).catch(async (error: unknown) => {
     await sim.stop();

@@ -27,6 +27,7 @@ import { SimKeyValue } from './sim-key-value.js';
 import { createSimModem, type SimModemKit } from './sim-modem/index.js';
 import { TEST_CA } from './test-pki.js';
 import { VirtualTime } from './virtual-time.js';
+import { deltaSourceOf } from '../delta/image-id.js';
 
 /** The A5000 object the dev kit provisions the signing key into (NXP nano test id style). */
 export const DEVKIT_KEY_OBJECT = 0x7b000201;
@@ -144,6 +145,11 @@ export interface DevkitOptions {
   /** Agent policy settings over the dev kit's (src/agent/config.ts), e.g. downloadSegmentBytes. */
   policy?: Partial<AgentConfig>;
   /**
+   * Offer this VCDIFF delta beside the image (`xs-ota sim --delta`), named as made from `from`
+   * (default: baseImage), so a test can offer one made from another image.
+   */
+  delta?: { bytes: Uint8Array; from?: Uint8Array };
+  /**
    * Run until the agent has reported this many deployments (default 1): a test that offers a
    * second deployment after the first (download only, then install) waits for 2.
    */
@@ -186,6 +192,8 @@ export interface DevkitSummary {
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
   artifactRequests: { status: number; range?: string; bytesSent: number }[];
   uart: { bytesToModem: number; bytesFromModem: number };
+  /** Payload bytes the modem exchanged with the network (HTTP and MQTT over TLS; records not counted). */
+  network: { rxBytes: number; txBytes: number };
   flash: {
     erases: number;
     writes: number;
@@ -275,7 +283,8 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const backend = options.backend ?? 'hawkbit';
   let prepared: PreparedBackend;
   try {
-    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit });
+    const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
+    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, delta });
   } catch (error) {
     await server.close();
     throw error;
@@ -496,6 +505,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
     uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
+    network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
     flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes, agentSecondaryErases, agentImageBytesWritten: imageBytesWritten },
     keyValue: { writes: keyValue.writes },
     a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut },

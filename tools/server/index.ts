@@ -155,6 +155,8 @@ export interface PublishSpec {
   expiresInS?: number;
   /** Artifact URL form in the manifest: absolute (default) or origin-relative ('/…'). */
   relativeUrl?: boolean;
+  /** VCDIFF deltas to this image, listed as the manifest's `deltas` (docs/delta.md). */
+  deltas?: { bytes: Uint8Array; fromVersion: string; fromImageHash: string; filename?: string }[];
 }
 
 export type ReportKind = 'hawkbit-feedback' | 'hawkbit-cancel-feedback' | 'hawkbit-config-data' | 'hawkbit-confirmation-feedback' | 'manifest-report';
@@ -813,6 +815,11 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         const filename = spec.filename ?? `${spec.version}.bin`;
         const path = `/artifacts/${name}/${filename}`;
         putArtifact(path, spec.image, spec.expiresInS);
+        const deltaPaths = (spec.deltas ?? []).map((d) => {
+          const deltaPath = `/artifacts/${name}/${d.filename ?? `${d.fromVersion}-to-${spec.version}.vcdiff`}`;
+          putArtifact(deltaPath, d.bytes, spec.expiresInS);
+          return deltaPath;
+        });
         const report = spec.reportUrl ?? true;
         const render = (): { full: string; document: Record<string, unknown> } => {
           const full = artifactUrl(path);
@@ -828,6 +835,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           if (spec.download) document.download = spec.download;
           if (spec.update) document.update = spec.update;
           if (spec.pollIntervalS !== undefined) document.pollIntervalS = spec.pollIntervalS;
+          if (spec.deltas) {
+            document.deltas = spec.deltas.map((d, i) => ({ url: artifactUrl(deltaPaths[i]), size: d.bytes.length, sha256: sha('sha256', d.bytes), fromVersion: d.fromVersion, fromImageHash: d.fromImageHash }));
+          }
           if (report !== false) document.reportUrl = report === true ? `${baseUrl}/manifest/${name}/report` : report;
           return { full, document };
         };

@@ -45,13 +45,15 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     const f = JOURNAL_FIELD_MAX;
     const worst = {
       v: 1, state: 'health-check' as const, writes: n, notBefore: n,
-      deployment: { actionId: anything(f.id), version: anything(f.id), url: `https://${'a'.repeat(f.url - 8)}`, size: n, sha256: 'c'.repeat(64), validator: anything(f.validator), offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: anything(f.fromVersion), windowClosed: false, reuse: false },
+      deployment: { actionId: anything(f.id), version: anything(f.id), url: `https://${'a'.repeat(f.url / 2 - 8)}`, size: n, sha256: 'c'.repeat(64), validator: anything(f.validator), offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: anything(f.fromVersion), windowClosed: false, reuse: false,
+        // A delta deployment (src/delta/plan.ts): its full-image URL shares the url budget.
+        delta: { fullUrl: `https://${'b'.repeat(f.url / 2 - 8)}`, fullSize: n, sha256: 'e'.repeat(64), source: 'f'.repeat(64) }, deltaFailed: 'r'.repeat(f.reason) },
       outcome: { phase: 'download-only' as const, reason: 'r'.repeat(f.reason) as OtaReason, detail: '"'.repeat(f.detail) },
       held: { actionId: anything(f.id), size: n, sha256: 'd'.repeat(64) },
     };
     validateJournal(worst);
     assert.equal(journalText(worst).length, JOURNAL_TEXT_MAX);
-    assert.equal(JOURNAL_TEXT_MAX, 8460, 'docs/agent.md quotes this figure');
+    assert.equal(JOURNAL_TEXT_MAX, 8744, 'docs/agent.md quotes this figure');
     // It covers the longest URL and id any backend accepts, and the longest validator kept.
     assert.ok(f.url >= URL_MAX && f.url >= IOTC_LIMITS.urlMax && f.id >= ID_MAX && f.id >= IOTC_LIMITS.ackIdMax);
     assert.ok(f.validator >= LIMITS.httpHeaderValueMax);

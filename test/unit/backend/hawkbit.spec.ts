@@ -4,7 +4,8 @@
  * §3a and https://eclipse.dev/hawkbit/rest-api/ddi/), and against hostile variants of them.
  */
 import assert from 'node:assert/strict';
-import { HAWKBIT_FEEDBACK, HawkbitBackend, matchFilename, parsePollingSleep } from '../../../src/backend/hawkbit.js';
+import { HAWKBIT_FEEDBACK, HawkbitBackend, parsePollingSleep } from '../../../src/backend/hawkbit.js';
+import { matchFilename } from '../../../src/backend/artifact-select.js';
 import { BackendError, JSON_BODY_MAX } from '../../../src/backend/json-http.js';
 import type { ReportPhase } from '../../../src/backend/backend.js';
 import { hex } from '../../../src/util/bytes.js';
