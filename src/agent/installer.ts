@@ -43,6 +43,12 @@ export interface Installer {
   runningVersion(): string;
   /** Whether the running image is confirmed (image_ok set, or it was never a test swap). */
   runningConfirmed(): boolean;
+  /**
+   * Whether MCUboot has an image to go back to if the running one is not confirmed: the
+   * secondary slot holds a readable image (after a test swap, the previous one). A factory image
+   * flashed with a test trailer has none: resetting it boots it again (issue 13.3).
+   */
+  canRevert(): boolean;
   /** Set image_ok on the running image: MCUboot will keep it. */
   confirmRunning(): void;
 }

@@ -70,7 +70,7 @@ export const JOURNAL_FIELD_MAX = {
 export const JOURNAL_TEXT_MAX = (() => {
   const n = Number.MAX_SAFE_INTEGER;
   const skeleton = {
-    v: JOURNAL_VERSION, state: 'health-check', writes: n, notBefore: n,
+    v: JOURNAL_VERSION, state: 'health-check', writes: n, notBefore: n, retryDelayMs: n,
     deployment: { actionId: '', version: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false },
     outcome: { phase: 'download-only', reason: '', detail: '' },
     held: { actionId: '', size: n, sha256: '' },
@@ -144,6 +144,11 @@ export interface JournalRecord {
   writes: number;
   /** Virtual/monotonic instant before which the next attempt must not start (backoff). */
   notBefore?: number;
+  /**
+   * The whole backoff delay that `notBefore` ends (core, issue 17.2): the device clock restarts at
+   * 0 every boot, so after a reset the agent waits this long from its boot, never `notBefore`.
+   */
+  retryDelayMs?: number;
   deployment?: Deployment;
   /** What to report in state 'report'. */
   outcome?: Outcome;
@@ -173,6 +178,7 @@ export function validateJournal(value: unknown): JournalRecord {
   check(STATES.includes(r.state as State), 'state');
   check(isCount(r.writes), 'writes');
   check(r.notBefore === undefined || isCount(r.notBefore), 'notBefore');
+  check(r.retryDelayMs === undefined || isCount(r.retryDelayMs), 'retryDelayMs');
   if (r.deployment !== undefined) {
     check(typeof r.deployment === 'object' && r.deployment !== null, 'deployment');
     const d = r.deployment as Record<string, unknown>;
@@ -238,6 +244,7 @@ function storageOrder(r: JournalRecord): JournalRecord {
     held: r.held,
     outcome: r.outcome,
     notBefore: r.notBefore,
+    retryDelayMs: r.retryDelayMs,
     writes: r.writes,
   };
 }
@@ -342,6 +349,7 @@ export class Journal {
     // A clock with sub-millisecond resolution (the dev kit's virtual time) gives fractional
     // instants; load accepts whole milliseconds only, so round up (the wait is never shortened).
     if (record.notBefore !== undefined) record.notBefore = Math.ceil(record.notBefore);
+    if (record.retryDelayMs !== undefined) record.retryDelayMs = Math.ceil(record.retryDelayMs);
     validateJournal(record);
     const text = journalText(record);
     try {

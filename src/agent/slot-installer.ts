@@ -167,6 +167,10 @@ export class SlotInstaller implements Installer {
     return !(state.magic === 'good' && state.imageOk === 'unset');
   }
 
+  canRevert(): boolean {
+    return readSlotSummary(this.#o.secondary, this.#trailerSize) !== undefined;
+  }
+
   confirmRunning(): void {
     if (this.runningConfirmed()) return;
     confirmPrimary(this.#o.primary);
