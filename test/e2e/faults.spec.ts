@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { parseFault } from '../../tools/devkit/devkit.js';
 import type { ReferenceServer } from '../../tools/server/index.js';
-import { assertNothingPending, finals, run, story, TARGET } from './e2e-support.js';
+import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
 
 describe('e2e: link, server and health faults', function () {
   this.timeout(40_000);
@@ -88,4 +88,15 @@ describe('e2e: link, server and health faults', function () {
     assert.ok(!f.some((r) => r.what === 'closed/success'));
     assertNothingPending(s);
   });
+
+  // Issue 17.3: after the revert the agent reports before it has polled in that boot.
+  for (const backend of ['hawkbit', 'manifest'] as const) {
+    it(`${backend}: the revert reported in the first step of a boot (before any poll) reaches the server`, async () => {
+      const s = await run({ backend, faults: [parseFault('health-fail')] });
+      assert.equal(s.outcome, 'reverted', story(s));
+      const last = seen(s).at(-1);
+      assert.ok(last && (last.what === 'closed/failure' || last.what === 'reverted'), story(s));
+      assert.match(last.details, /health-check-failed/, story(s));
+    });
+  }
 });

@@ -63,6 +63,58 @@ describe('agent state machine', () => {
     assert.equal(s.http.requests[1].range?.start, 12_288);
   });
 
+  it('a backoff survives a reboot whose clock restarts at 0: the wait is the delay, not the previous uptime (17.2)', async () => {
+    const s = setup();
+    s.http.status = [503]; // Retry-After 120 s
+    await s.time.advance(30 * 86400_000); // the first boot has run for 30 days before the update
+    const first = s.make({ clockRestartsAtBoot: true });
+    await s.time.runFor(first.step()); // idle → download
+    const failed = await s.time.runFor(first.step()); // 503: backoff
+    assert.equal(failed.state, 'download');
+    assert.ok(failed.sleepMs >= 120_000 && failed.sleepMs <= 600_000, `backoff ${failed.sleepMs}`);
+    // A power cut during the backoff: the next boot's clock reads 0 again.
+    const second = s.make({ clockRestartsAtBoot: true });
+    const waiting = await s.time.runFor(second.step());
+    assert.equal(waiting.state, 'download');
+    assert.ok(waiting.sleepMs > 0 && waiting.sleepMs <= failed.sleepMs, `slept ${waiting.sleepMs} ms after the reboot, the backoff was ${failed.sleepMs}`);
+    await s.time.advance(waiting.sleepMs);
+    const r = await drive(second, s.time);
+    assert.equal(r.at(-1)!.rebooting, true);
+    assert.equal(s.http.requests.length, 2);
+  });
+
+  it('an unconfirmed image with no journal entry and nothing to revert to is health-checked and confirmed, never reset (13.3)', async () => {
+    const s = setup();
+    s.backend.offer = undefined;
+    s.installer.confirmed = false;
+    s.installer.secondaryHoldsImage = false; // a factory image flashed with a test trailer
+    const r = await drive(s.make(), s.time, 5);
+    assert.equal(s.reboots, 0);
+    assert.equal(s.installer.confirmed, true);
+    assert.ok(s.logs.includes('idle.unconfirmed-confirmed'));
+    assert.equal(r.at(-1)!.state, 'idle');
+    assert.ok(s.backend.polls >= 2, 'polls again after confirming');
+  });
+
+  it('... and if that health check fails: logged, left running, never reset; checked again after the deadline (13.3)', async () => {
+    const s = setup({}, { healthDeadlineS: 300 });
+    s.installer.confirmed = false;
+    s.installer.secondaryHoldsImage = false;
+    s.setHealthy(false);
+    const agent = s.make();
+    for (let i = 0; i < 10; i++) {
+      const r = await s.time.runFor(agent.step());
+      assert.equal(r.rebooting, undefined);
+      assert.equal(r.sleepMs, 300_000);
+      await s.time.advance(r.sleepMs);
+    }
+    assert.equal(s.reboots, 0);
+    assert.equal(s.logs.filter((e) => e === 'idle.unconfirmed-unhealthy').length, 10);
+    s.setHealthy(true);
+    await s.time.runFor(agent.step());
+    assert.equal(s.installer.confirmed, true);
+  });
+
   it('backs off with jitter on 503 and honours Retry-After', async () => {
     const s = setup();
     s.http.status = [503];
