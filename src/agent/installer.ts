@@ -41,6 +41,8 @@ export interface Installer {
   abandon(): void;
   /** Version of the image running from the primary slot. */
   runningVersion(): string;
+  /** SEC_CNT of the running image (MCUboot protected TLV), undefined when it has none. */
+  runningSecurityCounter(): number | undefined;
   /** Whether the running image is confirmed (image_ok set, or it was never a test swap). */
   runningConfirmed(): boolean;
   /**

@@ -39,6 +39,7 @@ import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
 import { Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
 import { RetryPolicy, retryAction } from './retry-policy.js';
+import { SecurityFloor } from './security-floor.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
 
 /** An edge of the state table. */
@@ -244,9 +245,19 @@ export interface AgentDeps {
   log: LogPort;
   /** The application's health check; default: healthy. */
   healthCheck?: HealthCheck;
-  /** Seed for retry jitter (the device takes it from the A5000's GetRandom). */
+  /**
+   * Random bits for the retry jitter, asked once per boot (createAgent: the A5000's GetRandom,
+   * so every device and every boot draws its own instants: a fleet that lost the server together
+   * does not come back together). Mixed with `randomSeed`.
+   */
+  seedSource?: () => Promise<number>;
+  /** A fixed part of the jitter seed (tests, the dev kit); alone when there is no seedSource. */
   randomSeed?: number;
-  /** Security counter floor (SEC_CNT of the running image); images below it are refused. */
+  /**
+   * A configured security-counter floor. The agent's floor is the highest of this, the running
+   * image's SEC_CNT and the highest counter it confirmed (security-floor.ts); images below it are
+   * refused.
+   */
   minSecurityCounter?: number;
 }
 
@@ -262,6 +273,9 @@ export class UpdateAgent {
   readonly journal: Journal;
   #d: AgentDeps;
   #retry: RetryPolicy;
+  #securityFloor: SecurityFloor;
+  /** This boot's anti-rollback floor (SecurityFloor.floor). */
+  #minSecurityCounter = 0;
   #pollIntervalMs: number;
   /** When idle first found the running image unconfirmed (see #unconfirmed). */
   #unconfirmedSince: number | undefined;
@@ -283,7 +297,8 @@ export class UpdateAgent {
     this.#d = deps;
     this.journal = new Journal(deps.keyValue);
     const c = deps.config;
-    this.#retry = new RetryPolicy({ maxAttempts: c.maxAttempts, baseMs: c.retryBaseS * 1000, capMs: c.retryCapS * 1000 }, xorshift32(deps.randomSeed ?? 0x5eed));
+    this.#retry = this.#retryPolicy(deps.randomSeed ?? 0x5eed);
+    this.#securityFloor = new SecurityFloor(deps.keyValue);
     this.#pollIntervalMs = c.pollIntervalS * 1000;
   }
 
@@ -310,7 +325,7 @@ export class UpdateAgent {
 
   /** Perform the work of the current state once. */
   async step(): Promise<StepResult> {
-    if (!this.#booted) this.#boot();
+    if (!this.#booted) await this.#boot();
     const view = this.#unsaved ?? viewOf(this.journal.record);
     const now = this.#d.clock.now();
     if (view.state === 'download' && this.#notBefore !== undefined && this.#notBefore > now) {
@@ -325,8 +340,28 @@ export class UpdateAgent {
     }
   }
 
-  #boot(): void {
+  #retryPolicy(seed: number): RetryPolicy {
+    const c = this.#d.config;
+    return new RetryPolicy({ maxAttempts: c.maxAttempts, baseMs: c.retryBaseS * 1000, capMs: c.retryCapS * 1000 }, xorshift32(seed));
+  }
+
+  async #boot(): Promise<void> {
     this.#booted = true;
+    if (this.#d.seedSource) {
+      try {
+        this.#retry = this.#retryPolicy(((await this.#d.seedSource()) ^ (this.#d.randomSeed ?? 0)) >>> 0);
+      } catch (error) {
+        // Jitter still works from the fixed seed; only its spread over the fleet suffers.
+        this.#log('warn', 'agent.seed-failed', { reason: reasonOf(error), detail: describeError(error) });
+      }
+    }
+    try {
+      this.#minSecurityCounter = this.#securityFloor.floor(this.#d.installer.runningSecurityCounter(), this.#d.minSecurityCounter);
+    } catch (error) {
+      // A stored floor that does not read back: keep what the running image and the configuration say.
+      this.#log('warn', 'security-floor.unreadable', { reason: reasonOf(error), detail: describeError(error) });
+      this.#minSecurityCounter = Math.max(this.#d.installer.runningSecurityCounter() ?? 0, this.#d.minSecurityCounter ?? 0);
+    }
     const loaded = this.journal.load();
     if (loaded.discarded) this.#log('warn', 'journal.discarded', { why: loaded.discarded });
     // A torn bank (a power cut during a save) while the other bank held the record: expected, but worth a line.
@@ -727,7 +762,7 @@ export class UpdateAgent {
       checkVersionPolicy({ version: parseVersion(info.version), securityCounter: info.securityCounter }, parseVersion(d.fromVersion), {
         allowDowngrade: this.#d.config.allowDowngrade,
         allowSameVersion: this.#d.config.allowSameVersion,
-        minSecurityCounter: this.#d.minSecurityCounter,
+        minSecurityCounter: this.#minSecurityCounter,
       });
       if (d.sha256 !== undefined && !bytesEqual(info.fileSha256, unhex(d.sha256))) {
         throw new OtaError('hash-mismatch', `artifact SHA-256 ${hex(info.fileSha256)} differs from the backend's ${d.sha256}`);
@@ -893,6 +928,12 @@ export class UpdateAgent {
     this.#log('info', 'confirm.start', { version: d.version });
     this.#d.installer.confirmRunning();
     this.#log('info', 'image.confirmed', { version: d.version });
+    try {
+      this.#securityFloor.raise(this.#d.installer.runningSecurityCounter());
+    } catch (error) {
+      // The running image's own SEC_CNT still holds the floor at the next boot.
+      this.#log('warn', 'security-floor.write-failed', { reason: reasonOf(error), detail: describeError(error) });
+    }
     return { edge: 'confirmed', deployment: d, outcome: { phase: 'running' } };
   }
 

@@ -147,6 +147,11 @@ export class FakeInstaller implements Installer {
   runningConfirmed(): boolean {
     return this.confirmed;
   }
+  /** SEC_CNT of the running image. */
+  runningCounter: number | undefined;
+  runningSecurityCounter(): number | undefined {
+    return this.runningCounter;
+  }
   /** After a test swap the previous image is in the secondary; a factory test image has none. */
   secondaryHoldsImage = true;
   canRevert(): boolean {
@@ -156,14 +161,18 @@ export class FakeInstaller implements Installer {
     if (this.failConfirm) throw new OtaError('flash-readback', 'image_ok did not program (injected)');
     this.confirmed = true;
   }
+  oldCounter: number | undefined;
   /** What MCUboot does at a reset: swap a pending image in (unconfirmed), or revert an unconfirmed one. */
   boot(): void {
     if (this.pending) {
       this.pending = false;
+      this.oldCounter = this.runningCounter;
       this.running = this.imageVersion;
+      this.runningCounter = this.securityCounter;
       this.confirmed = false;
     } else if (!this.confirmed) {
       this.running = '1.2.3+4';
+      this.runningCounter = this.oldCounter;
       this.confirmed = true;
     }
   }
@@ -180,7 +189,7 @@ export function setup(offer?: Partial<UpdateOffer>, config: Record<string, unkno
   const edges: string[] = [];
   let reboots = 0;
   let healthy = true;
-  const make = (options: { clockRestartsAtBoot?: boolean; keyValue?: KeyValuePort; randomSeed?: number; minSecurityCounter?: number } = {}) =>
+  const make = (options: { clockRestartsAtBoot?: boolean; keyValue?: KeyValuePort; randomSeed?: number; seedSource?: () => Promise<number>; minSecurityCounter?: number } = {}) =>
     new UpdateAgent({
       config: resolveConfig({ serverUrl: 'https://srv', deviceId: 'dev1', retryBaseS: 10, ...config }),
       backend,
@@ -197,6 +206,7 @@ export function setup(offer?: Partial<UpdateOffer>, config: Record<string, unkno
       },
       healthCheck: async () => healthy,
       randomSeed: options.randomSeed,
+      seedSource: options.seedSource,
       minSecurityCounter: options.minSecurityCounter,
     });
   return {

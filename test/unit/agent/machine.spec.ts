@@ -115,6 +115,52 @@ describe('agent state machine', () => {
     assert.equal(s.installer.confirmed, true);
   });
 
+  it('jitter is seeded from the A5000 random once per boot: two devices, and two boots, back off differently', async () => {
+    /** The first backoff of a device whose A5000 returns `random`. */
+    const firstBackoff = async (random: number) => {
+      const s = setup({}, { retryBaseS: 3600, retryCapS: 86_400 });
+      s.http.status = [500];
+      let asked = 0;
+      const agent = s.make({ seedSource: async () => (asked++, random) });
+      await s.time.runFor(agent.step());
+      const r = await s.time.runFor(agent.step());
+      assert.equal(asked, 1, 'one GetRandom per boot');
+      return r.sleepMs;
+    };
+    const a = await firstBackoff(0x1234_5678);
+    const b = await firstBackoff(0x9abc_def0);
+    assert.notEqual(a, b, 'two devices retry at different instants');
+    assert.equal(await firstBackoff(0x1234_5678), a, 'the seed alone decides (deterministic given the random)');
+  });
+
+  it('SEC_CNT floor: an image below the running image\'s counter is refused (security-counter-rollback)', async () => {
+    const s = setup();
+    s.installer.runningCounter = 5;
+    s.installer.securityCounter = 4;
+    await drive(s.make(), s.time);
+    assert.equal(s.installer.pending, false);
+    assert.equal(s.backend.reports.at(-1)!.reason, 'security-counter-rollback');
+  });
+
+  it('SEC_CNT floor: the highest confirmed counter is kept, so an allowed downgrade never lowers it', async () => {
+    const s = setup({}, { allowDowngrade: true });
+    s.installer.runningCounter = 1;
+    s.installer.securityCounter = 7;
+    await drive(s.make(), s.time);
+    s.installer.boot();
+    await drive(s.make(), s.time);
+    assert.equal(s.installer.confirmed, true);
+    assert.equal(s.kv.read('xs-ota.seccnt'), '7');
+    // The running image now carries 7; even if it did not, the stored floor holds.
+    s.installer.runningCounter = undefined;
+    s.installer.securityCounter = 6;
+    s.installer.imageVersion = '1.0.0+1';
+    s.backend.offer = { actionId: '9', version: '1.0.0+1', url: 'https://srv/a.bin', download: 'forced', update: 'forced' };
+    await drive(s.make(), s.time);
+    assert.equal(s.backend.reports.at(-1)!.reason, 'security-counter-rollback');
+    assert.equal(s.installer.pending, false);
+  });
+
   it('backs off with jitter on 503 and honours Retry-After', async () => {
     const s = setup();
     s.http.status = [503];
