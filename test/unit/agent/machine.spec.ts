@@ -212,6 +212,32 @@ describe('agent state machine', () => {
     assert.ok(!s.backend.reports.some((x) => x.phase === 'running'));
   });
 
+  it('the health check retries a transient error of a freshly booted modem within its deadline, then confirms (12.4)', async () => {
+    const s = setup({}, { healthDeadlineS: 120 });
+    await drive(s.make(), s.time);
+    s.installer.boot();
+    s.backend.failPolls = 2; // the first requests after the boot fail (SIM7600: ERROR)
+    await drive(s.make(), s.time);
+    assert.equal(s.installer.confirmed, true);
+    assert.equal(s.installer.running, '1.3.0+5');
+    assert.equal(s.backend.reports.at(-1)!.phase, 'running');
+    assert.equal(s.logs.filter((e) => e === 'health.poll-retry').length, 2);
+  });
+
+  it('... but not past the deadline: a backend that stays away is a failed health check (revert)', async () => {
+    const s = setup({}, { healthDeadlineS: 60 });
+    await drive(s.make(), s.time);
+    s.installer.boot();
+    s.backend.failPolls = 1000;
+    const r = await drive(s.make(), s.time);
+    assert.equal(r.at(-1)!.rebooting, true);
+    assert.equal(s.installer.confirmed, false);
+    s.installer.boot();
+    s.backend.failPolls = 0;
+    await drive(s.make(), s.time);
+    assert.equal(s.backend.reports.at(-1)!.phase, 'reverted');
+  });
+
   it('re-requests an expired URL', async () => {
     const s = setup();
     s.http.status = [403];
