@@ -612,6 +612,11 @@ export class UpdateAgent {
     if (offer.hardware && offer.hardware.length > 0 && !offer.hardware.includes(c.hardwareId)) {
       return { reason: 'incompatible', detail: `image is for ${offer.hardware.join(', ')}, this device is ${c.hardwareId}` };
     }
+    // A backend that states the image's SEC_CNT lets a rollback be refused before the download;
+    // the image's own TLV still decides at verify.
+    if (offer.securityCounter !== undefined && offer.securityCounter < this.#minSecurityCounter) {
+      return { reason: 'security-counter-rollback', detail: `the backend states SEC_CNT ${offer.securityCounter} < floor ${this.#minSecurityCounter}` };
+    }
     return undefined;
   }
 

@@ -142,6 +142,14 @@ describe('agent state machine', () => {
     assert.equal(s.backend.reports.at(-1)!.reason, 'security-counter-rollback');
   });
 
+  it('SEC_CNT floor: an offer whose stated counter is below it is refused before any download', async () => {
+    const s = setup({ securityCounter: 2 });
+    s.installer.runningCounter = 3;
+    await drive(s.make(), s.time);
+    assert.equal(s.http.requests.length, 0);
+    assert.equal(s.backend.reports.at(-1)!.reason, 'security-counter-rollback');
+  });
+
   it('SEC_CNT floor: the highest confirmed counter is kept, so an allowed downgrade never lowers it', async () => {
     const s = setup({}, { allowDowngrade: true });
     s.installer.runningCounter = 1;
