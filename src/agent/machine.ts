@@ -207,6 +207,8 @@ interface Move<S extends State = State> {
   act?: () => void | Promise<void>;
   /** After persisting and `act`: reboot with this reason. */
   reboot?: string;
+  /** A `cancel` whose slot was already abandoned (by the cancel rule in #take). */
+  abandoned?: true;
 }
 
 /** A version string, or undefined when it is not imgtool's `major.minor.revision[+build]`. */
@@ -421,7 +423,7 @@ export class UpdateAgent {
         // cancel cannot be fulfilled: it is rejected and the deployment goes on.
         try {
           this.#d.installer.abandon();
-          move = this.#cancelMove(from, d, true);
+          move = this.#cancelMove(from, d);
           edge = this.#edge(from, 'cancel');
         } catch (error) {
           this.#log('warn', 'cancel.unstage-failed', { reason: reasonOf(error), detail: describeError(error) });
@@ -431,9 +433,10 @@ export class UpdateAgent {
         await this.#rejectCancel(d, from);
       }
     }
-    if (move.edge === 'cancel' && !(move as Move & { abandoned?: boolean }).abandoned) {
+    if (move.edge === 'cancel' && !move.abandoned) {
+      // A handler's own cancel (seen between download segments): nothing may stay pending.
       this.#d.installer.abandon();
-      move = this.#cancelMove(from, move.deployment!, true);
+      move = this.#cancelMove(from, move.deployment!);
     }
     this.#log('debug', 'edge', { from, edge: move.edge, to: edge.to });
     if (edge.to === 'report' && from !== 'report' && move.outcome && move.outcome.phase !== 'running') {
@@ -452,6 +455,8 @@ export class UpdateAgent {
       }
     }
     if (edge.to === 'download') this.#notBefore = move.retryDelayMs === undefined ? undefined : this.#d.clock.now() + move.retryDelayMs;
+    // Observers of every move (history, backend feedback) hook in here: the edge is taken and
+    // persisted, its side effect not yet performed.
     if (move.act) await move.act();
     if (move.reboot !== undefined) {
       this.#d.reboot.reboot(move.reboot);
@@ -489,10 +494,11 @@ export class UpdateAgent {
     }
   }
 
-  #cancelMove(from: State, d: Deployment, abandoned: boolean): Move & { abandoned: boolean } {
+  /** The `cancel` edge's move, once the slot was abandoned (CANCEL_RULE `honour`). */
+  #cancelMove(from: State, d: Deployment): Move {
     this.#verifiedInBoot = undefined;
     this.#log('info', 'cancel.accepted', { action: d.actionId, state: from });
-    return { edge: 'cancel', deployment: d, outcome: { phase: 'cancelled', reason: 'cancelled', detail: `cancelled by the backend in ${from}` }, abandoned };
+    return { edge: 'cancel', deployment: d, outcome: { phase: 'cancelled', reason: 'cancelled', detail: `cancelled by the backend in ${from}` }, abandoned: true };
   }
 
   // ── idle: poll and decide ────────────────────────────────────────────────────────────────
