@@ -433,18 +433,19 @@ export class UpdateAgent {
         await this.#rejectCancel(d, from);
       }
     }
-    if (move.edge === 'cancel' && !move.abandoned) {
+    if (move.edge === 'cancel' && !move.abandoned && d) {
       // A handler's own cancel (seen between download segments): nothing may stay pending.
       this.#d.installer.abandon();
-      move = this.#cancelMove(from, move.deployment!);
+      move = this.#cancelMove(from, d);
     }
+    const next = this.#recordOf(edge.to, move);
     this.#log('debug', 'edge', { from, edge: move.edge, to: edge.to });
     if (edge.to === 'report' && from !== 'report' && move.outcome && move.outcome.phase !== 'running') {
       this.#log('warn', 'deployment.ended', { phase: move.outcome.phase, reason: move.outcome.reason, detail: move.outcome.detail });
     }
     if (edge.persist !== false) {
       try {
-        this.#persist(edge.to, move);
+        this.#persist(next, move.retryDelayMs);
       } catch (error) {
         // The next state could not be announced, so its side effect must not happen: the
         // deployment ends here, reported (a report record is stored past the write budget, and
@@ -463,7 +464,7 @@ export class UpdateAgent {
       return { state: edge.to, sleepMs: 0, rebooting: true };
     }
     // Entering `report` delivers at once (a reset before it is delivered again from the journal).
-    if (edge.to === 'report' && from !== 'report') return this.#report(move.deployment!, move.outcome!, move.held);
+    if (next.state === 'report' && from !== 'report') return this.#report(next.deployment, next.outcome, next.held);
     return { state: edge.to, sleepMs: move.sleepMs ?? 0 };
   }
 
@@ -474,23 +475,26 @@ export class UpdateAgent {
     return edge;
   }
 
-  #persist(to: State, move: Move): void {
-    const view: View =
-      to === 'idle'
-        ? { state: 'idle', ...(move.held ? { held: move.held } : {}) }
-        : to === 'report'
-          ? { state: 'report', deployment: move.deployment!, outcome: move.outcome!, ...(move.held ? { held: move.held } : {}) }
-          : { state: to, deployment: move.deployment!, ...(move.outcome ? { outcome: move.outcome } : {}) };
-    if (to !== 'idle' && !move.deployment) throw new OtaError('bad-state', `edge ${move.edge} to ${to} without a deployment`);
-    if (to === 'report' && !move.outcome) throw new OtaError('bad-state', `edge ${move.edge} to report without an outcome`);
+  /** The record the next state holds, typed per state; `bad-state` when the move lacks what it needs. */
+  #recordOf(to: State, move: Move): View {
+    const held = move.held ? { held: move.held } : {};
+    if (to === 'idle') return { state: 'idle', ...held };
+    const d = move.deployment;
+    if (!d) throw new OtaError('bad-state', `edge ${move.edge} to ${to} without a deployment`);
+    if (to !== 'report') return { state: to, deployment: d, ...(move.outcome ? { outcome: move.outcome } : {}) };
+    if (!move.outcome) throw new OtaError('bad-state', `edge ${move.edge} to report without an outcome`);
+    return { state: 'report', deployment: d, outcome: move.outcome, ...held };
+  }
+
+  #persist(view: View, retryDelayMs: number | undefined): void {
     try {
-      this.journal.save(move.retryDelayMs === undefined ? view : { ...view, retryDelayMs: move.retryDelayMs });
+      this.journal.save(retryDelayMs === undefined ? view : { ...view, retryDelayMs });
       this.#unsaved = undefined;
     } catch (error) {
-      if (to !== 'report' && to !== 'idle') throw error;
+      if (view.state !== 'report' && view.state !== 'idle') throw error;
       // The outcome must still reach the backend in this boot; the store is broken.
       this.#unsaved = view;
-      this.#log('error', 'journal.unsaved', { state: to, reason: reasonOf(error), detail: describeError(error) });
+      this.#log('error', 'journal.unsaved', { state: view.state, reason: reasonOf(error), detail: describeError(error) });
     }
   }
 
