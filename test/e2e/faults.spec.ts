@@ -32,6 +32,16 @@ describe('e2e: link, server and health faults', function () {
     assert.deepEqual(finals(s).map((r) => r.what), ['closed/success']);
   });
 
+  it('noise on the modem UART mid-body (at-garbled in the AT engine) resumes from the flushed prefix, as a link drop does', async () => {
+    const s = await run({ faults: [parseFault('uart-noise@50%')], flowControl: 'none' });
+    assert.equal(s.outcome, 'running', story(s));
+    const failed = s.logs.filter((l) => l.event === 'download.failed');
+    assert.ok(failed.length >= 1, `the noise was met: ${story(s)}`);
+    assert.ok(failed.every((l) => l.fields?.action === 'resume'), story(s));
+    assert.ok(s.logs.some((l) => l.event === 'download.resume' && Number(l.fields?.offset) > 0), story(s));
+    assert.deepEqual(finals(s).map((r) => r.what), ['closed/success']);
+  });
+
   for (const [fault, retryAfterMs] of [
     ['server-503', 30_000],
     ['server-429', 120_000],
