@@ -357,12 +357,18 @@ export class UpdateAgent {
         this.#log('warn', 'agent.seed-failed', { reason: reasonOf(error), detail: describeError(error) });
       }
     }
+    let runningCounter: number | undefined;
     try {
-      this.#minSecurityCounter = this.#securityFloor.floor(this.#d.installer.runningSecurityCounter(), this.#d.minSecurityCounter);
+      runningCounter = this.#d.installer.runningSecurityCounter();
+    } catch (error) {
+      this.#log('warn', 'security-floor.running-unreadable', { reason: reasonOf(error), detail: describeError(error) });
+    }
+    try {
+      this.#minSecurityCounter = this.#securityFloor.floor(runningCounter, this.#d.minSecurityCounter);
     } catch (error) {
       // A stored floor that does not read back: keep what the running image and the configuration say.
       this.#log('warn', 'security-floor.unreadable', { reason: reasonOf(error), detail: describeError(error) });
-      this.#minSecurityCounter = Math.max(this.#d.installer.runningSecurityCounter() ?? 0, this.#d.minSecurityCounter ?? 0);
+      this.#minSecurityCounter = Math.max(runningCounter ?? 0, this.#d.minSecurityCounter ?? 0);
     }
     const loaded = this.journal.load();
     if (loaded.discarded) this.#log('warn', 'journal.discarded', { why: loaded.discarded });
