@@ -85,6 +85,9 @@ function declarationsBeside() {
     },
   };
 }
+// Guests that load device modules (modules/ota-config.ts imports `configSchema` from "xs-ota", the
+// bundle's module name on the device) get the agent's own build for that name (core, issue 12.3).
+const xsOtaName = { name: 'xs-ota-name', resolveId: (id) => (id === 'xs-ota' ? path.resolve('build/src/index.js') : null) };
 
 export default [
   {
@@ -107,6 +110,7 @@ export default [
   ...[...findGuests('build/test'), ...findGuests('build/tools')].map((input) => ({
     ...common,
     input,
+    plugins: [xsOtaName],
     output: {
       file: path.join('build/xs', path.basename(input).replace(/\.guest\.js$/, '.js')),
       format: 'iife',

@@ -1,215 +1,23 @@
 /**
- * The device build's configuration: every key of the manifest's `config` that xs-ota reads with
- * `mc/config`, its default, its range and what it means (docs/device-build.md renders the same
- * table), and the secrets read from the key-value store. `readDeviceConfig` checks every value
- * and throws ConfigError naming the key; main.ts turns that into OtaError('config-invalid').
+ * The device build's configuration: reads every key of the manifest's `config` that xs-ota
+ * uses (mc/config) and the secrets from the key-value store, and type-checks each against the
+ * one schema, CONFIG_SCHEMA of src/agent/config.ts (keyed by the manifest's names; defaults,
+ * ranges, meanings). `readDeviceConfig` throws ConfigError naming the key; main.ts turns that
+ * into OtaError('config-invalid').
  *
- * This module imports nothing, so Node tests load it as it is (test/unit/moddable). Values may
+ * Its one value import from the bundle is `configSchema` (Node tests resolve "xs-ota" to
+ * dist/xs-ota.mjs through package.json `exports`). Values may
  * arrive as strings: `mcconfig ... otaPollIntervalS=600` overrides a config value from the command
  * line (documentation/tools/manifest.md, "config"), so numbers are accepted in decimal or 0x-hex
  * text too.
  */
 
-import type { BackendKind, StartConfig } from 'xs-ota';
+import { configSchema, type BackendKind, type ConfigKey, type ConfigSpec, type StartConfig } from 'xs-ota';
+export type { ConfigKey, ConfigSpec };
 
-interface IntSpec {
-  readonly type: 'int';
-  readonly default: number;
-  readonly min: number;
-  readonly max: number;
-  readonly meaning: string;
-}
-
-interface TextSpec {
-  readonly type: 'text';
-  readonly default: string;
-  /** Longest accepted value (characters). */
-  readonly maxLength: number;
-  /** Every character code must pass (checked per character, so no backtracking on long input). */
-  readonly charset: (code: number) => boolean;
-  /** An empty value is a start-up error (there is no safe default). */
-  readonly required: boolean;
-  readonly meaning: string;
-}
-
-interface ChoiceSpec {
-  readonly type: 'choice';
-  readonly default: string;
-  readonly choices: readonly string[];
-  readonly meaning: string;
-}
-
-export type ConfigSpec = IntSpec | TextSpec | ChoiceSpec;
-
-// Character classes as functions, not RegExp objects: this module is preloaded into flash, and
-// plain functions and numbers are what XS preload stores best (documentation/xs/preload.md).
-const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-/** A-Z a-z 0-9 _ . - */
-const LABEL = (c: number): boolean => isAlnum(c) || c === 0x5f || c === 0x2e || c === 0x2d;
-/** LABEL and ':' */
-const ID = (c: number): boolean => LABEL(c) || c === 0x3a;
-/** Printable ASCII without space. */
-const PRINTABLE = (c: number): boolean => c >= 0x21 && c <= 0x7e;
-
-/** Every `config` key xs-ota reads. manifest.json's `config` holds exactly these, with these defaults. */
-export const CONFIG_SCHEMA = {
-  otaBackend: {
-    type: 'choice',
-    default: 'hawkbit',
-    choices: ['hawkbit', 'iotconnect', 'manifest'],
-    meaning: 'Update backend protocol: Eclipse hawkBit DDI, Avnet IoTConnect, or a static manifest file.',
-  },
-  otaUrl: {
-    type: 'text',
-    default: '',
-    maxLength: 200,
-    charset: PRINTABLE,
-    required: true,
-    meaning: 'Backend base URL, https:// (http:// only for a lab server). No default: the build must set it.',
-  },
-  otaTenant: {
-    type: 'text',
-    default: 'DEFAULT',
-    maxLength: 64,
-    charset: LABEL,
-    required: true,
-    meaning: 'hawkBit tenant (DEFAULT on a stock server); IoTConnect company id.',
-  },
-  otaDeviceId: {
-    type: 'text',
-    default: '',
-    maxLength: 64,
-    charset: ID,
-    required: false,
-    meaning: 'Device id at the backend. Empty: the key-value secret deviceId, else the modem IMEI.',
-  },
-  otaApn: {
-    type: 'text',
-    default: '',
-    maxLength: 100, // 3GPP TS 23.003 9.1: an APN is at most 100 octets
-    charset: LABEL,
-    required: false,
-    meaning: 'APN of the PDP context. Empty: the network assigns it.',
-  },
-  otaCaCert: {
-    type: 'text',
-    default: 'ca.pem',
-    maxLength: 64,
-    charset: LABEL,
-    required: true,
-    meaning: "CA certificate file name in the modem's file system, used to verify the HTTPS server.",
-  },
-  otaModem: {
-    type: 'choice',
-    default: 'sim7080',
-    choices: ['sim7080', 'sim7600'],
-    meaning: 'Fitted SIMCom modem: SIM7080G (Cat-M/NB-IoT) or SIM7600 (Cat-1/Cat-4).',
-  },
-  otaUartFlowControl: {
-    type: 'choice',
-    default: 'none',
-    choices: ['none', 'rts-cts'],
-    meaning: 'Modem UART flow control: rts-cts only where RTS/CTS are wired and the UART binding runs them (the stock Moddable Zephyr binding does not); the agent then takes socket data pushed by the modem.',
-  },
-  otaIotcEnv: {
-    type: 'text',
-    default: '',
-    maxLength: 64,
-    charset: LABEL,
-    required: false,
-    meaning: 'IoTConnect environment name (otaBackend iotconnect; otaTenant holds the CPID).',
-  },
-  otaKeyId: {
-    type: 'int',
-    default: 0x7b000201,
-    min: 0x00000001,
-    max: 0x7ffeffff, // 0x7FFF0000..0x7FFFFFFF is reserved for the SE05x applet
-    meaning: 'A5000 object id of the ECDSA P-256 update-signing public key.',
-  },
-  otaPollIntervalS: {
-    type: 'int',
-    default: 3600,
-    min: 60,
-    max: 7 * 24 * 3600,
-    meaning: 'Seconds between polls when the backend does not say. Shorter costs data and battery.',
-  },
-  otaHealthDeadlineS: {
-    type: 'int',
-    default: 300,
-    min: 30,
-    max: 3600,
-    meaning: 'Seconds a new image has to pass its health check; unconfirmed, MCUboot reverts at the next reset.',
-  },
-  otaPrimaryLabel: {
-    type: 'text',
-    default: 'image-0',
-    maxLength: 31,
-    charset: LABEL,
-    required: true,
-    meaning: 'Devicetree `label` property of the MCUboot primary slot (node slot0_partition).',
-  },
-  otaSecondaryLabel: {
-    type: 'text',
-    default: 'image-1',
-    maxLength: 31,
-    charset: LABEL,
-    required: true,
-    meaning: 'Devicetree `label` property of the MCUboot secondary slot (node slot1_partition).',
-  },
-  otaModemUart: {
-    type: 'text',
-    default: 'uart1',
-    maxLength: 31,
-    charset: LABEL,
-    required: true,
-    meaning: 'Devicetree label of the UART wired to the modem.',
-  },
-  otaModemBaud: {
-    type: 'int',
-    default: 115200,
-    min: 9600,
-    max: 921600,
-    meaning: 'Modem UART rate at start-up (SIMCom default 115200).',
-  },
-  otaSeI2c: {
-    type: 'text',
-    default: 'i2c0',
-    maxLength: 31,
-    charset: LABEL,
-    required: true,
-    meaning: 'Devicetree label of the I2C controller wired to the A5000 (address 0x48).',
-  },
-  otaSeI2cHz: {
-    type: 'int',
-    default: 400000,
-    min: 100000,
-    max: 1000000,
-    meaning: 'A5000 I2C clock in Hz (100 kHz standard, 400 kHz fast, 1 MHz fast-plus).',
-  },
-  otaPwrkeyPort: {
-    type: 'text',
-    default: '',
-    maxLength: 31,
-    charset: LABEL,
-    required: false,
-    meaning: 'Devicetree label of the GPIO controller driving the modem PWRKEY. Empty: not wired.',
-  },
-  otaPwrkeyPin: {
-    type: 'int',
-    default: 0,
-    min: 0,
-    max: 31,
-    meaning: 'Pin number of PWRKEY on that controller (1 at the MCU pin presses the key).',
-  },
-} as const satisfies Record<string, ConfigSpec>;
-// Frozen, so XS keeps the preloaded table in flash without a RAM pointer per object.
-for (const spec of Object.values(CONFIG_SCHEMA) as ConfigSpec[]) {
-  if (spec.type === 'choice') Object.freeze(spec.choices);
-  Object.freeze(spec);
-}
-Object.freeze(CONFIG_SCHEMA);
-
-export type ConfigKey = keyof typeof CONFIG_SCHEMA;
+// The schema is the agent's (src/agent/config.ts), keyed by these manifest names: this module
+// reads mc/config and the secrets and checks each value against it.
+export const CONFIG_SCHEMA = configSchema();
 
 /** Secrets the device reads from the key-value store (domain SECRETS_DOMAIN), never from the manifest. */
 export const SECRET_KEYS = Object.freeze(['authToken', 'deviceId', 'apnUser', 'apnPassword'] as const);
@@ -318,7 +126,7 @@ function readSecrets(readSecret: (key: SecretKey) => string | undefined): Record
     // Never echo a secret's value into an error or a log.
     out[key] = value === '' ? undefined : value;
   }
-  if (out.deviceId !== undefined) checkChars('secret deviceId', out.deviceId, ID, 64, false);
+  if (out.deviceId !== undefined) checkChars('secret deviceId', out.deviceId, CONFIG_SCHEMA.otaDeviceId.charset, CONFIG_SCHEMA.otaDeviceId.maxLength, false);
   return out;
 }
 

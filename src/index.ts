@@ -10,3 +10,4 @@ export const AGENT_VERSION = '0.1.0';
 
 export { startAgent, createAgent, type StartConfig, type StartOptions, type BackendKind } from './agent/start.js';
 export { UpdateAgent, type HealthCheck } from './agent/machine.js';
+export { configSchema, type ConfigKey, type ConfigSpec } from './agent/config.js';

@@ -41,8 +41,16 @@ export interface Installer {
   abandon(): void;
   /** Version of the image running from the primary slot. */
   runningVersion(): string;
+  /** SEC_CNT of the running image (MCUboot protected TLV), undefined when it has none. */
+  runningSecurityCounter(): number | undefined;
   /** Whether the running image is confirmed (image_ok set, or it was never a test swap). */
   runningConfirmed(): boolean;
+  /**
+   * Whether MCUboot has an image to go back to if the running one is not confirmed: the
+   * secondary slot holds a readable image (after a test swap, the previous one). A factory image
+   * flashed with a test trailer has none: resetting it boots it again (issue 13.3).
+   */
+  canRevert(): boolean;
   /** Set image_ok on the running image: MCUboot will keep it. */
   confirmRunning(): void;
 }

@@ -66,12 +66,12 @@ export const JOURNAL_FIELD_MAX = {
  * The URL is printable ASCII without `"` or `\\` (validated), so it costs its length; detail is
  * printable ASCII (made so on save), at most 2 per character (`"` and `\\` escaped); reason is
  * [a-z0-9-]; the ids, versions and the validator may hold anything: 6 per character (`\\uXXXX`).
- * 8744 bytes (with a delta deployment's fields): 35 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
+ * 8776 bytes (with a delta deployment's fields): 35 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
  */
 export const JOURNAL_TEXT_MAX = (() => {
   const n = Number.MAX_SAFE_INTEGER;
   const skeleton = {
-    v: JOURNAL_VERSION, state: 'health-check', writes: n, notBefore: n,
+    v: JOURNAL_VERSION, state: 'health-check', writes: n, notBefore: n, retryDelayMs: n,
     deployment: { actionId: '', version: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false,
       delta: { fullUrl: '', fullSize: n, sha256: '', source: '' }, deltaFailed: '' },
     outcome: { phase: 'download-only', reason: '', detail: '' },
@@ -153,6 +153,11 @@ export interface JournalRecord {
   writes: number;
   /** Virtual/monotonic instant before which the next attempt must not start (backoff). */
   notBefore?: number;
+  /**
+   * The whole backoff delay that `notBefore` ends (core, issue 17.2): the device clock restarts at
+   * 0 every boot, so after a reset the agent waits this long from its boot, never `notBefore`.
+   */
+  retryDelayMs?: number;
   deployment?: Deployment;
   /** What to report in state 'report'. */
   outcome?: Outcome;
@@ -182,6 +187,7 @@ export function validateJournal(value: unknown): JournalRecord {
   check(STATES.includes(r.state as State), 'state');
   check(isCount(r.writes), 'writes');
   check(r.notBefore === undefined || isCount(r.notBefore), 'notBefore');
+  check(r.retryDelayMs === undefined || isCount(r.retryDelayMs), 'retryDelayMs');
   if (r.deployment !== undefined) {
     check(typeof r.deployment === 'object' && r.deployment !== null, 'deployment');
     const d = r.deployment as Record<string, unknown>;
@@ -252,6 +258,7 @@ function storageOrder(r: JournalRecord): JournalRecord {
     held: r.held,
     outcome: r.outcome,
     notBefore: r.notBefore,
+    retryDelayMs: r.retryDelayMs,
     writes: r.writes,
   };
 }
@@ -356,6 +363,7 @@ export class Journal {
     // A clock with sub-millisecond resolution (the dev kit's virtual time) gives fractional
     // instants; load accepts whole milliseconds only, so round up (the wait is never shortened).
     if (record.notBefore !== undefined) record.notBefore = Math.ceil(record.notBefore);
+    if (record.retryDelayMs !== undefined) record.retryDelayMs = Math.ceil(record.retryDelayMs);
     validateJournal(record);
     const text = journalText(record);
     try {

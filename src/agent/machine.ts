@@ -1,16 +1,20 @@
 /**
- * The update cycle as one state machine (style rule 10). States are persisted in the journal
- * BEFORE the side effect they announce, so a reset at any instant resumes correctly:
+ * The update cycle as one state machine (style rule 10), read from its table: every handler does
+ * the work of its state and returns a named edge; `#take` is the one place that looks the edge up
+ * in TRANSITIONS, applies CANCEL_RULE, persists the next state in the journal, and only then acts
+ * (mark pending, reboot, report). A reset at any instant therefore resumes from a state whose
+ * side effect either has not happened or is idempotent. docs/agent.md draws the same table.
  *
- *   idle ──poll/decide──► download ──► verify ──► stage ──► reboot ══(MCUboot test swap)══╗
- *     ▲                      │ retry (backoff)                                          ║
- *     │                      ▼                                                          ▼
- *   report ◄──────────── (failed) ◄── confirm ◄── health-check ◄────────── (new image running?)
- *                                                    │ deadline passed: reboot, MCUboot reverts
+ *   idle ──accept──► download ──done──► verify ──verified──► stage ──staged──► reboot ══(MCUboot)══╗
+ *     ▲                 │ retry/restart/refresh-url    │ window-closed ► wait ──open──┘             ║
+ *     │                 ▼                                                                          ▼
+ *   report ◄──────── fail/cancel ◄──── confirm ◄──healthy── health-check ◄──booted──── (new image?)
+ *                                         │ reverted           │ unhealthy: reset, MCUboot reverts
  *
- * TRANSITIONS names, for each state, where success and failure lead. After any boot the agent
- * compares the running version with the journal: a deployment in `reboot`/`health-check` whose
- * target is not running was reverted by MCUboot, and is reported as such, never as success.
+ * After any boot the agent compares the running version with the journal: a deployment in
+ * `reboot`/`health-check`/`confirm` whose target is not running was reverted by MCUboot, and is
+ * reported as such, never as success. Every terminal error (a journal that cannot be written, the
+ * write budget spent, an unexpected exception) takes the state's `fail` edge: a reported failure.
  *
  * Campaign flags (hawkBit DDI, /work/shared/reference/backend-apis.md §3a):
  * - `update: skip` (download only): download and verify, report `download-only`, keep the image
@@ -18,36 +22,145 @@
  *   verified again from flash and staged without a download.
  * - `maintenanceWindow: unavailable`: verify, then `wait` (polling at the server's interval) until
  *   the window is available, then stage.
- * - a cancel is looked for at every state boundary and between download segments (CANCEL_RULE).
+ * - a cancel is looked for on the edges marked `cancelCheck`, in every poll a state makes, and
+ *   between download segments; CANCEL_RULE says what it does in each state.
  */
 import type { PollResult, Report, UpdateBackend, UpdateOffer } from '../backend/backend.js';
-import type { HttpClient, HttpResponseHead } from '../net/http.js';
+import type { HttpClient } from '../net/http.js';
+import { downloadAttempt, type AttemptProgress } from '../net/download.js';
 import type { ClockPort } from '../platform/clock.js';
 import type { LogPort } from '../platform/log.js';
 import type { RebootPort } from '../platform/reboot.js';
 import type { KeyValuePort } from '../platform/key-value.js';
 import { bytesEqual, hex, unhex } from '../util/bytes.js';
 import { OtaError, describeError, reasonOf, type OtaReason } from '../util/errors.js';
-import { backoffDelayMs, xorshift32 } from './backoff.js';
+import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
-import { Journal, type Deployment, type HeldImage, type Outcome, type State } from './journal.js';
+import { Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
+import { RetryPolicy, retryAction } from './retry-policy.js';
+import { SecurityFloor } from './security-floor.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
 import { labelOrder } from '../backend/version-label.js';
 import { deliveryNote, fallBackToFull, type DeltaHook } from '../delta/plan.js';
 
-export const TRANSITIONS: Record<State, { ok: State; fail: State }> = {
-  idle: { ok: 'download', fail: 'idle' },
-  download: { ok: 'verify', fail: 'report' },
-  verify: { ok: 'stage', fail: 'report' },
-  stage: { ok: 'reboot', fail: 'report' },
-  reboot: { ok: 'health-check', fail: 'report' },
-  'health-check': { ok: 'confirm', fail: 'reboot' },
-  confirm: { ok: 'report', fail: 'report' },
-  report: { ok: 'idle', fail: 'report' },
-  // Verified and unstaged until the maintenance window opens (verify again after a reset).
-  wait: { ok: 'stage', fail: 'report' },
-};
+/** An edge of the state table. */
+export interface Edge {
+  /** The state it leads to. */
+  readonly to: State;
+  /** false: a self-loop that writes nothing (a poll that found nothing: the journal's write budget). */
+  readonly persist?: false;
+  /** Ask the backend for a cancel before taking it (what a cancel does: CANCEL_RULE of the state left). */
+  readonly cancelCheck?: true;
+}
+
+/**
+ * Every edge the machine can take, by state and name. `#take` refuses a name not in here
+ * (`bad-state`), and the handlers' return types only allow the names of their own state.
+ * Every state but idle and report has `fail` (a terminal error: reported) and, where a cancel is
+ * honoured, `cancel` (slot abandoned, `cancelled` reported).
+ */
+export const TRANSITIONS = {
+  idle: {
+    /** The poll found nothing to do (or failed, or the offer needs nothing): poll again later. */
+    nothing: { to: 'idle', persist: false },
+    /** The running image is unconfirmed with no deployment: wait out the health deadline. */
+    'unconfirmed-wait': { to: 'idle', persist: false },
+    /** ... then reset, so MCUboot reverts to the confirmed image in the secondary slot. */
+    'unconfirmed-revert': { to: 'idle', persist: false },
+    /** ... or, with nothing to revert to, it passed the health check and was confirmed (issue 13.3). */
+    'unconfirmed-adopted': { to: 'idle', persist: false },
+    /** ... or it failed the health check: left running (a reset cannot revert it), checked again later. */
+    'unconfirmed-unhealthy': { to: 'idle', persist: false },
+    accept: { to: 'download' },
+    /** A download-only deployment left this artifact in the slot: verify it from flash, no download. */
+    reuse: { to: 'verify' },
+    /** Refused before a byte was fetched (downgrade, same version, hardware): reported. */
+    refuse: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  download: {
+    done: { to: 'verify', cancelCheck: true },
+    /** A stream fault (retry policy `resume`): the next attempt starts at the flushed prefix. */
+    retry: { to: 'download' },
+    /** The server voided what we have (retry policy `restart`): from byte 0. */
+    restart: { to: 'download' },
+    /** The URL expired (403/410): the backend gave a fresh one. */
+    'refresh-url': { to: 'download' },
+    /** The offered delta cannot be had (src/delta): the full image, in the same deployment, once. */
+    'delta-fallback': { to: 'download' },
+    cancel: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  verify: {
+    verified: { to: 'stage', cancelCheck: true },
+    'window-closed': { to: 'wait', cancelCheck: true },
+    'download-only': { to: 'report' },
+    /** The held image no longer verifies: download it after all. */
+    'reuse-failed': { to: 'download' },
+    /** A transient fault while verifying (the A5000's link, a flash read): download again from 0. */
+    retry: { to: 'download' },
+    /** The delta did not rebuild a verifiable image (src/delta): the full image, once. */
+    'delta-fallback': { to: 'download' },
+    cancel: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  wait: {
+    closed: { to: 'wait', persist: false },
+    open: { to: 'stage' },
+    /** The action was closed or replaced on the server: nothing to install. */
+    withdrawn: { to: 'idle' },
+    cancel: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  stage: {
+    staged: { to: 'reboot', cancelCheck: true },
+    /** Not verified in this boot (a reset between verify and stage): verify again from flash. */
+    reverify: { to: 'verify' },
+    /** A reset after the slot was marked pending, before `reboot` was saved: MCUboot swapped it in. */
+    'found-swapped': { to: 'reboot' },
+    /** Marking pending failed (a torn trailer cannot be programmed over): clear it, download again. */
+    'stage-failed': { to: 'download' },
+    cancel: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  reboot: {
+    booted: { to: 'health-check' },
+    reverted: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  'health-check': {
+    healthy: { to: 'confirm' },
+    /** Keep the reason for the next boot, then reset: MCUboot reverts the unconfirmed image. */
+    unhealthy: { to: 'health-check' },
+    reverted: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  confirm: {
+    confirmed: { to: 'report' },
+    /** A reset after the health check and before image_ok was programmed: MCUboot reverted (17.1). */
+    reverted: { to: 'report' },
+    fail: { to: 'report' },
+  },
+  report: {
+    delivered: { to: 'idle' },
+    /** Not delivered: the outcome stays in the journal; again after a backoff. */
+    retry: { to: 'report', persist: false },
+  },
+} as const satisfies Record<State, Record<string, Edge>>;
+
+/** The edge names of state S (of any state, for a union). */
+export type EdgeName<S extends State> = S extends State ? keyof (typeof TRANSITIONS)[S] & string : never;
+
+/** Every edge of the table as `[from, name, edge]` (tests generate one case per entry). */
+export function tableEdges(): [State, string, Edge][] {
+  const out: [State, string, Edge][] = [];
+  for (const from of Object.keys(TRANSITIONS) as State[]) {
+    const edges = TRANSITIONS[from] as Record<string, Edge>;
+    for (const name of Object.keys(edges)) out.push([from, name, edges[name]]);
+  }
+  return out;
+}
 
 /**
  * What a cancel from the backend does in each state. Before the reboot nothing of the deployment
@@ -67,6 +180,42 @@ export const CANCEL_RULE: Record<State, 'honour' | 'reject' | 'ignore'> = {
   confirm: 'reject',
   report: 'ignore', // the outcome is decided; it is being delivered
 };
+
+/** The journal record as each state has it (journal.ts validates these shapes on load). */
+type View =
+  | { state: 'idle'; held?: HeldImage }
+  | { state: 'report'; deployment: Deployment; outcome: Outcome; held?: HeldImage }
+  | { state: Exclude<State, 'idle' | 'report'>; deployment: Deployment; outcome?: Outcome };
+
+function viewOf(r: Readonly<JournalRecord>): View {
+  if (r.state === 'idle') return r.held ? { state: 'idle', held: r.held } : { state: 'idle' };
+  if (!r.deployment) throw new OtaError('journal-invalid', `state ${r.state} without a deployment`);
+  if (r.state === 'report') {
+    if (!r.outcome) throw new OtaError('journal-invalid', 'state report without an outcome');
+    return { state: 'report', deployment: r.deployment, outcome: r.outcome, ...(r.held ? { held: r.held } : {}) };
+  }
+  return { state: r.state, deployment: r.deployment, ...(r.outcome ? { outcome: r.outcome } : {}) };
+}
+
+/** What a handler decided: the edge, the record after it, and what to do once it is persisted. */
+interface Move<S extends State = State> {
+  edge: EdgeName<S>;
+  /** The deployment as the next state's record holds it (every state but idle has one). */
+  deployment?: Deployment;
+  outcome?: Outcome;
+  held?: HeldImage;
+  /** A download backoff: persisted as the whole delay (a reboot restarts the device clock at 0). */
+  retryDelayMs?: number;
+  sleepMs?: number;
+  /** The handler polled: CANCEL_RULE applies to this answer (no second poll). */
+  polled?: PollResult;
+  /** After persisting: the side effect the new state announces (reports, logs). */
+  act?: () => void | Promise<void>;
+  /** After persisting and `act`: reboot with this reason. */
+  reboot?: string;
+  /** A `cancel` whose slot was already abandoned (by the cancel rule in #take). */
+  abandoned?: true;
+}
 
 /** A version string, or undefined when it is not imgtool's `major.minor.revision[+build]`. */
 function versionOf(text: string): ImageVersion | undefined {
@@ -88,40 +237,6 @@ export function compareVersionText(a: string, b: string): number {
   return compareVersions(va, vb, a.includes('+') && b.includes('+'));
 }
 
-/** Errors worth another attempt: the link, the server's load, the modem. Others end the deployment. */
-const RETRYABLE: ReadonlySet<OtaReason> = new Set<OtaReason>([
-  'timeout',
-  'link-lost',
-  'body-truncated',
-  'backend-unavailable',
-  'at-timeout',
-  'at-error',
-  'cme-error',
-  'modem-unresponsive',
-  'modem-reset',
-  // Right after a reset the SIM may not answer yet (+CPIN missing): a later attempt finds it ready.
-  'sim-not-ready',
-  'modem-busy',
-  'not-registered',
-  'pdp-failed',
-  'http-action-error',
-  'tls-failed',
-  'dns-failed',
-  'range-mismatch',
-  'range-ignored',
-  'range-not-satisfiable',
-  'url-expired',
-  'se-nack',
-  't1-crc',
-  't1-protocol',
-  'flash-readback',
-]);
-
-/** HTTP statuses that are worth a retry (RFC 9110: 408, 429, 5xx). */
-function retryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
 export interface HealthCheck {
   /** The application's own checks after the new image booted; rejects (or resolves false) when unhealthy. */
   (): Promise<boolean>;
@@ -138,9 +253,19 @@ export interface AgentDeps {
   log: LogPort;
   /** The application's health check; default: healthy. */
   healthCheck?: HealthCheck;
-  /** Seed for retry jitter (the device takes it from the A5000's GetRandom). */
+  /**
+   * Random bits for the retry jitter, asked once per boot (createAgent: the A5000's GetRandom,
+   * so every device and every boot draws its own instants: a fleet that lost the server together
+   * does not come back together). Mixed with `randomSeed`.
+   */
+  seedSource?: () => Promise<number>;
+  /** A fixed part of the jitter seed (tests, the dev kit); alone when there is no seedSource. */
   randomSeed?: number;
-  /** Security counter floor (SEC_CNT of the running image); images below it are refused. */
+  /**
+   * A configured security-counter floor. The agent's floor is the highest of this, the running
+   * image's SEC_CNT and the highest counter it confirmed (security-floor.ts); images below it are
+   * refused.
+   */
   minSecurityCounter?: number;
   /** Delta updates (src/delta/delta-installer.ts, the same object as `installer`); absent: full images only. */
   delta?: DeltaHook;
@@ -157,9 +282,12 @@ export interface StepResult {
 export class UpdateAgent {
   readonly journal: Journal;
   #d: AgentDeps;
-  #random: () => number;
+  #retry: RetryPolicy;
+  #securityFloor: SecurityFloor;
+  /** This boot's anti-rollback floor (SecurityFloor.floor). */
+  #minSecurityCounter = 0;
   #pollIntervalMs: number;
-  /** When idle first found the running image unconfirmed (see #idle). */
+  /** When idle first found the running image unconfirmed (see #unconfirmed). */
   #unconfirmedSince: number | undefined;
   #stopped = false;
   #booted = false;
@@ -167,12 +295,21 @@ export class UpdateAgent {
   #verifiedInBoot: string | undefined;
   /** Failed deliveries of the current outcome report in this boot (for its backoff). */
   #reportFailures = 0;
+  /** This boot's clock instant before which the next download attempt must not start. */
+  #notBefore: number | undefined;
+  /**
+   * A report or idle record the journal refused to store (journal-write-failed): held in memory
+   * so that the failure is still delivered in this boot (a reset loses it; the store is broken).
+   */
+  #unsaved: View | undefined;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
     this.journal = new Journal(deps.keyValue);
-    this.#random = xorshift32(deps.randomSeed ?? 0x5eed);
-    this.#pollIntervalMs = deps.config.pollIntervalS * 1000;
+    const c = deps.config;
+    this.#retry = this.#retryPolicy(deps.randomSeed ?? 0x5eed);
+    this.#securityFloor = new SecurityFloor(deps.keyValue);
+    this.#pollIntervalMs = c.pollIntervalS * 1000;
   }
 
   /** Run forever (the device's main loop): one step, then sleep as the step says. */
@@ -182,8 +319,8 @@ export class UpdateAgent {
       try {
         result = await this.step();
       } catch (error) {
-        // A step must not kill the agent (a journal write that failed, a flash error in a place
-        // without its own handling): log, wait, and re-enter the persisted state.
+        // `step` turns a handler's failure into the state's `fail` edge; only a failure of that
+        // (the report itself throwing) lands here: wait, and re-enter the persisted state.
         this.#log('error', 'step.failed', { state: this.journal.record.state, reason: reasonOf(error), detail: describeError(error) });
         result = { state: this.journal.record.state, sleepMs: this.#d.config.retryBaseS * 1000 };
       }
@@ -198,67 +335,201 @@ export class UpdateAgent {
 
   /** Perform the work of the current state once. */
   async step(): Promise<StepResult> {
-    if (!this.#booted) {
-      this.#booted = true;
-      const loaded = this.journal.load();
-      if (loaded.discarded) this.#log('warn', 'journal.discarded', { why: loaded.discarded });
-      // A torn bank (a power cut during a save) while the other bank held the record: expected, but worth a line.
-      if (loaded.ignored) this.#log('info', 'journal.bank-ignored', { why: loaded.ignored.join('; ') });
-      this.#log('info', 'agent.boot', { state: loaded.record.state, running: this.#d.installer.runningVersion() });
-    }
-    const record = this.journal.record;
+    if (!this.#booted) await this.#boot();
+    const view = this.#unsaved ?? viewOf(this.journal.record);
     const now = this.#d.clock.now();
-    if (record.notBefore !== undefined && record.notBefore > now && record.state === 'download') {
-      return { state: record.state, sleepMs: record.notBefore - now };
+    if (view.state === 'download' && this.#notBefore !== undefined && this.#notBefore > now) {
+      return { state: view.state, sleepMs: this.#notBefore - now };
     }
-    switch (record.state) {
+    try {
+      return await this.#dispatch(view);
+    } catch (error) {
+      this.#log('error', 'step.failed', { state: view.state, reason: reasonOf(error), detail: describeError(error) });
+      if (view.state === 'idle' || view.state === 'report') return { state: view.state, sleepMs: this.#d.config.retryBaseS * 1000 };
+      return this.#take(view.state, { edge: 'fail', deployment: view.deployment, outcome: { phase: 'failed', reason: reasonOf(error), detail: describeError(error) } });
+    }
+  }
+
+  #retryPolicy(seed: number): RetryPolicy {
+    const c = this.#d.config;
+    return new RetryPolicy({ maxAttempts: c.maxAttempts, baseMs: c.retryBaseS * 1000, capMs: c.retryCapS * 1000 }, xorshift32(seed));
+  }
+
+  async #boot(): Promise<void> {
+    this.#booted = true;
+    if (this.#d.seedSource) {
+      try {
+        this.#retry = this.#retryPolicy(((await this.#d.seedSource()) ^ (this.#d.randomSeed ?? 0)) >>> 0);
+      } catch (error) {
+        // Jitter still works from the fixed seed; only its spread over the fleet suffers.
+        this.#log('warn', 'agent.seed-failed', { reason: reasonOf(error), detail: describeError(error) });
+      }
+    }
+    let runningCounter: number | undefined;
+    try {
+      runningCounter = this.#d.installer.runningSecurityCounter();
+    } catch (error) {
+      this.#log('warn', 'security-floor.running-unreadable', { reason: reasonOf(error), detail: describeError(error) });
+    }
+    try {
+      this.#minSecurityCounter = this.#securityFloor.floor(runningCounter, this.#d.minSecurityCounter);
+    } catch (error) {
+      // A stored floor that does not read back: keep what the running image and the configuration say.
+      this.#log('warn', 'security-floor.unreadable', { reason: reasonOf(error), detail: describeError(error) });
+      this.#minSecurityCounter = Math.max(runningCounter ?? 0, this.#d.minSecurityCounter ?? 0);
+    }
+    const loaded = this.journal.load();
+    if (loaded.discarded) this.#log('warn', 'journal.discarded', { why: loaded.discarded });
+    // A torn bank (a power cut during a save) while the other bank held the record: expected, but worth a line.
+    if (loaded.ignored) this.#log('info', 'journal.bank-ignored', { why: loaded.ignored.join('; ') });
+    const r = loaded.record;
+    // The device clock restarts at 0 every boot (modules/ota-clock.ts): a backoff is resumed as
+    // its whole delay from this boot, never as an instant of the previous boot's clock (17.2).
+    const now = this.#d.clock.now();
+    if (r.retryDelayMs !== undefined) this.#notBefore = now + r.retryDelayMs;
+    else if (r.notBefore !== undefined) this.#notBefore = now + Math.min(Math.max(0, r.notBefore - now), this.#d.config.retryCapS * 1000);
+    this.#log('info', 'agent.boot', { state: r.state, running: this.#d.installer.runningVersion() });
+  }
+
+  #dispatch(view: View): Promise<StepResult> {
+    switch (view.state) {
       case 'idle':
-        return this.#idle();
-      case 'download':
-        return this.#download(record.deployment!);
-      case 'verify':
-        return this.#verify(record.deployment!);
-      case 'stage':
-        return this.#stage(record.deployment!);
-      case 'reboot':
-        return this.#afterReboot(record.deployment!);
-      case 'health-check':
-        return this.#healthCheck(record.deployment!);
-      case 'confirm':
-        return this.#confirm(record.deployment!);
+        return this.#idle(view.held);
       case 'report':
-        return this.#report(record.deployment!, record.outcome!);
+        return this.#report(view.deployment, view.outcome, view.held);
+      case 'download':
+        return this.#run('download', this.#download(view.deployment));
+      case 'verify':
+        return this.#run('verify', this.#verify(view.deployment));
+      case 'stage':
+        return this.#run('stage', this.#stage(view.deployment));
+      case 'reboot':
+        return this.#run('reboot', this.#afterReboot(view.deployment));
+      case 'health-check':
+        return this.#run('health-check', this.#healthCheck(view.deployment, view.outcome));
+      case 'confirm':
+        return this.#run('confirm', this.#confirm(view.deployment));
       case 'wait':
-        return this.#wait(record.deployment!);
+        return this.#run('wait', this.#wait(view.deployment));
     }
+  }
+
+  async #run<S extends State>(from: S, move: Promise<Move<S>>): Promise<StepResult> {
+    return this.#take(from, await move);
+  }
+
+  // ── the one place that moves: table, cancel rule, persist, act ─────────────────────────
+
+  async #take<S extends State>(from: S, input: Move<S>): Promise<StepResult> {
+    // Handlers can only name their own state's edges (Move<S>); from here on any edge is data.
+    let move = input as unknown as Move;
+    let edge = this.#edge(from, move.edge);
+    const d = move.deployment;
+    if (d && move.edge !== 'cancel' && move.edge !== 'fail' && edge.to !== 'idle') {
+      const rule = CANCEL_RULE[from];
+      let asked = false;
+      if (move.polled) asked = move.polled.cancelActionId === d.actionId;
+      else if (edge.cancelCheck && rule === 'honour') asked = await this.#cancelRequested(d);
+      if (asked && move.polled) this.#log('info', 'cancel.requested', { action: d.actionId, state: from });
+      if (asked && rule === 'honour') {
+        // Nothing of the deployment may stay pending: erasing the trailer takes a test-swap
+        // request back (MCUboot ignores a slot without trailer magic). If the erase fails, the
+        // cancel cannot be fulfilled: it is rejected and the deployment goes on.
+        try {
+          this.#d.installer.abandon();
+          move = this.#cancelMove(from, d);
+          edge = this.#edge(from, 'cancel');
+        } catch (error) {
+          this.#log('warn', 'cancel.unstage-failed', { reason: reasonOf(error), detail: describeError(error) });
+          await this.#rejectCancel(d, from);
+        }
+      } else if (asked && rule === 'reject') {
+        await this.#rejectCancel(d, from);
+      }
+    }
+    if (move.edge === 'cancel' && !move.abandoned && d) {
+      // A handler's own cancel (seen between download segments): nothing may stay pending.
+      this.#d.installer.abandon();
+      move = this.#cancelMove(from, d);
+    }
+    const next = this.#recordOf(edge.to, move);
+    this.#log('debug', 'edge', { from, edge: move.edge, to: edge.to });
+    if (edge.to === 'report' && from !== 'report' && move.outcome && move.outcome.phase !== 'running') {
+      this.#log('warn', 'deployment.ended', { phase: move.outcome.phase, reason: move.outcome.reason, detail: move.outcome.detail });
+    }
+    if (edge.persist !== false) {
+      try {
+        this.#persist(next, move.retryDelayMs);
+      } catch (error) {
+        // The next state could not be announced, so its side effect must not happen: the
+        // deployment ends here, reported (a report record is stored past the write budget, and
+        // held in memory when the store refuses it).
+        this.#log('error', 'journal.save-failed', { state: edge.to, reason: reasonOf(error), detail: describeError(error) });
+        if (!d || move.edge === 'fail' || from === 'report') throw error;
+        return this.#take<State>(from, { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason: reasonOf(error), detail: describeError(error) } });
+      }
+    }
+    if (edge.to === 'download') this.#notBefore = move.retryDelayMs === undefined ? undefined : this.#d.clock.now() + move.retryDelayMs;
+    // Observers of every move (history, backend feedback) hook in here: the edge is taken and
+    // persisted, its side effect not yet performed.
+    if (move.act) await move.act();
+    if (move.reboot !== undefined) {
+      this.#d.reboot.reboot(move.reboot);
+      return { state: edge.to, sleepMs: 0, rebooting: true };
+    }
+    // Entering `report` delivers at once (a reset before it is delivered again from the journal).
+    if (next.state === 'report' && from !== 'report') return this.#report(next.deployment, next.outcome, next.held);
+    return { state: edge.to, sleepMs: move.sleepMs ?? 0 };
+  }
+
+  /** The table's edge, or `bad-state`: the code took an edge the table lacks. */
+  #edge(from: State, name: string): Edge {
+    const edge = (TRANSITIONS[from] as Record<string, Edge>)[name];
+    if (!edge) throw new OtaError('bad-state', `no edge '${name}' from ${from} in TRANSITIONS`);
+    return edge;
+  }
+
+  /** The record the next state holds, typed per state; `bad-state` when the move lacks what it needs. */
+  #recordOf(to: State, move: Move): View {
+    const held = move.held ? { held: move.held } : {};
+    if (to === 'idle') return { state: 'idle', ...held };
+    const d = move.deployment;
+    if (!d) throw new OtaError('bad-state', `edge ${move.edge} to ${to} without a deployment`);
+    if (to !== 'report') return { state: to, deployment: d, ...(move.outcome ? { outcome: move.outcome } : {}) };
+    if (!move.outcome) throw new OtaError('bad-state', `edge ${move.edge} to report without an outcome`);
+    return { state: 'report', deployment: d, outcome: move.outcome, ...held };
+  }
+
+  #persist(view: View, retryDelayMs: number | undefined): void {
+    try {
+      this.journal.save(retryDelayMs === undefined ? view : { ...view, retryDelayMs });
+      this.#unsaved = undefined;
+    } catch (error) {
+      if (view.state !== 'report' && view.state !== 'idle') throw error;
+      // The outcome must still reach the backend in this boot; the store is broken.
+      this.#unsaved = view;
+      this.#log('error', 'journal.unsaved', { state: view.state, reason: reasonOf(error), detail: describeError(error) });
+    }
+  }
+
+  /** The `cancel` edge's move, once the slot was abandoned (CANCEL_RULE `honour`). */
+  #cancelMove(from: State, d: Deployment): Move {
+    this.#verifiedInBoot = undefined;
+    this.#log('info', 'cancel.accepted', { action: d.actionId, state: from });
+    return { edge: 'cancel', deployment: d, outcome: { phase: 'cancelled', reason: 'cancelled', detail: `cancelled by the backend in ${from}` }, abandoned: true };
   }
 
   // ── idle: poll and decide ────────────────────────────────────────────────────────────────
 
-  async #idle(): Promise<StepResult> {
+  async #idle(held: HeldImage | undefined): Promise<StepResult> {
     const running = this.#d.installer.runningVersion();
-    if (!this.#d.installer.runningConfirmed()) {
-      // Style rule 14: never start a download while the running image may still be reverted.
-      // An unconfirmed image with no deployment in the journal (a lost or discarded journal) was
-      // never health-checked by this agent: it must not stay, and nothing would ever confirm it,
-      // so after the health deadline reset and let MCUboot revert to the confirmed image.
-      const now = this.#d.clock.now();
-      this.#unconfirmedSince ??= now;
-      const deadline = this.#unconfirmedSince + this.#d.config.healthDeadlineS * 1000;
-      if (now >= deadline) {
-        this.#log('error', 'idle.unconfirmed-revert', { running });
-        this.#d.reboot.reboot('unconfirmed image without a deployment: revert');
-        return { state: 'idle', sleepMs: 0, rebooting: true };
-      }
-      this.#log('warn', 'poll.refused', { reason: 'unconfirmed-running' });
-      return { state: 'idle', sleepMs: deadline - now };
-    }
+    if (!this.#d.installer.runningConfirmed()) return this.#take('idle', await this.#unconfirmed(running));
     let poll: PollResult;
     try {
       poll = await this.#d.backend.poll({ version: running });
     } catch (error) {
       this.#log('warn', 'poll.failed', { reason: reasonOf(error), detail: describeError(error) });
-      return { state: 'idle', sleepMs: this.#pollIntervalMs };
+      return this.#take('idle', { edge: 'nothing', sleepMs: this.#pollIntervalMs });
     }
     this.#notePollInterval(poll);
     if (poll.cancelActionId !== undefined) {
@@ -268,8 +539,40 @@ export class UpdateAgent {
       );
     }
     const offer = poll.offer;
-    if (!offer) return { state: 'idle', sleepMs: this.#pollIntervalMs };
-    return this.#decide(offer, running);
+    if (!offer) return this.#take('idle', { edge: 'nothing', sleepMs: this.#pollIntervalMs });
+    return this.#take('idle', this.#decide(offer, running, held));
+  }
+
+  /**
+   * Style rule 14: never start a download while the running image may still be reverted. An
+   * unconfirmed image with no deployment in the journal (a lost or discarded journal, a factory
+   * image flashed with a test trailer) was never health-checked by this agent.
+   * - With a confirmed image in the secondary slot to go back to, it must not stay: after the
+   *   health deadline, reset and let MCUboot revert.
+   * - With nothing to revert to, a reset boots the same image again, for ever (issue 13.3): run
+   *   the health check instead; confirm it when it passes, else say so and leave it running.
+   */
+  async #unconfirmed(running: string): Promise<Move<'idle'>> {
+    const now = this.#d.clock.now();
+    this.#unconfirmedSince ??= now;
+    const deadlineS = this.#d.config.healthDeadlineS;
+    if (!this.#d.installer.canRevert()) {
+      const failure = await this.#checkHealth(running, undefined);
+      if (!failure) {
+        this.#d.installer.confirmRunning();
+        this.#log('warn', 'idle.unconfirmed-confirmed', { running, why: 'unconfirmed with nothing to revert to; the health check passed' });
+        return { edge: 'unconfirmed-adopted', sleepMs: 0 };
+      }
+      this.#log('error', 'idle.unconfirmed-unhealthy', { running, detail: failure.detail, why: 'nothing to revert to: left running unconfirmed, checked again after the health deadline' });
+      return { edge: 'unconfirmed-unhealthy', sleepMs: deadlineS * 1000 };
+    }
+    const deadline = this.#unconfirmedSince + deadlineS * 1000;
+    if (now >= deadline) {
+      this.#log('error', 'idle.unconfirmed-revert', { running });
+      return { edge: 'unconfirmed-revert', reboot: 'unconfirmed image without a deployment: revert' };
+    }
+    this.#log('warn', 'poll.refused', { reason: 'unconfirmed-running' });
+    return { edge: 'unconfirmed-wait', sleepMs: deadline - now };
   }
 
   #notePollInterval(poll: PollResult): void {
@@ -278,7 +581,7 @@ export class UpdateAgent {
     }
   }
 
-  async #decide(offer: UpdateOffer, running: string): Promise<StepResult> {
+  #decide(offer: UpdateOffer, running: string, held: HeldImage | undefined): Move<'idle'> {
     // hawkBit sends `update: skip` both for a download-only action and while a maintenance window
     // is unavailable (DdiRootController.calculateUpdateType): only the window says which.
     const windowClosed = offer.maintenanceWindow === 'unavailable';
@@ -296,39 +599,32 @@ export class UpdateAgent {
     };
     if (windowClosed) deployment.windowClosed = true;
     const refusal = this.#refusal(offer, running);
-    if (refusal) return this.#finish(deployment, { phase: 'failed', reason: refusal.reason, detail: refusal.detail });
-    if (offer.download === 'skip') return { state: 'idle', sleepMs: this.#pollIntervalMs };
-    const held = this.#heldFor(offer);
-    if (held && !deployment.install) {
-      // Download only, and the slot already holds it (a backend that keeps offering it): done.
-      return { state: 'idle', sleepMs: this.#pollIntervalMs };
-    }
-    if (held) {
+    if (refusal) return { edge: 'refuse', deployment, outcome: { phase: 'failed', reason: refusal.reason, detail: refusal.detail } };
+    if (offer.download === 'skip') return { edge: 'nothing', sleepMs: this.#pollIntervalMs };
+    const kept = held && this.#sameArtifact(offer, held) ? held : undefined;
+    // Download only, and the slot already holds it (a backend that keeps offering it): done.
+    if (kept && !deployment.install) return { edge: 'nothing', sleepMs: this.#pollIntervalMs };
+    const accepted = (size: number | undefined, reuse: boolean, delta?: number) => async () => {
+      this.#log('info', 'deployment.accepted', { action: offer.actionId, version: offer.version, size, ...(reuse ? { reuse } : {}), ...(delta !== undefined ? { delta } : {}) });
+      await this.#tryReport(deployment, 'accepted');
+    };
+    if (kept) {
       // The journal only says where to look: verify re-hashes the slot from flash and checks the
       // signature in the A5000 again before anything is staged; if it fails, download from 0.
       deployment.reuse = true;
-      deployment.offset = held.size;
-      deployment.size = held.size;
-      this.journal.save({ state: 'verify', deployment });
-      this.#log('info', 'deployment.accepted', { action: offer.actionId, version: offer.version, size: held.size, reuse: true });
-      await this.#tryReport(deployment, 'accepted');
-      return { state: 'verify', sleepMs: 0 };
+      deployment.offset = kept.size;
+      deployment.size = kept.size;
+      return { edge: 'reuse', deployment, act: accepted(kept.size, true) };
     }
     // Delta hook: download the offer's delta instead when it was made from the running image.
     const delta = this.#d.delta?.plan(deployment, offer);
-    this.journal.save({ state: 'download', deployment });
-    this.#log('info', 'deployment.accepted', { action: offer.actionId, version: offer.version, size: offer.size, delta: delta?.size });
-    await this.#tryReport(deployment, 'accepted');
-    return { state: 'download', sleepMs: 0 };
+    return { edge: 'accept', deployment, act: accepted(offer.size, false, delta?.size) };
   }
 
-  /** The held image, when it is the offered artifact (same SHA-256; without one, the same action). */
-  #heldFor(offer: UpdateOffer): HeldImage | undefined {
-    const held = this.journal.record.held;
-    if (!held) return undefined;
-    if (offer.size !== undefined && offer.size !== held.size) return undefined;
-    const same = offer.sha256 !== undefined ? hex(offer.sha256) === held.sha256 : offer.actionId === held.actionId;
-    return same ? held : undefined;
+  /** Whether the held image is the offered artifact (same SHA-256; without one, the same action). */
+  #sameArtifact(offer: UpdateOffer, held: HeldImage): boolean {
+    if (offer.size !== undefined && offer.size !== held.size) return false;
+    return offer.sha256 !== undefined ? hex(offer.sha256) === held.sha256 : offer.actionId === held.actionId;
   }
 
   /** Why an offer is refused before a byte is fetched, or undefined to accept it. */
@@ -342,196 +638,163 @@ export class UpdateAgent {
     if (offer.hardware && offer.hardware.length > 0 && !offer.hardware.includes(c.hardwareId)) {
       return { reason: 'incompatible', detail: `image is for ${offer.hardware.join(', ')}, this device is ${c.hardwareId}` };
     }
+    // A backend that states the image's SEC_CNT lets a rollback be refused before the download;
+    // the image's own TLV still decides at verify.
+    if (offer.securityCounter !== undefined && offer.securityCounter < this.#minSecurityCounter) {
+      return { reason: 'security-counter-rollback', detail: `the backend states SEC_CNT ${offer.securityCounter} < floor ${this.#minSecurityCounter}` };
+    }
     return undefined;
   }
 
-  // ── download ─────────────────────────────────────────────────────────────────────────────
+  // ── download: policy around the engine (src/net/download.ts) ─────────────────────────────
 
-  async #download(deployment: Deployment): Promise<StepResult> {
-    const d = { ...deployment, attempts: deployment.attempts + 1 };
-    if (d.attempts > this.#d.config.maxAttempts) {
-      return this.#finish(d, { phase: 'failed', reason: 'retries-exhausted', detail: `${deployment.attempts} attempts` });
-    }
-    this.journal.save({ state: 'download', deployment: d });
-    let lastSaved = d.offset;
-    let retryAfterMs: number | undefined;
-    // Progress reports and cancel checks wait until a request ends: the modem carries one
-    // connection at a time, and a report sent mid-body would cut the download it reports on.
-    // So the artifact is asked for in segments of downloadSegmentBytes (HTTP Range).
-    let progress: { done: number; total: number } | undefined;
+  /**
+   * One attempt of the engine, from the flushed prefix. The machine keeps the policy: the
+   * attempt count (retry policy), the byte budget, progress in the journal, cancel checks between
+   * segments. Progress reports wait until a request ends: the modem carries one connection at a
+   * time, and a report sent mid-body would cut the download it reports on.
+   */
+  async #download(deployment: Deployment): Promise<Move<'download'>> {
+    const c = this.#d.config;
+    const d: Deployment = { ...deployment };
+    this.#d.delta?.select(d); // delta hook: the installer stages a delta's bytes
+    const start = await this.#d.installer.resume(d.offset);
+    d.offset = start;
+    this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts + 1 });
+    // DDI `resumed` feedback (issue 13), once per resumed attempt (bounded by the retry policy).
+    if (start > 0 && d.size !== undefined) await this.#tryReport(d, 'resumed', { done: start, total: d.size });
+    const progress: AttemptProgress = { position: start, size: d.size, validator: d.validator, requests: 0, restarts: 0 };
+    let lastSaved = start;
+    let budgetSpent = false;
+    let nextMark = this.#progressMark(d.size, start);
+    let report: { done: number; total: number } | undefined;
     // A backend that cannot cancel gains nothing from segments: one request for the rest.
     const cancellable = this.#d.backend.cancellable === true;
-    let segment = cancellable ? this.#d.config.downloadSegmentBytes : MAX_SEGMENT_BYTES;
-    let cancelled = false;
+    let end;
     try {
-      this.#d.delta?.select(d); // delta hook: the installer stages a delta's bytes
-      const start = await this.#d.installer.resume(d.offset);
-      d.offset = start;
-      this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts });
-      // backend hook (issue 13): DDI `resumed` feedback, once per resumed attempt (bounded by maxAttempts).
-      if (start > 0 && d.size !== undefined) await this.#tryReport(d, 'resumed', { done: start, total: d.size });
-      let position = start;
-      let nextProgress = this.#progressMark(d, start);
-      for (;;) {
-        const from = position;
-        const segmentStartMs = this.#d.clock.now();
-        // The rest of the artifact fits in one segment: ask for all of it (no Range at all from 0).
-        const end = d.size !== undefined && from + segment >= d.size ? undefined : from + segment - 1;
-        let range: { start: number; end?: number; ifRange?: string } | undefined;
-        if (from > 0) range = end === undefined ? { start: from, ifRange: d.validator } : { start: from, end, ifRange: d.validator };
-        else if (end !== undefined) range = { start: 0, end };
-        let whole = false;
-        /** A 200 to a ranged request: the whole artifact follows, written again from byte 0. */
-        let restartAtZero = false;
-        await this.#d.http.request(
-          { method: 'GET', url: d.url, headers: this.#d.backend.artifactHeaders?.(d.url), range },
-          {
-            onHead: (head: HttpResponseHead) => {
-              if (head.status === 200 || head.status === 206) {
-                const validator = head.headers['etag'] ?? head.headers['last-modified'];
-                // backend hook (issue 13): a 200 to a resume is the whole artifact (a server or CDN
-                // without Range, an If-Range that no longer matches): used from byte 0, not thrown
-                // away at the cost of an attempt. Size and SHA-256 still have to match (below, verify).
-                if (head.status === 200 && from > 0) restartAtZero = true;
-                if (validator !== undefined && d.validator !== undefined && validator !== d.validator && from > 0 && !restartAtZero) {
-                  throw new OtaError('range-mismatch', 'artifact validator changed');
-                }
-                d.validator = validator ?? d.validator;
-                // A 200 carries the whole artifact (a server without Range support).
-                whole = head.status === 200;
-                const total = head.range?.total ?? (head.status === 200 && head.contentLength !== undefined ? head.contentLength : undefined);
-                if (total !== undefined && d.size !== undefined && total !== d.size) {
-                  throw new OtaError('backend-protocol', `server has ${total} bytes, backend said ${d.size}`);
-                }
-                if (total !== undefined && total > this.#d.config.maxBytesPerDeployment) {
-                  throw new OtaError('too-large', `artifact is ${total} bytes`);
-                }
-                d.size ??= total;
-                nextProgress = this.#progressMark(d, position);
-                return;
-              }
-              if (head.status === 403 || head.status === 410) throw new OtaError('url-expired', `artifact answered ${head.status}`);
-              if (head.status === 416) throw new OtaError('range-not-satisfiable', `416 at offset ${from}`);
-              if (head.status === 429 || head.status === 503) {
-                const after = Number(head.headers['retry-after']);
-                if (Number.isFinite(after) && after >= 0) retryAfterMs = after * 1000;
-              }
-              throw new OtaError('http-status', `artifact answered ${head.status}`);
-            },
-            onData: async (chunk: Uint8Array) => {
-              if (restartAtZero) {
-                restartAtZero = false;
-                this.#log('warn', 'download.restart', { from, reason: '200 to a ranged request' });
-                d.offset = await this.#d.installer.resume(0);
-                position = 0;
-                lastSaved = 0;
-                nextProgress = this.#progressMark(d, 0);
-              }
-              d.bytesFetched += chunk.length;
-              if (d.bytesFetched > this.#d.config.maxBytesPerDeployment) {
-                throw new OtaError('limit-exceeded', `fetched ${d.bytesFetched} bytes for one deployment`);
-              }
-              await this.#d.installer.write(chunk);
-              position += chunk.length;
-              const flushed = this.#d.installer.flushed;
-              if (flushed - lastSaved >= this.#d.config.progressEveryBytes) {
-                d.offset = flushed;
-                lastSaved = flushed;
-                this.journal.save({ state: 'download', deployment: d });
-              }
-              if (d.size !== undefined && position >= nextProgress) {
-                nextProgress = this.#progressMark(d, position);
-                progress = { done: position, total: d.size };
-              }
-            },
+      end = await downloadAttempt({
+        client: this.#d.http,
+        clock: this.#d.clock,
+        url: d.url,
+        headers: this.#d.backend.artifactHeaders?.(d.url),
+        progress,
+        segmentBytes: (last) =>
+          !cancellable ? undefined : last ? nextSegmentBytes(last.bytes, last.ms, this.#pollIntervalMs, c.downloadSegmentBytes, c.downloadSegmentMaxBytes) : c.downloadSegmentBytes,
+        // Between requests the modem is free: ask whether the deployment still stands, and send
+        // progress when a quarter of the image has passed since the last (issue 13: at most four
+        // per image, since each report also costs the poll its ETag; docs/benchmarks.md).
+        between: async () => {
+          if (await this.#cancelRequested(d)) return false;
+          if (report) {
+            await this.#tryReport(d, 'downloading', report);
+            report = undefined;
+          }
+          return true;
+        },
+        checkTotal: (total) => {
+          if (total > c.maxBytesPerDeployment) throw new OtaError('too-large', `artifact is ${total} bytes`);
+          if (d.size === undefined) nextMark = this.#progressMark(total, progress.position);
+        },
+        sink: {
+          write: async (_offset, chunk) => {
+            d.bytesFetched += chunk.length;
+            if (d.bytesFetched > c.maxBytesPerDeployment) {
+              budgetSpent = true;
+              throw new OtaError('limit-exceeded', `fetched ${d.bytesFetched} bytes for one deployment`);
+            }
+            await this.#d.installer.write(chunk);
+            const flushed = this.#d.installer.flushed;
+            if (flushed - lastSaved >= c.progressEveryBytes) {
+              d.offset = flushed;
+              d.size = progress.size;
+              d.validator = progress.validator;
+              lastSaved = flushed;
+              this.journal.save({ state: 'download', deployment: d });
+            }
+            if (progress.size !== undefined && progress.position >= nextMark) {
+              nextMark = this.#progressMark(progress.size, progress.position);
+              report = { done: progress.position, total: progress.size };
+            }
           },
-        );
-        if (whole || end === undefined) break;
-        if (d.size !== undefined && position >= d.size) break;
-        // Without a known total, a segment shorter than asked is the end of the artifact.
-        if (d.size === undefined && position <= end) break;
-        if (position === from) throw new OtaError('body-truncated', `the segment from ${from} brought no bytes`);
-        // Between requests the modem is free: ask whether the deployment still stands. (Progress
-        // is not sent here: each report also costs the poll its ETag, and the measured goodput
-        // cost of both per segment was 10 % at 256 KiB; docs/benchmarks.md.)
-        if (await this.#cancelRequested(d)) {
-          cancelled = true;
-          break;
-        }
-        // backend hook (issue 13): progress at most once per quarter of the image, between segments.
-        if (progress) {
-          await this.#tryReport(d, 'downloading', progress);
-          progress = undefined;
-        }
-        segment = nextSegmentBytes(position - from, this.#d.clock.now() - segmentStartMs, this.#pollIntervalMs, this.#d.config.downloadSegmentBytes, this.#d.config.downloadSegmentMaxBytes);
-      }
+          restart: async (why) => {
+            // A 200 to a ranged request, a 416, a changed validator: the bytes in the slot are void.
+            this.#log('warn', 'download.restart', { why, offset: progress.position });
+            await this.#d.installer.resume(0);
+            d.offset = 0;
+            lastSaved = 0;
+            nextMark = this.#progressMark(progress.size, 0);
+          },
+        },
+      });
     } catch (error) {
-      if (progress) await this.#tryReport(d, 'downloading', progress);
-      return this.#downloadFailed(d, error, retryAfterMs);
+      if (report) await this.#tryReport(d, 'downloading', report);
+      return this.#downloadFailed(d, start, progress, error, budgetSpent);
     }
-    if (cancelled) return this.#cancel({ ...d, offset: this.#d.installer.flushed });
+    d.size = progress.size;
+    d.validator = progress.validator;
+    if (end === 'stopped') return { edge: 'cancel', deployment: { ...d, offset: this.#d.installer.flushed } };
     // The body is complete: everything goes to flash before 'verify' is persisted, so that after a
     // reset the verify step re-hashes exactly these bytes from flash.
     d.offset = this.#d.installer.seal();
-    this.journal.save({ state: 'verify', deployment: d });
-    this.#log('info', 'download.done', { bytes: d.offset, attempts: d.attempts, fetched: d.bytesFetched });
-    if (await this.#cancelRequested(d)) return this.#cancel(d);
-    return { state: 'verify', sleepMs: 0 };
+    d.attempts = 0;
+    this.#log('info', 'download.done', { bytes: d.offset, requests: progress.requests, fetched: d.bytesFetched });
+    return { edge: 'done', deployment: d };
   }
 
   /** The next position at which a progress report is due (every quarter of the image). */
-  #progressMark(d: Deployment, position: number): number {
-    if (d.size === undefined) return Infinity;
-    const quarter = Math.max(1, Math.ceil(d.size / 4));
+  #progressMark(size: number | undefined, position: number): number {
+    if (size === undefined) return Infinity;
+    const quarter = Math.max(1, Math.ceil(size / 4));
     return (Math.floor(position / quarter) + 1) * quarter;
   }
 
-  async #downloadFailed(d: Deployment, error: unknown, retryAfterMs: number | undefined): Promise<StepResult> {
+  async #downloadFailed(d: Deployment, start: number, progress: AttemptProgress, error: unknown, budgetSpent: boolean): Promise<Move<'download'>> {
     const reason = reasonOf(error);
     const detail = describeError(error);
-    const status = /answered (\d{3})/.exec(detail);
-    const retryable = RETRYABLE.has(reason) || (reason === 'http-status' && status !== null && retryableStatus(Number(status[1])));
+    d.size = progress.size;
+    d.validator = progress.validator;
     // Keep what is safely in flash: the next attempt resumes there.
-    d.offset = reason === 'range-ignored' || reason === 'range-not-satisfiable' || reason === 'range-mismatch' ? 0 : this.#d.installer.flushed;
-    if (reason === 'range-mismatch') d.validator = undefined;
-    this.#log('warn', 'download.failed', { reason, detail, offset: d.offset, attempt: d.attempts, retryable });
+    d.offset = this.#d.installer.flushed;
+    if (budgetSpent) return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason, detail } };
+    const decision = this.#retry.decide(error, d.attempts, d.offset > start);
+    d.attempts = decision.failures;
+    this.#log('warn', 'download.failed', { reason, detail, offset: d.offset, attempt: d.attempts, action: decision.action });
     // Delta hook: a delta that cannot be had is replaced by the full image in this deployment.
-    if (d.delta && (!retryable || reason === 'url-expired' || d.attempts >= this.#d.config.maxAttempts)) return this.#deltaFallback(d, reason, detail);
-    if (!retryable) return this.#finish(d, { phase: 'failed', reason, detail });
-    if (reason === 'url-expired') {
-      const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
-      if (!fresh) return this.#finish(d, { phase: 'failed', reason: 'url-expired', detail: 'the backend has no fresh URL' });
-      // The fresh URL must name the same artifact, or the bytes already in the slot belong to
-      // another image: then start over (the validator check would refuse a resume anyway).
-      const freshSha = fresh.sha256 ? hex(fresh.sha256) : undefined;
-      if ((fresh.size !== undefined && fresh.size !== d.size) || (freshSha !== undefined && freshSha !== d.sha256)) {
-        this.#log('warn', 'download.artifact-changed', { size: fresh.size });
-        d.size = fresh.size;
-        d.sha256 = freshSha;
-        d.offset = 0;
-        d.validator = undefined;
-      }
-      d.url = fresh.url;
-      this.journal.save({ state: 'download', deployment: d });
-      return { state: 'download', sleepMs: 0 };
+    if (d.delta && (decision.exhausted || decision.action === 'fail' || decision.action === 'refresh-url')) return this.#deltaFallback('download', d, reason, detail);
+    if (decision.exhausted) return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason: 'retries-exhausted', detail: decision.exhausted.detail } };
+    switch (decision.action) {
+      case 'fail':
+        return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason, detail } };
+      case 'restart':
+        return { edge: 'restart', deployment: { ...d, offset: 0, validator: undefined } };
+      case 'refresh-url':
+        return this.#refreshUrl(d);
+      case 'resume':
+        this.#log('info', 'download.backoff', { delayMs: decision.delayMs, attempt: d.attempts });
+        return { edge: 'retry', deployment: d, retryDelayMs: decision.delayMs, sleepMs: decision.delayMs };
     }
-    if (d.attempts >= this.#d.config.maxAttempts) {
-      return this.#finish(d, { phase: 'failed', reason: 'retries-exhausted', detail: `${d.attempts} attempts, last: ${detail}` });
+  }
+
+  async #refreshUrl(d: Deployment): Promise<Move<'download'>> {
+    const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
+    if (!fresh) return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason: 'url-expired', detail: 'the backend has no fresh URL' } };
+    // The fresh URL must name the same artifact, or the bytes already in the slot belong to
+    // another image: then start over (the validator check would refuse a resume anyway).
+    const freshSha = fresh.sha256 ? hex(fresh.sha256) : undefined;
+    const next: Deployment = { ...d, url: fresh.url };
+    if ((fresh.size !== undefined && fresh.size !== d.size) || (freshSha !== undefined && freshSha !== d.sha256)) {
+      this.#log('warn', 'download.artifact-changed', { size: fresh.size });
+      next.size = fresh.size;
+      next.sha256 = freshSha;
+      next.offset = 0;
+      next.validator = undefined;
     }
-    const delay = backoffDelayMs(
-      { baseMs: this.#d.config.retryBaseS * 1000, capMs: this.#d.config.retryCapS * 1000 },
-      d.attempts,
-      this.#random,
-      retryAfterMs,
-    );
-    this.journal.save({ state: 'download', deployment: d, notBefore: this.#d.clock.now() + delay });
-    this.#log('info', 'download.backoff', { delayMs: delay, attempt: d.attempts });
-    return { state: 'download', sleepMs: delay };
+    return { edge: 'refresh-url', deployment: next };
   }
 
   // ── verify, stage, reboot ──────────────────────────────────────────────────────────────
 
-  async #verify(d: Deployment): Promise<StepResult> {
+  async #verify(d: Deployment): Promise<Move<'verify'>> {
     this.#log('info', 'verify.start', { bytes: d.offset });
     try {
       this.#d.delta?.select(d); // delta hook: reload decodes a staged delta into the slot
@@ -544,7 +807,7 @@ export class UpdateAgent {
       checkVersionPolicy({ version: parseVersion(info.version), securityCounter: info.securityCounter }, parseVersion(d.fromVersion), {
         allowDowngrade: this.#d.config.allowDowngrade,
         allowSameVersion: this.#d.config.allowSameVersion,
-        minSecurityCounter: this.#d.minSecurityCounter,
+        minSecurityCounter: this.#minSecurityCounter,
       });
       if (d.sha256 !== undefined && !bytesEqual(info.fileSha256, unhex(d.sha256))) {
         throw new OtaError('hash-mismatch', `artifact SHA-256 ${hex(info.fileSha256)} differs from the backend's ${d.sha256}`);
@@ -557,40 +820,40 @@ export class UpdateAgent {
         // DOWNLOADED), so no separate 'downloaded' progress report goes before it.
         const held: HeldImage = { actionId: d.actionId, size: d.delta ? info.imageSize : d.offset, sha256: hex(info.fileSha256) };
         this.#log('info', 'download-only.kept', { action: d.actionId, version: info.version, bytes: d.offset });
-        return this.#finish(verified, { phase: 'download-only', detail: 'verified and kept in the secondary slot, not installed' }, held);
+        return { edge: 'download-only', deployment: verified, outcome: { phase: 'download-only', detail: 'verified and kept in the secondary slot, not installed' }, held };
       }
       await this.#tryReport(verified, 'downloaded');
-      if (await this.#cancelRequested(verified)) return this.#cancel(verified);
       this.#verifiedInBoot = d.actionId;
       if (d.windowClosed) {
-        this.journal.save({ state: 'wait', deployment: verified });
-        this.#log('info', 'window.wait', { action: d.actionId, version: info.version });
-        await this.#tryReport(verified, 'waiting');
-        return { state: 'wait', sleepMs: this.#pollIntervalMs };
+        return {
+          edge: 'window-closed',
+          deployment: verified,
+          sleepMs: this.#pollIntervalMs,
+          act: async () => {
+            this.#log('info', 'window.wait', { action: d.actionId, version: info.version });
+            await this.#tryReport(verified, 'waiting');
+          },
+        };
       }
-      this.journal.save({ state: 'stage', deployment: verified });
-      return { state: 'stage', sleepMs: 0 };
+      return { edge: 'verified', deployment: verified };
     } catch (error) {
-      const reason = reasonOf(error);
       this.#d.installer.abandon();
-      if (d.delta) return this.#deltaFallback(d, reason, describeError(error));
+      if (d.delta) return this.#deltaFallback('verify', d, reasonOf(error), describeError(error));
       if (d.reuse) {
         // The slot no longer holds what the journal said: fetch the artifact after all.
-        this.#log('warn', 'reuse.failed', { reason, detail: describeError(error) });
+        this.#log('warn', 'reuse.failed', { reason: reasonOf(error), detail: describeError(error) });
         const fresh: Deployment = { ...d, offset: 0 };
         delete fresh.reuse;
-        this.journal.save({ state: 'download', deployment: fresh });
-        return { state: 'download', sleepMs: 0 };
+        return { edge: 'reuse-failed', deployment: fresh };
       }
-      if (RETRYABLE.has(reason) && d.attempts < this.#d.config.maxAttempts) {
-        this.journal.save({ state: 'download', deployment: { ...d, offset: 0 } });
-        return { state: 'download', sleepMs: 0 };
-      }
-      return this.#finish(d, { phase: 'failed', reason, detail: describeError(error) });
+      const decision = this.#retry.decide(error, d.attempts, false);
+      if (decision.action === 'resume' && !decision.exhausted) return { edge: 'retry', deployment: { ...d, offset: 0, attempts: decision.failures } };
+      const reason = decision.exhausted ? 'retries-exhausted' : reasonOf(error);
+      return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason, detail: describeError(error) } };
     }
   }
 
-  async #stage(d: Deployment): Promise<StepResult> {
+  async #stage(d: Deployment): Promise<Move<'stage'>> {
     // Persisted 'reboot' before marking pending would lose a verified-but-unstaged image after a
     // reset; persisted 'stage' (we are here) means: mark pending (idempotent), then say 'reboot'.
     if (this.#verifiedInBoot !== d.actionId) {
@@ -600,12 +863,10 @@ export class UpdateAgent {
         // 'staged' report and the cancel check lie between): MCUboot has swapped the image in.
         // Carry on as after the reboot: health check, then confirm or revert.
         this.#log('warn', 'stage.found-swapped', { version: running });
-        this.journal.save({ state: 'reboot', deployment: d });
-        return this.#afterReboot(d);
+        return { edge: 'found-swapped', deployment: d };
       }
       // A reset came between verify and stage: verify again from flash before marking pending.
-      this.journal.save({ state: 'verify', deployment: d });
-      return { state: 'verify', sleepMs: 0 };
+      return { edge: 'reverify', deployment: d };
     }
     this.#log('info', 'stage.start', { version: d.version });
     try {
@@ -616,96 +877,117 @@ export class UpdateAgent {
       this.#log('warn', 'stage.failed', { reason: reasonOf(error), detail: describeError(error) });
       this.#d.installer.abandon();
       this.#verifiedInBoot = undefined;
-      this.journal.save({ state: 'download', deployment: { ...d, offset: 0 } });
-      return { state: 'download', sleepMs: 0 };
+      return { edge: 'stage-failed', deployment: { ...d, offset: 0 } };
     }
     await this.#tryReport(d, 'staged');
-    if (await this.#cancelRequested(d)) {
-      // Pending, but the device has not rebooted: erasing the trailer takes the test-swap request
-      // back (MCUboot ignores a slot without trailer magic), so the cancel can be honoured. If
-      // the erase fails, the staged, verified image is installed and the cancel rejected.
-      let unstaged = false;
-      try {
-        this.#d.installer.abandon();
-        unstaged = true;
-      } catch (error) {
-        this.#log('warn', 'cancel.unstage-failed', { reason: reasonOf(error), detail: describeError(error) });
-      }
-      if (unstaged) return this.#cancel(d, true);
-      await this.#rejectCancel(d);
-    }
-    this.journal.save({ state: 'reboot', deployment: d });
-    this.#log('info', 'reboot.swap', { version: d.version });
-    this.#d.reboot.reboot(`install ${d.version}`);
-    return { state: 'reboot', sleepMs: 0, rebooting: true };
+    return { edge: 'staged', deployment: d, act: () => this.#log('info', 'reboot.swap', { version: d.version }), reboot: `install ${d.version}` };
   }
 
-  async #afterReboot(d: Deployment): Promise<StepResult> {
+  async #afterReboot(d: Deployment): Promise<Move<'reboot'>> {
     const running = this.#d.installer.runningVersion();
     if (compareVersionText(running, d.version) !== 0) {
       // MCUboot did not boot the new image (it failed validation, or a revert already happened).
-      return this.#finish(d, { phase: 'reverted', reason: 'reverted', detail: `running ${running}, expected ${d.version}` });
+      return { edge: 'reverted', deployment: d, outcome: { phase: 'reverted', reason: 'reverted', detail: `running ${running}, expected ${d.version}` } };
     }
-    this.journal.save({ state: 'health-check', deployment: d });
-    return { state: 'health-check', sleepMs: 0 };
+    return { edge: 'booted', deployment: d };
   }
 
   // ── after the new image booted ─────────────────────────────────────────────────────────
 
-  async #healthCheck(d: Deployment): Promise<StepResult> {
+  async #healthCheck(d: Deployment, pending: Outcome | undefined): Promise<Move<'health-check'>> {
     const running = this.#d.installer.runningVersion();
     if (compareVersionText(running, d.version) !== 0) {
       // A reset during the health check: MCUboot reverted the unconfirmed image.
-      const outcome = this.journal.record.outcome;
-      return this.#finish(d, {
-        phase: 'reverted',
-        reason: outcome?.reason ?? 'reverted',
-        detail: outcome?.detail ?? `running ${running} after a reset during the health check`,
-      });
+      return {
+        edge: 'reverted',
+        deployment: d,
+        outcome: { phase: 'reverted', reason: pending?.reason ?? 'reverted', detail: pending?.detail ?? `running ${running} after a reset during the health check` },
+      };
     }
     this.#log('info', 'health.start', { version: d.version });
-    const deadline = this.#d.clock.now() + this.#d.config.healthDeadlineS * 1000;
-    let failure: { reason: OtaReason; detail: string } | undefined;
+    let polled: PollResult | undefined;
+    const failure = await this.#checkHealth(running, (poll) => (polled = poll));
+    if (failure) {
+      // Leave the reason for the next boot, then reset: MCUboot reverts the unconfirmed image.
+      return {
+        edge: 'unhealthy',
+        deployment: d,
+        outcome: { phase: 'reverted', ...failure },
+        act: () => this.#log('error', 'health.failed', failure),
+        reboot: 'health check failed: revert',
+      };
+    }
+    return { edge: 'healthy', deployment: d, ...(polled ? { polled } : {}) };
+  }
+
+  /**
+   * The health check of a running image: the application's own check, then reaching the backend
+   * (an image that cannot update again must not stay), within the health deadline. A freshly
+   * booted modem answers its first requests with transient errors (SIM7600: ERROR while the
+   * bearer settles): those are retried with the retry policy's backoff until the deadline.
+   */
+  async #checkHealth(running: string, onPoll: ((poll: PollResult) => void) | undefined): Promise<{ reason: OtaReason; detail: string } | undefined> {
+    const deadlineS = this.#d.config.healthDeadlineS;
+    const deadline = this.#d.clock.now() + deadlineS * 1000;
     try {
       const healthy = await this.#withDeadline(
         (async () => {
           const appOk = this.#d.healthCheck ? await this.#d.healthCheck() : true;
           if (!appOk) throw new OtaError('health-check-failed', 'the application reported unhealthy');
-          // Reaching the backend is part of being healthy: an image that cannot update again must not stay.
-          const poll = await this.#d.backend.poll({ version: running });
-          // The test image runs: a cancel now cannot be fulfilled without a revert nobody asked for.
-          if (poll.cancelActionId === d.actionId) await this.#rejectCancel(d);
-          return true;
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const poll = await this.#d.backend.poll({ version: running });
+              this.#notePollInterval(poll);
+              onPoll?.(poll);
+              return true;
+            } catch (error) {
+              const wait = this.#retry.delayMs(attempt, error);
+              if (retryAction(error) !== 'resume' || this.#d.clock.now() + wait >= deadline) throw error;
+              this.#log('warn', 'health.poll-retry', { reason: reasonOf(error), attempt, delayMs: wait });
+              await this.#sleep(wait);
+            }
+          }
         })(),
         deadline,
       );
-      if (!healthy) failure = { reason: 'health-check-failed', detail: `not healthy within ${this.#d.config.healthDeadlineS} s` };
+      if (!healthy) return { reason: 'health-check-failed', detail: `not healthy within ${deadlineS} s` };
+      return undefined;
     } catch (error) {
-      failure = { reason: 'health-check-failed', detail: describeError(error) };
+      return { reason: 'health-check-failed', detail: describeError(error) };
     }
-    if (failure) {
-      // Leave the reason for the next boot, then reset: MCUboot reverts the unconfirmed image.
-      this.journal.save({ state: 'health-check', deployment: d, outcome: { phase: 'reverted', ...failure } });
-      this.#log('error', 'health.failed', failure);
-      this.#d.reboot.reboot('health check failed: revert');
-      return { state: 'health-check', sleepMs: 0, rebooting: true };
-    }
-    this.journal.save({ state: 'confirm', deployment: d });
-    return { state: 'confirm', sleepMs: 0 };
   }
 
-  async #confirm(d: Deployment): Promise<StepResult> {
+  /**
+   * Confirm only the image the deployment installed: a reset after the health check passed and
+   * before image_ok was programmed boots MCUboot's revert, and the agent comes back here on the
+   * old image. That is a revert, never a success (issue 17.1), as #healthCheck also decides.
+   */
+  async #confirm(d: Deployment): Promise<Move<'confirm'>> {
+    const running = this.#d.installer.runningVersion();
+    if (compareVersionText(running, d.version) !== 0) {
+      return {
+        edge: 'reverted',
+        deployment: d,
+        outcome: { phase: 'reverted', reason: 'reverted', detail: `running ${running} after a reset before ${d.version} was confirmed: MCUboot reverted it` },
+      };
+    }
     this.#log('info', 'confirm.start', { version: d.version });
     this.#d.installer.confirmRunning();
     this.#log('info', 'image.confirmed', { version: d.version });
-    return this.#finish(d, { phase: 'running', detail: deliveryNote(d) });
+    try {
+      this.#securityFloor.raise(this.#d.installer.runningSecurityCounter());
+    } catch (error) {
+      // The running image's own SEC_CNT still holds the floor at the next boot.
+      this.#log('warn', 'security-floor.write-failed', { reason: reasonOf(error), detail: describeError(error) });
+    }
+    const note = deliveryNote(d);
+    return { edge: 'confirmed', deployment: d, outcome: note === undefined ? { phase: 'running' } : { phase: 'running', detail: note } };
   }
 
-  /** Delta updates: any failure of the delta falls back to the full image, in the same deployment. */
-  #deltaFallback(d: Deployment, reason: OtaReason, detail: string): StepResult {
-    this.#log('warn', 'delta.failed', { reason, detail, fallback: 'full' });
-    this.journal.save({ state: 'download', deployment: fallBackToFull(d, reason) });
-    return { state: 'download', sleepMs: 0 };
+  /** Delta updates: any failure of the delta falls back to the full image, in the same deployment (once). */
+  #deltaFallback<S extends 'download' | 'verify'>(from: S, d: Deployment, reason: OtaReason, detail: string): Move<S> {
+    this.#log('warn', 'delta.failed', { from, reason, detail, fallback: 'full' });
+    return { edge: 'delta-fallback' as EdgeName<S>, deployment: fallBackToFull(d, reason) };
   }
 
   // ── wait for the maintenance window ───────────────────────────────────────────────────────
@@ -714,34 +996,28 @@ export class UpdateAgent {
    * The image verified; the backend's maintenance window is closed. One poll per step at the
    * server's interval, and no journal write until something changes (the write budget).
    */
-  async #wait(d: Deployment): Promise<StepResult> {
+  async #wait(d: Deployment): Promise<Move<'wait'>> {
     let poll: PollResult;
     try {
       poll = await this.#d.backend.poll({ version: this.#d.installer.runningVersion() });
     } catch (error) {
       this.#log('warn', 'poll.failed', { reason: reasonOf(error), detail: describeError(error) });
-      return { state: 'wait', sleepMs: this.#pollIntervalMs };
+      return { edge: 'closed', deployment: d, sleepMs: this.#pollIntervalMs };
     }
     this.#notePollInterval(poll);
-    if (poll.cancelActionId === d.actionId) {
-      this.#log('info', 'cancel.requested', { action: d.actionId, state: 'wait' });
-      return this.#cancel(d);
-    }
     const offer = poll.offer;
-    if (!offer || offer.actionId !== d.actionId) {
+    if (poll.cancelActionId !== d.actionId && (!offer || offer.actionId !== d.actionId)) {
       // The action was closed or replaced on the server: nothing to install; idle decides anew.
       this.#log('warn', 'window.withdrawn', { action: d.actionId, offered: offer?.actionId });
       this.#verifiedInBoot = undefined;
-      this.journal.save({ state: 'idle' });
-      return { state: 'idle', sleepMs: 0 };
+      return { edge: 'withdrawn', deployment: d };
     }
-    if (offer.maintenanceWindow === 'unavailable' || offer.update === 'skip') return { state: 'wait', sleepMs: this.#pollIntervalMs };
+    if (!offer || offer.maintenanceWindow === 'unavailable' || offer.update === 'skip') return { edge: 'closed', deployment: d, sleepMs: this.#pollIntervalMs, polled: poll };
     this.#log('info', 'window.open', { action: d.actionId });
     const open: Deployment = { ...d };
     delete open.windowClosed;
     // 'stage' verifies again first when the image was not verified in this boot.
-    this.journal.save({ state: 'stage', deployment: open });
-    return { state: 'stage', sleepMs: 0 };
+    return { edge: 'open', deployment: open, polled: poll };
   }
 
   // ── cancel ─────────────────────────────────────────────────────────────────────────────
@@ -762,24 +1038,9 @@ export class UpdateAgent {
     return true;
   }
 
-  /**
-   * Honour a cancel (CANCEL_RULE): nothing of the deployment stays pending, then the outcome
-   * `cancelled` is persisted and reported; the backend takes that report as the confirmation
-   * (hawkBit: cancelAction feedback closed/success). After a reset anywhere in here the same
-   * steps run again: erasing an erased trailer is harmless, and a repeated confirmation that the
-   * server already has answers 410, which counts as delivered.
-   */
-  async #cancel(d: Deployment, abandoned = false): Promise<StepResult> {
-    const state = this.journal.record.state;
-    if (!abandoned) this.#d.installer.abandon();
-    this.#verifiedInBoot = undefined;
-    this.#log('info', 'cancel.accepted', { action: d.actionId, state });
-    return this.#finish(d, { phase: 'cancelled', reason: 'cancelled', detail: `cancelled by the backend in ${state}` });
-  }
-
   /** Answer a cancel that cannot be fulfilled (best effort: the backend asks again if it is lost). */
-  async #rejectCancel(d: Deployment): Promise<void> {
-    this.#log('warn', 'cancel.rejected', { action: d.actionId, state: this.journal.record.state });
+  async #rejectCancel(d: Deployment, state: State): Promise<void> {
+    this.#log('warn', 'cancel.rejected', { action: d.actionId, state });
     await this.#d.backend.acknowledgeCancel(d.actionId, false).catch((error: unknown) =>
       this.#log('warn', 'cancel.ack-failed', { reason: reasonOf(error), detail: describeError(error) }),
     );
@@ -787,42 +1048,34 @@ export class UpdateAgent {
 
   // ── report ─────────────────────────────────────────────────────────────────────────────
 
-  #finish(d: Deployment, outcome: Outcome, held?: HeldImage): Promise<StepResult> {
-    if (outcome.phase !== 'running') this.#log('warn', 'deployment.ended', { phase: outcome.phase, reason: outcome.reason, detail: outcome.detail });
-    this.journal.save({ state: 'report', deployment: d, outcome, ...(held ? { held } : {}) });
-    return this.#report(d, outcome);
-  }
-
-  async #report(d: Deployment, outcome: Outcome): Promise<StepResult> {
+  /**
+   * Deliver the outcome. A cancel's `cancelled` report is the backend's confirmation (hawkBit:
+   * cancelAction feedback closed/success); a repeated one after a reset answers 410, which counts
+   * as delivered.
+   */
+  async #report(d: Deployment, outcome: Outcome, held: HeldImage | undefined): Promise<StepResult> {
     try {
       await this.#d.backend.report(this.#reportOf(d, outcome.phase, undefined, outcome));
     } catch (error) {
-      if (reasonOf(error) === 'backend-gone') {
-        // 410: the action is no longer active on the server (a confirmation sent again after a
-        // reset, an action closed elsewhere). Nothing more can be delivered: done.
-        this.#log('warn', 'report.gone', { action: d.actionId, phase: outcome.phase });
-        return this.#reported(d, outcome);
+      if (reasonOf(error) !== 'backend-gone') {
+        // The outcome stays in the journal until the backend has it.
+        this.#reportFailures++;
+        this.#log('warn', 'report.failed', { reason: reasonOf(error), detail: describeError(error), attempt: this.#reportFailures });
+        return this.#take('report', { edge: 'retry', deployment: d, outcome, sleepMs: Math.max(1000, this.#retry.delayMs(this.#reportFailures, error)) });
       }
-      // The outcome stays in the journal until the backend has it.
-      this.#reportFailures++;
-      this.#log('warn', 'report.failed', { reason: reasonOf(error), detail: describeError(error), attempt: this.#reportFailures });
-      const delay = backoffDelayMs(
-        { baseMs: this.#d.config.retryBaseS * 1000, capMs: this.#d.config.retryCapS * 1000 },
-        this.#reportFailures,
-        this.#random,
-      );
-      return { state: 'report', sleepMs: Math.max(1000, delay) };
+      // 410: the action is no longer active on the server (a confirmation sent again after a
+      // reset, an action closed elsewhere). Nothing more can be delivered: done.
+      this.#log('warn', 'report.gone', { action: d.actionId, phase: outcome.phase });
     }
-    return this.#reported(d, outcome);
-  }
-
-  #reported(d: Deployment, outcome: Outcome): StepResult {
     this.#reportFailures = 0;
     // A download-only image stays in the slot: the idle record remembers it for a later install.
-    const held = outcome.phase === 'download-only' ? this.journal.record.held : undefined;
-    this.journal.save({ state: 'idle', ...(held ? { held } : {}) });
-    this.#log('info', 'deployment.reported', { action: d.actionId, phase: outcome.phase, reason: outcome.reason });
-    return { state: 'idle', sleepMs: this.#pollIntervalMs };
+    const keep = outcome.phase === 'download-only' ? held : undefined;
+    return this.#take('report', {
+      edge: 'delivered',
+      ...(keep ? { held: keep } : {}),
+      sleepMs: this.#pollIntervalMs,
+      act: () => this.#log('info', 'deployment.reported', { action: d.actionId, phase: outcome.phase, reason: outcome.reason }),
+    });
   }
 
   #reportOf(d: Deployment, phase: Report['phase'], progress?: Report['progress'], outcome?: Outcome): Report {

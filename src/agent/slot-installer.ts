@@ -11,6 +11,8 @@ import type { FlashPort } from '../platform/flash.js';
 import type { SignatureVerifier } from '../image/signature.js';
 import { DEFAULT_TRAILER_SIZE, ImageStream } from '../image/image-stream.js';
 import { formatVersion } from '../image/version.js';
+import { decodeHeader, IMAGE_HEADER_SIZE, IMAGE_MAGIC } from '../image/header.js';
+import { TLV, TLV_PROT_INFO_MAGIC } from '../image/tlv.js';
 import { confirmPrimary, markPending, readSwapState } from '../slot/boot-state.js';
 import { readSlotImage, readSlotSummary } from '../slot/slot-reader.js';
 import { SlotWriter } from '../slot/slot-writer.js';
@@ -165,6 +167,40 @@ export class SlotInstaller implements Installer {
     // MCUboot leaves the primary with good magic and image_ok unset after a test swap: that
     // image is on trial. Any other state (never swapped, confirmed, permanent) is settled.
     return !(state.magic === 'good' && state.imageOk === 'unset');
+  }
+
+  runningSecurityCounter(): number | undefined {
+    // A walk of the protected TLV area only (MCUboot bootutil image.h: IMAGE_TLV_PROT_INFO_MAGIC,
+    // then entries; SEC_CNT is 4 bytes little-endian). The image was validated by MCUboot at boot.
+    const flash = this.#o.primary;
+    const head = new Uint8Array(IMAGE_HEADER_SIZE);
+    flash.read(0, head);
+    if ((head[0] | (head[1] << 8) | (head[2] << 16) | (head[3] << 24)) >>> 0 !== IMAGE_MAGIC) return undefined;
+    const header = decodeHeader(head);
+    if (header.protectTlvSize === 0) return undefined;
+    const b = new Uint8Array(4);
+    let at = header.hdrSize + header.imgSize;
+    const room = flash.status().size - this.#trailerSize;
+    if (at + 4 > room) return undefined;
+    flash.read(at, b);
+    if ((b[0] | (b[1] << 8)) !== TLV_PROT_INFO_MAGIC) return undefined;
+    const end = Math.min(room, at + (b[2] | (b[3] << 8)));
+    at += 4;
+    while (at + 4 <= end) {
+      flash.read(at, b);
+      const type = b[0] | (b[1] << 8);
+      const len = b[2] | (b[3] << 8);
+      if (type === TLV.SEC_CNT && len === 4 && at + 8 <= end) {
+        flash.read(at + 4, b);
+        return (b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0;
+      }
+      at += 4 + len;
+    }
+    return undefined;
+  }
+
+  canRevert(): boolean {
+    return readSlotSummary(this.#o.secondary, this.#trailerSize) !== undefined;
   }
 
   confirmRunning(): void {

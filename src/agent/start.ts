@@ -83,10 +83,12 @@ export interface StartConfig {
 export interface StartOptions {
   /** The application's health check after an update (default: healthy). */
   healthCheck?: HealthCheck;
-  /** Seed for retry jitter; the device passes bytes from the A5000's GetRandom. */
+  /** A fixed part of the retry-jitter seed, mixed with the A5000's GetRandom (dev kit: repeatable runs). */
   randomSeed?: number;
   /** hawkBit confirmationBase (user consent): the application confirms (true) or denies an offered deployment; default: the `autoConfirm` setting. */
   confirmDeployment?: (offer: UpdateOffer) => boolean | Promise<boolean>;
+  /** A provisioned security-counter floor, besides the running image's SEC_CNT and the highest confirmed. */
+  minSecurityCounter?: number;
 }
 
 export interface AgentParts {
@@ -147,7 +149,14 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     reboot: platform.reboot,
     log: platform.log,
     healthCheck: options.healthCheck,
+    // The jitter seed comes from the A5000's true random generator, once per boot, so no two
+    // devices (and no two boots) retry at the same instants; options.randomSeed is mixed in.
+    seedSource: async () => {
+      const r = await se.getRandom(4);
+      return (r[0] | (r[1] << 8) | (r[2] << 16) | (r[3] << 24)) >>> 0;
+    },
     randomSeed: options.randomSeed,
+    minSecurityCounter: options.minSecurityCounter,
   });
   return { agent, modem, http: transport, redirects: http, backend, installer, se };
 }

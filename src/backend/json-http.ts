@@ -29,11 +29,9 @@ export const URL_MAX = 2048;
 /** Cap on a short identifier or version string from a server. Longer: `backend-protocol`. */
 export const ID_MAX = 128;
 
-/**
- * Largest Retry-After we honour, seconds (RFC 9110 §10.2.3 puts no bound on it). A hostile or
- * broken server must not park the device for days; larger values are clamped to this.
- */
-export const RETRY_AFTER_MAX_S = 24 * 3600;
+// Retry-After parsing lives with the HTTP status error (core: src/net/http-status.ts).
+import { parseRetryAfter } from '../net/http-status.js';
+export { RETRY_AFTER_MAX_S, parseRetryAfter } from '../net/http-status.js';
 
 /** An OtaError that also carries what the server said about when to retry. */
 export class BackendError extends OtaError {
@@ -49,17 +47,6 @@ export class BackendError extends OtaError {
     this.status = status;
     this.retryAfterS = retryAfterS;
   }
-}
-
-/**
- * Retry-After as seconds. RFC 9110 §10.2.3 allows delta-seconds or an HTTP-date; the device may not
- * know the wall-clock time, so only delta-seconds is honoured (a date yields undefined).
- */
-export function parseRetryAfter(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (!/^[0-9]{1,10}$/.test(text)) return undefined;
-  return Math.min(Number(text), RETRY_AFTER_MAX_S);
 }
 
 /**

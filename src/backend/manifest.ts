@@ -170,6 +170,9 @@ export class ManifestBackend implements UpdateBackend {
   }
 
   async report(report: Report): Promise<void> {
+    // core, issue 17.3: a report made before the first poll of a boot (a revert found at boot)
+    // must not be only logged because the manifest naming the report URL was not read yet.
+    if (this.#reportUrl === undefined && this.#manifest === undefined) await this.#fetch();
     const url = this.#reportUrl ?? this.#manifest?.reportUrl;
     const body: Record<string, unknown> = {
       schema: MANIFEST_SCHEMA,

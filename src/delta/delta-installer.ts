@@ -224,6 +224,14 @@ export class DeltaInstaller implements Installer, DeltaHook {
     this.#inner.confirmRunning();
   }
 
+  runningSecurityCounter(): number | undefined {
+    return this.#inner.runningSecurityCounter();
+  }
+
+  canRevert(): boolean {
+    return this.#inner.canRevert();
+  }
+
   // ── helpers ──────────────────────────────────────────────────────────────────────────────
 
   #hashStaged(window: FlashPort, end: number, hash: Sha256): void {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { parseFault } from '../../tools/devkit/devkit.js';
 import type { ReferenceServer } from '../../tools/server/index.js';
-import { assertNothingPending, finals, run, story, TARGET } from './e2e-support.js';
+import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
 
 describe('e2e: link, server and health faults', function () {
   this.timeout(40_000);
@@ -19,7 +19,7 @@ describe('e2e: link, server and health faults', function () {
     // counts the whole image; what matters is that the resumed requests ask for the rest only,
     // and that the device received less than the image + 8 KiB over the link.
     const [first, ...resumed] = s.artifactRequests.filter((r) => r.status === 200 || r.status === 206);
-    assert.equal(first.range, undefined);
+    assert.equal(first.range, `bytes=0-${TARGET.length - 1}`);
     assert.ok(resumed.length >= 1, JSON.stringify(s.artifactRequests));
     for (const r of resumed) {
       assert.equal(r.status, 206);
@@ -29,6 +29,16 @@ describe('e2e: link, server and health faults', function () {
     }
     const fetched = Number(s.logs.find((l) => l.event === 'download.done')?.fields?.fetched);
     assert.ok(fetched < TARGET.length + 8192, `fetched ${fetched} for ${TARGET.length}`);
+    assert.deepEqual(finals(s).map((r) => r.what), ['closed/success']);
+  });
+
+  it('noise on the modem UART mid-body (at-garbled in the AT engine) resumes from the flushed prefix, as a link drop does', async () => {
+    const s = await run({ faults: [parseFault('uart-noise@50%')], flowControl: 'none' });
+    assert.equal(s.outcome, 'running', story(s));
+    const failed = s.logs.filter((l) => l.event === 'download.failed');
+    assert.ok(failed.length >= 1, `the noise was met: ${story(s)}`);
+    assert.ok(failed.every((l) => l.fields?.action === 'resume'), story(s));
+    assert.ok(s.logs.some((l) => l.event === 'download.resume' && Number(l.fields?.offset) > 0), story(s));
     assert.deepEqual(finals(s).map((r) => r.what), ['closed/success']);
   });
 
@@ -88,4 +98,15 @@ describe('e2e: link, server and health faults', function () {
     assert.ok(!f.some((r) => r.what === 'closed/success'));
     assertNothingPending(s);
   });
+
+  // Issue 17.3: after the revert the agent reports before it has polled in that boot.
+  for (const backend of ['hawkbit', 'manifest'] as const) {
+    it(`${backend}: the revert reported in the first step of a boot (before any poll) reaches the server`, async () => {
+      const s = await run({ backend, faults: [parseFault('health-fail')] });
+      assert.equal(s.outcome, 'reverted', story(s));
+      const last = seen(s).at(-1);
+      assert.ok(last && (last.what === 'closed/failure' || last.what === 'reverted'), story(s));
+      assert.match(last.details, /health-check-failed/, story(s));
+    });
+  }
 });

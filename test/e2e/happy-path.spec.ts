@@ -1,7 +1,6 @@
 /**
  * End to end, the agent in XS on the simulated dev kit (SIM7080G, A5000, NOR flash, MCUboot) in
- * virtual time: the whole update cycle with each backend. SIM7600 is left out here while its HTTP
- * POST is being fixed elsewhere.
+ * virtual time: the whole update cycle with each backend, and on both modems at both UART rates.
  */
 import assert from 'node:assert/strict';
 import { assertNothingPending, finals, run, seen, story } from './e2e-support.js';
@@ -35,4 +34,19 @@ describe('e2e: happy path', function () {
     assert.ok(s.reports.every((r) => r.kind === 'manifest-report'));
     assertNothingPending(s);
   });
+
+  // Issue 12.4: a freshly booted SIM7600 answers its first request ERROR; the health check
+  // retries within its deadline, so the good image is confirmed, never reverted.
+  for (const modem of ['sim7080', 'sim7600'] as const) {
+    for (const baud of [115_200, 921_600]) {
+      it(`hawkBit over ${modem} at ${baud} baud: ends confirmed (closed/success), no revert`, async () => {
+        const s = await run({ backend: 'hawkbit', modem, baud });
+        assert.equal(s.outcome, 'running', story(s));
+        assert.equal(s.versionAfter, '1.1.0+0', story(s));
+        assert.deepEqual(s.mcuboot, ['none', 'test-swap'], story(s));
+        assert.deepEqual(finals(s).map((r) => r.what), ['closed/success'], story(s));
+        assertNothingPending(s);
+      });
+    }
+  }
 });

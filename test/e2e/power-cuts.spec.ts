@@ -20,6 +20,11 @@ const CUTS = [
   'power-cut@event:device.reset-requested',
   'power-cut@event:health.start',
   'power-cut@event:confirm.start+0',
+  // The confirm window (issue 17.1): at once (before image_ok is programmed; +0 above lands in
+  // the image_ok write, the only flash operation of the window), and after it (image_ok set,
+  // the outcome not yet persisted).
+  'power-cut@event:confirm.start',
+  'power-cut@event:image.confirmed',
 ];
 
 describe('e2e: power cuts across the update cycle', function () {
@@ -45,4 +50,16 @@ describe('e2e: power cuts across the update cycle', function () {
       if (!/health|confirm|reset-requested/.test(cut)) assert.equal(s.outcome, 'running', story(s));
     });
   }
+
+  it('power-cut@event:confirm.start: MCUboot reverts the unconfirmed image; reported reverted, never success', async () => {
+    const s = await run({ faults: [parseFault('power-cut@event:confirm.start')], seed: 7 });
+    assert.ok(s.resets.includes('power cut'), story(s));
+    assert.notEqual(s.outcome, 'running', story(s));
+    assert.equal(s.outcome, 'reverted', story(s));
+    assert.equal(s.versionAfter, '1.0.0+0', story(s));
+    const f = finals(s);
+    assert.equal(f.length, 1, story(s));
+    assert.equal(f[0].what, 'closed/failure', story(s));
+    assertNothingPending(s);
+  });
 });

@@ -29,6 +29,12 @@ export interface SimDeviceOptions {
   /** Runs between reset and the next boot: MCUboot's decision and swap. */
   onReset: (reason: string) => void | Promise<void>;
   onLog?: (entry: LogEntry) => void;
+  /**
+   * The agent's clock restarts at 0 at every boot, as the device's does (modules/ota-clock.ts):
+   * an instant persisted in one boot means nothing in the next. Default true; false keeps one
+   * clock across boots.
+   */
+  clockRestartsAtBoot?: boolean;
 }
 
 export class SimDevice {
@@ -64,6 +70,7 @@ export class SimDevice {
         log: { log: (level, event, fields) => this.#log(level, event, fields) },
       },
       this.#o.time,
+      this.#o.clockRestartsAtBoot === false ? 0 : this.#o.time.now(),
     );
     if (this.boots === 1) {
       this.meter.baseHeapCount = session.meter.lastHeapCount;

@@ -45,6 +45,8 @@ export type DevkitFaultKind =
   | 'power-cut'
   | 'link-drop'
   | 'modem-reboot'
+  /** 16 noise bytes on the modem's UART output just after that point of the download (core, issue 12.1). */
+  | 'uart-noise'
   | 'health-fail'
   | 'server-503'
   | 'server-429'
@@ -88,14 +90,14 @@ export function parseFault(spec: string): DevkitFault {
     };
   }
   const m = /^([a-z0-9-]+)(?:@(\d{1,3})%)?$/.exec(spec.trim());
-  const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'health-fail', 'server-503', 'server-429', 'expired-url', 'duplicate-command', 'cancel'];
+  const kinds: DevkitFaultKind[] = ['power-cut', 'link-drop', 'modem-reboot', 'uart-noise', 'health-fail', 'server-503', 'server-429', 'expired-url', 'duplicate-command', 'cancel'];
   if (!m || !kinds.includes(m[1] as DevkitFaultKind)) {
     throw new Error(`--fault '${spec}': expected one of ${kinds.join(', ')} (with @N% for power-cut, link-drop, modem-reboot)`);
   }
   const kind = m[1] as DevkitFaultKind;
   const atPercent = m[2] === undefined ? undefined : Number(m[2]);
   if (atPercent !== undefined && atPercent > 100) throw new Error(`--fault '${spec}': percentage above 100`);
-  const needsAt = kind === 'power-cut' || kind === 'link-drop' || kind === 'modem-reboot' || kind === 'cancel';
+  const needsAt = kind === 'power-cut' || kind === 'link-drop' || kind === 'modem-reboot' || kind === 'uart-noise' || kind === 'cancel';
   if (needsAt && atPercent === undefined) throw new Error(`--fault '${spec}': say where, e.g. ${kind}@40%`);
   return { kind, at: atPercent === undefined ? undefined : atPercent / 100 };
 }
@@ -374,6 +376,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       if (fault.kind === 'power-cut') flash.powerCut.afterOps(1, 'random');
       else if (fault.kind === 'link-drop') modem.modem.dropLink();
       else if (fault.kind === 'modem-reboot') modem.modem.setFaults({ rebootAt: 0 });
+      else if (fault.kind === 'uart-noise') modem.modem.setFaults({ garbageAt: 64, garbageBytes: 16 });
       else if (fault.kind === 'cancel') cancelOnServer();
     }
   };

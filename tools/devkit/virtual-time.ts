@@ -147,6 +147,18 @@ export class VirtualTime {
   }
 
   /** A ClockPort on this virtual time, for agent code running in Node. */
+  /**
+   * A clock that reads 0 at this call, as the device's clock does after every reset (the MCU's
+   * tick counter, modules/ota-clock.ts): give each boot its own, so that what the agent persists
+   * as an instant of one boot is seen in the next boot's clock (issue 17.2). Timers run on the
+   * same virtual time.
+   */
+  bootClockPort(): ClockPort {
+    const origin = this.#now;
+    const base = this.clockPort();
+    return { ...base, now: () => this.#now - origin };
+  }
+
   clockPort(): ClockPort {
     return {
       now: () => this.#now,

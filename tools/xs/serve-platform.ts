@@ -23,7 +23,11 @@ export interface ServedPlatform {
   dispose(): void;
 }
 
-export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime): ServedPlatform {
+/**
+ * `clockOrigin` (core, issue 17.2): the virtual instant the guest's clock reads as 0, as a
+ * device's tick counter restarts at every reset (modules/ota-clock.ts); default 0.
+ */
+export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime, clockOrigin = 0): ServedPlatform {
   let live = true;
   session.trackCranks((crank) => time.track(crank));
   const deliver = (name: string, args: unknown): void => {
@@ -95,7 +99,7 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
   });
 
   const timers = new Map<number, number>();
-  session.provide('clock.now', () => time.now());
+  session.provide('clock.now', () => time.now() - clockOrigin);
   session.provide('clock.wall', () => time.clockPort().wallClock() ?? null);
   session.provide('clock.set', (a: { id: number; ms: number }) => {
     timers.set(

@@ -44,7 +44,7 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     const anything = (len: number) => '\u0001'.repeat(len); // 6 bytes each in the JSON text
     const f = JOURNAL_FIELD_MAX;
     const worst = {
-      v: 1, state: 'health-check' as const, writes: n, notBefore: n,
+      v: 1, state: 'health-check' as const, writes: n, notBefore: n, retryDelayMs: n,
       deployment: { actionId: anything(f.id), version: anything(f.id), url: `https://${'a'.repeat(f.url / 2 - 8)}`, size: n, sha256: 'c'.repeat(64), validator: anything(f.validator), offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: anything(f.fromVersion), windowClosed: false, reuse: false,
         // A delta deployment (src/delta/plan.ts): its full-image URL shares the url budget.
         delta: { fullUrl: `https://${'b'.repeat(f.url / 2 - 8)}`, fullSize: n, sha256: 'e'.repeat(64), source: 'f'.repeat(64) }, deltaFailed: 'r'.repeat(f.reason) },
@@ -53,14 +53,14 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     };
     validateJournal(worst);
     assert.equal(journalText(worst).length, JOURNAL_TEXT_MAX);
-    assert.equal(JOURNAL_TEXT_MAX, 8744, 'docs/agent.md quotes this figure');
+    assert.equal(JOURNAL_TEXT_MAX, 8776, 'docs/agent.md quotes this figure');
     // It covers the longest URL and id any backend accepts, and the longest validator kept.
     assert.ok(f.url >= URL_MAX && f.url >= IOTC_LIMITS.urlMax && f.id >= ID_MAX && f.id >= IOTC_LIMITS.ackIdMax);
     assert.ok(f.validator >= LIMITS.httpHeaderValueMax);
     // And the journal stores it through 255-byte values.
     const kv = new SimKeyValue();
     const journal = new Journal(kv);
-    journal.save({ state: worst.state, notBefore: n, deployment: worst.deployment, outcome: worst.outcome, held: worst.held });
+    journal.save({ state: worst.state, notBefore: n, retryDelayMs: n, deployment: worst.deployment, outcome: worst.outcome, held: worst.held });
     assert.equal(journal.writeCounts.lastSave, Math.ceil(JOURNAL_TEXT_MAX / 255) + 1);
     assert.deepEqual(new Journal(kv).load().record.deployment, worst.deployment);
   });

@@ -8,12 +8,12 @@ import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.
 import type { Platform } from '../../../src/platform/index.js';
 import { isOtaError } from '../../../src/util/errors.js';
 import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
+import { SimA5000 } from '../../../tools/devkit/sim-a5000.js';
 import { SimUart } from '../../../tools/devkit/sim-uart.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 
 /** Ports that are never used here: createAgent only builds the parts. */
-function platform(): Platform {
-  const time = new VirtualTime();
+function platform(time = new VirtualTime(), seI2c?: Platform['seI2c']): Platform {
   const unused = new Proxy({}, { get: () => () => undefined });
   const flash = createDevkitFlash();
   return {
@@ -21,7 +21,7 @@ function platform(): Platform {
     modemPowerKey: { write: () => undefined },
     clock: time.clockPort(),
     log: { log: () => undefined },
-    seI2c: unused,
+    seI2c: seI2c ?? unused,
     primarySlot: flash.primary,
     secondarySlot: flash.secondary,
     keyValue: unused,
@@ -67,5 +67,17 @@ describe('agent/start: modem transport from the board wiring', () => {
 
   it('refuses an unknown wiring with config-invalid', () => {
     assert.throws(() => createAgent(platform(), settings({ uartFlowControl: 'xon-xoff' as 'none' })), (e: unknown) => isOtaError(e, 'config-invalid'));
+  });
+});
+
+describe('agent/start: safety inputs', () => {
+  it('the jitter seed is drawn from the A5000 (GetRandom, 4 bytes) at the first step of a boot', async () => {
+    const time = new VirtualTime();
+    const asked: number[] = [];
+    const a5000 = new SimA5000({ clock: time.clockPort(), random: (n) => (asked.push(n), new Uint8Array(n).fill(0xa5)) });
+    const parts = createAgent(platform(time, a5000), settings({}));
+    // The dev kit flash holds no image: the boot stops at reading the running version, after the seed.
+    await time.runFor(parts.agent.step()).catch(() => undefined);
+    assert.deepEqual(asked, [4]);
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { download, resumeOffset } from '../../../src/net/download.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
 import { checkRange } from '../../../src/net/http-common.js';
+import { HttpStatusError } from '../../../src/net/http-status.js';
 import { OtaError, isOtaError } from '../../../src/util/errors.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 
@@ -85,12 +86,67 @@ async function run(server: MemoryServer, extra: Partial<Parameters<typeof downlo
 }
 
 describe('net/download', () => {
-  it('fetches the whole image with one ranged request', async () => {
+  it('fetches the whole image with one request naming its last byte', async () => {
     const server = new MemoryServer(image(50_000));
     const { result, got } = await run(server);
     assert.deepEqual(got, server.body);
     assert.equal(result.requests, 1);
-    assert.deepEqual(server.requests[0].range, { start: 0, end: 49_999, ifRange: undefined });
+    assert.deepEqual(server.requests[0].range, { start: 0, end: 49_999 });
+  });
+
+  it('asks in segments of requestBytes, each resuming with If-Range', async () => {
+    const server = new MemoryServer(image(50_000));
+    const { result, got } = await run(server, { requestBytes: 20_000 });
+    assert.deepEqual(got, server.body);
+    assert.equal(result.requests, 3);
+    assert.deepEqual(server.requests.map((r) => r.range), [{ start: 0, end: 19_999 }, { start: 20_000, end: 39_999, ifRange: '"v1"' }, { start: 40_000, end: 49_999, ifRange: '"v1"' }]);
+  });
+
+  it('a noise line mid-body (at-garbled) resumes at the next byte, as a link loss does', async () => {
+    const server = new MemoryServer(image(30_000));
+    const request = server.request.bind(server);
+    let calls = 0;
+    server.request = async (req, sink) => {
+      if (++calls > 1) return request(req, sink);
+      server.requests.push(req);
+      sink.onHead?.({ status: 200, headers: { etag: server.etag }, contentLength: 30_000, range: { start: 0, end: 29_999, total: 30_000 } });
+      await sink.onData(server.body.subarray(0, 7_000));
+      throw new OtaError('at-garbled', 'unexpected line during AT+SHREAD');
+    };
+    const { result, got, restarts } = await run(server);
+    assert.deepEqual(got, server.body);
+    assert.deepEqual(restarts, []);
+    assert.deepEqual(result.failures, ['at-garbled']);
+    assert.deepEqual(server.requests[1].range, { start: 7_000, end: 29_999, ifRange: '"v1"' });
+  });
+
+  it('a 503 is an HttpStatusError read by the retry policy: Retry-After is honoured', async () => {
+    const server = new MemoryServer(image(5_000));
+    const request = server.request.bind(server);
+    let calls = 0;
+    const time = new VirtualTime();
+    const seen: number[] = [];
+    server.request = async (req, sink) => {
+      seen.push(time.now());
+      if (++calls > 1) return request(req, sink);
+      sink.onHead?.({ status: 503, headers: { 'retry-after': '90' } });
+      throw new Error('unreachable: onHead throws');
+    };
+    const got = new Uint8Array(5_000);
+    await time.runFor(
+      download({ client: server, clock: time.clockPort(), identity: { url: 'https://h/x', size: 5_000 }, sink: { write: (o, c) => void got.set(c, o), restart: () => undefined }, backoffCapMs: 600_000 }),
+    );
+    assert.deepEqual(got, server.body);
+    assert.ok(seen[1] - seen[0] >= 90_000, `waited ${seen[1] - seen[0]} ms`);
+  });
+
+  it('a 404 is not retried: the HttpStatusError carries the status', async () => {
+    const server = new MemoryServer(image(5_000));
+    server.request = async (_req, sink) => {
+      sink.onHead?.({ status: 404, headers: {} });
+      throw new Error('unreachable');
+    };
+    await assert.rejects(run(server), (e: unknown) => e instanceof HttpStatusError && e.status === 404 && e.reason === 'http-status');
   });
 
   it('resumes after link loss at the next byte with If-Range, never from zero', async () => {
@@ -99,7 +155,7 @@ describe('net/download', () => {
     const { result, got, restarts } = await run(server);
     assert.deepEqual(got, server.body);
     assert.deepEqual(restarts, []);
-    assert.deepEqual(server.requests.map((r) => r.range?.start), [0, 12_345, 32_345]);
+    assert.deepEqual(server.requests.map((r) => r.range?.start ?? 0), [0, 12_345, 32_345]);
     assert.equal(server.requests[1].range?.ifRange, '"v1"');
     assert.deepEqual(result.failures, ['link-lost', 'link-lost']);
   });
@@ -140,7 +196,7 @@ describe('net/download', () => {
     const time = new VirtualTime();
     await assert.rejects(
       time.runFor(download({ client: server, clock: time.clockPort(), identity: { url: 'https://h/x', size: 4_000 }, sink: { write: () => undefined, restart: () => undefined } })),
-      (e: unknown) => isOtaError(e, 'body-too-large'),
+      (e: unknown) => isOtaError(e, 'backend-protocol'),
     );
   });
 
