@@ -100,31 +100,48 @@ export class FakeInstaller implements Installer {
   rejectWith: OtaError | undefined;
   finishes = 0;
   abandons = 0;
+  /** The Installer contract's states (test/support/installer-contract.ts): what the real one refuses, this refuses. */
+  #writing = false;
+  #sealed = false;
+  #verified = false;
   async resume(offset: number): Promise<number> {
     this.flushed = offset - (offset % 4096);
     this.written = this.flushed;
+    this.#writing = true;
+    this.#sealed = false;
+    this.#verified = false;
     return this.flushed;
   }
   async write(chunk: Uint8Array): Promise<void> {
+    if (!this.#writing) throw new OtaError('bad-state', 'write before resume or after seal');
+    if (this.written + chunk.length > this.slot.length) throw new OtaError('trailing-data', `${this.written + chunk.length - this.slot.length} bytes after the image`);
     this.slot.set(chunk, this.written);
     this.written += chunk.length;
     this.flushed = this.written - (this.written % 4096);
   }
   seal(): number {
+    if (!this.#writing) throw new OtaError('bad-state', 'seal before resume');
+    this.#writing = false;
+    this.#sealed = true;
     this.flushed = this.written;
     return this.written;
   }
   async reload(length: number): Promise<void> {
     this.written = length;
     this.flushed = length;
+    this.#writing = false;
+    this.#sealed = true;
+    this.#verified = false;
   }
   /** How many finishes fail with rejectWith (undefined: all). */
   rejectTimes: number | undefined;
   /** SEC_CNT of the image in the slot (undefined: no TLV). */
   securityCounter: number | undefined;
   async finish(): Promise<ImageInfo> {
+    if (!this.#sealed) throw new OtaError('bad-state', 'finish before seal or reload');
     this.finishes++;
     if (this.rejectWith && (this.rejectTimes === undefined || this.rejectTimes-- > 0)) throw this.rejectWith;
+    this.#verified = true;
     return { version: this.imageVersion, securityCounter: this.securityCounter, imageSize: this.written, fileSha256: new Uint8Array(createHash('sha256').update(this.slot).digest()) };
   }
   /** The next stage() fails (a torn trailer write). */
@@ -136,11 +153,13 @@ export class FakeInstaller implements Installer {
       this.failStage = false;
       throw new OtaError('trailer-invalid', 'torn trailer (injected)');
     }
+    if (!this.#verified) throw new OtaError('bad-state', 'stage before the image verified');
     this.pending = true;
   }
   abandon(): void {
     this.abandons++;
     this.pending = false;
+    this.#verified = false;
   }
   runningVersion(): string {
     return this.running;

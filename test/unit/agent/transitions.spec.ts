@@ -12,7 +12,8 @@ import { CANCEL_RULE, TRANSITIONS, tableEdges } from '../../../src/agent/machine
 import { Journal, MAX_WRITES_PER_DEPLOYMENT, type State } from '../../../src/agent/journal.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { repoRoot } from '../../support/paths.js';
-import { deltaOffer, drive, fakeDeltaHook, setup } from './machine-fakes.js';
+import { ARTIFACT, FakeInstaller, deltaOffer, drive, fakeDeltaHook, setup } from './machine-fakes.js';
+import { installerContract } from '../../support/installer-contract.js';
 
 type Setup = ReturnType<typeof setup>;
 
@@ -447,3 +448,6 @@ describe('agent: terminal errors are reported failures, never a silent loop', ()
     assert.ok(s.logs.includes('journal.unsaved'));
   });
 });
+
+// The fake the machine tests trust must do what the real installer does (slot-installer.spec.ts).
+installerContract('the machine tests\' FakeInstaller', () => ({ installer: new FakeInstaller(), image: ARTIFACT, version: '1.3.0+5', sector: 4096 }));
