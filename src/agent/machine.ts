@@ -31,6 +31,7 @@ import { OtaError, describeError, reasonOf, type OtaReason } from '../util/error
 import { backoffDelayMs, xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
+import type { HistoryRecorder } from './history-report.js';
 import { Journal, type Deployment, type HeldImage, type Outcome, type State } from './journal.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
 
@@ -140,6 +141,8 @@ export interface AgentDeps {
   randomSeed?: number;
   /** Security counter floor (SEC_CNT of the running image); images below it are refused. */
   minSecurityCounter?: number;
+  /** Update history (identity helper, src/agent/history-report.ts): records each deployment's end. */
+  history?: HistoryRecorder;
 }
 
 /** What one `step` did: the caller (run loop, tests) waits `sleepMs` before the next. */
@@ -754,6 +757,9 @@ export class UpdateAgent {
 
   #finish(d: Deployment, outcome: Outcome, held?: HeldImage): Promise<StepResult> {
     if (outcome.phase !== 'running') this.#log('warn', 'deployment.ended', { phase: outcome.phase, reason: outcome.reason, detail: outcome.detail });
+    // Hook (identity): the attempt's history entry, before the outcome is journaled (the recorder de-duplicates a repeat).
+    const entry = this.#d.history?.record(d, outcome);
+    if (entry instanceof Error) this.#log('warn', 'history.failed', { detail: entry.message });
     this.journal.save({ state: 'report', deployment: d, outcome, ...(held ? { held } : {}) });
     return this.#report(d, outcome);
   }

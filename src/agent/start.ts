@@ -20,6 +20,8 @@ import { OtaError, describeError, reasonOf } from '../util/errors.js';
 import { resolveConfig, type AgentConfig } from './config.js';
 import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
+import { UpdateHistory } from './history.js';
+import { HistoryRecorder, HistoryReportingBackend } from './history-report.js';
 
 /** Which update backend the agent talks to. */
 export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
@@ -106,10 +108,20 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
   const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyObjectId: config.keyObjectId });
   const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
-  const backend = createBackend(config, settings, http, modem, platform);
+  // Update history (docs/history.md): every attempt's end recorded, and delivered with the final report.
+  const history = new UpdateHistory(platform.keyValue);
+  const backend = new HistoryReportingBackend(createBackend(config, settings, http, modem, platform), history);
+  const recorder = new HistoryRecorder({
+    history,
+    clock: platform.clock,
+    backend: settings.backendKind,
+    keyObjectId: config.keyObjectId,
+    slots: { primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, trailerSize: config.trailerSize },
+  });
   const agent = new UpdateAgent({
     config,
     backend,
+    history: recorder,
     http,
     installer,
     keyValue: platform.keyValue,

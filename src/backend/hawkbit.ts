@@ -244,6 +244,8 @@ export class HawkbitBackend implements UpdateBackend {
     if (report.reason !== undefined) details.push(`reason: ${report.reason}`);
     if (report.detail !== undefined) details.push(report.detail.slice(0, HAWKBIT_DETAIL_MAX));
     if (report.progress !== undefined) details.push(`${report.progress.done} of ${report.progress.total} bytes`);
+    // Update history (docs/history.md): one details line per entry, the server keeps them with the action.
+    for (const line of report.history ?? []) details.push(`history ${line}`);
     const result: Record<string, unknown> = { finished: mapping.finished };
     // DdiProgress {cnt, of}: the schema marks it "currently not supported" on the server, but it
     // is accepted and costs a few bytes; details carry the same in text.

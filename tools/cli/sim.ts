@@ -18,6 +18,7 @@ import type { VirtualTime } from '../devkit/virtual-time.js';
 import type { ReferenceServer } from '../server/index.js';
 import { mosquittoMissing } from '../devkit/mosquitto.js';
 import type { Command } from './main.js';
+import { formatHistory } from './history-print.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
@@ -51,7 +52,9 @@ const USAGE = `usage: xs-ota sim [options]
                             --window-open-after seconds (default 600) after the agent starts waiting
   --seed N                  seed for jitter and torn writes (default 1)
   --json                    print the summary as JSON on stdout
-  --verbose                 print every agent log line`;
+  --verbose                 print every agent log line
+  --state FILE              persist the dev kit's key-value store (journal, update history); reused if it exists
+  --history                 print the update history the device holds at the end (with --json: in "history")`;
 
 function bar(done: number, total: number): string {
   const width = 30;
@@ -107,6 +110,8 @@ export const command: Command = {
         seed: { type: 'string', default: '1' },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
+        history: { type: 'boolean', default: false },
+        state: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -161,6 +166,7 @@ export const command: Command = {
       baseImage,
       trustedKeyPem,
       flashFile: values.flash,
+      keyValueFile: values.state,
       faults,
       seed: Number(values.seed),
       policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
@@ -193,6 +199,7 @@ export const command: Command = {
       const { logs, ...rest } = summary;
       console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
     } else printSummary(summary);
+    if (values.history && !values.json) console.log(formatHistory(summary.history));
     return summary.outcome === 'running' ? 0 : 1;
   },
 };

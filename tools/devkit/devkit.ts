@@ -24,6 +24,7 @@ import { SimA5000 } from './sim-a5000.js';
 import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
 import { createDevkitFlash, DEVKIT_LAYOUT, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout } from './sim-flash.js';
 import { SimKeyValue } from './sim-key-value.js';
+import { UpdateHistory, type HistoryEntry } from '../../src/agent/history.js';
 import { createSimModem, type SimModemKit } from './sim-modem/index.js';
 import { TEST_CA } from './test-pki.js';
 import { VirtualTime } from './virtual-time.js';
@@ -189,6 +190,8 @@ export interface DevkitSummary {
   logs: LogEntry[];
   /** The secondary slot's MCUboot trailer at the end (magic 'unset': nothing pending). */
   secondary: SwapState;
+  /** The update history in the key-value store at the end (src/agent/history.ts), oldest first. */
+  history: HistoryEntry[];
   /** Why the device reset, in order ('power cut' or the agent's reboot reason). */
   resets: string[];
 }
@@ -478,6 +481,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     acks: prepared.acks?.(),
     logs: device.logs,
     secondary: readSwapState(flash.secondary),
+    history: new UpdateHistory(keyValue).entries(),
     resets,
   };
   return summary;
