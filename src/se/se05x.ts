@@ -10,7 +10,7 @@ import { hex, unhex } from '../util/bytes.js';
 import { OtaError, type OtaReason } from '../util/errors.js';
 import { ApduBuilder, SW_OK, statusWord } from './apdu.js';
 import type { T1Link } from './t1-link.js';
-import { TAG_1, TAG_2, TAG_3, TAG_5, findTlv } from './tlv.js';
+import { TAG_1, TAG_2, TAG_3, TAG_4, TAG_5, findTlv } from './tlv.js';
 
 /** The SE05x IoT applet AID (nano se05x_APDU_impl.c, AN12413 §4.1). */
 export const SE05X_APPLET_AID = unhex('a0000003965453000000010300000000');
@@ -32,6 +32,7 @@ export const P2_RANDOM = 0x49;
 export const INS_TRANSIENT = 0x80;
 export const P1_EC = 0x01;
 export const P1_KEY_PAIR = 0x60;
+export const P1_PUBLIC = 0x20;
 export const P2_SIGN = 0x09;
 export const P2_DH = 0x0f;
 export const P2_DELETE_OBJECT = 0x28;
@@ -247,6 +248,24 @@ export class Se05x {
     const secret = await this.#tag1(`ECDH ${objectName(objectId)}`, apdu);
     if (secret.length !== 32) throw new OtaError('se-response-malformed', `ECDH returned ${secret.length} bytes, expected 32`);
     return secret.slice();
+  }
+
+  /**
+   * WriteECKey with a public point: `80 01|80 21 00 Lc 41 04 <id> 42 01 03 44 41 <04||X||Y>`
+   * (P1_EC | P1_PUBLIC). The object must not exist (a key written over keeps its curve: nano
+   * sends no curve then; this driver writes fresh objects only). For verifying a peer's signature
+   * in the SE (ECDSAVerify needs the key as an object).
+   */
+  async writeEcPublicKey(objectId: number, point: Uint8Array, options: { transient?: boolean } = {}): Promise<void> {
+    if (point.length !== 65 || point[0] !== 0x04) throw new OtaError('invalid-argument', `public key of ${point.length} bytes, expected an uncompressed P-256 point`);
+    const ins = INS_WRITE | (options.transient ? INS_TRANSIENT : 0);
+    const apdu = this.#builder
+      .start(CLA_SE05X, ins, P1_EC | P1_PUBLIC, P2_DEFAULT)
+      .tlvUint(TAG_1, objectId, 4)
+      .tlvUint(TAG_2, CURVE_NIST_P256, 1)
+      .tlv(TAG_4, point)
+      .finish();
+    await this.#send(`WriteECKey public ${objectName(objectId)}`, apdu);
   }
 
   /** DeleteSecureObject `80 04 00 28 06 41 04 <id>`. */

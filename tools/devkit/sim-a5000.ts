@@ -109,7 +109,7 @@ export interface SimA5000Faults {
  * are gone after a chip reset or the end of the APDU session, and never reach the store file.
  */
 export type SimKeyObject =
-  | { type: 'ec-p256-public'; value: Uint8Array }
+  | { type: 'ec-p256-public'; value: Uint8Array; transient?: boolean }
   | { type: 'binary'; value: Uint8Array }
   | { type: 'ec-p256-keypair'; value: Uint8Array; secret: Uint8Array; transient?: boolean };
 
@@ -314,7 +314,7 @@ export class SimA5000 implements I2cPort {
 
   /** Transient objects live in RAM: a reset or the end of the session clears them. */
   #dropTransient(): void {
-    for (const [id, object] of this.objects) if (object.type === 'ec-p256-keypair' && object.transient) this.objects.delete(id);
+    for (const [id, object] of this.objects) if (object.type !== 'binary' && object.transient) this.objects.delete(id);
   }
 
   /**
@@ -522,6 +522,17 @@ export class SimA5000 implements I2cPort {
       this.stats.keyGenerations++;
       return { response: sw(0x9000), ms: SIM_A5000_KEY_TIMING.keyGenMs, slow: true };
     }
+    // WriteECKey public (P1_EC | P1_PUBLIC): TAG_1 id, TAG_2 curve, TAG_4 the point. A new object
+    // only (writing over one is not simulated: 6985).
+    if ((ins & 0x1f) === 0x01 && p1 === 0x21 && p2 === 0x00) {
+      const id = objectId();
+      const curve = tlvs.get(0x42);
+      const point = tlvs.get(0x44);
+      if (id === undefined || !curve || curve.length !== 1 || curve[0] !== 0x03 || !point || !p256Point(point)) return quick(sw(0x6a80));
+      if (this.objects.has(id)) return quick(sw(0x6985));
+      this.objects.set(id, { type: 'ec-p256-public', value: point.slice(), ...((ins & 0x80) !== 0 ? { transient: true } : {}) });
+      return quick(sw(0x9000));
+    }
     // ECDSASign (Se05x_API_ECDSASign): 80 03 0C 09, TAG_1 id, TAG_2 ECSignatureAlgo, TAG_3 the
     // digest (SIG_ECDSA_SHA_256: the host hashed) → TAG_1 DER signature.
     if (ins === 0x03 && p1 === 0x0c && p2 === 0x09) {
@@ -677,9 +688,9 @@ export function loadSimA5000Store(file: string): Map<number, SimKeyObject> {
 export function saveSimA5000Store(file: string, objects: Map<number, SimKeyObject>): void {
   const out: StoreFile = { format: SIM_A5000_STORE_FORMAT, objects: {} };
   for (const [id, object] of [...objects].sort((a, b) => a[0] - b[0])) {
-    if (object.type === 'ec-p256-keypair') {
-      if (!object.transient) out.objects[objectIdText(id)] = { type: object.type, value: hex(object.value), secret: hex(object.secret) };
-    } else out.objects[objectIdText(id)] = { type: object.type, value: hex(object.value) };
+    if (object.type !== 'binary' && object.transient) continue;
+    if (object.type === 'ec-p256-keypair') out.objects[objectIdText(id)] = { type: object.type, value: hex(object.value), secret: hex(object.secret) };
+    else out.objects[objectIdText(id)] = { type: object.type, value: hex(object.value) };
   }
   writeFileSync(`${file}.tmp`, `${JSON.stringify(out, null, 1)}\n`);
   renameSync(`${file}.tmp`, file);
