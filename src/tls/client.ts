@@ -136,7 +136,7 @@ export class TlsClient implements ByteStream {
   readonly #io: ByteStream;
   readonly #o: TlsClientOptions;
   readonly #records = new RecordReader();
-  readonly #handshake = new HandshakeReader();
+  #handshake = new HandshakeReader();
   #read: RecordProtection | undefined;
   #write: RecordProtection | undefined;
   #serverAppSecret: Uint8Array | undefined;
@@ -291,6 +291,8 @@ export class TlsClient implements ByteStream {
     this.#clientAppSecret = app.clientApplication;
     this.#write = new RecordProtection(crypto, trafficKeys(crypto, app.clientApplication));
     this.#established = true;
+    // The handshake-sized buffer is not needed any more (RAM budget: docs in src/tls/limits.ts).
+    this.#handshake = new HandshakeReader(TLS_LIMITS.postHandshakeMax, true);
     this.#resume(new RecordProtection(crypto, trafficKeys(crypto, app.serverApplication)));
     // Anything that arrived after the server Finished under the application keys is handled now.
     const early = this.#messages;

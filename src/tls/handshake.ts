@@ -237,22 +237,46 @@ export function certificateVerifyContent(server: boolean, transcriptHash: Uint8A
   return out;
 }
 
-/** Cuts handshake messages out of handshake records (a message may span records; bounded). */
+/**
+ * Cuts handshake messages out of handshake records (a message may span records; bounded by
+ * `max`). After the handshake the client swaps in a small reader (TLS_LIMITS.postHandshakeMax)
+ * that skips a NewSessionTicket too large for it: the agent never resumes, so a ticket is only
+ * bytes to pass over, and the session keeps no handshake-sized buffer.
+ */
 export class HandshakeReader {
-  readonly #buf = new Uint8Array(4 + TLS_LIMITS.handshakeMessageMax);
+  readonly #buf: Uint8Array;
+  readonly #max: number;
   #fill = 0;
+  /** Bytes of an oversized NewSessionTicket still to pass over. */
+  #skip = 0;
+
+  constructor(max: number = TLS_LIMITS.handshakeMessageMax, readonly skipsTickets = false) {
+    this.#max = max;
+    this.#buf = new Uint8Array(4 + max);
+  }
 
   push(fragment: Uint8Array, onMessage: (type: number, body: Uint8Array, raw: Uint8Array) => void): void {
     let i = 0;
     while (i < fragment.length) {
+      if (this.#skip > 0) {
+        const n = Math.min(this.#skip, fragment.length - i);
+        this.#skip -= n;
+        i += n;
+        continue;
+      }
       const need = this.#fill < 4 ? 4 : 4 + ((this.#buf[1] << 16) | (this.#buf[2] << 8) | this.#buf[3]);
       const take = Math.min(need - this.#fill, fragment.length - i);
       this.#buf.set(fragment.subarray(i, i + take), this.#fill);
       this.#fill += take;
       i += take;
       const length = (this.#buf[1] << 16) | (this.#buf[2] << 8) | this.#buf[3];
-      if (this.#fill === 4 && length > TLS_LIMITS.handshakeMessageMax) {
-        throw new OtaError('limit-exceeded', `handshake message ${this.#buf[0]} of ${length} bytes, limit ${TLS_LIMITS.handshakeMessageMax}`);
+      if (this.#fill === 4 && length > this.#max) {
+        if (this.skipsTickets && this.#buf[0] === HS.newSessionTicket) {
+          this.#skip = length;
+          this.#fill = 0;
+          continue;
+        }
+        throw new OtaError('limit-exceeded', `handshake message ${this.#buf[0]} of ${length} bytes, limit ${this.#max}`);
       }
       if (this.#fill >= 4 && this.#fill === 4 + length) {
         const raw = this.#buf.slice(0, this.#fill);

@@ -15,6 +15,11 @@ export const TLS_LIMITS = {
    * each for P-256). A bigger chain is refused (`limit-exceeded`).
    */
   handshakeMessageMax: 6144,
+  /**
+   * Largest post-handshake message kept (KeyUpdate is 5 bytes; a NewSessionTicket larger than
+   * this is skipped, not kept: no resumption). Replaces the handshake buffer once connected.
+   */
+  postHandshakeMax: 256,
   /** Certificates in the server's chain, leaf included. */
   chainMax: 4,
 } as const;
