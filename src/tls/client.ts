@@ -169,8 +169,11 @@ export class TlsClient implements ByteStream {
     try {
       await tls.#runHandshake();
     } catch (error) {
-      tls.#abort(error);
-      throw error;
+      // A fatal alert that arrived while we were sending (the server refused our certificate
+      // while the SE was signing) is the reason, not the closed socket our next write met.
+      const failure = tls.#failure ?? error;
+      tls.#abort(failure);
+      throw failure;
     }
     return tls;
   }
@@ -266,6 +269,10 @@ export class TlsClient implements ByteStream {
     transcript.update(fin.raw);
     const app = applicationSecrets(crypto, hs.handshake, transcript.hash());
     if (!this.#handshake.empty) throw new OtaError('tls-protocol', 'handshake data after the server Finished in the same flight');
+    // The server writes under its application keys from here on (tickets, or an alert refusing our
+    // certificate while the SE signs): read with them at once.
+    this.#serverAppSecret = app.serverApplication;
+    this.#resume(new RecordProtection(crypto, trafficKeys(crypto, app.serverApplication)));
 
     if (requestContext !== undefined) {
       const ours = keys.certificateChain();
@@ -287,13 +294,11 @@ export class TlsClient implements ByteStream {
     const finished = handshakeMessage(HS.finished, finishedMac(crypto, hs.clientHandshake, transcript.hash()));
     await this.#send(clientHandshakeWrite.seal(CONTENT.handshake, finished));
 
-    this.#serverAppSecret = app.serverApplication;
     this.#clientAppSecret = app.clientApplication;
     this.#write = new RecordProtection(crypto, trafficKeys(crypto, app.clientApplication));
     this.#established = true;
     // The handshake-sized buffer is not needed any more (RAM budget: docs in src/tls/limits.ts).
     this.#handshake = new HandshakeReader(TLS_LIMITS.postHandshakeMax, true);
-    this.#resume(new RecordProtection(crypto, trafficKeys(crypto, app.serverApplication)));
     // Anything that arrived after the server Finished under the application keys is handled now.
     const early = this.#messages;
     this.#messages = [];
@@ -449,6 +454,7 @@ export class TlsClient implements ByteStream {
   // ── out, failure ─────────────────────────────────────────────────────────────────────────
 
   async #send(record: Uint8Array): Promise<void> {
+    if (this.#failure) throw this.#failure;
     this.stats.recordsOut++;
     this.stats.bytesOut += record.length;
     await this.#io.write(record);
