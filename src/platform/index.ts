@@ -19,6 +19,7 @@ export type { I2cPort } from './i2c.js';
 export type { KeyValuePort } from './key-value.js';
 export type { LogPort, LogLevel, LogFields } from './log.js';
 export type { RebootPort } from './reboot.js';
+export type { TlsCryptoPort } from './tls-crypto.js';
 export type { DigitalOut, SerialEvents, SerialPort } from './serial.js';
 
 export interface Platform {
