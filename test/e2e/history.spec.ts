@@ -9,7 +9,7 @@ import { sign as cryptoSign } from 'node:crypto';
 import { signImage } from '../../tools/image/imgtool-sign.js';
 import { signingKeyPem, imageSha } from '../support/devkit-update.js';
 import { parseFault } from '../../tools/devkit/devkit.js';
-import { BASE, TARGET, finals, run, story } from './e2e-support.js';
+import { BASE, TARGET, finals, run, seen, story } from './e2e-support.js';
 
 /** The history lines the server got in the closing feedback. */
 function historyAtServer(details: string): string[] {
@@ -62,5 +62,14 @@ describe('e2e: update history', function () {
     assert.equal(s.history[0].reverted, true);
     const closing = finals(s);
     assert.deepEqual(historyAtServer(closing[closing.length - 1].details).map(decodeHistoryEntry), s.history);
+  });
+  it('a deployment the server cancels: the entry (cancelled) goes with the cancelAction confirmation', async () => {
+    const s = await run({ backend: 'hawkbit', faults: [parseFault('cancel@50%')] });
+    assert.equal(s.outcome, 'cancelled', story(s));
+    assert.equal(s.history.length, 1);
+    assert.equal(s.history[0].verdict, 'cancelled');
+    const confirm = seen(s).filter((r) => r.kind === 'hawkbit-cancel-feedback' && r.what === 'closed/success');
+    assert.equal(confirm.length, 1, story(s));
+    assert.deepEqual(historyAtServer(confirm[0].details).map(decodeHistoryEntry), s.history);
   });
 });
