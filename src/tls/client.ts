@@ -33,7 +33,8 @@ import {
 import { applicationSecrets, finishedMac, handshakeSecrets, nextTrafficSecret, trafficKeys } from './key-schedule.js';
 import { CONTENT, plainRecord, RecordProtection, RecordReader, type TlsRecord } from './record.js';
 import { TLS_LIMITS } from './limits.js';
-import { certificateNames, parseCertificate, type Certificate } from './x509.js';
+import type { Certificate } from './x509.js';
+import { checkServerChain } from './chain.js';
 
 /** The private-key side: the A5000 on the device. */
 export interface TlsKeyOps {
@@ -305,35 +306,11 @@ export class TlsClient implements ByteStream {
     for (const msg of early) this.#postHandshake(msg);
   }
 
-  /** The chain leads from the leaf to a provisioned CA, every link signed and valid now; the leaf names the host. */
   async #checkChain(ders: Uint8Array[], now: number): Promise<Certificate> {
-    if (ders.length === 0) throw new OtaError('tls-certificate-untrusted', 'the server sent no certificate');
-    const certs = ders.map(parseCertificate);
-    const anchors = this.#o.trustAnchors.map(parseCertificate);
-    for (const c of certs) {
-      if (now < c.notBefore || now > c.notAfter) {
-        throw new OtaError('tls-certificate-expired', `certificate valid ${new Date(c.notBefore * 1000).toISOString()} to ${new Date(c.notAfter * 1000).toISOString()}, now ${new Date(now * 1000).toISOString()}`);
-      }
-    }
-    for (let i = 0; i < certs.length; i++) {
-      const cert = certs[i];
-      const anchor = anchors.find((a) => bytesEqual(a.subject, cert.issuer));
-      const issuer = anchor ?? certs[i + 1];
-      if (!issuer || !bytesEqual(issuer.subject, cert.issuer)) throw new OtaError('tls-certificate-untrusted', 'the chain does not lead to a provisioned CA');
-      if (!issuer.isCa) throw new OtaError('tls-certificate-untrusted', 'an issuer in the chain is not a CA');
+    return checkServerChain(ders, { anchors: this.#o.trustAnchors, host: this.#o.host, now, digest: this.#o.digest, verify: (key, digest, sig) => {
       this.stats.keyOps.verify++;
-      if (!(await this.#o.keys.verify(issuer.publicKey, this.#sha256(cert.tbs), cert.signature))) {
-        throw new OtaError('tls-certificate-untrusted', `certificate ${i} is not signed by its issuer's key`);
-      }
-      if (anchor) {
-        if (now < anchor.notBefore || now > anchor.notAfter) throw new OtaError('tls-certificate-expired', 'the provisioned CA is outside its validity');
-        break;
-      }
-    }
-    if (!certificateNames(certs[0], this.#o.host)) {
-      throw new OtaError('tls-host-mismatch', `certificate names ${[...certs[0].dnsNames, ...certs[0].ipAddresses.map((a) => a.join('.'))].join(', ') || 'no host'}, not ${this.#o.host}`);
-    }
-    return certs[0];
+      return this.#o.keys.verify(key, digest, sig);
+    } });
   }
 
   #sha256(bytes: Uint8Array): Uint8Array {
