@@ -97,10 +97,13 @@ export class RecordProtection {
   }
 }
 
-/** A plaintext record (the ClientHello, alerts before keys). */
-export function plainRecord(type: number, content: Uint8Array): Uint8Array {
+/**
+ * A plaintext record. `hello`: the ClientHello, whose record says 0x0301 (RFC 8446 §5.1: for
+ * servers that refuse anything newer there); every later record 0x0303 (TLS 1.2 servers check it).
+ */
+export function plainRecord(type: number, content: Uint8Array, hello = type === CONTENT.handshake): Uint8Array {
   const out = new Uint8Array(RECORD_HEADER + content.length);
-  out.set([type, 0x03, type === CONTENT.handshake ? 0x01 : 0x03, content.length >> 8, content.length & 0xff]);
+  out.set([type, 0x03, hello ? 0x01 : 0x03, content.length >> 8, content.length & 0xff]);
   out.set(content, RECORD_HEADER);
   return out;
 }
