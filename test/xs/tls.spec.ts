@@ -5,7 +5,6 @@
  * slots held by the session, compute, A5000 commands per handshake.
  */
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -15,14 +14,13 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { Se05x } from '../../src/se/se05x.js';
 import { T1Link } from '../../src/se/t1-link.js';
-import { NodeDigest } from '../../tools/devkit/node-digest.js';
-import { NodeTlsCrypto } from '../../tools/devkit/node-tls-crypto.js';
 import { connectNode } from '../../tools/devkit/node-byte-stream.js';
 import { realClock } from '../../tools/devkit/real-clock.js';
 import { SimA5000 } from '../../tools/devkit/sim-a5000.js';
 import { buildCsr } from '../../tools/devkit/pkcs10.js';
 import { serveRealClock, serveSockets } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
+import { serveTlsHost } from '../support/xs-tls-host.js';
 
 const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'devkit', 'test-pki');
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
@@ -62,32 +60,7 @@ describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', funct
     session = await XsSession.start({ bundle: 'tls' });
     serveRealClock(session, (e) => errors.push(e));
     serveSockets(session, { connect: (t) => connectNode(t) }, (e) => errors.push(e));
-    const crypto = new NodeTlsCrypto();
-    const digest = new NodeDigest();
-    const digests = new Map<number, ReturnType<NodeDigest['sha256']>>();
-    let next = 1;
-    session.provide('digest.create', () => {
-      digests.set(next, digest.sha256());
-      return next++;
-    });
-    session.provide('digest.update', (a: { id: number; bytes: Uint8Array }) => digests.get(a.id)!.update(a.bytes));
-    session.provide('digest.finish', (a: { id: number }) => {
-      const d = digests.get(a.id)!.digest();
-      digests.delete(a.id);
-      return d;
-    });
-    session.provide('i2c.write', (a: { address: number; bytes: Uint8Array }) => (a.address === sim.address ? sim.write(a.bytes) : false));
-    session.provide('i2c.read', (a: { address: number; length: number }) => {
-      const into = new Uint8Array(a.length);
-      return a.address === sim.address && sim.read(into) ? into : null;
-    });
-    session.provide('tls.hmac', (a: { key: Uint8Array; parts: Uint8Array[] }) => {
-      const h = createHmac('sha256', a.key);
-      for (const p of a.parts) h.update(p);
-      return new Uint8Array(h.digest());
-    });
-    session.provide('tls.seal', (a: { key: Uint8Array; nonce: Uint8Array; aad: Uint8Array; plaintext: Uint8Array }) => crypto.aes128GcmSeal(a.key, a.nonce, a.aad, a.plaintext));
-    session.provide('tls.open', (a: { key: Uint8Array; nonce: Uint8Array; aad: Uint8Array; sealed: Uint8Array }) => crypto.aes128GcmOpen(a.key, a.nonce, a.aad, a.sealed) ?? null);
+    serveTlsHost(session, sim);
   });
   after(async () => {
     await session?.close();
