@@ -152,6 +152,7 @@ export class TlsClient implements ByteStream {
    * once they are installed. Bounded by PENDING_RECORDS_MAX.
    */
   #pending: TlsRecord[] = [];
+  #pendingBytes = 0;
   #paused = false;
   #waiter: { resolve: (m: Message) => void; reject: (e: unknown) => void } | undefined;
   #dataHandler: ((chunk: Uint8Array) => void) | undefined;
@@ -351,6 +352,7 @@ export class TlsClient implements ByteStream {
     this.#paused = false;
     const waiting = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     try {
       for (const record of waiting) this.#onRecord(record);
     } catch (error) {
@@ -360,7 +362,10 @@ export class TlsClient implements ByteStream {
 
   #onRecord(record: TlsRecord): void {
     if (this.#paused) {
-      if (this.#pending.length >= PENDING_RECORDS_MAX) throw new OtaError('limit-exceeded', `more than ${PENDING_RECORDS_MAX} records while keys change`);
+      this.#pendingBytes += record.fragment.length;
+      if (this.#pending.length >= PENDING_RECORDS_MAX || this.#pendingBytes > TLS_LIMITS.pendingBytesMax) {
+        throw new OtaError('limit-exceeded', `more than ${TLS_LIMITS.pendingBytesMax} bytes of records while keys change`);
+      }
       this.#pending.push(record);
       return;
     }

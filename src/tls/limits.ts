@@ -20,6 +20,12 @@ export const TLS_LIMITS = {
    * this is skipped, not kept: no resumption). Replaces the handshake buffer once connected.
    */
   postHandshakeMax: 256,
+  /**
+   * Bytes of records held while the SE computes the ECDH (the server's encrypted flight arrives
+   * with its ServerHello): the flight of a P-256 chain of two is 1.2-2.5 KB. More fails with
+   * `limit-exceeded`.
+   */
+  pendingBytesMax: 2 * (5 + 2048 + 256),
   /** Certificates in the server's chain, leaf included. */
   chainMax: 4,
 } as const;
