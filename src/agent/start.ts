@@ -22,6 +22,7 @@ import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
 import { UpdateHistory } from './history.js';
 import { HistoryRecorder, HistoryReportingBackend } from './history-report.js';
+import { agentTlsControlConnector, type AgentTlsSettings } from '../tls/control-channel.js';
 
 /** Which update backend the agent talks to. */
 export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
@@ -64,6 +65,11 @@ export interface StartConfig {
   readonly healthCheckDeadlineS: number;
   /** IoTConnect company id and environment (backendKind 'iotconnect'). */
   readonly iotconnect?: { readonly cpid: string; readonly env: string };
+  /**
+   * TLS for the IoTConnect MQTT sessions terminated in the agent, the device key in the A5000
+   * (src/tls/control-channel.ts, docs/tls.md); absent: the modem's TLS.
+   */
+  readonly agentTls?: AgentTlsSettings;
   /** Further policy settings (src/agent/config.ts), each validated. */
   readonly policy?: Partial<AgentConfig>;
 }
@@ -110,7 +116,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
   // Update history (docs/history.md): every attempt's end recorded, and delivered with the final report.
   const history = new UpdateHistory(platform.keyValue);
-  const backend = new HistoryReportingBackend(createBackend(config, settings, http, modem, platform), history);
+  const backend = new HistoryReportingBackend(createBackend(config, settings, http, modem, platform, se), history);
   const recorder = new HistoryRecorder({
     history,
     clock: platform.clock,
@@ -134,7 +140,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   return { agent, modem, http, backend, installer, se };
 }
 
-function createBackend(config: AgentConfig, settings: StartConfig, http: HttpClient, modem: Modem, platform: Platform): UpdateBackend {
+function createBackend(config: AgentConfig, settings: StartConfig, http: HttpClient, modem: Modem, platform: Platform, se: Se05x): UpdateBackend {
   switch (config.backend) {
     case 'hawkbit':
       return new HawkbitBackend({
@@ -152,7 +158,10 @@ function createBackend(config: AgentConfig, settings: StartConfig, http: HttpCli
       if (!settings.iotconnect) throw new OtaError('config-invalid', 'iotconnect: cpid and env are required');
       return new IotConnectBackend({
         http,
-        connector: modemConnector(modem),
+        // Hook (identity): TLS in the agent with the key in the A5000 when configured.
+        connector: settings.agentTls
+          ? agentTlsControlConnector(settings.agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem: settings.caCert })
+          : modemConnector(modem),
         clock: platform.clock,
         log: platform.log,
         discoveryUrl: config.serverUrl,

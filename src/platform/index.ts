@@ -11,6 +11,7 @@ import type { KeyValuePort } from './key-value.js';
 import type { LogPort } from './log.js';
 import type { RebootPort } from './reboot.js';
 import type { DigitalOut, SerialPort } from './serial.js';
+import type { TlsCryptoPort } from './tls-crypto.js';
 
 export type { ClockPort, TimerId } from './clock.js';
 export type { DigestPort, Sha256 } from './digest.js';
@@ -38,4 +39,6 @@ export interface Platform {
   readonly clock: ClockPort;
   readonly reboot: RebootPort;
   readonly log: LogPort;
+  /** AES-GCM and HMAC for TLS in the agent (only with `agentTls`; src/platform/tls-crypto.ts). */
+  readonly tlsCrypto?: TlsCryptoPort;
 }
