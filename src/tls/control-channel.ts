@@ -18,6 +18,8 @@ export interface AgentTlsSettings {
   readonly deviceKeyId: number;
   /** The device certificate chain for that key, PEM (leaf first). */
   readonly certificatePem: Uint8Array;
+  /** CA certificate(s), PEM, the broker's chain must lead to; default the agent's `caCert`. */
+  readonly caPem?: Uint8Array;
   /** Free object ids for the transient ECDHE key and a peer key being verified. */
   readonly ephemeralKeyId?: number;
   readonly peerKeyId?: number;
@@ -39,7 +41,8 @@ export const DEFAULT_PEER_KEY_ID = 0x7b000303;
 
 export function agentTlsControlConnector(settings: AgentTlsSettings, parts: ControlChannelParts): ByteStreamConnector {
   if (!parts.crypto) throw new OtaError('config-invalid', 'agentTls: the platform has no TlsCryptoPort (modules/ota-tls-crypto.ts)');
-  if (!parts.caPem || parts.caPem.length === 0) throw new OtaError('config-invalid', 'agentTls: caCert is required');
+  const caPem = settings.caPem ?? parts.caPem;
+  if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'agentTls: caCert is required');
   const keys = new SeKeyOps({
     se: parts.se,
     deviceKeyId: settings.deviceKeyId,
@@ -47,5 +50,5 @@ export function agentTlsControlConnector(settings: AgentTlsSettings, parts: Cont
     ephemeralKeyId: settings.ephemeralKeyId ?? DEFAULT_EPHEMERAL_KEY_ID,
     peerKeyId: settings.peerKeyId ?? DEFAULT_PEER_KEY_ID,
   });
-  return agentTlsConnector(parts.plain, { trustAnchors: pemBlocks(parts.caPem), keys, crypto: parts.crypto, digest: parts.digest, now: () => parts.clock.wallClock() });
+  return agentTlsConnector(parts.plain, { trustAnchors: pemBlocks(caPem), keys, crypto: parts.crypto, digest: parts.digest, now: () => parts.clock.wallClock() });
 }

@@ -54,6 +54,8 @@ const USAGE = `usage: xs-ota sim [options]
   --json                    print the summary as JSON on stdout
   --verbose                 print every agent log line
   --state FILE              persist the dev kit's key-value store (journal, update history); reused if it exists
+  --agent-tls               iotconnect: MQTT over TLS terminated in the agent, the device key generated in the
+                            simulated A5000 and certified by the broker's CA (docs/tls.md)
   --history                 print the update history the device holds at the end (with --json: in "history")`;
 
 function bar(done: number, total: number): string {
@@ -111,6 +113,7 @@ export const command: Command = {
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         history: { type: 'boolean', default: false },
+        'agent-tls': { type: 'boolean', default: false },
         state: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
@@ -142,6 +145,7 @@ export const command: Command = {
     const openAfterS = Number(values['window-open-after']);
     if (!Number.isFinite(openAfterS) || openAfterS < 0) throw new Error(`--window-open-after ${values['window-open-after']}: seconds`);
     if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new Error('--update and --window are hawkBit deployment settings');
+    if (values['agent-tls'] && values.backend !== 'iotconnect') throw new Error('--agent-tls is for --backend iotconnect (the MQTT control channel)');
     // The operator opens the maintenance window a while after the device started waiting.
     let kit: { time: VirtualTime; server: ReferenceServer } | undefined;
     let actionId: string | undefined;
@@ -167,6 +171,7 @@ export const command: Command = {
       trustedKeyPem,
       flashFile: values.flash,
       keyValueFile: values.state,
+      agentTls: values['agent-tls'],
       faults,
       seed: Number(values.seed),
       policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
