@@ -37,6 +37,7 @@ import { OtaError, describeError, reasonOf, type OtaReason } from '../util/error
 import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
+import type { HistoryRecorder } from './history-report.js';
 import { Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
 import { RetryPolicy, retryAction } from './retry-policy.js';
 import { SecurityFloor } from './security-floor.js';
@@ -269,6 +270,8 @@ export interface AgentDeps {
   minSecurityCounter?: number;
   /** Delta updates (src/delta/delta-installer.ts, the same object as `installer`); absent: full images only. */
   delta?: DeltaHook;
+  /** Update history (identity helper, src/agent/history-report.ts): records each deployment's end. */
+  history?: HistoryRecorder;
 }
 
 /** What one `step` did: the caller (run loop, tests) waits `sleepMs` before the next. */
@@ -456,6 +459,12 @@ export class UpdateAgent {
     this.#log('debug', 'edge', { from, edge: move.edge, to: edge.to });
     if (edge.to === 'report' && from !== 'report' && move.outcome && move.outcome.phase !== 'running') {
       this.#log('warn', 'deployment.ended', { phase: move.outcome.phase, reason: move.outcome.reason, detail: move.outcome.detail });
+    }
+    if (edge.to === 'report' && from !== 'report' && move.outcome && d) {
+      // Update history (src/agent/history-report.ts): the attempt's entry, before the outcome is
+      // journaled (after a reset the recorder recognises the repeat and writes nothing).
+      const entry = this.#d.history?.record(d, move.outcome);
+      if (entry instanceof Error) this.#log('warn', 'history.failed', { detail: entry.message });
     }
     if (edge.persist !== false) {
       try {

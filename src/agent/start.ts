@@ -22,6 +22,9 @@ import { resolveConfig, type AgentConfig } from './config.js';
 import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
 import { DeltaInstaller } from '../delta/delta-installer.js';
+import { UpdateHistory } from './history.js';
+import { HistoryRecorder, HistoryReportingBackend } from './history-report.js';
+import { agentTlsControlConnector, type AgentTlsSettings } from '../tls/control-channel.js';
 
 /** Which update backend the agent talks to. */
 export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
@@ -76,6 +79,11 @@ export interface StartConfig {
     readonly session?: 'kept' | 'per-call';
     readonly successSt?: 0 | 3;
   };
+  /**
+   * TLS for the IoTConnect MQTT sessions terminated in the agent, the device key in the A5000
+   * (src/tls/control-channel.ts, docs/tls.md); absent: the modem's TLS.
+   */
+  readonly agentTls?: AgentTlsSettings;
   /** Further policy settings (src/agent/config.ts), each validated. */
   readonly policy?: Partial<AgentConfig>;
 }
@@ -135,12 +143,22 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyObjectId: config.keyObjectId });
   const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
   const slot = platform.secondarySlot.status();
-  const backend = createBackend(config, settings, http, modem, platform, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment });
+  // Update history (docs/history.md): every attempt's end recorded, and delivered with the final report.
+  const history = new UpdateHistory(platform.keyValue);
+  const backend = new HistoryReportingBackend(createBackend(config, settings, http, modem, platform, se, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment }), history);
+  const recorder = new HistoryRecorder({
+    history,
+    clock: platform.clock,
+    backend: settings.backendKind,
+    keyObjectId: config.keyObjectId,
+    slots: { primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, trailerSize: config.trailerSize },
+  });
   // Delta updates (src/delta): stages and decodes an offered delta, else passes through to `installer`.
   const delta = new DeltaInstaller({ inner: installer, primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, keyValue: platform.keyValue, trailerSize: config.trailerSize, log: platform.log });
   const agent = new UpdateAgent({
     config,
     backend,
+    history: recorder,
     http,
     installer: delta,
     delta,
@@ -167,6 +185,7 @@ function createBackend(
   http: HttpClient,
   modem: Modem,
   platform: Platform,
+  se: Se05x,
   extra: { maxImageBytes: number; confirm?: (offer: UpdateOffer) => boolean | Promise<boolean> },
 ): UpdateBackend {
   const image = { maxImageBytes: extra.maxImageBytes, loadAddress: config.imageLoadAddress === -1 ? undefined : config.imageLoadAddress };
@@ -195,7 +214,10 @@ function createBackend(
       if (!settings.iotconnect) throw new OtaError('config-invalid', 'iotconnect: cpid and env are required');
       return new IotConnectBackend({
         http,
-        connector: modemConnector(modem),
+        // Hook (identity): TLS in the agent with the key in the A5000 when configured.
+        connector: settings.agentTls
+          ? agentTlsControlConnector(settings.agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem: settings.caCert })
+          : modemConnector(modem),
         clock: platform.clock,
         log: platform.log,
         discoveryUrl: config.serverUrl,

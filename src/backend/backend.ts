@@ -84,6 +84,11 @@ export interface Report {
   progress?: { done: number; total: number };
   reason?: OtaReason;
   detail?: string;
+  /**
+   * Final reports only: update-history lines the backend has not acknowledged yet
+   * (src/agent/history.ts format, docs/history.md), oldest first.
+   */
+  history?: string[];
 }
 
 export interface UpdateBackend {

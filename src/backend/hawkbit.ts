@@ -290,7 +290,7 @@ export class HawkbitBackend implements UpdateBackend {
   async report(report: Report): Promise<void> {
     // The agent stopped because the server cancelled: DDI wants that confirmed on the cancel
     // action (closed+success), and a canceled action takes no more deploymentBase feedback.
-    if (report.phase === 'cancelled') return this.acknowledgeCancel(report.actionId, true);
+    if (report.phase === 'cancelled') return this.acknowledgeCancel(report.actionId, true, report.history);
     const mapping = HAWKBIT_FEEDBACK[report.phase];
     if (!mapping) throw new OtaError('invalid-argument', `phase: ${String(report.phase)}`);
     // The backend's version is reported as it gave it (a label such as v1.1.0); the header's version too when it differs.
@@ -300,6 +300,8 @@ export class HawkbitBackend implements UpdateBackend {
     if (report.reason !== undefined) details.push(`reason: ${report.reason}`);
     if (report.detail !== undefined) details.push(report.detail.slice(0, HAWKBIT_DETAIL_MAX));
     if (report.progress !== undefined) details.push(`${report.progress.done} of ${report.progress.total} bytes`);
+    // Update history (docs/history.md): one details line per entry, the server keeps them with the action.
+    for (const line of report.history ?? []) details.push(`history ${line}`);
     const result: Record<string, unknown> = { finished: mapping.finished };
     // DdiProgress {cnt, of}: the schema marks it "currently not supported" on the server, but it
     // is accepted and costs a few bytes; details carry the same in text.
@@ -309,13 +311,14 @@ export class HawkbitBackend implements UpdateBackend {
     await this.#post(`${this.rootUrl}/deploymentBase/${encodeURIComponent(report.actionId)}/feedback`, body, 'deploymentBase feedback');
   }
 
-  async acknowledgeCancel(actionId: string, stopped: boolean): Promise<void> {
+  async acknowledgeCancel(actionId: string, stopped: boolean, history: string[] = []): Promise<void> {
     // DDI: a cancellation "must be confirmed (closed+success) or rejected"; REJECTED is "send by the
     // target in case an update of a cancellation is rejected, i.e. cannot be fulfilled at this point".
+    // A confirmed cancel ends the deployment: it carries the update-history lines (docs/history.md).
     const body = {
       id: actionId,
       status: stopped
-        ? { execution: 'closed', result: { finished: 'success' }, details: ['cancelled: update stopped'] }
+        ? { execution: 'closed', result: { finished: 'success' }, details: ['cancelled: update stopped', ...history.map((line) => `history ${line}`)] }
         : { execution: 'rejected', result: { finished: 'none' }, details: ['cancel rejected: the update cannot be stopped now'] },
     };
     this.#invalidate();

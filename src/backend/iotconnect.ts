@@ -307,6 +307,14 @@ export function chooseUrl(command: OtaCommand, tag?: string): string | undefined
   return (bin ?? mine[0])?.url;
 }
 
+/** An ack msg naming the history entries it carries (`… [history 3-4]`), within ackMsgMax. */
+function historyMsg(msg: string, lines: string[]): string {
+  const seqOf = (line: string) => line.split('|')[1] ?? '?';
+  const tag = ` [history ${seqOf(lines[0])}${lines.length > 1 ? `-${seqOf(lines[lines.length - 1])}` : ''}]`;
+  const room = IOTC_LIMITS.ackMsgMax - tag.length;
+  return `${msg.length > room ? `${msg.slice(0, room - 1)}…` : msg}${tag}`;
+}
+
 /** The acknowledgement for a report [IOTC-h]: st and msg. */
 export function ackOf(report: Report, successSt: number = OTA_ST.running): { st: number; msg: string } {
   const why = report.reason ? `${report.reason}${report.detail ? `: ${report.detail}` : ''}` : '';
@@ -445,7 +453,14 @@ export class IotConnectBackend implements UpdateBackend {
       this.#progress.set(report.actionId, pct);
     }
     const { st, msg } = ackOf(report, this.#o.successSt ?? OTA_ST.running);
-    await this.#session((s) => this.#ack(s, report.actionId, st, msg));
+    const history = report.history ?? [];
+    // Update history (docs/history.md): named in the ack's msg, each entry a telemetry record on
+    // the rpt topic, in the same session; the report counts as delivered only when all were published.
+    const ackMsg = history.length === 0 ? msg : historyMsg(msg, history);
+    await this.#session(async (s) => {
+      if (s.identity.topics.rpt !== undefined) for (const line of history) await this.#telemetry(s, s.identity.topics.rpt, line);
+      await this.#ack(s, report.actionId, st, ackMsg);
+    });
     if (TERMINAL.has(report.phase)) this.#finish(report.actionId);
     // Reports come during a deployment (the download, the reboot follow): no session is kept then.
     await this.close();
@@ -506,6 +521,13 @@ export class IotConnectBackend implements UpdateBackend {
     await s.client.subscribe([{ filter: s.identity.topics.c2d, qos: 1 }]);
     // "Pending OTA" request on the di topic [IOTC-DI].
     await s.client.publish(s.identity.topics.di, utf8Encode('{"mt":205}'), { qos: 1 });
+  }
+
+  async #telemetry(s: Session, topic: string, historyLine: string): Promise<void> {
+    const wall = this.#o.clock.wallClock();
+    const body: Record<string, unknown> = { d: [{ d: { otaHistory: historyLine } }] };
+    if (wall !== undefined) body.dt = new Date(wall * 1000).toISOString();
+    await s.client.publish(topic, utf8Encode(JSON.stringify(body)), { qos: 1 });
   }
 
   async #ack(s: Session, ack: string, st: number, msg: string): Promise<void> {

@@ -185,6 +185,8 @@ export class ManifestBackend implements UpdateBackend {
     if (report.progress !== undefined) body.progress = { done: report.progress.done, total: report.progress.total };
     if (report.reason !== undefined) body.reason = report.reason;
     if (report.detail !== undefined) body.detail = report.detail.slice(0, MANIFEST_DETAIL_MAX);
+    // Update history lines (docs/history.md), final reports only.
+    if (report.history !== undefined) body.history = report.history;
     if (url === undefined) {
       this.#log?.log('info', 'backend.report', {
         actionId: report.actionId,

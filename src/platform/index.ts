@@ -11,6 +11,7 @@ import type { KeyValuePort } from './key-value.js';
 import type { LogPort } from './log.js';
 import type { RebootPort } from './reboot.js';
 import type { DigitalOut, SerialPort } from './serial.js';
+import type { TlsCryptoPort } from './tls-crypto.js';
 
 export type { ClockPort, TimerId } from './clock.js';
 export type { DigestPort, Sha256 } from './digest.js';
@@ -19,6 +20,7 @@ export type { I2cPort } from './i2c.js';
 export type { KeyValuePort } from './key-value.js';
 export type { LogPort, LogLevel, LogFields } from './log.js';
 export type { RebootPort } from './reboot.js';
+export type { TlsCryptoPort } from './tls-crypto.js';
 export type { DigitalOut, SerialEvents, SerialPort } from './serial.js';
 
 export interface Platform {
@@ -37,4 +39,6 @@ export interface Platform {
   readonly clock: ClockPort;
   readonly reboot: RebootPort;
   readonly log: LogPort;
+  /** AES-GCM and HMAC for TLS in the agent (only with `agentTls`; src/platform/tls-crypto.ts). */
+  readonly tlsCrypto?: TlsCryptoPort;
 }

@@ -1,7 +1,8 @@
 /**
  * The SE05x IoT applet subset the OTA agent needs (NXP AN12413; encodings as NXP's nano package
  * sends them, lib/apdu/se05x_APDU_impl.c): SELECT, GetVersion, CheckObjectExists, ReadObject,
- * ECDSAVerify, GetRandom. Every answer's status word is checked and mapped to a typed error, and
+ * ECDSAVerify, GetRandom, and for the device's own identity WriteECKey (generate), ECDSASign,
+ * ECDHGenerateSharedSecret and DeleteSecureObject. Every answer's status word is checked and mapped to a typed error, and
  * where the verdict is in the data (ECDSAVerify, CheckObjectExists) TAG_1 is checked too: an
  * invalid signature is SW 9000 with TAG_1 = 0x02.
  */
@@ -9,7 +10,7 @@ import { hex, unhex } from '../util/bytes.js';
 import { OtaError, type OtaReason } from '../util/errors.js';
 import { ApduBuilder, SW_OK, statusWord } from './apdu.js';
 import type { T1Link } from './t1-link.js';
-import { TAG_1, TAG_2, TAG_3, TAG_5, findTlv } from './tlv.js';
+import { TAG_1, TAG_2, TAG_3, TAG_4, TAG_5, findTlv } from './tlv.js';
 
 /** The SE05x IoT applet AID (nano se05x_APDU_impl.c, AN12413 §4.1). */
 export const SE05X_APPLET_AID = unhex('a0000003965453000000010300000000');
@@ -27,6 +28,16 @@ export const P2_VERIFY = 0x0a;
 export const P2_VERSION = 0x20;
 export const P2_EXIST = 0x27;
 export const P2_RANDOM = 0x49;
+/** Key management and private-key operations (nano se05x_const.h / AN12413 §4.3). */
+export const INS_TRANSIENT = 0x80;
+export const P1_EC = 0x01;
+export const P1_KEY_PAIR = 0x60;
+export const P1_PUBLIC = 0x20;
+export const P2_SIGN = 0x09;
+export const P2_DH = 0x0f;
+export const P2_DELETE_OBJECT = 0x28;
+/** SE05x_ECCurve_t kSE05x_ECCurve_NIST_P256. */
+export const CURVE_NIST_P256 = 0x03;
 /** ECSignatureAlgo SIG_ECDSA_SHA_256: the input is a SHA-256 digest the host computed. */
 export const SIG_ECDSA_SHA_256 = 0x21;
 /** SE05x_Result_t. */
@@ -191,6 +202,76 @@ export class Se05x {
       .tlv(TAG_5, signature)
       .finish();
     return this.#result(`ECDSAVerify ${objectName(objectId)}`, apdu);
+  }
+
+  /**
+   * WriteECKey with no key material: the SE generates a P-256 key pair in `objectId`
+   * (`80 01 61 00 Lc 41 04 <id> 42 01 03`, nano Se05x_API_WriteECKey with P1_EC | P1_KEY_PAIR).
+   * The private key never leaves the SE; read the public point with `readObject`. `transient`:
+   * INS_WRITE | INS_TRANSIENT, the object lives until the session ends or the chip resets (an
+   * ephemeral TLS key). Policies are the applet's default (any authenticated session may use it).
+   */
+  async generateEcKey(objectId: number, options: { transient?: boolean } = {}): Promise<void> {
+    const ins = INS_WRITE | (options.transient ? INS_TRANSIENT : 0);
+    const apdu = this.#builder.start(CLA_SE05X, ins, P1_EC | P1_KEY_PAIR, P2_DEFAULT).tlvUint(TAG_1, objectId, 4).tlvUint(TAG_2, CURVE_NIST_P256, 1).finish();
+    await this.#send(`WriteECKey ${objectName(objectId)}`, apdu);
+  }
+
+  /**
+   * ECDSASign `80 03 0C 09 Lc 41 04 <id> 42 01 21 43 20 <digest> 00` → the DER signature (TAG_1)
+   * over a SHA-256 digest the host computed, made with the key pair in `objectId`. Returns a copy.
+   */
+  async ecdsaSign(objectId: number, digest: Uint8Array): Promise<Uint8Array> {
+    if (digest.length !== 32) throw new OtaError('invalid-argument', `SHA-256 digest of ${digest.length} bytes`);
+    const apdu = this.#builder
+      .start(CLA_SE05X, INS_CRYPTO, P1_SIGNATURE, P2_SIGN)
+      .tlvUint(TAG_1, objectId, 4)
+      .tlvUint(TAG_2, SIG_ECDSA_SHA_256, 1)
+      .tlv(TAG_3, digest)
+      .finish({ shortLe: true });
+    const signature = await this.#tag1(`ECDSASign ${objectName(objectId)}`, apdu);
+    if (signature.length < 8 || signature.length > ECDSA_P256_DER_MAX || signature[0] !== 0x30) {
+      throw new OtaError('se-response-malformed', `ECDSASign: ${signature.length}-byte answer is not a DER P-256 signature`);
+    }
+    return signature.slice();
+  }
+
+  /**
+   * ECDHGenerateSharedSecret `80 03 01 0F Lc 41 04 <id> 42 41 <04||X||Y> 00` → the 32-byte x
+   * coordinate of the shared point, computed with the key pair in `objectId`. Returns a copy.
+   */
+  async ecdh(objectId: number, peerPublicKey: Uint8Array): Promise<Uint8Array> {
+    if (peerPublicKey.length !== 65 || peerPublicKey[0] !== 0x04) {
+      throw new OtaError('invalid-argument', `peer key of ${peerPublicKey.length} bytes, expected an uncompressed P-256 point`);
+    }
+    const apdu = this.#builder.start(CLA_SE05X, INS_CRYPTO, P1_EC, P2_DH).tlvUint(TAG_1, objectId, 4).tlv(TAG_2, peerPublicKey).finish({ shortLe: true });
+    const secret = await this.#tag1(`ECDH ${objectName(objectId)}`, apdu);
+    if (secret.length !== 32) throw new OtaError('se-response-malformed', `ECDH returned ${secret.length} bytes, expected 32`);
+    return secret.slice();
+  }
+
+  /**
+   * WriteECKey with a public point: `80 01|80 21 00 Lc 41 04 <id> 42 01 03 44 41 <04||X||Y>`
+   * (P1_EC | P1_PUBLIC). The object must not exist (a key written over keeps its curve: nano
+   * sends no curve then; this driver writes fresh objects only). For verifying a peer's signature
+   * in the SE (ECDSAVerify needs the key as an object).
+   */
+  async writeEcPublicKey(objectId: number, point: Uint8Array, options: { transient?: boolean } = {}): Promise<void> {
+    if (point.length !== 65 || point[0] !== 0x04) throw new OtaError('invalid-argument', `public key of ${point.length} bytes, expected an uncompressed P-256 point`);
+    const ins = INS_WRITE | (options.transient ? INS_TRANSIENT : 0);
+    const apdu = this.#builder
+      .start(CLA_SE05X, ins, P1_EC | P1_PUBLIC, P2_DEFAULT)
+      .tlvUint(TAG_1, objectId, 4)
+      .tlvUint(TAG_2, CURVE_NIST_P256, 1)
+      .tlv(TAG_4, point)
+      .finish();
+    await this.#send(`WriteECKey public ${objectName(objectId)}`, apdu);
+  }
+
+  /** DeleteSecureObject `80 04 00 28 06 41 04 <id>`. */
+  async deleteObject(objectId: number): Promise<void> {
+    const apdu = this.#builder.start(CLA_SE05X, INS_MGMT, P1_DEFAULT, P2_DELETE_OBJECT).tlvUint(TAG_1, objectId, 4).finish();
+    await this.#send(`DeleteSecureObject ${objectName(objectId)}`, apdu);
   }
 
   /** GetRandom `80 04 00 49 00 00 04 41 02 <n> 00 00` (full MW form, extended) → n random bytes. */

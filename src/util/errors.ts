@@ -13,6 +13,7 @@ import type { MqttReason } from '../net/mqtt/reasons.js';
 import type { NetReason } from '../net/reasons.js';
 import type { SeReason } from '../se/reasons.js';
 import type { SlotReason } from '../slot/reasons.js';
+import type { TlsReason } from '../tls/reasons.js';
 
 /** Reasons that belong to no single subsystem. */
 export type CommonReason =
@@ -35,7 +36,8 @@ export type OtaReason =
   | MqttReason
   | NetReason
   | SeReason
-  | SlotReason;
+  | SlotReason
+  | TlsReason;
 
 export class OtaError extends Error {
   readonly reason: OtaReason;

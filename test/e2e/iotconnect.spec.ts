@@ -87,7 +87,8 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
       [2, 2, 2, 3],
     );
     assert.equal(acks[0].msg, 'accepted 0.1.0+0');
-    assert.equal(acks.at(-1)!.msg, 'running 0.1.0+0');
+    // The final ack names the update-history entry it carries (docs/history.md).
+    assert.equal(acks.at(-1)!.msg, 'running 0.1.0+0 [history 1]');
     assert.ok(acks.every((a) => a.type === 1 && typeof a.dt === 'string'));
     // st 3 leaves the device only after the new image confirmed itself, on its second boot.
     const confirmed = events(logs, 'image.confirmed')[0];

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, Loader> = {
   bench: async () => (await import('./bench.js')).command,
   sim: async () => (await import('./sim.js')).command,
   image: async () => (await import('./image.js')).command,
+  release: async () => (await import('./release.js')).command,
 };
 
 export async function run(argv: string[]): Promise<number> {

@@ -4,13 +4,21 @@
  *   xs-ota se provision --key PUBKEY.pem [--object 0x7B000201] [--store FILE]
  *   xs-ota se show [--store FILE]
  *   xs-ota se remove [--object 0x7B000201] [--store FILE]
+ *   xs-ota se keygen --object ID [--store FILE]
+ *   xs-ota se csr --object ID --subject CN=... [--out FILE.csr] [--store FILE]
+ *
+ * `keygen` asks the simulated A5000, over T=1 with the agent's own SE05x driver, to generate a
+ * P-256 key pair in the object (WriteECKey without key material) and prints the public key it
+ * reads back (ReadObject answers the public point only). `csr` builds a PKCS#10 request for that
+ * key, signed inside the SE (ECDSASign over the request's SHA-256), for the CA to issue the
+ * device certificate.
  *
  * `provision` puts a P-256 public key (PEM or DER SubjectPublicKeyInfo, or the raw 04||X||Y point
  * in hex) into an object id of the store file the simulated dev kit loads, and prints the key
  * hash MCUboot images signed with it carry in their KEYHASH TLV. For a real A5000 see
  * docs/provisioning-a5000.md.
  */
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { p256Spki } from '../../src/se/image-verifier.js';
@@ -18,6 +26,12 @@ import { hex, unhex } from '../../src/util/bytes.js';
 import { p256Point } from '../devkit/p256.js';
 import { SIM_A5000_DEFAULT_STORE, loadSimA5000Store, objectIdText, saveSimA5000Store } from '../devkit/sim-a5000.js';
 import type { Command } from './main.js';
+import { writeFileSync } from 'node:fs';
+import { Se05x } from '../../src/se/se05x.js';
+import { T1Link } from '../../src/se/t1-link.js';
+import { SimA5000 } from '../devkit/sim-a5000.js';
+import { VirtualTime } from '../devkit/virtual-time.js';
+import { buildCsr, pem } from '../devkit/pkcs10.js';
 
 export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
 const DEFAULT_OBJECT = 0x7b000201;
@@ -25,7 +39,9 @@ const DEFAULT_OBJECT = 0x7b000201;
 const USAGE = `usage:
   xs-ota se provision --key PUBKEY.pem [--object 0x7B000201] [--store ${DEFAULT_STORE}]
   xs-ota se show [--store ${DEFAULT_STORE}]
-  xs-ota se remove [--object 0x7B000201] [--store ${DEFAULT_STORE}]`;
+  xs-ota se remove [--object 0x7B000201] [--store ${DEFAULT_STORE}]
+  xs-ota se keygen --object ID [--store ${DEFAULT_STORE}]
+  xs-ota se csr --object ID --subject CN=... [--out FILE.csr] [--store ${DEFAULT_STORE}]`;
 
 function options(args: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -76,8 +92,24 @@ export function keyHashOf(point: Uint8Array): string {
   return createHash('sha256').update(p256Spki(point)).digest('hex');
 }
 
+/**
+ * Runs `work` against the simulated A5000 holding `objects`, through the agent's T=1 link and
+ * SE05x driver in virtual time (the same APDUs a device sends), then ends the APDU session.
+ */
+async function withSimulatedSe<T>(objects: ReturnType<typeof loadSimA5000Store>, work: (se: Se05x) => Promise<T>): Promise<T> {
+  const time = new VirtualTime();
+  // The CLI's A5000 draws keys from node:crypto, as a chip's TRNG would (not the sims' fixed seed).
+  const sim = new SimA5000({ clock: time.clockPort(), objects, random: (n) => new Uint8Array(randomBytes(n)) });
+  const se = new Se05x({ link: new T1Link({ i2c: sim, clock: time.clockPort() }) });
+  try {
+    return await time.runFor(work(se), { maxEvents: 200_000 });
+  } finally {
+    await time.runFor(se.close(), { maxEvents: 10_000 });
+  }
+}
+
 export const command: Command = {
-  summary: 'simulated A5000 key store: provision | show | remove',
+  summary: 'simulated A5000 key store: provision | show | remove | keygen | csr',
   async run(args) {
     const [sub, ...rest] = args;
     if (!sub || sub === 'help' || sub === '--help') {
@@ -102,7 +134,7 @@ export const command: Command = {
       case 'show':
         if (objects.size === 0) console.log(`${store}: no objects`);
         for (const [id, object] of objects) {
-          const extra = object.type === 'ec-p256-public' ? ` key hash ${keyHashOf(object.value)}` : '';
+          const extra = object.type === 'ec-p256-public' ? ` key hash ${keyHashOf(object.value)}` : object.type === 'ec-p256-keypair' ? ` public ${hex(object.value)}` : '';
           console.log(`${objectIdText(id)} ${object.type} ${object.value.length} bytes${extra}`);
         }
         return 0;
@@ -114,6 +146,40 @@ export const command: Command = {
         }
         saveSimA5000Store(store, objects);
         console.log(`${store}: removed ${objectIdText(id)}`);
+        return 0;
+      }
+      case 'keygen': {
+        if (!opts.object) throw new Error(`keygen needs --object\n${USAGE}`);
+        const id = parseObjectId(opts.object);
+        const existing = objects.get(id);
+        if (existing && existing.type !== 'ec-p256-keypair') throw new Error(`${store}: object ${objectIdText(id)} holds a ${existing.type}; remove it first`);
+        const point = await withSimulatedSe(objects, async (se) => {
+          await se.generateEcKey(id);
+          return se.readObject(id);
+        });
+        mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
+        saveSimA5000Store(store, objects);
+        console.log(`${store}: object ${objectIdText(id)} = P-256 key pair generated in the A5000 (the private key stays there)`);
+        console.log(`public key ${hex(point)}`);
+        console.log(pem('PUBLIC KEY', p256Spki(point)).trimEnd());
+        return 0;
+      }
+      case 'csr': {
+        if (!opts.object) throw new Error(`csr needs --object\n${USAGE}`);
+        if (!opts.subject) throw new Error(`csr needs --subject (e.g. CN=device-42,O=Vendor)\n${USAGE}`);
+        const id = parseObjectId(opts.object);
+        const object = objects.get(id);
+        if (!object || object.type !== 'ec-p256-keypair') throw new Error(`${store}: object ${objectIdText(id)} is no key pair generated in the A5000 (run xs-ota se keygen --object ${objectIdText(id)})`);
+        const subject = opts.subject;
+        const csr = await withSimulatedSe(objects, async (se) => {
+          const point = await se.readObject(id);
+          return buildCsr(point, subject, (digest) => se.ecdsaSign(id, digest));
+        });
+        const text = pem('CERTIFICATE REQUEST', csr);
+        if (opts.out) {
+          writeFileSync(opts.out, text);
+          console.log(`${opts.out}: PKCS#10 request for object ${objectIdText(id)}, ${subject}, signed in the A5000`);
+        } else process.stdout.write(text);
         return 0;
       }
       default:

@@ -21,6 +21,7 @@ import type { ReferenceServer } from '../server/index.js';
 import { mosquittoMissing } from '../devkit/mosquitto.js';
 import type { Command } from './main.js';
 import { simDelta } from '../delta/sim-delta.js';
+import { formatHistory } from './history-print.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
@@ -64,7 +65,11 @@ const USAGE = `usage: xs-ota sim [options]
                             --token T (default devkit-target-token), --resolve HOST=ADDR
                             (repeatable, as curl's --resolve)
   --json                    print the summary as JSON on stdout
-  --verbose                 print every agent log line`;
+  --verbose                 print every agent log line
+  --state FILE              persist the dev kit's key-value store (journal, update history); reused if it exists
+  --agent-tls               iotconnect: MQTT over TLS terminated in the agent, the device key generated in the
+                            simulated A5000 and certified by the broker's CA (docs/tls.md)
+  --history                 print the update history the device holds at the end (with --json: in "history")`;
 
 function bar(done: number, total: number): string {
   const width = 30;
@@ -126,6 +131,9 @@ export const command: Command = {
         resolve: { type: 'string', multiple: true, default: [] },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
+        history: { type: 'boolean', default: false },
+        'agent-tls': { type: 'boolean', default: false },
+        state: { type: 'string' },
         help: { type: 'boolean', default: false },
         delta: { type: 'boolean', default: false },
         'delta-file': { type: 'string' },
@@ -158,6 +166,7 @@ export const command: Command = {
     const openAfterS = Number(values['window-open-after']);
     if (!Number.isFinite(openAfterS) || openAfterS < 0) throw new Error(`--window-open-after ${values['window-open-after']}: seconds`);
     if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new Error('--update and --window are hawkBit deployment settings');
+    if (values['agent-tls'] && values.backend !== 'iotconnect') throw new Error('--agent-tls is for --backend iotconnect (the MQTT control channel)');
     // The operator opens the maintenance window a while after the device started waiting.
     let kit: { time: VirtualTime; server: ReferenceServer } | undefined;
     let actionId: string | undefined;
@@ -197,6 +206,8 @@ export const command: Command = {
       trustedKeyPem,
       flashFile: values.flash,
       delta,
+      keyValueFile: values.state,
+      agentTls: values['agent-tls'],
       faults,
       seed: Number(values.seed),
       server: values.server,
@@ -233,6 +244,7 @@ export const command: Command = {
       const { logs, ...rest } = summary;
       console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
     } else printSummary(summary, values.server);
+    if (values.history && !values.json) console.log(formatHistory(summary.history));
     return summary.outcome === 'running' ? 0 : 1;
   },
 };

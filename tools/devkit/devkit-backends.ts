@@ -2,6 +2,9 @@
  * The dev kit's update backends: what the reference server is told to offer, and the settings
  * the agent needs to reach it. One function per backend kind.
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { StartConfig } from '../../src/agent/start.js';
 import type { DeploymentSpec, ReferenceServer } from '../server/index.js';
 import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../server/iotconnect.js';
@@ -25,9 +28,13 @@ export interface BackendSetup {
   hawkbit?: Partial<DeploymentSpec>;
   /** A VCDIFF delta to offer beside the image (docs/delta.md), and the image it was made from. */
   delta?: { bytes: Uint8Array; fromVersion: string; fromImageHash: string };
+  /** IoTConnect: MQTT over TLS terminated in the agent (plain modem socket to mosquitto's TLS listener). */
+  agentTls?: boolean;
 }
 
 export interface PreparedBackend {
+  /** IoTConnect with agentTls: the broker's CA (PEM) and a signer for the device's CSR (DER) → certificate PEM. */
+  controlTls?: { caPem: string; issue(csrDer: Uint8Array): string };
   backendUrl: string;
   /** hawkBit: the action the server offers. */
   actionId?: string;
@@ -111,8 +118,11 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   return {
     backendUrl: double.discoveryUrl,
     settings: { deviceId: device.duid, authToken: undefined, iotconnect: { cpid: sim.settings.cpid, env: sim.settings.env } },
+    // With agentTls the modem's plain socket goes to mosquitto's own TLS listener (client
+    // certificate required), and the broker's CA issues the device certificate for the SE's key.
+    ...(setup.agentTls ? { controlTls: { caPem: broker.pki.caPem, issue: (csrDer: Uint8Array) => issueFromCa(broker.pki.dir, csrDer, device.duid) } } : {}),
     resolve: (host, port) => {
-      if (host === mqttHost && port === broker.tlsPort) return mqttFront.endpoint;
+      if (host === mqttHost && port === broker.tlsPort) return setup.agentTls ? { host: '127.0.0.1', port: broker.tlsPort } : mqttFront.endpoint;
       if (host === '127.0.0.1') return { host, port };
       return undefined; // a DNS failure, as the modem reports it
     },
@@ -124,4 +134,13 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
       await sim.stop();
     },
   };
+}
+
+/** The test CA in `dir` (tools/devkit/mosquitto.ts makeTestPki) signs a client certificate for `csrDer`, CN = `cn`. */
+function issueFromCa(dir: string, csrDer: Uint8Array, cn: string): string {
+  const base = `agent-tls-${cn.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+  writeFileSync(path.join(dir, `${base}.csr`), csrDer);
+  writeFileSync(path.join(dir, `${base}.ext`), 'extendedKeyUsage=clientAuth\n');
+  execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${base}.ext`, '-out', `${base}.crt`], { cwd: dir, stdio: 'pipe' });
+  return readFileSync(path.join(dir, `${base}.crt`), 'utf8');
 }

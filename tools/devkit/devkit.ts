@@ -24,6 +24,9 @@ import { SimA5000 } from './sim-a5000.js';
 import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
 import { createDevkitFlash, DEVKIT_LAYOUT, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout } from './sim-flash.js';
 import { SimKeyValue } from './sim-key-value.js';
+import { UpdateHistory, type HistoryEntry } from '../../src/agent/history.js';
+import { provisionDeviceIdentity } from './device-identity.js';
+import { NodeTlsCrypto } from './node-tls-crypto.js';
 import { createSimModem, type SimModemKit } from './sim-modem/index.js';
 import { TEST_CA } from './test-pki.js';
 import { VirtualTime } from './virtual-time.js';
@@ -131,6 +134,11 @@ export interface DevkitOptions {
   layout?: FlashLayout;
   /** Persist the key-value store (the agent's journal) here. */
   keyValueFile?: string;
+  /**
+   * IoTConnect: MQTT over TLS terminated in the agent, the device key generated in the simulated
+   * A5000 and certified by the broker's CA (docs/tls.md); default: the modem's TLS.
+   */
+  agentTls?: boolean;
   faults?: DevkitFault[];
   seed?: number;
   /** Give up after this much virtual time (default 6 h). */
@@ -210,7 +218,7 @@ export interface DevkitSummary {
   /** Key-value writes (the journal: data parts and headers, 255 bytes at most each). */
   keyValue: { writes: number };
   /** Verifications, and data bytes over I2C in ACKed transactions (host->SE, SE->host). */
-  a5000: { verifications: number; i2cBytesToSe: number; i2cBytesFromSe: number };
+  a5000: { verifications: number; i2cBytesToSe: number; i2cBytesFromSe: number; signatures: number; agreements: number };
   xs: SimDevice['meter'];
   reports: RecordedReport[];
   /** IoTConnect: the acknowledgements the cloud double recorded, in order. */
@@ -218,6 +226,8 @@ export interface DevkitSummary {
   logs: LogEntry[];
   /** The secondary slot's MCUboot trailer at the end (magic 'unset': nothing pending). */
   secondary: SwapState;
+  /** The update history in the key-value store at the end (src/agent/history.ts), oldest first. */
+  history: HistoryEntry[];
   /** Why the device reset, in order ('power cut' or the agent's reboot reason). */
   resets: string[];
 }
@@ -263,7 +273,9 @@ function factoryFlash(slot: FlashPort, image: Uint8Array): void {
 export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSummary> {
   const realStart = Date.now();
   const faults = options.faults ?? [];
-  const time = new VirtualTime();
+  // agentTls: the agent checks the broker certificate's validity, and the broker's test PKI is
+  // issued for two days from the real now (tools/devkit/mosquitto.ts): the device clock starts there.
+  const time = new VirtualTime(options.agentTls ? Math.floor(Date.now() / 1000) : undefined);
   if (options.server !== undefined) {
     // A server started elsewhere: every name the device asks for is resolved here, by name.
     const hosts = options.hosts ?? {};
@@ -286,7 +298,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   let prepared: PreparedBackend;
   try {
     const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
-    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, delta });
+    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, delta, agentTls: options.agentTls });
   } catch (error) {
     await server.close();
     throw error;
@@ -309,6 +321,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
 
   const a5000 = new SimA5000({ clock: time, objects: new Map([[DEVKIT_KEY_OBJECT, { type: 'ec-p256-public', value: rawPublicPoint(options.trustedKeyPem) }]]) });
+  // agentTls: the factory's step, the device key born in the A5000 (tools/devkit/device-identity.ts).
+  const agentTls = prepared.controlTls ? await provisionDeviceIdentity(time, a5000, prepared.controlTls, `CN=${prepared.settings?.deviceId ?? DEVKIT_DEVICE_ID}`) : undefined;
   const modem = createSimModem(time, {
     model: (options.modem ?? 'sim7080') === 'sim7080' ? 'sim7080g' : 'sim7600',
     server: server ? { host: '127.0.0.1', port: server.port } : undefined,
@@ -437,6 +451,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
         ? { retryBaseS: 10, retryCapS: 600 }
         : { retryBaseS: 10, retryCapS: 600, trailerSize: layout.trailerSize, maxBytesPerDeployment: 4 * layout.secondary.size },
     ...prepared.settings,
+    ...(agentTls ? { agentTls } : {}),
   };
   const settings: StartConfig = options.policy ? { ...baseSettings, policy: { ...baseSettings.policy, ...options.policy } } : baseSettings;
   const device = new SimDevice({
@@ -450,6 +465,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       secondarySlot: guardFlash(flash.secondary, true),
       keyValue: guardedKeyValue,
       digest,
+      tlsCrypto: new NodeTlsCrypto(),
     },
     startArgs: () => ({
       settings,
@@ -511,12 +527,13 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
     flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes, agentSecondaryErases, agentImageBytesWritten: imageBytesWritten },
     keyValue: { writes: keyValue.writes },
-    a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut },
+    a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut, signatures: a5000.stats.signatures, agreements: a5000.stats.agreements },
     xs: { ...device.meter },
     reports: server?.reports() ?? [],
     acks: prepared.acks?.(),
     logs: device.logs,
     secondary: readSwapState(flash.secondary),
+    history: new UpdateHistory(keyValue).entries(),
     resets,
   };
   return summary;

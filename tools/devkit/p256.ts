@@ -1,117 +1,25 @@
 /**
- * ECDSA P-256 verification of a prehashed digest, for the simulated A5000 (Node only).
+ * ECDSA P-256 and ECDH on P-256 over prehashed digests, for the simulated A5000 (Node only), on
+ * @noble/curves (audited, constant-time scalar multiplication) instead of a hand-written curve.
  *
- * The SE05x ECDSAVerify takes a digest the host computed (SIG_ECDSA_SHA_256), and node:crypto
- * cannot verify over a digest: `crypto.verify('sha256' | null, data, ecKey, sig)` always hashes
- * `data` first (checked on Node 20), and WebCrypto does the same. So the verification equation is
- * done here with BigInt (SEC 1 v2 §4.1.4, FIPS 186-4 §6.4), in Jacobian coordinates. The spec in
- * test/unit/devkit/p256.spec.ts cross-checks it against node:crypto signatures.
+ * The SE05x takes a digest the host computed (SIG_ECDSA_SHA_256: ECDSASign and ECDSAVerify never
+ * hash), and node:crypto cannot sign or verify a digest (`crypto.sign`/`verify` always hash their
+ * input, WebCrypto too), so noble's `prehash: false` is what matches the chip. Signatures are DER,
+ * as the SE05x returns them; high-S signatures are accepted (the SE05x and MCUboot's imgtool do not
+ * normalise S). test/unit/devkit/p256.spec.ts cross-checks every function against node:crypto.
  */
+import { p256 } from '@noble/curves/nist.js';
 
-/** NIST P-256 (FIPS 186-4 D.1.2.3). */
-const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
-const A = P - 3n;
-const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
-const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const GX = 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n;
-const GY = 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n;
-
-type Jacobian = [bigint, bigint, bigint];
-
-const mod = (a: bigint, m: bigint): bigint => {
-  const r = a % m;
-  return r < 0n ? r + m : r;
-};
-
-function inverse(a: bigint, m: bigint): bigint {
-  // Extended Euclid; a is non-zero mod m here.
-  let [r0, r1] = [mod(a, m), m];
-  let [s0, s1] = [1n, 0n];
-  while (r1 !== 0n) {
-    const q = r0 / r1;
-    [r0, r1] = [r1, r0 - q * r1];
-    [s0, s1] = [s1, s0 - q * s1];
+/** The affine point (x, y) of an uncompressed P-256 public key (04||X||Y), or undefined when it is not one. */
+export function p256Point(publicKey: Uint8Array): [bigint, bigint] | undefined {
+  if (publicKey.length !== 65 || publicKey[0] !== 0x04) return undefined;
+  try {
+    const point = p256.Point.fromBytes(publicKey);
+    point.assertValidity();
+    return [point.x, point.y];
+  } catch {
+    return undefined;
   }
-  return mod(s0, m);
-}
-
-function double([x, y, z]: Jacobian): Jacobian {
-  if (y === 0n || z === 0n) return [0n, 1n, 0n];
-  const yy = mod(y * y, P);
-  const s = mod(4n * x * yy, P);
-  const zz = mod(z * z, P);
-  const m = mod(3n * x * x + A * zz * zz, P);
-  const x3 = mod(m * m - 2n * s, P);
-  const y3 = mod(m * (s - x3) - 8n * yy * yy, P);
-  const z3 = mod(2n * y * z, P);
-  return [x3, y3, z3];
-}
-
-function add(p: Jacobian, q: Jacobian): Jacobian {
-  if (p[2] === 0n) return q;
-  if (q[2] === 0n) return p;
-  const z1z1 = mod(p[2] * p[2], P);
-  const z2z2 = mod(q[2] * q[2], P);
-  const u1 = mod(p[0] * z2z2, P);
-  const u2 = mod(q[0] * z1z1, P);
-  const s1 = mod(p[1] * q[2] * z2z2, P);
-  const s2 = mod(q[1] * p[2] * z1z1, P);
-  if (u1 === u2) return s1 === s2 ? double(p) : [0n, 1n, 0n];
-  const h = mod(u2 - u1, P);
-  const r = mod(s2 - s1, P);
-  const hh = mod(h * h, P);
-  const hhh = mod(h * hh, P);
-  const v = mod(u1 * hh, P);
-  const x3 = mod(r * r - hhh - 2n * v, P);
-  const y3 = mod(r * (v - x3) - s1 * hhh, P);
-  const z3 = mod(p[2] * q[2] * h, P);
-  return [x3, y3, z3];
-}
-
-function multiply(point: Jacobian, k: bigint): Jacobian {
-  let result: Jacobian = [0n, 1n, 0n];
-  let addend = point;
-  while (k > 0n) {
-    if (k & 1n) result = add(result, addend);
-    addend = double(addend);
-    k >>= 1n;
-  }
-  return result;
-}
-
-function bigintOf(bytes: Uint8Array): bigint {
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v;
-}
-
-/** The curve point of an uncompressed 04||X||Y key, or undefined when it is not on P-256. */
-export function p256Point(raw: Uint8Array): [bigint, bigint] | undefined {
-  if (raw.length !== 65 || raw[0] !== 0x04) return undefined;
-  const x = bigintOf(raw.subarray(1, 33));
-  const y = bigintOf(raw.subarray(33, 65));
-  if (x >= P || y >= P) return undefined;
-  if (mod(y * y - (x * x * x + A * x + B), P) !== 0n) return undefined;
-  return [x, y];
-}
-
-/** r and s of a DER ECDSA-Sig-Value, or undefined when it is not strict DER. */
-export function parseDerSignature(der: Uint8Array): [bigint, bigint] | undefined {
-  if (der.length < 8 || der[0] !== 0x30 || der[1] !== der.length - 2 || der[1] > 0x7f) return undefined;
-  let at = 2;
-  const out: bigint[] = [];
-  for (let i = 0; i < 2; i++) {
-    if (der[at] !== 0x02) return undefined;
-    const length = der[at + 1];
-    if (length < 1 || length > 33 || at + 2 + length > der.length) return undefined;
-    const value = der.subarray(at + 2, at + 2 + length);
-    if (value[0] & 0x80) return undefined; // negative
-    if (length > 1 && value[0] === 0 && !(value[1] & 0x80)) return undefined; // not minimal
-    out.push(bigintOf(value));
-    at += 2 + length;
-  }
-  if (at !== der.length) return undefined;
-  return [out[0], out[1]];
 }
 
 /**
@@ -119,18 +27,45 @@ export function parseDerSignature(der: Uint8Array): [bigint, bigint] | undefined
  * uncompressed public key `publicKey` (04||X||Y). Malformed input is simply "not valid".
  */
 export function p256VerifyDigest(publicKey: Uint8Array, digest: Uint8Array, derSignature: Uint8Array): boolean {
-  const q = p256Point(publicKey);
-  const rs = parseDerSignature(derSignature);
-  if (!q || !rs || digest.length !== 32) return false;
-  const [r, s] = rs;
-  if (r < 1n || r >= N || s < 1n || s >= N) return false;
-  const e = bigintOf(digest); // 256-bit digest, 256-bit order: no truncation (SEC 1 §4.1.4 step 3)
-  const w = inverse(s, N);
-  const u1 = mod(e * w, N);
-  const u2 = mod(r * w, N);
-  const sum = add(multiply([GX, GY, 1n], u1), multiply([q[0], q[1], 1n], u2));
-  if (sum[2] === 0n) return false;
-  const zi = inverse(sum[2], P);
-  const x = mod(sum[0] * zi * zi, P);
-  return mod(x, N) === r;
+  if (digest.length !== 32 || !p256Point(publicKey)) return false;
+  try {
+    return p256.verify(derSignature, digest, publicKey, { prehash: false, format: 'der', lowS: false });
+  } catch {
+    return false;
+  }
+}
+
+/** A key pair: the 32-byte scalar and the uncompressed public point. */
+export interface P256KeyPair {
+  secretKey: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+/**
+ * A key pair from `seed` (at least 40 bytes of the SE's random source; FIPS 186-5 A.2.1 reduces
+ * it to a scalar in [1, n-1] without bias), so a seeded simulator generates the same key each run.
+ */
+export function p256KeyFromSeed(seed: Uint8Array): P256KeyPair {
+  const secretKey = p256.utils.randomSecretKey(seed);
+  return { secretKey, publicKey: p256.getPublicKey(secretKey, false) };
+}
+
+/** The uncompressed public point of a 32-byte secret scalar. */
+export function p256PublicKey(secretKey: Uint8Array): Uint8Array {
+  return p256.getPublicKey(secretKey, false);
+}
+
+/** ECDSA P-256 over a 32-byte digest (no hashing: the SE05x contract), DER, RFC 6979 nonce. */
+export function p256SignDigest(secretKey: Uint8Array, digest: Uint8Array): Uint8Array {
+  if (digest.length !== 32) throw new RangeError(`digest of ${digest.length} bytes, expected 32`);
+  return p256.sign(digest, secretKey, { prehash: false, format: 'der', lowS: false });
+}
+
+/**
+ * ECDH on P-256 (SEC 1 §3.3.1): the x coordinate of secretKey x peer, 32 bytes, as the SE05x's
+ * ECDHGenerateSharedSecret returns it. Throws RangeError when `peer` is not a point on the curve.
+ */
+export function p256Ecdh(secretKey: Uint8Array, peer: Uint8Array): Uint8Array {
+  if (!p256Point(peer)) throw new RangeError('peer public key is not an uncompressed P-256 point');
+  return p256.getSharedSecret(secretKey, peer, true).slice(1);
 }

@@ -54,7 +54,7 @@ import {
   sPcb,
 } from '../../src/se/t1-frame.js';
 import { readTlv } from '../../src/se/tlv.js';
-import { p256Point, p256VerifyDigest } from './p256.js';
+import { p256Ecdh, p256KeyFromSeed, p256Point, p256PublicKey, p256SignDigest, p256VerifyDigest } from './p256.js';
 
 export const SIM_A5000_ADDRESS = 0x48;
 /** SE051 ATR printed in an NXP Plug&Trust log (no A5000 ATR was available): BWT 1000 ms, IFSC 254, MPOT 1 ms. */
@@ -81,6 +81,11 @@ export interface SimA5000Timing {
 }
 
 export const SIM_A5000_TIMING: SimA5000Timing = { commandMs: 1, verifyMs: 80, randomMs: 2, wtxAfterMs: 1, verifyWtx: true, bootMs: 5 };
+/**
+ * ECDSASign, ECDH and key generation times (ms): the order of NXP's A5000 data sheet figures for
+ * P-256 (sign and ECDH about half a verify, generation about a verify).
+ */
+export const SIM_A5000_KEY_TIMING = { signMs: 45, ecdhMs: 40, keyGenMs: 80 } as const;
 
 export interface SimA5000Faults {
   /** NACK this many reads even when a block is ready (the SE busy). */
@@ -97,7 +102,16 @@ export interface SimA5000Faults {
   wtxMultiplier: number;
 }
 
-export type SimKeyObject = { type: 'ec-p256-public'; value: Uint8Array } | { type: 'binary'; value: Uint8Array };
+/**
+ * A secure object. `ec-p256-keypair` is generated inside the simulated SE (WriteECKey without key
+ * material) and its secret never leaves it: ReadObject answers the public point only, as the
+ * SE05x does for a key pair (AN12413 ReadObject). `transient` objects (INS_WRITE | INS_TRANSIENT)
+ * are gone after a chip reset or the end of the APDU session, and never reach the store file.
+ */
+export type SimKeyObject =
+  | { type: 'ec-p256-public'; value: Uint8Array; transient?: boolean }
+  | { type: 'binary'; value: Uint8Array }
+  | { type: 'ec-p256-keypair'; value: Uint8Array; secret: Uint8Array; transient?: boolean };
 
 export interface SimA5000Options {
   /** The simulation's time source (VirtualTime or its clock port). */
@@ -119,6 +133,10 @@ export interface SimA5000Stats {
   writeNacks: number;
   commands: number;
   verifications: number;
+  /** ECDSASign, ECDHGenerateSharedSecret and key generations answered (A5000 operations per TLS handshake). */
+  signatures: number;
+  agreements: number;
+  keyGenerations: number;
   chipResets: number;
   /** Data bytes of ACKed host writes (frames in) and ACKed host reads (frames out, padding included). */
   bytesIn: number;
@@ -136,7 +154,7 @@ export class SimA5000 implements I2cPort {
   readonly objects: Map<number, SimKeyObject>;
   readonly timing: SimA5000Timing;
   faults: SimA5000Faults = { busyNacks: 0, writeNacks: 0, wtx: 0, crcErrors: 0, chipResetOnCommand: 0, wtxMultiplier: 1 };
-  stats: SimA5000Stats = { framesIn: 0, framesOut: 0, badFramesIn: 0, readNacks: 0, writeNacks: 0, commands: 0, verifications: 0, chipResets: 0, bytesIn: 0, bytesOut: 0 };
+  stats: SimA5000Stats = { framesIn: 0, framesOut: 0, badFramesIn: 0, readNacks: 0, writeNacks: 0, commands: 0, verifications: 0, signatures: 0, agreements: 0, keyGenerations: 0, chipResets: 0, bytesIn: 0, bytesOut: 0 };
   /** Every frame on the bus, both directions (hex), for tests and `--trace`. */
   trace: { dir: 'host->se' | 'se->host'; hex: string; at: number }[] = [];
   traceEnabled = false;
@@ -289,8 +307,23 @@ export class SimA5000 implements I2cPort {
     this.#restartT1();
     this.#out = undefined;
     this.#selected = false;
+    this.#dropTransient();
     this.#ifsd = T1_INF_MAX;
     this.#busyUntil = now + this.timing.bootMs;
+  }
+
+  /** Transient objects live in RAM: a reset or the end of the session clears them. */
+  #dropTransient(): void {
+    for (const [id, object] of this.objects) if (object.type !== 'binary' && object.transient) this.objects.delete(id);
+  }
+
+  /**
+   * The public point of a key pair generated in the SE (for tests and `xs-ota se show`); the
+   * secret is never returned by any method or command.
+   */
+  publicKeyOf(objectId: number): Uint8Array | undefined {
+    const object = this.objects.get(objectId >>> 0);
+    return object && object.type !== 'binary' ? object.value.slice() : undefined;
   }
 
   #onIBlock(pcb: number, inf: Uint8Array, now: number): void {
@@ -398,6 +431,7 @@ export class SimA5000 implements I2cPort {
         return;
       case S_END_OF_APDU_SESSION:
         this.#selected = false;
+        this.#dropTransient();
         reply();
         return;
       case S_CHIP_RESET:
@@ -465,12 +499,71 @@ export class SimA5000 implements I2cPort {
       const signature = tlvs.get(0x45);
       if (id === undefined || !algorithm || !digest || !signature) return quick(sw(0x6a80));
       const object = this.objects.get(id);
-      if (!object || object.type !== 'ec-p256-public') return quick(sw(0x6985));
+      if (!object || object.type === 'binary') return quick(sw(0x6985));
       if (algorithm.length !== 1 || algorithm[0] !== 0x21 || digest.length !== 32) return quick(sw(0x6a80));
       this.stats.verifications++;
       // A malformed DER signature is "invalid" (41 01 02, SW 9000), as NXP's corr_sig test expects.
       const valid = p256VerifyDigest(object.value, digest, signature);
       return { response: tlv41(new Uint8Array([valid ? 0x01 : 0x02])), ms: this.timing.verifyMs, slow: true };
+    }
+    // WriteECKey (nano se05x_APDU_impl.c Se05x_API_WriteECKey): INS_WRITE [| INS_TRANSIENT],
+    // P1 = P1_EC | P1_KEY_PAIR, TAG_1 object id, TAG_2 curve (NIST_P256 = 0x03), no TAG_3/TAG_4:
+    // the SE generates the pair. Importing key material is not simulated (6A80).
+    if ((ins & 0x1f) === 0x01 && p1 === 0x61 && p2 === 0x00) {
+      const id = objectId();
+      const curve = tlvs.get(0x42);
+      if (id === undefined || !curve || curve.length !== 1) return quick(sw(0x6a80));
+      if (curve[0] !== 0x03) return quick(sw(0x6a80));
+      if (tlvs.has(0x43) || tlvs.has(0x44)) return quick(sw(0x6a80));
+      const existing = this.objects.get(id);
+      if (existing && existing.type !== 'ec-p256-keypair') return quick(sw(0x6985));
+      const pair = p256KeyFromSeed(this.#random(48));
+      this.objects.set(id, { type: 'ec-p256-keypair', value: pair.publicKey, secret: pair.secretKey, transient: (ins & 0x80) !== 0 });
+      this.stats.keyGenerations++;
+      return { response: sw(0x9000), ms: SIM_A5000_KEY_TIMING.keyGenMs, slow: true };
+    }
+    // WriteECKey public (P1_EC | P1_PUBLIC): TAG_1 id, TAG_2 curve, TAG_4 the point. A new object
+    // only (writing over one is not simulated: 6985).
+    if ((ins & 0x1f) === 0x01 && p1 === 0x21 && p2 === 0x00) {
+      const id = objectId();
+      const curve = tlvs.get(0x42);
+      const point = tlvs.get(0x44);
+      if (id === undefined || !curve || curve.length !== 1 || curve[0] !== 0x03 || !point || !p256Point(point)) return quick(sw(0x6a80));
+      if (this.objects.has(id)) return quick(sw(0x6985));
+      this.objects.set(id, { type: 'ec-p256-public', value: point.slice(), ...((ins & 0x80) !== 0 ? { transient: true } : {}) });
+      return quick(sw(0x9000));
+    }
+    // ECDSASign (Se05x_API_ECDSASign): 80 03 0C 09, TAG_1 id, TAG_2 ECSignatureAlgo, TAG_3 the
+    // digest (SIG_ECDSA_SHA_256: the host hashed) → TAG_1 DER signature.
+    if (ins === 0x03 && p1 === 0x0c && p2 === 0x09) {
+      const id = objectId();
+      const algorithm = tlvs.get(0x42);
+      const digest = tlvs.get(0x43);
+      if (id === undefined || !algorithm || !digest) return quick(sw(0x6a80));
+      const object = this.objects.get(id);
+      if (!object || object.type !== 'ec-p256-keypair') return quick(sw(0x6985));
+      if (algorithm.length !== 1 || algorithm[0] !== 0x21 || digest.length !== 32) return quick(sw(0x6a80));
+      this.stats.signatures++;
+      return { response: tlv41(p256SignDigest(object.secret, digest)), ms: SIM_A5000_KEY_TIMING.signMs, slow: true };
+    }
+    // ECDHGenerateSharedSecret (Se05x_API_ECDHGenerateSharedSecret): 80 03 01 0F, TAG_1 id,
+    // TAG_2 the peer's uncompressed point → TAG_1 the shared x coordinate.
+    if (ins === 0x03 && p1 === 0x01 && p2 === 0x0f) {
+      const id = objectId();
+      const peer = tlvs.get(0x42);
+      if (id === undefined || !peer) return quick(sw(0x6a80));
+      const object = this.objects.get(id);
+      if (!object || object.type !== 'ec-p256-keypair') return quick(sw(0x6985));
+      if (!p256Point(peer)) return quick(sw(0x6a80));
+      this.stats.agreements++;
+      return { response: tlv41(p256Ecdh(object.secret, peer)), ms: SIM_A5000_KEY_TIMING.ecdhMs, slow: true };
+    }
+    // DeleteSecureObject (Se05x_API_DeleteSecureObject): 80 04 00 28, TAG_1 id.
+    if (ins === 0x04 && p1 === 0x00 && p2 === 0x28) {
+      const id = objectId();
+      if (id === undefined) return quick(sw(0x6a80));
+      if (!this.objects.delete(id)) return quick(sw(0x6985));
+      return quick(sw(0x9000));
     }
     if (ins === 0x01 && p1 === 0x06) {
       const id = objectId();
@@ -562,7 +655,8 @@ export const SIM_A5000_DEFAULT_STORE = '.xs-ota/a5000.json';
 
 interface StoreFile {
   format: string;
-  objects: Record<string, { type: SimKeyObject['type']; value: string }>;
+  /** `secret`: the simulated chip's non-volatile memory for a generated key pair (never read out over I2C). */
+  objects: Record<string, { type: SimKeyObject['type']; value: string; secret?: string }>;
 }
 
 export function objectIdText(id: number): string {
@@ -578,10 +672,14 @@ export function loadSimA5000Store(file: string): Map<number, SimKeyObject> {
   for (const [key, object] of Object.entries(parsed.objects ?? {})) {
     const id = Number(key);
     if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new OtaError('config-invalid', `${file}: object id ${key}`);
-    if (object.type !== 'ec-p256-public' && object.type !== 'binary') throw new OtaError('config-invalid', `${file}: object ${key} type ${String(object.type)}`);
+    if (object.type !== 'ec-p256-public' && object.type !== 'binary' && object.type !== 'ec-p256-keypair') throw new OtaError('config-invalid', `${file}: object ${key} type ${String(object.type)}`);
     const value = unhex(object.value);
-    if (object.type === 'ec-p256-public' && !p256Point(value)) throw new OtaError('config-invalid', `${file}: object ${key} is not a P-256 point`);
-    objects.set(id, { type: object.type, value });
+    if (object.type !== 'binary' && !p256Point(value)) throw new OtaError('config-invalid', `${file}: object ${key} is not a P-256 point`);
+    if (object.type === 'ec-p256-keypair') {
+      const secret = unhex(object.secret ?? '');
+      if (secret.length !== 32 || hex(p256PublicKey(secret)) !== hex(value)) throw new OtaError('config-invalid', `${file}: key pair ${key} does not match its public point`);
+      objects.set(id, { type: object.type, value, secret });
+    } else objects.set(id, { type: object.type, value });
   }
   return objects;
 }
@@ -589,7 +687,11 @@ export function loadSimA5000Store(file: string): Map<number, SimKeyObject> {
 /** Writes a key store file atomically (temp file + rename). */
 export function saveSimA5000Store(file: string, objects: Map<number, SimKeyObject>): void {
   const out: StoreFile = { format: SIM_A5000_STORE_FORMAT, objects: {} };
-  for (const [id, object] of [...objects].sort((a, b) => a[0] - b[0])) out.objects[objectIdText(id)] = { type: object.type, value: hex(object.value) };
+  for (const [id, object] of [...objects].sort((a, b) => a[0] - b[0])) {
+    if (object.type !== 'binary' && object.transient) continue;
+    if (object.type === 'ec-p256-keypair') out.objects[objectIdText(id)] = { type: object.type, value: hex(object.value), secret: hex(object.secret) };
+    else out.objects[objectIdText(id)] = { type: object.type, value: hex(object.value) };
+  }
   writeFileSync(`${file}.tmp`, `${JSON.stringify(out, null, 1)}\n`);
   renameSync(`${file}.tmp`, file);
 }

@@ -116,6 +116,12 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
     timers.delete(a.id);
   });
 
+  // TLS in the agent (docs/tls.md): the platform's TlsCryptoPort, for the agentTls setting.
+  const tls = () => need(platform.tlsCrypto, 'TLS crypto port');
+  session.provide('tls.hmac', (a: { key: Uint8Array; parts: Uint8Array[] }) => tls().hmacSha256(a.key, ...a.parts));
+  session.provide('tls.seal', (a: { key: Uint8Array; nonce: Uint8Array; aad: Uint8Array; plaintext: Uint8Array }) => tls().aes128GcmSeal(a.key, a.nonce, a.aad, a.plaintext));
+  session.provide('tls.open', (a: { key: Uint8Array; nonce: Uint8Array; aad: Uint8Array; sealed: Uint8Array }) => tls().aes128GcmOpen(a.key, a.nonce, a.aad, a.sealed) ?? null);
+
   session.provide('reboot', (a: { reason: string }) => need(platform.reboot, 'reboot').reboot(a.reason));
   session.provide('log', (a: { level: 'debug' | 'info' | 'warn' | 'error'; event: string; fields?: Record<string, string | number | boolean> }) =>
     platform.log?.log(a.level, a.event, a.fields),

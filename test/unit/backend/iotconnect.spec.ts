@@ -317,6 +317,20 @@ describe('IoTConnect backend end to end (double + mosquitto over TLS)', function
     assert.equal(double.pending(DUID), undefined, 'st 3 closes the OTA at the cloud');
   });
 
+  it('a final report with update history: each entry a telemetry record on rpt, the ack msg names them (docs/history.md)', async () => {
+    const ack = newAck();
+    await double.startOta(DUID, { ack, sw: '1.9.0', files: [{ fileName: 'fw-1.5.0.bin' }] });
+    const { b } = backend();
+    const offer = (await b.poll({ version: '1.8.0' })).offer!;
+    const lines = ['H1|3|-|iotconnect|a|1.7.0+0|1.8.0+0|-|-|h|10|failed|timeout|se:0x7b000201|-|0', 'H1|4|-|iotconnect|b|1.8.0+0|1.9.0+0|-|-|h|20|running|-|se:0x7b000201|-|0'];
+    const before = double.d2c.length;
+    await b.report({ actionId: offer.actionId, version: '1.9.0', runningVersion: '1.9.0', phase: 'running', history: lines });
+    await double.until(() => double.acks(DUID).some((a) => a.ack === ack && a.st === 3));
+    assert.equal(double.acks(DUID).find((a) => a.ack === ack && a.st === 3)!.msg, 'running 1.9.0 [history 3-4]');
+    const rpt = double.d2c.slice(before).filter((m) => m.topic.includes('msg_d2c_rpt')).map((m) => JSON.parse(m.text) as { d: { d: { otaHistory: string } }[] });
+    assert.deepEqual(rpt.map((r) => r.d[0].d.otaHistory), lines);
+  });
+
   it('says why in the acknowledgement of a rejected image (st 4) and of a refused offer (st 1)', async () => {
     const { b } = backend();
     const a1 = newAck();

@@ -1,5 +1,7 @@
 /** `xs-ota se provision`: the store file it writes is what the simulated A5000 loads and verifies with. */
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,5 +56,45 @@ describe('cli: xs-ota se', () => {
       /applet-reserved/,
     );
     assert.throws(() => readFileSync(store), /ENOENT/);
+  });
+  it('keygen: the key pair is generated in the A5000 and kept in its store; csr: a PKCS#10 request signed in the SE, which openssl req -verify accepts', async () => {
+    const lines: string[] = [];
+    console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+    assert.equal(await command.run(['keygen', '--object', '0x7B000301', '--store', store]), 0);
+    const object = loadSimA5000Store(store).get(0x7b000301)!;
+    assert.equal(object.type, 'ec-p256-keypair');
+    assert.match(lines.join('\n'), new RegExp(`public key ${hex(object.value)}`));
+    assert.ok(!lines.join('\n').includes(hex((object as { secret: Uint8Array }).secret)), 'the secret is never printed');
+    const csr = path.join(dir, 'device.csr');
+    assert.equal(await command.run(['csr', '--object', '0x7B000301', '--subject', 'CN=device-42,O=Vendor,C=DE', '--out', csr, '--store', store]), 0);
+    // openssl req -verify exits 0 either way: its verdict is the line it prints (stderr on 3.x).
+    const verdict = (file: string, ...extra: string[]) => {
+      const r = spawnSync('openssl', ['req', '-in', file, ...extra, '-verify', '-noout'], { encoding: 'utf8' });
+      return `${r.stdout}${r.stderr}`;
+    };
+    assert.match(verdict(csr), /verify OK/);
+    const out = execFileSync('openssl', ['req', '-in', csr, '-noout', '-subject', '-pubkey'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    assert.match(out, /subject=CN\s?=\s?device-42, O\s?=\s?Vendor, C\s?=\s?DE/);
+    const pub = createPublicKey(out.slice(out.indexOf('-----BEGIN PUBLIC KEY-----')));
+    const der = pub.export({ type: 'spki', format: 'der' });
+    assert.equal(hex(new Uint8Array(der.subarray(der.length - 65))), hex(object.value), 'the CSR names the key generated in the SE');
+    // A tampered request fails openssl's check: the verification is real.
+    const text = readFileSync(csr, 'utf8');
+    const body = Buffer.from(text.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
+    body[body.length - 5] ^= 0x01;
+    const bad = path.join(dir, 'bad.csr');
+    writeFileSync(bad, body);
+    const badVerdict = verdict(bad, '-inform', 'DER');
+    assert.match(badVerdict, /verify fail/);
+    assert.doesNotMatch(badVerdict, /verify OK/);
+  });
+
+  it('keygen refuses an object holding a public key; csr needs a key pair and a subject', async () => {
+    assert.equal(await command.run(['provision', '--key', fixturePath('se05x-images', 'signing-key-p256.pub.pem'), '--store', store]), 0);
+    await assert.rejects(command.run(['keygen', '--object', '0x7B000201', '--store', store]), /holds a ec-p256-public/);
+    await assert.rejects(command.run(['csr', '--object', '0x7B000201', '--subject', 'CN=x', '--store', store]), /no key pair/);
+    assert.equal(await command.run(['keygen', '--object', '0x7B000301', '--store', store]), 0);
+    await assert.rejects(command.run(['csr', '--object', '0x7B000301', '--store', store]), /needs --subject/);
+    await assert.rejects(command.run(['csr', '--object', '0x7B000301', '--subject', 'XX=1', '--store', store]), /unknown/);
   });
 });

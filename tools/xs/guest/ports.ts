@@ -12,6 +12,7 @@ import type { KeyValuePort } from '../../../src/platform/key-value.js';
 import type { LogFields, LogLevel, LogPort } from '../../../src/platform/log.js';
 import type { RebootPort } from '../../../src/platform/reboot.js';
 import type { DigitalOut, SerialEvents, SerialPort } from '../../../src/platform/serial.js';
+import type { TlsCryptoPort } from '../../../src/platform/tls-crypto.js';
 import { hostCall, onHostEvent } from './bridge.js';
 
 export type FlashName = 'primary' | 'secondary';
@@ -135,6 +136,15 @@ export function remoteLog(): LogPort {
   };
 }
 
+/** TlsCryptoPort served by the host (`tls.*`: node:crypto in the dev kit, as the device's native crypt). */
+export function remoteTlsCrypto(): TlsCryptoPort {
+  return {
+    hmacSha256: (key, ...parts) => hostCall<Uint8Array>('tls.hmac', { key, parts }),
+    aes128GcmSeal: (key, nonce, aad, plaintext) => hostCall<Uint8Array>('tls.seal', { key, nonce, aad, plaintext }),
+    aes128GcmOpen: (key, nonce, aad, sealed) => hostCall<Uint8Array | null>('tls.open', { key, nonce, aad, sealed }) ?? undefined,
+  };
+}
+
 /** The whole platform, remote. Ports the host did not provide fail on first use, by name. */
 export function remotePlatform(): Platform {
   return {
@@ -148,5 +158,6 @@ export function remotePlatform(): Platform {
     clock: remoteClock(),
     reboot: remoteReboot(),
     log: remoteLog(),
+    tlsCrypto: remoteTlsCrypto(),
   };
 }

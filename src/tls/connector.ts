@@ -1,0 +1,18 @@
+/**
+ * A ByteStreamConnector whose streams are TLS terminated in the agent: the modem opens a plain TCP
+ * socket (`tls: false`: SIM7080G AT+CAOPEN without SSL, SIM7600 AT+CIPOPEN) and TlsClient runs
+ * over it, with the device key in the A5000. The control channel (IoTConnect MQTT, hawkBit DDI)
+ * takes this connector in place of the modem's own TLS; the firmware download may keep the
+ * modem's TLS (docs/tls.md says which channel uses which, and why).
+ */
+import type { ByteStream, ByteStreamConnector, StreamTarget } from '../net/byte-stream.js';
+import { TlsClient, type TlsClientOptions } from './client.js';
+
+export function agentTlsConnector(plain: ByteStreamConnector, options: Omit<TlsClientOptions, 'host'>): ByteStreamConnector {
+  return {
+    async connect(target: StreamTarget): Promise<ByteStream> {
+      const stream = await plain.connect({ host: target.host, port: target.port, tls: false });
+      return TlsClient.connect(stream, { ...options, host: target.host });
+    },
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * The control channel's connector from the agent's settings: with `agentTls` configured, TLS is
+ * terminated in the agent over the modem's plain sockets (src/tls/connector.ts) with the device
+ * key in the A5000; without it, the modem's own TLS. docs/tls.md says which channel uses which.
+ */
+import type { ByteStreamConnector } from '../net/byte-stream.js';
+import type { ClockPort } from '../platform/clock.js';
+import type { DigestPort } from '../platform/digest.js';
+import type { TlsCryptoPort } from '../platform/tls-crypto.js';
+import type { Se05x } from '../se/se05x.js';
+import { OtaError } from '../util/errors.js';
+import { agentTlsConnector } from './connector.js';
+import { pemBlocks } from './pem.js';
+import { SeKeyOps } from './se-key-ops.js';
+
+export interface AgentTlsSettings {
+  /** A5000 object of the device key pair (generated there at provisioning). */
+  readonly deviceKeyId: number;
+  /** The device certificate chain for that key, PEM (leaf first). */
+  readonly certificatePem: Uint8Array;
+  /** CA certificate(s), PEM, the broker's chain must lead to; default the agent's `caCert`. */
+  readonly caPem?: Uint8Array;
+  /** Free object ids for the transient ECDHE key and a peer key being verified. */
+  readonly ephemeralKeyId?: number;
+  readonly peerKeyId?: number;
+}
+
+export interface ControlChannelParts {
+  plain: ByteStreamConnector;
+  se: Se05x;
+  clock: ClockPort;
+  digest: DigestPort;
+  crypto: TlsCryptoPort | undefined;
+  /** The CA certificate(s), PEM: the broker's chain must lead to one. */
+  caPem: Uint8Array | undefined;
+}
+
+/** Object ids the agent uses for transient keys by default (next to the image key 0x7B000201). */
+export const DEFAULT_EPHEMERAL_KEY_ID = 0x7b000302;
+export const DEFAULT_PEER_KEY_ID = 0x7b000303;
+
+export function agentTlsControlConnector(settings: AgentTlsSettings, parts: ControlChannelParts): ByteStreamConnector {
+  if (!parts.crypto) throw new OtaError('config-invalid', 'agentTls: the platform has no TlsCryptoPort (modules/ota-tls-crypto.ts)');
+  const caPem = settings.caPem ?? parts.caPem;
+  if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'agentTls: caCert is required');
+  const keys = new SeKeyOps({
+    se: parts.se,
+    deviceKeyId: settings.deviceKeyId,
+    certificateChain: pemBlocks(settings.certificatePem),
+    ephemeralKeyId: settings.ephemeralKeyId ?? DEFAULT_EPHEMERAL_KEY_ID,
+    peerKeyId: settings.peerKeyId ?? DEFAULT_PEER_KEY_ID,
+  });
+  return agentTlsConnector(parts.plain, { trustAnchors: pemBlocks(caPem), keys, crypto: parts.crypto, digest: parts.digest, now: () => parts.clock.wallClock() });
+}
