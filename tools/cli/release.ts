@@ -20,7 +20,8 @@ import { tlvName } from '../../src/image/tlv.js';
 import { trailerSize } from '../../src/image/trailer.js';
 import { compareVersions, formatVersion } from '../../src/image/version.js';
 import { hex } from '../../src/util/bytes.js';
-import { isOtaError, type OtaReason } from '../../src/util/errors.js';
+import { describeError, isOtaError, type OtaReason } from '../../src/util/errors.js';
+import { applyDelta } from '../delta/decode.js';
 import { NodeDigest } from '../devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
 import type { Command } from './main.js';
@@ -171,8 +172,19 @@ export async function checkRelease(inputs: ReleaseInputs): Promise<ReleaseReport
 
   if (!inputs.delta) set('delta', 'skipped', 'no --delta given');
   else {
-    // The VCDIFF decoder (src/delta, issue 14) is not in this build; the gate cannot vouch for it.
-    set('delta', 'pending', `no delta decoder in this build: ${inputs.delta.name} not checked`, 'delta-decoder-missing');
+    // The agent's own VCDIFF decoder (src/delta, through tools/delta/decode.ts), the previous
+    // release as its source exactly as the device's primary slot holds it: the rebuilt bytes must
+    // be NEW.bin byte for byte, or a device would verify something other than what was signed.
+    try {
+      const rebuilt = await applyDelta(inputs.delta.bytes, inputs.previous.bytes, slotSize);
+      const target = inputs.image.bytes;
+      let at = 0;
+      while (at < Math.min(rebuilt.length, target.length) && rebuilt[at] === target[at]) at++;
+      if (rebuilt.length === target.length && at === target.length) set('delta', 'pass', `${inputs.delta.name} (${inputs.delta.bytes.length} bytes) rebuilds the ${target.length}-byte image exactly`);
+      else set('delta', 'fail', `${inputs.delta.name} rebuilds ${rebuilt.length} bytes that differ from the image (${target.length} bytes) at byte ${at}`, 'delta-mismatch');
+    } catch (error) {
+      set('delta', 'fail', `${inputs.delta.name} does not decode against the previous release: ${describeError(error)}`, isOtaError(error) ? error.reason : 'delta-malformed');
+    }
   }
 
   const rules = RULES.map((r) => results.get(r)!);

@@ -12,6 +12,7 @@ import { command, type ReleaseReport, type RuleName } from '../../../tools/cli/r
 import { signImage } from '../../../tools/image/imgtool-sign.js';
 import { TLV_INFO_MAGIC } from '../../../src/image/tlv.js';
 import { loadMcubootVectors } from '../../support/mcuboot-vectors.js';
+import { fixturePath } from '../../support/paths.js';
 
 const set = loadMcubootVectors();
 const keyFile = (name: string, kind: 'public_pem' | 'private_pem') => path.join(set.dir, set.keys.find((k) => k.name === name)![kind]);
@@ -139,12 +140,6 @@ describe('CLI: xs-ota release check', () => {
       },
       expect: { format: 'tlv-unknown', 'fits-slot': 'unchecked', signature: 'unchecked', version: 'unchecked', 'security-counter': 'unchecked', hash: 'unchecked' },
     },
-    {
-      name: 'a delta is given: pending until the delta decoder is in the build',
-      image: () => vector('small-v1.2.4+0.seccnt.bin'),
-      extra: ['--delta', vector('small-v1.2.3+4.signed.bin')],
-      expect: { delta: 'delta-decoder-missing' },
-    },
   ];
   for (const c of cases) {
     it(`rejects: ${c.name}`, async () => {
@@ -155,6 +150,37 @@ describe('CLI: xs-ota release check', () => {
       assert.equal(report.failed, Object.keys(c.expect).length);
     });
   }
+
+  // The firmware fixtures (test/fixtures/firmware/README.md): gcc-arm-none-eabi builds signed with
+  // the fleet key, and their deltas made by xdelta3 with the tools' flags.
+  const fw = (name: string) => fixturePath('firmware', name);
+  const deltaRule = (report: ReleaseReport) => report.rules.find((r) => r.rule === 'delta')!;
+
+  it('passes: a delta that rebuilds the new release from the previous one byte for byte', async () => {
+    const r = await cli('check', '--key', FLEET_PUB, '--previous', fw('fw-v1.0.0+1.signed.bin'), fw('fw-v1.1.0+2.signed.bin'), '--delta', fw('v1.0.0+1-to-v1.1.0+2.vcdiff'), '--json');
+    const report = JSON.parse(r.out) as ReleaseReport;
+    assert.equal(r.code, 0, r.out);
+    assert.equal(deltaRule(report).status, 'pass');
+  });
+
+  it('rejects: a delta made for another target (v1.2.0) offered with v1.1.0, only the delta rule fails', async () => {
+    const r = await cli('check', '--key', FLEET_PUB, '--previous', fw('fw-v1.0.0+1.signed.bin'), fw('fw-v1.1.0+2.signed.bin'), '--delta', fw('v1.0.0+1-to-v1.2.0+3.vcdiff'), '--json');
+    const report = JSON.parse(r.out) as ReleaseReport;
+    assert.equal(r.code, 1);
+    assert.equal(report.failed, 1);
+    assert.equal(deltaRule(report).status, 'fail');
+    assert.equal(deltaRule(report).reason, 'delta-mismatch');
+  });
+
+  it('rejects: a delta made from another source: it does not rebuild the image, typed reason', async () => {
+    const r = await cli('check', '--key', FLEET_PUB, '--previous', fw('fw-v1.0.0+1.signed.bin'), fw('fw-v1.2.0+3.signed.bin'), '--delta', fw('v1.1.0+2-to-v1.2.0+3.vcdiff'), '--json');
+    const report = JSON.parse(r.out) as ReleaseReport;
+    assert.equal(r.code, 1);
+    assert.equal(report.failed, 1);
+    const rule = deltaRule(report);
+    assert.equal(rule.status, 'fail');
+    assert.match(rule.reason ?? '', /^delta-/);
+  });
 
   it('usage errors exit 2', async () => {
     assert.equal((await cli('check', '--previous', OLD, OLD)).code, 2);
