@@ -60,7 +60,10 @@ export async function startRangeServer(): Promise<RangeServer> {
     if (req.method === 'HEAD') res.end();
     else res.end(Buffer.from(file.body.buffer, file.body.byteOffset + start, end - start + 1));
   });
-  server.keepAliveTimeout = 5_000;
+  // No idle close in real time: a close timed by the host's clock would reach the device at a
+  // virtual instant that depends on the host's speed (the bench must not). Idle limits are the
+  // device's (SocketHttpClient keepAlive) and the simulated modem's, in virtual time.
+  server.keepAliveTimeout = 0;
   // https:// through the modem: TLS with the test certificate on the same port.
   const tls = acceptTls(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
