@@ -9,6 +9,7 @@ import type { LogFields, LogLevel } from '../../src/platform/log.js';
 import { XsSession } from '../xs/session.js';
 import { servePlatform, type HostPlatform, type ServedPlatform } from '../xs/serve-platform.js';
 import type { VirtualTime } from './virtual-time.js';
+import type { CpuBusy } from './cpu-busy.js';
 
 export interface LogEntry {
   at: number;
@@ -29,6 +30,8 @@ export interface SimDeviceOptions {
   /** Runs between reset and the next boot: MCUboot's decision and swap. */
   onReset: (reason: string) => void | Promise<void>;
   onLog?: (entry: LogEntry) => void;
+  /** The MCU's blocking calls (flash timing): its events wait while it is blocked. */
+  cpu?: CpuBusy;
 }
 
 export class SimDevice {
@@ -64,6 +67,7 @@ export class SimDevice {
         log: { log: (level, event, fields) => this.#log(level, event, fields) },
       },
       this.#o.time,
+      this.#o.cpu,
     );
     if (this.boots === 1) {
       this.meter.baseHeapCount = session.meter.lastHeapCount;

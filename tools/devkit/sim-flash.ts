@@ -43,21 +43,43 @@ export interface SimFlashOptions {
   file?: string;
   /** Seed for torn-operation bit patterns. */
   seed?: number;
-  /** Device timing, accumulated in `stats.busyUs` (the port is synchronous, so it is a figure, not a delay). */
+  /**
+   * Device timing (default NOR_TIMING_TYPICAL), accumulated in `stats.busyUs` and reported per
+   * operation to `onBusy`: the port is synchronous, as Moddable's flash is on the device (an erase
+   * blocks the caller until the part is ready), so the dev kit turns it into time the MCU is
+   * blocked for (tools/devkit/cpu-busy.ts).
+   */
   timing?: FlashTiming;
 }
 
 /**
- * Typical SPI NOR timing (Winbond W25Q64JV datasheet, "typ" column): 4 KiB sector erase 45 ms,
- * page program 0.4 ms per 256 bytes, read at 50 MHz quad about 0.04 us per byte.
+ * Erase, program and read times of a NOR part, in microseconds. The dev kit models the Winbond
+ * W25Q64JV (8 MiB quad-SPI NOR, the external flash of many Zephyr boards; datasheet rev. L,
+ * §9.6 "AC Electrical Characteristics"): 4 KiB sector erase tSE 45 ms typical / 400 ms max,
+ * 32 KiB block erase tBE1 120 / 1600 ms, 64 KiB block erase tBE2 150 / 2000 ms, page program
+ * (256 bytes) tPP 0.4 / 3 ms; reads at 50 MHz quad I/O about 0.04 us per byte (no max: reads are
+ * clocked). Only 4 KiB erases are used: the slot port erases one sector per call.
  */
 export interface FlashTiming {
+  /** Which figures these are (for reports). */
+  name: string;
   sectorEraseUs: number;
   programUsPer256: number;
   readUsPerByte: number;
 }
 
-export const NOR_TIMING_TYPICAL: FlashTiming = { sectorEraseUs: 45_000, programUsPer256: 400, readUsPerByte: 0.04 };
+/** W25Q64JV, datasheet "typ" column (the dev kit's default). */
+export const NOR_TIMING_TYPICAL: FlashTiming = { name: 'typical', sectorEraseUs: 45_000, programUsPer256: 400, readUsPerByte: 0.04 };
+/** W25Q64JV, datasheet "max" column: a part at the end of its life or its temperature range. */
+export const NOR_TIMING_WORST: FlashTiming = { name: 'worst', sectorEraseUs: 400_000, programUsPer256: 3_000, readUsPerByte: 0.04 };
+/** No device time at all (unit tests of NOR semantics). */
+export const NOR_TIMING_NONE: FlashTiming = { name: 'none', sectorEraseUs: 0, programUsPer256: 0, readUsPerByte: 0 };
+
+export type FlashTimingName = 'typical' | 'worst' | 'none';
+
+export function flashTiming(name: FlashTimingName): FlashTiming {
+  return name === 'worst' ? NOR_TIMING_WORST : name === 'none' ? NOR_TIMING_NONE : NOR_TIMING_TYPICAL;
+}
 
 export interface FlashStats {
   reads: number;
@@ -98,6 +120,8 @@ export class SimNorFlash {
   readonly timing: FlashTiming;
   /** Program/erase operations so far (reads do not count): the index power cuts are scheduled by. */
   ops = 0;
+  /** Told the device time of every operation, us (the dev kit blocks the MCU for it). */
+  onBusy: ((us: number) => void) | undefined;
   #cutAt: number | undefined;
   #tear: TearMode = 'prefix';
   #powered = true;
@@ -165,7 +189,7 @@ export class SimNorFlash {
     this.#alive();
     if (addr < 0 || addr + into.length > this.size) throw new OtaError('flash-error', `read [${addr}, +${into.length}) outside the device`);
     this.stats.reads++;
-    this.stats.busyUs += into.length * this.timing.readUsPerByte;
+    this.#busy(into.length * this.timing.readUsPerByte);
     into.set(this.bytes.subarray(addr, addr + into.length));
   }
 
@@ -195,7 +219,7 @@ export class SimNorFlash {
     }
     this.stats.writes++;
     this.stats.bytesWritten += data.length;
-    this.stats.busyUs += (data.length / 256) * this.timing.programUsPer256;
+    this.#busy((data.length / 256) * this.timing.programUsPer256);
     if (rewrite) this.stats.rewrites++;
     this.#persist(addr, addr + data.length);
     if (torn) this.#cut(op);
@@ -217,14 +241,19 @@ export class SimNorFlash {
         for (let i = from; i < to; i++) this.bytes[i] |= random() & 0xff;
       }
       this.stats.erases++;
-      this.stats.busyUs += this.timing.sectorEraseUs;
+      this.#busy(this.timing.sectorEraseUs);
       this.#persist(from, to);
       this.#cut(op);
     }
     this.bytes.fill(this.eraseValue, from, to);
     this.stats.erases++;
-    this.stats.busyUs += this.timing.sectorEraseUs;
+    this.#busy(this.timing.sectorEraseUs);
     this.#persist(from, to);
+  }
+
+  #busy(us: number): void {
+    this.stats.busyUs += us;
+    if (us > 0) this.onBusy?.(us);
   }
 
   #cut(op: number): never {
@@ -331,9 +360,9 @@ export interface DevkitFlash {
 }
 
 /** The dev kit's flash: one NOR device with the MCUboot primary, secondary and scratch areas. */
-export function createDevkitFlash(options: { file?: string; seed?: number; layout?: FlashLayout } = {}): DevkitFlash {
+export function createDevkitFlash(options: { file?: string; seed?: number; layout?: FlashLayout; timing?: FlashTiming } = {}): DevkitFlash {
   const L = options.layout ?? DEVKIT_LAYOUT;
-  const device = new SimNorFlash({ size: L.deviceSize, sectorSize: L.sectorSize, writeAlign: L.writeAlign, eraseValue: L.eraseValue, file: options.file, seed: options.seed });
+  const device = new SimNorFlash({ size: L.deviceSize, sectorSize: L.sectorSize, writeAlign: L.writeAlign, eraseValue: L.eraseValue, file: options.file, seed: options.seed, timing: options.timing });
   return {
     device,
     layout: L,

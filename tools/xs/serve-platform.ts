@@ -8,6 +8,7 @@ import type { Platform } from '../../src/platform/index.js';
 import type { Sha256 } from '../../src/platform/digest.js';
 import type { FlashPort } from '../../src/platform/flash.js';
 import type { VirtualTime } from '../devkit/virtual-time.js';
+import type { CpuBusy } from '../devkit/cpu-busy.js';
 import type { XsSession } from './session.js';
 
 /** The parts of a platform a given test provides; a guest touching a missing one gets an error naming it. */
@@ -23,12 +24,19 @@ export interface ServedPlatform {
   dispose(): void;
 }
 
-export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime): ServedPlatform {
+export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime, cpu?: CpuBusy): ServedPlatform {
   let live = true;
   session.trackCranks((crank) => time.track(crank));
   const deliver = (name: string, args: unknown): void => {
-    if (live) time.track(session.event(name, args));
+    if (!live) return;
+    // perf (issue 15): while the MCU is blocked in a flash call, its events wait (in order).
+    if (cpu && cpu.deferUntil > time.now()) {
+      time.at(cpu.deferUntil, () => deliver(name, args));
+      return;
+    }
+    time.track(session.event(name, args));
   };
+  const now = (): number => (cpu ? cpu.now() : time.now());
   const flash = (name: string): FlashPort =>
     need(name === 'primary' ? platform.primarySlot : name === 'secondary' ? platform.secondarySlot : undefined, `flash '${name}'`);
 
@@ -95,12 +103,12 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
   });
 
   const timers = new Map<number, number>();
-  session.provide('clock.now', () => time.now());
+  session.provide('clock.now', () => now());
   session.provide('clock.wall', () => time.clockPort().wallClock() ?? null);
   session.provide('clock.set', (a: { id: number; ms: number }) => {
     timers.set(
       a.id,
-      time.after(a.ms, () => {
+      time.at(now() + Math.max(0, a.ms), () => {
         timers.delete(a.id);
         deliver('clock.timer', { id: a.id });
       }),
