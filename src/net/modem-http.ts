@@ -153,7 +153,9 @@ export class SocketHttpClient extends ModemHttpBase {
       let closedByPeer = false;
       while (!parser.done) {
         if (this.clock.now() > deadline) throw new OtaError('timeout', `request not complete after ${request.timeoutMs ?? this.timeoutMs} ms`);
-        const n = await socket.read(feed, this.idleMs);
+        // perf (issue 15): the parser tells the socket how many bytes end this message, so a pushed
+        // block that ends it is handed on at once (no quiet hold at the response's end).
+        const n = await socket.read(feed, this.idleMs, () => parser.lengthRemaining);
         if (n === 0) {
           closedByPeer = true;
           parser.finish();
