@@ -169,7 +169,8 @@ export interface DevkitSummary {
   artifactBytesSent: number;
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
   artifactRequests: { status: number; range?: string; bytesSent: number }[];
-  uart: { bytesToModem: number; bytesFromModem: number };
+  /** UART bytes each way; bytes lost at the MCU's full RX FIFO; times RTS/CTS held the modem. */
+  uart: { bytesToModem: number; bytesFromModem: number; overrunBytes: number; ctsHolds: number };
   flash: {
     erases: number;
     writes: number;
@@ -489,7 +490,12 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       .requests()
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
-    uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
+    uart: {
+      bytesToModem: modem.counters().uart.toModemBytes,
+      bytesFromModem: modem.counters().uart.toHostBytes,
+      overrunBytes: modem.counters().uart.overrunBytes,
+      ctsHolds: modem.counters().uart.ctsHolds,
+    },
     flash: {
       erases: flash.device.stats.erases,
       writes: flash.device.stats.writes,
