@@ -17,11 +17,19 @@ export class CpuBusy {
 
   constructor(private readonly time: VirtualTime) {}
 
-  /** The MCU is blocked for `ms` more, from now or from the end of the block under way. */
+  /**
+   * The MCU is blocked for `ms` more, from now or from the end of the block under way. A negative
+   * `ms` takes back time not yet spent (the flash found a run of erases to be one block erase).
+   */
   occupy(ms: number): void {
-    if (!(ms > 0)) return;
-    this.#until = Math.max(this.#until, this.time.now()) + ms;
-    this.blockedMs += ms;
+    if (ms > 0) {
+      this.#until = Math.max(this.#until, this.time.now()) + ms;
+      this.blockedMs += ms;
+    } else if (ms < 0) {
+      const back = Math.min(-ms, Math.max(0, this.#until - this.time.now()));
+      this.#until -= back;
+      this.blockedMs -= back;
+    }
   }
 
   /** The instant a guest event may be delivered: now, or the end of the block under way. */

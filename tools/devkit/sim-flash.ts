@@ -58,22 +58,30 @@ export interface SimFlashOptions {
  * §9.6 "AC Electrical Characteristics"): 4 KiB sector erase tSE 45 ms typical / 400 ms max,
  * 32 KiB block erase tBE1 120 / 1600 ms, 64 KiB block erase tBE2 150 / 2000 ms, page program
  * (256 bytes) tPP 0.4 / 3 ms; reads at 50 MHz quad I/O about 0.04 us per byte (no max: reads are
- * clocked). Only 4 KiB erases are used: the slot port erases one sector per call.
+ * clocked).
+ *
+ * Block erases: Zephyr's spi_nor driver serves a flash_erase of an aligned 64 KiB range with one
+ * block erase (tBE2), not sixteen sector erases. Here a run of back-to-back sector erases (no
+ * read or program between) that completes an aligned 64 KiB block is timed as one block erase:
+ * MCUboot's flash_area_erase calls (tools/devkit/sim-mcuboot.ts) arrive as such runs, the agent's
+ * one-sector erases between its writes never do. NOR semantics and power cuts stay per sector.
  */
 export interface FlashTiming {
   /** Which figures these are (for reports). */
   name: string;
   sectorEraseUs: number;
+  /** 64 KiB block erase (tBE2). */
+  blockEraseUs: number;
   programUsPer256: number;
   readUsPerByte: number;
 }
 
 /** W25Q64JV, datasheet "typ" column (the dev kit's default). */
-export const NOR_TIMING_TYPICAL: FlashTiming = { name: 'typical', sectorEraseUs: 45_000, programUsPer256: 400, readUsPerByte: 0.04 };
+export const NOR_TIMING_TYPICAL: FlashTiming = { name: 'typical', sectorEraseUs: 45_000, blockEraseUs: 150_000, programUsPer256: 400, readUsPerByte: 0.04 };
 /** W25Q64JV, datasheet "max" column: a part at the end of its life or its temperature range. */
-export const NOR_TIMING_WORST: FlashTiming = { name: 'worst', sectorEraseUs: 400_000, programUsPer256: 3_000, readUsPerByte: 0.04 };
+export const NOR_TIMING_WORST: FlashTiming = { name: 'worst', sectorEraseUs: 400_000, blockEraseUs: 2_000_000, programUsPer256: 3_000, readUsPerByte: 0.04 };
 /** No device time at all (unit tests of NOR semantics). */
-export const NOR_TIMING_NONE: FlashTiming = { name: 'none', sectorEraseUs: 0, programUsPer256: 0, readUsPerByte: 0 };
+export const NOR_TIMING_NONE: FlashTiming = { name: 'none', sectorEraseUs: 0, blockEraseUs: 0, programUsPer256: 0, readUsPerByte: 0 };
 
 export type FlashTimingName = 'typical' | 'worst' | 'none';
 
@@ -91,6 +99,9 @@ export interface FlashStats {
   /** Device busy time the operations would take (see FlashTiming). */
   busyUs: number;
 }
+
+/** The block erase of the part (W25Q64JV tBE2: 64 KiB). */
+const BLOCK_ERASE_BYTES = 0x10000;
 
 /** Deterministic xorshift32. */
 function rng(seed: number): () => number {
@@ -120,8 +131,11 @@ export class SimNorFlash {
   readonly timing: FlashTiming;
   /** Program/erase operations so far (reads do not count): the index power cuts are scheduled by. */
   ops = 0;
-  /** Told the device time of every operation, us (the dev kit blocks the MCU for it). */
+  /** Told the device time of every operation, us (the dev kit blocks the MCU for it); negative
+   * when a run of sector erases turned out to be one block erase (see FlashTiming). */
   onBusy: ((us: number) => void) | undefined;
+  /** Back-to-back sector erases from a 64 KiB boundary: the next sector expected, the count. */
+  #eraseRun = { next: -1, count: 0 };
   #cutAt: number | undefined;
   #tear: TearMode = 'prefix';
   #powered = true;
@@ -189,6 +203,7 @@ export class SimNorFlash {
     this.#alive();
     if (addr < 0 || addr + into.length > this.size) throw new OtaError('flash-error', `read [${addr}, +${into.length}) outside the device`);
     this.stats.reads++;
+    this.#eraseRun.count = 0;
     this.#busy(into.length * this.timing.readUsPerByte);
     into.set(this.bytes.subarray(addr, addr + into.length));
   }
@@ -218,6 +233,7 @@ export class SimNorFlash {
       for (let i = end; i < unitEnd; i++) this.bytes[addr + i] &= data[i] | (random() & 0xff);
     }
     this.stats.writes++;
+    this.#eraseRun.count = 0;
     this.stats.bytesWritten += data.length;
     this.#busy((data.length / 256) * this.timing.programUsPer256);
     if (rewrite) this.stats.rewrites++;
@@ -249,11 +265,26 @@ export class SimNorFlash {
     this.stats.erases++;
     this.#busy(this.timing.sectorEraseUs);
     this.#persist(from, to);
+    this.#blockErase(sector);
+  }
+
+  /** Times a run of sector erases that completes an aligned 64 KiB block as one block erase. */
+  #blockErase(sector: number): void {
+    const perBlock = BLOCK_ERASE_BYTES / this.sectorSize;
+    const run = this.#eraseRun;
+    if (run.count > 0 && sector === run.next) run.count++;
+    else run.count = sector % perBlock === 0 ? 1 : 0;
+    run.next = sector + 1;
+    if (run.count === perBlock) {
+      run.count = 0;
+      const refund = perBlock * this.timing.sectorEraseUs - this.timing.blockEraseUs;
+      if (refund > 0) this.#busy(-refund);
+    }
   }
 
   #busy(us: number): void {
     this.stats.busyUs += us;
-    if (us > 0) this.onBusy?.(us);
+    if (us !== 0) this.onBusy?.(us);
   }
 
   #cut(op: number): never {
