@@ -35,10 +35,10 @@ never the figures.
 kit; \`--json\` prints them as JSON (always also written to \`build/bench.json\`), \`--section <name>\`
 runs one section. Every figure is virtual time, a counter or an XS meter count, never wall-clock
 seconds. The simulated parts keep every timer in virtual time: the modem's sockets hold virtual
-time exactly while the loopback server owes an answer (HTTP requests and responses, MQTT packets
-and acknowledgements are counted: \`tools/devkit/sim-modem/exchange.ts\`), never for "real
-silence", and the loopback servers never close idle connections by the host's clock. Two runs on
-an idle and a loaded host print the same JSON (\`test/unit/bench/determinism.spec.ts\` runs a
+time exactly while the loopback server owes an HTTP answer (requests and responses are counted:
+\`tools/devkit/sim-modem/exchange.ts\`), never for "real silence", and the loopback servers never
+close idle connections by the host's clock. Two runs on an idle and a loaded host print the same
+JSON (\`test/unit/bench/determinism.spec.ts\` runs a
 bench case twice, once beside a CPU-burning process and a server that sits 1.5 s on every
 request).
 
