@@ -28,7 +28,8 @@ function burnCpu(): ChildProcess {
   return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
 }
 
-describe('bench: the same figures on a quiet and a loaded host', () => {
+describe('bench: the same figures on a quiet and a loaded host', function () {
+  this.timeout(120_000);
   for (const transport of ['socket-push', 'socket'] as const) {
     it(`sim7080 ${transport} 921600, 96 KiB: identical JSON with a CPU burner and a slow server`, async () => {
       const server = await startRangeServer();
