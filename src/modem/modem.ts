@@ -24,7 +24,7 @@ export interface ModemSocket {
    * 0 only once the peer closed and nothing is left. Rejects `timeout` after `idleMs` without data,
    * `link-lost` when the bearer dropped.
    */
-  read(sink: ByteSink, idleMs: number): Promise<number>;
+  read(sink: ByteSink, idleMs: number, needs?: () => number | undefined): Promise<number>;
   readonly closed: boolean;
   /** Close (idempotent; errors from an already-closed socket are ignored). */
   close(): Promise<void>;

@@ -10,7 +10,11 @@ import type { ByteSink, ModemSocket } from './modem.js';
 
 /** Longest wait between reads when no URC arrives (a backstop, not the normal path). */
 const POLL_MS = 2_000;
-/** Push mode: a complete block with nothing after it for this long, at a line boundary, is whole. */
+/**
+ * Push mode: a complete block with nothing after it for this long, at a line boundary, is whole.
+ * Only the fallback: a block that ends the reader's message (`needs`, e.g. the rest of a
+ * Content-Length body) is whole at once, and inside a stream the next header proves it.
+ */
 const PUSH_QUIET_MS = 100;
 
 /** Push-mode block states (small integers). */
@@ -155,8 +159,12 @@ export abstract class IndicatedSocket implements ModemSocket {
     }
   }
 
-  async read(sink: ByteSink, idleMs: number): Promise<number> {
-    if (this.#push) return this.#readPushed(sink, idleMs, this.#push);
+  /**
+   * `needs`, when given, says how many bytes end the reader's message (undefined: not known): a
+   * pushed block of exactly that length is whole without waiting for what follows it.
+   */
+  async read(sink: ByteSink, idleMs: number, needs?: () => number | undefined): Promise<number> {
+    if (this.#push) return this.#readPushed(sink, idleMs, this.#push, needs);
     let idle = 0;
     for (;;) {
       if (this.#linkLost) throw new OtaError('link-lost', 'bearer lost while reading');
@@ -191,7 +199,7 @@ export abstract class IndicatedSocket implements ModemSocket {
     }
   }
 
-  async #readPushed(sink: ByteSink, idleMs: number, push: { stage: Uint8Array; atLineStart: () => boolean }): Promise<number> {
+  async #readPushed(sink: ByteSink, idleMs: number, push: { stage: Uint8Array; atLineStart: () => boolean }, needs?: () => number | undefined): Promise<number> {
     let idle = 0;
     for (;;) {
       if (this.#pGarbled || this.#linkLost) {
@@ -199,8 +207,9 @@ export abstract class IndicatedSocket implements ModemSocket {
         this.#pDrop();
         throw this.#pGarbled ? new OtaError('at-garbled', 'noise in pushed socket data') : new OtaError('link-lost', 'bearer lost while reading');
       }
-      // The peer closed after the held block, or nothing followed it: it is whole.
-      if (this.#pState === P_HELD && (this.#closed || (idle >= PUSH_QUIET_MS && push.atLineStart()))) this.#pState = P_READY;
+      // The peer closed after the held block, it ends the reader's message (the protocol's own
+      // end), or nothing followed it: it is whole.
+      if (this.#pState === P_HELD && (this.#closed || needs?.() === this.#pLength || (idle >= PUSH_QUIET_MS && push.atLineStart()))) this.#pState = P_READY;
       if (this.#pState === P_READY) {
         const n = this.#pLength;
         const partial = this.#pReceived < this.#pExpected;

@@ -79,6 +79,11 @@ export class HttpResponseParser {
     return this.#state === S_BODY_CLOSE;
   }
 
+  /** Bytes of a Content-Length body still to come (undefined before the head or for other framings). */
+  get lengthRemaining(): number | undefined {
+    return this.#state === S_BODY_LENGTH ? this.#remaining : undefined;
+  }
+
   /** Body bytes delivered so far. */
   get bodyBytes(): number {
     return this.#bodyBytes;

@@ -90,9 +90,11 @@ export class SocketHttpClient extends ModemHttpBase {
   protected async perform(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
     const url = parseUrl(request.url);
     const origin = `${url.scheme}://${url.host}:${url.port}`;
-    // Only a GET is retried on a new connection when a kept one turns out dead, so only a GET may
-    // use or leave one (a POST sent twice would be reported twice).
-    const reusable = this.keepAlive && request.method === 'GET';
+    // perf (issue 15): every method may ride a kept connection (a report or poll after a segment
+    // then costs no TLS set-up: seconds on Cat-M). A GET that finds it dead is sent again on a new
+    // one; any other request only when the dead connection refused the request itself (nothing
+    // reached the server), else its error stands (a POST sent twice would be reported twice).
+    const reusable = this.keepAlive;
     const kept = this.#kept;
     this.#kept = undefined;
     if (kept) {
@@ -114,8 +116,9 @@ export class SocketHttpClient extends ModemHttpBase {
   }
 
   async #exchange(socket: ModemSocket, request: HttpRequest, url: ReturnType<typeof parseUrl>, origin: string, sink: HttpBodySink, reused: boolean): Promise<HttpResponseHead> {
-    const keepAlive = this.keepAlive && request.method === 'GET';
+    const keepAlive = this.keepAlive;
     const head = requestHead(request, url, requestHeaders(request), keepAlive);
+    let written = false;
     const deadline = this.clock.now() + (request.timeoutMs ?? this.timeoutMs);
     this.stats.requests++;
     let received = 0;
@@ -124,6 +127,7 @@ export class SocketHttpClient extends ModemHttpBase {
     try {
       await socket.write(head);
       if (request.body) await socket.write(request.body);
+      written = true;
       const parser = new HttpResponseParser({
         onHead: (h) => {
           checkRange(request, h);
@@ -153,7 +157,9 @@ export class SocketHttpClient extends ModemHttpBase {
       let closedByPeer = false;
       while (!parser.done) {
         if (this.clock.now() > deadline) throw new OtaError('timeout', `request not complete after ${request.timeoutMs ?? this.timeoutMs} ms`);
-        const n = await socket.read(feed, this.idleMs);
+        // perf (issue 15): the parser tells the socket how many bytes end this message, so a pushed
+        // block that ends it is handed on at once (no quiet hold at the response's end).
+        const n = await socket.read(feed, this.idleMs, () => parser.lengthRemaining);
         if (n === 0) {
           closedByPeer = true;
           parser.finish();
@@ -166,7 +172,8 @@ export class SocketHttpClient extends ModemHttpBase {
     } catch (error) {
       // A kept connection the server or the network had already dropped fails before any byte
       // of the answer: not this request's failure.
-      if (reused && received === 0 && isOtaError(error, 'link-lost', 'body-truncated', 'timeout', 'closed', 'at-error', 'cme-error')) {
+      const resendable = request.method === 'GET' || !written;
+      if (reused && resendable && received === 0 && isOtaError(error, 'link-lost', 'body-truncated', 'timeout', 'closed', 'at-error', 'cme-error')) {
         await socket.close();
         throw new StaleConnection();
       }

@@ -2,7 +2,14 @@
  * Writes an image into a flash slot as it arrives, the way Zephyr's stream_flash/flash_img do:
  * each sector is erased just before the first write into it (never the whole slot up front),
  * writes start and end on the write alignment, at most one partial write unit is held back
- * between chunks, the MCUboot trailer area is never written, and every write is read back.
+ * between chunks, and the MCUboot trailer area is never written.
+ *
+ * Read-back is off by default: the installer (src/agent/slot-installer.ts) re-hashes the whole
+ * slot from flash with the platform's native SHA-256 before it marks anything pending, which
+ * checks every byte that a read-back would, once, at native speed. A per-write read-back in
+ * JavaScript cost about half the agent's CPU per received byte on XS (issue 12, item 5). With
+ * `readBack: true` (a caller without that re-hash) each write is read back and compared word by
+ * word.
  *
  * Resuming after a reset: construct with `startOffset` = a `durableOffset` saved earlier (a
  * sector boundary); the sector there is erased again and the caller re-sends bytes from it.
@@ -24,7 +31,7 @@ export interface SlotWriterOptions {
   trailerSize?: number;
   /** Resume offset: a multiple of the sector size. Default 0 (a new image). */
   startOffset?: number;
-  /** Read back and compare after every write (default true). */
+  /** Read back and compare after every write (default false: the installer re-hashes the slot from flash). */
   readBack?: boolean;
 }
 
@@ -44,6 +51,7 @@ export class SlotWriter {
   readonly #unit: Uint8Array;
   readonly #check: Uint8Array;
   readonly #readBack: boolean;
+  readonly #pieceMax: number;
   readonly #startOffset: number;
   #unitFill = 0;
   /** Next flash offset to program (always write-aligned). */
@@ -70,8 +78,10 @@ export class SlotWriter {
     this.#programmed = start;
     this.#erasedUpTo = start;
     this.#unit = new Uint8Array(s.writeAlign);
-    this.#check = new Uint8Array(maxPiece(s));
-    this.#readBack = options.readBack ?? true;
+    this.#readBack = options.readBack ?? false;
+    this.#pieceMax = maxPiece(s);
+    // The compare buffer exists only when it is used (one sector of RAM saved otherwise).
+    this.#check = new Uint8Array(this.#readBack ? this.#pieceMax : 0);
   }
 
   /** Bytes of image the slot can hold (slot size minus trailer). */
@@ -130,7 +140,7 @@ export class SlotWriter {
     while (i < bulkEnd) {
       // A piece never crosses a sector boundary, so each sector is erased right before its first write.
       const sectorLeft = this.#status.blockLength - (this.#programmed % this.#status.blockLength);
-      const n = Math.min(bulkEnd - i, sectorLeft, this.#check.length);
+      const n = Math.min(bulkEnd - i, sectorLeft, this.#pieceMax);
       this.#program(chunk.subarray(i, i + n));
       i += n;
     }
@@ -174,21 +184,35 @@ export class SlotWriter {
     } catch (error) {
       throw new OtaError('flash-error', `write of ${bytes.length} bytes at ${at} failed`, error);
     }
-    if (this.#readBack) {
-      // Fill the compare buffer with the complement first: a read that silently returns
-      // nothing cannot then pass (Zephyr stream_flash does the same).
-      const check = this.#check.subarray(0, bytes.length);
-      for (let k = 0; k < bytes.length; k++) check[k] = ~bytes[k] & 0xff;
-      try {
-        this.#flash.read(at, check);
-      } catch (error) {
-        throw new OtaError('flash-error', `read-back at ${at} failed`, error);
-      }
-      for (let k = 0; k < bytes.length; k++) {
-        if (check[k] !== bytes[k]) throw new OtaError('flash-readback', `byte ${at + k} reads 0x${check[k].toString(16)}, wrote 0x${bytes[k].toString(16)}`);
-      }
-    }
+    if (this.#readBack) this.#verify(at, bytes);
     this.#programmed = at + bytes.length;
+  }
+
+  /**
+   * Reads `bytes.length` back from `at` and compares. The compare buffer is first filled with
+   * the complement of what was written, so a read that silently returns nothing cannot pass
+   * (Zephyr stream_flash does the same). Word-wise where both buffers are word-aligned.
+   */
+  #verify(at: number, bytes: Uint8Array): void {
+    const check = this.#check.subarray(0, bytes.length);
+    const words = bytes.byteOffset % 4 === 0 && bytes.length % 4 === 0 ? bytes.length / 4 : 0;
+    const want = words > 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, words) : undefined;
+    const got = words > 0 ? new Uint32Array(check.buffer, check.byteOffset, words) : undefined;
+    if (want && got) for (let k = 0; k < words; k++) got[k] = ~want[k];
+    else for (let k = 0; k < bytes.length; k++) check[k] = ~bytes[k] & 0xff;
+    try {
+      this.#flash.read(at, check);
+    } catch (error) {
+      throw new OtaError('flash-error', `read-back at ${at} failed`, error);
+    }
+    let k = 0;
+    if (want && got) {
+      while (k < words && got[k] === want[k]) k++;
+      k = k < words ? k * 4 : bytes.length;
+    }
+    for (; k < bytes.length; k++) {
+      if (check[k] !== bytes[k]) throw new OtaError('flash-readback', `byte ${at + k} reads 0x${check[k].toString(16)}, wrote 0x${bytes[k].toString(16)}`);
+    }
   }
 
   /** The offset this writer started at (0, or the resume offset). */

@@ -2,7 +2,7 @@
  * A small HTTP/1.1 file server on loopback for the modem rig: Range (RFC 9110 §14), If-Range
  * with a strong ETag, 416 past the end, HEAD. The modem simulator's connections end here.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { acceptTls, type TlsAcceptor } from '../devkit/test-pki.js';
 
@@ -14,13 +14,23 @@ export interface RangeServer {
   tls: TlsAcceptor;
   /** Replace the file (a new ETag: If-Range then answers 200). */
   setFile(path: string, body: Uint8Array, etag?: string): void;
+  /**
+   * Real milliseconds the server sits on each request before answering (a host too busy to
+   * answer at once). Virtual-time figures must not move with it (the determinism spec).
+   */
+  answerDelayRealMs: number;
   close(): Promise<void>;
 }
 
 export async function startRangeServer(): Promise<RangeServer> {
   const files = new Map<string, { body: Uint8Array; etag: string }>();
   const log: RangeServer['log'] = [];
+  const state = { answerDelayRealMs: 0 };
   const server: Server = createServer((req, res) => {
+    if (state.answerDelayRealMs > 0) setTimeout(() => answer(req, res), state.answerDelayRealMs);
+    else answer(req, res);
+  });
+  const answer = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     const file = files.get(path);
     const range = req.headers.range;
@@ -59,8 +69,11 @@ export async function startRangeServer(): Promise<RangeServer> {
     res.writeHead(status, headers);
     if (req.method === 'HEAD') res.end();
     else res.end(Buffer.from(file.body.buffer, file.body.byteOffset + start, end - start + 1));
-  });
-  server.keepAliveTimeout = 5_000;
+  };
+  // No idle close in real time: a close timed by the host's clock would reach the device at a
+  // virtual instant that depends on the host's speed (the bench must not). Idle limits are the
+  // device's (SocketHttpClient keepAlive) and the simulated modem's, in virtual time.
+  server.keepAliveTimeout = 0;
   // https:// through the modem: TLS with the test certificate on the same port.
   const tls = acceptTls(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -68,6 +81,12 @@ export async function startRangeServer(): Promise<RangeServer> {
     port: (server.address() as AddressInfo).port,
     log,
     tls,
+    get answerDelayRealMs() {
+      return state.answerDelayRealMs;
+    },
+    set answerDelayRealMs(ms: number) {
+      state.answerDelayRealMs = ms;
+    },
     setFile(path, body, etag = `"${body.length}-${body[0] ?? 0}-${body[body.length - 1] ?? 0}"`) {
       files.set(path, { body, etag });
     },

@@ -50,6 +50,9 @@ export interface RigOptions {
   caCert?: Uint8Array;
   /** Host name in the image URL (default updates.example.com, a name the certificate carries). */
   host?: string;
+  /** Bytes per Range request (default: one request for the whole file). 2048 is the nRF Connect
+   * SDK downloader's pattern (a 2 KiB buffer, one Range request per buffer). */
+  requestBytes?: number;
 }
 
 /** The board's UART wiring a run uses (see RigOptions.flowControl). */
@@ -192,6 +195,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
           },
         },
         backoffBaseMs: 1_000,
+        requestBytes: options.requestBytes,
       }),
       { untilMs: start + (options.untilMs ?? 3_600_000) },
     );

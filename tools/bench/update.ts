@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { signImage } from '../image/imgtool-sign.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../devkit/devkit.js';
-import { DEVKIT_LAYOUT, slotLayout, type FlashLayout } from '../devkit/sim-flash.js';
+import { DEVKIT_LAYOUT, slotLayout, type FlashLayout, type FlashTimingName } from '../devkit/sim-flash.js';
 import { rigImage } from './rig.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -54,6 +54,10 @@ export async function runBenchUpdate(options: {
   faults?: DevkitFault[];
   /** Agent policy over the dev kit's (e.g. downloadSegmentBytes, to measure its cost). */
   policy?: Partial<AgentConfig>;
+  /** Flash timing of the NOR part (default 'typical'). */
+  flashTiming?: FlashTimingName;
+  /** The board's modem UART wiring (default the dev kit's 'rts-cts'). */
+  flowControl?: 'rts-cts' | 'none';
 }): Promise<UpdateRun> {
   const layout = options.layout ?? DEVKIT_LAYOUT;
   const keyPem = readFileSync(SIGNING_KEY_FILE, 'utf8');
@@ -66,6 +70,8 @@ export async function runBenchUpdate(options: {
     layout,
     faults: options.faults,
     policy: options.policy,
+    flashTiming: options.flashTiming,
+    flowControl: options.flowControl,
     seed: 1,
   });
   return { summary, layout };

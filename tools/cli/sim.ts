@@ -1,7 +1,7 @@
 /**
  * `xs-ota sim`: one full update on the simulated dev kit, the agent running inside XS.
  *
- *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--flow-control rts-cts|none] [--backend hawkbit|manifest|iotconnect]
+ *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--flow-control rts-cts|none] [--flash-timing typical|worst|none] [--backend hawkbit|manifest|iotconnect]
  *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE]
  *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
  *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
@@ -19,6 +19,7 @@ import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devki
 import type { VirtualTime } from '../devkit/virtual-time.js';
 import type { ReferenceServer } from '../server/index.js';
 import { mosquittoMissing } from '../devkit/mosquitto.js';
+import { phases } from '../bench/cycle.js';
 import type { Command } from './main.js';
 import { simDelta } from '../delta/sim-delta.js';
 import { formatHistory } from './history-print.js';
@@ -33,6 +34,8 @@ const USAGE = `usage: xs-ota sim [options]
                             modem UART wiring (default rts-cts: the dev kit wires RTS/CTS, the
                             agent sends AT+IFC=2,2 and takes socket data pushed by the modem);
                             none: reads per command, as on a board without the lines
+  --flash-timing typical|worst|none
+                            NOR erase/program times (W25Q64JV datasheet typ/max; default typical)
   --backend hawkbit|manifest|iotconnect
                             update backend (default hawkbit); iotconnect starts mosquitto
                             (must be installed) and the IoTConnect double, and stops them after
@@ -87,7 +90,9 @@ function printSummary(s: DevkitSummary, external?: string): void {
     `download goodput   ${(s.downloadGoodputBps / 1024).toFixed(2)} KiB/s (device time)`,
     `UART               ${s.uart.bytesToModem} bytes to the modem, ${s.uart.bytesFromModem} from it`,
     `TLS                ${s.tlsHandshakes} verified handshake(s) by the modem (test CA, tools/devkit/test-pki)`,
-    `flash              ${s.flash.erases} sector erases, ${s.flash.writes} writes`,
+    `flash              ${s.flash.erases} sector erases, ${s.flash.writes} writes; ${s.flash.timing} timing, ${(s.flash.busyMs / 1000).toFixed(1)} s busy, bootloader ${s.flash.bootloaderMs.map((ms) => (ms / 1000).toFixed(1)).join(' / ')} s`,
+    // perf (issue 15): where the device time went, power-on to the report.
+    `phases             ${phases(s.logs).map((p) => `${p.phase} ${p.seconds.toFixed(1)} s`).join('; ')}`,
     `A5000              ${s.a5000.verifications} signature verification(s)`,
     `XS                 ${s.xs.compute} computation units; peak heap ${s.xs.peakHeapCount} slots`,
     ...(s.acks
@@ -114,6 +119,7 @@ export const command: Command = {
         modem: { type: 'string', default: 'sim7080' },
         baud: { type: 'string', default: '115200' },
         'flow-control': { type: 'string', default: 'rts-cts' },
+        'flash-timing': { type: 'string', default: 'typical' },
         backend: { type: 'string', default: 'hawkbit' },
         image: { type: 'string' },
         'base-image': { type: 'string' },
@@ -147,6 +153,8 @@ export const command: Command = {
     if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new Error(`--modem ${values.modem}: sim7080 or sim7600`);
     const flowControl = values['flow-control'];
     if (flowControl !== 'rts-cts' && flowControl !== 'none') throw new Error(`--flow-control ${flowControl}: rts-cts or none`);
+    const flashTiming = values['flash-timing'];
+    if (flashTiming !== 'typical' && flashTiming !== 'worst' && flashTiming !== 'none') throw new Error(`--flash-timing ${flashTiming}: typical, worst or none`);
     if (values.backend !== 'hawkbit' && values.backend !== 'manifest' && values.backend !== 'iotconnect') {
       throw new Error(`--backend ${values.backend}: hawkbit, manifest or iotconnect`);
     }
@@ -200,6 +208,7 @@ export const command: Command = {
       modem: values.modem,
       baud,
       flowControl,
+      flashTiming,
       backend: values.backend,
       image,
       baseImage,

@@ -9,6 +9,7 @@ import type { LogFields, LogLevel } from '../../src/platform/log.js';
 import { XsSession } from '../xs/session.js';
 import { servePlatform, type HostPlatform, type ServedPlatform } from '../xs/serve-platform.js';
 import type { VirtualTime } from './virtual-time.js';
+import type { CpuBusy } from './cpu-busy.js';
 
 export interface LogEntry {
   at: number;
@@ -35,6 +36,8 @@ export interface SimDeviceOptions {
    * clock across boots.
    */
   clockRestartsAtBoot?: boolean;
+  /** The MCU's blocking calls (flash timing): its events wait while it is blocked. */
+  cpu?: CpuBusy;
 }
 
 export class SimDevice {
@@ -71,6 +74,7 @@ export class SimDevice {
       },
       this.#o.time,
       this.#o.clockRestartsAtBoot === false ? 0 : this.#o.time.now(),
+      this.#o.cpu,
     );
     if (this.boots === 1) {
       this.meter.baseHeapCount = session.meter.lastHeapCount;

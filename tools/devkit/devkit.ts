@@ -22,7 +22,8 @@ import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from './node-digest.js';
 import { SimA5000 } from './sim-a5000.js';
 import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
-import { createDevkitFlash, DEVKIT_LAYOUT, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout } from './sim-flash.js';
+import { createDevkitFlash, DEVKIT_LAYOUT, flashTiming, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout, type FlashTimingName } from './sim-flash.js';
+import { CpuBusy } from './cpu-busy.js';
 import { SimKeyValue } from './sim-key-value.js';
 import { UpdateHistory, type HistoryEntry } from '../../src/agent/history.js';
 import { provisionDeviceIdentity } from './device-identity.js';
@@ -117,6 +118,8 @@ export interface DevkitOptions {
    * `AT+IFC=2,2`), and the agent takes pushed socket data. 'none': a board without the lines.
    */
   flowControl?: 'rts-cts' | 'none';
+  /** Flash erase/program times of the NOR part (default 'typical'; tools/devkit/sim-flash.ts). */
+  flashTiming?: FlashTimingName;
   backend?: DevkitBackend;
   /** The signed image the server offers. */
   image: Uint8Array;
@@ -201,7 +204,8 @@ export interface DevkitSummary {
   artifactBytesSent: number;
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
   artifactRequests: { status: number; range?: string; bytesSent: number }[];
-  uart: { bytesToModem: number; bytesFromModem: number };
+  /** UART bytes each way; bytes lost at the MCU's full RX FIFO; times RTS/CTS held the modem. */
+  uart: { bytesToModem: number; bytesFromModem: number; overrunBytes: number; ctsHolds: number };
   /** Payload bytes the modem exchanged with the network (HTTP and MQTT over TLS; records not counted). */
   network: { rxBytes: number; txBytes: number };
   flash: {
@@ -214,6 +218,12 @@ export interface DevkitSummary {
     agentSecondaryErases: number[];
     /** Image bytes the agent programmed into the secondary slot, counting a rewrite after a resume again. */
     agentImageBytesWritten: number;
+    /** The flash timing in force ('typical', 'worst', 'none'; tools/devkit/sim-flash.ts). */
+    timing: string;
+    /** Device busy time of every flash operation after the factory's, ms. */
+    busyMs: number;
+    /** Virtual ms of each MCUboot run (validation reads, the swap), in boot order. */
+    bootloaderMs: number[];
   };
   /** Key-value writes (the journal: data parts and headers, 255 bytes at most each). */
   keyValue: { writes: number };
@@ -316,8 +326,13 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const faults = options.faults ?? [];
   const backend = options.backend ?? 'hawkbit';
   const layout = options.layout ?? DEVKIT_LAYOUT;
-  const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed, layout });
+  const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed, layout, timing: flashTiming(options.flashTiming ?? 'typical') });
   if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
+  // perf (issue 15): from here on, flash operations block the MCU (or the bootloader) for the
+  // part's erase/program/read times (the factory's programming above took none of the device's).
+  const cpu = new CpuBusy(time);
+  flash.device.onBusy = (us) => cpu.occupy(us / 1000);
+  const bootloaderMs: number[] = [];
   const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
 
   const a5000 = new SimA5000({ clock: time, objects: new Map([[DEVKIT_KEY_OBJECT, { type: 'ec-p256-public', value: rawPublicPoint(options.trustedKeyPem) }]]) });
@@ -420,11 +435,16 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
 
   const trustedKeyPem = options.trustedKeyPem;
   const mcubootOutcomes: McubootResult['outcome'][] = [];
-  const runMcuboot = (): void => {
+  const runMcuboot = async (): Promise<void> => {
     flash.powerCut.clear();
     flash.powerCut.powerOn();
     powerLost = false;
+    cpu.clear();
+    const before = cpu.blockedMs;
     const result = bootMcuboot(flash, { trustedKeyPem, maxSectors: layout.maxSectors });
+    // The bootloader's flash work (validation reads, the swap's erases and programs) takes time.
+    bootloaderMs.push(cpu.blockedMs - before);
+    if (cpu.deferUntil > time.now()) await time.advance(cpu.deferUntil - time.now());
     mcubootOutcomes.push(result.outcome);
     options.onBoot?.(mcubootOutcomes.length, result);
     if (result.booted === null) throw new Error(`the device does not boot: MCUboot says ${result.outcome}`);
@@ -472,12 +492,13 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       healthy: !(swapped && faults.some((f) => f.kind === 'health-fail')),
       randomSeed: (options.seed ?? 1) + mcubootOutcomes.length,
     }),
-    onReset: () => {
-      runMcuboot();
+    onReset: async () => {
+      await runMcuboot();
       if (mcubootOutcomes.at(-1) === 'test-swap') swapped = true;
       if (mcubootOutcomes.at(-1) !== 'none') swapSeen = true;
     },
     onLog: onAgentLog,
+    cpu,
   });
 
   const wanted = options.deployments ?? 1;
@@ -485,7 +506,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const finalReport = (): LogEntry | undefined => device.logs.filter((e) => e.event === 'deployment.reported')[wanted - 1] ?? (until ? device.logs.find(until) : undefined);
   const limit = options.maxVirtualMs ?? 6 * 3600_000;
   try {
-    runMcuboot();
+    await runMcuboot();
     await device.boot();
     while (!finalReport()) {
       await time.runUntil(() => device.resetPending || powerLost || finalReport() !== undefined, { untilMs: limit });
@@ -523,9 +544,22 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     artifactRequests: (server?.requests() ?? [])
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
-    uart: { bytesToModem: modem.counters().uart.toModemBytes, bytesFromModem: modem.counters().uart.toHostBytes },
+    uart: {
+      bytesToModem: modem.counters().uart.toModemBytes,
+      bytesFromModem: modem.counters().uart.toHostBytes,
+      overrunBytes: modem.counters().uart.overrunBytes,
+      ctsHolds: modem.counters().uart.ctsHolds,
+    },
     network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
-    flash: { erases: flash.device.stats.erases, writes: flash.device.stats.writes, agentSecondaryErases, agentImageBytesWritten: imageBytesWritten },
+    flash: {
+      erases: flash.device.stats.erases,
+      writes: flash.device.stats.writes,
+      agentSecondaryErases,
+      agentImageBytesWritten: imageBytesWritten,
+      timing: flash.device.timing.name,
+      busyMs: flash.device.stats.busyUs / 1000,
+      bootloaderMs,
+    },
     keyValue: { writes: keyValue.writes },
     a5000: { verifications: a5000.stats.verifications, i2cBytesToSe: a5000.stats.bytesIn, i2cBytesFromSe: a5000.stats.bytesOut, signatures: a5000.stats.signatures, agreements: a5000.stats.agreements },
     xs: { ...device.meter },

@@ -43,21 +43,51 @@ export interface SimFlashOptions {
   file?: string;
   /** Seed for torn-operation bit patterns. */
   seed?: number;
-  /** Device timing, accumulated in `stats.busyUs` (the port is synchronous, so it is a figure, not a delay). */
+  /**
+   * Device timing (default NOR_TIMING_TYPICAL), accumulated in `stats.busyUs` and reported per
+   * operation to `onBusy`: the port is synchronous, as Moddable's flash is on the device (an erase
+   * blocks the caller until the part is ready), so the dev kit turns it into time the MCU is
+   * blocked for (tools/devkit/cpu-busy.ts).
+   */
   timing?: FlashTiming;
 }
 
 /**
- * Typical SPI NOR timing (Winbond W25Q64JV datasheet, "typ" column): 4 KiB sector erase 45 ms,
- * page program 0.4 ms per 256 bytes, read at 50 MHz quad about 0.04 us per byte.
+ * Erase, program and read times of a NOR part, in microseconds. The dev kit models the Winbond
+ * W25Q64JV (8 MiB quad-SPI NOR, the external flash of many Zephyr boards; datasheet rev. L,
+ * §9.6 "AC Electrical Characteristics"): 4 KiB sector erase tSE 45 ms typical / 400 ms max,
+ * 32 KiB block erase tBE1 120 / 1600 ms, 64 KiB block erase tBE2 150 / 2000 ms, page program
+ * (256 bytes) tPP 0.4 / 3 ms; reads at 50 MHz quad I/O about 0.04 us per byte (no max: reads are
+ * clocked).
+ *
+ * Block erases: Zephyr's spi_nor driver serves a flash_erase of an aligned 64 KiB range with one
+ * block erase (tBE2), not sixteen sector erases. Here a run of back-to-back sector erases (no
+ * read or program between) that completes an aligned 64 KiB block is timed as one block erase:
+ * MCUboot's flash_area_erase calls (tools/devkit/sim-mcuboot.ts) arrive as such runs, the agent's
+ * one-sector erases between its writes never do. NOR semantics and power cuts stay per sector.
  */
 export interface FlashTiming {
+  /** Which figures these are (for reports). */
+  name: string;
   sectorEraseUs: number;
+  /** 64 KiB block erase (tBE2). */
+  blockEraseUs: number;
   programUsPer256: number;
   readUsPerByte: number;
 }
 
-export const NOR_TIMING_TYPICAL: FlashTiming = { sectorEraseUs: 45_000, programUsPer256: 400, readUsPerByte: 0.04 };
+/** W25Q64JV, datasheet "typ" column (the dev kit's default). */
+export const NOR_TIMING_TYPICAL: FlashTiming = { name: 'typical', sectorEraseUs: 45_000, blockEraseUs: 150_000, programUsPer256: 400, readUsPerByte: 0.04 };
+/** W25Q64JV, datasheet "max" column: a part at the end of its life or its temperature range. */
+export const NOR_TIMING_WORST: FlashTiming = { name: 'worst', sectorEraseUs: 400_000, blockEraseUs: 2_000_000, programUsPer256: 3_000, readUsPerByte: 0.04 };
+/** No device time at all (unit tests of NOR semantics). */
+export const NOR_TIMING_NONE: FlashTiming = { name: 'none', sectorEraseUs: 0, blockEraseUs: 0, programUsPer256: 0, readUsPerByte: 0 };
+
+export type FlashTimingName = 'typical' | 'worst' | 'none';
+
+export function flashTiming(name: FlashTimingName): FlashTiming {
+  return name === 'worst' ? NOR_TIMING_WORST : name === 'none' ? NOR_TIMING_NONE : NOR_TIMING_TYPICAL;
+}
 
 export interface FlashStats {
   reads: number;
@@ -69,6 +99,9 @@ export interface FlashStats {
   /** Device busy time the operations would take (see FlashTiming). */
   busyUs: number;
 }
+
+/** The block erase of the part (W25Q64JV tBE2: 64 KiB). */
+const BLOCK_ERASE_BYTES = 0x10000;
 
 /** Deterministic xorshift32. */
 function rng(seed: number): () => number {
@@ -98,6 +131,11 @@ export class SimNorFlash {
   readonly timing: FlashTiming;
   /** Program/erase operations so far (reads do not count): the index power cuts are scheduled by. */
   ops = 0;
+  /** Told the device time of every operation, us (the dev kit blocks the MCU for it); negative
+   * when a run of sector erases turned out to be one block erase (see FlashTiming). */
+  onBusy: ((us: number) => void) | undefined;
+  /** Back-to-back sector erases from a 64 KiB boundary: the next sector expected, the count. */
+  #eraseRun = { next: -1, count: 0 };
   #cutAt: number | undefined;
   #tear: TearMode = 'prefix';
   #powered = true;
@@ -165,7 +203,8 @@ export class SimNorFlash {
     this.#alive();
     if (addr < 0 || addr + into.length > this.size) throw new OtaError('flash-error', `read [${addr}, +${into.length}) outside the device`);
     this.stats.reads++;
-    this.stats.busyUs += into.length * this.timing.readUsPerByte;
+    this.#eraseRun.count = 0;
+    this.#busy(into.length * this.timing.readUsPerByte);
     into.set(this.bytes.subarray(addr, addr + into.length));
   }
 
@@ -194,8 +233,9 @@ export class SimNorFlash {
       for (let i = end; i < unitEnd; i++) this.bytes[addr + i] &= data[i] | (random() & 0xff);
     }
     this.stats.writes++;
+    this.#eraseRun.count = 0;
     this.stats.bytesWritten += data.length;
-    this.stats.busyUs += (data.length / 256) * this.timing.programUsPer256;
+    this.#busy((data.length / 256) * this.timing.programUsPer256);
     if (rewrite) this.stats.rewrites++;
     this.#persist(addr, addr + data.length);
     if (torn) this.#cut(op);
@@ -217,14 +257,34 @@ export class SimNorFlash {
         for (let i = from; i < to; i++) this.bytes[i] |= random() & 0xff;
       }
       this.stats.erases++;
-      this.stats.busyUs += this.timing.sectorEraseUs;
+      this.#busy(this.timing.sectorEraseUs);
       this.#persist(from, to);
       this.#cut(op);
     }
     this.bytes.fill(this.eraseValue, from, to);
     this.stats.erases++;
-    this.stats.busyUs += this.timing.sectorEraseUs;
+    this.#busy(this.timing.sectorEraseUs);
     this.#persist(from, to);
+    this.#blockErase(sector);
+  }
+
+  /** Times a run of sector erases that completes an aligned 64 KiB block as one block erase. */
+  #blockErase(sector: number): void {
+    const perBlock = BLOCK_ERASE_BYTES / this.sectorSize;
+    const run = this.#eraseRun;
+    if (run.count > 0 && sector === run.next) run.count++;
+    else run.count = sector % perBlock === 0 ? 1 : 0;
+    run.next = sector + 1;
+    if (run.count === perBlock) {
+      run.count = 0;
+      const refund = perBlock * this.timing.sectorEraseUs - this.timing.blockEraseUs;
+      if (refund > 0) this.#busy(-refund);
+    }
+  }
+
+  #busy(us: number): void {
+    this.stats.busyUs += us;
+    if (us !== 0) this.onBusy?.(us);
   }
 
   #cut(op: number): never {
@@ -331,9 +391,9 @@ export interface DevkitFlash {
 }
 
 /** The dev kit's flash: one NOR device with the MCUboot primary, secondary and scratch areas. */
-export function createDevkitFlash(options: { file?: string; seed?: number; layout?: FlashLayout } = {}): DevkitFlash {
+export function createDevkitFlash(options: { file?: string; seed?: number; layout?: FlashLayout; timing?: FlashTiming } = {}): DevkitFlash {
   const L = options.layout ?? DEVKIT_LAYOUT;
-  const device = new SimNorFlash({ size: L.deviceSize, sectorSize: L.sectorSize, writeAlign: L.writeAlign, eraseValue: L.eraseValue, file: options.file, seed: options.seed });
+  const device = new SimNorFlash({ size: L.deviceSize, sectorSize: L.sectorSize, writeAlign: L.writeAlign, eraseValue: L.eraseValue, file: options.file, seed: options.seed, timing: options.timing });
   return {
     device,
     layout: L,

@@ -722,6 +722,8 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     });
   });
 
+  // perf (issue 15): no idle close timed by the host's clock; the dev kit runs in virtual time.
+  server.keepAliveTimeout = 0;
   const tls = acceptTls(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

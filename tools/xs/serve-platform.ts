@@ -8,6 +8,7 @@ import type { Platform } from '../../src/platform/index.js';
 import type { Sha256 } from '../../src/platform/digest.js';
 import type { FlashPort } from '../../src/platform/flash.js';
 import type { VirtualTime } from '../devkit/virtual-time.js';
+import type { CpuBusy } from '../devkit/cpu-busy.js';
 import type { XsSession } from './session.js';
 
 /** The parts of a platform a given test provides; a guest touching a missing one gets an error naming it. */
@@ -27,12 +28,19 @@ export interface ServedPlatform {
  * `clockOrigin` (core, issue 17.2): the virtual instant the guest's clock reads as 0, as a
  * device's tick counter restarts at every reset (modules/ota-clock.ts); default 0.
  */
-export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime, clockOrigin = 0): ServedPlatform {
+export function servePlatform(session: XsSession, platform: HostPlatform, time: VirtualTime, clockOrigin = 0, cpu?: CpuBusy): ServedPlatform {
   let live = true;
   session.trackCranks((crank) => time.track(crank));
   const deliver = (name: string, args: unknown): void => {
-    if (live) time.track(session.event(name, args));
+    if (!live) return;
+    // perf (issue 15): while the MCU is blocked in a flash call, its events wait (in order).
+    if (cpu && cpu.deferUntil > time.now()) {
+      time.at(cpu.deferUntil, () => deliver(name, args));
+      return;
+    }
+    time.track(session.event(name, args));
   };
+  const now = (): number => (cpu ? cpu.now() : time.now());
   const flash = (name: string): FlashPort =>
     need(name === 'primary' ? platform.primarySlot : name === 'secondary' ? platform.secondarySlot : undefined, `flash '${name}'`);
 
@@ -99,12 +107,12 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
   });
 
   const timers = new Map<number, number>();
-  session.provide('clock.now', () => time.now() - clockOrigin);
+  session.provide('clock.now', () => now() - clockOrigin);
   session.provide('clock.wall', () => time.clockPort().wallClock() ?? null);
   session.provide('clock.set', (a: { id: number; ms: number }) => {
     timers.set(
       a.id,
-      time.after(a.ms, () => {
+      time.at(now() + Math.max(0, a.ms), () => {
         timers.delete(a.id);
         deliver('clock.timer', { id: a.id });
       }),

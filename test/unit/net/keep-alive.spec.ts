@@ -1,7 +1,8 @@
 /**
  * The socket HTTP client keeps one connection open between back-to-back GETs to the same origin
- * (the agent's download segment, cancel poll, next segment), so each saves a TLS set-up; a kept
- * connection found dead before any answer byte is replaced once, and nothing else reuses one.
+ * (the agent's download segment, cancel poll, next segment) and a report between them, so each
+ * saves a TLS set-up; a kept connection found dead before any answer byte is replaced once for a
+ * GET, never for a POST the dead connection took (it is not sent twice).
  */
 import assert from 'node:assert/strict';
 import type { Modem, ModemSocket } from '../../../src/modem/modem.js';
@@ -86,7 +87,32 @@ describe('SocketHttpClient: one kept connection between back-to-back GETs', () =
     assert.deepEqual(client.reuse, { reused: 1, stale: 1 });
   });
 
-  it('not for another origin, not after 15 s idle, not after Connection: close, never for a POST', async () => {
+  it('a POST rides a kept connection (a report after a segment: no new TLS set-up) and leaves it kept', async () => {
+    const time = new VirtualTime();
+    const socket = new ScriptedSocket([OK('seg'), OK('ack'), OK('poll')]);
+    const modem = fakeModem([socket]);
+    const client = new SocketHttpClient({ modem, clock: time.clockPort() });
+    await get(client, 'https://a.example/segment');
+    assert.equal(await get(client, 'https://a.example/feedback', 'POST'), 'ack');
+    assert.equal(await get(client, 'https://a.example/poll'), 'poll');
+    assert.equal(modem.opened, 1);
+    assert.equal(client.reuse.reused, 2);
+    assert.ok(!socket.writes.some((w) => /Connection: close/i.test(w)), socket.writes.join('|'));
+  });
+
+  it('a POST written on a kept connection that then turns out dead is not sent again (no duplicate report)', async () => {
+    const time = new VirtualTime();
+    const first = new ScriptedSocket([OK('seg'), 'dead']);
+    const second = new ScriptedSocket([OK('never')]);
+    const modem = fakeModem([first, second]);
+    const client = new SocketHttpClient({ modem, clock: time.clockPort() });
+    await get(client, 'https://a.example/segment');
+    await assert.rejects(get(client, 'https://a.example/feedback', 'POST'), (e: unknown) => e instanceof Error && /body-truncated|closed/.test(e.message));
+    assert.equal(modem.opened, 1);
+    assert.equal(second.writes.length, 0);
+  });
+
+  it('not for another origin, not after 15 s idle, not after Connection: close', async () => {
     const time = new VirtualTime();
     const sockets = [
       new ScriptedSocket([OK('a')]),
@@ -103,11 +129,9 @@ describe('SocketHttpClient: one kept connection between back-to-back GETs', () =
     await time.advance(16_000);
     await get(client, 'https://b.example/3'); // kept too long: a new one
     await get(client, 'https://b.example/4'); // the server said close
-    await get(client, 'https://b.example/5', 'POST');
-    assert.equal(modem.opened, 5);
+    assert.equal(modem.opened, 4);
     assert.equal(client.reuse.reused, 0);
-    assert.ok(sockets[4].writes.some((w) => /Connection: close/.test(w)), 'a POST asks to close');
-    assert.equal(sockets[4].closed, true);
+    assert.equal(sockets[2].closed, true);
   });
 });
 

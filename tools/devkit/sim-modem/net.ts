@@ -11,6 +11,18 @@ import type * as net from 'node:net';
 import type { VirtualTime } from '../virtual-time.js';
 import { type ConnectFailure, openConnection, type TlsParams } from './tls.js';
 import type { Endpoint, NetworkModel } from './types.js';
+import { ExchangeTracker } from './exchange.js';
+
+interface Pending {
+  resolve: () => void;
+  timer: NodeJS.Timeout | undefined;
+  /** Answers owed when the send was made: the wait ends when that many are in. */
+  want: number;
+  /** MQTT: the acknowledgements owed are in (the quiet window runs). */
+  acked?: boolean;
+  /** Bytes arrived since the send. */
+  sawData?: boolean;
+}
 
 export interface FetchRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -200,33 +212,6 @@ export class ResponseReader {
   }
 }
 
-/** Counts complete HTTP responses in a byte stream (to know when a socket's answer is in). */
-export class ResponseCounter {
-  complete = 0;
-  #reader = new ResponseReader(false, Number.MAX_SAFE_INTEGER);
-
-  push(chunk: Uint8Array): void {
-    let data = chunk;
-    while (data.length > 0) {
-      const before = this.#reader.received;
-      const r = this.#reader.push(data);
-      if (r !== 'done') return;
-      this.complete++;
-      // Bytes past the end of this response start the next one.
-      const used = this.#used(before, data.length);
-      this.#reader = new ResponseReader(false, Number.MAX_SAFE_INTEGER);
-      data = data.subarray(used);
-    }
-  }
-
-  /** Bytes of the last push that belonged to the response that just completed. */
-  #used(before: number, pushed: number): number {
-    const r = this.#reader;
-    const total = (r.head?.length ?? 0) + (r.contentLength ?? 0);
-    return Math.min(pushed, Math.max(0, total - before));
-  }
-}
-
 export interface SocketEvents {
   /** Bytes became available to the device (virtual time). */
   onData(bytes: Uint8Array): void;
@@ -235,18 +220,37 @@ export interface SocketEvents {
 }
 
 /**
+ * Real seconds a socket waits for an answer the protocol says is owed before giving up on it (a
+ * hang guard: a server that never answers is a bug in the dev kit, not a timing to simulate).
+ * Counted in `SimSocket.guardExpiries`; the determinism spec requires it to stay 0.
+ */
+export const ANSWER_GUARD_REAL_MS = 30_000;
+
+/**
  * A modem TCP socket on a real loopback connection. Inbound bytes are released to the modem at
  * virtual instants: first byte one RTT after the send that provoked it, then at the downlink rate.
+ *
+ * Virtual time stands still exactly while the server owes an answer (./exchange.ts counts HTTP
+ * requests and responses, MQTT packets and their acknowledgements), so the instants the device
+ * sees do not depend on how fast the host answered. HTTP needs nothing more: that is what the
+ * bench runs. MQTT's acknowledgements are counted too, but a cloud behind the broker answers a
+ * PUBLISH with another PUBLISH from another client, which no count on this connection can
+ * foresee, so once the acknowledgements are in, an MQTT wait ends after `quietMs` of real
+ * silence (making that deterministic needs the cloud double to report its work to virtual
+ * time). A protocol the tracker does not know waits for `quietMs` of real silence (ten times
+ * that before any data).
  */
 export class SimSocket {
   #socket: net.Socket | undefined;
   #events: SocketEvents;
   #closed = false;
-  #counter = new ResponseCounter();
+  #exchange = new ExchangeTracker();
   /** Virtual instant the last scheduled inbound byte arrives. */
   #arrivalAt = 0;
   #sendAt = 0;
   #peerClosed = false;
+  /** Waits ended by the real-time hang guard (must stay 0: see ANSWER_GUARD_REAL_MS). */
+  static guardExpiries = 0;
 
   constructor(
     private readonly time: VirtualTime,
@@ -278,27 +282,45 @@ export class SimSocket {
   }
 
   /**
-   * Sends bytes; the returned promise resolves when the answer looks complete (one more whole
-   * HTTP response, the peer closed, or `quietMs` of real silence after data, ten times that
-   * before any). Track it: virtual time then waits for the server's answer.
+   * Sends bytes; the returned promise resolves when every answer owed so far is in (or the peer
+   * closed). Track it: virtual time then waits for the server's answer, however long the host
+   * takes to produce it.
    */
   send(bytes: Uint8Array): Promise<void> {
     if (!this.#socket || this.#closed) return Promise.resolve();
     const m = this.model();
     this.#sendAt = this.time.now() + transferMs(bytes.length, m.uplinkBps) + m.rttMs;
-    const want = this.#counter.complete + 1;
+    this.#exchange.sent(bytes);
     this.#socket.write(bytes);
     return new Promise<void>((resolve) => {
-      const pending = { want, resolve, timer: setTimeout(() => this.#settle(pending), this.quietMs * 10) };
+      const pending: Pending = { resolve, timer: undefined, want: this.#exchange.owed };
+      this.#arm(pending, false);
       this.#pending.push(pending);
       this.#check();
     });
   }
 
-  #pending: { want: number; resolve: () => void; timer: NodeJS.Timeout }[] = [];
+  #pending: Pending[] = [];
 
-  #settle(p: { want: number; resolve: () => void; timer: NodeJS.Timeout }): void {
-    clearTimeout(p.timer);
+  /** (Re)arms a pending wait's real-time timer: the hang guard, or the quiet fallback. */
+  #arm(p: Pending, afterData: boolean): void {
+    if (p.timer !== undefined) clearTimeout(p.timer);
+    const x = this.#exchange;
+    if (x.protocol === 'http' || (x.protocol === 'mqtt' && x.answered < p.want)) {
+      p.timer = setTimeout(() => {
+        SimSocket.guardExpiries++;
+        this.#settle(p);
+      }, ANSWER_GUARD_REAL_MS);
+    } else if (x.protocol === 'mqtt') {
+      // Acknowledgements in; the cloud behind the broker may still be answering at the
+      // application level (a reply to a PUBLISH is another PUBLISH, from another client): that
+      // is not countable here, so a quiet window follows (see the class comment).
+      p.timer = setTimeout(() => this.#settle(p), afterData || p.sawData ? this.quietMs : this.quietMs * 10);
+    } else p.timer = setTimeout(() => this.#settle(p), afterData ? this.quietMs : this.quietMs * 10);
+  }
+
+  #settle(p: Pending): void {
+    if (p.timer !== undefined) clearTimeout(p.timer);
     this.#release(this.#segmentBytes);
     const i = this.#pending.indexOf(p);
     if (i >= 0) this.#pending.splice(i, 1);
@@ -306,22 +328,28 @@ export class SimSocket {
   }
 
   #check(): void {
+    const x = this.#exchange;
     for (const p of [...this.#pending]) {
-      if (this.#counter.complete >= p.want || this.#peerClosed || this.#closed) this.#settle(p);
+      const answered = x.protocol === 'http' && x.answered >= p.want && !x.closeOwed;
+      if (answered || this.#peerClosed || this.#closed) this.#settle(p);
+      else if (x.protocol === 'mqtt' && x.answered >= p.want && !p.acked) {
+        p.acked = true;
+        this.#arm(p, true);
+      }
     }
   }
 
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
-    this.#counter.push(chunk);
+    this.#exchange.received(chunk);
     // The loopback's write boundaries mean nothing on the radio: re-cut the stream into TCP
     // segments of one MSS, each arriving when its last byte would at the downlink rate.
     this.#segment.push(chunk);
     this.#segmentBytes += chunk.length;
     while (this.#segmentBytes >= MSS) this.#release(MSS);
     for (const p of this.#pending) {
-      clearTimeout(p.timer);
-      p.timer = setTimeout(() => this.#settle(p), this.quietMs);
+      p.sawData = true;
+      this.#arm(p, true);
     }
     this.#check();
     // Nothing waits for a response: release the tail now rather than sit on it.
@@ -356,6 +384,7 @@ export class SimSocket {
   #onEnd(reason: 'peer' | 'error'): void {
     if (this.#peerClosed) return;
     this.#peerClosed = true;
+    this.#exchange.peerClosed();
     this.#release(this.#segmentBytes);
     const at = Math.max(this.#arrivalAt, this.time.now());
     this.time.at(at, () => {

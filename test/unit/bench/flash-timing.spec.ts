@@ -1,0 +1,66 @@
+/**
+ * Realistic flash in the dev kit: an erase blocks the MCU for the part's erase time, in virtual
+ * time. With RTS/CTS the modem holds while the MCU is blocked (no byte lost); without RTS/CTS the
+ * agent reads by command (AT+CARECV), so nothing arrives that the RX FIFO could not hold. The
+ * bootloader's swap takes its flash time too.
+ */
+import assert from 'node:assert/strict';
+import { benchImage, runBenchUpdate, slotLayout, updateFigures } from '../../../tools/bench/update.js';
+import { NOR_TIMING_TYPICAL, NOR_TIMING_WORST, SimNorFlash } from '../../../tools/devkit/sim-flash.js';
+
+describe('SimNorFlash timing (W25Q64JV)', () => {
+  it('a back-to-back run of sector erases over an aligned 64 KiB block takes one block erase; a write between breaks it', () => {
+    const f = new SimNorFlash({ size: 0x40000 });
+    const seen: number[] = [];
+    f.onBusy = (us) => seen.push(us);
+    for (let s = 16; s < 32; s++) f.eraseSector(s);
+    assert.equal(f.stats.busyUs, NOR_TIMING_TYPICAL.blockEraseUs);
+    assert.equal(seen.reduce((a, b) => a + b, 0), NOR_TIMING_TYPICAL.blockEraseUs);
+    const g = new SimNorFlash({ size: 0x40000 });
+    for (let s = 16; s < 32; s++) {
+      g.eraseSector(s);
+      if (s === 20) g.write(s * 4096, new Uint8Array(256));
+    }
+    assert.equal(g.stats.busyUs, 16 * NOR_TIMING_TYPICAL.sectorEraseUs + NOR_TIMING_TYPICAL.programUsPer256);
+    // Not from a 64 KiB boundary: sector erases only.
+    const h = new SimNorFlash({ size: 0x40000 });
+    for (let s = 8; s < 24; s++) h.eraseSector(s);
+    assert.equal(h.stats.busyUs, 16 * NOR_TIMING_TYPICAL.sectorEraseUs);
+  });
+});
+
+describe('dev kit flash timing: the MCU blocked while the NOR part erases', function () {
+  this.timeout(300_000);
+  const image = benchImage(64 * 1024);
+  const layout = slotLayout(0x140000);
+  const sectors = image.length / layout.sectorSize;
+
+  it('worst-case erase with RTS/CTS: the modem is held, no byte is lost, the download is bound by the erase time', async () => {
+    const r = await runBenchUpdate({ image, layout, modem: 'sim7080', baud: 921_600, flashTiming: 'worst', flowControl: 'rts-cts' });
+    const f = updateFigures(r);
+    assert.equal(f.outcome, 'running');
+    assert.equal(r.summary.flash.timing, 'worst');
+    assert.ok(r.summary.uart.ctsHolds > 0, 'RTS/CTS held the modem');
+    assert.equal(r.summary.uart.overrunBytes, 0);
+    // Every image sector's erase blocked the MCU: the download cannot be shorter than that.
+    assert.ok(f.downloadS >= (sectors * NOR_TIMING_WORST.sectorEraseUs) / 1e6, `download ${f.downloadS} s`);
+    // The swap erases (64 KiB blocks) and programs the image's area of both slots and the scratch.
+    assert.ok((r.summary.flash.bootloaderMs[1] ?? 0) >= (3 * NOR_TIMING_WORST.blockEraseUs) / 1000, `swap ${r.summary.flash.bootloaderMs.join(',')} ms`);
+  });
+
+  it('worst-case erase without RTS/CTS: the agent reads by command and the RX FIFO never overruns', async () => {
+    const r = await runBenchUpdate({ image, layout, modem: 'sim7080', baud: 921_600, flashTiming: 'worst', flowControl: 'none' });
+    assert.equal(updateFigures(r).outcome, 'running');
+    assert.equal(r.summary.uart.overrunBytes, 0);
+    assert.equal(r.summary.uart.ctsHolds, 0);
+  });
+
+  it('no flash timing: no time blocked, so the same download is shorter', async () => {
+    const none = await runBenchUpdate({ image, layout, modem: 'sim7080', baud: 921_600, flashTiming: 'none' });
+    const typical = await runBenchUpdate({ image, layout, modem: 'sim7080', baud: 921_600, flashTiming: 'typical' });
+    assert.equal(none.summary.flash.busyMs, 0);
+    assert.deepEqual(none.summary.flash.bootloaderMs.filter((ms) => ms > 0), []);
+    assert.ok(typical.summary.flash.busyMs > sectors * 45, `busy ${typical.summary.flash.busyMs} ms`);
+    assert.ok(typical.summary.virtualMs > none.summary.virtualMs);
+  });
+});
