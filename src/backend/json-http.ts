@@ -6,7 +6,7 @@
  */
 import type { HttpClient, HttpRequest, HttpResponseHead } from '../net/http.js';
 import { unhex, utf8Decode, utf8Encode } from '../util/bytes.js';
-import { OtaError, type OtaReason } from '../util/errors.js';
+import { nameErrorClass, OtaError, type OtaReason } from '../util/errors.js';
 
 /**
  * Default cap on a JSON body, bytes. A hawkBit deploymentBase with one chunk and its links is about
@@ -40,11 +40,11 @@ export class BackendError extends OtaError {
 
   constructor(reason: OtaReason, detail: string, status?: number, retryAfterS?: number) {
     super(reason, detail);
-    this.name = 'BackendError';
     this.status = status;
     this.retryAfterS = retryAfterS;
   }
 }
+nameErrorClass(BackendError, 'BackendError'); // not this.name = ...: built-ins are frozen on the device
 
 /**
  * Retry-After as seconds. RFC 9110 §10.2.3 allows delta-seconds or an HTTP-date; the device may not

@@ -1,6 +1,7 @@
 /**
- * Drives Moddable's XS engine as built by the `@agoric/xsnap` package (its `xsnap-worker`
- * binary), over the worker's own netstring protocol on file descriptors 3 (to XS) and 4 (from XS).
+ * Drives Moddable's XS engine, the `xsnap-worker` of the `@agoric/xsnap` package rebuilt for 32
+ * bits with the device profile (tools/xs/device-profile.ts, tools/xs/build-xsnap32.sh), over the
+ * worker's own netstring protocol on file descriptors 3 (to XS) and 4 (from XS).
  *
  * We speak the protocol directly instead of using the package's JS API: that API needs SES
  * `lockdown()` in the host process, which would freeze the intrinsics of mocha and the simulators.
@@ -16,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { deviceEnvironment, deviceWorkerPath, type DeviceCreation, type DeviceSampling } from './device-profile.js';
 
 /** What xsnap reports about a crank: XS's own deterministic counters. */
 export interface XsMeter {
@@ -42,11 +44,18 @@ export interface XsWorkerOptions {
   onPrint?: (line: string) => void;
   /** xsnap's per-crank computation limit (XS meter units); 0 means none. */
   meteringLimit?: number;
+  /** The device's XS creation (stack, heap sizes); see device-profile.ts. */
+  creation: DeviceCreation;
+  /** Sample stack depth and live memory inside engine calls (the bench); default: not. */
+  sampling?: DeviceSampling;
 }
 
 const NETSTRING_MAX = 64 * 1024 * 1024;
 
-/** Path of the release `xsnap-worker` built at install time by `@agoric/xsnap`. */
+/**
+ * Path of the release `xsnap-worker` built at install time by `@agoric/xsnap` (64-bit, xsnap's
+ * own creation): not what the sessions run, kept for comparing the two engines by hand.
+ */
 export function xsnapWorkerPath(): string {
   const require = createRequire(import.meta.url);
   const pkg = path.dirname(require.resolve('@agoric/xsnap/package.json'));
@@ -78,7 +87,7 @@ export class XsWorker {
   #stderr = '';
   #stdoutRest = '';
 
-  constructor(options: XsWorkerOptions = {}) {
+  constructor(options: XsWorkerOptions) {
     const args = [options.name ?? 'xs-ota'];
     if (options.meteringLimit) args.push('-l', String(options.meteringLimit));
     this.#onQuery =
@@ -87,7 +96,10 @@ export class XsWorker {
         throw new Error('this XS worker has no query handler');
       });
     const onPrint = options.onPrint ?? ((line: string) => this.printed.push(line));
-    this.#child = spawn(xsnapWorkerPath(), args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    this.#child = spawn(deviceWorkerPath(), args, {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...deviceEnvironment(options.creation, options.sampling) },
+    });
     const stdio = this.#child.stdio;
     this.#toXs = stdio[3] as Writable;
     this.#fromXs = stdio[4] as Readable;
