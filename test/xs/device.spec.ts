@@ -89,6 +89,21 @@ describe('XS device profile', function () {
     }
   });
 
+  it('decodes long text with a bounded stack (no fromCharCode with hundreds of arguments)', async () => {
+    const ascii = 'OK\r\n+HTTPACTION: 0,200,1048576\r\n'.repeat(40);
+    const utf8 = 'é✓𝄞 ASCII '.repeat(100);
+    const deep = await XsSession.start({ bundle: 'device' });
+    try {
+      // 10 frames down is about 200 slots: a 256-argument call (272 slots) there overflowed 512.
+      const a = await deep.call<{ ascii: string }>('decodeDeep', { depth: 10, bytes: new TextEncoder().encode(ascii) });
+      assert.equal(a.ascii, ascii);
+      const u = await deep.call<{ utf8: string }>('decodeDeep', { depth: 10, bytes: new TextEncoder().encode(utf8) });
+      assert.equal(u.utf8, utf8);
+    } finally {
+      deep.kill();
+    }
+  });
+
   it('stops the engine when the live heap passes the bound, not before', async () => {
     const creation = deviceCreation();
     const small = await XsSession.start({ bundle: 'device', creation: { ...creation, heapBytes: 32 * 1024 } });

@@ -92,6 +92,12 @@ export class XsSession {
       sampling: options.sampling,
       onQuery: (request) => this.#onQuery(request),
       onPrint: options.onPrint ?? ((line) => this.printed.push(line)),
+      // An engine stopped by the device profile (stack overflow, memory full) settles nothing
+      // more: its async calls fail with the reason instead of waiting for a timeout.
+      onExit: (error) => {
+        for (const waiter of this.#pending.values()) waiter.reject(error);
+        this.#pending.clear();
+      },
     });
   }
 

@@ -40,6 +40,8 @@ export type XsQueryHandler = (request: Uint8Array) => Uint8Array;
 export interface XsWorkerOptions {
   name?: string;
   onQuery?: XsQueryHandler;
+  /** Called once when the engine process ends (a crash, a device-profile stop, close). */
+  onExit?: (error: Error) => void;
   /** Where the guest's `print` goes. Default: collected in `printed`. */
   onPrint?: (line: string) => void;
   /** xsnap's per-crank computation limit (XS meter units); 0 means none. */
@@ -118,6 +120,7 @@ export class XsWorker {
       );
       this.#waiter?.reject(this.#exited);
       this.#waiter = undefined;
+      options.onExit?.(this.#exited);
     });
     this.#toXs.on('error', () => {
       /* reported through 'exit' */

@@ -5,6 +5,7 @@
  */
 import { BackendError } from '../../../src/backend/json-http.js';
 import { SeStatusError } from '../../../src/se/se05x.js';
+import { asciiDecode, utf8Decode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { expose } from '../../../tools/xs/guest/bridge.js';
 
@@ -50,6 +51,17 @@ expose({
   /** Recurse `depth` frames: overflows a small JS stack. */
   recurse: (args: { depth: number }) => {
     const down = (n: number): number => (n === 0 ? 0 : 1 + down(n - 1));
+    return down(args.depth);
+  },
+  /** Decode `bytes` as ASCII and as UTF-8 from `depth` frames down (a deep caller's stack). */
+  decodeDeep: (args: { depth: number; bytes: Uint8Array }) => {
+    // Not a tail call (XS runs strict tail calls without growing the stack).
+    const down = (n: number): { ascii: string; utf8: string; depth: number } => {
+      if (n === 0) return { ascii: asciiDecode(args.bytes), utf8: utf8Decode(args.bytes), depth: 0 };
+      const result = down(n - 1);
+      result.depth++;
+      return result;
+    };
     return down(args.depth);
   },
   /** Hold `count` small objects at once: exhausts a small heap. */

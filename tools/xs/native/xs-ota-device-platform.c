@@ -12,6 +12,8 @@ static txSize gxOtaPeakLiveChunks = 0;
 static txSize gxOtaPeakLiveBytes = 0;
 static txU4 gxOtaCollections = 0;
 static txBoolean gxOtaCollecting = 0;
+/* Diagnosis: the first time the stack is deeper than this, print the JS frames (0: never). */
+static txInteger gxOtaTraceDepth = 0;
 /* Live bytes (slots + chunks) the engine may hold: live when the guest was loaded + the budget. */
 static size_t gxOtaBoundBytes = 0;
 
@@ -46,6 +48,18 @@ void xsOtaSample(void* machine, int collect)
 	txInteger depth = (txInteger)(the->stackTop - the->stack);
 	if (gxOtaPeakStack < depth)
 		gxOtaPeakStack = depth;
+	if (gxOtaTraceDepth && depth > gxOtaTraceDepth) {
+		char name[128];
+		txSlot* frame = the->frame;
+		fprintf(stderr, "xs-ota device profile: JS stack %d slots deep:\n", (int)depth);
+		while (frame) {
+			name[0] = 0;
+			fxBufferFrameName(the, name, sizeof(name), frame, "");
+			fprintf(stderr, "  %5d %s\n", (int)(the->stackTop - frame), name);
+			frame = frame->next;
+		}
+		gxOtaTraceDepth = 0;
+	}
 	if (gxOtaCollecting)
 		return;
 	if (collect || (gxOtaBoundBytes && xsOtaUsedBytes(the) > gxOtaBoundBytes))
@@ -55,6 +69,11 @@ void xsOtaSample(void* machine, int collect)
 			(long)xsOtaUsedBytes(the), (long)gxOtaBoundBytes);
 		fxAbort(the, XS_NOT_ENOUGH_MEMORY_EXIT);
 	}
+}
+
+void xsOtaTraceDepth(long depth)
+{
+	gxOtaTraceDepth = (txInteger)depth;
 }
 
 /* At the start of a crank (which resets the meter index to 0): the next check comes one

@@ -11,6 +11,7 @@
  *   XSOTA_HEAP_INITIAL  / XSOTA_HEAP_INCREMENTAL       creation heap sizes, slots
  *   XSOTA_SAMPLE_INTERVAL  meter units between samples and heap-bound checks (0: none)
  *   XSOTA_GC_EVERY         collect and sample live memory every Nth sample (0: never)
+ *   XSOTA_TRACE_DEPTH      diagnosis: print the JS frames the first time the stack is deeper
  * Absent means xsnap's own value. The heap bound starts once the guest is loaded (on the device
  * the bundle is preloaded in flash): the host calls xsOtaBoundHeap(bytes).
  */
@@ -19,6 +20,7 @@
 extern void xsOtaSample(void* machine, int collect);
 extern long xsOtaBoundHeap(void* machine, long budget);
 extern void xsOtaFigures(void* machine, long* figures, int reset);
+extern void xsOtaTraceDepth(long depth);
 
 static xsUnsignedValue gxOtaSampleInterval = 0;
 static xsUnsignedValue gxOtaGcEvery = 0;
@@ -42,6 +44,7 @@ void xsOtaDeviceCreation(xsCreation* creation)
 	creation->incrementalHeapCount = (xsIntegerValue)xsOtaEnv("XSOTA_HEAP_INCREMENTAL", creation->incrementalHeapCount);
 	gxOtaSampleInterval = (xsUnsignedValue)xsOtaEnv("XSOTA_SAMPLE_INTERVAL", 0);
 	gxOtaGcEvery = (xsUnsignedValue)xsOtaEnv("XSOTA_GC_EVERY", 0);
+	xsOtaTraceDepth(xsOtaEnv("XSOTA_TRACE_DEPTH", 0));
 }
 
 xsBooleanValue xsOtaMeteringCallback(xsMachine* the, xsUnsignedValue index)
