@@ -76,6 +76,17 @@ export function xsnapWorkerPath(): string {
   return bin;
 }
 
+/**
+ * Diagnosis only: XSOTA_* variables set in the environment win over the device profile, e.g.
+ * `XSOTA_STACK_SLOTS=4096 XSOTA_TRACE_DEPTH=400 npx mocha ...` prints the JS frames of the first
+ * path deeper than 400 slots (on stderr) instead of stopping at the manifest's stack.
+ */
+function diagnosisOverrides(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (name.startsWith('XSOTA_') && value !== undefined) out[name] = value;
+  return out;
+}
+
 export class XsWorker {
   readonly printed: string[] = [];
   #child: ChildProcess;
@@ -100,7 +111,7 @@ export class XsWorker {
     const onPrint = options.onPrint ?? ((line: string) => this.printed.push(line));
     this.#child = spawn(deviceWorkerPath(), args, {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...deviceEnvironment(options.creation, options.sampling) },
+      env: { ...process.env, ...deviceEnvironment(options.creation, options.sampling), ...diagnosisOverrides() },
     });
     const stdio = this.#child.stdio;
     this.#toXs = stdio[3] as Writable;
@@ -110,7 +121,9 @@ export class XsWorker {
       this.#stdoutRest = lines.pop() ?? '';
       for (const line of lines) onPrint(line);
     });
+    const traceStderr = process.env.XSOTA_TRACE_DEPTH !== undefined;
     this.#child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      if (traceStderr) process.stderr.write(text);
       this.#stderr = (this.#stderr + text).slice(-4096);
     });
     this.#fromXs.on('data', (chunk: Buffer) => this.#onData(chunk));
