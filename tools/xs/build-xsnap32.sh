@@ -25,7 +25,7 @@ mkdir -p "$work/src"
 cp "$src"/*.c "$src"/*.h "$work/src/"
 cp "$root"/tools/xs/native/*.c "$work/src/"
 
-# Four hooks into the copied xsnap-worker.c; each must apply exactly once.
+# Six hooks into the copied xsnap-worker.c; each must apply exactly once.
 worker="$work/src/xsnap-worker.c"
 hook() { # $1 = fixed text to find, $2 = replacement
   local n; n="$(grep -cF -- "$1" "$worker" || true)"
@@ -35,12 +35,14 @@ hook() { # $1 = fixed text to find, $2 = replacement
 hook 'xsCreation* creation = &_creation;' 'xsCreation* creation = &_creation; xsOtaDeviceCreation(creation);'
 hook 'machine = xsCreateMachine(creation, "xsnap", NULL);' 'machine = xsCreateMachine(creation, "xsnap", NULL); xsOtaDeviceMachine(machine);'
 hook 'xsBeginMetering(machine, fxMeteringCallback, interval);' 'xsBeginMetering(machine, xsOtaMeteringCallback, xsOtaMeteringInterval(interval));'
+hook 'xsResult = xsNewHostFunction(xs_issueCommand, 1);' 'xsResult = xsNewHostFunction(xs_ota_issue_command, 1);'
 # A crank resets the meter index but not the next check; without this the checks of a crank
 # start only once it passes the previous crank's count.
 hook '(xsSetCurrentMeter(_THE, 0), \' '(xsSetCurrentMeter(_THE, 0), xsOtaBeginCrank(_THE), \'
+hook '(gxCurrentMeter = 0, \' '(xsOtaEndCrank(_THE), gxCurrentMeter = 0, \'
 # Declarations at the top, definitions at the end (the engine side in xsnapPlatform.c, which sees
 # the machine's internals).
-perl -0pi -e 's/(#include "xsnap.h"\n)/$1extern void xsOtaDeviceCreation(xsCreation* creation);\nextern void xsOtaDeviceMachine(xsMachine* the);\nextern xsBooleanValue xsOtaMeteringCallback(xsMachine* the, xsUnsignedValue index);\nextern xsUnsignedValue xsOtaMeteringInterval(xsUnsignedValue interval);\nextern void xsOtaBeginCrank(void* machine);\n/' "$worker"
+perl -0pi -e 's/(#include "xsnap.h"\n)/$1extern void xsOtaDeviceCreation(xsCreation* creation);\nextern void xsOtaDeviceMachine(xsMachine* the);\nextern xsBooleanValue xsOtaMeteringCallback(xsMachine* the, xsUnsignedValue index);\nextern xsUnsignedValue xsOtaMeteringInterval(xsUnsignedValue interval);\nextern void xsOtaBeginCrank(void* machine);\nextern void xsOtaEndCrank(void* machine);\nstatic void xs_ota_issue_command(xsMachine* the);\n/' "$worker"
 printf '\n#include "xs-ota-device-worker.c"\n' >> "$worker"
 printf '\n#include "xs-ota-device-platform.c"\n' >> "$work/src/xsnapPlatform.c"
 

@@ -10,7 +10,8 @@
  *    `this.name` in an Error subclass then throws in strict code).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -125,8 +126,9 @@ export interface DeviceSampling {
 export const CHECK_EVERY_STEP: DeviceSampling = { interval: 1, gcEvery: 0 };
 
 /** Environment for build/xsnap32's xsnap-worker (the names it reads). */
-export function deviceEnvironment(creation: DeviceCreation, sampling: DeviceSampling = CHECK_EVERY_STEP): Record<string, string> {
+export function deviceEnvironment(creation: DeviceCreation, sampling: DeviceSampling = CHECK_EVERY_STEP, profileFile?: string): Record<string, string> {
   return {
+    ...(profileFile ? { XSOTA_PROFILE_FILE: profileFile } : {}),
     XSOTA_STACK_SLOTS: String(creation.stack),
     XSOTA_CHUNK_INITIAL: String(creation.chunk.initial),
     XSOTA_CHUNK_INCREMENTAL: String(creation.chunk.incremental),
@@ -135,6 +137,67 @@ export function deviceEnvironment(creation: DeviceCreation, sampling: DeviceSamp
     XSOTA_SAMPLE_INTERVAL: String(sampling.interval),
     XSOTA_GC_EVERY: String(sampling.gcEvery),
   };
+}
+
+/** What the engine wrote of its peaks (XSOTA_PROFILE_FILE), with where its heap bound started. */
+export interface DeviceProfilePeaks {
+  name: string;
+  /** Live bytes when the guest was loaded (built-ins and the bundle's code: flash on the device). */
+  baseLiveBytes: number;
+  peakLiveBytes: number;
+  peakLiveSlots: number;
+  peakLiveChunkBytes: number;
+  peakStackSlots: number;
+  collections: number;
+}
+
+/**
+ * Records the peaks of every XS session started while it is active (the bench: a simulated
+ * device reboots into new engines, and a reset kills an engine without asking it). Sessions
+ * sample with `sampling`; each engine rewrites its peaks into a file whenever one grows.
+ */
+export class DeviceProfileRecorder {
+  readonly sampling: DeviceSampling;
+  /**
+   * Creation for the recorded sessions: room to measure how deep and how large the agent goes,
+   * rather than stopping it at the manifest's limits.
+   */
+  readonly creation: DeviceCreation;
+  readonly #dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-profile-'));
+  readonly #sessions: { name: string; file: string; base: () => number }[] = [];
+
+  constructor(sampling: DeviceSampling, creation: DeviceCreation = { ...deviceCreation(), stack: 4096, heapBytes: 8 * 1024 * 1024 }) {
+    this.sampling = sampling;
+    this.creation = creation;
+  }
+
+  /** A file for the next session's engine; `base` reads its base once the guest is loaded. */
+  register(name: string, base: () => number): string {
+    const file = path.join(this.#dir, `${this.#sessions.length}.json`);
+    this.#sessions.push({ name, file, base });
+    return file;
+  }
+
+  peaks(): DeviceProfilePeaks[] {
+    return this.#sessions
+      .filter((s) => existsSync(s.file))
+      .map((s) => ({ name: s.name, baseLiveBytes: s.base(), ...(JSON.parse(readFileSync(s.file, 'utf8')) as Omit<DeviceProfilePeaks, 'name' | 'baseLiveBytes'>) }));
+  }
+
+  dispose(): void {
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+let recorder: DeviceProfileRecorder | undefined;
+
+/** Sessions started from now on are recorded by `next` (undefined: none). */
+export function recordDeviceProfile(next: DeviceProfileRecorder | undefined): void {
+  recorder = next;
+}
+
+export function activeDeviceProfile(): DeviceProfileRecorder | undefined {
+  return recorder;
 }
 
 /** build/xsnap32's worker, built on first use (the same script .ci/run runs). */

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeMessage, encodeMessage } from './codec.js';
-import { deviceCreation, FREEZE_BUILT_INS, type DeviceCreation, type DeviceFigures, type DeviceSampling } from './device-profile.js';
+import { activeDeviceProfile, deviceCreation, FREEZE_BUILT_INS, type DeviceCreation, type DeviceFigures, type DeviceSampling } from './device-profile.js';
 import { XsWorker, type XsCrank, type XsMeter } from './worker.js';
 
 /** A host service: gets the guest's args, returns a JSON-able value (Uint8Array allowed). */
@@ -85,11 +85,14 @@ export class XsSession {
       else waiter.reject(new GuestError(args.error ?? { message: 'unknown guest error' }));
       return null;
     });
-    this.creation = options.creation ?? deviceCreation();
+    const profile = activeDeviceProfile();
+    this.creation = options.creation ?? profile?.creation ?? deviceCreation();
+    const name = options.name ?? `xs-ota ${options.bundle}`;
     this.#worker = new XsWorker({
-      name: options.name ?? `xs-ota ${options.bundle}`,
+      name,
       creation: this.creation,
-      sampling: options.sampling,
+      sampling: options.sampling ?? profile?.sampling,
+      profileFile: profile?.register(name, () => this.baseLiveBytes),
       onQuery: (request) => this.#onQuery(request),
       onPrint: options.onPrint ?? ((line) => this.printed.push(line)),
       // An engine stopped by the device profile (stack overflow, memory full) settles nothing

@@ -50,6 +50,8 @@ export interface XsWorkerOptions {
   creation: DeviceCreation;
   /** Sample stack depth and live memory inside engine calls (the bench); default: not. */
   sampling?: DeviceSampling;
+  /** Where the engine rewrites its peaks whenever one grows (the bench). */
+  profileFile?: string;
 }
 
 const NETSTRING_MAX = 64 * 1024 * 1024;
@@ -111,7 +113,7 @@ export class XsWorker {
     const onPrint = options.onPrint ?? ((line: string) => this.printed.push(line));
     this.#child = spawn(deviceWorkerPath(), args, {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...deviceEnvironment(options.creation, options.sampling), ...diagnosisOverrides() },
+      env: { ...process.env, ...deviceEnvironment(options.creation, options.sampling, options.profileFile), ...diagnosisOverrides() },
     });
     const stdio = this.#child.stdio;
     this.#toXs = stdio[3] as Writable;

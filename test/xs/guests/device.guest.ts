@@ -7,7 +7,7 @@ import { BackendError } from '../../../src/backend/json-http.js';
 import { SeStatusError } from '../../../src/se/se05x.js';
 import { asciiDecode, utf8Decode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { expose } from '../../../tools/xs/guest/bridge.js';
+import { expose, hostCall } from '../../../tools/xs/guest/bridge.js';
 
 /** Each of the agent's error classes, constructed as its throw sites do. */
 const ERRORS: Record<string, () => Error> = {
@@ -64,10 +64,14 @@ expose({
     };
     return down(args.depth);
   },
-  /** Hold `count` small objects at once: exhausts a small heap. */
+  /**
+   * Hold `count` small objects at once and call the host meanwhile, as the agent calls its ports
+   * (the bound is checked at host calls and crank ends, where the engine can collect safely).
+   */
   hold: (args: { count: number }) => {
     const held: { i: number }[] = [];
     for (let i = 0; i < args.count; i++) held.push({ i });
+    hostCall('ping');
     return held.length;
   },
 });

@@ -12,6 +12,9 @@ static txSize gxOtaPeakLiveChunks = 0;
 static txSize gxOtaPeakLiveBytes = 0;
 static txU4 gxOtaCollections = 0;
 static txBoolean gxOtaCollecting = 0;
+/* Where to write the peaks whenever one grows (the bench: the engine may be killed, as a reset
+   stops the device, and then cannot be asked). */
+static const char* gxOtaProfileFile = NULL;
 /* Diagnosis: the first time the stack is deeper than this, print the JS frames (0: never). */
 static txInteger gxOtaTraceDepth = 0;
 /* Live bytes (slots + chunks) the engine may hold: live when the guest was loaded + the budget. */
@@ -21,6 +24,24 @@ static size_t xsOtaUsedBytes(txMachine* the)
 {
 	/* Slots and chunk bytes in use: live after a collection, live + garbage since then. */
 	return (size_t)the->currentHeapCount * sizeof(txSlot) + (size_t)the->currentChunksSize;
+}
+
+static void xsOtaWriteProfile(void)
+{
+	FILE* file;
+	if (!gxOtaProfileFile)
+		return;
+	file = fopen(gxOtaProfileFile, "w");
+	if (!file)
+		return;
+	fprintf(file, "{\"peakLiveBytes\":%ld,\"peakLiveSlots\":%ld,\"peakLiveChunkBytes\":%ld,\"peakStackSlots\":%ld,\"collections\":%ld}\n",
+		(long)gxOtaPeakLiveBytes, (long)gxOtaPeakLiveSlots, (long)gxOtaPeakLiveChunks, (long)gxOtaPeakStack, (long)gxOtaCollections);
+	fclose(file);
+}
+
+void xsOtaProfileFile(const char* path)
+{
+	gxOtaProfileFile = path;
 }
 
 static void xsOtaCollect(txMachine* the)
@@ -34,20 +55,28 @@ static void xsOtaCollect(txMachine* the)
 		gxOtaPeakLiveBytes = (txSize)bytes;
 		gxOtaPeakLiveSlots = the->currentHeapCount;
 		gxOtaPeakLiveChunks = the->currentChunksSize;
+		xsOtaWriteProfile();
 	}
 }
 
-/* Called where the interpreter checks its meter (function entries, backward branches; it saves
-   its state first, so a collection is as safe there as at any allocation). Records the stack
-   depth; collects when `collect` (the bench's live samples) or when what is in use passes the
-   bound, and then stops the engine ("memory full", as a device heap that cannot fit the live
-   objects) if the live bytes still pass it. */
-void xsOtaSample(void* machine, int collect)
+static txBoolean gxOtaOverBound = 0;
+
+/* Records the stack depth. Called where the interpreter checks its meter (function entries,
+   backward branches: `safe` 0) and where the guest calls the host (issueCommand, a host
+   function: `safe` 1). A full collection (which moves chunks) is only done at a safe point: a
+   host function may collect like any allocation, while a meter check can come inside a native
+   built-in that holds chunk pointers (JSON.parse calling a reviver). So a meter check only notes
+   that what is in use passed the bound; the next safe point collects, and stops the engine
+   ("memory full", as a device heap that cannot fit the live objects) if the live bytes still
+   pass it. `collect` asks for a live sample (the bench). */
+void xsOtaSample(void* machine, int safe, int collect)
 {
 	txMachine* the = (txMachine*)machine;
 	txInteger depth = (txInteger)(the->stackTop - the->stack);
-	if (gxOtaPeakStack < depth)
+	if (gxOtaPeakStack < depth) {
 		gxOtaPeakStack = depth;
+		xsOtaWriteProfile();
+	}
 	if (gxOtaTraceDepth && depth > gxOtaTraceDepth) {
 		char name[128];
 		txSlot* frame = the->frame;
@@ -62,8 +91,15 @@ void xsOtaSample(void* machine, int collect)
 	}
 	if (gxOtaCollecting)
 		return;
-	if (collect || (gxOtaBoundBytes && xsOtaUsedBytes(the) > gxOtaBoundBytes))
+	txBoolean over = gxOtaBoundBytes && xsOtaUsedBytes(the) > gxOtaBoundBytes;
+	if (!safe) {
+		if (over)
+			gxOtaOverBound = 1;
+		return;
+	}
+	if (collect || over || gxOtaOverBound)
 		xsOtaCollect(the);
+	gxOtaOverBound = 0;
 	if (gxOtaBoundBytes && xsOtaUsedBytes(the) > gxOtaBoundBytes) {
 		fprintf(stderr, "xs-ota device profile: memory full: %ld live bytes, bound %ld\n",
 			(long)xsOtaUsedBytes(the), (long)gxOtaBoundBytes);
@@ -74,6 +110,24 @@ void xsOtaSample(void* machine, int collect)
 void xsOtaTraceDepth(long depth)
 {
 	gxOtaTraceDepth = (txInteger)depth;
+}
+
+/* At the end of a crank (the host's turn, a safe point): what passed the bound since the last
+   safe point is collected and checked here, so a call that allocates without calling the host
+   fails itself. Outside the engine's run, so it exits as xsnap does for memory full (11). */
+void xsOtaEndCrank(void* machine)
+{
+	txMachine* the = (txMachine*)machine;
+	txBoolean over = gxOtaBoundBytes && xsOtaUsedBytes(the) > gxOtaBoundBytes;
+	if (!over && !gxOtaOverBound)
+		return;
+	xsOtaCollect(the);
+	gxOtaOverBound = 0;
+	if (gxOtaBoundBytes && xsOtaUsedBytes(the) > gxOtaBoundBytes) {
+		fprintf(stderr, "xs-ota device profile: memory full: %ld live bytes, bound %ld\n",
+			(long)xsOtaUsedBytes(the), (long)gxOtaBoundBytes);
+		exit(11);
+	}
 }
 
 /* At the start of a crank (which resets the meter index to 0): the next check comes one

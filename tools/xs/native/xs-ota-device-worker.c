@@ -1,6 +1,6 @@
 /*
  * xs-ota device profile, API side: appended to a copy of xsnap-worker.c by
- * tools/xs/build-xsnap32.sh and called from four hooks there. Its engine side is
+ * tools/xs/build-xsnap32.sh and called from six hooks there. Its engine side is
  * xs-ota-device-platform.c.
  *
  * Why: a device runs XS with the manifest's `creation` (a small JS stack, a bounded heap);
@@ -9,18 +9,20 @@
  *   XSOTA_STACK_SLOTS      creation stackCount
  *   XSOTA_CHUNK_INITIAL / XSOTA_CHUNK_INCREMENTAL      creation chunk sizes, bytes
  *   XSOTA_HEAP_INITIAL  / XSOTA_HEAP_INCREMENTAL       creation heap sizes, slots
- *   XSOTA_SAMPLE_INTERVAL  meter units between samples and heap-bound checks (0: none)
- *   XSOTA_GC_EVERY         collect and sample live memory every Nth sample (0: never)
+ *   XSOTA_SAMPLE_INTERVAL  meter units between stack samples and heap-bound checks (0: none)
+ *   XSOTA_GC_EVERY         collect and sample live memory at every Nth host call (0: never)
  *   XSOTA_TRACE_DEPTH      diagnosis: print the JS frames the first time the stack is deeper
+ *   XSOTA_PROFILE_FILE     rewrite the peaks (JSON) there whenever one grows (the bench)
  * Absent means xsnap's own value. The heap bound starts once the guest is loaded (on the device
  * the bundle is preloaded in flash): the host calls xsOtaBoundHeap(bytes).
  */
 #include <stdlib.h>
 
-extern void xsOtaSample(void* machine, int collect);
+extern void xsOtaSample(void* machine, int safe, int collect);
 extern long xsOtaBoundHeap(void* machine, long budget);
 extern void xsOtaFigures(void* machine, long* figures, int reset);
 extern void xsOtaTraceDepth(long depth);
+extern void xsOtaProfileFile(const char* path);
 
 static xsUnsignedValue gxOtaSampleInterval = 0;
 static xsUnsignedValue gxOtaGcEvery = 0;
@@ -45,12 +47,14 @@ void xsOtaDeviceCreation(xsCreation* creation)
 	gxOtaSampleInterval = (xsUnsignedValue)xsOtaEnv("XSOTA_SAMPLE_INTERVAL", 0);
 	gxOtaGcEvery = (xsUnsignedValue)xsOtaEnv("XSOTA_GC_EVERY", 0);
 	xsOtaTraceDepth(xsOtaEnv("XSOTA_TRACE_DEPTH", 0));
+	if (getenv("XSOTA_PROFILE_FILE") && *getenv("XSOTA_PROFILE_FILE"))
+		xsOtaProfileFile(getenv("XSOTA_PROFILE_FILE"));
 }
 
 xsBooleanValue xsOtaMeteringCallback(xsMachine* the, xsUnsignedValue index)
 {
 	gxOtaSamples++;
-	xsOtaSample(the, gxOtaGcEvery && (gxOtaSamples % gxOtaGcEvery) == 0);
+	xsOtaSample(the, 0, 0);
 	return fxMeteringCallback(the, index);
 }
 
@@ -59,6 +63,17 @@ xsUnsignedValue xsOtaMeteringInterval(xsUnsignedValue interval)
 	if (gxOtaSampleInterval && (!interval || gxOtaSampleInterval < interval))
 		return gxOtaSampleInterval;
 	return interval;
+}
+
+static xsUnsignedValue gxOtaHostCalls = 0;
+
+/* issueCommand with a safe point before it: the guest calls the host in the middle of its work
+   (a UART read, a flash write, a timer), which is where its buffers are live. */
+static void xs_ota_issue_command(xsMachine* the)
+{
+	gxOtaHostCalls++;
+	xsOtaSample(the, 1, gxOtaGcEvery && (gxOtaHostCalls % gxOtaGcEvery) == 0);
+	xs_issueCommand(the);
 }
 
 static const char* const gxOtaFigureNames[] = {
@@ -74,7 +89,7 @@ static void xs_ota_device_profile(xsMachine* the)
 {
 	long figures[mxOtaFigureCount];
 	int reset = (xsToInteger(xsArgc) > 0) && xsTest(xsArg(0));
-	xsOtaSample(the, 1);
+	xsOtaSample(the, 1, 1);
 	xsOtaFigures(the, figures, reset);
 	xsResult = xsNewObject();
 	for (unsigned i = 0; i < mxOtaFigureCount; i++)
