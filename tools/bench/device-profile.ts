@@ -15,7 +15,7 @@ export const PEAK_STACK_TARGET_SLOTS = 384;
 
 /**
  * A stack sample at every meter check (function entries, backward branches) and a full
- * collection with a live-memory sample at every 500th: about one per 500 calls or loop turns.
+ * collection with a live-memory sample at every 500th host call (the agent's port calls).
  */
 export const BENCH_SAMPLING: DeviceSampling = { interval: 1, gcEvery: 500 };
 
@@ -86,7 +86,7 @@ export async function deviceProfileSection(): Promise<{ name: string; title: str
     columns: ['figure', 'value', 'unit', 'target', 'meets'],
     rows,
     notes: [
-      'peak live = max over the update of (slots x 16 + chunk bytes) after a full collection, less the same once the agent bundle was loaded (XS built-ins and the bundle code, which a device keeps in flash); sampled at every 500th XS meter check inside engine calls, at every heap-bound check and between calls.',
+      'peak live = max over the update of (slots x 16 + chunk bytes) after a full collection, less the same once the agent bundle was loaded (XS built-ins and the bundle code, which a device keeps in flash); sampled at every 500th host call the agent makes (inside its engine calls: a UART read, a flash write, a timer), at every crank end and at every heap-bound check.',
       'peak JS stack = deepest XS stack at any meter check (function entries, backward branches), in slots, XS\'s ~190 intrinsic slots included as creation.stack counts them; the test bridge (handleCommand, host calls) adds frames a device does not have.',
     ],
   };
