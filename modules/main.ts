@@ -74,7 +74,7 @@ function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
   const hw = device.hardware;
   const powerKey = hw.powerKey;
   return {
-    modemSerial: new ModdableSerial(ZephyrSerialIo, { port: hw.modemUart, baud: hw.modemBaud }),
+    modemSerial: new ModdableSerial(ZephyrSerialIo, { port: hw.modemUart, baud: hw.modemBaud, log }),
     // PWRKEY idles released (0); the modem driver presses it.
     modemPowerKey: powerKey === undefined ? new NoPowerKey(log) : new ModdableDigitalOut(ZephyrDigitalIo, powerKey, 0),
     seI2c: new ModdableI2c(ZephyrI2cIo, { port: hw.seI2c, address: SE_I2C_ADDRESS, hz: hw.seI2cHz }),

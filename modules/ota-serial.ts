@@ -8,20 +8,80 @@
  * that much and returns the count, as SerialPort asks. Hardware flow control is off: the Zephyr
  * binding configures UART_CFG_FLOW_CTRL_NONE whatever the options say, so RX overflow (the ring
  * is 256 bytes unless the manifest's `defines.serial.rx_bufsize` says otherwise) shows up as
- * `onError` with -ENOMEM, and the agent must read promptly.
+ * `onError` with -ENOMEM, and the agent must read promptly. The binding's other `onError` values
+ * lose no bytes (`serialErrorLosesBytes` below): they are logged once each and not passed on.
  */
-import { OtaError, type SerialEvents, type SerialPort } from 'xs-ota';
+import { OtaError, type LogPort, type SerialEvents, type SerialPort } from 'xs-ota';
 import type { ZephyrSerial, ZephyrSerialConstructor } from 'ota-zephyr-io';
+
+/*
+ * What the Zephyr serial binding's `onError` argument means. Moddable's binding
+ * (modules/io/serial/zephyr/serial.c) passes `serial->lastError`, which is one of:
+ *  - -ENOMEM: its RX ring overflowed, received bytes were dropped;
+ *  - a positive bitmask of `UART_ERROR_*` from `uart_err_check()` (Zephyr
+ *    include/zephyr/drivers/uart.h): UART_ERROR_OVERRUN BIT(0), _PARITY BIT(1), _FRAMING BIT(2), UART_BREAK BIT(3),
+ *    UART_ERROR_COLLISION BIT(4), _NOISE BIT(5);
+ *  - -ENOSYS, on every interrupt, from drivers that have no `err_check`.
+ * Only a ring overflow and a hardware overrun lose bytes, and only those must make the agent
+ * treat the stream as broken (resynchronise, resume the download). A parity, framing or noise
+ * error delivers a garbled byte, which the AT engine already handles as line noise; -ENOSYS says
+ * nothing about the stream at all.
+ */
+
+/** Zephyr's errno values (lib/libc/minimal/include/errno.h, the same in newlib and picolibc). */
+export const ENOMEM = 12;
+export const ENOSYS = 88;
+
+/** Zephyr's `enum uart_rx_stop_reason` bits, as `uart_err_check()` returns them. */
+export const UART_ERROR_OVERRUN = 1 << 0;
+export const UART_ERROR_PARITY = 1 << 1;
+export const UART_ERROR_FRAMING = 1 << 2;
+export const UART_BREAK = 1 << 3;
+export const UART_ERROR_COLLISION = 1 << 4;
+export const UART_ERROR_NOISE = 1 << 5;
+
+/** True when the binding's `onError(errno)` means received bytes were lost. */
+export function serialErrorLosesBytes(errno: number): boolean {
+  if (errno === -ENOMEM) return true;
+  return errno > 0 && (errno & UART_ERROR_OVERRUN) !== 0;
+}
+
+const NAMES: [number, string][] = [
+  [UART_ERROR_OVERRUN, 'overrun'],
+  [UART_ERROR_PARITY, 'parity'],
+  [UART_ERROR_FRAMING, 'framing'],
+  [UART_BREAK, 'break'],
+  [UART_ERROR_COLLISION, 'collision'],
+  [UART_ERROR_NOISE, 'noise'],
+];
+
+/** A short name for the binding's `onError(errno)`, for messages and logs. */
+export function describeSerialError(errno: number): string {
+  if (errno === -ENOMEM) return 'rx ring overflow (-ENOMEM)';
+  if (errno === -ENOSYS) return 'no error check in the driver (-ENOSYS)';
+  if (errno > 0) {
+    const names = NAMES.filter(([bit]) => (errno & bit) !== 0).map(([, name]) => name);
+    const unknown = errno & ~0x3f;
+    if (unknown !== 0) names.push(`0x${unknown.toString(16)}`);
+    return `line error ${names.join('+')} (0x${errno.toString(16)})`;
+  }
+  return `error ${errno}`;
+}
 
 export interface SerialOptions {
   /** Devicetree label of the modem UART. */
   port: string;
   baud: number;
+  /** Where errors that lose no bytes are noted (once per distinct value); default: nowhere. */
+  log?: LogPort;
 }
 
 export class ModdableSerial implements SerialPort {
   readonly #Serial: ZephyrSerialConstructor;
   readonly #port: string;
+  readonly #log: LogPort | undefined;
+  /** `onError` values already logged: -ENOSYS comes on every interrupt on some drivers. */
+  readonly #noted: number[] = [];
   #io: ZephyrSerial | undefined;
   #events: SerialEvents = {};
   #baud: number;
@@ -34,6 +94,7 @@ export class ModdableSerial implements SerialPort {
     this.#Serial = Serial;
     this.#port = options.port;
     this.#baud = options.baud;
+    this.#log = options.log;
     this.#io = this.#open();
   }
 
@@ -100,11 +161,18 @@ export class ModdableSerial implements SerialPort {
         this.#writable = count;
         this.#events.onWritable?.(count);
       },
-      onError: (errno) => {
-        // serial.c passes the negative errno: -ENOMEM (-12) when the RX ring overflowed.
-        this.#events.onError?.(new Error(`uart ${this.#port} error ${errno}`));
-      },
+      onError: (errno) => this.#onError(errno),
     });
+  }
+
+  #onError(errno: number): void {
+    if (serialErrorLosesBytes(errno)) {
+      this.#events.onError?.(new Error(`uart ${this.#port} error ${errno}`));
+      return;
+    }
+    if (this.#noted.includes(errno)) return;
+    if (this.#noted.length < 8) this.#noted.push(errno);
+    this.#log?.log('warn', 'uart.error.ignored', { port: this.#port, errno, detail: describeSerialError(errno) });
   }
 
   #opened(): ZephyrSerial {

@@ -6,7 +6,7 @@
  */
 import type { HttpClient, HttpRequest, HttpResponseHead } from '../net/http.js';
 import { unhex, utf8Decode, utf8Encode } from '../util/bytes.js';
-import { OtaError, type OtaReason } from '../util/errors.js';
+import { nameErrorClass, OtaError, type OtaReason } from '../util/errors.js';
 
 /**
  * Default cap on a JSON body, bytes. Sized from hawkBit's own OpenAPI example deploymentBase
@@ -42,12 +42,11 @@ export class BackendError extends OtaError {
 
   constructor(reason: OtaReason, detail: string, status?: number, retryAfterS?: number) {
     super(reason, detail);
-    // An own property: Error.prototype.name is frozen on a preloaded XS engine.
-    Object.defineProperty(this, 'name', { value: 'BackendError', configurable: true, writable: true });
     this.status = status;
     this.retryAfterS = retryAfterS;
   }
 }
+nameErrorClass(BackendError, 'BackendError'); // not this.name = ...: built-ins are frozen on the device
 
 /**
  * The typed error for an HTTP status a backend did not expect. 5xx, 408 and 429 are transient

@@ -164,7 +164,7 @@ export class Se05x {
   /** GetVersion `80 04 00 20` (nano: case 1, no Le) → TAG_1 VersionInfo. */
   async getVersion(): Promise<VersionInfo> {
     const apdu = this.#builder.start(CLA_SE05X, INS_MGMT, P1_DEFAULT, P2_VERSION).finish();
-    const value = await this.#tag1('GetVersion', apdu);
+    const value = this.#tag1('GetVersion', await this.#send('GetVersion', apdu));
     if (value.length < 7) throw new OtaError('se-response-malformed', `GetVersion TAG_1 of ${value.length} bytes`);
     return versionInfo(value);
   }
@@ -172,7 +172,8 @@ export class Se05x {
   /** CheckObjectExists `80 04 00 27 06 41 04 <id>` → TAG_1 01 (exists) / 02 (absent). */
   async checkObjectExists(objectId: number): Promise<boolean> {
     const apdu = this.#builder.start(CLA_SE05X, INS_MGMT, P1_DEFAULT, P2_EXIST).tlvUint(TAG_1, objectId, 4).finish();
-    return this.#result(`CheckObjectExists ${objectName(objectId)}`, apdu);
+    const name = `CheckObjectExists ${objectName(objectId)}`;
+    return this.#result(name, await this.#send(name, apdu));
   }
 
   /**
@@ -181,7 +182,8 @@ export class Se05x {
    */
   async readObject(objectId: number): Promise<Uint8Array> {
     const apdu = this.#builder.start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_DEFAULT).tlvUint(TAG_1, objectId, 4).finish({ extended: true });
-    return (await this.#tag1(`ReadObject ${objectName(objectId)}`, apdu)).slice();
+    const name = `ReadObject ${objectName(objectId)}`;
+    return this.#tag1(name, await this.#send(name, apdu)).slice();
   }
 
   /**
@@ -201,7 +203,8 @@ export class Se05x {
       .tlv(TAG_3, digest)
       .tlv(TAG_5, signature)
       .finish();
-    return this.#result(`ECDSAVerify ${objectName(objectId)}`, apdu);
+    const name = `ECDSAVerify ${objectName(objectId)}`;
+    return this.#result(name, await this.#send(name, apdu));
   }
 
   /**
@@ -280,7 +283,7 @@ export class Se05x {
       throw new OtaError('invalid-argument', `GetRandom of ${length} bytes (1..${SE05X_RANDOM_MAX})`);
     }
     const apdu = this.#builder.start(CLA_SE05X, INS_MGMT, P1_DEFAULT, P2_RANDOM).tlvUint(TAG_1, length, 2).finish({ extended: true });
-    const value = await this.#tag1('GetRandom', apdu);
+    const value = this.#tag1('GetRandom', await this.#send('GetRandom', apdu));
     if (value.length !== length) throw new OtaError('se-response-malformed', `GetRandom(${length}) returned ${value.length} bytes`);
     return value.slice();
   }
@@ -309,17 +312,19 @@ export class Se05x {
     return rapdu;
   }
 
-  /** TAG_1 of a successful answer (a view, valid until the next command). */
-  async #tag1(name: string, apdu: Uint8Array): Promise<Uint8Array> {
-    const rapdu = await this.#send(name, apdu);
+  /**
+   * TAG_1 of a successful answer (a view, valid until the next command). Synchronous, on the
+   * R-APDU `#send` returned: every async layer costs about 20 slots of the device's JS stack.
+   */
+  #tag1(name: string, rapdu: Uint8Array): Uint8Array {
     const value = findTlv(rapdu, TAG_1, rapdu.length - 2);
     if (value === undefined) throw new OtaError('se-response-malformed', `${name}: no TAG_1 in ${hex(rapdu)}`);
     return value;
   }
 
   /** The SE05x_Result_t in TAG_1: 0x01 true, 0x02 false, anything else malformed. */
-  async #result(name: string, apdu: Uint8Array): Promise<boolean> {
-    const value = await this.#tag1(name, apdu);
+  #result(name: string, rapdu: Uint8Array): boolean {
+    const value = this.#tag1(name, rapdu);
     if (value.length === 1 && value[0] === RESULT_SUCCESS) return true;
     if (value.length === 1 && value[0] === RESULT_FAILURE) return false;
     throw new OtaError('se-response-malformed', `${name}: TAG_1 ${hex(value)} is not a result (01/02)`);

@@ -277,15 +277,25 @@ export class T1Link {
     });
   }
 
-  async #exclusive<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#busy) throw new OtaError('bad-state', 'T=1 link already busy (one exchange at a time)');
+  /**
+   * One exchange at a time. Not an async function: an async layer costs about 20 slots of the
+   * device's JS stack, and every SE command passes through here.
+   */
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#busy) return Promise.reject(new OtaError('bad-state', 'T=1 link already busy (one exchange at a time)'));
     this.#busy = true;
+    let running: Promise<T>;
     try {
-      return await work();
-    } finally {
+      running = work();
+    } catch (error) {
       this.#busy = false;
+      return Promise.reject(error);
     }
+    return running.finally(() => {
+      this.#busy = false;
+    });
   }
+
 
   /** RESYNCH, else interface soft reset, else t1-resync-failed. */
   async #recover(): Promise<void> {

@@ -53,19 +53,51 @@ export function asciiEncode(text: string): Uint8Array {
  * stays one visible, non-matching string.
  */
 export function asciiDecode(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  let out = '';
-  // Build in slices: String.fromCharCode per byte is the allocation pattern style rule 4 avoids.
-  const SLICE = 256;
-  for (let i = start; i < end; i += SLICE) {
-    const stop = Math.min(end, i + SLICE);
-    const codes: number[] = [];
-    for (let j = i; j < stop; j++) {
-      const b = bytes[j];
-      codes.push(b < 0x80 ? b : 0xfffd);
-    }
-    out += String.fromCharCode.apply(null, codes);
+  const text = new TextBuilder();
+  for (let i = start; i < end; i++) {
+    const b = bytes[i];
+    text.push(b < 0x80 ? b : 0xfffd);
   }
-  return out;
+  return text.done();
+}
+
+/**
+ * Code units per `String.fromCharCode` call. Each argument is a slot on XS's JS stack, and the
+ * device has `creation.stack` (512) slots in all, about 190 of them XS's own: a call with 256
+ * arguments took 272 on its own. The pieces are joined per PIECE_UNITS, so that the text is not
+ * copied once per call either.
+ */
+const CALL_UNITS = 16;
+const PIECE_UNITS = 512;
+
+/** Builds a string from UTF-16 code units with bounded stack and few copies. */
+class TextBuilder {
+  readonly #units: number[] = [];
+  #piece = '';
+  #out = '';
+
+  push(unit: number): void {
+    this.#units.push(unit);
+    if (this.#units.length === CALL_UNITS) this.#flushUnits();
+  }
+
+  done(): string {
+    this.#flushUnits();
+    this.#out += this.#piece;
+    this.#piece = '';
+    return this.#out;
+  }
+
+  #flushUnits(): void {
+    if (this.#units.length === 0) return;
+    // At most CALL_UNITS arguments, never a whole text's.
+    this.#piece += String.fromCharCode.apply(null, this.#units);
+    this.#units.length = 0;
+    if (this.#piece.length >= PIECE_UNITS) {
+      this.#out += this.#piece;
+      this.#piece = '';
+    }
+  }
 }
 
 /** UTF-8 bytes of `text` (lone surrogates become U+FFFD). */
@@ -111,12 +143,7 @@ function isLow(c: number): boolean {
 
 /** Text of UTF-8 bytes; malformed sequences become U+FFFD. */
 export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
-  let out = '';
-  const codes: number[] = [];
-  const flush = (): void => {
-    out += String.fromCharCode.apply(null, codes);
-    codes.length = 0;
-  };
+  const text = new TextBuilder();
   let i = start;
   while (i < end) {
     const b = bytes[i];
@@ -158,12 +185,11 @@ export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): st
     }
     if (cp >= 0x10000) {
       cp -= 0x10000;
-      codes.push(0xd800 + (cp >> 10), 0xdc00 + (cp & 0x3ff));
-    } else codes.push(cp);
-    if (codes.length >= 256) flush();
+      text.push(0xd800 + (cp >> 10));
+      text.push(0xdc00 + (cp & 0x3ff));
+    } else text.push(cp);
   }
-  flush();
-  return out;
+  return text.done();
 }
 
 /** Constant-time-ish equality of two byte strings (digests, key hashes). */

@@ -46,12 +46,24 @@ export class OtaError extends Error {
 
   constructor(reason: OtaReason, detail?: string, cause?: unknown) {
     super(detail === undefined ? reason : `${reason}: ${detail}`);
-    this.name = 'OtaError';
     this.reason = reason;
     this.detail = detail;
     this.cause = cause;
   }
 }
+
+/**
+ * Give an error class its `name`, on its prototype. Never `this.name = ...` in a constructor: on
+ * the device the built-ins are frozen after preload, so `Error.prototype.name` is read-only and
+ * assigning it through an instance throws `TypeError: set name: not writable` in strict code (an
+ * assignment cannot shadow an inherited read-only property). A prototype property also costs no
+ * slot per error. Attributes as `Error.prototype.name`'s.
+ */
+export function nameErrorClass(errorClass: { readonly prototype: Error }, name: string): void {
+  Object.defineProperty(errorClass.prototype, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+}
+
+nameErrorClass(OtaError, 'OtaError');
 
 /** True when `error` is an OtaError, optionally with one of `reasons`. */
 export function isOtaError(error: unknown, ...reasons: OtaReason[]): error is OtaError {

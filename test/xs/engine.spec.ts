@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { NodeDigest } from '../../tools/devkit/node-digest.js';
 import { SimKeyValue } from '../../tools/devkit/sim-key-value.js';
 import { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { deviceCreation } from '../../tools/xs/device-profile.js';
 import { GuestError, XsSession } from '../../tools/xs/session.js';
 import { servePlatform } from '../../tools/xs/serve-platform.js';
 
@@ -35,9 +36,17 @@ describe('XS engine (xsnap)', function () {
   });
 
   it('carries bytes both ways unchanged', async () => {
-    const bytes = new Uint8Array(70_000).map((_, i) => (i * 31) & 0xff);
-    const back = await session.call<Uint8Array>('echoBytes', { bytes });
-    assert.deepEqual(back, bytes);
+    // More than 64 KiB in one message: the bridge holds four copies of it, more than the device
+    // heap bound (no agent path carries more than a sector), so this session has a larger one.
+    const creation = deviceCreation();
+    const big = await XsSession.start({ bundle: 'probe', creation: { ...creation, heapBytes: 8 * creation.heapBytes } });
+    try {
+      const bytes = new Uint8Array(70_000).map((_, i) => (i * 31) & 0xff);
+      const back = await big.call<Uint8Array>('echoBytes', { bytes });
+      assert.deepEqual(back, bytes);
+    } finally {
+      await big.close();
+    }
   });
 
   it('encodes UTF-8 in XS as Node does', async () => {

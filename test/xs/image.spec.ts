@@ -15,6 +15,7 @@ import { GuestError, XsSession } from '../../tools/xs/session.js';
 import { servePlatform, type HostPlatform } from '../../tools/xs/serve-platform.js';
 import { serveVerifier } from '../../tools/xs/serve-verifier.js';
 import { expectedReason, loadMcubootVectors, vectorBytes } from '../support/mcuboot-vectors.js';
+import { deviceCreation } from '../../tools/xs/device-profile.js';
 import { factoryDevkit, imageSha, makeImage, trustedKeyPem, verifier } from '../support/devkit-update.js';
 import type { SignatureCheck } from '../../src/image/signature.js';
 
@@ -60,7 +61,11 @@ describe('XS: image parser and slot writer on the XS engine', function () {
   let dk: DevkitFlash;
 
   before(async () => {
-    session = await XsSession.start({ bundle: 'image' });
+    // The vectors go to XS whole (test data: the agent itself streams an image in chunks), and
+    // the bridge holds a few copies of each: the heap bound leaves room for that on top.
+    const largest = Math.max(...set.vectors.map((v) => vectorBytes(set, v.file).length));
+    const creation = deviceCreation();
+    session = await XsSession.start({ bundle: 'image', creation: { ...creation, heapBytes: creation.heapBytes + 4 * largest } });
     servePlatform(session, platform, new VirtualTime());
     serveVerifier(session, cachedVerifier);
   });

@@ -44,7 +44,12 @@ export async function runXs(options: RigOptions & { faults?: (now: number) => Si
     });
     if (options.faults) rig.sim.setFaults(options.faults(rig.time.now()));
     const toHost = rig.uart.counters.toHostBytes;
-    const out = await rig.time.runFor(session.call<XsFetch>('fetch', { url: rig.url, size: rig.image.length, sinkDelayMs: options.sinkDelayMs }), { untilMs: rig.time.now() + 3_600_000 });
+    // The guest hands every chunk to the host, as to flash: XS holds no image (device heap bound).
+    const received = new Uint8Array(rig.image.length);
+    session.provide('sinkWrite', (a: { offset: number; chunk: Uint8Array }) => received.set(a.chunk, a.offset));
+    session.provide('sinkRestart', () => received.fill(0));
+    const fetched = await rig.time.runFor(session.call<Omit<XsFetch, 'received'>>('fetch', { url: rig.url, size: rig.image.length, sinkDelayMs: options.sinkDelayMs }), { untilMs: rig.time.now() + 3_600_000 });
+    const out: XsFetch = { ...fetched, received };
     return { out, image: rig.image, meter: { ...session.meter }, uartToHost: rig.uart.counters.toHostBytes - toHost, network: rig.network, uartCounters: { ...rig.uart.counters } };
   } finally {
     await session.close();

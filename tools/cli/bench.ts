@@ -13,6 +13,7 @@
  */
 import { MiB, runNode, type Model, type Transport } from '../bench/rig.js';
 import { runXs } from '../bench/rig-xs.js';
+import { deviceProfileSection } from '../bench/device-profile.js';
 import { benchSeVerification } from '../bench/se.js';
 import { benchImage, ERASES_PER_SECTOR_TARGET, REDOWNLOAD_TARGET_BYTES, runBenchUpdate, slotLayout, updateFigures, type UpdateFigures } from '../bench/update.js';
 import { CAT_1, CAT_M } from '../devkit/sim-modem/index.js';
@@ -391,6 +392,7 @@ export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   overhead: () => overheadSection(),
   update: () => updateSection(),
   delta: async () => (await import('../bench/delta.js')).deltaSection(), // issue 14: tools/bench/delta.ts
+  'device-profile': () => deviceProfileSection(), // issue 11: memory and stack on the 32-bit XS engine
 };
 
 /** Sections run only when named (`--section <name>`): slower ones. */

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeMessage, encodeMessage } from './codec.js';
+import { activeDeviceProfile, deviceCreation, FREEZE_BUILT_INS, type DeviceCreation, type DeviceFigures, type DeviceSampling } from './device-profile.js';
 import { XsWorker, type XsCrank, type XsMeter } from './worker.js';
 
 /** A host service: gets the guest's args, returns a JSON-able value (Uint8Array allowed). */
@@ -18,6 +19,10 @@ export interface XsSessionOptions {
   name?: string;
   /** Lines the guest prints; default: kept in `session.printed`. */
   onPrint?: (line: string) => void;
+  /** XS creation; default: manifest.json's (device-profile.ts deviceCreation). */
+  creation?: DeviceCreation;
+  /** Sample stack depth and live memory inside engine calls (the bench). */
+  sampling?: DeviceSampling;
 }
 
 export interface GuestErrorInfo {
@@ -60,6 +65,9 @@ export interface XsMeterTotals {
 
 export class XsSession {
   readonly printed: string[] = [];
+  readonly creation: DeviceCreation;
+  /** Live heap bytes (slots x 16 + chunks) when the guest was loaded: where the heap bound starts. */
+  baseLiveBytes = 0;
   readonly meter: XsMeterTotals = { cranks: 0, compute: 0, peakHeapCount: 0, lastHeapCount: 0, lastAllocate: 0, peakAllocate: 0 };
   #worker: XsWorker;
   #services = new Map<string, HostService>();
@@ -77,18 +85,35 @@ export class XsSession {
       else waiter.reject(new GuestError(args.error ?? { message: 'unknown guest error' }));
       return null;
     });
+    const profile = activeDeviceProfile();
+    this.creation = options.creation ?? profile?.creation ?? deviceCreation();
+    const name = options.name ?? `xs-ota ${options.bundle}`;
     this.#worker = new XsWorker({
-      name: options.name ?? `xs-ota ${options.bundle}`,
+      name,
+      creation: this.creation,
+      sampling: options.sampling ?? profile?.sampling,
+      profileFile: profile?.register(name, () => this.baseLiveBytes),
       onQuery: (request) => this.#onQuery(request),
       onPrint: options.onPrint ?? ((line) => this.printed.push(line)),
+      // An engine stopped by the device profile (stack overflow, memory full) settles nothing
+      // more: its async calls fail with the reason instead of waiting for a timeout.
+      onExit: (error) => {
+        for (const waiter of this.#pending.values()) waiter.reject(error);
+        this.#pending.clear();
+      },
     });
   }
 
-  /** Start an XS engine and load the guest bundle into it. */
+  /**
+   * Start an XS engine as the device runs it (device-profile.ts): built-ins frozen, then the
+   * guest bundle, then the heap bound of `creation` from there on.
+   */
   static async start(options: XsSessionOptions): Promise<XsSession> {
     const session = new XsSession(options);
     const code = readFileSync(guestBundlePath(options.bundle), 'utf8');
+    session.#account(await session.#worker.evaluate(FREEZE_BUILT_INS));
     session.#account(await session.#worker.evaluate(code));
+    session.baseLiveBytes = await session.call<number>('$boundHeap', session.creation.heapBytes);
     const engine = (await session.call('$engine')) as { engine: string };
     if (engine.engine !== 'xs') {
       await session.close();
@@ -173,6 +198,14 @@ export class XsSession {
   async liveHeapCount(): Promise<number> {
     await this.call('$gc');
     return this.meter.lastHeapCount;
+  }
+
+  /**
+   * The engine's device figures (sizes, live and peak memory, peak stack depth), after a full
+   * collection; `reset` starts a new window for the peaks. Only between cranks.
+   */
+  deviceFigures(reset = false): Promise<DeviceFigures> {
+    return this.call<DeviceFigures>('$device', reset);
   }
 
   async close(): Promise<void> {

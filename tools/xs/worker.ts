@@ -1,6 +1,7 @@
 /**
- * Drives Moddable's XS engine as built by the `@agoric/xsnap` package (its `xsnap-worker`
- * binary), over the worker's own netstring protocol on file descriptors 3 (to XS) and 4 (from XS).
+ * Drives Moddable's XS engine, the `xsnap-worker` of the `@agoric/xsnap` package rebuilt for 32
+ * bits with the device profile (tools/xs/device-profile.ts, tools/xs/build-xsnap32.sh), over the
+ * worker's own netstring protocol on file descriptors 3 (to XS) and 4 (from XS).
  *
  * We speak the protocol directly instead of using the package's JS API: that API needs SES
  * `lockdown()` in the host process, which would freeze the intrinsics of mocha and the simulators.
@@ -16,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { deviceEnvironment, deviceWorkerPath, type DeviceCreation, type DeviceSampling } from './device-profile.js';
 
 /** What xsnap reports about a crank: XS's own deterministic counters. */
 export interface XsMeter {
@@ -38,15 +40,26 @@ export type XsQueryHandler = (request: Uint8Array) => Uint8Array;
 export interface XsWorkerOptions {
   name?: string;
   onQuery?: XsQueryHandler;
+  /** Called once when the engine process ends (a crash, a device-profile stop, close). */
+  onExit?: (error: Error) => void;
   /** Where the guest's `print` goes. Default: collected in `printed`. */
   onPrint?: (line: string) => void;
   /** xsnap's per-crank computation limit (XS meter units); 0 means none. */
   meteringLimit?: number;
+  /** The device's XS creation (stack, heap sizes); see device-profile.ts. */
+  creation: DeviceCreation;
+  /** Sample stack depth and live memory inside engine calls (the bench); default: not. */
+  sampling?: DeviceSampling;
+  /** Where the engine rewrites its peaks whenever one grows (the bench). */
+  profileFile?: string;
 }
 
 const NETSTRING_MAX = 64 * 1024 * 1024;
 
-/** Path of the release `xsnap-worker` built at install time by `@agoric/xsnap`. */
+/**
+ * Path of the release `xsnap-worker` built at install time by `@agoric/xsnap` (64-bit, xsnap's
+ * own creation): not what the sessions run, kept for comparing the two engines by hand.
+ */
 export function xsnapWorkerPath(): string {
   const require = createRequire(import.meta.url);
   const pkg = path.dirname(require.resolve('@agoric/xsnap/package.json'));
@@ -65,6 +78,17 @@ export function xsnapWorkerPath(): string {
   return bin;
 }
 
+/**
+ * Diagnosis only: XSOTA_* variables set in the environment win over the device profile, e.g.
+ * `XSOTA_STACK_SLOTS=4096 XSOTA_TRACE_DEPTH=400 npx mocha ...` prints the JS frames of the first
+ * path deeper than 400 slots (on stderr) instead of stopping at the manifest's stack.
+ */
+function diagnosisOverrides(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) if (name.startsWith('XSOTA_') && value !== undefined) out[name] = value;
+  return out;
+}
+
 export class XsWorker {
   readonly printed: string[] = [];
   #child: ChildProcess;
@@ -78,7 +102,7 @@ export class XsWorker {
   #stderr = '';
   #stdoutRest = '';
 
-  constructor(options: XsWorkerOptions = {}) {
+  constructor(options: XsWorkerOptions) {
     const args = [options.name ?? 'xs-ota'];
     if (options.meteringLimit) args.push('-l', String(options.meteringLimit));
     this.#onQuery =
@@ -87,7 +111,10 @@ export class XsWorker {
         throw new Error('this XS worker has no query handler');
       });
     const onPrint = options.onPrint ?? ((line: string) => this.printed.push(line));
-    this.#child = spawn(xsnapWorkerPath(), args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    this.#child = spawn(deviceWorkerPath(), args, {
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...deviceEnvironment(options.creation, options.sampling, options.profileFile), ...diagnosisOverrides() },
+    });
     const stdio = this.#child.stdio;
     this.#toXs = stdio[3] as Writable;
     this.#fromXs = stdio[4] as Readable;
@@ -96,7 +123,9 @@ export class XsWorker {
       this.#stdoutRest = lines.pop() ?? '';
       for (const line of lines) onPrint(line);
     });
+    const traceStderr = process.env.XSOTA_TRACE_DEPTH !== undefined;
     this.#child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      if (traceStderr) process.stderr.write(text);
       this.#stderr = (this.#stderr + text).slice(-4096);
     });
     this.#fromXs.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -106,6 +135,7 @@ export class XsWorker {
       );
       this.#waiter?.reject(this.#exited);
       this.#waiter = undefined;
+      options.onExit?.(this.#exited);
     });
     this.#toXs.on('error', () => {
       /* reported through 'exit' */

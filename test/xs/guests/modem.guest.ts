@@ -8,7 +8,7 @@ import { Sim7080 } from '../../../src/modem/sim7080.js';
 import { Sim7600 } from '../../../src/modem/sim7600.js';
 import { download } from '../../../src/net/download.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
-import { expose } from '../../../tools/xs/guest/bridge.js';
+import { expose, hostCall } from '../../../tools/xs/guest/bridge.js';
 import { remoteClock, remoteDigitalOut, remoteSerial } from '../../../tools/xs/guest/ports.js';
 
 const clock = remoteClock();
@@ -38,10 +38,9 @@ expose({
     await modem.ready();
     return clock.now();
   },
-  /** Download `size` bytes of `url`; returns the bytes and what it took. */
+  /** Download `size` bytes of `url` into the host's `sinkWrite`; returns what it took. */
   fetch: async (args: { url: string; size: number; sinkDelayMs?: number }) => {
     if (!modem || !client) throw new Error('start first');
-    const received = new Uint8Array(args.size);
     const started = clock.now();
     const result = await download({
       client,
@@ -49,18 +48,18 @@ expose({
       identity: { url: args.url, size: args.size },
       sink: {
         write: (offset, chunk) => {
-          received.set(chunk, offset);
+          // The host keeps the bytes (as the device's flash would): XS never holds the image.
+          hostCall('sinkWrite', { offset, chunk });
           // A slow consumer (a flash write): the driver stops reading the UART meanwhile.
           return args.sinkDelayMs ? new Promise<void>((resolve) => clock.setTimeout(resolve, args.sinkDelayMs!)) : undefined;
         },
         restart: () => {
-          received.fill(0);
+          hostCall('sinkRestart');
         },
       },
       backoffBaseMs: 1_000,
     });
     return {
-      received,
       ms: clock.now() - started,
       requests: result.requests,
       resumes: result.resumes,

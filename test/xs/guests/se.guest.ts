@@ -7,18 +7,22 @@ import { remoteClock, remoteDigest, remoteI2c } from '../../../tools/xs/guest/po
 import { createSeDriver, type DriverOptions, type SeDriver, type VerifyArgs } from '../../support/se-driver.js';
 
 const ports = { i2c: remoteI2c(0x48), clock: remoteClock(), digest: remoteDigest() };
-let driver: SeDriver = createSeDriver(ports);
+// Made on first use, inside a host call: at the bundle's top level the IIFE rollup makes holds
+// every bundled module's declarations on the JS stack (about 180 slots), which a device's
+// preloaded modules never do.
+let made: SeDriver | undefined;
+const current = (): SeDriver => (made ??= createSeDriver(ports));
 
 expose({
   /** A fresh driver (new link, new session, key hash not cached). */
   reset: (args: DriverOptions) => {
-    driver = createSeDriver(ports, args ?? {});
+    made = createSeDriver(ports, args ?? {});
     return true;
   },
-  verify: (args: VerifyArgs) => driver.verify(args),
-  random: (args: { length: number }) => driver.random(args),
-  version: () => driver.version(),
-  keyExists: (args: { objectId: number }) => driver.keyExists(args),
-  stats: () => driver.stats(),
-  close: () => driver.close(),
+  verify: (args: VerifyArgs) => current().verify(args),
+  random: (args: { length: number }) => current().random(args),
+  version: () => current().version(),
+  keyExists: (args: { objectId: number }) => current().keyExists(args),
+  stats: () => current().stats(),
+  close: () => current().close(),
 });

@@ -13,6 +13,9 @@ declare const issueCommand: (message: ArrayBuffer) => ArrayBuffer;
 declare const print: (text: string) => void;
 /** xsnap's full garbage collection (xsnap-worker.c xs_gc); absent on other hosts. */
 declare const gc: (() => void) | undefined;
+/** The device profile of build/xsnap32's engine (tools/xs/native/xs-ota-device-worker.c). */
+declare const xsOtaDeviceProfile: (reset?: boolean) => Record<string, number>;
+declare const xsOtaBoundHeap: (bytes: number) => number;
 
 export type GuestFunction = (args: any) => unknown;
 
@@ -118,4 +121,8 @@ expose({
     if (typeof gc === 'function') gc();
     return null;
   },
+  /** The engine's device figures (tools/xs/device-profile.ts DeviceFigures). */
+  $device: (reset: boolean) => xsOtaDeviceProfile(reset === true),
+  /** Start the heap bound (bytes the guest may add from now); returns the live bytes now. */
+  $boundHeap: (bytes: number) => xsOtaBoundHeap(bytes),
 });

@@ -1,0 +1,119 @@
+/**
+ * Every XS suite runs the engine as a device runs the agent (tools/xs/device-profile.ts): this
+ * spec proves the profile holds (32-bit slots, frozen built-ins, the creation's stack and heap
+ * stopping the engine) and that the agent's error classes survive frozen built-ins.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deviceCreation, SLOT_BYTES } from '../../tools/xs/device-profile.js';
+import { XsSession } from '../../tools/xs/session.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+function sources(dir: string, found: string[] = []): string[] {
+  for (const entry of readdirSync(dir)) {
+    const full = path.join(dir, entry);
+    if (statSync(full).isDirectory()) sources(full, found);
+    else if (entry.endsWith('.ts') && !entry.endsWith('.d.ts')) found.push(full);
+  }
+  return found;
+}
+
+describe('XS device profile', function () {
+  let session: XsSession;
+  before(async () => {
+    session = await XsSession.start({ bundle: 'device' });
+  });
+  after(async () => session?.close());
+
+  it('runs a 32-bit engine: 16-byte slots, 4-byte pointers', async () => {
+    const figures = await session.deviceFigures();
+    assert.equal(figures.slotSize, SLOT_BYTES);
+    assert.equal(figures.pointerSize, 4);
+  });
+
+  it("runs with the manifest's creation stack and a heap bound", async () => {
+    const creation = deviceCreation();
+    const figures = await session.deviceFigures();
+    assert.equal(figures.stackSlots, creation.stack);
+    assert.equal(figures.heapBytesLimit, creation.heapBytes);
+    assert.ok(session.baseLiveBytes > 0);
+  });
+
+  it('freezes the built-ins before the guest loads, as preload does', async () => {
+    assert.deepEqual(await session.call('frozen'), {
+      errorPrototype: true,
+      objectPrototype: true,
+      arrayPrototype: true,
+      typedArrayPrototype: true,
+      math: true,
+      json: true,
+      promise: true,
+      globalExtensible: true,
+    });
+    // What `this.name = ...` in an Error subclass does there.
+    await assert.rejects(session.call('assignInherited'), /not writable/);
+  });
+
+  it("constructs every agent error class under frozen built-ins, each with its name", async () => {
+    const errors = await session.call<Record<string, { name?: string; message?: string; instance?: boolean; threw?: string }>>('constructErrors');
+    assert.deepEqual(errors, {
+      OtaError: { name: 'OtaError', message: 'timeout: probe', instance: true },
+      BackendError: { name: 'BackendError', message: 'backend-unavailable: probe', instance: true },
+      SeStatusError: { name: 'OtaError', message: errors.SeStatusError?.message, instance: true },
+    });
+    assert.match(errors.SeStatusError!.message!, /SW 6a82/);
+  });
+
+  it('assigns no inherited `name` in any error class under src/ or modules/ (the device throws there)', () => {
+    const offenders: string[] = [];
+    for (const file of [...sources(path.join(ROOT, 'src')), ...sources(path.join(ROOT, 'modules'))]) {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      lines.forEach((line, i) => {
+        const code = line.replace(/\/\/.*$/, '').replace(/^\s*(\/?\*).*$/, '');
+        if (/\bthis\.name\s*=[^=]/.test(code)) offenders.push(`${path.relative(ROOT, file)}:${i + 1}`);
+      });
+    }
+    assert.deepEqual(offenders, []);
+  });
+
+  it('stops the engine on a JS stack overflow, as the device resets', async () => {
+    const small = await XsSession.start({ bundle: 'device' });
+    try {
+      assert.equal(await small.call('recurse', { depth: 10 }), 10);
+      await assert.rejects(small.call('recurse', { depth: 2000 }), /xsnap-worker exited \(code 12/);
+    } finally {
+      small.kill();
+    }
+  });
+
+  it('decodes long text with a bounded stack (no fromCharCode with hundreds of arguments)', async () => {
+    const ascii = 'OK\r\n+HTTPACTION: 0,200,1048576\r\n'.repeat(40);
+    const utf8 = 'é✓𝄞 ASCII '.repeat(100);
+    const deep = await XsSession.start({ bundle: 'device' });
+    try {
+      // 10 frames down is about 200 slots: a 256-argument call (272 slots) there overflowed 512.
+      const a = await deep.call<{ ascii: string }>('decodeDeep', { depth: 10, bytes: new TextEncoder().encode(ascii) });
+      assert.equal(a.ascii, ascii);
+      const u = await deep.call<{ utf8: string }>('decodeDeep', { depth: 10, bytes: new TextEncoder().encode(utf8) });
+      assert.equal(u.utf8, utf8);
+    } finally {
+      deep.kill();
+    }
+  });
+
+  it('stops the engine when the live heap passes the bound, not before', async () => {
+    const creation = deviceCreation();
+    const small = await XsSession.start({ bundle: 'device', creation: { ...creation, heapBytes: 32 * 1024 } });
+    small.provide('ping', () => null);
+    try {
+      // An object is two slots (32 bytes) and an array entry one: 500 fit in 32 KiB, 2000 do not.
+      assert.equal(await small.call('hold', { count: 500 }), 500);
+      await assert.rejects(small.call('hold', { count: 2000 }), /xsnap-worker exited \(code 11/);
+    } finally {
+      small.kill();
+    }
+  });
+});
