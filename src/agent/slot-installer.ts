@@ -100,6 +100,7 @@ export class SlotInstaller implements Installer {
       slotSize: status.size,
       trailerSize: this.#trailerSize,
       supportedFlags: this.#o.supportedFlags,
+      sectorSize: status.blockLength,
     });
     this.#fileHash = this.#o.digest.sha256();
   }
