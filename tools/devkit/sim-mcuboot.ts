@@ -133,6 +133,14 @@ export function bootMcuboot(flash: McubootFlash, options: McubootOptions): Mcubo
   return new Mcuboot(flash, options).boot();
 }
 
+/**
+ * boot_is_header_valid + bootutil_img_validate alone on one slot: 'ok', or why MCUboot refuses
+ * the image (the differential test compares this with the agent's verdict).
+ */
+export function mcubootImageCheck(slot: FlashPort, options: McubootOptions): string {
+  return new Mcuboot({ primary: slot, secondary: slot, scratch: slot }, options).imageCheck(new Area('secondary', slot));
+}
+
 class Mcuboot {
   readonly primary: Area;
   readonly secondary: Area;
