@@ -15,6 +15,7 @@ import { runXs } from '../bench/rig-xs.js';
 import { benchSeVerification } from '../bench/se.js';
 import { benchImage, ERASES_PER_SECTOR_TARGET, REDOWNLOAD_TARGET_BYTES, runBenchUpdate, slotLayout, updateFigures, type UpdateFigures } from '../bench/update.js';
 import { CAT_1, CAT_M } from '../devkit/sim-modem/index.js';
+import { EXIT, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 export interface BenchSection {
@@ -258,6 +259,18 @@ export function formatSection(section: BenchSection): string {
 export const command: Command = {
   summary: 'deterministic performance figures (modem download goodput, ...); --json for JSON',
   async run(args: string[]) {
+    // truth helper (issue 17.9): --help without running anything; unknown options refused; a
+    // progress line per section on stderr (a section takes tens of seconds).
+    const usage = `usage: xs-ota bench [--json] [--section ${[...Object.keys(SECTIONS), ...Object.keys(EXTRA_SECTIONS)].join('|')}]`;
+    if (wantsHelp(args)) {
+      console.log(usage);
+      return EXIT.done;
+    }
+    const unknown = args.filter((a, i) => a.startsWith('-') && a !== '--json' && a !== '--section' && args[i - 1] !== '--section');
+    if (unknown.length > 0 || (args.includes('--section') && !args[args.indexOf('--section') + 1])) {
+      console.error(`xs-ota bench: ${unknown.length ? `unknown option ${unknown[0]}` : '--section needs a name'} (${usage})`);
+      return EXIT.usage;
+    }
     const json = args.includes('--json');
     const pick = args.indexOf('--section');
     const names = pick >= 0 ? [args[pick + 1]] : Object.keys(SECTIONS);
@@ -268,6 +281,7 @@ export const command: Command = {
         console.error(`bench: unknown section '${name}' (have: ${[...Object.keys(SECTIONS), ...Object.keys(EXTRA_SECTIONS)].join(', ')})`);
         return 2;
       }
+      process.stderr.write(`bench: section ${name} (${sections.length + 1}/${names.length})...\n`);
       sections.push(await section());
     }
     if (json) console.log(JSON.stringify({ sections: Object.fromEntries(sections.map((s) => [s.name, { title: s.title, rows: s.rows, notes: s.notes }])) }, null, 2));

@@ -53,7 +53,7 @@ export function describeError(error: unknown, input?: string): string {
   if (code === 'ENOENT') return `${where}no such file${typeof e.path === 'string' ? ` '${e.path}'` : ''}`;
   if (code === 'EACCES') return `${where}permission denied`;
   if (code === 'EISDIR') return `${where}is a directory, not a file`;
-  if (code.startsWith('ERR_OSSL') || /DECODER|PEM|asn1|routines/i.test(String(e?.message ?? ''))) {
+  if (code.startsWith('ERR_OSSL') || /DECODER routines|error:[0-9A-F]{8}|asn1/i.test(String(e?.message ?? ''))) {
     return `${where}not a usable key (expected a P-256 key in PEM or DER)`;
   }
   if (error instanceof TypeError || error instanceof RangeError) return `${where}not in the expected format (${error.message})`;

@@ -2,6 +2,7 @@
  * `xs-ota`: the Node-side command line for firmware engineers and QA. Each subcommand lives in
  * its own module under tools/cli/ and is listed here.
  */
+import { describeError, EXIT } from './cli-common.js';
 export interface Command {
   /** One line for `xs-ota help`. */
   summary: string;
@@ -36,7 +37,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await (await load()).run(rest);
   } catch (error) {
-    console.error(`xs-ota ${name}: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    // One line, never a stack or a raw library message (tools/cli/cli-common.ts, docs/cli.md).
+    console.error(`xs-ota ${name}: ${describeError(error)}`);
+    return EXIT.failed;
   }
 }

@@ -17,6 +17,7 @@ import { p256Spki } from '../../src/se/image-verifier.js';
 import { hex, unhex } from '../../src/util/bytes.js';
 import { p256Point } from '../devkit/p256.js';
 import { SIM_A5000_DEFAULT_STORE, loadSimA5000Store, objectIdText, saveSimA5000Store } from '../devkit/sim-a5000.js';
+import { describeError, EXIT, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
@@ -31,9 +32,10 @@ function options(args: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'\n${USAGE}`);
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}'`);
+    if (!['--key', '--object', '--store'].includes(a)) throw new UsageError(`unknown option ${a}`);
     const value = args[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new Error(`${a} needs a value\n${USAGE}`);
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${a} needs a value`);
     out[a.slice(2)] = value;
     i++;
   }
@@ -43,9 +45,9 @@ function options(args: string[]): Record<string, string> {
 function parseObjectId(text: string | undefined): number {
   if (text === undefined) return DEFAULT_OBJECT;
   const id = Number(text);
-  if (!/^(0x[0-9a-f]{1,8}|\d+)$/i.test(text) || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new Error(`--object ${text}: not a 32-bit object id`);
+  if (!/^(0x[0-9a-f]{1,8}|\d+)$/i.test(text) || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new UsageError(`--object ${text}: not a 32-bit object id`);
   // 0x7FFF0000-0x7FFFFFFF is reserved for the applet (nano se05x_types.h).
-  if (id >= 0x7fff0000 && id <= 0x7fffffff) throw new Error(`--object ${text}: in the applet-reserved range 0x7FFF0000-0x7FFFFFFF`);
+  if (id >= 0x7fff0000 && id <= 0x7fffffff) throw new UsageError(`--object ${text}: in the applet-reserved range 0x7FFF0000-0x7FFFFFFF`);
   return id;
 }
 
@@ -60,7 +62,8 @@ export function readPublicKey(file: string): Uint8Array {
     try {
       key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: content, format: 'der', type: 'spki' });
     } catch (error) {
-      throw new Error(`${file}: not a PEM/DER public key nor a hex P-256 point (${error instanceof Error ? error.message : String(error)})`);
+      void error; // OpenSSL's own text ("error:1E08010C:DECODER routines::unsupported") helps no one here
+      throw new Error(`${file}: not a PEM/DER public key nor a hex P-256 point`);
     }
     if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
       throw new Error(`${file}: not a NIST P-256 public key (${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''})`);
@@ -79,46 +82,60 @@ export function keyHashOf(point: Uint8Array): string {
 export const command: Command = {
   summary: 'simulated A5000 key store: provision | show | remove',
   async run(args) {
-    const [sub, ...rest] = args;
-    if (!sub || sub === 'help' || sub === '--help') {
+    const [sub] = args;
+    if (wantsHelp(args) || sub === 'help') {
       console.log(USAGE);
-      return sub ? 0 : 2;
+      return EXIT.done;
     }
-    const opts = options(rest);
-    const store = opts.store ?? DEFAULT_STORE;
-    const objects = loadSimA5000Store(store);
-    switch (sub) {
-      case 'provision': {
-        if (!opts.key) throw new Error(`provision needs --key\n${USAGE}`);
-        const id = parseObjectId(opts.object);
-        const point = readPublicKey(opts.key);
-        objects.set(id, { type: 'ec-p256-public', value: point });
-        mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
-        saveSimA5000Store(store, objects);
-        console.log(`${store}: object ${objectIdText(id)} = P-256 public key ${hex(point)}`);
-        console.log(`key hash (MCUboot KEYHASH TLV): ${keyHashOf(point)}`);
-        return 0;
+    try {
+      return runSe(args);
+    } catch (error) {
+      if (error instanceof UsageError) {
+        console.error(`xs-ota se: ${error.message} (xs-ota se --help lists the options)`);
+        return EXIT.usage;
       }
-      case 'show':
-        if (objects.size === 0) console.log(`${store}: no objects`);
-        for (const [id, object] of objects) {
-          const extra = object.type === 'ec-p256-public' ? ` key hash ${keyHashOf(object.value)}` : '';
-          console.log(`${objectIdText(id)} ${object.type} ${object.value.length} bytes${extra}`);
-        }
-        return 0;
-      case 'remove': {
-        const id = parseObjectId(opts.object);
-        if (!objects.delete(id)) {
-          console.error(`${store}: no object ${objectIdText(id)}`);
-          return 1;
-        }
-        saveSimA5000Store(store, objects);
-        console.log(`${store}: removed ${objectIdText(id)}`);
-        return 0;
-      }
-      default:
-        console.error(`xs-ota se: unknown subcommand '${sub}'\n${USAGE}`);
-        return 2;
+      console.error(`xs-ota se: ${describeError(error)}`);
+      return EXIT.failed;
     }
   },
 };
+
+function runSe(args: string[]): number {
+  const [sub, ...rest] = args;
+  if (!sub) throw new UsageError('missing subcommand: provision, show or remove');
+  const opts = options(rest);
+  const store = opts.store ?? DEFAULT_STORE;
+  const objects = loadSimA5000Store(store);
+  switch (sub) {
+    case 'provision': {
+      if (!opts.key) throw new UsageError('provision needs --key');
+      const id = parseObjectId(opts.object);
+      const point = readPublicKey(opts.key);
+      objects.set(id, { type: 'ec-p256-public', value: point });
+      mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
+      saveSimA5000Store(store, objects);
+      console.log(`${store}: object ${objectIdText(id)} = P-256 public key ${hex(point)}`);
+      console.log(`key hash (MCUboot KEYHASH TLV): ${keyHashOf(point)}`);
+      return 0;
+    }
+    case 'show':
+      if (objects.size === 0) console.log(`${store}: no objects`);
+      for (const [id, object] of objects) {
+        const extra = object.type === 'ec-p256-public' ? ` key hash ${keyHashOf(object.value)}` : '';
+        console.log(`${objectIdText(id)} ${object.type} ${object.value.length} bytes${extra}`);
+      }
+      return 0;
+    case 'remove': {
+      const id = parseObjectId(opts.object);
+      if (!objects.delete(id)) {
+        console.error(`${store}: no object ${objectIdText(id)}`);
+        return 1;
+      }
+      saveSimA5000Store(store, objects);
+      console.log(`${store}: removed ${objectIdText(id)}`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown subcommand '${sub}'`);
+  }
+}

@@ -48,11 +48,23 @@ describe('cli: xs-ota se', () => {
   it('refuses a file that is no P-256 key, and reserved object ids', async () => {
     const junk = path.join(dir, 'junk.pem');
     writeFileSync(junk, 'not a key');
-    await assert.rejects(command.run(['provision', '--key', junk, '--store', store]), /not a PEM\/DER public key/);
-    await assert.rejects(
-      command.run(['provision', '--key', fixturePath('se05x-images', 'signing-key-p256.pub.pem'), '--object', '0x7FFF0201', '--store', store]),
-      /applet-reserved/,
-    );
+    const errors: string[] = [];
+    const err = console.error;
+    console.error = (...a: unknown[]) => void errors.push(a.join(' '));
+    try {
+      // A bad file: exit 1, one line, no OpenSSL text; a reserved id: a usage error, exit 2.
+      assert.equal(await command.run(['provision', '--key', junk, '--store', store]), 1);
+      assert.match(errors.join('\n'), /not a PEM\/DER public key/);
+      assert.doesNotMatch(errors.join('\n'), /DECODER|error:[0-9A-F]{8}/);
+      assert.equal(await command.run(['provision', '--key', fixturePath('se05x-images', 'signing-key-p256.pub.pem'), '--object', '0x7FFF0201', '--store', store]), 2);
+      assert.match(errors.join('\n'), /applet-reserved/);
+      // --help anywhere: usage, exit 0, nothing written.
+      assert.equal(await command.run(['provision', '--help']), 0);
+      assert.equal(await command.run(['provision', '--key', junk, '--store', store, '-h']), 0);
+      assert.equal(await command.run(['provision', '--frob', 'x']), 2);
+    } finally {
+      console.error = err;
+    }
     assert.throws(() => readFileSync(store), /ENOENT/);
   });
 });
