@@ -20,6 +20,7 @@ const COMMANDS: Record<string, Loader> = {
   bench: async () => (await import('./bench.js')).command,
   sim: async () => (await import('./sim.js')).command,
   image: async () => (await import('./image.js')).command,
+  campaign: async () => (await import('./campaign.js')).command,
 };
 
 export async function run(argv: string[]): Promise<number> {
