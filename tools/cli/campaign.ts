@@ -89,9 +89,17 @@ export const command: Command = {
       return EXIT.done;
     }
     const results: RunResult[] = [];
+    const command = `xs-ota campaign --cuts ${o.cuts} --seed ${o.seed}${o.workers > 1 ? ` --workers ${o.workers}` : ''}`;
     const progress = (r: RunResult): void => {
       results.push(r);
       process.stderr.write(`campaign: run ${results.length}/${plan.length} ${r.verdict === 'ok' ? r.outcome : r.verdict.toUpperCase()} [${r.faults.join(' ')}]\n`);
+      // --save is rewritten after every run: a campaign stopped early still leaves its figures
+      // (for the runs done, which the command line then says).
+      if (o.save && results.length < plan.length) {
+        const done = [...results].sort((a, b) => a.index - b.index);
+        const partial = summarize(o.seed, done.reduce((n, x) => n + x.faults.length, 0), done);
+        writeFileSync(o.save, `${JSON.stringify({ command: `${command} (stopped after ${done.length} of ${plan.length} runs)`, ...partial }, null, 2)}\n`);
+      }
     };
     if (o.workers === 1) {
       for (const run of plan) progress(await runOne(run));
@@ -99,7 +107,6 @@ export const command: Command = {
       await Promise.all(Array.from({ length: o.workers }, (_, i) => runWorker(args, i, o.workers, progress)));
     }
     results.sort((a, b) => a.index - b.index);
-    const command = `xs-ota campaign --cuts ${o.cuts} --seed ${o.seed}${o.workers > 1 ? ` --workers ${o.workers}` : ''}`;
     const report = summarize(o.seed, o.cuts, results);
     const withCommand = { command, ...report };
     if (o.save) writeFileSync(o.save, `${JSON.stringify(withCommand, null, 2)}\n`);
