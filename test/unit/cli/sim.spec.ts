@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { command, outcomeAsAsked } from '../../../tools/cli/sim.js';
+import { command as se } from '../../../tools/cli/se.js';
+import { fixturePath } from '../../support/paths.js';
 
 async function sim(...args: string[]): Promise<{ code: number; out: string; stdout: string }> {
   const lines: string[] = [];
@@ -72,6 +74,23 @@ describe('CLI: xs-ota sim', function () {
     assert.ok(!outcomeAsAsked('running', { downloadOnly: true, cancel: false }));
     assert.ok(!outcomeAsAsked('failed', { downloadOnly: false, cancel: false }));
     assert.ok(!outcomeAsAsked('reverted', { downloadOnly: false, cancel: false }));
+  });
+
+  it('se provision reaches sim: a store holding another key makes the update fail with key-mismatch', async () => {
+    const store = path.join(dir, 'a5000.json');
+    const log = console.log;
+    console.log = () => undefined;
+    try {
+      assert.equal(await se.run(['provision', '--key', fixturePath('mcuboot', 'keys', 'other-key-p256.pub.pem'), '--store', store]), 0);
+    } finally {
+      console.log = log;
+    }
+    const r = await sim('--se-store', store, '--json');
+    assert.equal(r.code, 1, r.out);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.outcome, 'failed');
+    assert.equal(summary.reason, 'key-mismatch');
+    assert.equal((await sim('--se-store', path.join(dir, 'no-such-store.json'))).code, 1);
   });
 
   it('a fault that never fires fails the run; --state DIR keeps flash and journal for the next run', async () => {
