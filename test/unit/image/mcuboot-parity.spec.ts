@@ -39,6 +39,9 @@ const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).dig
  */
 const AGENT_ONLY = new Set(['unsupported-flags', 'bad-header', 'limit-exceeded', 'last-sector', 'unsupported-signature']);
 
+/** Draws per property: 600 and 300 in CI; XS_OTA_PARITY_RUNS=20000 for the long run (same seeds). */
+const RUNS = Number(process.env.XS_OTA_PARITY_RUNS ?? 0) || undefined;
+
 const dk = createDevkitFlash({ seed: 7 });
 const slot = dk.secondary;
 const SECTOR = slot.status().blockLength;
@@ -150,7 +153,7 @@ describe('image: agent vs MCUboot model, same verdict (differential, seeded)', (
   });
 
   it('TLV areas from a palette of good, bad and foreign TLVs', async function () {
-    this.timeout(300_000);
+    this.timeout(3_600_000);
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.constantFrom(...PROT_NAMES), { maxLength: 2 }),
@@ -167,12 +170,12 @@ describe('image: agent vs MCUboot model, same verdict (differential, seeded)', (
           else tally.same++;
         },
       ),
-      { seed: 0x4d43, numRuns: 600 },
+      { seed: 0x4d43, numRuns: RUNS ?? 600 },
     );
   });
 
   it('byte mutations of the vector set\'s signed images', async function () {
-    this.timeout(300_000);
+    this.timeout(3_600_000);
     const bases = set.vectors.filter((x) => x.expected_verdict === 'valid' && x.key === set.trusted_key && !x.padded).map((v) => vectorBytes(set, v.file));
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: bases.length - 1 }), fc.array(fc.record({ at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }), { minLength: 1, maxLength: 3 }), async (which, flips) => {
@@ -183,7 +186,7 @@ describe('image: agent vs MCUboot model, same verdict (differential, seeded)', (
         if (o.agent !== 'valid' && o.model === 'ok') tally.agentStricter++;
         else tally.same++;
       }),
-      { seed: 0x5eed, numRuns: 300 },
+      { seed: 0x5eed, numRuns: RUNS ?? 300 },
     );
   });
 });
