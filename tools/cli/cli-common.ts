@@ -16,8 +16,11 @@ export const EXIT = {
   usage: 2,
 } as const;
 
-/** A wrong command line: printed with the usage, exit code 2. */
+/** A wrong command line: one line and a pointer to --help, exit code 2 (tools/cli/main.ts prints it). */
 export class UsageError extends Error {}
+
+/** An input named on the command line cannot be used (not an image, not a key, missing): exit 1. */
+export class InputError extends Error {}
 
 /** True when `args` ask for help (anywhere: `image sign --key k --help` prints help too). */
 export function wantsHelp(args: readonly string[]): boolean {

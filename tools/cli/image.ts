@@ -19,7 +19,7 @@ import { isOtaError, OtaError } from '../../src/util/errors.js';
 import { NodeDigest } from '../devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
 import { signImage, type SignOptions } from '../image/imgtool-sign.js';
-import { describeError, EXIT, parseInteger, UsageError, wantsHelp } from './cli-common.js';
+import { describeError, EXIT, InputError, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 const USAGE = `usage:
@@ -171,8 +171,6 @@ function readInput(file: string, what: string): Uint8Array {
   }
 }
 
-/** A file named on the command line could not be used: exit 1 with one line. */
-class InputError extends Error {}
 
 function runSign(args: string[]): number {
   const o: Partial<SignOptions> = {};

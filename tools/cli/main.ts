@@ -2,7 +2,7 @@
  * `xs-ota`: the Node-side command line for firmware engineers and QA. Each subcommand lives in
  * its own module under tools/cli/ and is listed here.
  */
-import { describeError, EXIT } from './cli-common.js';
+import { describeError, EXIT, UsageError } from './cli-common.js';
 export interface Command {
   /** One line for `xs-ota help`. */
   summary: string;
@@ -39,6 +39,10 @@ export async function run(argv: string[]): Promise<number> {
     return await (await load()).run(rest);
   } catch (error) {
     // One line, never a stack or a raw library message (tools/cli/cli-common.ts, docs/cli.md).
+    if (error instanceof UsageError) {
+      console.error(`xs-ota ${name}: ${error.message} (xs-ota ${name} --help lists the options)`);
+      return EXIT.usage;
+    }
     console.error(`xs-ota ${name}: ${describeError(error)}`);
     return EXIT.failed;
   }

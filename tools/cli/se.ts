@@ -17,7 +17,7 @@ import { p256Spki } from '../../src/se/image-verifier.js';
 import { hex, unhex } from '../../src/util/bytes.js';
 import { p256Point } from '../devkit/p256.js';
 import { SIM_A5000_DEFAULT_STORE, loadSimA5000Store, objectIdText, saveSimA5000Store } from '../devkit/sim-a5000.js';
-import { describeError, EXIT, UsageError, wantsHelp } from './cli-common.js';
+import { EXIT, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
@@ -82,60 +82,48 @@ export function keyHashOf(point: Uint8Array): string {
 export const command: Command = {
   summary: 'simulated A5000 key store: provision | show | remove',
   async run(args) {
-    const [sub] = args;
-    if (wantsHelp(args) || sub === 'help') {
+    if (wantsHelp(args) || args[0] === 'help') {
       console.log(USAGE);
       return EXIT.done;
     }
-    try {
-      return runSe(args);
-    } catch (error) {
-      if (error instanceof UsageError) {
-        console.error(`xs-ota se: ${error.message} (xs-ota se --help lists the options)`);
-        return EXIT.usage;
+    // A UsageError (exit 2) or any other error (exit 1) is printed as one line by tools/cli/main.ts.
+    const [sub, ...rest] = args;
+    if (!sub) throw new UsageError('missing subcommand: provision, show or remove');
+    const opts = options(rest);
+    const store = opts.store ?? DEFAULT_STORE;
+    const objects = loadSimA5000Store(store);
+    switch (sub) {
+      case 'provision': {
+        if (!opts.key) throw new UsageError('provision needs --key');
+        const id = parseObjectId(opts.object);
+        const point = readPublicKey(opts.key);
+        objects.set(id, { type: 'ec-p256-public', value: point });
+        mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
+        saveSimA5000Store(store, objects);
+        console.log(`${store}: object ${objectIdText(id)} = P-256 public key ${hex(point)}`);
+        console.log(`key hash (MCUboot KEYHASH TLV): ${keyHashOf(point)}`);
+        return 0;
       }
-      console.error(`xs-ota se: ${describeError(error)}`);
-      return EXIT.failed;
+      case 'show':
+        if (objects.size === 0) console.log(`${store}: no objects`);
+        for (const [id, object] of objects) {
+          const extra = object.type === 'ec-p256-public' ? ` key hash ${keyHashOf(object.value)}` : '';
+          console.log(`${objectIdText(id)} ${object.type} ${object.value.length} bytes${extra}`);
+        }
+        return 0;
+      case 'remove': {
+        const id = parseObjectId(opts.object);
+        if (!objects.delete(id)) {
+          console.error(`${store}: no object ${objectIdText(id)}`);
+          return 1;
+        }
+        saveSimA5000Store(store, objects);
+        console.log(`${store}: removed ${objectIdText(id)}`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown subcommand '${sub}'`);
     }
   },
 };
 
-function runSe(args: string[]): number {
-  const [sub, ...rest] = args;
-  if (!sub) throw new UsageError('missing subcommand: provision, show or remove');
-  const opts = options(rest);
-  const store = opts.store ?? DEFAULT_STORE;
-  const objects = loadSimA5000Store(store);
-  switch (sub) {
-    case 'provision': {
-      if (!opts.key) throw new UsageError('provision needs --key');
-      const id = parseObjectId(opts.object);
-      const point = readPublicKey(opts.key);
-      objects.set(id, { type: 'ec-p256-public', value: point });
-      mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
-      saveSimA5000Store(store, objects);
-      console.log(`${store}: object ${objectIdText(id)} = P-256 public key ${hex(point)}`);
-      console.log(`key hash (MCUboot KEYHASH TLV): ${keyHashOf(point)}`);
-      return 0;
-    }
-    case 'show':
-      if (objects.size === 0) console.log(`${store}: no objects`);
-      for (const [id, object] of objects) {
-        const extra = object.type === 'ec-p256-public' ? ` key hash ${keyHashOf(object.value)}` : '';
-        console.log(`${objectIdText(id)} ${object.type} ${object.value.length} bytes${extra}`);
-      }
-      return 0;
-    case 'remove': {
-      const id = parseObjectId(opts.object);
-      if (!objects.delete(id)) {
-        console.error(`${store}: no object ${objectIdText(id)}`);
-        return 1;
-      }
-      saveSimA5000Store(store, objects);
-      console.log(`${store}: removed ${objectIdText(id)}`);
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown subcommand '${sub}'`);
-  }
-}

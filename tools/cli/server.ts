@@ -30,16 +30,80 @@ export const command: Command = {
       console.log(USAGE);
       return EXIT.done;
     }
+    // A UsageError (exit 2) or any other error (exit 1) is printed as one line by tools/cli/main.ts.
+    const { values } = parseServerArgs(args);
+    if (!values.image) throw new UsageError('--image FILE is required');
+    const port = parseInteger(values.port, '--port', { max: 65535 });
+    // hawkBit's pollingSleep is HH:MM:SS (DDI config.polling.sleep).
+    if (!/^\d{2}:[0-5]\d:[0-5]\d$/.test(values.sleep ?? '')) throw new UsageError(`--sleep ${values.sleep}: HH:MM:SS, e.g. 00:05:00`);
+    let faults: Misbehaviour[];
     try {
-      return await runServer(args);
+      faults = (values.misbehave ?? []).map(parseMisbehaviour);
     } catch (error) {
-      if (error instanceof UsageError) {
-        console.error(`xs-ota server: ${error.message} (xs-ota server --help lists the options)`);
-        return EXIT.usage;
-      }
-      console.error(`xs-ota server: ${describeError(error)}`);
-      return EXIT.failed;
+      throw new UsageError(describeError(error));
     }
+    const update = values.update;
+    if (update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new UsageError(`--update ${update}: skip, attempt or forced`);
+    if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
+    const openAfterS = values['window-open-after'] === undefined ? undefined : parseInteger(values['window-open-after'], '--window-open-after');
+    const cancelAfter = values['cancel-after-bytes'] === undefined ? undefined : parseInteger(values['cancel-after-bytes'], '--cancel-after-bytes');
+    let image: Uint8Array;
+    try {
+      image = new Uint8Array(readFileSync(values.image));
+    } catch (error) {
+      throw new Error(describeError(error, `--image ${values.image}`));
+    }
+    let version: string;
+    if (values.version !== undefined) version = checkedVersion(values.version);
+    else {
+      try {
+        version = formatVersion(decodeHeader(image).version);
+      } catch (error) {
+        throw new Error(`--image ${values.image}: ${describeError(error)}; give --version to serve it anyway`);
+      }
+    }
+    const server = await startReferenceServer({
+      port,
+      host: values.host,
+      tenant: values.tenant,
+      controllerId: values.controller,
+      token: values.token,
+      pollingSleep: values.sleep,
+      reportFile: values.reports,
+      clockS: Math.floor(Date.now() / 1000),
+    });
+    const deployment = server.hawkbit.createDeployment({
+      version,
+      image,
+      update,
+      maintenanceWindow: values.window === 'unavailable' ? 'unavailable' : undefined,
+      cancelAfterBytes: cancelAfter,
+    });
+    const opener =
+      values.window === 'unavailable' && openAfterS !== undefined
+        ? setTimeout(() => {
+            server.hawkbit.setMaintenanceWindow(deployment.actionId, 'available');
+            console.log(`  maintenance window of action ${deployment.actionId} is now available`);
+          }, openAfterS * 1000)
+        : undefined;
+    const manifest = server.manifest.publish({ version, image });
+    server.hawkbit.requestConfigData();
+    server.misbehave(faults);
+    console.log(`xs-ota server listening on ${server.url}`);
+    console.log(`  hawkBit root:   ${server.hawkbit.rootUrl}  (action ${deployment.actionId}, version ${version})`);
+    console.log(`  manifest:       ${manifest.url}`);
+    console.log(`  artifact:       ${deployment.artifactUrl}`);
+    if (faults.length) console.log(`  misbehaviours:  ${faults.length} armed`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    if (opener) clearTimeout(opener);
+    await server.close();
+    const reports = server.reports();
+    console.log(`\n${reports.length} report(s) received:`);
+    for (const r of reports) console.log(JSON.stringify(r));
+    return EXIT.done;
   },
 };
 
@@ -81,78 +145,3 @@ function checkedVersion(text: string): string {
   }
 }
 
-async function runServer(args: string[]): Promise<number> {
-  const { values } = parseServerArgs(args);
-  if (!values.image) throw new UsageError('--image FILE is required');
-  const port = parseInteger(values.port, '--port', { max: 65535 });
-  // hawkBit's pollingSleep is HH:MM:SS (DDI config.polling.sleep).
-  if (!/^\d{2}:[0-5]\d:[0-5]\d$/.test(values.sleep ?? '')) throw new UsageError(`--sleep ${values.sleep}: HH:MM:SS, e.g. 00:05:00`);
-  let faults: Misbehaviour[];
-  try {
-    faults = (values.misbehave ?? []).map(parseMisbehaviour);
-  } catch (error) {
-    throw new UsageError(describeError(error));
-  }
-  const update = values.update;
-  if (update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new UsageError(`--update ${update}: skip, attempt or forced`);
-  if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
-  const openAfterS = values['window-open-after'] === undefined ? undefined : parseInteger(values['window-open-after'], '--window-open-after');
-  const cancelAfter = values['cancel-after-bytes'] === undefined ? undefined : parseInteger(values['cancel-after-bytes'], '--cancel-after-bytes');
-  let image: Uint8Array;
-  try {
-    image = new Uint8Array(readFileSync(values.image));
-  } catch (error) {
-    throw new Error(describeError(error, `--image ${values.image}`));
-  }
-  let version: string;
-  if (values.version !== undefined) version = checkedVersion(values.version);
-  else {
-    try {
-      version = formatVersion(decodeHeader(image).version);
-    } catch (error) {
-      throw new Error(`--image ${values.image}: ${describeError(error)}; give --version to serve it anyway`);
-    }
-  }
-  const server = await startReferenceServer({
-    port,
-    host: values.host,
-    tenant: values.tenant,
-    controllerId: values.controller,
-    token: values.token,
-    pollingSleep: values.sleep,
-    reportFile: values.reports,
-    clockS: Math.floor(Date.now() / 1000),
-  });
-  const deployment = server.hawkbit.createDeployment({
-    version,
-    image,
-    update,
-    maintenanceWindow: values.window === 'unavailable' ? 'unavailable' : undefined,
-    cancelAfterBytes: cancelAfter,
-  });
-  const opener =
-    values.window === 'unavailable' && openAfterS !== undefined
-      ? setTimeout(() => {
-          server.hawkbit.setMaintenanceWindow(deployment.actionId, 'available');
-          console.log(`  maintenance window of action ${deployment.actionId} is now available`);
-        }, openAfterS * 1000)
-      : undefined;
-  const manifest = server.manifest.publish({ version, image });
-  server.hawkbit.requestConfigData();
-  server.misbehave(faults);
-  console.log(`xs-ota server listening on ${server.url}`);
-  console.log(`  hawkBit root:   ${server.hawkbit.rootUrl}  (action ${deployment.actionId}, version ${version})`);
-  console.log(`  manifest:       ${manifest.url}`);
-  console.log(`  artifact:       ${deployment.artifactUrl}`);
-  if (faults.length) console.log(`  misbehaviours:  ${faults.length} armed`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  if (opener) clearTimeout(opener);
-  await server.close();
-  const reports = server.reports();
-  console.log(`\n${reports.length} report(s) received:`);
-  for (const r of reports) console.log(JSON.stringify(r));
-  return EXIT.done;
-}

@@ -21,7 +21,7 @@ import { ImageStream } from '../../src/image/image-stream.js';
 import { NodeDigest } from '../devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
 import { SIM_A5000_DEFAULT_STORE } from '../devkit/sim-a5000.js';
-import { describeError, EXIT, parseInteger, UsageError, wantsHelp } from './cli-common.js';
+import { describeError, EXIT, InputError, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -104,24 +104,134 @@ export const command: Command = {
       console.log(USAGE);
       return EXIT.done;
     }
-    try {
-      return await runSim(args);
-    } catch (error) {
-      if (error instanceof UsageError) {
-        console.error(`xs-ota sim: ${error.message} (xs-ota sim --help lists the options)`);
-        return EXIT.usage;
-      }
-      if (error instanceof InputError) {
-        console.error(`xs-ota sim: ${error.message}`);
-        return EXIT.failed;
-      }
-      throw error;
+    // UsageError (exit 2) and InputError (exit 1) are printed as one line by tools/cli/main.ts.
+    const { values } = parseSimArgs(args);
+    if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new UsageError(`--modem ${values.modem}: sim7080 or sim7600`);
+    const flowControl = values['flow-control'];
+    if (flowControl !== 'rts-cts' && flowControl !== 'none') throw new UsageError(`--flow-control ${flowControl}: rts-cts or none`);
+    if (values.backend !== 'hawkbit' && values.backend !== 'manifest' && values.backend !== 'iotconnect') {
+      throw new UsageError(`--backend ${values.backend}: hawkbit, manifest or iotconnect`);
     }
+    if (values.backend === 'iotconnect') {
+      // The broker is a real mosquitto process: say how to get it rather than fail half-way.
+      const missing = mosquittoMissing();
+      if (missing) throw new InputError(`--backend iotconnect needs the mosquitto broker: ${missing}`);
+    }
+    const baud = Number(values.baud);
+    if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new UsageError(`--baud ${values.baud}: a standard rate up to 921600`);
+    const faultSpecs = values.fault ?? [];
+    const faults = faultSpecs.map((spec) => {
+      try {
+        return parseFault(spec);
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+    });
+    // The agent's own range (src/agent/config.ts downloadSegmentBytes): 4096..16 MiB, whole sectors.
+    const segment = values['segment-bytes'] === undefined ? undefined : parseInteger(values['segment-bytes'], '--segment-bytes', { min: 4096, max: 16 * 1024 * 1024 });
+    if (segment !== undefined && segment % 4096 !== 0) throw new UsageError(`--segment-bytes ${segment}: a multiple of 4096 (the flash sector)`);
+    const seed = parseInteger(values.seed, '--seed', { max: 0xffffffff });
+    const update = values.update;
+    if (update !== undefined && update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new UsageError(`--update ${update}: skip, attempt or forced`);
+    if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
+    const openAfterS = parseInteger(values['window-open-after'], '--window-open-after');
+    if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new UsageError('--update and --window are hawkBit deployment settings');
+    if (values.state !== undefined && values.flash !== undefined) throw new UsageError('--state DIR already holds the flash (DIR/flash.bin): leave out --flash');
+    // The operator opens the maintenance window a while after the device started waiting.
+    let kit: { time: VirtualTime; server: ReferenceServer } | undefined;
+    let actionId: string | undefined;
+    let windowArmed = false;
+    const openWindowLater = (event: string): void => {
+      if (values.window === undefined || windowArmed || event !== 'window.wait' || !kit || !actionId) return;
+      windowArmed = true;
+      const { time, server } = kit;
+      time.after(openAfterS * 1000, () => server.hawkbit.setMaintenanceWindow(actionId!, 'available'));
+    };
+    const image = readImage(values.image ?? path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin'), '--image');
+    const baseImage = readImage(values['base-image'] ?? path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin'), '--base-image');
+    const keyFile = values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem');
+    let trustedKeyPem: string;
+    try {
+      trustedKeyPem = readFileSync(keyFile, 'utf8');
+      void new NodeSignatureVerifier(trustedKeyPem);
+    } catch (error) {
+      throw new InputError(describeError(error, `--key ${keyFile}`));
+    }
+    let flashFile = values.flash;
+    let keyValueFile: string | undefined;
+    if (values.state !== undefined) {
+      mkdirSync(values.state, { recursive: true });
+      flashFile = path.join(values.state, 'flash.bin');
+      keyValueFile = path.join(values.state, 'key-value.json');
+    }
+    const seStore = values['se-store'] ?? (existsSync(SIM_A5000_DEFAULT_STORE) ? SIM_A5000_DEFAULT_STORE : undefined);
+    if (values['se-store'] !== undefined && !existsSync(values['se-store'])) throw new InputError(`--se-store ${values['se-store']}: no such file (xs-ota se provision writes it)`);
+    const tty = !values.json && process.stderr.isTTY;
+    let lastBar = -1;
+    // The progress bar is redrawn in place (\r) on a terminal: a log line then needs its own line
+    // first, once (not before every line: that double-spaced the output).
+    let barOnLine = false;
+    const line = (text: string): void => {
+      process.stderr.write(`${barOnLine ? '\n' : ''}${text}\n`);
+      barOnLine = false;
+    };
+    const summary = await runDevkitUpdate({
+      modem: values.modem,
+      baud,
+      flowControl,
+      backend: values.backend,
+      image,
+      baseImage,
+      trustedKeyPem,
+      flashFile,
+      keyValueFile,
+      a5000StoreFile: seStore,
+      faults,
+      seed,
+      policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
+      deployment: update !== undefined || values.window !== undefined ? { update: update ?? 'forced', maintenanceWindow: values.window as 'unavailable' | undefined } : undefined,
+      onReady: (k) => (kit = k),
+      onBackend: (prepared) => (actionId = prepared.actionId),
+      onProgress: values.json
+        ? undefined
+        : (done, total) => {
+            const step = Math.floor((done / total) * 20);
+            if (step === lastBar) return;
+            lastBar = step;
+            if (tty) {
+              process.stderr.write(`\r${bar(done, total)}`);
+              barOnLine = true;
+            } else process.stderr.write(`${bar(done, total)}\n`);
+          },
+      onLog: values.verbose
+        ? (e) => {
+            openWindowLater(e.event);
+            line(`[${(e.at / 1000).toFixed(3)} s, boot ${e.boot}] ${e.level} ${e.event}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
+          }
+        : (e) => {
+            openWindowLater(e.event);
+            if (e.level === 'warn' || e.level === 'error' || e.event.startsWith('deployment.') || e.event.startsWith('reboot') || e.event === 'image.confirmed') {
+              line(`[${(e.at / 1000).toFixed(1)} s] ${e.event}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
+            }
+          },
+      onBoot: values.json ? undefined : (boot, r) => line(`MCUboot (boot ${boot}): ${r.outcome}, running ${r.version ?? '?'}`),
+    });
+    if (barOnLine) process.stderr.write('\n');
+    if (values.json) {
+      const { logs, ...rest } = summary;
+      console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
+    } else printSummary(summary);
+    // A fault that never took effect: the run did not test what was asked (a typo in an event
+    // name, a cut N flash operations on that never came).
+    const unfired = summary.faultsNotFired.map((i) => faultSpecs[i]);
+    if (unfired.length > 0) {
+      console.error(`xs-ota sim: fault(s) never fired: ${unfired.join(', ')} (check the event name: xs-ota sim --verbose lists the events)`);
+      return EXIT.failed;
+    }
+    return outcomeAsAsked(summary.outcome, { downloadOnly: update === 'skip', cancel: faults.some((f) => f.kind === 'cancel') }) ? EXIT.done : EXIT.failed;
   },
 };
 
-/** An input file that cannot be used (not an image, not a key): exit 1 with one line. */
-class InputError extends Error {}
 
 /** Reads and checks an image file before anything starts: a bad one must not leave a server running. */
 function readImage(file: string, what: string): Uint8Array {
@@ -174,132 +284,6 @@ function parseSimArgs(args: string[]) {
   }
 }
 
-async function runSim(args: string[]): Promise<number> {
-  const { values } = parseSimArgs(args);
-  if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new UsageError(`--modem ${values.modem}: sim7080 or sim7600`);
-  const flowControl = values['flow-control'];
-  if (flowControl !== 'rts-cts' && flowControl !== 'none') throw new UsageError(`--flow-control ${flowControl}: rts-cts or none`);
-  if (values.backend !== 'hawkbit' && values.backend !== 'manifest' && values.backend !== 'iotconnect') {
-    throw new UsageError(`--backend ${values.backend}: hawkbit, manifest or iotconnect`);
-  }
-  if (values.backend === 'iotconnect') {
-    // The broker is a real mosquitto process: say how to get it rather than fail half-way.
-    const missing = mosquittoMissing();
-    if (missing) throw new InputError(`--backend iotconnect needs the mosquitto broker: ${missing}`);
-  }
-  const baud = Number(values.baud);
-  if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new UsageError(`--baud ${values.baud}: a standard rate up to 921600`);
-  const faultSpecs = values.fault ?? [];
-  const faults = faultSpecs.map((spec) => {
-    try {
-      return parseFault(spec);
-    } catch (error) {
-      throw new UsageError(error instanceof Error ? error.message : String(error));
-    }
-  });
-  // The agent's own range (src/agent/config.ts downloadSegmentBytes): 4096..16 MiB, whole sectors.
-  const segment = values['segment-bytes'] === undefined ? undefined : parseInteger(values['segment-bytes'], '--segment-bytes', { min: 4096, max: 16 * 1024 * 1024 });
-  if (segment !== undefined && segment % 4096 !== 0) throw new UsageError(`--segment-bytes ${segment}: a multiple of 4096 (the flash sector)`);
-  const seed = parseInteger(values.seed, '--seed', { max: 0xffffffff });
-  const update = values.update;
-  if (update !== undefined && update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new UsageError(`--update ${update}: skip, attempt or forced`);
-  if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
-  const openAfterS = parseInteger(values['window-open-after'], '--window-open-after');
-  if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new UsageError('--update and --window are hawkBit deployment settings');
-  if (values.state !== undefined && values.flash !== undefined) throw new UsageError('--state DIR already holds the flash (DIR/flash.bin): leave out --flash');
-  // The operator opens the maintenance window a while after the device started waiting.
-  let kit: { time: VirtualTime; server: ReferenceServer } | undefined;
-  let actionId: string | undefined;
-  let windowArmed = false;
-  const openWindowLater = (event: string): void => {
-    if (values.window === undefined || windowArmed || event !== 'window.wait' || !kit || !actionId) return;
-    windowArmed = true;
-    const { time, server } = kit;
-    time.after(openAfterS * 1000, () => server.hawkbit.setMaintenanceWindow(actionId!, 'available'));
-  };
-  const image = readImage(values.image ?? path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin'), '--image');
-  const baseImage = readImage(values['base-image'] ?? path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin'), '--base-image');
-  const keyFile = values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem');
-  let trustedKeyPem: string;
-  try {
-    trustedKeyPem = readFileSync(keyFile, 'utf8');
-    void new NodeSignatureVerifier(trustedKeyPem);
-  } catch (error) {
-    throw new InputError(describeError(error, `--key ${keyFile}`));
-  }
-  let flashFile = values.flash;
-  let keyValueFile: string | undefined;
-  if (values.state !== undefined) {
-    mkdirSync(values.state, { recursive: true });
-    flashFile = path.join(values.state, 'flash.bin');
-    keyValueFile = path.join(values.state, 'key-value.json');
-  }
-  const seStore = values['se-store'] ?? (existsSync(SIM_A5000_DEFAULT_STORE) ? SIM_A5000_DEFAULT_STORE : undefined);
-  if (values['se-store'] !== undefined && !existsSync(values['se-store'])) throw new InputError(`--se-store ${values['se-store']}: no such file (xs-ota se provision writes it)`);
-  const tty = !values.json && process.stderr.isTTY;
-  let lastBar = -1;
-  // The progress bar is redrawn in place (\r) on a terminal: a log line then needs its own line
-  // first, once (not before every line: that double-spaced the output).
-  let barOnLine = false;
-  const line = (text: string): void => {
-    process.stderr.write(`${barOnLine ? '\n' : ''}${text}\n`);
-    barOnLine = false;
-  };
-  const summary = await runDevkitUpdate({
-    modem: values.modem,
-    baud,
-    flowControl,
-    backend: values.backend,
-    image,
-    baseImage,
-    trustedKeyPem,
-    flashFile,
-    keyValueFile,
-    a5000StoreFile: seStore,
-    faults,
-    seed,
-    policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
-    deployment: update !== undefined || values.window !== undefined ? { update: update ?? 'forced', maintenanceWindow: values.window as 'unavailable' | undefined } : undefined,
-    onReady: (k) => (kit = k),
-    onBackend: (prepared) => (actionId = prepared.actionId),
-    onProgress: values.json
-      ? undefined
-      : (done, total) => {
-          const step = Math.floor((done / total) * 20);
-          if (step === lastBar) return;
-          lastBar = step;
-          if (tty) {
-            process.stderr.write(`\r${bar(done, total)}`);
-            barOnLine = true;
-          } else process.stderr.write(`${bar(done, total)}\n`);
-        },
-    onLog: values.verbose
-      ? (e) => {
-          openWindowLater(e.event);
-          line(`[${(e.at / 1000).toFixed(3)} s, boot ${e.boot}] ${e.level} ${e.event}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
-        }
-      : (e) => {
-          openWindowLater(e.event);
-          if (e.level === 'warn' || e.level === 'error' || e.event.startsWith('deployment.') || e.event.startsWith('reboot') || e.event === 'image.confirmed') {
-            line(`[${(e.at / 1000).toFixed(1)} s] ${e.event}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
-          }
-        },
-    onBoot: values.json ? undefined : (boot, r) => line(`MCUboot (boot ${boot}): ${r.outcome}, running ${r.version ?? '?'}`),
-  });
-  if (barOnLine) process.stderr.write('\n');
-  if (values.json) {
-    const { logs, ...rest } = summary;
-    console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
-  } else printSummary(summary);
-  // A fault that never took effect: the run did not test what was asked (a typo in an event
-  // name, a cut N flash operations on that never came).
-  const unfired = summary.faultsNotFired.map((i) => faultSpecs[i]);
-  if (unfired.length > 0) {
-    console.error(`xs-ota sim: fault(s) never fired: ${unfired.join(', ')} (check the event name: xs-ota sim --verbose lists the events)`);
-    return EXIT.failed;
-  }
-  return outcomeAsAsked(summary.outcome, { downloadOnly: update === 'skip', cancel: faults.some((f) => f.kind === 'cancel') }) ? EXIT.done : EXIT.failed;
-}
 
 /** Exit 0 only when the update ended as the run asked: installed, or kept (download only), or cancelled on request. */
 export function outcomeAsAsked(outcome: string, asked: { downloadOnly: boolean; cancel: boolean }): boolean {

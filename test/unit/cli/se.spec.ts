@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hex } from '../../../src/util/bytes.js';
 import { command } from '../../../tools/cli/se.js';
+import { run } from '../../../tools/cli/main.js';
 import { SimA5000, loadSimA5000Store } from '../../../tools/devkit/sim-a5000.js';
 import { NodeDigest } from '../../../tools/devkit/node-digest.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
@@ -53,15 +54,15 @@ describe('cli: xs-ota se', () => {
     console.error = (...a: unknown[]) => void errors.push(a.join(' '));
     try {
       // A bad file: exit 1, one line, no OpenSSL text; a reserved id: a usage error, exit 2.
-      assert.equal(await command.run(['provision', '--key', junk, '--store', store]), 1);
+      assert.equal(await run(['se', 'provision', '--key', junk, '--store', store]), 1);
       assert.match(errors.join('\n'), /not a PEM\/DER public key/);
       assert.doesNotMatch(errors.join('\n'), /DECODER|error:[0-9A-F]{8}/);
-      assert.equal(await command.run(['provision', '--key', fixturePath('se05x-images', 'signing-key-p256.pub.pem'), '--object', '0x7FFF0201', '--store', store]), 2);
+      assert.equal(await run(['se', 'provision', '--key', fixturePath('se05x-images', 'signing-key-p256.pub.pem'), '--object', '0x7FFF0201', '--store', store]), 2);
       assert.match(errors.join('\n'), /applet-reserved/);
       // --help anywhere: usage, exit 0, nothing written.
       assert.equal(await command.run(['provision', '--help']), 0);
       assert.equal(await command.run(['provision', '--key', junk, '--store', store, '-h']), 0);
-      assert.equal(await command.run(['provision', '--frob', 'x']), 2);
+      assert.equal(await run(['se', 'provision', '--frob', 'x']), 2);
     } finally {
       console.error = err;
     }

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { command, outcomeAsAsked } from '../../../tools/cli/sim.js';
+import { run } from '../../../tools/cli/main.js';
+import { outcomeAsAsked } from '../../../tools/cli/sim.js';
 import { command as se } from '../../../tools/cli/se.js';
 import { fixturePath } from '../../support/paths.js';
 
@@ -23,7 +24,8 @@ async function sim(...args: string[]): Promise<{ code: number; out: string; stdo
     return true;
   }) as typeof process.stderr.write;
   try {
-    const code = await command.run(args);
+    // Through main: that is where usage and input errors become one line and an exit code.
+    const code = await run(['sim', ...args]);
     return { code, out: lines.join('\n'), stdout: stdout.join('\n') };
   } finally {
     console.log = log;
