@@ -174,6 +174,7 @@ export function renderMarkdown(r: CampaignReport, command: string): string {
     command,
     '```',
     '',
+    ...(/stopped after/.test(command) ? ['The campaign was stopped before its plan ended: the figures are those of the runs completed.', ''] : []),
     '| figure | value |',
     '|---|---|',
     `| runs (full simulated updates, agent in XS, MCUboot model on the same flash) | ${r.runs} |`,
