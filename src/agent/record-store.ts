@@ -44,6 +44,21 @@ const HEADER_TAG = 'R1';
 const HEADER_PATTERN = /^R1 (0|[1-9][0-9]{0,15}) (0|[1-9][0-9]{0,3}) (0|[1-9][0-9]{0,7}) ([0-9a-f]{8})$/;
 /** The longest header: "R1 " + 16 + 1 + 4 + 1 + 8 + 1 + 8 digits. A store must fit one in a value. */
 export const HEADER_MAX_LENGTH = 42;
+/**
+ * Sequence numbers are compared in serial-number arithmetic modulo 2^32 (RFC 1982): a save takes
+ * (newest + 1) mod 2^32, and `a` is newer than `b` when (a - b) mod 2^32 is in (0, 2^31). So no
+ * value read from a bank (9007199254740991 included) can stop later saves from being loaded:
+ * a plain "higher wins" would have to go past the largest safe integer, which no header may hold.
+ * The two banks' numbers differ by the attempts between two saves, far below 2^31.
+ */
+export const SEQ_MODULUS = 0x1_0000_0000;
+const SEQ_HALF = 0x8000_0000;
+
+/** True when sequence `a` is newer than `b` (serial-number arithmetic, see SEQ_MODULUS). */
+export function seqNewer(a: number, b: number): boolean {
+  const d = (((a - b) % SEQ_MODULUS) + SEQ_MODULUS) % SEQ_MODULUS;
+  return d > 0 && d < SEQ_HALF;
+}
 
 export interface RecordLoad {
   /** The newest valid record's text, or undefined when no bank holds a valid record. */
@@ -75,8 +90,10 @@ export class RecordStore {
   #scanned = false;
   /** Bank holding the newest valid record, if any: a save must not touch it. */
   #current: Bank | undefined;
-  /** Highest sequence number seen in any header or used by any save attempt. */
+  /** Newest sequence number (mod 2^32, serial order) seen in any header or used by any save attempt. */
   #seq = 0;
+  /** False until a header's or a save's sequence number has been seen (then #seq means something). */
+  #seqSeen = false;
 
   constructor(store: KeyValuePort, name: string, maxLength: number) {
     if (!Number.isSafeInteger(maxLength) || maxLength < 0 || maxLength > 99_999_999) {
@@ -103,18 +120,21 @@ export class RecordStore {
     const states = BANKS.map((bank) => this.#readBank(bank));
     this.#scanned = true;
     let best: Bank | undefined;
-    let bestSeq = -1;
+    let bestSeq = 0;
     const discarded: string[] = [];
     let text: string | undefined;
     states.forEach((state, i) => {
       const bank = BANKS[i];
-      if (state.seq !== undefined && state.seq > this.#seq) this.#seq = state.seq;
+      if (state.seq !== undefined && (!this.#seqSeen || seqNewer(state.seq, this.#seq))) {
+        this.#seq = state.seq;
+        this.#seqSeen = true;
+      }
       if (!state.ok) {
         if (!state.empty) discarded.push(`${bank}: ${state.why}`);
         return;
       }
       // Equal sequence numbers cannot come from saves (each takes a new one): keep bank a then.
-      if (state.seq > bestSeq) {
+      if (best === undefined || seqNewer(state.seq, bestSeq)) {
         best = bank;
         bestSeq = state.seq;
         text = state.text;
@@ -145,7 +165,9 @@ export class RecordStore {
     const bank: Bank = this.#current === 'a' ? 'b' : 'a';
     // A new number for every attempt, even one that fails: a header that landed although its write
     // reported an error can never tie with the next attempt's.
-    const seq = ++this.#seq;
+    const seq = (this.#seq + 1) % SEQ_MODULUS;
+    this.#seq = seq;
+    this.#seqSeen = true;
     const count = Math.ceil(text.length / this.partLength);
     this.lastSaveWrites = 0;
     for (let i = 0; i < count; i++) {
@@ -190,11 +212,13 @@ export class RecordStore {
     if (header instanceof Error) return { ok: false, empty: false, why: `header unreadable: ${header.message}` };
     const match = header.length <= HEADER_MAX_LENGTH ? HEADER_PATTERN.exec(header) : null;
     if (!match) return { ok: false, empty: false, why: `header malformed: '${header.slice(0, HEADER_MAX_LENGTH)}'` };
-    const seq = Number(match[1]);
+    let seq = Number(match[1]);
     const count = Number(match[2]);
     const length = Number(match[3]);
     const crc = parseInt(match[4], 16);
     if (!Number.isSafeInteger(seq)) return { ok: false, empty: false, why: `sequence ${match[1]} not a safe integer` };
+    // Headers written before the serial order (or by hand) may hold any safe integer: reduce it.
+    seq %= SEQ_MODULUS;
     const bad = (why: string): BankState => ({ ok: false, empty: false, why, seq });
     if (length > this.maxLength) return bad(`length ${length} > ${this.maxLength}`);
     if (count !== Math.ceil(length / this.partLength)) return bad(`part count ${count} does not fit length ${length}`);

@@ -9,7 +9,7 @@
 import type { DigestPort, Sha256 } from '../platform/digest.js';
 import type { FlashPort } from '../platform/flash.js';
 import type { SignatureVerifier } from '../image/signature.js';
-import { DEFAULT_TRAILER_SIZE, ImageStream } from '../image/image-stream.js';
+import { DEFAULT_TRAILER_SIZE, ImageStream, type ParsedImage } from '../image/image-stream.js';
 import { formatVersion } from '../image/version.js';
 import { decodeHeader, IMAGE_HEADER_SIZE, IMAGE_MAGIC } from '../image/header.js';
 import { TLV, TLV_PROT_INFO_MAGIC } from '../image/tlv.js';
@@ -40,6 +40,8 @@ export class SlotInstaller implements Installer {
   #writer: SlotWriter | undefined;
   #fileHash: Sha256 | undefined;
   #verified = false;
+  /** The image as re-read from flash by the last successful finish (what stage() marks pending). */
+  #verifiedImage: ParsedImage | undefined;
   /** Bytes fed to the stream (from flash or the network) since the last resume/reload. */
   #fed = 0;
   #sealed = false;
@@ -102,6 +104,7 @@ export class SlotInstaller implements Installer {
       slotSize: status.size,
       trailerSize: this.#trailerSize,
       supportedFlags: this.#o.supportedFlags,
+      sectorSize: status.blockLength,
     });
     this.#fileHash = this.#o.digest.sha256();
   }
@@ -132,6 +135,7 @@ export class SlotInstaller implements Installer {
       throw new OtaError('flash-readback', `slot re-hash ${hex(fromFlash.computedHash)} differs from the stream's ${hex(parsed.computedHash)}`);
     }
     this.#verified = true;
+    this.#verifiedImage = fromFlash;
     return {
       version: formatVersion(parsed.version),
       securityCounter: parsed.securityCounter,
@@ -144,7 +148,8 @@ export class SlotInstaller implements Installer {
     // Never mark a slot pending unless the image verified in this boot (after a reset in 'stage'
     // the machine re-runs verify first, through resume + finish).
     if (!this.#verified) throw new OtaError('bad-state', 'stage before the image verified');
-    markPending(this.#o.secondary);
+    // MCUboot's order (magic first); a re-stage after a cut part-way continues (boot-state.ts).
+    markPending(this.#o.secondary, { verified: this.#verifiedImage, trailerSize: this.#trailerSize });
   }
 
   abandon(): void {

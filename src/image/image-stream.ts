@@ -17,18 +17,8 @@ import type { SignatureVerifier } from './signature.js';
 import { bytesEqual, hex } from '../util/bytes.js';
 import { OtaError } from '../util/errors.js';
 import { decodeHeader, IMAGE_F, IMAGE_HEADER_SIZE, SUPPORTED_FLAGS_DEFAULT, type ImageHeader } from './header.js';
-import {
-  ALLOWED_UNPROTECTED,
-  checkEcdsaDer,
-  decodeTlvs,
-  TLV,
-  TLV_INFO_MAGIC,
-  TLV_INFO_SIZE,
-  TLV_PROT_INFO_MAGIC,
-  tlvName,
-  UNSUPPORTED_SIGNATURES,
-  type Tlv,
-} from './tlv.js';
+import { checkEcdsaDer, decodeTlvs, TLV, TLV_INFO_MAGIC, TLV_INFO_SIZE, TLV_PROT_INFO_MAGIC, type Tlv } from './tlv.js';
+import { mcubootCheckTlvs, type DecidingSignature } from './mcuboot-rules.js';
 import type { ImageVersion } from './version.js';
 
 /** Dev-kit slot size (docs/flash-layout.md). */
@@ -41,6 +31,8 @@ export const DEFAULT_TRAILER_SIZE = 3120;
  * A larger area is refused (`limit-exceeded`), never buffered: the buffer does not grow.
  */
 export const TLV_AREA_MAX = 1024;
+/** Dev-kit flash sector (docs/flash-layout.md): the erase unit of both slots and the scratch. */
+export const DEFAULT_SECTOR_SIZE = 0x1000;
 
 export interface ImageStreamOptions {
   digest: DigestPort;
@@ -52,6 +44,15 @@ export interface ImageStreamOptions {
   supportedFlags?: number;
   /** Per-area TLV buffer. Default TLV_AREA_MAX. */
   tlvAreaMax?: number;
+  /** The slot's erase sector. Default DEFAULT_SECTOR_SIZE. */
+  sectorSize?: number;
+  /**
+   * Accept an image that reaches into the slot's last sector (the one holding the trailer).
+   * Default false: MCUboot swaps that sector through the scratch trailer, and a torn erase of the
+   * scratch there can leave an unbootable primary (docs/flash-layout.md, "A hazard when an image
+   * reaches the slot's last sector"). MCUboot itself accepts such images (its limit is the trailer).
+   */
+  allowLastSector?: boolean;
 }
 
 const enum S {
@@ -80,6 +81,9 @@ export class ImageStream {
   readonly #trailerSize: number;
   readonly #supportedFlags: number;
   readonly #tlvAreaMax: number;
+  /** Where the image must end: the trailer (MCUboot's limit) or the last sector (the agent's). */
+  readonly #room: number;
+  readonly #roomWhy: string;
   readonly #small = new Uint8Array(IMAGE_HEADER_SIZE);
   readonly #protBuf: Uint8Array;
   readonly #tlvBuf: Uint8Array;
@@ -103,6 +107,16 @@ export class ImageStream {
     this.#trailerSize = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
     this.#supportedFlags = options.supportedFlags ?? SUPPORTED_FLAGS_DEFAULT;
     this.#tlvAreaMax = options.tlvAreaMax ?? TLV_AREA_MAX;
+    const trailerRoom = this.#slotSize - this.#trailerSize;
+    const sector = options.sectorSize ?? DEFAULT_SECTOR_SIZE;
+    const sectorRoom = this.#slotSize - Math.max(sector, Math.ceil(this.#trailerSize / sector) * sector);
+    if (options.allowLastSector || sectorRoom >= trailerRoom) {
+      this.#room = trailerRoom;
+      this.#roomWhy = `the slot holds ${trailerRoom} bytes before its trailer`;
+    } else {
+      this.#room = sectorRoom;
+      this.#roomWhy = `images must end below the slot's trailer sector at ${sectorRoom} (a power cut while MCUboot erases the scratch after swapping that sector can brick the device; docs/flash-layout.md)`;
+    }
     this.#protBuf = new Uint8Array(this.#tlvAreaMax);
     this.#tlvBuf = new Uint8Array(this.#tlvAreaMax);
   }
@@ -224,8 +238,7 @@ export class ImageStream {
           throw new OtaError('limit-exceeded', `TLV area of ${this.#tlvLen} bytes, limit ${this.#tlvAreaMax}`);
         }
         const end = this.#tlvStart + this.#tlvLen;
-        const room = this.#slotSize - this.#trailerSize;
-        if (end > room) throw new OtaError('too-large', `image ends at ${end}, slot holds ${room} bytes before its trailer`);
+        if (end > this.#room) throw new OtaError(this.#roomReason(end), `image ends at ${end}; ${this.#roomWhy}`);
         this.#enter(S.Tlvs, this.#tlvLen);
         if (this.#stateEnd === this.#offset) this.#advance();
         return;
@@ -256,11 +269,15 @@ export class ImageStream {
     // refuses sizes that wrap in the bootloader's arithmetic.
     const hashed = h.hdrSize + h.imgSize + h.protectTlvSize;
     if (hashed > 0xffffffff) throw new OtaError('too-large', `hdr_size + img_size + protect_tlv_size overflows u32`);
-    const room = this.#slotSize - this.#trailerSize;
     // The unprotected info header must fit too: every image has one.
-    if (hashed + TLV_INFO_SIZE > room) {
-      throw new OtaError('too-large', `header + body + TLVs need more than ${hashed} bytes, slot holds ${room} before its trailer`);
+    if (hashed + TLV_INFO_SIZE > this.#room) {
+      throw new OtaError(this.#roomReason(hashed + TLV_INFO_SIZE), `header + body + TLVs need more than ${hashed} bytes; ${this.#roomWhy}`);
     }
+  }
+
+  /** `too-large` past MCUboot's own limit (rule 1 of mcuboot-rules.ts); `last-sector` past the agent's. */
+  #roomReason(end: number): 'too-large' | 'last-sector' {
+    return end > this.#slotSize - this.#trailerSize ? 'too-large' : 'last-sector';
   }
 
   #endHashed(): void {
@@ -274,11 +291,6 @@ export class ImageStream {
     const protStart = h.hdrSize + h.imgSize + TLV_INFO_SIZE;
     const prot = decodeTlvs(this.#protBuf.subarray(0, this.#protLen), protStart, true);
     const tlvs = decodeTlvs(this.#tlvBuf.subarray(0, this.#tlvLen), this.#tlvStart, false);
-    for (const t of tlvs) {
-      if (!ALLOWED_UNPROTECTED.includes(t.type)) {
-        throw new OtaError('tlv-unknown', `unprotected TLV ${tlvName(t.type)} at ${t.offset} is not on MCUboot's allow-list`);
-      }
-    }
     let securityCounter: number | undefined;
     for (const t of prot) {
       if (t.type === TLV.SEC_CNT) {
@@ -289,24 +301,17 @@ export class ImageStream {
     const signatures: SignatureEntry[] = [];
     let keyHash: Uint8Array | undefined;
     let expected: Uint8Array | undefined;
-    let hashTlvBad = false;
-    for (const t of tlvs) {
+    // For reports only (inspect): the pairs as written. What counts is mcuboot-rules.ts.
+    for (const t of [...prot, ...tlvs]) {
       if (t.type === TLV.SHA256) {
-        if (t.value.length !== 32) hashTlvBad = true;
-        else expected ??= t.value;
+        expected ??= t.value;
       } else if (t.type === TLV.KEYHASH) {
         keyHash = t.value;
-      } else if (t.type === TLV.PUBKEY) {
-        const ctx = this.#digest.sha256();
-        ctx.update(t.value);
-        keyHash = ctx.digest();
-      } else if (t.type === TLV.ECDSA_SIG || UNSUPPORTED_SIGNATURES.includes(t.type)) {
-        // bootutil pairs each signature with the key named just before it, then forgets the key.
+      } else if (t.type === TLV.ECDSA_SIG) {
         signatures.push({ type: t.type, keyHash, signature: t.value });
         keyHash = undefined;
       }
     }
-    if (hashTlvBad) throw new OtaError('tlv-malformed', 'SHA256 TLV is not 32 bytes');
     this.#result = new ParsedImage({
       header: h,
       imageSize: this.#tlvStart + this.#tlvLen,
@@ -389,59 +394,42 @@ export class ParsedImage {
     return this.header.version;
   }
 
-  /** The SHA256 TLV is present and equals the computed hash. */
+  /** The first SHA256 TLV is present and equals the computed hash (for reports; check() decides). */
   get hashOk(): boolean {
     return this.expectedHash !== undefined && bytesEqual(this.expectedHash, this.computedHash);
   }
 
-  /** Key hash of the first ECDSA signature (KEYHASH, or SHA-256 of PUBKEY). */
+  /** Key hash of the first ECDSA signature's KEYHASH (for reports). */
   get keyHash(): Uint8Array | undefined {
     return this.signatures.find((s) => s.type === TLV.ECDSA_SIG)?.keyHash;
   }
 
-  /** The first ECDSA_SIG value. */
+  /** The first ECDSA_SIG value (for reports). */
   get signature(): Uint8Array | undefined {
     return this.signatures.find((s) => s.type === TLV.ECDSA_SIG)?.signature;
   }
 
   /**
-   * The checks that need no key, in MCUboot's order: the hash TLV is present and matches, and
-   * there is an ECDSA P-256 signature paired with a key hash, well-formed DER. Returns the
-   * signature to verify (the one under `trustedKeyHash` when given).
+   * The checks that need no signature verification, exactly as MCUboot makes them
+   * (src/image/mcuboot-rules.ts): allow-list, every SHA256 TLV, KEYHASH length and lookup, and
+   * which signature decides. Returns that signature (well-formed DER checked), keyed with the
+   * trusted key's full hash when `trustedKeyHash` is given.
    */
-  check(options: VerifyOptions = {}): SignatureEntry & { keyHash: Uint8Array } {
-    if (!this.expectedHash) {
-      const other = this.tlvs.find((t) => t.type === TLV.SHA384 || t.type === TLV.SHA512);
-      throw new OtaError('hash-missing', other ? `only ${tlvName(other.type)}; this device checks SHA-256` : 'no SHA256 TLV');
-    }
-    if (!this.hashOk) {
-      throw new OtaError('hash-mismatch', `SHA256 TLV ${hex(this.expectedHash)}, computed ${hex(this.computedHash)}`);
-    }
-    const ecdsa = this.signatures.filter((s): s is SignatureEntry & { keyHash: Uint8Array } => s.type === TLV.ECDSA_SIG && s.keyHash !== undefined);
-    if (ecdsa.length === 0) {
-      const other = this.signatures.find((s) => s.type !== TLV.ECDSA_SIG);
-      if (other) throw new OtaError('unsupported-signature', `${tlvName(other.type)}; this device verifies ECDSA P-256 only`);
-      if (this.signatures.length > 0) throw new OtaError('signature-missing', 'ECDSA_SIG without a KEYHASH/PUBKEY before it');
-      throw new OtaError('signature-missing', 'no KEYHASH + ECDSA_SIG TLVs (unsigned image)');
-    }
-    let chosen = ecdsa[0];
-    if (options.trustedKeyHash) {
-      const match = ecdsa.find((s) => bytesEqual(s.keyHash, options.trustedKeyHash!));
-      if (!match) {
-        throw new OtaError('key-mismatch', `KEYHASH ${hex(ecdsa[0].keyHash)} is not the provisioned key ${hex(options.trustedKeyHash)}`);
-      }
-      chosen = match;
-    }
-    checkEcdsaDer(chosen.signature);
-    return chosen;
+  check(options: VerifyOptions = {}): DecidingSignature {
+    const deciding = mcubootCheckTlvs(this.protectedTlvs, this.tlvs, this.computedHash, options.trustedKeyHash);
+    checkEcdsaDer(deciding.signature);
+    return deciding;
   }
 
   /**
-   * Full verification: `check()`, then the signature through `verifier` (the A5000 on the device;
-   * node:crypto in tools). Rejects with the failing check's reason.
+   * Full verification: `check()`, then the deciding signature through `verifier` (the A5000 on
+   * the device; node:crypto in tools). The trusted key hash is `options.trustedKeyHash`, else
+   * the verifier's `provisionedKeyHash()`. Rejects with the failing check's reason.
    */
   async verify(verifier: SignatureVerifier, options: VerifyOptions = {}): Promise<void> {
-    const sig = this.check(options);
+    const trusted = options.trustedKeyHash ?? (verifier.provisionedKeyHash ? await verifier.provisionedKeyHash() : undefined);
+    const sig = this.check({ trustedKeyHash: trusted });
     await verifier.verify({ algorithm: 'ecdsa-p256', imageHash: this.computedHash, keyHash: sig.keyHash, signature: sig.signature });
   }
+
 }

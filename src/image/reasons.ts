@@ -15,6 +15,10 @@ export type ImageReason =
   | 'signature-malformed'
   | 'bad-signature'
   | 'trailing-data'
+  /** A KEYHASH TLV longer than MCUboot's KEY_BUF_SIZE (32), or one that cannot be matched. */
+  | 'key-hash-malformed'
+  /** The image reaches into the slot's last (trailer) sector: refused by the agent's policy. */
+  | 'last-sector'
   /** Version policy: the candidate is older than the running image. */
   | 'downgrade'
   /** Version policy: the candidate has the running image's version. */

@@ -22,4 +22,11 @@ export interface SignatureVerifier {
    * `bad-signature`, `signature-malformed`, `unsupported-signature`, or the transport's reason.
    */
   verify(check: SignatureCheck): Promise<void>;
+  /**
+   * SHA-256 of the provisioned key's SubjectPublicKeyInfo DER: MCUboot's KEYHASH lookup
+   * (bootutil_find_key) decides which signatures count before any is verified
+   * (src/image/mcuboot-rules.ts). Without it, the image's own KEYHASH is trusted to name the
+   * key, and a second signature under another key is verified instead of skipped.
+   */
+  provisionedKeyHash?(): Promise<Uint8Array>;
 }

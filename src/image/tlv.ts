@@ -48,20 +48,6 @@ export function tlvName(type: number): string {
   return NAMES[type] ?? (type >= 0xa0 ? `VENDOR_0x${type.toString(16)}` : `UNKNOWN_0x${type.toString(16)}`);
 }
 
-/**
- * MCUboot's allow-list for the unprotected area (image_validate.c `allowed_unprot_tlvs`, on by
- * default in Zephyr): keys, hashes, signatures and encryption keys only. Anything else unprotected
- * could be changed by anyone without breaking the signature, so MCUboot rejects the image.
- */
-export const ALLOWED_UNPROTECTED: readonly number[] = [
-  TLV.KEYHASH, TLV.PUBKEY, TLV.SHA256, TLV.SHA384, TLV.SHA512, TLV.RSA2048_PSS, TLV.ECDSA224,
-  TLV.ECDSA_SIG, TLV.RSA3072_PSS, TLV.ED25519, TLV.SIG_PURE, TLV.ENC_RSA2048, TLV.ENC_KW,
-  TLV.ENC_EC256, TLV.ENC_X25519, TLV.ENC_X25519_SHA512,
-];
-
-/** Signature TLVs of algorithms this device has no verifier for (the A5000 path is ECDSA P-256 only). */
-export const UNSUPPORTED_SIGNATURES: readonly number[] = [TLV.RSA2048_PSS, TLV.ECDSA224, TLV.RSA3072_PSS, TLV.ED25519, TLV.SIG_PURE];
-
 export interface Tlv {
   type: number;
   /** Offset of the TLV's 4-byte header in the image (the value follows it), as vectors.json records it. */

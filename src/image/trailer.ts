@@ -118,14 +118,15 @@ export function decodeSwapState(last48: Uint8Array, eraseValue = 0xff): SwapStat
  * in order; the first match wins):
  *   secondary magic good, image_ok unset                              -> TEST
  *   secondary magic good, image_ok set                                -> PERM
- *   primary magic good, image_ok unset, copy_done set; secondary unset -> REVERT
+ *   primary magic good, image_ok unset, copy_done set (secondary: any) -> REVERT
  *   otherwise                                                          -> NONE
- * (MCUboot then validates the secondary before a TEST/PERM/REVERT swap.)
+ * (mcu-tools/mcuboot @2d4bacc3: the REVERT row's secondary magic is BOOT_MAGIC_ANY; rows above
+ * it catch a good secondary first. MCUboot then validates the secondary before a swap.)
  */
 export function swapTypeFor(primary: SwapState, secondary: SwapState): number {
   if (secondary.magic === 'good' && secondary.imageOk === 'unset') return SWAP_TYPE.TEST;
   if (secondary.magic === 'good' && secondary.imageOk === 'set') return SWAP_TYPE.PERM;
-  if (primary.magic === 'good' && secondary.magic === 'unset' && primary.imageOk === 'unset' && primary.copyDone === 'set') {
+  if (primary.magic === 'good' && primary.imageOk === 'unset' && primary.copyDone === 'set') {
     return SWAP_TYPE.REVERT;
   }
   return SWAP_TYPE.NONE;

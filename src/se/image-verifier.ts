@@ -89,6 +89,11 @@ export class Se05xImageVerifier implements SignatureVerifier {
     if (!valid) throw new OtaError('bad-signature', `the A5000 rejected the ECDSA P-256 signature (key object 0x${this.keyObjectId.toString(16)})`);
   }
 
+  /** SHA-256 of the provisioned key's SPKI (read from the A5000 once): MCUboot's KEYHASH lookup. */
+  provisionedKeyHash(): Promise<Uint8Array> {
+    return this.#provisionedKeyHash();
+  }
+
   async #provisionedKeyHash(): Promise<Uint8Array> {
     if (this.#keyHash) return this.#keyHash;
     const id = this.keyObjectId;

@@ -55,27 +55,57 @@ function writeUnit(flash: FlashPort, fromEnd: number, unit: Uint8Array): void {
 
 /**
  * Schedules the (verified) image in the secondary slot for MCUboot: TEST (swap, revert unless
- * confirmed) or, with `permanent`, PERM. Same end state as boot_set_pending_multi, but the magic
- * is written last: it is what MCUboot acts on, so a reset part-way leaves no request at all
- * instead of a TEST where PERM was asked. Already pending: nothing to do (as MCUboot).
+ * confirmed) or, with `permanent`, PERM. Writes in MCUboot's own order (bootutil_public.c
+ * boot_set_next, MCUBOOT_MAGIC_UNSET case): magic, then image_ok (PERM only), then swap_info.
+ * The magic is what MCUboot acts on; once it has landed, the request stands.
+ *
+ * Re-staging after a power cut part-way (the machine re-verifies from flash, then calls this
+ * again) continues instead of failing, and never needs a download:
+ * - magic good: the request stands (as boot_set_next); the units after it that are still erased
+ *   are written now, so a PERM cut after its magic still becomes PERM, not TEST;
+ * - magic torn (bad), or magic unset over units that are not erased (a torn unit, or an older
+ *   agent's order: swap_info before magic): the trailer sector(s) are erased and written
+ *   afresh, provided the verified image ends below them (ImageStream refuses images reaching
+ *   the trailer sector by default); otherwise `trailer-invalid`.
  * Call only after readSlotImage + verify on the written slot; pass that result as `verified` to
- * have the slot's SHA256 TLV checked against it first.
+ * have the slot's SHA256 TLV checked against it first (and to allow the trailer repair).
  */
 export function markPending(secondary: FlashPort, options: { permanent?: boolean; verified?: ParsedImage; trailerSize?: number } = {}): void {
+  const trailerSize = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
   if (options.verified) {
     // Guard against staging a slot other than the one verified (rewritten since, or another image).
-    const onFlash = readSlotSummary(secondary, options.trailerSize ?? DEFAULT_TRAILER_SIZE);
+    const onFlash = readSlotSummary(secondary, trailerSize);
     if (!options.verified.hashOk || !onFlash?.sha256 || !bytesEqual(onFlash.sha256, options.verified.computedHash)) {
       throw new OtaError('hash-mismatch', 'the secondary slot does not hold the verified image');
     }
   }
-  const state = readSwapState(secondary);
-  if (state.magic === 'good') return;
-  if (state.magic === 'bad') throw new OtaError('trailer-invalid', 'secondary trailer magic is corrupt (erase the slot and rewrite)');
   const s = secondary.status();
-  if (options.permanent) writeUnit(secondary, TRAILER_FROM_END.imageOk, flagUnit(BOOT_FLAG_SET, s.eraseValue));
-  writeUnit(secondary, TRAILER_FROM_END.swapInfo, flagUnit(swapInfoByte(options.permanent ? SWAP_TYPE.PERM : SWAP_TYPE.TEST), s.eraseValue));
-  writeUnit(secondary, TRAILER_FROM_END.magic, BOOT_MAGIC);
+  const units: [number, Uint8Array][] = [[TRAILER_FROM_END.magic, BOOT_MAGIC]];
+  if (options.permanent) units.push([TRAILER_FROM_END.imageOk, flagUnit(BOOT_FLAG_SET, s.eraseValue)]);
+  units.push([TRAILER_FROM_END.swapInfo, flagUnit(swapInfoByte(options.permanent ? SWAP_TYPE.PERM : SWAP_TYPE.TEST), s.eraseValue)]);
+  const state = readSwapState(secondary);
+  if (state.magic === 'good') {
+    // Our own interrupted stage (or an earlier complete one): finish what is still erased.
+    for (const [fromEnd, unit] of units.slice(1)) if (isErasedUnit(secondary, fromEnd, unit.length)) writeUnit(secondary, fromEnd, unit);
+    return;
+  }
+  const dirty = state.magic === 'bad' || units.some(([fromEnd, unit]) => !isErasedUnit(secondary, fromEnd, unit.length));
+  if (dirty) {
+    const first = Math.floor((s.size - trailerSize) / s.blockLength);
+    if (!options.verified || options.verified.imageSize > first * s.blockLength) {
+      throw new OtaError('trailer-invalid', `secondary trailer is ${state.magic === 'bad' ? 'torn (bad magic)' : 'partly written'} and cannot be erased without the verified image clear of its sector`);
+    }
+    for (let block = first; block < s.size / s.blockLength; block++) secondary.eraseBlock(block);
+  }
+  for (const [fromEnd, unit] of units) writeUnit(secondary, fromEnd, unit);
+}
+
+function isErasedUnit(flash: FlashPort, fromEnd: number, length: number): boolean {
+  const s = flash.status();
+  const now = new Uint8Array(length);
+  flash.read(s.size - fromEnd, now);
+  for (const b of now) if (b !== s.eraseValue) return false;
+  return true;
 }
 
 /**

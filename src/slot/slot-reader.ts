@@ -16,6 +16,8 @@ export interface ReadSlotOptions {
   /** Read buffer; default one sector, allocated per call. Pass one to reuse it. */
   buffer?: Uint8Array;
   supportedFlags?: number;
+  /** ImageStream allowLastSector: accept an image reaching the trailer sector (default false). */
+  allowLastSector?: boolean;
 }
 
 /**
@@ -26,7 +28,14 @@ export interface ReadSlotOptions {
 export function readSlotImage(flash: FlashPort, options: ReadSlotOptions): ParsedImage {
   const status = flash.status();
   const trailer = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
-  const stream = new ImageStream({ digest: options.digest, slotSize: status.size, trailerSize: trailer, supportedFlags: options.supportedFlags });
+  const stream = new ImageStream({
+    digest: options.digest,
+    slotSize: status.size,
+    trailerSize: trailer,
+    supportedFlags: options.supportedFlags,
+    sectorSize: status.blockLength,
+    allowLastSector: options.allowLastSector,
+  });
   const buffer = options.buffer ?? new Uint8Array(status.blockLength);
   const limit = status.size - trailer;
   feedFromFlash(flash, stream, 0, limit, buffer);

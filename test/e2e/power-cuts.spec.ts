@@ -46,6 +46,10 @@ describe('e2e: power cuts across the update cycle', function () {
         assertNothingPending(s);
       }
       assert.ok(!s.mcuboot.includes('unbootable'), story(s));
+      // A cut while marking pending: the re-stage re-verifies from flash and continues (MCUboot's
+      // order, src/slot/boot-state.ts markPending), never a second download. (In the boot of the
+      // cut itself the dying write is logged as stage.failed before the power is gone.)
+      if (/stage\.start/.test(cut)) assert.ok(!s.logs.some((l) => l.event === 'stage.failed' && l.boot > 1), story(s));
       // An interrupted cycle before the swap resumes: the outcome is still success.
       if (!/health|confirm|reset-requested/.test(cut)) assert.equal(s.outcome, 'running', story(s));
     });
@@ -61,5 +65,23 @@ describe('e2e: power cuts across the update cycle', function () {
     assert.equal(f.length, 1, story(s));
     assert.equal(f[0].what, 'closed/failure', story(s));
     assertNothingPending(s);
+  });
+
+  it('a cut scheduled past the agent\'s last flash operation lands in MCUboot\'s swap; the next power-on carries on, the update ends running', async () => {
+    // After reboot.swap the agent writes nothing more: the 40th operation from there is MCUboot's.
+    const s = await run({ faults: [parseFault('power-cut@event:reboot.swap+40')], seed: 7 });
+    assert.equal(s.cutsInBootloader, 1, story(s));
+    assert.deepEqual(s.faultsNotFired, []);
+    assert.ok(s.resets.includes('power cut (in MCUboot)'), story(s));
+    // Depending on where the cut fell, the next power-on resumes the swap or (before its first
+    // status write) starts it again; either way the new image ends up running.
+    assert.ok(s.mcuboot.some((o) => o === 'resumed-swap' || o === 'test-swap'), story(s));
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.1.0+0');
+  });
+
+  it('a fault that never fires is reported as such (an event name that does not exist)', async () => {
+    const s = await run({ faults: [parseFault('power-cut@event:no.such.event')], seed: 7 });
+    assert.deepEqual(s.faultsNotFired, [0]);
   });
 });

@@ -71,14 +71,14 @@ export function factoryDevkit(seed = 1): DevkitFlash {
 }
 
 /** The agent's download + verify-from-flash + stage steps, synchronous (verifier via verifySync). */
-export function writeAndStage(secondary: FlashPort, image: Uint8Array, options: { permanent?: boolean; chunk?: number } = {}): void {
+export function writeAndStage(secondary: FlashPort, image: Uint8Array, options: { permanent?: boolean; chunk?: number; allowLastSector?: boolean } = {}): void {
   const writer = new SlotWriter({ flash: secondary });
   writer.begin();
   const chunk = options.chunk ?? 512;
   for (let o = 0; o < image.length; o += chunk) writer.write(image.subarray(o, o + chunk));
   writer.flush();
-  const parsed = readSlotImage(secondary, { digest });
+  const parsed = readSlotImage(secondary, { digest, allowLastSector: options.allowLastSector });
   const sig = parsed.check({ trustedKeyHash: verifier.keyHash });
   verifier.verifySync({ algorithm: 'ecdsa-p256', imageHash: parsed.computedHash, keyHash: sig.keyHash, signature: sig.signature });
-  markPending(secondary, { ...options, verified: parsed });
+  markPending(secondary, { permanent: options.permanent, verified: parsed });
 }

@@ -14,7 +14,7 @@ import type { DevkitFlash } from '../../tools/devkit/sim-flash.js';
 import { GuestError, XsSession } from '../../tools/xs/session.js';
 import { servePlatform, type HostPlatform } from '../../tools/xs/serve-platform.js';
 import { serveVerifier } from '../../tools/xs/serve-verifier.js';
-import { expectedReason, loadMcubootVectors, vectorBytes } from '../support/mcuboot-vectors.js';
+import { expectedReason, loadMcubootVectors, vectorBytes, vectorWithReason, verdictMatches } from '../support/mcuboot-vectors.js';
 import { deviceCreation } from '../../tools/xs/device-profile.js';
 import { factoryDevkit, imageSha, makeImage, trustedKeyPem, verifier } from '../support/devkit-update.js';
 import type { SignatureCheck } from '../../src/image/signature.js';
@@ -85,7 +85,7 @@ describe('XS: image parser and slot writer on the XS engine', function () {
       const feeds = feedsFor(v, bytes.length);
       const r = await session.call<{ verdicts: string[]; info: { version: string; computedHash: string; imageSize: number } | null }>('verdicts', { bytes, feeds, trustedKeyHash });
       assert.equal(r.verdicts.length, feeds.length);
-      r.verdicts.forEach((got, i) => assert.equal(got, expected, `feed ${JSON.stringify(feeds[i]).slice(0, 40)}`));
+      r.verdicts.forEach((got, i) => assert.ok(verdictMatches(expected, got), `feed ${JSON.stringify(feeds[i]).slice(0, 40)}: ${got}, expected ${expected}`));
       if (r.info) {
         assert.equal(r.info.version, v.parsed.header.version);
         assert.equal(r.info.computedHash, v.sha256_hash_region_computed);
@@ -123,7 +123,8 @@ describe('XS: image parser and slot writer on the XS engine', function () {
 
   it('refuses to stage a tampered image (hash-mismatch from XS), nothing pending', async () => {
     useDevkit();
-    const image = vectorBytes(set, 'images/small-v1.2.3+4.tampered-body.bin');
+    // Found by its expected reason, not its file name (another vector set names files its own way).
+    const image = vectorBytes(set, vectorWithReason(set, 'hash-mismatch')!.file);
     await assert.rejects(session.call('install', { image, chunk: 512, trustedKeyHash }), (e: unknown) => e instanceof GuestError && e.reason === 'hash-mismatch');
     assert.equal(readBootState(dk.primary, dk.secondary).nextSwap, SWAP_TYPE.NONE);
     assert.equal(bootMcuboot(dk, { trustedKeyPem }).version, '0.0.1+0');
@@ -131,7 +132,7 @@ describe('XS: image parser and slot writer on the XS engine', function () {
 
   it('refuses an image signed by another key (key-mismatch from XS)', async () => {
     useDevkit();
-    const image = vectorBytes(set, 'images/small-v1.2.3+4.other-key.bin');
+    const image = vectorBytes(set, vectorWithReason(set, 'key-mismatch')!.file);
     await assert.rejects(session.call('install', { image, chunk: 512, trustedKeyHash }), (e: unknown) => e instanceof GuestError && e.reason === 'key-mismatch');
   });
 

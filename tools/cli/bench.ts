@@ -21,6 +21,7 @@ import { BAUDS, bottleneckBps, confirmedMs, cycleRun, MODEMS, phases, TARGET_CON
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { flashTiming } from '../devkit/sim-flash.js';
 import path from 'node:path';
+import { EXIT, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 export interface BenchSection {
@@ -420,6 +421,18 @@ export function formatSection(section: BenchSection): string {
 export const command: Command = {
   summary: 'deterministic performance figures (modem download goodput, ...); --json for JSON',
   async run(args: string[]) {
+    // truth helper (issue 17.9): --help without running anything; unknown options refused; a
+    // progress line per section on stderr (a section takes tens of seconds).
+    const usage = `usage: xs-ota bench [--json] [--section ${[...Object.keys(SECTIONS), ...Object.keys(EXTRA_SECTIONS)].join('|')}]`;
+    if (wantsHelp(args)) {
+      console.log(usage);
+      return EXIT.done;
+    }
+    const unknown = args.filter((a, i) => a.startsWith('-') && a !== '--json' && a !== '--section' && args[i - 1] !== '--section');
+    if (unknown.length > 0 || (args.includes('--section') && !args[args.indexOf('--section') + 1])) {
+      console.error(`xs-ota bench: ${unknown.length ? `unknown option ${unknown[0]}` : '--section needs a name'} (${usage})`);
+      return EXIT.usage;
+    }
     const json = args.includes('--json');
     const pick = args.indexOf('--section');
     const names = pick >= 0 ? [args[pick + 1]] : Object.keys(SECTIONS);
@@ -430,6 +443,7 @@ export const command: Command = {
         console.error(`bench: unknown section '${name}' (have: ${[...Object.keys(SECTIONS), ...Object.keys(EXTRA_SECTIONS)].join(', ')})`);
         return 2;
       }
+      process.stderr.write(`bench: section ${name} (${sections.length + 1}/${names.length})...\n`);
       sections.push(await section());
     }
     const out = benchJson(sections);

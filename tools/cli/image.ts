@@ -1,8 +1,9 @@
 /**
- * `xs-ota image inspect FILE [--key PUBKEY.pem] [--slot-size N] [--json]`
+ * `xs-ota image inspect FILE [--key PUBKEY.pem | --no-verify] [--slot-size N] [--json]`
  *   What the agent would decide about an image: header, TLVs, hash, key hash, signature, trailer
  *   (for slot-sized padded files) and the overall verdict with its reason. Exit 0 = valid,
- *   1 = reject, 2 = usage. Without --key the signature is not checked (reported as such).
+ *   1 = reject (or not verified), 2 = usage. Without --key the signature is not checked: the
+ *   verdict says so and the exit code is 1, unless --no-verify asks for the structure only.
  * `xs-ota image sign --key KEY.pem --version 1.2.3+4 [--header-size 0x200] [--pad-header]
  *   [--align 8] [--slot-size N] [--pad] [--confirm] [--security-counter N]
  *   [--custom-tlv TYPE VALUE]... [--public-key-format hash|full] IN OUT`
@@ -18,28 +19,29 @@ import { isOtaError, OtaError } from '../../src/util/errors.js';
 import { NodeDigest } from '../devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
 import { signImage, type SignOptions } from '../image/imgtool-sign.js';
+import { describeError, EXIT, InputError, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 import { isVcdiff } from '../../src/delta/format.js';
 import { DeltaUsageError, inspectDelta, printDeltaInspect, runDelta } from '../delta/cli.js';
 
 const USAGE = `usage:
-  xs-ota image inspect FILE [--key PUBKEY.pem] [--slot-size N] [--json]   (a VCDIFF delta: [--from OLD.bin])
+  xs-ota image inspect FILE [--key PUBKEY.pem | --no-verify] [--slot-size N] [--json]   (a VCDIFF delta: [--from OLD.bin])
+      the agent's verdict (MCUboot's checks, src/image/mcuboot-rules.ts); exit 0 valid, 1 reject
+      or not verified (no --key: the signature is not checked, unless --no-verify), 2 usage
   xs-ota image delta --from OLD.bin --to NEW.bin OUT [--json]
   xs-ota image sign --key KEY.pem --version 1.2.3+4 [--header-size 0x200] [--pad-header] [--align 8]
                     [--slot-size N] [--pad] [--confirm] [--security-counter N] [--custom-tlv TYPE VALUE]
-                    [--public-key-format hash|full] IN OUT`;
+                    [--public-key-format hash] IN OUT
+      signs like imgtool (ECDSA P-256, SHA-256, KEYHASH); --security-counter is a u32
+      (--public-key-format full is refused: this MCUboot build, without MCUBOOT_HW_KEY, ignores
+      PUBKEY, so such an image never boots)`;
 
-class UsageError extends Error {}
-
-function num(text: string | undefined, what: string): number {
-  const n = text === undefined ? NaN : Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${what} needs a number (decimal or 0x...), got '${text}'`);
-  return n;
-}
+const num = (text: string | undefined, what: string): number => parseInteger(text, what);
 
 export interface InspectReport {
   file: string;
-  verdict: 'valid' | 'reject';
+  /** valid: every check passed; unverified: all but the signature (no --key); reject: a check failed. */
+  verdict: 'valid' | 'unverified' | 'reject';
   reason?: string;
   detail?: string;
   signatureChecked: boolean;
@@ -56,7 +58,12 @@ export interface InspectReport {
 export async function inspect(file: string, bytes: Uint8Array, options: { keyPem?: string; slotSize?: number }): Promise<InspectReport> {
   const slotSize = options.slotSize ?? DEFAULT_SLOT_SIZE;
   const report: InspectReport = { file, verdict: 'reject', signatureChecked: false };
-  const verifier = options.keyPem ? new NodeSignatureVerifier(options.keyPem) : undefined;
+  let verifier: NodeSignatureVerifier | undefined;
+  try {
+    verifier = options.keyPem ? new NodeSignatureVerifier(options.keyPem) : undefined;
+  } catch (error) {
+    throw new OtaError('invalid-argument', describeError(error, '--key'));
+  }
   let image: ParsedImage | undefined;
   try {
     const stream = new ImageStream({ digest: new NodeDigest(), slotSize, trailerSize: trailerSize() });
@@ -90,10 +97,11 @@ export async function inspect(file: string, bytes: Uint8Array, options: { keyPem
     if (verifier) {
       await image.verify(verifier, { trustedKeyHash: verifier.keyHash });
       report.signatureChecked = true;
+      report.verdict = 'valid';
     } else {
       image.check();
+      report.verdict = 'unverified';
     }
-    report.verdict = 'valid';
   } catch (error) {
     if (!isOtaError(error)) throw error;
     report.reason = error.reason;
@@ -121,9 +129,11 @@ function printReport(r: InspectReport): void {
     const m = r.keyHash.match === null ? (r.keyHash.trusted ? 'no KEYHASH' : 'not checked (no --key)') : r.keyHash.match ? 'matches --key' : 'DOES NOT match --key';
     out.push(`  key hash ${r.keyHash.tlv ?? '-'}  ${m}`);
   }
-  out.push(`  signature ${r.signatureChecked ? 'ECDSA P-256 verified' : r.verdict === 'valid' ? 'not checked (no --key)' : 'not verified'}`);
+  out.push(`  signature ${r.signatureChecked ? 'ECDSA P-256 verified' : r.verdict === 'unverified' ? 'NOT CHECKED (no --key)' : 'not verified'}`);
   if (r.trailer) out.push(`  trailer  magic ${r.trailer.magic}, image_ok ${r.trailer.imageOk}, copy_done ${r.trailer.copyDone} -> MCUboot swap: ${r.trailer.swapTypeOnBoot}`);
-  out.push(`  verdict  ${r.verdict === 'valid' ? 'VALID' : `REJECT: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`}`);
+  const verdict =
+    r.verdict === 'valid' ? 'VALID' : r.verdict === 'unverified' ? 'NOT VERIFIED: structure and hash OK, signature not checked (pass --key PUBKEY.pem)' : `REJECT: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`;
+  out.push(`  verdict  ${verdict}`);
   console.log(out.join('\n'));
 }
 
@@ -132,11 +142,13 @@ async function runInspect(args: string[]): Promise<number> {
   let keyPath: string | undefined;
   let slotSize: number | undefined;
   let json = false;
+  let noVerify = false;
   let fromPath: string | undefined; // deltas only (tools/delta/cli.ts)
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--from') fromPath = args[++i];
-    else if (a === '--key') keyPath = args[++i];
+    else if (a === '--key') keyPath = args[++i] ?? '';
+    else if (a === '--no-verify') noVerify = true;
     else if (a === '--slot-size') slotSize = num(args[++i], '--slot-size');
     else if (a === '--json') json = true;
     else if (a.startsWith('-')) throw new UsageError(`unknown option ${a}`);
@@ -145,19 +157,32 @@ async function runInspect(args: string[]): Promise<number> {
   }
   if (!file) throw new UsageError('inspect needs a FILE');
   if (keyPath === '') throw new UsageError('--key needs a file');
-  const fileBytes = new Uint8Array(readFileSync(file));
-  if (isVcdiff(fileBytes)) {
+  if (keyPath !== undefined && noVerify) throw new UsageError('--key and --no-verify exclude each other');
+  const bytes = readInput(file, 'FILE');
+  if (isVcdiff(bytes)) {
     // A delta (issue 14): its windows and source, tools/delta/cli.ts.
-    const delta = await inspectDelta(file, fileBytes, fromPath ? new Uint8Array(readFileSync(fromPath)) : undefined);
+    const delta = await inspectDelta(file, bytes, fromPath ? readInput(fromPath, '--from') : undefined);
     if (json) console.log(JSON.stringify(delta, null, 2));
     else printDeltaInspect(delta);
-    return delta.verdict === 'valid' ? 0 : 1;
+    return delta.verdict === 'valid' ? EXIT.done : EXIT.failed;
   }
-  const report = await inspect(file, fileBytes, { keyPem: keyPath ? readFileSync(keyPath, 'utf8') : undefined, slotSize });
+  const keyPem = keyPath === undefined ? undefined : new TextDecoder().decode(readInput(keyPath, '--key'));
+  const report = await inspect(file, bytes, { keyPem, slotSize });
   if (json) console.log(JSON.stringify(report, null, 2));
   else printReport(report);
-  return report.verdict === 'valid' ? 0 : 1;
+  if (report.verdict === 'valid') return EXIT.done;
+  return report.verdict === 'unverified' && noVerify ? EXIT.done : EXIT.failed;
 }
+
+/** Reads a file named on the command line; a missing or unreadable one is a one-line failure. */
+function readInput(file: string, what: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (error) {
+    throw new InputError(describeError(error, `${what} ${file}`));
+  }
+}
+
 
 function runSign(args: string[]): number {
   const o: Partial<SignOptions> = {};
@@ -166,9 +191,12 @@ function runSign(args: string[]): number {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     switch (a) {
-      case '--key':
-        o.keyPem = readFileSync(args[++i], 'utf8');
+      case '--key': {
+        const file = args[++i];
+        if (!file) throw new UsageError('--key needs a file');
+        o.keyPem = new TextDecoder().decode(readInput(file, '--key'));
         break;
+      }
       case '--version':
         o.version = args[++i];
         break;
@@ -191,11 +219,17 @@ function runSign(args: string[]): number {
         o.confirm = true;
         break;
       case '--security-counter':
-        o.securityCounter = num(args[++i], a);
+        // SEC_CNT is a u32: 4294967296 must be refused, not written as 0.
+        o.securityCounter = parseInteger(args[++i], a, { min: 0, max: 0xffffffff });
         break;
       case '--public-key-format': {
         const f = args[++i];
-        if (f !== 'hash' && f !== 'full') throw new UsageError('--public-key-format is hash or full');
+        if (f === 'full') {
+          throw new UsageError(
+            '--public-key-format full writes a PUBKEY TLV, which this MCUboot build (no MCUBOOT_HW_KEY, src/image/mcuboot-rules.ts) ignores: the image would never boot; use hash (the default)',
+          );
+        }
+        if (f !== 'hash') throw new UsageError('--public-key-format is hash');
         o.publicKeyFormat = f;
         break;
       }
@@ -214,8 +248,18 @@ function runSign(args: string[]): number {
   if (files.length !== 2) throw new UsageError('sign needs IN and OUT');
   if (!o.version) throw new UsageError('sign needs --version');
   if (custom.length) o.customTlvs = custom;
-  const out = signImage(new Uint8Array(readFileSync(files[0])), o as SignOptions);
-  writeFileSync(files[1], out);
+  let out: Uint8Array;
+  try {
+    out = signImage(readInput(files[0], 'IN'), o as SignOptions);
+  } catch (error) {
+    if (error instanceof InputError || isOtaError(error)) throw error;
+    throw new InputError(describeError(error, '--key'));
+  }
+  try {
+    writeFileSync(files[1], out);
+  } catch (error) {
+    throw new InputError(describeError(error, `OUT ${files[1]}`));
+  }
   console.log(`${files[1]}: ${out.length} bytes, version ${o.version}${o.keyPem ? ', signed' : ', UNSIGNED'}`);
   return 0;
 }
@@ -224,6 +268,10 @@ export const command: Command = {
   summary: 'inspect (verdict on) or sign MCUboot images, imgtool format; make or inspect VCDIFF deltas',
   async run(args: string[]): Promise<number> {
     const [sub, ...rest] = args;
+    if (wantsHelp(args)) {
+      console.log(USAGE);
+      return EXIT.done;
+    }
     try {
       if (sub === 'inspect') return await runInspect(rest);
       if (sub === 'sign') return runSign(rest);
@@ -232,11 +280,11 @@ export const command: Command = {
     } catch (error) {
       if (error instanceof UsageError || error instanceof DeltaUsageError) {
         console.error(`xs-ota image: ${error.message}\n${USAGE}`);
-        return 2;
+        return EXIT.usage;
       }
-      if (error instanceof OtaError) {
-        console.error(`xs-ota image: ${error.message}`);
-        return 1;
+      if (error instanceof InputError || error instanceof OtaError) {
+        console.error(`xs-ota image: ${error instanceof OtaError ? describeError(error) : error.message}`);
+        return EXIT.failed;
       }
       throw error;
     }

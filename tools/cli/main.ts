@@ -2,6 +2,7 @@
  * `xs-ota`: the Node-side command line for firmware engineers and QA. Each subcommand lives in
  * its own module under tools/cli/ and is listed here.
  */
+import { describeError, EXIT, UsageError } from './cli-common.js';
 export interface Command {
   /** One line for `xs-ota help`. */
   summary: string;
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Loader> = {
   sim: async () => (await import('./sim.js')).command,
   image: async () => (await import('./image.js')).command,
   release: async () => (await import('./release.js')).command,
+  campaign: async () => (await import('./campaign.js')).command,
 };
 
 export async function run(argv: string[]): Promise<number> {
@@ -37,7 +39,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     return await (await load()).run(rest);
   } catch (error) {
-    console.error(`xs-ota ${name}: ${error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    // One line, never a stack or a raw library message (tools/cli/cli-common.ts, docs/cli.md).
+    if (error instanceof UsageError) {
+      console.error(`xs-ota ${name}: ${error.message} (xs-ota ${name} --help lists the options)`);
+      return EXIT.usage;
+    }
+    console.error(`xs-ota ${name}: ${describeError(error)}`);
+    return EXIT.failed;
   }
 }

@@ -25,6 +25,7 @@ import { p256Spki } from '../../src/se/image-verifier.js';
 import { hex, unhex } from '../../src/util/bytes.js';
 import { p256Point } from '../devkit/p256.js';
 import { SIM_A5000_DEFAULT_STORE, loadSimA5000Store, objectIdText, saveSimA5000Store } from '../devkit/sim-a5000.js';
+import { EXIT, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 import { writeFileSync } from 'node:fs';
 import { Se05x } from '../../src/se/se05x.js';
@@ -47,9 +48,10 @@ function options(args: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument '${a}'\n${USAGE}`);
+    if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}'`);
+    if (!['--key', '--object', '--store'].includes(a)) throw new UsageError(`unknown option ${a}`);
     const value = args[i + 1];
-    if (value === undefined || value.startsWith('--')) throw new Error(`${a} needs a value\n${USAGE}`);
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${a} needs a value`);
     out[a.slice(2)] = value;
     i++;
   }
@@ -59,9 +61,9 @@ function options(args: string[]): Record<string, string> {
 function parseObjectId(text: string | undefined): number {
   if (text === undefined) return DEFAULT_OBJECT;
   const id = Number(text);
-  if (!/^(0x[0-9a-f]{1,8}|\d+)$/i.test(text) || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new Error(`--object ${text}: not a 32-bit object id`);
+  if (!/^(0x[0-9a-f]{1,8}|\d+)$/i.test(text) || !Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new UsageError(`--object ${text}: not a 32-bit object id`);
   // 0x7FFF0000-0x7FFFFFFF is reserved for the applet (nano se05x_types.h).
-  if (id >= 0x7fff0000 && id <= 0x7fffffff) throw new Error(`--object ${text}: in the applet-reserved range 0x7FFF0000-0x7FFFFFFF`);
+  if (id >= 0x7fff0000 && id <= 0x7fffffff) throw new UsageError(`--object ${text}: in the applet-reserved range 0x7FFF0000-0x7FFFFFFF`);
   return id;
 }
 
@@ -76,7 +78,8 @@ export function readPublicKey(file: string): Uint8Array {
     try {
       key = text.includes('-----BEGIN') ? createPublicKey(text) : createPublicKey({ key: content, format: 'der', type: 'spki' });
     } catch (error) {
-      throw new Error(`${file}: not a PEM/DER public key nor a hex P-256 point (${error instanceof Error ? error.message : String(error)})`);
+      void error; // OpenSSL's own text ("error:1E08010C:DECODER routines::unsupported") helps no one here
+      throw new Error(`${file}: not a PEM/DER public key nor a hex P-256 point`);
     }
     if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
       throw new Error(`${file}: not a NIST P-256 public key (${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''})`);
@@ -111,17 +114,19 @@ async function withSimulatedSe<T>(objects: ReturnType<typeof loadSimA5000Store>,
 export const command: Command = {
   summary: 'simulated A5000 key store: provision | show | remove | keygen | csr',
   async run(args) {
-    const [sub, ...rest] = args;
-    if (!sub || sub === 'help' || sub === '--help') {
+    if (wantsHelp(args) || args[0] === 'help') {
       console.log(USAGE);
-      return sub ? 0 : 2;
+      return EXIT.done;
     }
+    // A UsageError (exit 2) or any other error (exit 1) is printed as one line by tools/cli/main.ts.
+    const [sub, ...rest] = args;
+    if (!sub) throw new UsageError('missing subcommand: provision, show or remove');
     const opts = options(rest);
     const store = opts.store ?? DEFAULT_STORE;
     const objects = loadSimA5000Store(store);
     switch (sub) {
       case 'provision': {
-        if (!opts.key) throw new Error(`provision needs --key\n${USAGE}`);
+        if (!opts.key) throw new UsageError('provision needs --key');
         const id = parseObjectId(opts.object);
         const point = readPublicKey(opts.key);
         objects.set(id, { type: 'ec-p256-public', value: point });
@@ -183,8 +188,8 @@ export const command: Command = {
         return 0;
       }
       default:
-        console.error(`xs-ota se: unknown subcommand '${sub}'\n${USAGE}`);
-        return 2;
+        throw new UsageError(`unknown subcommand '${sub}'`);
     }
   },
 };
+

@@ -6,6 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseMisbehaviour, startReferenceServer, type Misbehaviour } from '../server/index.js';
+import { decodeHeader } from '../../src/image/header.js';
+import { formatVersion, parseVersion } from '../../src/image/version.js';
+import { describeError, EXIT, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 const USAGE = `usage: xs-ota server --port N --image FILE [--version V] [--tenant T] [--controller ID]
@@ -13,6 +16,8 @@ const USAGE = `usage: xs-ota server --port N --image FILE [--version V] [--tenan
                      [--update skip|attempt|forced] [--window unavailable [--window-open-after S]]
                      [--cancel-after-bytes N] [--gateway-token T] [--scheme http|https]
                      [--advertise-host NAME]
+  --version: what the deployment announces (default: the image header's version, so the device
+  sees the version it will get; a different one is allowed, to test the agent's header check)
   --scheme https: the URLs handed out are https:// (the port speaks TLS with the dev kit's test
   certificate and plain HTTP either way); --advertise-host: the host name in those URLs (e.g.
   localhost, as the dev kit's modem resolves it: xs-ota sim --server URL)
@@ -20,18 +25,105 @@ const USAGE = `usage: xs-ota server --port N --image FILE [--version V] [--tenan
   S seconds after start (default: never); --cancel-after-bytes: the hawkBit action is cancelled
   once N artifact bytes were sent (a cancel mid-download)
   SPEC: status=503[,count=N][,retry-after=S][,path=SUBSTR] | drop=BYTES[,count=N][,path=SUBSTR]
-        | truncate=BYTES[,count=N][,path=SUBSTR] | ignore-range=1[,count=N][,path=SUBSTR]`;
+        | truncate=BYTES[,count=N][,path=SUBSTR]`;
 
 export const command: Command = {
   summary: 'run the reference update server (hawkBit DDI + static manifest) on loopback',
   async run(args) {
-    const { values } = parseArgs({
+    if (wantsHelp(args)) {
+      console.log(USAGE);
+      return EXIT.done;
+    }
+    // A UsageError (exit 2) or any other error (exit 1) is printed as one line by tools/cli/main.ts.
+    const { values } = parseServerArgs(args);
+    if (!values.image) throw new UsageError('--image FILE is required');
+    const port = parseInteger(values.port, '--port', { max: 65535 });
+    // hawkBit's pollingSleep is HH:MM:SS (DDI config.polling.sleep).
+    if (!/^\d{2}:[0-5]\d:[0-5]\d$/.test(values.sleep ?? '')) throw new UsageError(`--sleep ${values.sleep}: HH:MM:SS, e.g. 00:05:00`);
+    let faults: Misbehaviour[];
+    try {
+      faults = (values.misbehave ?? []).map(parseMisbehaviour);
+    } catch (error) {
+      throw new UsageError(describeError(error));
+    }
+    if (values.scheme !== 'http' && values.scheme !== 'https') throw new UsageError(`--scheme ${values.scheme}: http or https`);
+    const update = values.update;
+    if (update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new UsageError(`--update ${update}: skip, attempt or forced`);
+    if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
+    const openAfterS = values['window-open-after'] === undefined ? undefined : parseInteger(values['window-open-after'], '--window-open-after');
+    const cancelAfter = values['cancel-after-bytes'] === undefined ? undefined : parseInteger(values['cancel-after-bytes'], '--cancel-after-bytes');
+    let image: Uint8Array;
+    try {
+      image = new Uint8Array(readFileSync(values.image));
+    } catch (error) {
+      throw new Error(describeError(error, `--image ${values.image}`));
+    }
+    let version: string;
+    if (values.version !== undefined) version = checkedVersion(values.version);
+    else {
+      try {
+        version = formatVersion(decodeHeader(image).version);
+      } catch (error) {
+        throw new Error(`--image ${values.image}: ${describeError(error)}; give --version to serve it anyway`);
+      }
+    }
+    const server = await startReferenceServer({
+      port,
+      host: values.host,
+      tenant: values.tenant,
+      controllerId: values.controller,
+      token: values.token,
+      gatewayToken: values['gateway-token'],
+      scheme: values.scheme,
+      advertiseHost: values['advertise-host'],
+      pollingSleep: values.sleep,
+      reportFile: values.reports,
+      clockS: Math.floor(Date.now() / 1000),
+    });
+    const deployment = server.hawkbit.createDeployment({
+      version,
+      image,
+      update,
+      maintenanceWindow: values.window === 'unavailable' ? 'unavailable' : undefined,
+      cancelAfterBytes: cancelAfter,
+    });
+    const opener =
+      values.window === 'unavailable' && openAfterS !== undefined
+        ? setTimeout(() => {
+            server.hawkbit.setMaintenanceWindow(deployment.actionId, 'available');
+            console.log(`  maintenance window of action ${deployment.actionId} is now available`);
+          }, openAfterS * 1000)
+        : undefined;
+    const manifest = server.manifest.publish({ version, image });
+    server.hawkbit.requestConfigData();
+    server.misbehave(faults);
+    console.log(`xs-ota server listening on ${server.url}`);
+    console.log(`  hawkBit root:   ${server.hawkbit.rootUrl}  (action ${deployment.actionId}, version ${version})`);
+    console.log(`  manifest:       ${manifest.url}`);
+    console.log(`  artifact:       ${deployment.artifactUrl}`);
+    if (faults.length) console.log(`  misbehaviours:  ${faults.length} armed`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    if (opener) clearTimeout(opener);
+    await server.close();
+    const reports = server.reports();
+    console.log(`\n${reports.length} report(s) received:`);
+    for (const r of reports) console.log(JSON.stringify(r));
+    return EXIT.done;
+  },
+};
+
+function parseServerArgs(args: string[]) {
+  try {
+    return parseArgs({
       args,
       options: {
         port: { type: 'string', default: '8080' },
         host: { type: 'string', default: '127.0.0.1' },
         image: { type: 'string' },
-        version: { type: 'string', default: '1.0.0' },
+        version: { type: 'string' },
         tenant: { type: 'string', default: 'DEFAULT' },
         controller: { type: 'string', default: 'dev42' },
         token: { type: 'string' },
@@ -47,67 +139,20 @@ export const command: Command = {
         'cancel-after-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
+      strict: true,
     });
-    if (values.help || !values.image) {
-      console.log(USAGE);
-      return values.help ? 0 : 2;
-    }
-    const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port}: 0..65535`);
-    const faults: Misbehaviour[] = (values.misbehave ?? []).map(parseMisbehaviour);
-    const update = values.update;
-    if (update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new Error(`--update ${update}: skip, attempt or forced`);
-    if (values.window !== undefined && values.window !== 'unavailable') throw new Error(`--window ${values.window}: unavailable (or leave it out)`);
-    const openAfterS = values['window-open-after'] === undefined ? undefined : Number(values['window-open-after']);
-    if (openAfterS !== undefined && (!Number.isFinite(openAfterS) || openAfterS < 0)) throw new Error(`--window-open-after ${values['window-open-after']}: seconds`);
-    const cancelAfter = values['cancel-after-bytes'] === undefined ? undefined : Number(values['cancel-after-bytes']);
-    if (cancelAfter !== undefined && (!Number.isInteger(cancelAfter) || cancelAfter < 0)) throw new Error(`--cancel-after-bytes ${values['cancel-after-bytes']}: a byte count`);
-    const image = new Uint8Array(readFileSync(values.image));
-    if (values.scheme !== 'http' && values.scheme !== 'https') throw new Error(`--scheme ${values.scheme}: http or https`);
-    const server = await startReferenceServer({
-      port,
-      host: values.host,
-      tenant: values.tenant,
-      controllerId: values.controller,
-      token: values.token,
-      gatewayToken: values['gateway-token'],
-      scheme: values.scheme as 'http' | 'https',
-      advertiseHost: values['advertise-host'],
-      pollingSleep: values.sleep,
-      reportFile: values.reports,
-      clockS: Math.floor(Date.now() / 1000),
-    });
-    const deployment = server.hawkbit.createDeployment({
-      version: values.version!,
-      image,
-      update,
-      maintenanceWindow: values.window === 'unavailable' ? 'unavailable' : undefined,
-      cancelAfterBytes: cancelAfter,
-    });
-    const opener =
-      values.window === 'unavailable' && openAfterS !== undefined
-        ? setTimeout(() => {
-            server.hawkbit.setMaintenanceWindow(deployment.actionId, 'available');
-            console.log(`  maintenance window of action ${deployment.actionId} is now available`);
-          }, openAfterS * 1000)
-        : undefined;
-    const manifest = server.manifest.publish({ version: values.version!, image });
-    server.hawkbit.requestConfigData();
-    server.misbehave(faults);
-    console.log(`xs-ota server listening on ${server.url}`);
-    console.log(`  hawkBit root:   ${server.hawkbit.rootUrl}  (action ${deployment.actionId}, version ${values.version})`);
-    console.log(`  manifest:       ${manifest.url}`);
-    console.log(`  artifact:       ${deployment.artifactUrl}`);
-    if (faults.length) console.log(`  misbehaviours:  ${faults.length} armed`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
-    if (opener) clearTimeout(opener);
-    await server.close();
-    const reports = server.reports();
-    console.log(`\n${reports.length} report(s) received:`);
-    for (const r of reports) console.log(JSON.stringify(r));
-    return 0;
-  },
-};
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** The version text as given, once it parses as major.minor.revision+build; a usage error otherwise (`--version bogus`). */
+function checkedVersion(text: string): string {
+  try {
+    parseVersion(text);
+    return text;
+  } catch (error) {
+    throw new UsageError(`--version ${describeError(error)}`);
+  }
+}
+

@@ -2,16 +2,16 @@
  * `xs-ota sim`: one full update on the simulated dev kit, the agent running inside XS.
  *
  *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--flow-control rts-cts|none] [--flash-timing typical|worst|none] [--backend hawkbit|manifest|iotconnect]
- *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE]
+ *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE] [--state DIR] [--se-store FILE]
  *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
  *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
  *              [--server URL [--device-id ID] [--token T] [--resolve HOST=ADDR]...]
- *              [--delta | --delta-file FILE]
+ *              [--delta | --delta-file FILE] [--agent-tls] [--history]
  *
  * Without --image it offers the committed imgtool vector medium-v1.3.0+5 to a device running
  * small-v1.2.3+4 (test/fixtures/mcuboot), both signed with the key MCUboot and the A5000 trust.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,10 +19,15 @@ import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devki
 import type { VirtualTime } from '../devkit/virtual-time.js';
 import type { ReferenceServer } from '../server/index.js';
 import { mosquittoMissing } from '../devkit/mosquitto.js';
+import { ImageStream } from '../../src/image/image-stream.js';
+import { NodeDigest } from '../devkit/node-digest.js';
+import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
+import { SIM_A5000_DEFAULT_STORE } from '../devkit/sim-a5000.js';
+import { describeError, EXIT, InputError, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import { phases } from '../bench/cycle.js';
-import type { Command } from './main.js';
 import { simDelta } from '../delta/sim-delta.js';
 import { formatHistory } from './history-print.js';
+import type { Command } from './main.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
@@ -67,12 +72,18 @@ const USAGE = `usage: xs-ota sim [options]
                             name from this machine. With it: --device-id ID (default devkit-1),
                             --token T (default devkit-target-token), --resolve HOST=ADDR
                             (repeatable, as curl's --resolve)
+  --state DIR               persist the flash AND the key-value store (the agent's journal) in DIR
+                            (flash.bin, key-value.json): a run cut short continues where it was
+  --se-store FILE           the simulated A5000's key store (default ${SIM_A5000_DEFAULT_STORE} when it
+                            exists: what \`xs-ota se provision\` wrote; else the --key is provisioned)
   --json                    print the summary as JSON on stdout
   --verbose                 print every agent log line
-  --state FILE              persist the dev kit's key-value store (journal, update history); reused if it exists
   --agent-tls               iotconnect: MQTT over TLS terminated in the agent, the device key generated in the
                             simulated A5000 and certified by the broker's CA (docs/tls.md)
-  --history                 print the update history the device holds at the end (with --json: in "history")`;
+  --history                 print the update history the device holds at the end (with --json: in "history")
+exit codes: 0 the update ended as asked (running; download-only with --update skip; cancelled
+with a cancel fault), 1 it did not (failed, reverted, a --fault that never fired, a bad input
+file), 2 usage (docs/cli.md)`;
 
 function bar(done: number, total: number): string {
   const width = 30;
@@ -113,7 +124,185 @@ function describeReport(body: unknown): string {
 export const command: Command = {
   summary: 'run a full update on the simulated dev kit (agent in XS)',
   async run(args) {
-    const { values } = parseArgs({
+    if (wantsHelp(args)) {
+      console.log(USAGE);
+      return EXIT.done;
+    }
+    // UsageError (exit 2) and InputError (exit 1) are printed as one line by tools/cli/main.ts.
+    const { values } = parseSimArgs(args);
+    if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new UsageError(`--modem ${values.modem}: sim7080 or sim7600`);
+    const flowControl = values['flow-control'];
+    if (flowControl !== 'rts-cts' && flowControl !== 'none') throw new UsageError(`--flow-control ${flowControl}: rts-cts or none`);
+    const flashTiming = values['flash-timing'];
+    if (flashTiming !== 'typical' && flashTiming !== 'worst' && flashTiming !== 'none') throw new UsageError(`--flash-timing ${flashTiming}: typical, worst or none`);
+    if (values.backend !== 'hawkbit' && values.backend !== 'manifest' && values.backend !== 'iotconnect') {
+      throw new UsageError(`--backend ${values.backend}: hawkbit, manifest or iotconnect`);
+    }
+    if (values.backend === 'iotconnect') {
+      // The broker is a real mosquitto process: say how to get it rather than fail half-way.
+      const missing = mosquittoMissing();
+      if (missing) throw new InputError(`--backend iotconnect needs the mosquitto broker: ${missing}`);
+    }
+    const baud = Number(values.baud);
+    if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new UsageError(`--baud ${values.baud}: a standard rate up to 921600`);
+    const faultSpecs = values.fault ?? [];
+    const faults = faultSpecs.map((spec) => {
+      try {
+        return parseFault(spec);
+      } catch (error) {
+        throw new UsageError(error instanceof Error ? error.message : String(error));
+      }
+    });
+    // The agent's own range (src/agent/config.ts downloadSegmentBytes): 4096..16 MiB, whole sectors.
+    const segment = values['segment-bytes'] === undefined ? undefined : parseInteger(values['segment-bytes'], '--segment-bytes', { min: 4096, max: 16 * 1024 * 1024 });
+    if (segment !== undefined && segment % 4096 !== 0) throw new UsageError(`--segment-bytes ${segment}: a multiple of 4096 (the flash sector)`);
+    const seed = parseInteger(values.seed, '--seed', { max: 0xffffffff });
+    const update = values.update;
+    if (update !== undefined && update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new UsageError(`--update ${update}: skip, attempt or forced`);
+    if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
+    const openAfterS = parseInteger(values['window-open-after'], '--window-open-after');
+    if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new UsageError('--update and --window are hawkBit deployment settings');
+    if (values['agent-tls'] && values.backend !== 'iotconnect') throw new UsageError('--agent-tls is for --backend iotconnect (the MQTT control channel)');
+    if (values.server !== undefined && !/^https?:\/\/[^\s/]+/.test(values.server)) throw new UsageError(`--server ${values.server}: an http(s) URL`);
+    if (values.server === undefined && (values['device-id'] !== undefined || values.token !== undefined || (values.resolve ?? []).length > 0)) {
+      throw new UsageError('--device-id, --token and --resolve go with --server');
+    }
+    const hosts: Record<string, string> = {};
+    for (const pair of values.resolve ?? []) {
+      const m = /^([A-Za-z0-9.-]+)=([0-9A-Fa-f:.]+|[A-Za-z0-9.-]+)$/.exec(pair);
+      if (!m) throw new UsageError(`--resolve ${pair}: HOST=ADDR`);
+      hosts[m[1]] = m[2];
+    }
+    if (values.state !== undefined && values.flash !== undefined) throw new UsageError('--state DIR already holds the flash (DIR/flash.bin): leave out --flash');
+    // The operator opens the maintenance window a while after the device started waiting.
+    let kit: { time: VirtualTime; server: ReferenceServer } | undefined;
+    let actionId: string | undefined;
+    let windowArmed = false;
+    const openWindowLater = (event: string): void => {
+      if (values.window === undefined || windowArmed || event !== 'window.wait' || !kit || !actionId) return;
+      windowArmed = true;
+      const { time, server } = kit;
+      time.after(openAfterS * 1000, () => server.hawkbit.setMaintenanceWindow(actionId!, 'available'));
+    };
+    // Delta updates (tools/delta): the firmware fixtures are the default pair for --delta.
+    const wantsDelta = values.delta || values['delta-file'] !== undefined;
+    const firmware = wantsDelta && values.image === undefined && values['base-image'] === undefined ? path.join(repoRoot, 'test', 'fixtures', 'firmware') : undefined;
+    const image = readImage(values.image ?? (firmware ? path.join(firmware, 'fw-v1.1.0+2.signed.bin') : path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin')), '--image');
+    const baseImage = readImage(values['base-image'] ?? (firmware ? path.join(firmware, 'fw-v1.0.0+1.signed.bin') : path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin')), '--base-image');
+    const delta = wantsDelta ? await simDelta(baseImage, image, values['delta-file']) : undefined;
+    const keyFile = values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem');
+    let trustedKeyPem: string;
+    try {
+      trustedKeyPem = readFileSync(keyFile, 'utf8');
+      void new NodeSignatureVerifier(trustedKeyPem);
+    } catch (error) {
+      throw new InputError(describeError(error, `--key ${keyFile}`));
+    }
+    let flashFile = values.flash;
+    let keyValueFile: string | undefined;
+    if (values.state !== undefined) {
+      mkdirSync(values.state, { recursive: true });
+      flashFile = path.join(values.state, 'flash.bin');
+      keyValueFile = path.join(values.state, 'key-value.json');
+    }
+    const seStore = values['se-store'] ?? (existsSync(SIM_A5000_DEFAULT_STORE) ? SIM_A5000_DEFAULT_STORE : undefined);
+    if (values['se-store'] !== undefined && !existsSync(values['se-store'])) throw new InputError(`--se-store ${values['se-store']}: no such file (xs-ota se provision writes it)`);
+    const tty = !values.json && process.stderr.isTTY;
+    let lastBar = -1;
+    // The progress bar is redrawn in place (\r) on a terminal: a log line then needs its own line
+    // first, once (not before every line: that double-spaced the output).
+    let barOnLine = false;
+    const line = (text: string): void => {
+      process.stderr.write(`${barOnLine ? '\n' : ''}${text}\n`);
+      barOnLine = false;
+    };
+    const summary = await runDevkitUpdate({
+      modem: values.modem,
+      baud,
+      flowControl,
+      flashTiming,
+      backend: values.backend,
+      image,
+      baseImage,
+      trustedKeyPem,
+      flashFile,
+      keyValueFile,
+      a5000StoreFile: seStore,
+      delta,
+      agentTls: values['agent-tls'],
+      faults,
+      seed,
+      server: values.server,
+      hosts: values.server === undefined ? undefined : hosts,
+      deviceId: values['device-id'],
+      authToken: values.token,
+      policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
+      deployment: update !== undefined || values.window !== undefined ? { update: update ?? 'forced', maintenanceWindow: values.window as 'unavailable' | undefined } : undefined,
+      onReady: (k) => (kit = k),
+      onBackend: (prepared) => (actionId = prepared.actionId),
+      onProgress: values.json
+        ? undefined
+        : (done, total) => {
+            const step = Math.floor((done / total) * 20);
+            if (step === lastBar) return;
+            lastBar = step;
+            if (tty) {
+              process.stderr.write(`\r${bar(done, total)}`);
+              barOnLine = true;
+            } else process.stderr.write(`${bar(done, total)}\n`);
+          },
+      onLog: values.verbose
+        ? (e) => {
+            openWindowLater(e.event);
+            line(`[${(e.at / 1000).toFixed(3)} s, boot ${e.boot}] ${e.level} ${e.event}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
+          }
+        : (e) => {
+            openWindowLater(e.event);
+            if (e.level === 'warn' || e.level === 'error' || e.event.startsWith('deployment.') || e.event.startsWith('reboot') || e.event === 'image.confirmed') {
+              line(`[${(e.at / 1000).toFixed(1)} s] ${e.event}${e.fields ? ` ${JSON.stringify(e.fields)}` : ''}`);
+            }
+          },
+      onBoot: values.json ? undefined : (boot, r) => line(`MCUboot (boot ${boot}): ${r.outcome}, running ${r.version ?? '?'}`),
+    });
+    if (barOnLine) process.stderr.write('\n');
+    if (values.json) {
+      const { logs, ...rest } = summary;
+      console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
+    } else printSummary(summary, values.server);
+    if (values.history && !values.json) console.log(formatHistory(summary.history));
+    // A fault that never took effect: the run did not test what was asked (a typo in an event
+    // name, a cut N flash operations on that never came).
+    const unfired = summary.faultsNotFired.map((i) => faultSpecs[i]);
+    if (unfired.length > 0) {
+      console.error(`xs-ota sim: fault(s) never fired: ${unfired.join(', ')} (check the event name: xs-ota sim --verbose lists the events)`);
+      return EXIT.failed;
+    }
+    return outcomeAsAsked(summary.outcome, { downloadOnly: update === 'skip', cancel: faults.some((f) => f.kind === 'cancel') }) ? EXIT.done : EXIT.failed;
+  },
+};
+
+
+/** Reads and checks an image file before anything starts: a bad one must not leave a server running. */
+function readImage(file: string, what: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (error) {
+    throw new InputError(describeError(error, `${what} ${file}`));
+  }
+  try {
+    const stream = new ImageStream({ digest: new NodeDigest(), allowLastSector: true });
+    stream.push(bytes);
+    stream.finish();
+  } catch (error) {
+    throw new InputError(`${what} ${file}: not a usable MCUboot image (${describeError(error)})`);
+  }
+  return bytes;
+}
+
+function parseSimArgs(args: string[]) {
+  try {
+    return parseArgs({
       args,
       options: {
         modem: { type: 'string', default: 'sim7080' },
@@ -135,125 +324,28 @@ export const command: Command = {
         'device-id': { type: 'string' },
         token: { type: 'string' },
         resolve: { type: 'string', multiple: true, default: [] },
-        json: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        history: { type: 'boolean', default: false },
-        'agent-tls': { type: 'boolean', default: false },
-        state: { type: 'string' },
-        help: { type: 'boolean', default: false },
         delta: { type: 'boolean', default: false },
         'delta-file': { type: 'string' },
+        history: { type: 'boolean', default: false },
+        'agent-tls': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        state: { type: 'string' },
+        'se-store': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
     });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (values.modem !== 'sim7080' && values.modem !== 'sim7600') throw new Error(`--modem ${values.modem}: sim7080 or sim7600`);
-    const flowControl = values['flow-control'];
-    if (flowControl !== 'rts-cts' && flowControl !== 'none') throw new Error(`--flow-control ${flowControl}: rts-cts or none`);
-    const flashTiming = values['flash-timing'];
-    if (flashTiming !== 'typical' && flashTiming !== 'worst' && flashTiming !== 'none') throw new Error(`--flash-timing ${flashTiming}: typical, worst or none`);
-    if (values.backend !== 'hawkbit' && values.backend !== 'manifest' && values.backend !== 'iotconnect') {
-      throw new Error(`--backend ${values.backend}: hawkbit, manifest or iotconnect`);
-    }
-    if (values.backend === 'iotconnect') {
-      // The broker is a real mosquitto process: say how to get it rather than fail half-way.
-      const missing = mosquittoMissing();
-      if (missing) throw new Error(`--backend iotconnect needs the mosquitto broker: ${missing}`);
-    }
-    const baud = Number(values.baud);
-    if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new Error(`--baud ${values.baud}: a standard rate up to 921600`);
-    const faults = (values.fault ?? []).map(parseFault);
-    const segment = values['segment-bytes'] === undefined ? undefined : Number(values['segment-bytes']);
-    if (segment !== undefined && !Number.isInteger(segment)) throw new Error(`--segment-bytes ${values['segment-bytes']}: a byte count`);
-    const update = values.update;
-    if (update !== undefined && update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new Error(`--update ${update}: skip, attempt or forced`);
-    if (values.window !== undefined && values.window !== 'unavailable') throw new Error(`--window ${values.window}: unavailable (or leave it out)`);
-    const openAfterS = Number(values['window-open-after']);
-    if (!Number.isFinite(openAfterS) || openAfterS < 0) throw new Error(`--window-open-after ${values['window-open-after']}: seconds`);
-    if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new Error('--update and --window are hawkBit deployment settings');
-    if (values['agent-tls'] && values.backend !== 'iotconnect') throw new Error('--agent-tls is for --backend iotconnect (the MQTT control channel)');
-    // The operator opens the maintenance window a while after the device started waiting.
-    let kit: { time: VirtualTime; server: ReferenceServer } | undefined;
-    let actionId: string | undefined;
-    let windowArmed = false;
-    const openWindowLater = (event: string): void => {
-      if (values.window === undefined || windowArmed || event !== 'window.wait' || !kit || !actionId) return;
-      windowArmed = true;
-      const { time, server } = kit;
-      time.after(openAfterS * 1000, () => server.hawkbit.setMaintenanceWindow(actionId!, 'available'));
-    };
-    if (values.server !== undefined && !/^https?:\/\/[^\s/]+/.test(values.server)) throw new Error(`--server ${values.server}: an http(s) URL`);
-    if (values.server === undefined && (values['device-id'] !== undefined || values.token !== undefined || (values.resolve ?? []).length > 0)) {
-      throw new Error('--device-id, --token and --resolve go with --server');
-    }
-    const hosts: Record<string, string> = {};
-    for (const pair of values.resolve ?? []) {
-      const m = /^([A-Za-z0-9.-]+)=([0-9A-Fa-f:.]+|[A-Za-z0-9.-]+)$/.exec(pair);
-      if (!m) throw new Error(`--resolve ${pair}: HOST=ADDR`);
-      hosts[m[1]] = m[2];
-    }
-    // Delta updates (tools/delta): the firmware fixtures are the default pair for --delta.
-    const wantsDelta = values.delta || values['delta-file'] !== undefined;
-    const firmware = wantsDelta && values.image === undefined && values['base-image'] === undefined ? path.join(repoRoot, 'test', 'fixtures', 'firmware') : undefined;
-    const image = new Uint8Array(readFileSync(values.image ?? (firmware ? path.join(firmware, 'fw-v1.1.0+2.signed.bin') : path.join(vectors, 'images', 'medium-v1.3.0+5.signed.bin'))));
-    const baseImage = new Uint8Array(readFileSync(values['base-image'] ?? (firmware ? path.join(firmware, 'fw-v1.0.0+1.signed.bin') : path.join(vectors, 'images', 'small-v1.2.3+4.signed.bin'))));
-    const delta = wantsDelta ? await simDelta(baseImage, image, values['delta-file']) : undefined;
-    const trustedKeyPem = readFileSync(values.key ?? path.join(vectors, 'keys', 'signing-key-p256.pub.pem'), 'utf8');
-    const tty = !values.json && process.stderr.isTTY;
-    let lastBar = -1;
-    const summary = await runDevkitUpdate({
-      modem: values.modem,
-      baud,
-      flowControl,
-      flashTiming,
-      backend: values.backend,
-      image,
-      baseImage,
-      trustedKeyPem,
-      flashFile: values.flash,
-      delta,
-      keyValueFile: values.state,
-      agentTls: values['agent-tls'],
-      faults,
-      seed: Number(values.seed),
-      server: values.server,
-      hosts: values.server === undefined ? undefined : hosts,
-      deviceId: values['device-id'],
-      authToken: values.token,
-      policy: segment === undefined ? undefined : { downloadSegmentBytes: segment },
-      deployment: update !== undefined || values.window !== undefined ? { update: update ?? 'forced', maintenanceWindow: values.window as 'unavailable' | undefined } : undefined,
-      onReady: (k) => (kit = k),
-      onBackend: (prepared) => (actionId = prepared.actionId),
-      onProgress: values.json
-        ? undefined
-        : (done, total) => {
-            const step = Math.floor((done / total) * 20);
-            if (step === lastBar) return;
-            lastBar = step;
-            process.stderr.write(tty ? `\r${bar(done, total)}` : `${bar(done, total)}\n`);
-          },
-      onLog: values.verbose
-        ? (e) => {
-            openWindowLater(e.event);
-            process.stderr.write(`${tty ? '\n' : ''}[${(e.at / 1000).toFixed(3)} s, boot ${e.boot}] ${e.level} ${e.event} ${e.fields ? JSON.stringify(e.fields) : ''}\n`);
-          }
-        : (e) => {
-            openWindowLater(e.event);
-            if (e.level === 'warn' || e.level === 'error' || e.event.startsWith('deployment.') || e.event.startsWith('reboot') || e.event === 'image.confirmed') {
-              process.stderr.write(`${tty ? '\n' : ''}[${(e.at / 1000).toFixed(1)} s] ${e.event} ${e.fields ? JSON.stringify(e.fields) : ''}\n`);
-            }
-          },
-      onBoot: values.json ? undefined : (boot, r) => process.stderr.write(`${tty ? '\n' : ''}MCUboot (boot ${boot}): ${r.outcome}, running ${r.version ?? '?'}\n`),
-    });
-    if (tty) process.stderr.write('\n');
-    if (values.json) {
-      const { logs, ...rest } = summary;
-      console.log(JSON.stringify({ ...rest, logCount: logs.length }, null, 2));
-    } else printSummary(summary, values.server);
-    if (values.history && !values.json) console.log(formatHistory(summary.history));
-    return summary.outcome === 'running' ? 0 : 1;
-  },
-};
+  } catch (error) {
+    // node:util parseArgs: unknown option, missing value: a usage error, one line.
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+
+/** Exit 0 only when the update ended as the run asked: installed, or kept (download only), or cancelled on request. */
+export function outcomeAsAsked(outcome: string, asked: { downloadOnly: boolean; cancel: boolean }): boolean {
+  if (asked.cancel) return outcome === 'cancelled';
+  if (asked.downloadOnly) return outcome === 'download-only';
+  return outcome === 'running';
+}

@@ -6,6 +6,7 @@
  * runs until the agent has reported the deployment's outcome (`xs-ota sim`, `npm start`, the
  * end-to-end tests).
  */
+import { existsSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import type { FlashPort } from '../../src/platform/flash.js';
 import type { KeyValuePort } from '../../src/platform/key-value.js';
@@ -20,7 +21,7 @@ import type { RecordedAck } from '../server/iotconnect.js';
 import { prepareBackend, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from './node-digest.js';
-import { SimA5000 } from './sim-a5000.js';
+import { loadSimA5000Store, SimA5000 } from './sim-a5000.js';
 import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
 import { createDevkitFlash, DEVKIT_LAYOUT, flashTiming, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout, type FlashTimingName } from './sim-flash.js';
 import { CpuBusy } from './cpu-busy.js';
@@ -142,6 +143,12 @@ export interface DevkitOptions {
    * A5000 and certified by the broker's CA (docs/tls.md); default: the modem's TLS.
    */
   agentTls?: boolean;
+  /**
+   * The simulated A5000's key store file (`xs-ota se provision` writes it): when it exists, the
+   * A5000 holds its objects instead of the trusted key (so `se remove` leaves the agent without
+   * a key, as on a real board).
+   */
+  a5000StoreFile?: string;
   faults?: DevkitFault[];
   seed?: number;
   /** Give up after this much virtual time (default 6 h). */
@@ -240,6 +247,14 @@ export interface DevkitSummary {
   history: HistoryEntry[];
   /** Why the device reset, in order ('power cut' or the agent's reboot reason). */
   resets: string[];
+  /**
+   * Indices (into `faults`) of download-fraction and event faults that never took effect: the
+   * event never came, or a power cut was scheduled N flash operations on and the device never
+   * did that many. A fault that never fired means the run did not test what was asked.
+   */
+  faultsNotFired: number[];
+  /** Power cuts that landed inside MCUboot's swap (a pending cut is not cleared at reset). */
+  cutsInBootloader: number;
 }
 
 export interface Devkit {
@@ -335,7 +350,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const bootloaderMs: number[] = [];
   const versionBefore = formatVersion(readSlotSummary(flash.primary)!.header.version);
 
-  const a5000 = new SimA5000({ clock: time, objects: new Map([[DEVKIT_KEY_OBJECT, { type: 'ec-p256-public', value: rawPublicPoint(options.trustedKeyPem) }]]) });
+  const provisioned = options.a5000StoreFile && existsSync(options.a5000StoreFile) ? loadSimA5000Store(options.a5000StoreFile) : undefined;
+  const a5000 = new SimA5000({ clock: time, objects: provisioned ?? new Map([[DEVKIT_KEY_OBJECT, { type: 'ec-p256-public', value: rawPublicPoint(options.trustedKeyPem) }]]) });
   // agentTls: the factory's step, the device key born in the A5000 (tools/devkit/device-identity.ts).
   const agentTls = prepared.controlTls ? await provisionDeviceIdentity(time, a5000, prepared.controlTls, `CN=${prepared.settings?.deviceId ?? DEVKIT_DEVICE_ID}`) : undefined;
   const modem = createSimModem(time, {
@@ -349,12 +365,22 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
 
   // A power cut: the flash tears its current operation, the MCU stops; everything after it fails.
   let powerLost = false;
+  // Faults that took effect; a power cut scheduled N flash operations on counts once it tears.
+  const effective = new Set<DevkitFault>();
+  let scheduledCut: DevkitFault | undefined;
+  const cutLanded = (): void => {
+    if (scheduledCut) effective.add(scheduledCut);
+    scheduledCut = undefined;
+  };
   const powered = <T>(fn: () => T): T => {
     if (powerLost) throw new PowerCut(flash.powerCut.ops);
     try {
       return fn();
     } catch (error) {
-      if (isPowerCut(error)) powerLost = true;
+      if (isPowerCut(error)) {
+        powerLost = true;
+        cutLanded();
+      }
       throw error;
     }
   };
@@ -376,9 +402,16 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     for (const fault of faults) {
       if (!fault.event || fired.has(fault) || fault.event.event !== entry.event || count < (fault.event.occurrence ?? 1)) continue;
       fired.add(fault);
-      if (fault.kind === 'cancel') cancelOnServer();
-      else if (fault.event.afterFlashOps === undefined) powerLost = true;
-      else flash.powerCut.afterOps(fault.event.afterFlashOps, 'random');
+      if (fault.kind === 'cancel') {
+        cancelOnServer();
+        effective.add(fault);
+      } else if (fault.event.afterFlashOps === undefined) {
+        powerLost = true;
+        effective.add(fault);
+      } else {
+        scheduledCut = fault;
+        flash.powerCut.afterOps(fault.event.afterFlashOps, 'random');
+      }
     }
   };
   const resets: string[] = [];
@@ -402,8 +435,11 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     for (const fault of faults) {
       if (fault.at === undefined || fired.has(fault) || fraction < fault.at) continue;
       fired.add(fault);
-      if (fault.kind === 'power-cut') flash.powerCut.afterOps(1, 'random');
-      else if (fault.kind === 'link-drop') modem.modem.dropLink();
+      if (fault.kind === 'power-cut') {
+        scheduledCut = fault;
+        flash.powerCut.afterOps(1, 'random');
+      } else effective.add(fault);
+      if (fault.kind === 'link-drop') modem.modem.dropLink();
       else if (fault.kind === 'modem-reboot') modem.modem.setFaults({ rebootAt: 0 });
       else if (fault.kind === 'uart-noise') modem.modem.setFaults({ garbageAt: 64, garbageBytes: 16 });
       else if (fault.kind === 'cancel') cancelOnServer();
@@ -435,13 +471,28 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
 
   const trustedKeyPem = options.trustedKeyPem;
   const mcubootOutcomes: McubootResult['outcome'][] = [];
+  let cutsInBootloader = 0;
   const runMcuboot = async (): Promise<void> => {
-    flash.powerCut.clear();
-    flash.powerCut.powerOn();
-    powerLost = false;
+    let result: McubootResult;
     cpu.clear();
     const before = cpu.blockedMs;
-    const result = bootMcuboot(flash, { trustedKeyPem, maxSectors: layout.maxSectors });
+    // A cut still scheduled (power-cut@event:reboot.swap+N: more flash operations than the agent
+    // did before its reset) lands in the bootloader's swap: MCUboot dies mid-swap, the board
+    // powers up again and MCUboot resumes from its swap status, as on hardware.
+    for (;;) {
+      if (!flash.device.powered) flash.powerCut.powerOn();
+      powerLost = false;
+      try {
+        result = bootMcuboot(flash, { trustedKeyPem, maxSectors: layout.maxSectors });
+        break;
+      } catch (error) {
+        if (!isPowerCut(error)) throw error;
+        cutLanded();
+        cutsInBootloader++;
+        resets.push('power cut (in MCUboot)');
+        flash.powerCut.powerOn();
+      }
+    }
     // The bootloader's flash work (validation reads, the swap's erases and programs) takes time.
     bootloaderMs.push(cpu.blockedMs - before);
     if (cpu.deferUntil > time.now()) await time.advance(cpu.deferUntil - time.now());
@@ -569,6 +620,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     secondary: readSwapState(flash.secondary),
     history: new UpdateHistory(keyValue).entries(),
     resets,
+    faultsNotFired: faults.flatMap((f, i) => ((f.at !== undefined || f.event !== undefined) && !effective.has(f) ? [i] : [])),
+    cutsInBootloader,
   };
   return summary;
 }

@@ -61,6 +61,10 @@ export class NodeSignatureVerifier implements SignatureVerifier {
     this.verifySync(check);
   }
 
+  async provisionedKeyHash(): Promise<Uint8Array> {
+    return this.keyHash;
+  }
+
   /** The same check, synchronous (the XS bridge serves it as a host call). */
   verifySync(check: SignatureCheck): void {
     this.calls++;

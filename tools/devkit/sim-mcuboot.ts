@@ -32,14 +32,26 @@ import {
   type SwapTypeName,
 } from '../../src/image/trailer.js';
 import { IMAGE_F, IMAGE_MAGIC } from '../../src/image/header.js';
-import { ALLOWED_UNPROTECTED, TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../../src/image/tlv.js';
+import { TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../../src/image/tlv.js';
+
+/**
+ * image_validate.c allowed_unprot_tlvs with this build's #ifs resolved (no MCUBOOT_SIGN_PURE, no
+ * MCUBOOT_HMAC_SHA512), copied from the C rather than from the agent's table on purpose.
+ */
+const MCUBOOT_ALLOWED_UNPROT_TLVS: readonly number[] = [
+  TLV.KEYHASH, TLV.PUBKEY, TLV.SHA256, TLV.SHA384, TLV.SHA512, TLV.RSA2048_PSS, TLV.ECDSA224,
+  TLV.ECDSA_SIG, TLV.RSA3072_PSS, TLV.ED25519, TLV.ENC_RSA2048, TLV.ENC_KW, TLV.ENC_EC256, TLV.ENC_X25519,
+];
 
 const IDX_0 = 1;
 const STATE_0 = 1;
 const STATE_1 = 2;
 const STATE_2 = 3;
-/** loader.c BOOT_TMPBUF_SZ: boot_copy_region moves data in pieces of this size. */
-const BOOT_TMPBUF_SZ = 256;
+/**
+ * loader.c BUF_SZ: boot_copy_region moves data in pieces of this size (1024 unless BOOT_MAX_ALIGN
+ * is larger; BOOT_TMPBUF_SZ, 256, is only bootutil_img_hash's read buffer).
+ */
+const BOOT_COPY_BUF_SZ = 1024;
 
 export interface McubootFlash {
   primary: FlashPort;
@@ -101,6 +113,10 @@ class Area {
   erase(off: number, len: number): void {
     for (let at = off; at < off + len; at += this.sector) this.port.eraseBlock(at / this.sector);
   }
+  /** boot_erase_region(..., backwards = true): the highest sector first. */
+  eraseBackwards(off: number, len: number): void {
+    for (let at = off + len - this.sector; at >= off; at -= this.sector) this.port.eraseBlock(at / this.sector);
+  }
   /** boot_write_trailer: data padded to the write alignment with the erase value. */
   writeTrailer(off: number, data: Uint8Array): void {
     const len = Math.ceil(data.length / this.align) * this.align;
@@ -115,6 +131,14 @@ class Area {
 
 export function bootMcuboot(flash: McubootFlash, options: McubootOptions): McubootResult {
   return new Mcuboot(flash, options).boot();
+}
+
+/**
+ * boot_is_header_valid + bootutil_img_validate alone on one slot: 'ok', or why MCUboot refuses
+ * the image (the differential test compares this with the agent's verdict).
+ */
+export function mcubootImageCheck(slot: FlashPort, options: McubootOptions): string {
+  return new Mcuboot({ primary: slot, secondary: slot, scratch: slot }, options).imageCheck(new Area('secondary', slot));
 }
 
 class Mcuboot {
@@ -286,7 +310,12 @@ class Mcuboot {
     return 'ok';
   }
 
-  /** boot_is_header_valid + bootutil_img_validate. Returns 'ok' or why not. */
+  /**
+   * boot_is_header_valid + bootutil_img_validate (image_validate.c @2d4bacc3, EC256 + SHA-256,
+   * MCUBOOT_USE_TLV_ALLOW_LIST, no MCUBOOT_HW_KEY), with tlv.c's iterator. Returns 'ok' or why not.
+   * Written from the C, independently of the agent's src/image/mcuboot-rules.ts: the
+   * differential test (test/unit/image/mcuboot-parity.spec.ts) compares the two.
+   */
   imageCheck(area: Area): string {
     const head = area.read(0, 32);
     const hv = new DataView(head.buffer);
@@ -296,65 +325,78 @@ class Mcuboot {
     const imgSize = hv.getUint32(12, true);
     const flags = hv.getUint32(16, true);
     if (flags & (IMAGE_F.ENCRYPTED_AES128 | IMAGE_F.ENCRYPTED_AES256 | IMAGE_F.COMPRESSED_LZMA1 | IMAGE_F.COMPRESSED_LZMA2)) return 'unsupported flags';
+    // boot_is_header_valid: boot_u32_safe_add(hdr_size, img_size) and the sum inside the slot.
     if (hdrSize + imgSize >= area.size) return 'header sizes';
+    // bootutil_max_image_size (swap-scratch: app_max_size): the slot minus its trailer.
     const maxImage = area.size - this.trailerSz;
-    let off = hdrSize + imgSize;
-    if (off + 4 > maxImage) return 'TLV info beyond slot';
+    // bootutil_tlv_iter_begin
+    const off = hdrSize + imgSize;
+    if (off + 4 > area.size) return 'TLV info beyond slot';
     let info = new DataView(area.read(off, 4).buffer);
-    let protEnd = 0;
-    if (protSize > 0) {
-      if (info.getUint16(0, true) !== TLV_PROT_INFO_MAGIC || info.getUint16(2, true) !== protSize) return 'protected TLV info';
-      protEnd = off + protSize;
-      if (protEnd + 4 > maxImage) return 'TLV info beyond slot';
-      info = new DataView(area.read(protEnd, 4).buffer);
-    }
+    if (info.getUint16(0, true) === TLV_PROT_INFO_MAGIC) {
+      if (info.getUint16(2, true) !== protSize) return 'protected TLV info';
+      if (off + protSize + 4 > area.size) return 'TLV info beyond slot';
+      info = new DataView(area.read(off + protSize, 4).buffer);
+    } else if (protSize !== 0) return 'protected TLV info';
     if (info.getUint16(0, true) !== TLV_INFO_MAGIC) return 'TLV info magic';
-    const tlvStart = protSize > 0 ? protEnd : off;
-    const tlvEnd = tlvStart + info.getUint16(2, true);
+    const protEnd = off + protSize;
+    const tlvEnd = off + protSize + info.getUint16(2, true);
     if (tlvEnd > maxImage) return 'TLV area beyond slot';
+    // bootutil_img_hash: header + body + protected TLVs.
     const hashed = hdrSize + imgSize + protSize;
     const region = area.read(0, hashed);
     const hash = createHash('sha256').update(region).digest();
-    let hashValid = false;
-    let sigValid = false;
-    let key: KeyObject | undefined;
+    let imageHashValid = false;
+    let validSignature = false;
+    let keyId = -1;
+    // bootutil_tlv_iter_next (IMAGE_TLV_ANY, prot false)
     let at = off + 4;
     while (at < tlvEnd) {
-      if (protEnd > 0 && at === protEnd) at += 4;
-      if (at >= tlvEnd) break;
+      if (protSize > 0 && at === protEnd) {
+        at += 4;
+        continue;
+      }
+      if (4 > tlvEnd - at) return 'TLV header runs past the area';
       const t = new DataView(area.read(at, 4).buffer);
       const type = t.getUint16(0, true);
       const len = t.getUint16(2, true);
+      if (len > tlvEnd - at - 4) return 'TLV runs past the area';
       const valueAt = at + 4;
-      if (valueAt + len > tlvEnd) return 'TLV runs past the area';
       const isProt = at < protEnd;
       at = valueAt + len;
-      if (!isProt && !ALLOWED_UNPROTECTED.includes(type)) return `unprotected TLV 0x${type.toString(16)} not allowed`;
+      if (!isProt && !MCUBOOT_ALLOWED_UNPROT_TLVS.includes(type)) return `unprotected TLV 0x${type.toString(16)} not permitted`;
       if (type === TLV.SHA256) {
         if (len !== 32) return 'SHA256 TLV length';
         if (!Buffer.from(area.read(valueAt, 32)).equals(hash)) return 'hash mismatch';
-        hashValid = true;
+        imageHashValid = true;
       } else if (type === TLV.KEYHASH) {
-        const kh = Buffer.from(area.read(valueAt, len)).toString('hex');
-        key = this.keys.find((k) => k.hash === kh)?.key;
+        if (len > 32) return 'KEYHASH longer than KEY_BUF_SIZE';
+        keyId = this.findKey(area.read(valueAt, len));
       } else if (type === TLV.ECDSA_SIG) {
-        if (!key) continue;
-        const sig = area.read(valueAt, len);
-        let ok = false;
-        try {
-          ok = cryptoVerify('sha256', region, key, sig);
-        } catch {
-          ok = false;
+        if (keyId < 0 || keyId >= this.keys.length) {
+          keyId = -1;
+          continue;
         }
-        if (ok) sigValid = true;
-        key = undefined;
-      } else if (type === TLV.SEC_CNT && !isProt) {
-        return 'SEC_CNT not protected';
+        if (len > 128) return 'ECDSA_SIG longer than SIG_BUF_SIZE';
+        const sig = area.read(valueAt, len);
+        try {
+          validSignature = cryptoVerify('sha256', region, this.keys[keyId].key, sig);
+        } catch {
+          validSignature = false;
+        }
+        keyId = -1;
       }
     }
-    if (!hashValid) return 'no valid hash';
-    if (!sigValid) return 'no signature verified with a trusted key';
+    if (!imageHashValid) return 'no valid hash';
+    if (!validSignature) return 'no signature verified with a trusted key';
     return 'ok';
+  }
+
+  /** bootutil_find_key: the first key whose SPKI SHA-256 starts with the KEYHASH (memcmp over its length). */
+  findKey(keyHash: Uint8Array): number {
+    if (keyHash.length > 32) return -1;
+    const want = Buffer.from(keyHash).toString('hex');
+    return this.keys.findIndex((k) => k.hash.startsWith(want));
   }
 
   imageHashTlv(area: Area): string | undefined {
@@ -443,34 +485,52 @@ class Mcuboot {
     area.writeTrailer(area.size - TRAILER_FROM_END.magic, BOOT_MAGIC);
   }
 
-  /** swap_erase_trailer_sectors: from the last sector down until the trailer is covered. */
-  eraseTrailerSectors(area: Area): void {
-    let total = 0;
-    let sector = area.size / area.sector - 1;
-    do {
-      area.erase(sector * area.sector, area.sector);
-      sector--;
-      total += area.sector;
-    } while (total < this.trailerSz);
+  /**
+   * swap_scramble_trailer_sectors (swap_misc.c): erase, backwards, from the sector holding the
+   * trailer's start (boot_trailer_scramble_offset) to the end of the area.
+   */
+  scrambleTrailerSectors(area: Area): void {
+    const from = this.firstTrailerSectorOff(area);
+    area.eraseBackwards(from, area.size - from);
   }
 
-  /** copy in BOOT_TMPBUF_SZ pieces (boot_copy_region) */
+  /** boot_img_sector_off(boot_get_first_trailer_sector(...)) for uniform sectors. */
+  firstTrailerSectorOff(area: Area): number {
+    let first = area.size / area.sector - 1;
+    let covered = area.sector;
+    while (covered < this.trailerSz) {
+      first--;
+      covered += area.sector;
+    }
+    return first * area.sector;
+  }
+
+  /** boot_copy_region: read then program BUF_SZ (1024) bytes at a time. */
   copyRegion(src: Area, dst: Area, offSrc: number, offDst: number, sz: number): void {
-    for (let done = 0; done < sz; done += BOOT_TMPBUF_SZ) {
-      const n = Math.min(BOOT_TMPBUF_SZ, sz - done);
+    for (let done = 0; done < sz; done += BOOT_COPY_BUF_SZ) {
+      const n = Math.min(BOOT_COPY_BUF_SZ, sz - done);
       dst.port.write(offDst + done, src.read(offSrc + done, n));
     }
   }
 
-  /** boot_swap_sectors (swap_scratch.c): primary <-> secondary through scratch, 3 logged steps. */
+  /**
+   * boot_swap_sectors (swap_scratch.c @2d4bacc3): primary <-> secondary through scratch, three
+   * logged steps, in the bootloader's order of flash operations.
+   */
   swapSectors(idx: number, sz: number, bs: BootStatus): void {
     const P = this.primary;
     const S = this.secondary;
     const X = this.scratch;
     const imgOff = idx * P.sector;
     let copySz = sz;
-    const lastSector = P.size / P.sector - 1;
-    if (imgOff + sz > lastSector * P.sector) copySz -= this.trailerSz;
+    const firstTrailerOffPrimary = this.firstTrailerSectorOff(P);
+    // The group holds (part of) the trailer sector: copy only up to the trailer, and never over
+    // the scratch's own status area.
+    if (imgOff + sz > firstTrailerOffPrimary) {
+      copySz = P.size - imgOff - this.trailerSz;
+      const scratchTrailerOff = this.statusOff(X);
+      if (copySz > scratchTrailerOff) copySz = scratchTrailerOff;
+    }
     bs.useScratch = bs.idx === IDX_0 && copySz !== sz;
 
     if (bs.state === STATE_0) {
@@ -478,7 +538,7 @@ class Mcuboot {
       if (bs.idx === IDX_0) {
         this.statusInit(X, bs);
         if (!bs.useScratch) {
-          this.eraseTrailerSectors(P);
+          this.scrambleTrailerSectors(P);
           this.statusInit(P, bs);
           X.erase(0, X.size);
         }
@@ -488,14 +548,24 @@ class Mcuboot {
       bs.state = STATE_1;
     }
     if (bs.state === STATE_1) {
-      S.erase(imgOff, sz);
+      let eraseSz = sz;
+      if (bs.idx === IDX_0) {
+        // Only the primary may hold the status: scramble the secondary's trailer first.
+        this.scrambleTrailerSectors(S);
+        if (bs.useScratch) eraseSz = this.firstTrailerSectorOff(S) - imgOff;
+      }
+      if (eraseSz > 0) S.erase(imgOff, eraseSz);
       this.copyRegion(P, S, imgOff, imgOff, copySz);
-      if (bs.idx === IDX_0 && !bs.useScratch) this.eraseTrailerSectors(S);
       this.writeStatus(bs);
       bs.state = STATE_2;
     }
     if (bs.state === STATE_2) {
-      P.erase(imgOff, sz);
+      let eraseSz = sz;
+      if (bs.useScratch) {
+        this.scrambleTrailerSectors(P);
+        eraseSz = firstTrailerOffPrimary - imgOff;
+      }
+      if (eraseSz > 0) P.erase(imgOff, eraseSz);
       this.copyRegion(X, P, 0, imgOff, copySz);
       if (bs.useScratch) {
         this.copyRegion(X, P, this.statusOff(X), imgOff + copySz, (BOOT_STATUS_STATE_COUNT - 1) * X.align);
@@ -512,10 +582,11 @@ class Mcuboot {
       this.writeStatus(bs);
       bs.idx++;
       bs.state = STATE_0;
-      // swap_scratch.c (mcu-tools/mcuboot 0218d02, as read) erases the whole scratch area first
-      // sector first: a power cut before its last sector is erased leaves the scratch trailer
-      // (magic + stale status) and the next boot redoes this group from a half-erased scratch.
-      if (eraseScratch) X.erase(0, X.size);
+      // mcu-tools/mcuboot f76fba70 "swap_scratch: Fix issue with bricking device": the scratch is
+      // erased backwards (boot_scramble_region(..., true)), its trailer first, so a cut during
+      // this erase can no longer leave a scratch trailer over half-erased data for the next boot
+      // to copy back into the primary.
+      if (eraseScratch) X.eraseBackwards(0, X.size);
     }
   }
 }

@@ -62,6 +62,12 @@ export function signImage(input: Uint8Array, options: SignOptions): Uint8Array {
   }
   const prot: { type: number; value: Uint8Array }[] = [];
   if (options.securityCounter !== undefined) {
+    // SEC_CNT is a u32 (imgtool: --security-counter, bootutil image_validate.c reads 4 bytes):
+    // a value that does not fit must be refused, never truncated (4294967296 >>> 0 is 0).
+    const c = options.securityCounter;
+    if (!Number.isInteger(c) || c < 0 || c > 0xffffffff) {
+      throw new OtaError('invalid-argument', `--security-counter ${c} is outside 0..4294967295 (SEC_CNT is a u32)`);
+    }
     const v = new Uint8Array(4);
     new DataView(v.buffer).setUint32(0, options.securityCounter >>> 0, true);
     prot.push({ type: TLV.SEC_CNT, value: v });

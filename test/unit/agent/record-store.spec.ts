@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { RecordStore } from '../../../src/agent/record-store.js';
+import { crc32Ascii } from '../../../src/util/crc32.js';
+import { RecordStore, seqNewer, SEQ_MODULUS } from '../../../src/agent/record-store.js';
 import type { KeyValuePort } from '../../../src/platform/key-value.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
@@ -33,6 +34,40 @@ class LateFailure implements KeyValuePort {
 }
 
 describe('record store', () => {
+  /** Writes a valid bank by hand with sequence `seq` (a header from another firmware, or a corrupted one). */
+  function plant(kv: SimKeyValue, bank: 'a' | 'b', seq: number | string, text: string): void {
+    kv.write(`rs.${bank}.0`, text);
+    kv.write(`rs.${bank}`, `R1 ${seq} 1 ${text.length} ${crc32Ascii(text).toString(16).padStart(8, '0')}`);
+  }
+
+  it('a header with sequence 9007199254740991 (the largest safe integer) does not make later saves unloadable', () => {
+    const kv = new SimKeyValue();
+    plant(kv, 'a', 9007199254740991, 'planted');
+    const store = new RecordStore(kv, 'rs', MAX);
+    assert.equal(store.load().text, 'planted');
+    for (let i = 0; i < 4; i++) {
+      store.save(`save ${i}`);
+      const loaded = fresh(kv);
+      assert.equal(loaded.text, `save ${i}`, `save ${i} loads`);
+      assert.deepEqual(loaded.discarded, []);
+    }
+  });
+
+  it('sequence numbers wrap modulo 2^32 in serial order, whichever bank holds the larger one', () => {
+    assert.ok(seqNewer(0, SEQ_MODULUS - 1));
+    assert.ok(seqNewer(5, 3) && !seqNewer(3, 5) && !seqNewer(4, 4));
+    for (const start of [SEQ_MODULUS - 2, 2 ** 40, 0x7fff_ffff]) {
+      const kv = new SimKeyValue();
+      plant(kv, 'b', start, 'old');
+      const store = new RecordStore(kv, 'rs', MAX);
+      store.load();
+      for (let i = 0; i < 5; i++) {
+        store.save(`n${i}`);
+        assert.equal(fresh(kv).text, `n${i}`, `start ${start}, save ${i}`);
+      }
+    }
+  });
+
   it('runs on the device limit: 255-byte values', () => {
     const kv = new SimKeyValue();
     assert.equal(kv.maxValueLength, 255);

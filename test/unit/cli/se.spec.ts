@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hex } from '../../../src/util/bytes.js';
 import { command } from '../../../tools/cli/se.js';
+import { run } from '../../../tools/cli/main.js';
 import { SimA5000, loadSimA5000Store } from '../../../tools/devkit/sim-a5000.js';
 import { NodeDigest } from '../../../tools/devkit/node-digest.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
@@ -50,11 +51,23 @@ describe('cli: xs-ota se', () => {
   it('refuses a file that is no P-256 key, and reserved object ids', async () => {
     const junk = path.join(dir, 'junk.pem');
     writeFileSync(junk, 'not a key');
-    await assert.rejects(command.run(['provision', '--key', junk, '--store', store]), /not a PEM\/DER public key/);
-    await assert.rejects(
-      command.run(['provision', '--key', fixturePath('se05x-images', 'signing-key-p256.pub.pem'), '--object', '0x7FFF0201', '--store', store]),
-      /applet-reserved/,
-    );
+    const errors: string[] = [];
+    const err = console.error;
+    console.error = (...a: unknown[]) => void errors.push(a.join(' '));
+    try {
+      // A bad file: exit 1, one line, no OpenSSL text; a reserved id: a usage error, exit 2.
+      assert.equal(await run(['se', 'provision', '--key', junk, '--store', store]), 1);
+      assert.match(errors.join('\n'), /not a PEM\/DER public key/);
+      assert.doesNotMatch(errors.join('\n'), /DECODER|error:[0-9A-F]{8}/);
+      assert.equal(await run(['se', 'provision', '--key', fixturePath('se05x-images', 'signing-key-p256.pub.pem'), '--object', '0x7FFF0201', '--store', store]), 2);
+      assert.match(errors.join('\n'), /applet-reserved/);
+      // --help anywhere: usage, exit 0, nothing written.
+      assert.equal(await command.run(['provision', '--help']), 0);
+      assert.equal(await command.run(['provision', '--key', junk, '--store', store, '-h']), 0);
+      assert.equal(await run(['se', 'provision', '--frob', 'x']), 2);
+    } finally {
+      console.error = err;
+    }
     assert.throws(() => readFileSync(store), /ENOENT/);
   });
   it('keygen: the key pair is generated in the A5000 and kept in its store; csr: a PKCS#10 request signed in the SE, which openssl req -verify accepts', async () => {

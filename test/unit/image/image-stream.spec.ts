@@ -11,7 +11,7 @@ import { isOtaError, OtaError, type OtaReason } from '../../../src/util/errors.j
 import type { SignatureVerifier } from '../../../src/image/signature.js';
 import { NodeDigest } from '../../../tools/devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../../../tools/devkit/node-signature-verifier.js';
-import { expectedReason, loadMcubootVectors, splitPoints, trustedPublicPem, vectorBytes } from '../../support/mcuboot-vectors.js';
+import { expectedReason, loadMcubootVectors, MCUBOOT_VECTORS_ENV, MUST_REJECT, splitPoints, trustedPublicPem, vectorBytes, verdictMatches } from '../../support/mcuboot-vectors.js';
 
 const set = loadMcubootVectors();
 const digest = new NodeDigest();
@@ -66,7 +66,8 @@ describe('image/ImageStream: imgtool vectors', () => {
       const bytes = vectorBytes(set, v.file);
 
       it(`gives verdict ${expected}`, async () => {
-        assert.equal(await verdict(bytes), expected);
+        const got = await verdict(bytes);
+        assert.ok(verdictMatches(expected, got), `verdict ${got}, expected ${expected} (${v.failing_check ?? 'valid'})`);
       });
 
       it('parses header, TLVs and hashes as vectors.json records', function () {
@@ -74,7 +75,14 @@ describe('image/ImageStream: imgtool vectors', () => {
           assert.throws(() => parse(bytes), (e: unknown) => e instanceof OtaError && e.reason === 'truncated');
           return;
         }
-        const image = parse(bytes);
+        let image: ReturnType<typeof parse>;
+        try {
+          image = parse(bytes);
+        } catch (error) {
+          // An unmapped rejection may be structural: the verdict test above covers it.
+          if (expected === MUST_REJECT && error instanceof OtaError) return;
+          throw error;
+        }
         const h = v.parsed.header;
         assert.equal(image.header.hdrSize, h.hdr_size);
         assert.equal(image.header.imgSize, h.img_size);
@@ -99,7 +107,8 @@ describe('image/ImageStream: imgtool vectors', () => {
       it('gives the same verdict split into two chunks at every boundary tested', async function () {
         this.timeout(60_000);
         for (const at of splitPoints(v, bytes.length)) {
-          assert.equal(await verdict(bytes, [at, bytes.length - at]), expected, `split at ${at}`);
+          const got = await verdict(bytes, [at, bytes.length - at]);
+          assert.ok(verdictMatches(expected, got), `split at ${at}: ${got}, expected ${expected}`);
         }
       });
 
@@ -107,7 +116,8 @@ describe('image/ImageStream: imgtool vectors', () => {
         this.timeout(60_000);
         for (const size of bytes.length > 8192 ? [61, 512, 4096] : [1, 3, 8, 61, 512, 4096]) {
           const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, () => size);
-          assert.equal(await verdict(bytes, chunks), expected, `chunks of ${size}`);
+          const got = await verdict(bytes, chunks);
+          assert.ok(verdictMatches(expected, got), `chunks of ${size}: ${got}, expected ${expected}`);
         }
       });
     });
@@ -132,7 +142,8 @@ describe('image/ImageStream: imgtool vectors', () => {
   });
 
   it('the trusted key hash is the README value', () => {
-    assert.equal(hex(verifier.keyHash), 'be8218e6079d6c183cfcd944d8cb113f8d4b651441e2d2c3b6e4bd72c8b87807');
+    // The public set's README value; another set (XS_OTA_VECTORS_MCUBOOT) has its own key.
+    if (!process.env[MCUBOOT_VECTORS_ENV]) assert.equal(hex(verifier.keyHash), 'be8218e6079d6c183cfcd944d8cb113f8d4b651441e2d2c3b6e4bd72c8b87807');
     assert.deepEqual(verifier.keyHash, unhex(set.keys.find((k) => k.name === set.trusted_key)!.keyhash_sha256_of_spki_der));
   });
 });

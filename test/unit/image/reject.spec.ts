@@ -49,6 +49,12 @@ function craft(c: Craft = {}): Uint8Array {
   return out;
 }
 
+function flipLast(sig: Uint8Array): Uint8Array {
+  const out = sig.slice();
+  out[out.length - 1] ^= 0x01;
+  return out;
+}
+
 async function verdict(bytes: Uint8Array): Promise<string> {
   try {
     const s = new ImageStream({ digest: new NodeDigest() });
@@ -68,6 +74,7 @@ const CASES: [string, Craft, string][] = [
   ['encrypted (AES128) flag', { flags: IMAGE_F.ENCRYPTED_AES128 }, 'unsupported-flags'],
   ['RAM_LOAD flag', { flags: IMAGE_F.RAM_LOAD }, 'unsupported-flags'],
   ['img_size beyond the slot minus trailer', { imgSize: 0x60000 - 3120 - 0x200 }, 'too-large'],
+  ['an image reaching into the slot\'s last (trailer) sector', { imgSize: 0x5f000 - 0x200 - 2 }, 'last-sector'],
   ['img_size that overflows u32 with hdr_size', { imgSize: 0xffffffff }, 'too-large'],
   ['unprotected TLV info magic wrong', { infoMagic: 0x1234 }, 'tlv-malformed'],
   ['protected area with the unprotected magic', { prot: [{ type: TLV.SEC_CNT, value: new Uint8Array(4) }], protMagic: TLV_INFO_MAGIC }, 'tlv-malformed'],
@@ -82,7 +89,40 @@ const CASES: [string, Craft, string][] = [
   ['DER with a wrong SEQUENCE length', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: Uint8Array.from([s[0], s[1] + 1, ...s.subarray(2)]) }] }, 'signature-malformed'],
   ['DER with a negative r', { tlvs: (h, _s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: Uint8Array.from([0x30, 6, 2, 1, 0x80, 2, 1, 1]) }] }, 'signature-malformed'],
   ['DER with P-384-sized scalars', { tlvs: (h, _s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: Uint8Array.from([0x30, 100, 2, 48, ...new Uint8Array(48).fill(1), 2, 48, ...new Uint8Array(48).fill(1)]) }] }, 'unsupported-signature'],
-  ['PUBKEY (full key) instead of KEYHASH', { tlvs: (h, s) => [{ type: TLV.SHA256, value: h }, { type: TLV.PUBKEY, value: p256KeyInfo(key).spki }, { type: TLV.ECDSA_SIG, value: s }] }, 'valid'],
+  // mcuboot-rules.ts rule 8: without MCUBOOT_HW_KEY, PUBKEY is allowed but ignored, so the
+  // signature after it has no key and never counts.
+  ['PUBKEY (full key) instead of KEYHASH', { tlvs: (h, s) => [{ type: TLV.SHA256, value: h }, { type: TLV.PUBKEY, value: p256KeyInfo(key).spki }, { type: TLV.ECDSA_SIG, value: s }] }, 'signature-missing'],
+  ['PUBKEY and KEYHASH: the KEYHASH selects the key', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.PUBKEY, value: p256KeyInfo(key).spki }, { type: TLV.ECDSA_SIG, value: s }] }, 'valid'],
+  // Rule 5: every SHA256 TLV is compared.
+  ['a second, non-matching SHA256 TLV', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }, { type: TLV.SHA256, value: new Uint8Array(32) }] }, 'hash-mismatch'],
+  ['a second SHA256 TLV equal to the first', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }] }, 'valid'],
+  ['a SHA256 TLV in the protected area (it cannot equal a hash over itself)', { prot: [{ type: TLV.SHA256, value: new Uint8Array(32) }] }, 'hash-mismatch'],
+  // Rule 6 and 7: KEYHASH length; bootutil_find_key compares keyhash_len bytes.
+  ['KEYHASH longer than 32 bytes', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: concatBytes(k, Uint8Array.of(0)) }, { type: TLV.ECDSA_SIG, value: s }] }, 'key-hash-malformed'],
+  ['KEYHASH truncated to 16 bytes of the trusted key hash (bootutil_find_key memcmp)', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k.subarray(0, 16) }, { type: TLV.ECDSA_SIG, value: s }] }, 'valid'],
+  // Rule 8: other algorithms' hashes and signatures are allowed and ignored.
+  ['SHA384 TLV beside the SHA256 one', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.SHA384, value: new Uint8Array(48) }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }] }, 'valid'],
+  ['ED25519 TLV beside the ECDSA signature', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ED25519, value: new Uint8Array(64) }, { type: TLV.ECDSA_SIG, value: s }] }, 'valid'],
+  ['SIG_PURE unprotected (not allowed without MCUBOOT_SIGN_PURE)', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }, { type: TLV.SIG_PURE, value: Uint8Array.of(1) }] }, 'tlv-unknown'],
+  ['ENC_X25519_SHA512 unprotected (not allowed without MCUBOOT_HMAC_SHA512)', { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }, { type: TLV.ENC_X25519_SHA512, value: new Uint8Array(4) }] }, 'tlv-unknown'],
+  // Rule 10: the last signature under the provisioned key decides.
+  [
+    'two signatures under the trusted key, the last bad',
+    { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: flipLast(s) }] },
+    'bad-signature',
+  ],
+  [
+    'two signatures under the trusted key, the first bad',
+    { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: flipLast(s) }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }] },
+    'valid',
+  ],
+  [
+    'the trusted key signs, then a bad signature under another key (skipped)',
+    { tlvs: (h, s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: s }, { type: TLV.KEYHASH, value: p256KeyInfo(other).keyHash }, { type: TLV.ECDSA_SIG, value: flipLast(s) }] },
+    'valid',
+  ],
+  ['ECDSA_SIG over 128 bytes under the trusted key', { tlvs: (h, _s, k) => [{ type: TLV.SHA256, value: h }, { type: TLV.KEYHASH, value: k }, { type: TLV.ECDSA_SIG, value: new Uint8Array(129) }] }, 'signature-malformed'],
+  ['a KEYHASH in the protected area pairs with the unprotected ECDSA_SIG', { prot: [{ type: TLV.KEYHASH, value: p256KeyInfo(key).keyHash }], tlvs: (h, s) => [{ type: TLV.SHA256, value: h }, { type: TLV.ECDSA_SIG, value: s }] }, 'valid'],
   [
     'another key signs first, then the trusted key',
     {
@@ -106,6 +146,13 @@ describe('image/ImageStream: rejection reasons', () => {
       assert.equal(await verdict(craft(c)), expected);
     });
   }
+
+  it('allowLastSector: MCUboot\'s own limit (the trailer) applies instead', async () => {
+    const s = new ImageStream({ digest: new NodeDigest(), allowLastSector: true });
+    // The header alone is checked against the room: 0x5f000 - 2 + a few TLVs still fits below 0x5f3d0.
+    const bytes = craft({ imgSize: 0x5f000 - 0x200 - 2 });
+    assert.equal(s.push(bytes.subarray(0, 0x200)), 0x200);
+  });
 
   it('the header is available (for the version policy) before the body arrives', () => {
     const bytes = craft();

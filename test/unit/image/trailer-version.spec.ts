@@ -26,12 +26,14 @@ describe('image/trailer', () => {
     });
   }
 
-  it('swap table: revert only for a swapped-in, unconfirmed primary with an unset secondary', () => {
+  it('swap table: revert for a swapped-in, unconfirmed primary, whatever the secondary magic (boot_swap_tables BOOT_MAGIC_ANY)', () => {
     const swapped: SwapState = { magic: 'good', swapType: SWAP_TYPE.TEST, imageNum: 0, copyDone: 'set', imageOk: 'unset' };
     assert.equal(swapTypeFor(swapped, erased), SWAP_TYPE.REVERT);
     assert.equal(swapTypeFor({ ...swapped, imageOk: 'set' }, erased), SWAP_TYPE.NONE);
     assert.equal(swapTypeFor({ ...swapped, copyDone: 'unset' }, erased), SWAP_TYPE.NONE);
-    assert.equal(swapTypeFor(swapped, { ...erased, magic: 'bad' }), SWAP_TYPE.NONE);
+    assert.equal(swapTypeFor(swapped, { ...erased, magic: 'bad' }), SWAP_TYPE.REVERT);
+    // A good secondary matches the TEST/PERM rows first.
+    assert.equal(swapTypeFor(swapped, { ...erased, magic: 'good' }), SWAP_TYPE.TEST);
     assert.equal(swapTypeFor(erased, erased), SWAP_TYPE.NONE);
   });
 

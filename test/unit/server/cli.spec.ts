@@ -34,4 +34,26 @@ describe('xs-ota server (CLI)', () => {
     assert.match(out, /"kind":"hawkbit-config-data"/);
     assert.match(out, /"execution":"closed","result":\{"finished":"success"\}/);
   });
+
+  it('announces the image header\'s version by default; a bogus --version or --sleep is a usage error', async () => {
+    const image = path.join(repoRoot, 'test', 'fixtures', 'mcuboot', 'images', 'small-v1.2.3+4.signed.bin');
+    const child = spawn(process.execPath, [path.join(repoRoot, 'tools/xs-ota.mjs'), 'server', '--port', '0', '--image', image], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      while (!/manifest:/.test(out)) await new Promise((r) => setTimeout(r, 20));
+      assert.match(out, /version 1\.2\.3\+4\)/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0);
+    for (const bad of [['--version', 'bogus'], ['--sleep', 'bogus']]) {
+      const c = spawn(process.execPath, [path.join(repoRoot, 'tools/xs-ota.mjs'), 'server', '--port', '0', '--image', image, ...bad], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      assert.equal(await new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code))), 2, bad.join(' '));
+      assert.equal(err.trim().split('\n').length, 1, err);
+    }
+  });
 });
