@@ -19,8 +19,12 @@ export type { ConfigKey, ConfigSpec };
 // reads mc/config and the secrets and checks each value against it.
 export const CONFIG_SCHEMA = configSchema();
 
-/** Secrets the device reads from the key-value store (domain SECRETS_DOMAIN), never from the manifest. */
-export const SECRET_KEYS = Object.freeze(['authToken', 'deviceId', 'apnUser', 'apnPassword'] as const);
+/**
+ * Secrets the device reads from the key-value store (domain SECRETS_DOMAIN), never from the manifest.
+ * authToken is the hawkBit TargetToken, gatewayToken the tenant's GatewayToken: otaTokenScheme
+ * picks which one is sent (and how the Authorization header names it).
+ */
+export const SECRET_KEYS = Object.freeze(['authToken', 'gatewayToken', 'deviceId', 'apnUser', 'apnPassword'] as const);
 export type SecretKey = (typeof SECRET_KEYS)[number];
 /** A secret is one Zephyr settings value: 255 bytes (modules/ota-key-value.ts). */
 export const SECRET_MAX_LENGTH = 255;
@@ -43,7 +47,7 @@ export class ConfigError extends Error {
 }
 
 /** What main.ts hands to startAgent: the bundle's StartConfig less what main.ts adds (the CA bytes). */
-export type AgentSettings = Omit<StartConfig, 'caCert' | 'policy'>;
+export type AgentSettings = Omit<StartConfig, 'caCert'>;
 export type { BackendKind };
 
 /** What main.ts needs to build the Platform. */
@@ -83,23 +87,51 @@ export function readDeviceConfig(
   const configuredId = text('otaDeviceId');
   const pwrkeyPort = text('otaPwrkeyPort');
   const pwrkeyPin = int('otaPwrkeyPin'); // checked even when unused: a wrong value is a build mistake
+  const tokenScheme = readChoice('otaTokenScheme', config.otaTokenScheme) as 'TargetToken' | 'GatewayToken';
+  const origins = text('otaRedirectCredentialOrigins');
+  // The IoTConnect settings are checked whatever the backend, like PWRKEY: a wrong value is a build mistake.
+  const iotcPlatform = readChoice('otaIotcPlatform', config.otaIotcPlatform) as 'aws' | 'az' | '';
+  const iotcHardwareVersion = text('otaIotcHardwareVersion');
+  const iotcSession = readChoice('otaIotcSession', config.otaIotcSession) as 'kept' | 'per-call';
+  const iotcSuccessSt = readChoice('otaIotcSuccessSt', config.otaIotcSuccessSt) === '0' ? 0 : 3;
 
   const agent: AgentSettings = {
     backendKind,
     backendUrl,
     tenant: text('otaTenant'),
     deviceId: configuredId !== '' ? configuredId : secrets.deviceId,
-    authToken: secrets.authToken,
+    authToken: tokenScheme === 'GatewayToken' ? secrets.gatewayToken : secrets.authToken,
     apn: text('otaApn'),
     apnUser: secrets.apnUser,
     apnPassword: secrets.apnPassword,
     caCertName: text('otaCaCert'),
     modemModel: readChoice('otaModem', config.otaModem) as 'sim7080' | 'sim7600',
     uartFlowControl: readChoice('otaUartFlowControl', config.otaUartFlowControl) as 'none' | 'rts-cts',
-    iotconnect: backendKind === 'iotconnect' ? { cpid: text('otaTenant'), env: text('otaIotcEnv') } : undefined,
+    iotconnect:
+      backendKind === 'iotconnect'
+        ? {
+            cpid: text('otaTenant'),
+            env: text('otaIotcEnv'),
+            platform: iotcPlatform,
+            hardwareVersion: iotcHardwareVersion === '' ? undefined : iotcHardwareVersion,
+            session: iotcSession,
+            successSt: iotcSuccessSt,
+          }
+        : undefined,
     seKeyId: int('otaKeyId'),
     pollIntervalS: int('otaPollIntervalS'),
     healthCheckDeadlineS: int('otaHealthDeadlineS'),
+    // Backend policy (issue 13): resolveConfig (src/agent/config.ts) checks these again, by the same schema.
+    policy: {
+      tokenScheme,
+      artifactPattern: text('otaArtifactPattern'),
+      modulePart: text('otaModulePart'),
+      autoConfirm: readChoice('otaAutoConfirm', config.otaAutoConfirm) === 'true',
+      backendBodyMax: int('otaBodyMax'),
+      urlMax: int('otaUrlMax'),
+      maxRedirects: int('otaMaxRedirects'),
+      redirectCredentialOrigins: origins === '' ? [] : origins.split(','),
+    },
   };
   const hardware: HardwareSettings = {
     primaryLabel: text('otaPrimaryLabel'),
@@ -135,10 +167,12 @@ function readChoice(key: ConfigKey, raw: unknown): string {
   const spec = CONFIG_SCHEMA[key] as ConfigSpec;
   if (spec.type !== 'choice') throw new ConfigError(key, 'schema is not a choice');
   if (raw === undefined) return spec.default;
-  if (typeof raw !== 'string' || !spec.choices.includes(raw)) {
+  // A manifest may write otaAutoConfirm as false or otaIotcSuccessSt as 0; the choices are their text.
+  const value = typeof raw === 'boolean' || typeof raw === 'number' ? String(raw) : raw;
+  if (typeof value !== 'string' || !spec.choices.includes(value)) {
     throw new ConfigError(key, `${JSON.stringify(raw)} is not one of ${spec.choices.join(', ')}`);
   }
-  return raw;
+  return value;
 }
 
 function readText(key: ConfigKey, raw: unknown): string {
@@ -147,6 +181,8 @@ function readText(key: ConfigKey, raw: unknown): string {
   const value = raw === undefined ? spec.default : raw;
   if (typeof value !== 'string') throw new ConfigError(key, `expected a string, got ${typeof value}`);
   checkChars(key, value, spec.charset, spec.maxLength, spec.required);
+  const problem = value === '' || spec.check === undefined ? undefined : spec.check(value);
+  if (problem !== undefined) throw new ConfigError(key, problem);
   return value;
 }
 

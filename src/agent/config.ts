@@ -28,6 +28,8 @@ export interface TextSpec {
   readonly charset: (code: number) => boolean;
   /** An empty value is a start-up error (there is no safe default). */
   readonly required: boolean;
+  /** A check of the whole value beyond its characters (e.g. a list of origins): what is wrong, or undefined. */
+  readonly check?: (value: string) => string | undefined;
   readonly meaning: string;
 }
 
@@ -49,6 +51,20 @@ const LABEL = (c: number): boolean => isAlnum(c) || c === 0x5f || c === 0x2e || 
 const ID = (c: number): boolean => LABEL(c) || c === 0x3a;
 /** Printable ASCII without space. */
 const PRINTABLE = (c: number): boolean => c >= 0x21 && c <= 0x7e;
+
+/** `scheme://host[:port]`, nothing after: an origin that may receive the token after a redirect. */
+export function isOrigin(value: string): boolean {
+  return /^https?:\/\/[^/\s?#]+$/.test(value);
+}
+
+/** otaRedirectCredentialOrigins: comma-separated origins, each checked. */
+function checkOriginList(value: string): string | undefined {
+  const items = value.split(',');
+  for (let i = 0; i < items.length; i++) {
+    if (!isOrigin(items[i])) return `item ${i + 1} is not an origin (scheme://host[:port])`;
+  }
+  return undefined;
+}
 
 /**
  * Every `config` key of the manifest that xs-ota reads, keyed by its manifest name: its type,
@@ -206,6 +222,91 @@ export const CONFIG_SCHEMA = {
     max: 31,
     meaning: 'Pin number of PWRKEY on that controller (1 at the MCU pin presses the key).',
   },
+  // ── backend policy (issue 13; docs/update-server.md, docs/iotconnect.md) ──
+  otaTokenScheme: {
+    type: 'choice',
+    default: 'TargetToken',
+    choices: ['TargetToken', 'GatewayToken'],
+    meaning: 'hawkBit Authorization scheme, and which secret is sent: TargetToken (per device, secret authToken) or GatewayToken (tenant-wide, secret gatewayToken).',
+  },
+  otaArtifactPattern: {
+    type: 'text',
+    default: '*.bin',
+    maxLength: 128,
+    charset: PRINTABLE,
+    required: true,
+    meaning: "File name pattern of this device's image (`*` any run), hawkBit and IoTConnect.",
+  },
+  otaModulePart: {
+    type: 'text',
+    default: '',
+    maxLength: 64,
+    charset: LABEL,
+    required: false,
+    meaning: "hawkBit chunk `part` of this device's image (e.g. bApp). Empty: any part, the image header chooses.",
+  },
+  otaAutoConfirm: {
+    type: 'choice',
+    default: 'true',
+    choices: ['true', 'false'],
+    meaning: 'hawkBit confirmationBase (user consent): true confirms without the application hook; false asks it (no hook: denied).',
+  },
+  otaBodyMax: {
+    type: 'int',
+    default: 32 * 1024,
+    min: 1024,
+    max: 256 * 1024,
+    meaning: 'Largest JSON body taken from a backend, bytes (one buffer of this size); a larger one is a reported failure.',
+  },
+  otaUrlMax: {
+    type: 'int',
+    default: 2048,
+    min: 256,
+    max: 3072, // the socket client's request head
+    meaning: 'Longest URL a backend or a redirect may hand the agent, characters (pre-signed links run to 1.3 KiB).',
+  },
+  otaMaxRedirects: {
+    type: 'int',
+    default: 5,
+    min: 0,
+    max: 10,
+    meaning: 'HTTP redirects (301/302/303/307/308) followed per request; 0: none.',
+  },
+  otaRedirectCredentialOrigins: {
+    type: 'text',
+    default: '',
+    maxLength: 512,
+    charset: PRINTABLE,
+    required: false,
+    check: checkOriginList,
+    meaning: 'Comma-separated origins (https://host[:port]) that may receive the token after a redirect to them. Empty: same origin only.',
+  },
+  otaIotcPlatform: {
+    type: 'choice',
+    default: 'aws',
+    choices: ['aws', 'az', ''],
+    meaning: 'IoTConnect discovery `pf` (the global discovery host needs aws or az); empty: left out (a platform-specific discovery host).',
+  },
+  otaIotcHardwareVersion: {
+    type: 'text',
+    default: '',
+    maxLength: 32,
+    charset: LABEL,
+    required: false,
+    meaning: "IoTConnect template hardware version matched against a command's `hw` (trimmed, any case). Empty: `hw` not checked, the image header decides.",
+  },
+  otaIotcSession: {
+    type: 'choice',
+    default: 'kept',
+    choices: ['kept', 'per-call'],
+    meaning: 'IoTConnect MQTT session: kept open between polls with keep-alive (as the SDKs), or per-call for a duty-cycled modem.',
+  },
+  otaIotcSuccessSt: {
+    type: 'choice',
+    default: '3',
+    choices: ['3', '0'],
+    meaning: "IoTConnect st of the final success ack: 3 (OTA_DOWNLOAD_DONE, the SDKs' OTA samples) or 0 (iotc-c-lib IOTCL_C2D_EVT_OTA_SUCCESS).",
+  },
 } as const satisfies Record<string, ConfigSpec>;
 // Frozen, so XS keeps the preloaded table in flash without a RAM pointer per object.
 for (const spec of Object.values(CONFIG_SCHEMA) as ConfigSpec[]) {
@@ -230,6 +331,14 @@ export const MANIFEST_KEY = Object.freeze({
   keyObjectId: 'otaKeyId',
   pollIntervalS: 'otaPollIntervalS',
   healthDeadlineS: 'otaHealthDeadlineS',
+  tokenScheme: 'otaTokenScheme',
+  artifactPattern: 'otaArtifactPattern',
+  modulePart: 'otaModulePart',
+  autoConfirm: 'otaAutoConfirm',
+  backendBodyMax: 'otaBodyMax',
+  urlMax: 'otaUrlMax',
+  maxRedirects: 'otaMaxRedirects',
+  redirectCredentialOrigins: 'otaRedirectCredentialOrigins',
 } as const satisfies Partial<Record<keyof AgentConfig, ConfigKey>>);
 
 
@@ -358,6 +467,24 @@ function manifestRange(config: AgentConfig, key: keyof typeof MANIFEST_KEY): voi
   }
 }
 
+/** A text setting the manifest also carries: the schema's length and characters (each list item for a list). */
+function manifestText(config: AgentConfig, key: 'artifactPattern' | 'modulePart'): void {
+  const spec = CONFIG_SCHEMA[MANIFEST_KEY[key]] as ConfigSpec;
+  if (spec.type !== 'text') throw new OtaError('bad-state', `${MANIFEST_KEY[key]} is not a text setting`);
+  const v = config[key];
+  let ok = typeof v === 'string' && v.length <= spec.maxLength && (v.length > 0 || !spec.required);
+  for (let i = 0; ok && i < v.length; i++) ok = spec.charset(v.charCodeAt(i));
+  if (!ok) throw new OtaError('config-invalid', `${key} (${MANIFEST_KEY[key]}): must be ${spec.required ? 1 : 0}-${spec.maxLength} characters of its set, got ${JSON.stringify(v)}`);
+}
+
+/** A choice the manifest also carries: one of the schema's choices. */
+function manifestChoice(config: AgentConfig, key: 'tokenScheme'): void {
+  const spec = CONFIG_SCHEMA[MANIFEST_KEY[key]] as ConfigSpec;
+  if (spec.type !== 'choice') throw new OtaError('bad-state', `${MANIFEST_KEY[key]} is not a choice`);
+  const v: unknown = config[key];
+  if (typeof v !== 'string' || !spec.choices.includes(v)) throw new OtaError('config-invalid', `${key} (${MANIFEST_KEY[key]}): one of ${spec.choices.join(', ')}, got ${String(v)}`);
+}
+
 /** Defaults filled in, every value checked. Throws OtaError('config-invalid', '<key>: …'). */
 export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
   const config: AgentConfig = { ...DEFAULT_CONFIG };
@@ -386,15 +513,16 @@ export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
   if (config.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
   if (typeof config.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');
   if (typeof config.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');
-  if (config.tokenScheme !== 'TargetToken' && config.tokenScheme !== 'GatewayToken') bad('tokenScheme', `'TargetToken' or 'GatewayToken', not '${String(config.tokenScheme)}'`);
-  if (typeof config.artifactPattern !== 'string' || config.artifactPattern.length === 0 || config.artifactPattern.length > 128) bad('artifactPattern', 'must be 1-128 characters');
-  if (typeof config.modulePart !== 'string' || config.modulePart.length > 64) bad('modulePart', 'must be at most 64 characters');
+  manifestChoice(config, 'tokenScheme');
+  manifestText(config, 'artifactPattern');
+  manifestText(config, 'modulePart');
+  // otaAutoConfirm's choices are 'true' and 'false': the device reader turns them into this boolean.
   if (typeof config.autoConfirm !== 'boolean') bad('autoConfirm', 'must be true or false');
   if (config.imageLoadAddress !== -1) range(config, 'imageLoadAddress', 0, 0xffffffff);
-  range(config, 'backendBodyMax', 1024, 256 * 1024);
-  range(config, 'urlMax', 256, 3072);
-  range(config, 'maxRedirects', 0, 10);
-  if (!Array.isArray(config.redirectCredentialOrigins) || config.redirectCredentialOrigins.some((o) => typeof o !== 'string' || !/^https?:\/\/[^/\s?#]+$/.test(o))) {
+  manifestRange(config, 'backendBodyMax');
+  manifestRange(config, 'urlMax');
+  manifestRange(config, 'maxRedirects');
+  if (!Array.isArray(config.redirectCredentialOrigins) || config.redirectCredentialOrigins.some((o) => typeof o !== 'string' || !isOrigin(o))) {
     bad('redirectCredentialOrigins', 'must be a list of origins (scheme://host[:port])');
   }
   return config;

@@ -28,6 +28,32 @@ describe('Moddable modules in XS (xsnap)', function () {
     });
   });
 
+  it('reads the backend policy and IoTConnect settings, the token the scheme names, and names a bad key', async () => {
+    type Read = { ok: { agent: { authToken?: string; policy: Record<string, unknown>; iotconnect?: Record<string, unknown> } } };
+    const ok = await session.call<Read>('readConfig', {
+      config: {
+        otaUrl: 'https://iotc.example',
+        otaBackend: 'iotconnect',
+        otaTokenScheme: 'GatewayToken',
+        otaAutoConfirm: 'false',
+        otaBodyMax: '65536',
+        otaRedirectCredentialOrigins: 'https://cdn.example,https://blob.example:8443',
+        otaIotcSession: 'per-call',
+        otaIotcSuccessSt: '0',
+      },
+      secrets: { authToken: 'target', gatewayToken: 'gateway' },
+    });
+    assert.equal(ok.ok.agent.authToken, 'gateway');
+    assert.equal(ok.ok.agent.policy.autoConfirm, false);
+    assert.equal(ok.ok.agent.policy.backendBodyMax, 65536);
+    assert.deepEqual(ok.ok.agent.policy.redirectCredentialOrigins, ['https://cdn.example', 'https://blob.example:8443']);
+    assert.deepEqual(ok.ok.agent.iotconnect, { cpid: 'DEFAULT', env: '', platform: 'aws', session: 'per-call', successSt: 0 });
+    assert.deepEqual(await session.call('readConfig', { config: { otaUrl: 'https://h', otaRedirectCredentialOrigins: 'https://a.example/x' }, secrets: {} }), {
+      key: 'otaRedirectCredentialOrigins',
+      detail: 'item 1 is not an origin (scheme://host[:port])',
+    });
+  });
+
   it('formats a log line as in Node', async () => {
     assert.equal(await session.call('logLine', { event: 'slot.erase', fields: { block: 3, label: 'image 1' } }), 'ota info slot.erase block=3 label="image 1"\n');
   });

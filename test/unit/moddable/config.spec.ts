@@ -14,6 +14,7 @@ import {
   type ConfigKey,
   type SecretKey,
 } from '../../../modules/ota-config.js';
+import { DEFAULT_CONFIG, resolveConfig } from '../../../src/agent/config.js';
 
 const URL = 'https://hawkbit.example:8443';
 const noSecrets = (): undefined => undefined;
@@ -52,6 +53,16 @@ describe('device configuration (modules/ota-config.ts)', () => {
       seKeyId: 0x7b000201,
       pollIntervalS: 3600,
       healthCheckDeadlineS: 300,
+      policy: {
+        tokenScheme: 'TargetToken',
+        artifactPattern: '*.bin',
+        modulePart: '',
+        autoConfirm: true,
+        backendBodyMax: 32 * 1024,
+        urlMax: 2048,
+        maxRedirects: 5,
+        redirectCredentialOrigins: [],
+      },
     });
     assert.deepEqual(hardware, {
       primaryLabel: 'image-0',
@@ -128,7 +139,82 @@ describe('device configuration (modules/ota-config.ts)', () => {
     const long = 'S'.repeat(SECRET_MAX_LENGTH + 1);
     const error = rejects({}, 'secret authToken', { authToken: long });
     assert.ok(!error.message.includes('SSSS'));
-    assert.deepEqual([...SECRET_KEYS].sort(), ['apnPassword', 'apnUser', 'authToken', 'deviceId']);
+    assert.deepEqual([...SECRET_KEYS].sort(), ['apnPassword', 'apnUser', 'authToken', 'deviceId', 'gatewayToken']);
+  });
+
+  it('takes the backend policy settings into the policy the agent resolves, with the agent defaults', () => {
+    const policy = read({
+      otaTokenScheme: 'GatewayToken',
+      otaArtifactPattern: 'app-*.signed.bin',
+      otaModulePart: 'bApp',
+      otaAutoConfirm: 'false',
+      otaBodyMax: '65536',
+      otaUrlMax: 3072,
+      otaMaxRedirects: 0,
+      otaRedirectCredentialOrigins: 'https://cdn.example,http://10.0.0.2:8080',
+    }).agent.policy;
+    assert.deepEqual(policy, {
+      tokenScheme: 'GatewayToken',
+      artifactPattern: 'app-*.signed.bin',
+      modulePart: 'bApp',
+      autoConfirm: false,
+      backendBodyMax: 65536,
+      urlMax: 3072,
+      maxRedirects: 0,
+      redirectCredentialOrigins: ['https://cdn.example', 'http://10.0.0.2:8080'],
+    });
+    // The device defaults are the agent's: resolveConfig keeps every one unchanged.
+    const defaults = read({}).agent.policy!;
+    const resolved = resolveConfig({ serverUrl: URL, deviceId: 'd1', ...defaults });
+    for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) assert.deepEqual(resolved[key], DEFAULT_CONFIG[key], key);
+    assert.equal(read({ otaAutoConfirm: false }).agent.policy!.autoConfirm, false); // a JSON boolean in the manifest
+  });
+
+  it('refuses a bad backend policy value, naming the key', () => {
+    rejects({ otaTokenScheme: 'Bearer' }, 'otaTokenScheme');
+    rejects({ otaTokenScheme: 'targettoken' }, 'otaTokenScheme');
+    rejects({ otaArtifactPattern: '' }, 'otaArtifactPattern');
+    rejects({ otaArtifactPattern: 'a b.bin' }, 'otaArtifactPattern');
+    rejects({ otaArtifactPattern: 'x'.repeat(129) }, 'otaArtifactPattern');
+    rejects({ otaModulePart: 'b/App' }, 'otaModulePart');
+    rejects({ otaAutoConfirm: 'yes' }, 'otaAutoConfirm');
+    rejects({ otaAutoConfirm: 1 }, 'otaAutoConfirm');
+    rejects({ otaBodyMax: 512 }, 'otaBodyMax');
+    rejects({ otaUrlMax: 4096 }, 'otaUrlMax');
+    rejects({ otaMaxRedirects: 11 }, 'otaMaxRedirects');
+    for (const bad of ['cdn.example', 'https://cdn.example/path', 'https://a.example,', 'https://a.example,,https://b.example', 'ftp://x']) {
+      rejects({ otaRedirectCredentialOrigins: bad }, 'otaRedirectCredentialOrigins');
+    }
+  });
+
+  it('sends the secret the token scheme names: authToken (TargetToken) or gatewayToken (GatewayToken)', () => {
+    const secrets = { authToken: 'target-1', gatewayToken: 'gateway-1' };
+    assert.equal(read({}, secrets).agent.authToken, 'target-1');
+    assert.equal(read({ otaTokenScheme: 'GatewayToken' }, secrets).agent.authToken, 'gateway-1');
+    assert.equal(read({ otaTokenScheme: 'GatewayToken' }, { authToken: 'target-1' }).agent.authToken, undefined);
+    assert.equal(read({}, { gatewayToken: 'gateway-1' }).agent.authToken, undefined);
+    const error = rejects({ otaTokenScheme: 'GatewayToken' }, 'secret gatewayToken', { gatewayToken: 'G'.repeat(SECRET_MAX_LENGTH + 1) });
+    assert.ok(!error.message.includes('GGGG'));
+  });
+
+  it('takes the IoTConnect settings, with the backend defaults, and checks them whatever the backend', () => {
+    const iotc = { otaBackend: 'iotconnect', otaTenant: 'cpid1', otaIotcEnv: 'poc' };
+    assert.deepEqual(read(iotc).agent.iotconnect, { cpid: 'cpid1', env: 'poc', platform: 'aws', hardwareVersion: undefined, session: 'kept', successSt: 3 });
+    assert.deepEqual(read({ ...iotc, otaIotcPlatform: '', otaIotcHardwareVersion: '1', otaIotcSession: 'per-call', otaIotcSuccessSt: '0' }).agent.iotconnect, {
+      cpid: 'cpid1',
+      env: 'poc',
+      platform: '',
+      hardwareVersion: '1',
+      session: 'per-call',
+      successSt: 0,
+    });
+    assert.equal(read({ ...iotc, otaIotcPlatform: 'az', otaIotcSuccessSt: 0 }).agent.iotconnect!.successSt, 0);
+    assert.equal(read({ ...iotc, otaIotcPlatform: 'az' }).agent.iotconnect!.platform, 'az');
+    rejects({ ...iotc, otaIotcPlatform: 'gcp' }, 'otaIotcPlatform');
+    rejects({ ...iotc, otaIotcHardwareVersion: 'rev 1' }, 'otaIotcHardwareVersion');
+    rejects({ ...iotc, otaIotcSession: 'keep' }, 'otaIotcSession');
+    rejects({ ...iotc, otaIotcSuccessSt: 4 }, 'otaIotcSuccessSt');
+    rejects({ otaIotcSuccessSt: '1' }, 'otaIotcSuccessSt'); // hawkbit build: still a build mistake
   });
 
   it('keeps its table frozen (preloaded into flash on the device)', () => {
