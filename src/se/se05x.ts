@@ -232,7 +232,8 @@ export class Se05x {
       .tlvUint(TAG_2, SIG_ECDSA_SHA_256, 1)
       .tlv(TAG_3, digest)
       .finish({ shortLe: true });
-    const signature = await this.#tag1(`ECDSASign ${objectName(objectId)}`, apdu);
+    const name = `ECDSASign ${objectName(objectId)}`;
+    const signature = this.#tag1(name, await this.#send(name, apdu));
     if (signature.length < 8 || signature.length > ECDSA_P256_DER_MAX || signature[0] !== 0x30) {
       throw new OtaError('se-response-malformed', `ECDSASign: ${signature.length}-byte answer is not a DER P-256 signature`);
     }
@@ -248,7 +249,8 @@ export class Se05x {
       throw new OtaError('invalid-argument', `peer key of ${peerPublicKey.length} bytes, expected an uncompressed P-256 point`);
     }
     const apdu = this.#builder.start(CLA_SE05X, INS_CRYPTO, P1_EC, P2_DH).tlvUint(TAG_1, objectId, 4).tlv(TAG_2, peerPublicKey).finish({ shortLe: true });
-    const secret = await this.#tag1(`ECDH ${objectName(objectId)}`, apdu);
+    const name = `ECDH ${objectName(objectId)}`;
+    const secret = this.#tag1(name, await this.#send(name, apdu));
     if (secret.length !== 32) throw new OtaError('se-response-malformed', `ECDH returned ${secret.length} bytes, expected 32`);
     return secret.slice();
   }
