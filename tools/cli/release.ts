@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { DEFAULT_SLOT_SIZE, ImageStream, ParsedImage } from '../../src/image/image-stream.js';
-import { tlvName } from '../../src/image/tlv.js';
+import { TLV, tlvName, type Tlv } from '../../src/image/tlv.js';
 import { trailerSize } from '../../src/image/trailer.js';
 import { compareVersions, formatVersion } from '../../src/image/version.js';
 import { hex } from '../../src/util/bytes.js';
@@ -77,12 +77,29 @@ function parse(bytes: Uint8Array, slotSize: number, supportedFlags?: number): { 
   try {
     const stream = new ImageStream({ digest: new NodeDigest(), slotSize, trailerSize: trailerSize(), supportedFlags });
     stream.push(bytes);
-    return { image: stream.finish() };
+    const image = stream.finish();
+    // MCUboot's TLV rules (allow-list, TLV sizes) are part of the format: an image whose TLVs the
+    // fleet's MCUboot refuses is refused here as a parse failure, whatever its hash or signature.
+    try {
+      withComputedHash(image).check();
+    } catch (error) {
+      if (isOtaError(error) && FORMAT_REASONS.has(error.reason)) return { reason: error.reason, detail: error.detail };
+    }
+    return { image };
   } catch (error) {
     if (!isOtaError(error)) throw error;
     return { reason: error.reason, detail: error.detail };
   }
 }
+
+/** The image with its SHA256 TLVs standing for the computed hash: the other rules judged apart from the hash rule. */
+function withComputedHash(image: ParsedImage): ParsedImage {
+  const asComputed = (tlvs: readonly Tlv[]) => tlvs.map((t) => (t.type === TLV.SHA256 ? { ...t, value: image.computedHash } : t));
+  return new ParsedImage({ ...image, expectedHash: image.computedHash, tlvs: asComputed(image.tlvs), protectedTlvs: asComputed(image.protectedTlvs) });
+}
+
+/** Reasons of MCUboot's TLV rules that are about the image's format, not its signature. */
+const FORMAT_REASONS: ReadonlySet<string> = new Set(['tlv-unknown', 'tlv-malformed']);
 
 /** Which rule a structural parse failure belongs to. */
 function ruleOfParseFailure(reason: OtaReason): RuleName {
@@ -144,8 +161,10 @@ export async function checkRelease(inputs: ReleaseInputs): Promise<ReleaseReport
     // signature: the agent's check and verify, over the computed hash (as MCUboot signs it), so a
     // hash failure is reported by the hash rule alone and does not mask the signature's own verdict.
     try {
-      const overComputed = new ParsedImage({ ...image, expectedHash: image.computedHash });
-      await overComputed.verify(verifier, { trustedKeyHash: verifier.keyHash });
+      // MCUboot's rules compare every SHA256 TLV with the computed hash (src/image/mcuboot-rules.ts);
+      // that comparison is the hash rule's. Here the SHA256 TLVs stand for the computed hash, so
+      // the signature is judged on its own: does it sign what the image really holds?
+      await withComputedHash(image).verify(verifier, { trustedKeyHash: verifier.keyHash });
       set('signature', 'pass', `ECDSA P-256 under the fleet key ${hex(verifier.keyHash)}`);
     } catch (error) {
       if (!isOtaError(error)) throw error;

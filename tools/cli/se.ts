@@ -49,7 +49,7 @@ function options(args: string[]): Record<string, string> {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}'`);
-    if (!['--key', '--object', '--store'].includes(a)) throw new UsageError(`unknown option ${a}`);
+    if (!['--key', '--object', '--store', '--subject', '--out'].includes(a)) throw new UsageError(`unknown option ${a}`);
     const value = args[i + 1];
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${a} needs a value`);
     out[a.slice(2)] = value;
@@ -120,7 +120,7 @@ export const command: Command = {
     }
     // A UsageError (exit 2) or any other error (exit 1) is printed as one line by tools/cli/main.ts.
     const [sub, ...rest] = args;
-    if (!sub) throw new UsageError('missing subcommand: provision, show or remove');
+    if (!sub) throw new UsageError('missing subcommand: provision, show, remove, keygen or csr');
     const opts = options(rest);
     const store = opts.store ?? DEFAULT_STORE;
     const objects = loadSimA5000Store(store);
@@ -154,7 +154,7 @@ export const command: Command = {
         return 0;
       }
       case 'keygen': {
-        if (!opts.object) throw new Error(`keygen needs --object\n${USAGE}`);
+        if (!opts.object) throw new UsageError('keygen needs --object');
         const id = parseObjectId(opts.object);
         const existing = objects.get(id);
         if (existing && existing.type !== 'ec-p256-keypair') throw new Error(`${store}: object ${objectIdText(id)} holds a ${existing.type}; remove it first`);
@@ -170,8 +170,8 @@ export const command: Command = {
         return 0;
       }
       case 'csr': {
-        if (!opts.object) throw new Error(`csr needs --object\n${USAGE}`);
-        if (!opts.subject) throw new Error(`csr needs --subject (e.g. CN=device-42,O=Vendor)\n${USAGE}`);
+        if (!opts.object) throw new UsageError('csr needs --object');
+        if (!opts.subject) throw new UsageError('csr needs --subject (e.g. CN=device-42,O=Vendor)');
         const id = parseObjectId(opts.object);
         const object = objects.get(id);
         if (!object || object.type !== 'ec-p256-keypair') throw new Error(`${store}: object ${objectIdText(id)} is no key pair generated in the A5000 (run xs-ota se keygen --object ${objectIdText(id)})`);
