@@ -423,14 +423,16 @@ export const command: Command = {
   async run(args: string[]) {
     // truth helper (issue 17.9): --help without running anything; unknown options refused; a
     // progress line per section on stderr (a section takes tens of seconds).
-    const usage = `usage: xs-ota bench [--json] [--section ${[...Object.keys(SECTIONS), ...Object.keys(EXTRA_SECTIONS)].join('|')}]`;
+    const usage = `usage: xs-ota bench [--json] [--json-out FILE] [--section ${[...Object.keys(SECTIONS), ...Object.keys(EXTRA_SECTIONS)].join('|')}]`;
     if (wantsHelp(args)) {
       console.log(usage);
       return EXIT.done;
     }
-    const unknown = args.filter((a, i) => a.startsWith('-') && a !== '--json' && a !== '--section' && args[i - 1] !== '--section');
-    if (unknown.length > 0 || (args.includes('--section') && !args[args.indexOf('--section') + 1])) {
-      console.error(`xs-ota bench: ${unknown.length ? `unknown option ${unknown[0]}` : '--section needs a name'} (${usage})`);
+    const takesValue = (a: string | undefined) => a === '--section' || a === '--json-out';
+    const unknown = args.filter((a, i) => a.startsWith('-') && a !== '--json' && !takesValue(a) && !takesValue(args[i - 1]));
+    const missing = ['--section', '--json-out'].find((o) => args.includes(o) && !args[args.indexOf(o) + 1]);
+    if (unknown.length > 0 || missing) {
+      console.error(`xs-ota bench: ${unknown.length ? `unknown option ${unknown[0]}` : `${missing} needs a value`} (${usage})`);
       return EXIT.usage;
     }
     const json = args.includes('--json');
