@@ -70,22 +70,33 @@ describe('XS: modem download through the simulated SIMCom modem', function () {
       assert.ok(out.failures !== '' || out.resets > 0 || name === 'garbage bytes', `fault met (${out.failures})`);
     });
   }
-  for (const model of ['sim7080', 'sim7600'] as Model[]) {
-    for (const transport of ['socket', 'native'] as Transport[]) {
-      it(`${model} ${transport}: 1 MiB byte-exact`, async () => {
-        const { out, image } = await runXs({ model, transport, baud: 921_600, size: MiB });
-        assert.ok(Buffer.from(out.received).equals(Buffer.from(image)), 'byte-exact');
-        assert.equal(out.restarts, 0);
-      });
-      for (const [name, fault] of Object.entries(FAULTS)) {
-        if (name.startsWith('602') && transport === 'socket') continue;
-        it(`${model} ${transport}: ${name}, resumed`, async () => {
-          const { out, image } = await runXs({ model, transport, baud: 921_600, size: MiB, faults: fault(model, transport) });
-          assert.ok(Buffer.from(out.received).equals(Buffer.from(image)), 'byte-exact');
-          assert.equal(out.restarts, 0, 'never from zero');
-          assert.ok(out.resumes + out.powerCycles + out.resets > 0 || name === 'garbage bytes', `fault met (${out.failures})`);
-        });
-      }
-    }
+  const combos: [Model, Transport][] = [
+    ['sim7080', 'socket'],
+    ['sim7080', 'native'],
+    ['sim7600', 'socket'],
+    ['sim7600', 'native'],
+  ];
+  for (const [model, transport] of combos) {
+    it(`${model} ${transport}: 1 MiB byte-exact`, async () => {
+      const { out, image } = await runXs({ model, transport, baud: 921_600, size: MiB });
+      assert.ok(Buffer.from(out.received).equals(Buffer.from(image)), 'byte-exact');
+      assert.equal(out.restarts, 0);
+    });
   }
+  // Every fault on every personality and transport is the Node matrix's job
+  // (test/unit/modem/download-sim.spec.ts runs the same driver, HTTP and download code): what only
+  // XS can show is that the recovery paths run on the device's engine (32-bit, frozen built-ins,
+  // the manifest's stack and heap). So here each fault runs once, on a personality/transport pair
+  // in turn (issue 12.7: this matrix was 480 s of a 12-minute suite).
+  const natives = combos.filter(([, t]) => t === 'native');
+  Object.entries(FAULTS).forEach(([name, fault], i) => {
+    // The HTTP stack's 602/706 exists only on the modems' native HTTP clients.
+    const [model, transport] = name.startsWith('602') ? natives[i % natives.length] : combos[i % combos.length];
+    it(`${model} ${transport}: ${name}, resumed`, async () => {
+      const { out, image } = await runXs({ model, transport, baud: 921_600, size: MiB, faults: fault(model, transport) });
+      assert.ok(Buffer.from(out.received).equals(Buffer.from(image)), 'byte-exact');
+      assert.equal(out.restarts, 0, 'never from zero');
+      assert.ok(out.resumes + out.powerCycles + out.resets > 0 || name === 'garbage bytes', `fault met (${out.failures})`);
+    });
+  });
 });
