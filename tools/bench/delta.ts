@@ -15,6 +15,7 @@ import { signImage } from '../image/imgtool-sign.js';
 import { encodeDelta } from '../delta/encode.js';
 import { rigImage } from './rig.js';
 import { XsSession } from '../xs/session.js';
+import { deviceCreation } from '../xs/device-profile.js';
 import { SIGNING_KEY_FILE } from './update.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -79,7 +80,10 @@ async function update(image: Uint8Array, baseImage: Uint8Array, delta?: Uint8Arr
  * the live heap slots one decoder holds (after a full collection, with and without it).
  */
 async function decoderUnits(delta: Uint8Array, source: Uint8Array, target: Uint8Array): Promise<{ units: number; slots: number }> {
-  const session = await XsSession.start({ bundle: 'decode' });
+  // The bench hands the whole delta, source and target to the engine (a device streams them from
+  // flash): the heap bound of the device profile gets room for those inputs, as test/xs/image.spec.ts does.
+  const creation = deviceCreation();
+  const session = await XsSession.start({ bundle: 'decode', creation: { ...creation, heapBytes: creation.heapBytes + 4 * (delta.length + source.length + target.length) } });
   try {
     await session.call('hold', { delta, source, targetLength: target.length });
     const live = await session.liveHeapCount();
