@@ -16,7 +16,7 @@ import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-su
 type Kit = { time: VirtualTime; server: ReferenceServer };
 
 describe('e2e: backends as deployed (issue 13)', function () {
-  this.timeout(60_000);
+  this.timeout(600_000); // whole updates in XS on the 32-bit engine; a loaded CI host is slow, never wrong
 
   describe('finding 1: redirects', () => {
     it('an artifact redirected (302) to a 1.3 KiB pre-signed URL on another host name: followed, no token there, the resume goes to the kept URL', async () => {

@@ -82,7 +82,9 @@ describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () 
     const result = await session.call<{ offer?: { actionId: string; version: string; url: string; hardware?: string[] } }>('iotcPoll', { version: '1.0.0' });
     assert.equal(result.offer?.actionId, ack);
     assert.equal(result.offer?.version, '2.0.0');
-    assert.deepEqual(result.offer?.hardware, ['xs-ota-devkit']);
+    // `hw` is IoTConnect's template hardware version, checked by the backend only when
+    // otaIotcHardwareVersion is set (issue 13.8); it is never the agent's board name comparison.
+    assert.equal(result.offer?.hardware, undefined);
     assert.match(result.offer!.url, /\/ota\/fw\.bin\?Expires=/);
     const fresh = await session.call<{ url: string } | null>('iotcRefresh', { ack, version: '1.0.0' });
     assert.ok(fresh && fresh.url.includes('/ota/fw.bin'));
