@@ -5,25 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { command } from '../../../tools/cli/image.js';
 import { expectedReason, loadMcubootVectors, MUST_REJECT, vectorWithReason, validSignedImages } from '../../support/mcuboot-vectors.js';
+import { runCaptured } from '../../support/cli-capture.js';
 
 const set = loadMcubootVectors();
 const key = (name: string, kind: 'public_pem' | 'private_pem') => path.join(set.dir, set.keys.find((k) => k.name === name)![kind]);
 const TRUSTED_PUB = key(set.trusted_key, 'public_pem');
 
-/** Runs the command in-process, capturing what it prints. */
-async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const [log, err] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    const code = await command.run(args);
-    return { code, out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
+const cli = (...args: string[]) => runCaptured(command, args);
 
 describe('CLI: xs-ota image', () => {
   for (const v of set.vectors) {

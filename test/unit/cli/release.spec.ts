@@ -13,6 +13,7 @@ import { signImage } from '../../../tools/image/imgtool-sign.js';
 import { TLV_INFO_MAGIC } from '../../../src/image/tlv.js';
 import { loadMcubootVectors } from '../../support/mcuboot-vectors.js';
 import { fixturePath } from '../../support/paths.js';
+import { runCaptured } from '../../support/cli-capture.js';
 
 const set = loadMcubootVectors();
 const keyFile = (name: string, kind: 'public_pem' | 'private_pem') => path.join(set.dir, set.keys.find((k) => k.name === name)![kind]);
@@ -20,19 +21,7 @@ const FLEET_PUB = keyFile(set.trusted_key, 'public_pem');
 const FLEET_KEY = readFileSync(keyFile(set.trusted_key, 'private_pem'), 'utf8');
 const vector = (file: string) => path.join(set.dir, 'images', file);
 
-async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const [log, err] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    const code = await command.run(args);
-    return { code, out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
+const cli = (...args: string[]) => runCaptured(command, args);
 
 /** A payload of `size` body bytes behind a 0x200 zero header (imgtool's input layout). */
 function body(size: number, fill = 0x5a): Uint8Array {

@@ -210,10 +210,10 @@ describe('manifest.json (Moddable device build)', () => {
     // the otaCaCert default, and a single file (a bare "ca" would also pick up ca.key).
     assert.equal(path.basename(ca), manifest.config.otaCaCert);
     assert.match(readFileSync(path.join(repoRoot, ca), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
-    // docs/device-build.md, "Memory": the measured peak (758 slots) and a third more.
-    assert.equal(manifest.creation?.stack, 1024);
+    // docs/device-build.md, "Memory": the measured peak (919 slots) and about 40 % more.
+    assert.equal(manifest.creation?.stack, 1280);
     const staticBytes = manifest.creation?.static ?? 0;
-    assert.ok(staticBytes >= 1024 * 16 + (manifest.creation?.chunk?.initial ?? 0) + (manifest.creation?.heap?.initial ?? 0) * 16, 'static holds the stack and the initial heap and chunks');
+    assert.ok(staticBytes >= 1280 * 16 + (manifest.creation?.chunk?.initial ?? 0) + (manifest.creation?.heap?.initial ?? 0) * 16, 'static holds the stack and the initial heap and chunks');
   });
 
   it('resolves every import in modules/ to a manifest module or an included SDK module', () => {
