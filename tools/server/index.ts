@@ -639,6 +639,16 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
   // ---- plumbing ----
 
+  /** Reads a request's body to its end (an answer sent earlier makes Node close the connection after it). */
+  function drained(req: http.IncomingMessage): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (req.complete) return resolve();
+      req.on('end', resolve);
+      req.on('error', () => resolve());
+      req.resume();
+    });
+  }
+
   function send(
     res: http.ServerResponse,
     log: RecordedRequest,
@@ -696,16 +706,19 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
     requests.push(log);
     const fault = takeFault(req.url ?? '/', ['status']) as ({ status: number; retryAfterS?: number } & ArmedFault) | undefined;
     if (fault) {
-      req.resume();
       const headers: Record<string, string> = {};
       if (fault.retryAfterS !== undefined) headers['retry-after'] = String(fault.retryAfterS);
-      return send(res, log, fault.status, { message: 'injected fault' }, headers);
+      // The body is read to its end before the answer, so the connection stays usable (see below).
+      void drained(req).then(() => send(res, log, fault.status, { message: 'injected fault' }, headers));
+      return;
     }
     const handle = async (): Promise<void> => {
       for (const prefix of options.movedPrefixes ?? []) {
         if (path.startsWith(prefix + '/')) {
-          // 308: method and body kept; a relative Location (RFC 9110 §10.2.2 allows it).
-          req.resume();
+          // 308: method and body kept; a relative Location (RFC 9110 §10.2.2 allows it). The
+          // request's body is read to its end first: answered earlier, Node closes the connection
+          // after the answer ("Connection: close") instead of keeping it, as a real server would.
+          await drained(req);
           return send(res, log, 308, undefined, { location: (req.url ?? '/').slice(prefix.length) });
         }
       }
