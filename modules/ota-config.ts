@@ -39,7 +39,7 @@ export class ConfigError extends Error {
 
   constructor(key: string, detail: string) {
     super(`${key}: ${detail}`);
-    // Not `this.name = ...`: built-ins are frozen after preload, Error.prototype.name is read-only.
+    // An own property, not an assignment: built-ins are frozen after preload, Error.prototype.name is read-only.
     Object.defineProperty(this, 'name', { value: 'ConfigError', writable: true, enumerable: false, configurable: true });
     this.key = key;
     this.detail = detail;

@@ -46,7 +46,7 @@ export class BackendError extends OtaError {
     this.retryAfterS = retryAfterS;
   }
 }
-nameErrorClass(BackendError, 'BackendError'); // not this.name = ...: built-ins are frozen on the device
+nameErrorClass(BackendError, 'BackendError'); // on the prototype: built-ins are frozen on the device
 
 /**
  * The typed error for an HTTP status a backend did not expect. 5xx, 408 and 429 are transient

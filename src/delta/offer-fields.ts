@@ -3,6 +3,7 @@
  * second artifact, IoTConnect's further `urls[]`): validated like every other backend field,
  * `backend-protocol` naming the bad one. docs/delta.md has the schema.
  */
+import { unhex } from '../util/bytes.js';
 import { arrayField, ID_MAX, integerField, objectField, sha256Field, stringField } from '../backend/json-http.js';
 import type { DeltaOffer } from './plan.js';
 
@@ -40,20 +41,14 @@ export function parseDeltas(value: unknown, name: string, url: (value: unknown, 
 export function deltaSourceFromFilename(filename: string): { fromVersion: string; fromImageHash: Uint8Array; size?: number; sha256?: Uint8Array } | undefined {
   const m = /(?:^|\.)from-(?:(\d{1,5}\.\d{1,5}\.\d{1,5}(?:\+\d{1,10})?)-)?([0-9a-f]{64})(?:\.size-(\d{1,10})\.sha256-([0-9a-f]{64}))?\.vcdiff$/.exec(filename);
   if (!m) return undefined;
-  const source: { fromVersion: string; fromImageHash: Uint8Array; size?: number; sha256?: Uint8Array } = { fromVersion: m[1] ?? '', fromImageHash: fromHex(m[2]) };
+  const source: { fromVersion: string; fromImageHash: Uint8Array; size?: number; sha256?: Uint8Array } = { fromVersion: m[1] ?? '', fromImageHash: unhex(m[2]) };
   if (m[3] !== undefined) {
     const size = Number(m[3]);
     if (!(size > 0 && size <= DELTA_SIZE_MAX)) return undefined;
     source.size = size;
-    source.sha256 = fromHex(m[4]);
+    source.sha256 = unhex(m[4]);
   }
   return source;
-}
-
-function fromHex(h: string): Uint8Array {
-  const out = new Uint8Array(h.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
-  return out;
 }
 
 /**

@@ -53,7 +53,7 @@ export class OtaError extends Error {
 }
 
 /**
- * Give an error class its `name`, on its prototype. Never `this.name = ...` in a constructor: on
+ * Give an error class its `name`, on its prototype. Never assign the name in a constructor: on
  * the device the built-ins are frozen after preload, so `Error.prototype.name` is read-only and
  * assigning it through an instance throws `TypeError: set name: not writable` in strict code (an
  * assignment cannot shadow an inherited read-only property). A prototype property also costs no
