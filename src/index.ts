@@ -3,7 +3,8 @@
  * (dist/xs-ota.mjs) exports; modules/main.ts hands it the Moddable ports.
  */
 export type * from './platform/index.js';
-export { OtaError, isOtaError, reasonOf, type OtaReason } from './util/errors.js';
+export { OtaError, isOtaError, reasonOf, type Reason } from './util/errors.js';
+export type { OtaReason } from './agent/reasons.js';
 
 /** The agent's own version, reported to the backend. */
 export const AGENT_VERSION = '0.1.0';

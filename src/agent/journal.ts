@@ -11,7 +11,7 @@
  * escaped, so its bytes are its characters (the store's limit is in UTF-8 bytes).
  */
 import type { KeyValuePort } from '../platform/key-value.js';
-import { OtaError, type OtaReason } from '../util/errors.js';
+import { OtaError, type Reason } from '../util/errors.js';
 import { RecordStore } from './record-store.js';
 import { validateDeltaField, type DeltaDeployment } from '../delta/plan.js';
 
@@ -142,7 +142,7 @@ export interface HeldImage {
 export interface Outcome {
   /** 'download-only': the image verified and stays unstaged in the slot (not a failure). */
   phase: 'running' | 'failed' | 'reverted' | 'cancelled' | 'download-only';
-  reason?: OtaReason;
+  reason?: Reason;
   detail?: string;
 }
 

@@ -33,7 +33,7 @@ import type { LogPort } from '../platform/log.js';
 import type { RebootPort } from '../platform/reboot.js';
 import type { KeyValuePort } from '../platform/key-value.js';
 import { bytesEqual, hex, unhex } from '../util/bytes.js';
-import { OtaError, describeError, reasonOf, type OtaReason } from '../util/errors.js';
+import { OtaError, describeError, reasonOf, type Reason } from '../util/errors.js';
 import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
@@ -637,7 +637,7 @@ export class UpdateAgent {
   }
 
   /** Why an offer is refused before a byte is fetched, or undefined to accept it. */
-  #refusal(offer: UpdateOffer, running: string): { reason: OtaReason; detail: string } | undefined {
+  #refusal(offer: UpdateOffer, running: string): { reason: Reason; detail: string } | undefined {
     const c = this.#d.config;
     // backend hook (issue 13): the backend's version is a label (v1.1.0, 1.1.0-rc.1, v1.5-release);
     // the header's version when the backend read it, else what the label names; neither: verify decides.
@@ -935,7 +935,7 @@ export class UpdateAgent {
    * booted modem answers its first requests with transient errors (SIM7600: ERROR while the
    * bearer settles): those are retried with the retry policy's backoff until the deadline.
    */
-  async #checkHealth(running: string, onPoll: ((poll: PollResult) => void) | undefined): Promise<{ reason: OtaReason; detail: string } | undefined> {
+  async #checkHealth(running: string, onPoll: ((poll: PollResult) => void) | undefined): Promise<{ reason: Reason; detail: string } | undefined> {
     const deadlineS = this.#d.config.healthDeadlineS;
     const deadline = this.#d.clock.now() + deadlineS * 1000;
     try {
@@ -994,7 +994,7 @@ export class UpdateAgent {
   }
 
   /** Delta updates: any failure of the delta falls back to the full image, in the same deployment (once). */
-  #deltaFallback<S extends 'download' | 'verify'>(from: S, d: Deployment, reason: OtaReason, detail: string): Move<S> {
+  #deltaFallback<S extends 'download' | 'verify'>(from: S, d: Deployment, reason: Reason, detail: string): Move<S> {
     this.#log('warn', 'delta.failed', { from, reason, detail, fallback: 'full' });
     return { edge: 'delta-fallback' as EdgeName<S>, deployment: fallBackToFull(d, reason) };
   }

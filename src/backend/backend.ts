@@ -3,7 +3,7 @@
  * asks `poll` what to do, and tells `report` what happened; a backend maps both onto its protocol.
  * Everything a backend returns came from a server: backends validate it before it gets here.
  */
-import type { OtaReason } from '../util/errors.js';
+import type { Reason } from '../util/errors.js';
 import type { DeltaOffer } from '../delta/plan.js';
 
 /** hawkBit's download/update handling types; other backends map onto them. */
@@ -82,7 +82,7 @@ export interface Report {
   /** Version now running. */
   runningVersion: string;
   progress?: { done: number; total: number };
-  reason?: OtaReason;
+  reason?: Reason;
   detail?: string;
   /**
    * Final reports only: update-history lines the backend has not acknowledged yet

@@ -8,7 +8,8 @@ import {
 import { IOTC_LIMITS } from '../../../src/backend/iotconnect.js';
 import { ID_MAX, URL_MAX } from '../../../src/backend/json-http.js';
 import { LIMITS } from '../../../src/net/limits.js';
-import { OtaError, type OtaReason } from '../../../src/util/errors.js';
+import { OtaError } from '../../../src/util/errors.js';
+import type { OtaReason } from '../../../src/agent/reasons.js';
 import { DEVICE_MAX_VALUE_LENGTH, SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
 import { repoRoot } from '../../support/paths.js';
 
