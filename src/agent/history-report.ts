@@ -161,10 +161,6 @@ export class HistoryReportingBackend implements UpdateBackend {
     return this.#inner.acknowledgeCancel(actionId, stopped);
   }
 
-  artifactHeaders(url: string): Record<string, string> {
-    return this.#inner.artifactHeaders?.(url) ?? {};
-  }
-
   refreshOffer(actionId: string, current: { version: string }): Promise<UpdateOffer | undefined> {
     return this.#inner.refreshOffer(actionId, current);
   }

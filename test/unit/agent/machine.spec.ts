@@ -63,6 +63,62 @@ describe('agent state machine', () => {
     assert.equal(s.http.requests[1].range?.start, 12_288);
   });
 
+  it('an artifact request carries the headers only the offer knows (UpdateOffer.headers), in RAM: after a reset the offer is fetched again for them', async () => {
+    const token = 'TargetToken s3cret';
+    const s = setup({ headers: { authorization: token } }, { progressEveryBytes: 4096 });
+    s.http.requireAuthorization = token;
+    s.http.dropAt = [13_000];
+    let refreshes = 0;
+    s.backend.refreshOffer = async () => {
+      refreshes++;
+      return s.backend.offer;
+    };
+    const agent = s.make();
+    await s.time.runFor(agent.step()); // idle → download
+    await s.time.runFor(agent.step()); // the download drops at 13 000
+    assert.equal(s.http.requests[0].headers?.authorization, token);
+    assert.equal(refreshes, 0, 'the offer in RAM gives the headers: no second fetch in the same boot');
+    assert.ok(!JSON.stringify(s.kv.entries()).includes('s3cret'), 'no credential in the journal');
+    // A reset: a new agent on the same journal knows the link needed headers, not the headers.
+    const resumed = await drive(s.make(), s.time);
+    assert.equal(resumed.at(-1)!.rebooting, true);
+    assert.equal(refreshes, 1);
+    assert.equal(s.http.requests[1].range?.start, 12_288);
+    assert.deepEqual(s.http.requests.map((r) => r.headers?.authorization), [token, token]);
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+  });
+
+  it('a link without headers in its offer is asked without any, and a reset fetches no offer for it', async () => {
+    const s = setup({}, { progressEveryBytes: 4096 });
+    s.http.dropAt = [13_000];
+    let refreshes = 0;
+    s.backend.refreshOffer = async () => {
+      refreshes++;
+      return s.backend.offer;
+    };
+    const agent = s.make();
+    await s.time.runFor(agent.step());
+    await s.time.runFor(agent.step());
+    await drive(s.make(), s.time);
+    assert.equal(refreshes, 0);
+    assert.deepEqual(s.http.requests.map((r) => r.headers?.authorization), [undefined, undefined]);
+  });
+
+  it('after a reset, an offer that no longer names the link is url-expired: the URL is refreshed, not asked without its headers', async () => {
+    const token = 'TargetToken s3cret';
+    const s = setup({ headers: { authorization: token } }, { progressEveryBytes: 4096 });
+    s.http.requireAuthorization = token;
+    s.http.dropAt = [13_000];
+    const agent = s.make();
+    await s.time.runFor(agent.step());
+    await s.time.runFor(agent.step());
+    // The server moved the artifact (FakeBackend.refreshOffer answers https://srv/fresh.bin).
+    await drive(s.make(), s.time);
+    assert.ok(s.logs.includes('download.resume'));
+    assert.deepEqual(s.http.requests.slice(1).map((r) => [r.url, r.headers?.authorization]), [['https://srv/fresh.bin', token]]);
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+  });
+
   it('a backoff survives a reboot whose clock restarts at 0: the wait is the delay, not the previous uptime (17.2)', async () => {
     const s = setup();
     s.http.status = [503]; // Retry-After 120 s
