@@ -11,4 +11,16 @@ export const AGENT_VERSION = '0.1.0';
 
 export { startAgent, createAgent, type StartConfig, type StartOptions, type BackendKind } from './agent/start.js';
 export { UpdateAgent, type HealthCheck } from './agent/machine.js';
-export { configSchema, type ConfigKey, type ConfigSpec } from './agent/config.js';
+export {
+  configSchema,
+  readSetting,
+  settingKeys,
+  settingName,
+  type AgentConfig,
+  type AgentSettingKey,
+  type ConfigKey,
+  type ConfigSpec,
+  type HardwareKey,
+  type SettingName,
+  type SettingsInput,
+} from './agent/config.js';

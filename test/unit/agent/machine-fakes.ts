@@ -214,7 +214,7 @@ export function setup(offer?: Partial<UpdateOffer>, config: Record<string, unkno
   let healthy = true;
   const make = (options: { clockRestartsAtBoot?: boolean; keyValue?: KeyValuePort; randomSeed?: number; seedSource?: () => Promise<number>; minSecurityCounter?: number; delta?: DeltaHook } = {}) =>
     new UpdateAgent({
-      config: resolveConfig({ serverUrl: 'https://srv', deviceId: 'dev1', retryBaseS: 10, ...config }),
+      config: resolveConfig({ url: 'https://srv', deviceId: 'dev1', retryBaseS: 10, ...config }),
       backend,
       http,
       installer,
