@@ -9,17 +9,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../support/paths.js';
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...tsFiles(full));
-    else if (entry.name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
+import { repoRoot, tsFilesUnder } from '../../support/paths.js';
 
 /** Repo paths a file imports (relative specifiers, resolved). */
 function importsOf(file: string): string[] {
@@ -44,7 +34,7 @@ describe('tools/ layers: each folder imports only the layers below it', () => {
 
   for (const { layer, never } of RULES) {
     it(`${layer} imports none of ${never.join(', ')}`, () => {
-      const files = tsFiles(path.join(repoRoot, ...layer.split('/')));
+      const files = tsFilesUnder(path.join(repoRoot, ...layer.split('/')));
       assert.ok(files.length > 0, `${layer} is empty`);
       const wrong: string[] = [];
       for (const file of files) {

@@ -6,23 +6,13 @@
  * subsystem's reasons.ts imports nothing but what src/agent/reasons.ts assembles).
  */
 import { strict as assert } from 'node:assert';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { repoRoot } from '../../support/paths.js';
+import { repoRoot, tsFilesUnder } from '../../support/paths.js';
 
 const srcRoot = path.join(repoRoot, 'src');
 
-function sourceFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...sourceFiles(full));
-    else if (entry.name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
-
-const files = sourceFiles(srcRoot);
+const files = tsFilesUnder(srcRoot);
 const rel = (file: string): string => path.relative(repoRoot, file);
 const reasonFiles = files.filter((f) => path.basename(f) === 'reasons.ts');
 
