@@ -72,7 +72,7 @@ function readCaCertificate(name: string): Uint8Array {
 
 function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
   const hw = device.hardware;
-  const powerKey = hw.powerKey;
+  const powerKey = hw.pwrkeyPort === '' ? undefined : { port: hw.pwrkeyPort, pin: hw.pwrkeyPin };
   return {
     modemSerial: new ModdableSerial(ZephyrSerialIo, { port: hw.modemUart, baud: hw.modemBaud, log }),
     // PWRKEY idles released (0); the modem driver presses it.
@@ -92,7 +92,8 @@ function main(): void {
   const log = new TraceLog((text) => trace(text));
   try {
     const device = readConfiguration(log);
-    const settings: StartConfig = { ...device.agent, caCert: readCaCertificate(device.agent.caCertName) };
+    // The CA is loaded by the name createAgent resolved (otaCaCert), so the name is checked once.
+    const settings: StartConfig = { ...device.agent, caPem: readCaCertificate };
     startAgent(buildPlatform(device, log), settings).catch((error: unknown) => {
       const reason = (error as { reason?: string }).reason ?? 'platform-error';
       log.log('error', 'agent.stopped', { reason, detail: error instanceof Error ? error.message : String(error) });

@@ -1,23 +1,25 @@
 /**
  * The device build's configuration: reads every key of the manifest's `config` that xs-ota
- * uses (mc/config) and the secrets from the key-value store, and type-checks each against the
- * one schema, CONFIG_SCHEMA of src/agent/config.ts (keyed by the manifest's names; defaults,
- * ranges, meanings). `readDeviceConfig` throws ConfigError naming the key; main.ts turns that
- * into OtaError('config-invalid').
+ * uses (mc/config) and the secrets from the key-value store. One name per setting: each agent
+ * setting is handed on under its name inside the agent, the manifest key without `ota`
+ * (`settingName`: otaKeyId → keyId, docs/agent.md), unchanged, and checked once, by the schema
+ * (CONFIG_SCHEMA of src/agent/config.ts), when createAgent resolves it: a bad value stops the
+ * start with `config-invalid: otaKeyId: …`. The hardware settings (partition labels, UART, I2C,
+ * PWRKEY) never reach the agent: this module checks them with the same schema reader
+ * (`readSetting`) and throws ConfigError naming the key; main.ts turns that into
+ * OtaError('config-invalid').
  *
- * Its one value import from the bundle is `configSchema` (Node tests resolve "xs-ota" to
- * dist/xs-ota.mjs through package.json `exports`). Values may
- * arrive as strings: `mcconfig ... otaPollIntervalS=600` overrides a config value from the command
- * line (documentation/tools/manifest.md, "config"), so numbers are accepted in decimal or 0x-hex
- * text too.
+ * Its value imports from the bundle are functions (Node tests resolve "xs-ota" to
+ * dist/xs-ota.mjs through package.json `exports`). Values may arrive as strings: `mcconfig ...
+ * otaPollIntervalS=600` overrides a config value from the command line
+ * (documentation/tools/manifest.md, "config"); the schema reader takes decimal or 0x-hex text.
  */
 
-import { configSchema, type BackendKind, type ConfigKey, type ConfigSpec, type StartConfig } from 'xs-ota';
+import { configSchema, readSetting, settingKeys, settingName, type ConfigKey, type ConfigSpec, type HardwareKey, type StartConfig } from 'xs-ota';
 export type { ConfigKey, ConfigSpec };
 
-// The schema is the agent's (src/agent/config.ts), keyed by these manifest names: this module
-// reads mc/config and the secrets and checks each value against it.
 export const CONFIG_SCHEMA = configSchema();
+const KEYS = settingKeys();
 
 /**
  * Secrets the device reads from the key-value store (domain SECRETS_DOMAIN), never from the manifest.
@@ -46,11 +48,10 @@ export class ConfigError extends Error {
   }
 }
 
-/** What main.ts hands to startAgent: the bundle's StartConfig less what main.ts adds (the CA bytes). */
-export type AgentSettings = Omit<StartConfig, 'caCert'>;
-export type { BackendKind };
+/** What main.ts hands to startAgent: every agent setting under its one name, and the secrets (main.ts adds the CA's bytes). */
+export type AgentSettings = Omit<StartConfig, 'caPem' | 'agentTls'>;
 
-/** What main.ts needs to build the Platform. */
+/** What main.ts builds the Platform from: the hardware settings, under their names by the same rule. */
 export interface HardwareSettings {
   readonly primaryLabel: string;
   readonly secondaryLabel: string;
@@ -58,8 +59,9 @@ export interface HardwareSettings {
   readonly modemBaud: number;
   readonly seI2c: string;
   readonly seI2cHz: number;
-  /** undefined: PWRKEY is not wired to the MCU. */
-  readonly powerKey: { readonly port: string; readonly pin: number } | undefined;
+  /** '': PWRKEY is not wired to the MCU. */
+  readonly pwrkeyPort: string;
+  readonly pwrkeyPin: number;
 }
 
 export interface DeviceConfig {
@@ -68,84 +70,41 @@ export interface DeviceConfig {
 }
 
 /**
- * Validates `config` (the frozen `mc/config` object) and the secrets. Unknown keys are ignored:
- * mc/config also carries the SDK's own keys. Throws ConfigError for the first bad value.
+ * Reads `config` (the frozen `mc/config` object) and the secrets. Unknown keys are ignored:
+ * mc/config also carries the SDK's own keys. Throws ConfigError for the first bad hardware
+ * setting or secret; the agent settings are checked when createAgent resolves them.
  */
 export function readDeviceConfig(
   config: Readonly<Record<string, unknown>>,
   readSecret: (key: SecretKey) => string | undefined,
 ): DeviceConfig {
-  const text = (key: ConfigKey): string => readText(key, config[key]);
-  const int = (key: ConfigKey): number => readInt(key, config[key]);
-
-  const backendKind = readChoice('otaBackend', config.otaBackend) as BackendKind;
-  const backendUrl = text('otaUrl');
-  const scheme = /^https?:\/\/[^/?#\s]+/.exec(backendUrl);
-  if (scheme === null) throw new ConfigError('otaUrl', `not an http(s) URL with a host: ${JSON.stringify(backendUrl)}`);
-
   const secrets = readSecrets(readSecret);
-  const configuredId = text('otaDeviceId');
-  const pwrkeyPort = text('otaPwrkeyPort');
-  const pwrkeyPin = int('otaPwrkeyPin'); // checked even when unused: a wrong value is a build mistake
-  const tokenScheme = readChoice('otaTokenScheme', config.otaTokenScheme) as 'TargetToken' | 'GatewayToken';
-  const origins = text('otaRedirectCredentialOrigins');
-  // The IoTConnect settings are checked whatever the backend, like PWRKEY: a wrong value is a build mistake.
-  const iotcPlatform = readChoice('otaIotcPlatform', config.otaIotcPlatform) as 'aws' | 'az' | '';
-  const iotcHardwareVersion = text('otaIotcHardwareVersion');
-  const iotcSession = readChoice('otaIotcSession', config.otaIotcSession) as 'kept' | 'per-call';
-  const iotcSuccessSt = readChoice('otaIotcSuccessSt', config.otaIotcSuccessSt) === '0' ? 0 : 3;
+  const agent: Record<string, unknown> = {};
+  for (const key of KEYS.agent) if (config[key] !== undefined) agent[settingName(key)] = config[key];
+  // An empty otaDeviceId: the provisioned secret names the device.
+  if (agent.deviceId === undefined || agent.deviceId === '') agent.deviceId = secrets.deviceId;
+  // otaTokenScheme picks the secret; resolveConfig checks the scheme itself.
+  agent.token = config.otaTokenScheme === 'GatewayToken' ? secrets.gatewayToken : secrets.authToken;
+  agent.apnUser = secrets.apnUser;
+  agent.apnPassword = secrets.apnPassword;
 
-  const agent: AgentSettings = {
-    backendKind,
-    backendUrl,
-    tenant: text('otaTenant'),
-    deviceId: configuredId !== '' ? configuredId : secrets.deviceId,
-    authToken: tokenScheme === 'GatewayToken' ? secrets.gatewayToken : secrets.authToken,
-    apn: text('otaApn'),
-    apnUser: secrets.apnUser,
-    apnPassword: secrets.apnPassword,
-    caCertName: text('otaCaCert'),
-    modemModel: readChoice('otaModem', config.otaModem) as 'sim7080' | 'sim7600',
-    uartFlowControl: readChoice('otaUartFlowControl', config.otaUartFlowControl) as 'none' | 'rts-cts',
-    iotconnect:
-      backendKind === 'iotconnect'
-        ? {
-            cpid: text('otaTenant'),
-            env: text('otaIotcEnv'),
-            platform: iotcPlatform,
-            hardwareVersion: iotcHardwareVersion === '' ? undefined : iotcHardwareVersion,
-            session: iotcSession,
-            successSt: iotcSuccessSt,
-          }
-        : undefined,
-    seKeyId: int('otaKeyId'),
-    pollIntervalS: int('otaPollIntervalS'),
-    healthCheckDeadlineS: int('otaHealthDeadlineS'),
-    // Backend policy (issue 13): resolveConfig (src/agent/config.ts) checks these again, by the same schema.
-    policy: {
-      tokenScheme,
-      artifactPattern: text('otaArtifactPattern'),
-      modulePart: text('otaModulePart'),
-      autoConfirm: readChoice('otaAutoConfirm', config.otaAutoConfirm) === 'true',
-      backendBodyMax: int('otaBodyMax'),
-      urlMax: int('otaUrlMax'),
-      maxRedirects: int('otaMaxRedirects'),
-      redirectCredentialOrigins: origins === '' ? [] : origins.split(','),
-    },
-  };
-  const hardware: HardwareSettings = {
-    primaryLabel: text('otaPrimaryLabel'),
-    secondaryLabel: text('otaSecondaryLabel'),
-    modemUart: text('otaModemUart'),
-    modemBaud: int('otaModemBaud'),
-    seI2c: text('otaSeI2c'),
-    seI2cHz: int('otaSeI2cHz'),
-    powerKey: pwrkeyPort === '' ? undefined : { port: pwrkeyPort, pin: pwrkeyPin },
-  };
-  if (hardware.primaryLabel === hardware.secondaryLabel) {
-    throw new ConfigError('otaSecondaryLabel', `same partition as otaPrimaryLabel (${hardware.primaryLabel})`);
+  const hardware: Record<string, unknown> = {};
+  for (const key of KEYS.hardware) hardware[settingName(key)] = readHardware(key, config[key]);
+  const hw = hardware as unknown as HardwareSettings;
+  if (hw.primaryLabel === hw.secondaryLabel) {
+    throw new ConfigError('otaSecondaryLabel', `same partition as otaPrimaryLabel (${hw.primaryLabel})`);
   }
-  return { agent, hardware };
+  return { agent: agent as AgentSettings, hardware: hw };
+}
+
+/** The schema's check of a hardware setting, its error as ConfigError naming the key. */
+function readHardware(key: HardwareKey, raw: unknown): unknown {
+  try {
+    return readSetting(key, raw);
+  } catch (error) {
+    const detail = (error as { detail?: string }).detail ?? String(error);
+    throw new ConfigError(key, detail.startsWith(`${key}: `) ? detail.slice(key.length + 2) : detail);
+  }
 }
 
 function readSecrets(readSecret: (key: SecretKey) => string | undefined): Record<SecretKey, string | undefined> {
@@ -159,54 +118,5 @@ function readSecrets(readSecret: (key: SecretKey) => string | undefined): Record
     // Never echo a secret's value into an error or a log.
     out[key] = value === '' ? undefined : value;
   }
-  if (out.deviceId !== undefined) checkChars('secret deviceId', out.deviceId, CONFIG_SCHEMA.otaDeviceId.charset, CONFIG_SCHEMA.otaDeviceId.maxLength, false);
   return out;
-}
-
-function readChoice(key: ConfigKey, raw: unknown): string {
-  const spec = CONFIG_SCHEMA[key] as ConfigSpec;
-  if (spec.type !== 'choice') throw new ConfigError(key, 'schema is not a choice');
-  if (raw === undefined) return spec.default;
-  // A manifest may write otaAutoConfirm as false or otaIotcSuccessSt as 0; the choices are their text.
-  const value = typeof raw === 'boolean' || typeof raw === 'number' ? String(raw) : raw;
-  if (typeof value !== 'string' || !spec.choices.includes(value)) {
-    throw new ConfigError(key, `${JSON.stringify(raw)} is not one of ${spec.choices.join(', ')}`);
-  }
-  return value;
-}
-
-function readText(key: ConfigKey, raw: unknown): string {
-  const spec = CONFIG_SCHEMA[key] as ConfigSpec;
-  if (spec.type !== 'text') throw new ConfigError(key, 'schema is not text');
-  const value = raw === undefined ? spec.default : raw;
-  if (typeof value !== 'string') throw new ConfigError(key, `expected a string, got ${typeof value}`);
-  checkChars(key, value, spec.charset, spec.maxLength, spec.required);
-  const problem = value === '' || spec.check === undefined ? undefined : spec.check(value);
-  if (problem !== undefined) throw new ConfigError(key, problem);
-  return value;
-}
-
-function checkChars(key: string, value: string, charset: (code: number) => boolean, maxLength: number, required: boolean): void {
-  if (value.length === 0) {
-    if (required) throw new ConfigError(key, 'required, no default');
-    return;
-  }
-  if (value.length > maxLength) throw new ConfigError(key, `${value.length} characters > ${maxLength}`);
-  for (let i = 0; i < value.length; i++) {
-    if (!charset(value.charCodeAt(i))) throw new ConfigError(key, `character ${JSON.stringify(value[i])} at ${i} not allowed`);
-  }
-}
-
-function readInt(key: ConfigKey, raw: unknown): number {
-  const spec = CONFIG_SCHEMA[key] as ConfigSpec;
-  if (spec.type !== 'int') throw new ConfigError(key, 'schema is not an integer');
-  let value: number;
-  if (raw === undefined) value = spec.default;
-  else if (typeof raw === 'number') value = raw;
-  else if (typeof raw === 'string' && /^(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$/.test(raw)) value = Number(raw);
-  else throw new ConfigError(key, `expected an integer, got ${JSON.stringify(raw)}`);
-  if (!Number.isInteger(value) || value < spec.min || value > spec.max) {
-    throw new ConfigError(key, `${value} outside ${spec.min}..${spec.max}`);
-  }
-  return value;
 }

@@ -3,11 +3,24 @@
  * (dist/xs-ota.mjs) exports; modules/main.ts hands it the Moddable ports.
  */
 export type * from './platform/index.js';
-export { OtaError, isOtaError, reasonOf, type OtaReason } from './util/errors.js';
+export { OtaError, isOtaError, reasonOf, type Reason } from './util/errors.js';
+export type { OtaReason } from './agent/reasons.js';
 
 /** The agent's own version, reported to the backend. */
 export const AGENT_VERSION = '0.1.0';
 
 export { startAgent, createAgent, type StartConfig, type StartOptions, type BackendKind } from './agent/start.js';
 export { UpdateAgent, type HealthCheck } from './agent/machine.js';
-export { configSchema, type ConfigKey, type ConfigSpec } from './agent/config.js';
+export {
+  configSchema,
+  readSetting,
+  settingKeys,
+  settingName,
+  type AgentConfig,
+  type AgentSettingKey,
+  type ConfigKey,
+  type ConfigSpec,
+  type HardwareKey,
+  type SettingName,
+  type SettingsInput,
+} from './agent/config.js';

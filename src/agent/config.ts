@@ -1,8 +1,13 @@
 /**
  * Every setting and limit of the agent, each with its default, its range and the trade-off
- * (style rule 16). Start-up rejects a bad value by key: `config-invalid: pollIntervalS`.
- * On the device these come from the manifest's `config` (mc/config) and secrets from the
- * key-value store; in the simulated dev kit, from CLI options.
+ * (style rule 16). On the device the settings come from the manifest's `config` (mc/config) and
+ * secrets from the key-value store; in the simulated dev kit, from CLI options.
+ *
+ * One name per setting: a device setting is named by its manifest key (CONFIG_SCHEMA) on the
+ * device and by that key without `ota`, first letter lower case (`settingName`), everywhere inside
+ * the agent: otaKeyId is `keyId` in modules/ota-config.ts, StartConfig, AgentConfig and the parts.
+ * It is validated once, here (resolveConfig, by the schema); a bad value is
+ * `config-invalid: otaKeyId: …` (the name a field engineer set).
  */
 import { OtaError } from '../util/errors.js';
 import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
@@ -57,6 +62,11 @@ export function isOrigin(value: string): boolean {
   return /^https?:\/\/[^/\s?#]+$/.test(value);
 }
 
+/** otaUrl: `http(s)://host…`. */
+function checkHttpUrl(value: string): string | undefined {
+  return /^https?:\/\/[^/?#\s]+/.test(value) ? undefined : 'not an http(s) URL with a host';
+}
+
 /** otaRedirectCredentialOrigins: comma-separated origins, each checked. */
 function checkOriginList(value: string): string | undefined {
   const items = value.split(',');
@@ -69,9 +79,9 @@ function checkOriginList(value: string): string | undefined {
 /**
  * Every `config` key of the manifest that xs-ota reads, keyed by its manifest name: its type,
  * default, range and meaning. manifest.json's `config` holds exactly these, with these defaults;
- * docs/device-build.md renders the same table; modules/ota-config.ts reads and type-checks the
- * device's values against it, and resolveConfig below takes the ranges of the settings the agent
- * shares with it from here (`MANIFEST_KEY`), so each range is written once.
+ * docs/device-build.md renders the same table. readSetting below is its one check: resolveConfig
+ * applies it to every setting the agent takes (under the setting's name, `settingName`),
+ * modules/ota-config.ts to the hardware settings (HARDWARE_KEYS) only.
  */
 export const CONFIG_SCHEMA = {
   otaBackend: {
@@ -86,6 +96,7 @@ export const CONFIG_SCHEMA = {
     maxLength: 200,
     charset: PRINTABLE,
     required: true,
+    check: checkHttpUrl,
     meaning: 'Backend base URL, https:// (http:// only for a lab server). No default: the build must set it.',
   },
   otaTenant: {
@@ -322,42 +333,87 @@ export function configSchema(): typeof CONFIG_SCHEMA {
   return CONFIG_SCHEMA;
 }
 
-/** The manifest key of each agent setting that comes from the manifest (its range is the schema's). */
-export const MANIFEST_KEY = Object.freeze({
-  backend: 'otaBackend',
-  serverUrl: 'otaUrl',
-  tenant: 'otaTenant',
-  deviceId: 'otaDeviceId',
-  keyObjectId: 'otaKeyId',
-  pollIntervalS: 'otaPollIntervalS',
-  healthDeadlineS: 'otaHealthDeadlineS',
-  tokenScheme: 'otaTokenScheme',
-  artifactPattern: 'otaArtifactPattern',
-  modulePart: 'otaModulePart',
-  autoConfirm: 'otaAutoConfirm',
-  backendBodyMax: 'otaBodyMax',
-  urlMax: 'otaUrlMax',
-  maxRedirects: 'otaMaxRedirects',
-  redirectCredentialOrigins: 'otaRedirectCredentialOrigins',
-} as const satisfies Partial<Record<keyof AgentConfig, ConfigKey>>);
+/** Device settings main.ts builds the Platform from (ports, partitions): read on the device, not the agent's. */
+export const HARDWARE_KEYS = Object.freeze(['otaPrimaryLabel', 'otaSecondaryLabel', 'otaModemUart', 'otaModemBaud', 'otaSeI2c', 'otaSeI2cHz', 'otaPwrkeyPort', 'otaPwrkeyPin'] as const);
+export type HardwareKey = (typeof HARDWARE_KEYS)[number];
+/** The device settings the agent takes: every other schema key. */
+export type AgentSettingKey = Exclude<ConfigKey, HardwareKey>;
+export const AGENT_SETTING_KEYS: readonly AgentSettingKey[] = Object.freeze(
+  (Object.keys(CONFIG_SCHEMA) as ConfigKey[]).filter((k): k is AgentSettingKey => !(HARDWARE_KEYS as readonly string[]).includes(k)),
+);
 
+/** The two kinds of device setting, for modules that import values from the bundle as functions (modules/ota-config.ts). */
+export function settingKeys(): { readonly agent: readonly AgentSettingKey[]; readonly hardware: readonly HardwareKey[] } {
+  return { agent: AGENT_SETTING_KEYS, hardware: HARDWARE_KEYS };
+}
 
+/** The naming rule: a device setting's name inside the agent is its manifest key without `ota`, first letter lower case. */
+export type SettingName<K extends string> = K extends `ota${infer Rest}` ? Uncapitalize<Rest> : never;
+
+export function settingName<K extends ConfigKey>(key: K): SettingName<K> {
+  return (key.charAt(3).toLowerCase() + key.slice(4)) as SettingName<K>;
+}
 
 export interface AgentConfig {
-  /** Which update source: 'hawkbit' (DDI v1), 'manifest' (static JSON), 'iotconnect'. */
+  // ── device settings: CONFIG_SCHEMA's keys by the naming rule (otaKeyId → keyId), ranges there ──
+  /** otaBackend: which update source, 'hawkbit' (DDI v1), 'manifest' (static JSON), 'iotconnect'. */
   backend: BackendKind;
-  /** Backend base URL (hawkBit server root, manifest URL, IoTConnect discovery host). */
-  serverUrl: string;
-  /** hawkBit tenant. Default 'DEFAULT' (a stock server's). */
+  /** otaUrl: backend base URL (hawkBit server root, manifest URL, IoTConnect discovery host). */
+  url: string;
+  /** otaTenant: hawkBit tenant ('DEFAULT' on a stock server); the IoTConnect CPID. */
   tenant: string;
-  /** Device id at the backend (hawkBit controllerId, IoTConnect unique id). */
+  /** otaDeviceId (else the secret deviceId): hawkBit controllerId, IoTConnect unique id. */
   deviceId: string;
-  /** Secret token (hawkBit TargetToken); from the key-value store on the device. */
-  token: string;
-  /** Poll interval when the server names none. Range 60 s – 7 days; shorter drains battery and data. */
+  /** otaApn: APN of the PDP context; '' lets the network assign it. */
+  apn: string;
+  /** otaCaCert: name of the CA certificate (the build's resource, the modem's file). */
+  caCert: string;
+  /** otaModem: which SIMCom modem is fitted. */
+  modem: 'sim7080' | 'sim7600';
+  /**
+   * otaUartFlowControl: whether RTS/CTS are wired between MCU and modem. 'rts-cts': the driver
+   * sends `AT+IFC=2,2` after every boot and takes socket data pushed by the modem (the fastest
+   * transport, docs/benchmarks.md); 'none': reads per command, which cannot overrun the UART.
+   */
+  uartFlowControl: 'none' | 'rts-cts';
+  /** otaIotcEnv: IoTConnect environment name. */
+  iotcEnv: string;
+  /** otaKeyId: A5000 object id of the image-signing public key. */
+  keyId: number;
+  /** otaPollIntervalS: poll interval when the server names none. */
   pollIntervalS: number;
-  /** How long the new image has to pass its health check (incl. reaching the backend) before the agent gives up and lets MCUboot revert. Range 30 s – 1 h. */
+  /** otaHealthDeadlineS: how long the new image has to pass its health check (incl. reaching the backend) before the agent lets MCUboot revert. */
   healthDeadlineS: number;
+  /** otaTokenScheme: how `token` is sent to hawkBit, 'TargetToken' (per device) or 'GatewayToken' (tenant-wide). */
+  tokenScheme: 'TargetToken' | 'GatewayToken';
+  /** otaArtifactPattern: file name pattern of this device's image (`*` any run), hawkBit and IoTConnect. */
+  artifactPattern: string;
+  /** otaModulePart: hawkBit chunk `part` of this device's image (`bApp`, `os`); '': any, the header chooses. */
+  modulePart: string;
+  /** otaAutoConfirm: hawkBit confirmationBase (user consent): confirm without the application hook. */
+  autoConfirm: boolean;
+  /** otaBodyMax: largest JSON body from a backend, bytes (one buffer of this size). */
+  bodyMax: number;
+  /** otaUrlMax: longest URL a backend or a redirect may hand the agent, characters. */
+  urlMax: number;
+  /** otaMaxRedirects: redirects followed per request (src/net/redirect.ts). */
+  maxRedirects: number;
+  /** otaRedirectCredentialOrigins: origins (`https://host[:port]`) that may receive the token after a redirect to them. */
+  redirectCredentialOrigins: string[];
+  /** otaIotcPlatform: IoTConnect discovery `pf`; '' leaves it out. */
+  iotcPlatform: 'aws' | 'az' | '';
+  /** otaIotcHardwareVersion: matched against a command's `hw`; '': not checked. */
+  iotcHardwareVersion: string;
+  /** otaIotcSession: IoTConnect MQTT session kept between polls, or per call. */
+  iotcSession: 'kept' | 'per-call';
+  /** otaIotcSuccessSt: st of IoTConnect's final success ack. */
+  iotcSuccessSt: 0 | 3;
+  // ── secrets (key-value store xs-ota-secret, modules/ota-config.ts SECRET_KEYS) ──
+  /** The backend credential: the secret authToken or gatewayToken, as tokenScheme names. */
+  token: string;
+  apnUser: string;
+  apnPassword: string;
+  // ── agent policy, no device setting ──
   /** Download attempts per deployment before it fails with `retries-exhausted`. Range 1–50. */
   maxAttempts: number;
   /** First retry delay; doubles per attempt with full jitter. Range 1 s – 1 h. */
@@ -372,8 +428,6 @@ export interface AgentConfig {
   allowSameVersion: boolean;
   /** Hardware id compared with a backend's compatibility list. */
   hardwareId: string;
-  /** A5000 key object holding the image-signing public key. */
-  keyObjectId: number;
   /**
    * MCUboot trailer size of this board's MCUboot build: trailerSize(MCUBOOT_MAX_IMG_SECTORS, write
    * alignment) (src/image/trailer.ts), 3120 for 128 sectors at 8 bytes (docs/flash-layout.md).
@@ -396,35 +450,77 @@ export interface AgentConfig {
   downloadSegmentBytes: number;
   /** The largest segment (bytes): caps how long a cancel can go unnoticed. Default and at most 16 MiB, a multiple of 4096, at least `downloadSegmentBytes`. */
   downloadSegmentMaxBytes: number;
-  // ── backend settings (issue 13; docs/update-server.md) ──
-  /** hawkBit: how `token` is sent: 'TargetToken' (per device, default) or 'GatewayToken' (tenant-wide). */
-  tokenScheme: 'TargetToken' | 'GatewayToken';
-  /** File name pattern of this device's image (`*` any run), hawkBit and IoTConnect. Default `*.bin`. */
-  artifactPattern: string;
-  /** hawkBit chunk `part` of this device's image (`bApp`, `os`); '' (default): any, the header chooses. */
-  modulePart: string;
-  /** hawkBit confirmationBase (user consent): confirm without the application hook. Default true. */
-  autoConfirm: boolean;
   /** MCUboot ih_load_addr this board's images carry, checked before download when several files are offered; -1 (default): not checked. */
   imageLoadAddress: number;
-  /** Largest JSON body from a backend, bytes (one buffer of this size). Default 32 KiB (src/backend/json-http.ts JSON_BODY_MAX); range 1 KiB - 256 KiB. */
-  backendBodyMax: number;
-  /** Longest URL a backend or a redirect may hand the agent, characters. Default 2048; range 256 - 3072 (the socket client's request head). */
-  urlMax: number;
-  /** Redirects followed per request (src/net/redirect.ts). Default 5; range 0 - 10. */
-  maxRedirects: number;
-  /** Origins (`https://host[:port]`) that may receive the token after a redirect to them; default none (same origin only). */
-  redirectCredentialOrigins: string[];
 }
 
-export const DEFAULT_CONFIG: AgentConfig = {
-  backend: 'hawkbit',
-  serverUrl: '',
-  tenant: 'DEFAULT',
-  deviceId: '',
+/** Compile time: every device setting the agent takes has its AgentConfig field under the rule's name. */
+type Assert<T extends true> = T;
+export type NamingRuleHolds = Assert<[Exclude<SettingName<AgentSettingKey>, keyof AgentConfig>] extends [never] ? true : false>;
+
+/** Settings as handed in (StartConfig, the dev kit, modules/ota-config.ts): any subset, each value checked by resolveConfig. */
+export type SettingsInput = { readonly [K in keyof AgentConfig]?: unknown };
+
+/** The agent's value of a device setting whose manifest form is text (a choice, a list). */
+const AGENT_VALUE: { readonly [K in AgentSettingKey]?: (text: string) => unknown } = Object.freeze({
+  otaAutoConfirm: (text: string) => text === 'true',
+  otaIotcSuccessSt: (text: string) => Number(text),
+  otaRedirectCredentialOrigins: (text: string) => (text === '' ? [] : text.split(',')),
+});
+
+function invalid(key: string, why: string): never {
+  throw new OtaError('config-invalid', `${key}: ${why}`);
+}
+
+/**
+ * The schema's check of one device setting: `raw` in the manifest's form (text for a choice or
+ * a list, decimal or 0x-hex text for a number, as an mcconfig command-line override gives it) or
+ * the agent's (a boolean, a number, a list). Returns the agent's value; throws
+ * OtaError('config-invalid', '<manifest key>: …'), never repeating a long value.
+ */
+export function readSetting(key: ConfigKey, raw: unknown): unknown {
+  const spec = CONFIG_SCHEMA[key] as ConfigSpec;
+  const value = raw === undefined ? spec.default : raw;
+  if (spec.type === 'int') {
+    let n: number;
+    if (typeof value === 'number') n = value;
+    else if (typeof value === 'string' && /^(0x[0-9a-fA-F]{1,8}|[0-9]{1,10})$/.test(value)) n = Number(value);
+    else invalid(key, `expected an integer, got ${typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : typeof value}`);
+    if (!Number.isInteger(n) || n < spec.min || n > spec.max) invalid(key, `${n} outside ${spec.min}..${spec.max}`);
+    return n;
+  }
+  let text: unknown = value;
+  if (Array.isArray(value) && key === 'otaRedirectCredentialOrigins') text = value.length === 0 ? '' : value.join(',');
+  if (spec.type === 'choice') {
+    // A manifest may write otaAutoConfirm as false or otaIotcSuccessSt as 0; the choices are their text.
+    if (typeof text === 'boolean' || typeof text === 'number') text = String(text);
+    if (typeof text !== 'string' || !spec.choices.includes(text)) invalid(key, `${typeof text === 'string' ? JSON.stringify(text.slice(0, 40)) : typeof text} is not one of ${spec.choices.join(', ')}`);
+  } else {
+    if (typeof text !== 'string') invalid(key, `expected a string, got ${typeof text}`);
+    checkText(key, text, spec);
+  }
+  const toAgent = AGENT_VALUE[key as AgentSettingKey];
+  return toAgent === undefined ? text : toAgent(text);
+}
+
+function checkText(key: string, value: string, spec: TextSpec): void {
+  if (value.length === 0) {
+    if (spec.required) invalid(key, 'required, no default');
+    return;
+  }
+  if (value.length > spec.maxLength) invalid(key, `${value.length} characters > ${spec.maxLength}`);
+  for (let i = 0; i < value.length; i++) {
+    if (!spec.charset(value.charCodeAt(i))) invalid(key, `character ${JSON.stringify(value[i])} at ${i} not allowed`);
+  }
+  const problem = spec.check?.(value);
+  if (problem !== undefined) invalid(key, problem);
+}
+
+/** The defaults of the agent's policy settings (the device settings' defaults are the schema's). */
+const POLICY_DEFAULTS = {
   token: '',
-  pollIntervalS: 3600,
-  healthDeadlineS: 300,
+  apnUser: '',
+  apnPassword: '',
   maxAttempts: 8,
   retryBaseS: 30,
   retryCapS: 6 * 3600,
@@ -432,21 +528,25 @@ export const DEFAULT_CONFIG: AgentConfig = {
   allowDowngrade: false,
   allowSameVersion: false,
   hardwareId: 'xs-ota-devkit',
-  keyObjectId: 0x7b000201,
   progressEveryBytes: 4096,
   downloadSegmentBytes: 256 * 1024,
   downloadSegmentMaxBytes: 16 * 1024 * 1024,
   trailerSize: DEFAULT_TRAILER_SIZE,
-  tokenScheme: 'TargetToken',
-  artifactPattern: '*.bin',
-  modulePart: '',
-  autoConfirm: true,
   imageLoadAddress: -1,
-  backendBodyMax: 32 * 1024,
-  urlMax: 2048,
-  maxRedirects: 5,
-  redirectCredentialOrigins: [],
-};
+} satisfies Omit<AgentConfig, SettingName<AgentSettingKey>>;
+
+/** Every default: the schema's for the device settings (by the naming rule), POLICY_DEFAULTS for the rest. */
+export const DEFAULT_CONFIG: AgentConfig = (() => {
+  const out: Record<string, unknown> = {};
+  for (const key of AGENT_SETTING_KEYS) out[settingName(key)] = readDefault(key);
+  return { ...(out as unknown as AgentConfig), ...POLICY_DEFAULTS };
+})();
+
+function readDefault(key: AgentSettingKey): unknown {
+  const spec = CONFIG_SCHEMA[key] as ConfigSpec;
+  const toAgent = AGENT_VALUE[key];
+  return spec.type === 'int' || toAgent === undefined ? spec.default : toAgent(spec.default);
+}
 
 function bad(key: keyof AgentConfig, why: string): never {
   throw new OtaError('config-invalid', `${key}: ${why}`);
@@ -457,73 +557,45 @@ function range(config: AgentConfig, key: keyof AgentConfig, min: number, max: nu
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) bad(key, `must be a number in [${min}, ${max}], got ${String(v)}`);
 }
 
-/** The range of a setting the manifest also carries: the schema's, named by both keys in an error. */
-function manifestRange(config: AgentConfig, key: keyof typeof MANIFEST_KEY): void {
-  const spec = CONFIG_SCHEMA[MANIFEST_KEY[key]] as ConfigSpec;
-  if (spec.type !== 'int') throw new OtaError('bad-state', `${MANIFEST_KEY[key]} is not an integer setting`);
-  const v = config[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < spec.min || v > spec.max) {
-    throw new OtaError('config-invalid', `${key} (${MANIFEST_KEY[key]}): must be an integer in [${spec.min}, ${spec.max}], got ${String(v)}`);
-  }
-}
-
-/** A text setting the manifest also carries: the schema's length and characters (each list item for a list). */
-function manifestText(config: AgentConfig, key: 'artifactPattern' | 'modulePart'): void {
-  const spec = CONFIG_SCHEMA[MANIFEST_KEY[key]] as ConfigSpec;
-  if (spec.type !== 'text') throw new OtaError('bad-state', `${MANIFEST_KEY[key]} is not a text setting`);
-  const v = config[key];
-  let ok = typeof v === 'string' && v.length <= spec.maxLength && (v.length > 0 || !spec.required);
-  for (let i = 0; ok && i < v.length; i++) ok = spec.charset(v.charCodeAt(i));
-  if (!ok) throw new OtaError('config-invalid', `${key} (${MANIFEST_KEY[key]}): must be ${spec.required ? 1 : 0}-${spec.maxLength} characters of its set, got ${JSON.stringify(v)}`);
-}
-
-/** A choice the manifest also carries: one of the schema's choices. */
-function manifestChoice(config: AgentConfig, key: 'tokenScheme'): void {
-  const spec = CONFIG_SCHEMA[MANIFEST_KEY[key]] as ConfigSpec;
-  if (spec.type !== 'choice') throw new OtaError('bad-state', `${MANIFEST_KEY[key]} is not a choice`);
-  const v: unknown = config[key];
-  if (typeof v !== 'string' || !spec.choices.includes(v)) throw new OtaError('config-invalid', `${key} (${MANIFEST_KEY[key]}): one of ${spec.choices.join(', ')}, got ${String(v)}`);
-}
-
-/** Defaults filled in, every value checked. Throws OtaError('config-invalid', '<key>: …'). */
-export function resolveConfig(input: Partial<AgentConfig>): AgentConfig {
-  const config: AgentConfig = { ...DEFAULT_CONFIG };
+/**
+ * Defaults filled in, every value checked, once: each device setting by the schema (readSetting,
+ * the error names its manifest key), the policy settings by their ranges here. Throws
+ * OtaError('config-invalid', '<key>: …').
+ */
+export function resolveConfig(input: SettingsInput): AgentConfig {
+  const given: Record<string, unknown> = {};
   for (const key of Object.keys(input) as (keyof AgentConfig)[]) {
     if (!(key in DEFAULT_CONFIG)) bad(key, 'unknown setting');
-    if (input[key] !== undefined) (config as unknown as Record<string, unknown>)[key] = input[key];
+    if (input[key] !== undefined) given[key] = input[key];
   }
-  if (!['hawkbit', 'manifest', 'iotconnect'].includes(config.backend)) bad('backend', `unknown kind '${config.backend}'`);
-  if (!/^https?:\/\/[^\s/]+/.test(config.serverUrl)) bad('serverUrl', 'must be an http(s) URL');
-  if (config.backend !== 'manifest' && !/^[A-Za-z0-9._:-]{1,64}$/.test(config.deviceId)) bad('deviceId', 'must be 1-64 characters [A-Za-z0-9._:-]');
-  if (!/^[A-Za-z0-9._-]{1,64}$/.test(config.tenant)) bad('tenant', 'must be 1-64 characters [A-Za-z0-9._-]');
-  manifestRange(config, 'pollIntervalS');
-  manifestRange(config, 'healthDeadlineS');
-  range(config, 'maxAttempts', 1, 50);
-  range(config, 'retryBaseS', 1, 3600);
-  range(config, 'retryCapS', config.retryBaseS, 86400);
-  range(config, 'maxBytesPerDeployment', 4096, 256 * 1024 * 1024);
-  manifestRange(config, 'keyObjectId');
-  range(config, 'progressEveryBytes', 4096, 1024 * 1024);
-  range(config, 'trailerSize', 48, 64 * 1024);
-  range(config, 'downloadSegmentBytes', 4096, 16 * 1024 * 1024);
-  if (config.downloadSegmentBytes % 4096 !== 0) bad('downloadSegmentBytes', 'must be a multiple of 4096 (the flash sector)');
-  range(config, 'downloadSegmentMaxBytes', config.downloadSegmentBytes, 16 * 1024 * 1024);
-  if (config.downloadSegmentMaxBytes % 4096 !== 0) bad('downloadSegmentMaxBytes', 'must be a multiple of 4096 (the flash sector)');
-  if (config.trailerSize % 8 !== 0) bad('trailerSize', 'must be a multiple of 8 (MCUboot trailer fields are write-aligned)');
-  if (config.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
-  if (typeof config.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');
-  if (typeof config.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');
-  manifestChoice(config, 'tokenScheme');
-  manifestText(config, 'artifactPattern');
-  manifestText(config, 'modulePart');
-  // otaAutoConfirm's choices are 'true' and 'false': the device reader turns them into this boolean.
-  if (typeof config.autoConfirm !== 'boolean') bad('autoConfirm', 'must be true or false');
-  if (config.imageLoadAddress !== -1) range(config, 'imageLoadAddress', 0, 0xffffffff);
-  manifestRange(config, 'backendBodyMax');
-  manifestRange(config, 'urlMax');
-  manifestRange(config, 'maxRedirects');
-  if (!Array.isArray(config.redirectCredentialOrigins) || config.redirectCredentialOrigins.some((o) => typeof o !== 'string' || !isOrigin(o))) {
-    bad('redirectCredentialOrigins', 'must be a list of origins (scheme://host[:port])');
+  const config = { ...POLICY_DEFAULTS } as Record<string, unknown>;
+  for (const key of AGENT_SETTING_KEYS) {
+    const name = settingName(key);
+    config[name] = readSetting(key, given[name]);
   }
-  return config;
+  for (const key of Object.keys(POLICY_DEFAULTS)) if (given[key] !== undefined) config[key] = given[key];
+  const c = config as unknown as AgentConfig;
+  if (c.backend !== 'manifest' && c.deviceId === '') invalid('otaDeviceId', `required for ${c.backend} (or the secret deviceId)`);
+  if (c.backend === 'iotconnect' && c.iotcEnv === '') invalid('otaIotcEnv', 'required for iotconnect');
+  for (const secret of ['token', 'apnUser', 'apnPassword'] as const) {
+    // Never echo a secret's value.
+    if (typeof c[secret] !== 'string' || c[secret].length > 255) bad(secret, 'must be a string of at most 255 characters');
+  }
+  range(c, 'maxAttempts', 1, 50);
+  range(c, 'retryBaseS', 1, 3600);
+  range(c, 'retryCapS', c.retryBaseS, 86400);
+  range(c, 'maxBytesPerDeployment', 4096, 256 * 1024 * 1024);
+  range(c, 'progressEveryBytes', 4096, 1024 * 1024);
+  range(c, 'trailerSize', 48, 64 * 1024);
+  range(c, 'downloadSegmentBytes', 4096, 16 * 1024 * 1024);
+  if (c.downloadSegmentBytes % 4096 !== 0) bad('downloadSegmentBytes', 'must be a multiple of 4096 (the flash sector)');
+  range(c, 'downloadSegmentMaxBytes', c.downloadSegmentBytes, 16 * 1024 * 1024);
+  if (c.downloadSegmentMaxBytes % 4096 !== 0) bad('downloadSegmentMaxBytes', 'must be a multiple of 4096 (the flash sector)');
+  if (c.trailerSize % 8 !== 0) bad('trailerSize', 'must be a multiple of 8 (MCUboot trailer fields are write-aligned)');
+  if (c.progressEveryBytes % 4096 !== 0) bad('progressEveryBytes', 'must be a multiple of 4096 (the flash sector)');
+  if (typeof c.allowDowngrade !== 'boolean') bad('allowDowngrade', 'must be true or false');
+  if (typeof c.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');
+  if (typeof c.hardwareId !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(c.hardwareId)) bad('hardwareId', 'must be 1-64 printable characters');
+  if (c.imageLoadAddress !== -1) range(c, 'imageLoadAddress', 0, 0xffffffff);
+  return c;
 }

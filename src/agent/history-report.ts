@@ -31,7 +31,7 @@ export interface HistoryRecorderOptions {
   /** Backend kind, as configured. */
   backend: string;
   /** The A5000 key object that verifies images. */
-  keyObjectId: number;
+  keyId: number;
   /** The slots, to read image hashes and SEC_CNT; without them those fields stay empty. */
   slots?: HistorySlots;
 }
@@ -83,7 +83,7 @@ export class HistoryRecorder {
         bytes: d.bytesFetched,
         verdict: outcome.phase,
         ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
-        keyId: `se:0x${this.#o.keyObjectId.toString(16).padStart(8, '0')}`,
+        keyId: `se:0x${this.#o.keyId.toString(16).padStart(8, '0')}`,
         reverted: outcome.phase === 'reverted',
       });
     } catch (error) {
@@ -159,10 +159,6 @@ export class HistoryReportingBackend implements UpdateBackend {
 
   acknowledgeCancel(actionId: string, stopped: boolean): Promise<void> {
     return this.#inner.acknowledgeCancel(actionId, stopped);
-  }
-
-  artifactHeaders(url: string): Record<string, string> {
-    return this.#inner.artifactHeaders?.(url) ?? {};
   }
 
   refreshOffer(actionId: string, current: { version: string }): Promise<UpdateOffer | undefined> {

@@ -11,7 +11,7 @@
  * escaped, so its bytes are its characters (the store's limit is in UTF-8 bytes).
  */
 import type { KeyValuePort } from '../platform/key-value.js';
-import { OtaError, type OtaReason } from '../util/errors.js';
+import { OtaError, type Reason } from '../util/errors.js';
 import { RecordStore } from './record-store.js';
 import { validateDeltaField, type DeltaDeployment } from '../delta/plan.js';
 
@@ -66,13 +66,13 @@ export const JOURNAL_FIELD_MAX = {
  * The URL is printable ASCII without `"` or `\\` (validated), so it costs its length; detail is
  * printable ASCII (made so on save), at most 2 per character (`"` and `\\` escaped); reason is
  * [a-z0-9-]; the ids, versions and the validator may hold anything: 6 per character (`\\uXXXX`).
- * 8776 bytes (with a delta deployment's fields): 35 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
+ * 8796 bytes (with a delta deployment's fields): 35 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
  */
 export const JOURNAL_TEXT_MAX = (() => {
   const n = Number.MAX_SAFE_INTEGER;
   const skeleton = {
     v: JOURNAL_VERSION, state: 'health-check', writes: n, notBefore: n, retryDelayMs: n,
-    deployment: { actionId: '', version: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false,
+    deployment: { actionId: '', version: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false, linkHeaders: false,
       delta: { fullUrl: '', fullSize: n, sha256: '', source: '' }, deltaFailed: '' },
     outcome: { phase: 'download-only', reason: '', detail: '' },
     held: { actionId: '', size: n, sha256: '' },
@@ -119,6 +119,11 @@ export interface Deployment {
    * kept it): verify re-hashes it from flash and, if it does not verify, downloads from 0.
    */
   reuse?: boolean;
+  /**
+   * The offer gave headers for its artifact links (a token): they are kept in RAM only, so after
+   * a reset the offer is fetched again before the download resumes. Never the headers themselves.
+   */
+  linkHeaders?: boolean;
   /** Downloading a delta (url/size are the delta's): src/delta/plan.ts. */
   delta?: DeltaDeployment;
   /** A delta was tried and failed (its reason): this deployment now downloads the full image. */
@@ -142,7 +147,7 @@ export interface HeldImage {
 export interface Outcome {
   /** 'download-only': the image verified and stays unstaged in the slot (not a failure). */
   phase: 'running' | 'failed' | 'reverted' | 'cancelled' | 'download-only';
-  reason?: OtaReason;
+  reason?: Reason;
   detail?: string;
 }
 
@@ -205,6 +210,7 @@ export function validateJournal(value: unknown): JournalRecord {
     check(isText(d.fromVersion, max.fromVersion), 'deployment.fromVersion');
     check(d.windowClosed === undefined || typeof d.windowClosed === 'boolean', 'deployment.windowClosed');
     check(d.reuse === undefined || typeof d.reuse === 'boolean', 'deployment.reuse');
+    check(d.linkHeaders === undefined || typeof d.linkHeaders === 'boolean', 'deployment.linkHeaders');
     if (d.delta !== undefined) {
       validateDeltaField(d.delta, (u) => isText(u, max.url) && URL_CHARS.test(u));
       check((d.url as string).length + (d.delta as { fullUrl: string }).fullUrl.length <= max.url, 'deployment.delta.fullUrl');
@@ -252,7 +258,7 @@ function storageOrder(r: JournalRecord): JournalRecord {
     state: r.state,
     deployment: d && {
       actionId: d.actionId, version: d.version, url: d.url, size: d.size, sha256: d.sha256, install: d.install,
-      fromVersion: d.fromVersion, windowClosed: d.windowClosed, reuse: d.reuse, delta: d.delta, deltaFailed: d.deltaFailed, validator: d.validator,
+      fromVersion: d.fromVersion, windowClosed: d.windowClosed, reuse: d.reuse, linkHeaders: d.linkHeaders, delta: d.delta, deltaFailed: d.deltaFailed, validator: d.validator,
       attempts: d.attempts, offset: d.offset, bytesFetched: d.bytesFetched,
     },
     held: r.held,

@@ -33,7 +33,7 @@ import type { LogPort } from '../platform/log.js';
 import type { RebootPort } from '../platform/reboot.js';
 import type { KeyValuePort } from '../platform/key-value.js';
 import { bytesEqual, hex, unhex } from '../util/bytes.js';
-import { OtaError, describeError, reasonOf, type OtaReason } from '../util/errors.js';
+import { OtaError, describeError, reasonOf, type Reason } from '../util/errors.js';
 import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
@@ -292,6 +292,12 @@ export class UpdateAgent {
   #pollIntervalMs: number;
   /** When idle first found the running image unconfirmed (see #unconfirmed). */
   #unconfirmedSince: number | undefined;
+  /**
+   * The headers each artifact link of the current action needs, from its offer (UpdateOffer.headers,
+   * DeltaOffer.headers): RAM only, so no credential is written to the journal. After a reset the
+   * map is empty and a deployment whose offer had headers (`linkHeaders`) fetches its offer again.
+   */
+  #links: { actionId: string; headers: Map<string, Record<string, string>> } | undefined;
   #stopped = false;
   #booted = false;
   /** The deployment whose image verified in this boot: only that one may be staged. */
@@ -607,6 +613,7 @@ export class UpdateAgent {
       fromVersion: running,
     };
     if (windowClosed) deployment.windowClosed = true;
+    if (this.#noteLinks(offer)) deployment.linkHeaders = true;
     const refusal = this.#refusal(offer, running);
     if (refusal) return { edge: 'refuse', deployment, outcome: { phase: 'failed', reason: refusal.reason, detail: refusal.detail } };
     if (offer.download === 'skip') return { edge: 'nothing', sleepMs: this.#pollIntervalMs };
@@ -637,7 +644,7 @@ export class UpdateAgent {
   }
 
   /** Why an offer is refused before a byte is fetched, or undefined to accept it. */
-  #refusal(offer: UpdateOffer, running: string): { reason: OtaReason; detail: string } | undefined {
+  #refusal(offer: UpdateOffer, running: string): { reason: Reason; detail: string } | undefined {
     const c = this.#d.config;
     // backend hook (issue 13): the backend's version is a label (v1.1.0, 1.1.0-rc.1, v1.5-release);
     // the header's version when the backend read it, else what the label names; neither: verify decides.
@@ -685,7 +692,7 @@ export class UpdateAgent {
         client: this.#d.http,
         clock: this.#d.clock,
         url: d.url,
-        headers: this.#d.backend.artifactHeaders?.(d.url),
+        headers: await this.#linkHeaders(d),
         progress,
         segmentBytes: (last) =>
           !cancellable ? undefined : last ? nextSegmentBytes(last.bytes, last.ms, this.#pollIntervalMs, c.downloadSegmentBytes, c.downloadSegmentMaxBytes) : c.downloadSegmentBytes,
@@ -750,6 +757,32 @@ export class UpdateAgent {
     return { edge: 'done', deployment: d };
   }
 
+  /** Keeps the headers of `offer`'s artifact links for its action; true when any link has some. */
+  #noteLinks(offer: UpdateOffer): boolean {
+    const headers = new Map<string, Record<string, string>>();
+    if (offer.headers !== undefined) headers.set(offer.url, offer.headers);
+    for (const delta of offer.deltas ?? []) if (delta.headers !== undefined) headers.set(delta.url, delta.headers);
+    this.#links = { actionId: offer.actionId, headers };
+    return headers.size > 0;
+  }
+
+  /**
+   * The headers of `d`'s link, from its offer. After a reset they are gone with the RAM: the
+   * offer is fetched again for them. A failure here goes to the retry policy like the request's
+   * own: a gone offer or a changed link is `url-expired` (refresh-url, or the delta fallback).
+   */
+  async #linkHeaders(d: Deployment): Promise<Record<string, string> | undefined> {
+    if (this.#links?.actionId !== d.actionId) {
+      if (d.linkHeaders !== true) return undefined;
+      const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() });
+      if (fresh === undefined) throw new OtaError('url-expired', `action ${d.actionId} is no longer offered`);
+      this.#noteLinks(fresh);
+    }
+    const headers = this.#links!.headers.get(d.url);
+    if (headers === undefined && d.linkHeaders === true) throw new OtaError('url-expired', 'the offer no longer names this link');
+    return headers;
+  }
+
   /** The next position at which a progress report is due (every quarter of the image). */
   #progressMark(size: number | undefined, position: number): number {
     if (size === undefined) return Infinity;
@@ -791,6 +824,8 @@ export class UpdateAgent {
     // another image: then start over (the validator check would refuse a resume anyway).
     const freshSha = fresh.sha256 ? hex(fresh.sha256) : undefined;
     const next: Deployment = { ...d, url: fresh.url };
+    if (this.#noteLinks(fresh)) next.linkHeaders = true;
+    else delete next.linkHeaders;
     if ((fresh.size !== undefined && fresh.size !== d.size) || (freshSha !== undefined && freshSha !== d.sha256)) {
       this.#log('warn', 'download.artifact-changed', { size: fresh.size });
       next.size = fresh.size;
@@ -935,7 +970,7 @@ export class UpdateAgent {
    * booted modem answers its first requests with transient errors (SIM7600: ERROR while the
    * bearer settles): those are retried with the retry policy's backoff until the deadline.
    */
-  async #checkHealth(running: string, onPoll: ((poll: PollResult) => void) | undefined): Promise<{ reason: OtaReason; detail: string } | undefined> {
+  async #checkHealth(running: string, onPoll: ((poll: PollResult) => void) | undefined): Promise<{ reason: Reason; detail: string } | undefined> {
     const deadlineS = this.#d.config.healthDeadlineS;
     const deadline = this.#d.clock.now() + deadlineS * 1000;
     try {
@@ -994,7 +1029,7 @@ export class UpdateAgent {
   }
 
   /** Delta updates: any failure of the delta falls back to the full image, in the same deployment (once). */
-  #deltaFallback<S extends 'download' | 'verify'>(from: S, d: Deployment, reason: OtaReason, detail: string): Move<S> {
+  #deltaFallback<S extends 'download' | 'verify'>(from: S, d: Deployment, reason: Reason, detail: string): Move<S> {
     this.#log('warn', 'delta.failed', { from, reason, detail, fallback: 'full' });
     return { edge: 'delta-fallback' as EdgeName<S>, deployment: fallBackToFull(d, reason) };
   }

@@ -8,7 +8,8 @@
  */
 import { BackendError } from '../backend/json-http.js';
 import { HttpStatusError, transientStatus } from '../net/http-status.js';
-import { OtaError, reasonOf, type OtaReason } from '../util/errors.js';
+import { OtaError, reasonOf, type Reason } from '../util/errors.js';
+import type { OtaReason } from './reasons.js';
 import { backoffDelayMs } from './backoff.js';
 
 /**
@@ -26,7 +27,7 @@ export type RetryAction = 'resume' | 'restart' | 'refresh-url' | 'fail';
  * Failures that leave the flushed prefix intact and may pass: the link, the modem and its AT
  * stream (noise lines, short reads, a reboot), TLS and DNS, the A5000's link, a flash read-back.
  */
-const TRANSIENT: ReadonlySet<OtaReason> = new Set<OtaReason>([
+const TRANSIENT: ReadonlySet<Reason> = new Set<Reason>([
   'timeout',
   'link-lost',
   'body-truncated',
@@ -56,10 +57,10 @@ const TRANSIENT: ReadonlySet<OtaReason> = new Set<OtaReason>([
   'flash-readback',
   // Anything not an OtaError (a platform binding's own exception): bounded by the attempt count.
   'platform-error',
-]);
+] satisfies OtaReason[]);
 
 /** Failures that void what was delivered: the next attempt starts at byte 0. */
-const RESTART: ReadonlySet<OtaReason> = new Set<OtaReason>(['range-ignored', 'range-mismatch', 'range-not-satisfiable']);
+const RESTART: ReadonlySet<Reason> = new Set<Reason>(['range-ignored', 'range-mismatch', 'range-not-satisfiable'] satisfies OtaReason[]);
 
 /** The status and Retry-After an error carries, when it came from an HTTP status. */
 export function httpStatusOf(error: unknown): { status: number; retryAfterS: number | undefined } | undefined {

@@ -8,7 +8,7 @@ import type { UpdateBackend, UpdateOffer } from '../backend/backend.js';
 import { HawkbitBackend } from '../backend/hawkbit.js';
 import { IotConnectBackend } from '../backend/iotconnect.js';
 import { ManifestBackend } from '../backend/manifest.js';
-import type { Modem, UartFlowControl } from '../modem/modem.js';
+import type { Modem } from '../modem/modem.js';
 import { Sim7080 } from '../modem/sim7080.js';
 import { Sim7600 } from '../modem/sim7600.js';
 import type { HttpClient } from '../net/http.js';
@@ -18,7 +18,7 @@ import { RedirectingHttpClient } from '../net/redirect.js';
 import type { Platform } from '../platform/index.js';
 import { Se05xImageVerifier, Se05x, T1Link } from '../se/index.js';
 import { OtaError, describeError, reasonOf } from '../util/errors.js';
-import { resolveConfig, type AgentConfig } from './config.js';
+import { resolveConfig, type AgentConfig, type SettingsInput } from './config.js';
 import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
 import { DeltaInstaller } from '../delta/delta-installer.js';
@@ -26,66 +26,26 @@ import { UpdateHistory } from './history.js';
 import { HistoryRecorder, HistoryReportingBackend } from './history-report.js';
 import { agentTlsControlConnector, type AgentTlsSettings } from '../tls/control-channel.js';
 
-/** Which update backend the agent talks to. */
-export type BackendKind = 'hawkbit' | 'iotconnect' | 'manifest';
+export type { BackendKind } from './config.js';
 
 /**
- * Everything the agent needs that is not hardware. On the device it comes from the manifest's
- * `config` (mc/config) and the key-value store's secrets, validated by modules/ota-config.ts; in
- * the simulated dev kit, from `xs-ota sim` options.
+ * What createAgent needs that is not hardware: the settings under their one name each (AgentConfig,
+ * src/agent/config.ts: a device setting's manifest key without `ota`, e.g. otaKeyId → keyId),
+ * checked once by resolveConfig, and what is not a setting. On the device the settings come from
+ * the manifest's `config` (mc/config) and the key-value store's secrets, read by
+ * modules/ota-config.ts; in the simulated dev kit, from `xs-ota sim` options.
  */
-export interface StartConfig {
-  readonly backendKind: BackendKind;
-  /** hawkBit server root, manifest URL, or IoTConnect discovery root. */
-  readonly backendUrl: string;
-  /** hawkBit tenant (`DEFAULT` on a stock server). */
-  readonly tenant: string;
-  /** The device's id at the backend (hawkBit controllerId, IoTConnect DUID). */
-  readonly deviceId: string | undefined;
-  /** Backend credential (hawkBit TargetToken), a secret from the key-value store. */
-  readonly authToken: string | undefined;
-  /** APN for the PDP context; '' lets the network assign it. */
-  readonly apn: string;
-  readonly apnUser: string | undefined;
-  readonly apnPassword: string | undefined;
-  /** Name of the CA certificate on the modem's file system. */
-  readonly caCertName: string;
-  /** The CA certificate (PEM) every TLS connection is verified against (the modems' default trusts any server). */
-  readonly caCert?: Uint8Array;
-  /** Which SIMCom modem is fitted. Default sim7080. */
-  readonly modemModel?: 'sim7080' | 'sim7600';
+export interface StartConfig extends SettingsInput {
   /**
-   * Whether the board wires RTS/CTS between MCU and modem (and the MCU's UART runs hardware flow
-   * control). 'rts-cts': the driver sends `AT+IFC=2,2` after every boot and takes socket data
-   * pushed by the modem (the fastest transport, docs/benchmarks.md); 'none' (default): reads
-   * per command, which cannot overrun the UART.
+   * The CA certificate (PEM) every TLS connection is verified against (the modems' default trusts
+   * any server), or how to load it by the resolved `caCert` name (the device: a build resource).
    */
-  readonly uartFlowControl?: UartFlowControl;
-  /** A5000 object id of the image-signing public key. */
-  readonly seKeyId: number;
-  readonly pollIntervalS: number;
-  readonly healthCheckDeadlineS: number;
-  /**
-   * IoTConnect company id and environment (backendKind 'iotconnect'), and (issue 13) the discovery
-   * platform (`pf`, default 'aws'), the hardware version matched against a command's `hw` (default:
-   * not checked), the MQTT session ('kept' default, 'per-call' for a duty-cycled modem) and the st of
-   * the final success ack (3 default, 0). See src/backend/iotconnect.ts and docs/iotconnect.md.
-   */
-  readonly iotconnect?: {
-    readonly cpid: string;
-    readonly env: string;
-    readonly platform?: 'aws' | 'az' | '';
-    readonly hardwareVersion?: string;
-    readonly session?: 'kept' | 'per-call';
-    readonly successSt?: 0 | 3;
-  };
+  readonly caPem?: Uint8Array | ((caCert: string) => Uint8Array);
   /**
    * TLS for the IoTConnect MQTT sessions terminated in the agent, the device key in the A5000
    * (src/tls/control-channel.ts, docs/tls.md); absent: the modem's TLS.
    */
   readonly agentTls?: AgentTlsSettings;
-  /** Further policy settings (src/agent/config.ts), each validated. */
-  readonly policy?: Partial<AgentConfig>;
 }
 
 export interface StartOptions {
@@ -100,6 +60,8 @@ export interface StartOptions {
 }
 
 export interface AgentParts {
+  /** The settings as resolved (defaults filled in, every value checked). */
+  config: AgentConfig;
   agent: UpdateAgent;
   modem: Modem;
   /** The modem's HTTP transport (socket or built-in client, from the board wiring). */
@@ -113,24 +75,15 @@ export interface AgentParts {
 
 /** Build every part of the agent on `platform`. Throws OtaError('config-invalid', …) on a bad setting. */
 export function createAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): AgentParts {
-  const config = resolveConfig({
-    ...settings.policy,
-    backend: settings.backendKind,
-    serverUrl: settings.backendUrl,
-    tenant: settings.tenant,
-    deviceId: settings.deviceId ?? '',
-    token: settings.authToken ?? '',
-    pollIntervalS: settings.pollIntervalS,
-    healthDeadlineS: settings.healthCheckDeadlineS,
-    keyObjectId: settings.seKeyId,
-  });
-  if (!settings.caCert || settings.caCert.length === 0) throw new OtaError('config-invalid', 'caCert: a CA certificate is required for TLS');
+  const { caPem: ca, agentTls, ...given } = settings;
+  const config = resolveConfig(given);
+  const caPem = typeof ca === 'function' ? ca(config.caCert) : ca;
+  if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'caPem: a CA certificate is required for TLS');
   const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, log: platform.log };
-  const modemConfig = { apn: settings.apn === '' ? undefined : settings.apn, caCert: settings.caCert, caName: settings.caCertName };
-  const flowControl = settings.uartFlowControl ?? 'none';
-  if (flowControl !== 'none' && flowControl !== 'rts-cts') throw new OtaError('config-invalid', `uartFlowControl: 'rts-cts' or 'none', not '${String(flowControl)}'`);
+  const modemConfig = { apn: config.apn === '' ? undefined : config.apn, caCert: caPem, caName: config.caCert };
+  const flowControl = config.uartFlowControl;
   // Push mode follows the wiring (the drivers' default): only RTS/CTS can pause a pushing modem.
-  const modem: Modem = settings.modemModel === 'sim7600' ? new Sim7600(modemPorts, modemConfig, { flowControl }) : new Sim7080(modemPorts, modemConfig, { flowControl });
+  const modem: Modem = config.modem === 'sim7600' ? new Sim7600(modemPorts, modemConfig, { flowControl }) : new Sim7080(modemPorts, modemConfig, { flowControl });
   const transport = modemHttpClient({ modem, clock: platform.clock });
   // Redirects for every request (poll, feedback, artifact): src/net/redirect.ts (issue 13).
   const http = new RedirectingHttpClient(transport, {
@@ -140,17 +93,17 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     log: platform.log,
   });
   const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
-  const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyObjectId: config.keyObjectId });
+  const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyId: config.keyId });
   const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
   const slot = platform.secondarySlot.status();
   // Update history (docs/history.md): every attempt's end recorded, and delivered with the final report.
   const history = new UpdateHistory(platform.keyValue);
-  const backend = new HistoryReportingBackend(createBackend(config, settings, http, modem, platform, se, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment }), history);
+  const backend = new HistoryReportingBackend(createBackend(config, { caPem, agentTls }, http, modem, platform, se, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment }), history);
   const recorder = new HistoryRecorder({
     history,
     clock: platform.clock,
-    backend: settings.backendKind,
-    keyObjectId: config.keyObjectId,
+    backend: config.backend,
+    keyId: config.keyId,
     slots: { primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, trailerSize: config.trailerSize },
   });
   // Delta updates (src/delta): stages and decodes an offered delta, else passes through to `installer`.
@@ -176,12 +129,12 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     randomSeed: options.randomSeed,
     minSecurityCounter: options.minSecurityCounter,
   });
-  return { agent, modem, http: transport, redirects: http, backend, installer, se };
+  return { config, agent, modem, http: transport, redirects: http, backend, installer, se };
 }
 
 function createBackend(
   config: AgentConfig,
-  settings: StartConfig,
+  settings: { caPem: Uint8Array; agentTls: AgentTlsSettings | undefined },
   http: HttpClient,
   modem: Modem,
   platform: Platform,
@@ -193,7 +146,7 @@ function createBackend(
     case 'hawkbit':
       return new HawkbitBackend({
         http,
-        server: config.serverUrl,
+        server: config.url,
         controllerId: config.deviceId,
         tenant: config.tenant,
         token: config.token === '' ? undefined : config.token,
@@ -203,31 +156,30 @@ function createBackend(
         autoConfirm: config.autoConfirm,
         confirm: extra.confirm,
         image,
-        bodyMax: config.backendBodyMax,
+        bodyMax: config.bodyMax,
         urlMax: config.urlMax,
         attributes: { hwRevision: config.hardwareId },
         log: platform.log,
       });
     case 'manifest':
-      return new ManifestBackend({ http, url: config.serverUrl, deviceId: config.deviceId === '' ? undefined : config.deviceId, bodyMax: config.backendBodyMax, log: platform.log });
+      return new ManifestBackend({ http, url: config.url, deviceId: config.deviceId === '' ? undefined : config.deviceId, bodyMax: config.bodyMax, log: platform.log });
     case 'iotconnect':
-      if (!settings.iotconnect) throw new OtaError('config-invalid', 'iotconnect: cpid and env are required');
       return new IotConnectBackend({
         http,
         // Hook (identity): TLS in the agent with the key in the A5000 when configured.
         connector: settings.agentTls
-          ? agentTlsControlConnector(settings.agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem: settings.caCert })
+          ? agentTlsControlConnector(settings.agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem: settings.caPem })
           : modemConnector(modem),
         clock: platform.clock,
         log: platform.log,
-        discoveryUrl: config.serverUrl,
-        cpid: settings.iotconnect.cpid,
-        env: settings.iotconnect.env,
+        discoveryUrl: config.url,
+        cpid: config.tenant,
+        env: config.iotcEnv,
         duid: config.deviceId,
-        platform: settings.iotconnect.platform,
-        hardwareVersion: settings.iotconnect.hardwareVersion,
-        session: settings.iotconnect.session,
-        successSt: settings.iotconnect.successSt,
+        platform: config.iotcPlatform,
+        hardwareVersion: config.iotcHardwareVersion === '' ? undefined : config.iotcHardwareVersion,
+        session: config.iotcSession,
+        successSt: config.iotcSuccessSt,
         artifactPattern: config.artifactPattern,
         image,
       });
@@ -246,6 +198,6 @@ export async function startAgent(platform: Platform, settings: StartConfig, opti
     platform.log.log('error', 'agent.config-invalid', { reason: reasonOf(error), detail: describeError(error) });
     throw error;
   }
-  platform.log.log('info', 'agent.started', { backend: settings.backendKind, modem: parts.modem.model });
+  platform.log.log('info', 'agent.started', { backend: parts.config.backend, modem: parts.modem.model });
   await parts.agent.run();
 }

@@ -3,7 +3,7 @@
  * asks `poll` what to do, and tells `report` what happened; a backend maps both onto its protocol.
  * Everything a backend returns came from a server: backends validate it before it gets here.
  */
-import type { OtaReason } from '../util/errors.js';
+import type { Reason } from '../util/errors.js';
 import type { DeltaOffer } from '../delta/plan.js';
 
 /** hawkBit's download/update handling types; other backends map onto them. */
@@ -40,8 +40,10 @@ export interface UpdateOffer {
    */
   securityCounter?: number;
   /**
-   * Request headers the artifact download needs (hawkBit: `Authorization: TargetToken …` when the
-   * artifact is on the hawkBit server itself; never sent to another origin such as a CDN).
+   * Request headers the download of `url` needs (hawkBit: `Authorization: TargetToken …` when the
+   * artifact is on the hawkBit server itself; never for another origin such as a CDN). The one
+   * source of an artifact request's headers: the agent keeps them in RAM only (a credential never
+   * goes to the journal) and fetches the offer again after a reset (refreshOffer).
    */
   headers?: Record<string, string>;
   /**
@@ -82,7 +84,7 @@ export interface Report {
   /** Version now running. */
   runningVersion: string;
   progress?: { done: number; total: number };
-  reason?: OtaReason;
+  reason?: Reason;
   detail?: string;
   /**
    * Final reports only: update-history lines the backend has not acknowledged yet
@@ -104,11 +106,6 @@ export interface UpdateBackend {
   report(report: Report): Promise<void>;
   /** Answer a cancellation (hawkBit: cancelAction feedback). */
   acknowledgeCancel(actionId: string, stopped: boolean): Promise<void>;
-  /**
-   * Headers an artifact download from `url` needs (hawkBit: the TargetToken, for its own origin
-   * only). Asked at every attempt, so no credential is ever written to the journal.
-   */
-  artifactHeaders?(url: string): Record<string, string>;
   /** Fetch the offer again (e.g. a pre-signed URL expired); undefined when the action is gone. */
   refreshOffer(actionId: string, current: { version: string }): Promise<UpdateOffer | undefined>;
 }

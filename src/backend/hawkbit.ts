@@ -343,13 +343,10 @@ export class HawkbitBackend implements UpdateBackend {
   }
 
   /**
-   * The token goes only to the configured server's origin: a link is followed as given, but a
-   * hostile or misconfigured answer must not make the device hand its credentials to another host.
+   * The headers an artifact link gets (the offer carries them): the token goes only to the
+   * configured server's origin. A link is followed as given, but a hostile or misconfigured
+   * answer must not make the device hand its credentials to another host.
    */
-  artifactHeaders(url: string): Record<string, string> {
-    return { ...this.#auth(url) };
-  }
-
   #auth(url: string): Record<string, string> {
     if (urlOrigin(url).toLowerCase() === this.#origin) return this.#authorization;
     // A DDI download resource on another host (a hawkBit download server, a CDN in front of it)
@@ -517,7 +514,7 @@ export class HawkbitBackend implements UpdateBackend {
         const auth = this.#auth(url);
         if (source) {
           // A delta without its SHA-256 cannot be checked before decoding: not offered.
-          if (sha256 !== undefined && size !== undefined && size > 0) deltas.push({ url, size, sha256, ...source, chunk: i });
+          if (sha256 !== undefined && size !== undefined && size > 0) deltas.push({ url, size, sha256, ...source, chunk: i, ...(auth.authorization !== undefined ? { headers: { ...auth } } : {}) });
           continue;
         }
         const candidate: Candidate = { where: name, filename, url, version, chunk: i, headers: auth.authorization !== undefined ? { ...auth } : undefined };

@@ -27,7 +27,7 @@ import { MqttClient, type MqttMessage } from '../net/mqtt/client.js';
 import type { ClockPort } from '../platform/clock.js';
 import type { LogPort } from '../platform/log.js';
 import { utf8Decode, utf8Encode } from '../util/bytes.js';
-import { OtaError, describeError, type OtaReason } from '../util/errors.js';
+import { OtaError, describeError, type Reason } from '../util/errors.js';
 import type { PollResult, Report, ReportPhase, UpdateBackend, UpdateOffer } from './backend.js';
 import { chooseArtifact, matchFilename, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
 import { deltasFromFiles, isDeltaFile } from '../delta/offer-fields.js';
@@ -147,7 +147,7 @@ export interface OtaCommand {
 export const OTA_ST = { failed: 1, inProgress: 2, running: 3, attemptFailed: 4 } as const;
 
 /** Failure reasons that mean the update was not attempted (policy said no): st 1, not 4. */
-const NOT_ATTEMPTED: ReadonlySet<OtaReason> = new Set<OtaReason>([
+const NOT_ATTEMPTED: ReadonlySet<Reason> = new Set<Reason>([
   // The command could not be used (no image among urls[], a bad field): nothing was attempted.
   'backend-protocol',
   'downgrade',

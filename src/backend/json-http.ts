@@ -6,7 +6,7 @@
  */
 import type { HttpClient, HttpRequest, HttpResponseHead } from '../net/http.js';
 import { unhex, utf8Decode, utf8Encode } from '../util/bytes.js';
-import { nameErrorClass, OtaError, type OtaReason } from '../util/errors.js';
+import { nameErrorClass, OtaError, type Reason } from '../util/errors.js';
 
 /**
  * Default cap on a JSON body, bytes. Sized from hawkBit's own OpenAPI example deploymentBase
@@ -40,7 +40,7 @@ export class BackendError extends OtaError {
   /** Retry-After in seconds (delta-seconds form only), clamped to RETRY_AFTER_MAX_S. */
   readonly retryAfterS: number | undefined;
 
-  constructor(reason: OtaReason, detail: string, status?: number, retryAfterS?: number) {
+  constructor(reason: Reason, detail: string, status?: number, retryAfterS?: number) {
     super(reason, detail);
     this.status = status;
     this.retryAfterS = retryAfterS;

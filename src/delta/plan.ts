@@ -51,6 +51,8 @@ export interface DeltaOffer {
   fromVersion: string;
   /** SHA256 TLV of that image. */
   fromImageHash: Uint8Array;
+  /** Request headers the download of `url` needs, as UpdateOffer.headers for the full image. */
+  headers?: Record<string, string>;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

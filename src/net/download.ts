@@ -16,7 +16,7 @@
  * retry policy decides, and the next attempt resumes at the sink's durable prefix.
  */
 import type { ClockPort } from '../platform/clock.js';
-import { OtaError, reasonOf, type OtaReason } from '../util/errors.js';
+import { OtaError, reasonOf, type Reason } from '../util/errors.js';
 import type { HttpClient, HttpResponseHead } from './http.js';
 import { HttpStatusError, parseRetryAfter } from './http-status.js';
 import { RetryPolicy } from '../agent/retry-policy.js';
@@ -217,7 +217,7 @@ export interface DownloadResult {
   /** Times the server forced a start from zero. */
   restarts: number;
   /** Reasons of the failures that were resumed, in order. */
-  failures: OtaReason[];
+  failures: Reason[];
   validator?: string;
 }
 

@@ -2,7 +2,7 @@
  * An HTTP status the caller did not ask for, kept as data (as `SeStatusError` keeps the ISO 7816
  * status word): the retry policy reads `status` and `retryAfterS`, never a message.
  */
-import { OtaError, type OtaReason } from '../util/errors.js';
+import { OtaError } from '../util/errors.js';
 
 /**
  * Largest Retry-After honoured, seconds (RFC 9110 §10.2.3 puts no bound on it). A hostile or
@@ -26,7 +26,7 @@ export function parseRetryAfter(value: string | undefined): number | undefined {
  * mean a pre-signed or expiring URL is no longer valid (hawkBit, S3, CDNs), anything else is
  * `http-status` with the number in `status`.
  */
-function reasonForStatus(status: number): OtaReason {
+function reasonForStatus(status: number): 'range-not-satisfiable' | 'url-expired' | 'http-status' {
   if (status === 416) return 'range-not-satisfiable';
   if (status === 403 || status === 410) return 'url-expired';
   return 'http-status';

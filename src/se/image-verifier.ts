@@ -23,7 +23,7 @@ export interface Se05xImageVerifierOptions {
   se: Se05x;
   digest: DigestPort;
   /** Object id of the provisioned P-256 public key. */
-  keyObjectId?: number;
+  keyId?: number;
 }
 
 /** SPKI DER of an uncompressed P-256 point (65 bytes 04||X||Y). */
@@ -54,7 +54,7 @@ export function checkDerSignature(der: Uint8Array): void {
 }
 
 export class Se05xImageVerifier implements SignatureVerifier {
-  readonly keyObjectId: number;
+  readonly keyId: number;
   #se: Se05x;
   #digest: DigestPort;
   /** SHA-256 of the provisioned key's SPKI, read once. */
@@ -63,7 +63,7 @@ export class Se05xImageVerifier implements SignatureVerifier {
   constructor(options: Se05xImageVerifierOptions) {
     this.#se = options.se;
     this.#digest = options.digest;
-    this.keyObjectId = options.keyObjectId ?? DEFAULT_KEY_OBJECT_ID;
+    this.keyId = options.keyId ?? DEFAULT_KEY_OBJECT_ID;
   }
 
   /**
@@ -82,11 +82,11 @@ export class Se05xImageVerifier implements SignatureVerifier {
     if (!bytesEqual(keyHash, check.keyHash)) {
       throw new OtaError(
         'key-mismatch',
-        `image KEYHASH ${hex(check.keyHash)} is not SHA-256 of the key in object 0x${this.keyObjectId.toString(16)} (${hex(keyHash)}): image signed by another key, or the device is provisioned with the wrong one`,
+        `image KEYHASH ${hex(check.keyHash)} is not SHA-256 of the key in object 0x${this.keyId.toString(16)} (${hex(keyHash)}): image signed by another key, or the device is provisioned with the wrong one`,
       );
     }
-    const valid = await this.#se.ecdsaVerify(this.keyObjectId, check.imageHash, check.signature);
-    if (!valid) throw new OtaError('bad-signature', `the A5000 rejected the ECDSA P-256 signature (key object 0x${this.keyObjectId.toString(16)})`);
+    const valid = await this.#se.ecdsaVerify(this.keyId, check.imageHash, check.signature);
+    if (!valid) throw new OtaError('bad-signature', `the A5000 rejected the ECDSA P-256 signature (key object 0x${this.keyId.toString(16)})`);
   }
 
   /** SHA-256 of the provisioned key's SPKI (read from the A5000 once): MCUboot's KEYHASH lookup. */
@@ -96,7 +96,7 @@ export class Se05xImageVerifier implements SignatureVerifier {
 
   async #provisionedKeyHash(): Promise<Uint8Array> {
     if (this.#keyHash) return this.#keyHash;
-    const id = this.keyObjectId;
+    const id = this.keyId;
     // CheckObjectExists first: "not provisioned" is a clearer report than ReadObject's SW 6985.
     if (!(await this.#se.checkObjectExists(id))) {
       throw new OtaError('se-no-object', `no key object 0x${id.toString(16)} in the A5000: provision the OTA public key (docs/provisioning-a5000.md)`);

@@ -7,7 +7,8 @@
  * invalid signature is SW 9000 with TAG_1 = 0x02.
  */
 import { hex, unhex } from '../util/bytes.js';
-import { OtaError, type OtaReason } from '../util/errors.js';
+import { OtaError, type CommonReason } from '../util/errors.js';
+import type { SeReason } from './reasons.js';
 import { ApduBuilder, SW_OK, statusWord } from './apdu.js';
 import type { T1Link } from './t1-link.js';
 import { TAG_1, TAG_2, TAG_3, TAG_4, TAG_5, findTlv } from './tlv.js';
@@ -79,7 +80,7 @@ const SW_TEXT: Record<number, string> = {
   0x66a6: 'APDU throughput error',
 };
 
-function swReason(sw: number): OtaReason {
+function swReason(sw: number): SeReason | CommonReason {
   switch (sw) {
     case 0x6985:
       return 'se-no-object';

@@ -18,7 +18,8 @@
 import type { ClockPort } from '../platform/clock.js';
 import type { I2cPort } from '../platform/i2c.js';
 import { hex } from '../util/bytes.js';
-import { OtaError, type OtaReason } from '../util/errors.js';
+import { OtaError, type CommonReason } from '../util/errors.js';
+import type { SeReason } from './reasons.js';
 import { parseAtr, type Atr } from './atr.js';
 import {
   NAD_HOST_TO_SE,
@@ -124,7 +125,7 @@ function emptyStats(): T1Stats {
 /** Internal: a failure the link may recover from by resynchronising. */
 class Recover {
   constructor(
-    readonly reason: OtaReason,
+    readonly reason: SeReason | CommonReason,
     readonly detail: string,
   ) {}
 }
@@ -466,7 +467,7 @@ export class T1Link {
     let errors = 0;
     let wtx = 0;
     let budget = this.#bwtMs;
-    const fail = (reason: OtaReason, detail: string): void => {
+    const fail = (reason: SeReason | CommonReason, detail: string): void => {
       if (++errors > limits.blockRetries) throw new Recover(reason, detail);
     };
     for (;;) {

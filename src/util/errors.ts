@@ -2,18 +2,16 @@
  * The agent's one error type. `reason` is a closed set of short kebab-case names, so a caller can
  * switch on it and the backend report can carry it verbatim; `detail` says what exactly was wrong
  * (the value received, the limit, the offset). Each subsystem owns its reasons in its own
- * `reasons.ts`; this file only joins them.
+ * `reasons.ts`; this file knows only the base class and the open Reason type.
  */
-import type { AgentReason } from '../agent/reasons.js';
-import type { BackendReason } from '../backend/reasons.js';
-import type { DeltaReason } from '../delta/reasons.js';
-import type { ImageReason } from '../image/reasons.js';
-import type { ModemReason } from '../modem/reasons.js';
-import type { MqttReason } from '../net/mqtt/reasons.js';
-import type { NetReason } from '../net/reasons.js';
-import type { SeReason } from '../se/reasons.js';
-import type { SlotReason } from '../slot/reasons.js';
-import type { TlsReason } from '../tls/reasons.js';
+/**
+ * A failure reason: a short kebab-case name. The type is open here on purpose: this file sits
+ * below every subsystem and knows none of them. Each subsystem's closed set is its own
+ * `reasons.ts`; their union, OtaReason, is assembled where reasons are reported and switched on
+ * (src/agent/reasons.ts). test/unit/util/reasons.spec.ts checks that every reason src/ names is
+ * in one of those sets.
+ */
+export type Reason = string;
 
 /** Reasons that belong to no single subsystem. */
 export type CommonReason =
@@ -26,25 +24,12 @@ export type CommonReason =
   | 'platform-error'
   | 'config-invalid';
 
-export type OtaReason =
-  | CommonReason
-  | AgentReason
-  | BackendReason
-  | DeltaReason
-  | ImageReason
-  | ModemReason
-  | MqttReason
-  | NetReason
-  | SeReason
-  | SlotReason
-  | TlsReason;
-
-export class OtaError extends Error {
-  readonly reason: OtaReason;
+export class OtaError<R extends Reason = Reason> extends Error {
+  readonly reason: R;
   readonly detail: string | undefined;
   override readonly cause: unknown;
 
-  constructor(reason: OtaReason, detail?: string, cause?: unknown) {
+  constructor(reason: R, detail?: string, cause?: unknown) {
     super(detail === undefined ? reason : `${reason}: ${detail}`);
     this.reason = reason;
     this.detail = detail;
@@ -66,12 +51,12 @@ export function nameErrorClass(errorClass: { readonly prototype: Error }, name: 
 nameErrorClass(OtaError, 'OtaError');
 
 /** True when `error` is an OtaError, optionally with one of `reasons`. */
-export function isOtaError(error: unknown, ...reasons: OtaReason[]): error is OtaError {
-  return error instanceof OtaError && (reasons.length === 0 || reasons.includes(error.reason));
+export function isOtaError<R extends Reason>(error: unknown, ...reasons: R[]): error is OtaError<R> {
+  return error instanceof OtaError && (reasons.length === 0 || reasons.includes(error.reason as R));
 }
 
 /** The reason to report for any thrown value: an OtaError's own, else `platform-error`. */
-export function reasonOf(error: unknown): OtaReason {
+export function reasonOf(error: unknown): Reason {
   return error instanceof OtaError ? error.reason : 'platform-error';
 }
 

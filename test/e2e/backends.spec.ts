@@ -89,7 +89,7 @@ describe('e2e: backends as deployed (issue 13)', function () {
   describe('finding 2: no silent stall', () => {
     it('a deployment body over the configured cap is answered closed/failure once, naming the limit; nothing is downloaded', async () => {
       let kit: Kit | undefined;
-      const s = await run({ policy: { backendBodyMax: 1024 }, onReady: (k) => (kit = k), until: (e) => e.event === 'deployment.refused' });
+      const s = await run({ policy: { bodyMax: 1024 }, onReady: (k) => (kit = k), until: (e) => e.event === 'deployment.refused' });
       const f = finals(s);
       assert.equal(f.length, 1, story(s));
       assert.equal(f[0].what, 'closed/failure');

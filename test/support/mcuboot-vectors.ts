@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { OtaReason } from '../../src/util/errors.js';
+import type { OtaReason } from '../../src/agent/reasons.js';
 import { vectorDir } from './paths.js';
 
 export const MCUBOOT_VECTORS_ENV = 'XS_OTA_VECTORS_MCUBOOT';

@@ -1,5 +1,5 @@
 /** Paths for tests: the repository root and the committed fixtures (tests run from build/test). */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,4 +22,15 @@ export function vectorDir(envVar: string, set: string): string {
     return path.resolve(fromEnv);
   }
   return fixturePath(set);
+}
+
+/** Every `.ts` file below `dir` (absolute paths), for specs that read the sources. */
+export function tsFilesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...tsFilesUnder(full));
+    else if (entry.name.endsWith('.ts')) out.push(full);
+  }
+  return out;
 }

@@ -17,7 +17,7 @@ export interface DriverPorts {
 }
 
 export interface DriverOptions {
-  keyObjectId?: number;
+  keyId?: number;
   limits?: Partial<T1Limits>;
 }
 
@@ -39,7 +39,7 @@ export interface SeDriver {
 export function createSeDriver(ports: DriverPorts, options: DriverOptions = {}): SeDriver {
   const link = new T1Link({ i2c: ports.i2c, clock: ports.clock, limits: options.limits });
   const se = new Se05x({ link });
-  const verifier = new Se05xImageVerifier({ se, digest: ports.digest, keyObjectId: options.keyObjectId });
+  const verifier = new Se05xImageVerifier({ se, digest: ports.digest, keyId: options.keyId });
   return {
     async verify(args) {
       await verifier.verify({ algorithm: 'ecdsa-p256', ...args });

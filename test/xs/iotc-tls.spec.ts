@@ -20,7 +20,7 @@ import { buildCsr } from '../../tools/devkit/pkcs10.js';
 import { serveHttp, serveRealClock, serveSockets, type SocketBridge } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
 import { requireMosquitto, startIotConnectCloud, type IotConnectCloud } from '../support/broker.js';
-import { NodeHttpClient } from '../support/node-http-client.js';
+import { NodeHttpClient } from '../../tools/devkit/node-http-client.js';
 import { serveTlsHost } from '../support/xs-tls-host.js';
 
 const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));

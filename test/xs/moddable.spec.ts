@@ -14,26 +14,27 @@ describe('Moddable modules in XS (xsnap)', function () {
   after(async () => session?.close());
 
   it('reads the device configuration with its defaults and names a bad key', async () => {
-    const ok = await session.call<{ ok: { agent: { seKeyId: number; tenant: string; authToken?: string } } }>('readConfig', {
+    const ok = await session.call<{ ok: { agent: { keyId: number; tenant: string; token: string } } }>('readConfig', {
       config: { otaUrl: 'https://hawkbit.example', otaKeyId: '0x7B000202' },
-      secrets: { authToken: 't' },
+      secrets: { authToken: 't', deviceId: 'dev-1' },
     });
-    assert.equal(ok.ok.agent.seKeyId, 0x7b000202);
+    assert.equal(ok.ok.agent.keyId, 0x7b000202);
     assert.equal(ok.ok.agent.tenant, 'DEFAULT');
-    assert.equal(ok.ok.agent.authToken, 't');
+    assert.equal(ok.ok.agent.token, 't');
     assert.deepEqual(await session.call('readConfig', { config: {}, secrets: {} }), { key: 'otaUrl', detail: 'required, no default' });
-    assert.deepEqual(await session.call('readConfig', { config: { otaUrl: 'https://h', otaPollIntervalS: 59 }, secrets: {} }), {
+    assert.deepEqual(await session.call('readConfig', { config: { otaUrl: 'https://h', otaPollIntervalS: 59 }, secrets: { deviceId: 'dev-1' } }), {
       key: 'otaPollIntervalS',
       detail: '59 outside 60..604800',
     });
   });
 
   it('reads the backend policy and IoTConnect settings, the token the scheme names, and names a bad key', async () => {
-    type Read = { ok: { agent: { authToken?: string; policy: Record<string, unknown>; iotconnect?: Record<string, unknown> } } };
+    type Read = { ok: { agent: Record<string, unknown> } };
     const ok = await session.call<Read>('readConfig', {
       config: {
         otaUrl: 'https://iotc.example',
         otaBackend: 'iotconnect',
+        otaIotcEnv: 'poc',
         otaTokenScheme: 'GatewayToken',
         otaAutoConfirm: 'false',
         otaBodyMax: '65536',
@@ -41,14 +42,15 @@ describe('Moddable modules in XS (xsnap)', function () {
         otaIotcSession: 'per-call',
         otaIotcSuccessSt: '0',
       },
-      secrets: { authToken: 'target', gatewayToken: 'gateway' },
+      secrets: { authToken: 'target', gatewayToken: 'gateway', deviceId: 'dev-1' },
     });
-    assert.equal(ok.ok.agent.authToken, 'gateway');
-    assert.equal(ok.ok.agent.policy.autoConfirm, false);
-    assert.equal(ok.ok.agent.policy.backendBodyMax, 65536);
-    assert.deepEqual(ok.ok.agent.policy.redirectCredentialOrigins, ['https://cdn.example', 'https://blob.example:8443']);
-    assert.deepEqual(ok.ok.agent.iotconnect, { cpid: 'DEFAULT', env: '', platform: 'aws', session: 'per-call', successSt: 0 });
-    assert.deepEqual(await session.call('readConfig', { config: { otaUrl: 'https://h', otaRedirectCredentialOrigins: 'https://a.example/x' }, secrets: {} }), {
+    const a = ok.ok.agent;
+    assert.equal(a.token, 'gateway');
+    assert.equal(a.autoConfirm, false);
+    assert.equal(a.bodyMax, 65536);
+    assert.deepEqual(a.redirectCredentialOrigins, ['https://cdn.example', 'https://blob.example:8443']);
+    assert.deepEqual([a.tenant, a.iotcEnv, a.iotcPlatform, a.iotcSession, a.iotcSuccessSt], ['DEFAULT', 'poc', 'aws', 'per-call', 0]);
+    assert.deepEqual(await session.call('readConfig', { config: { otaUrl: 'https://h', otaRedirectCredentialOrigins: 'https://a.example/x' }, secrets: { deviceId: 'dev-1' } }), {
       key: 'otaRedirectCredentialOrigins',
       detail: 'item 1 is not an origin (scheme://host[:port])',
     });

@@ -11,7 +11,7 @@ import type { IotConnectDouble } from '../../tools/server/iotconnect.js';
 import { serveHttp, serveRealClock, serveSockets, type SocketBridge } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
 import { requireMosquitto, startIotConnectCloud, waitFor, type IotConnectCloud } from '../support/broker.js';
-import { NodeHttpClient } from '../support/node-http-client.js';
+import { NodeHttpClient } from '../../tools/devkit/node-http-client.js';
 
 describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () {
   this.timeout(60_000);

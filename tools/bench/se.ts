@@ -70,7 +70,7 @@ export async function benchSeVerification(timing: Partial<SimA5000Timing> = {}):
   const sim = new SimA5000({ clock: time.clockPort(), timing });
   sim.provision(KEY_OBJECT, PUBLIC_KEY);
   const link = new T1Link({ i2c: sim, clock: time.clockPort() });
-  const verifier = new Se05xImageVerifier({ se: new Se05x({ link }), digest: new NodeDigest(), keyObjectId: KEY_OBJECT });
+  const verifier = new Se05xImageVerifier({ se: new Se05x({ link }), digest: new NodeDigest(), keyId: KEY_OBJECT });
   const keyHash = new Uint8Array(createHash('sha256').update(p256Spki(PUBLIC_KEY)).digest());
   const check = { algorithm: 'ecdsa-p256' as const, imageHash: DIGEST, keyHash, signature: SIGNATURE };
   const once = async (): Promise<SeVerificationFigures> => {

@@ -20,7 +20,8 @@ import { TLV, tlvName, type Tlv } from '../../src/image/tlv.js';
 import { trailerSize } from '../../src/image/trailer.js';
 import { compareVersions, formatVersion } from '../../src/image/version.js';
 import { hex } from '../../src/util/bytes.js';
-import { describeError, isOtaError, type OtaReason } from '../../src/util/errors.js';
+import { describeError, isOtaError } from '../../src/util/errors.js';
+import type { Reason } from '../../src/util/errors.js';
 import { applyDelta } from '../delta/decode.js';
 import { NodeDigest } from '../devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
@@ -43,7 +44,7 @@ export type RuleStatus = 'pass' | 'fail' | 'skipped' | 'unchecked' | 'pending';
 export interface RuleResult {
   rule: RuleName;
   status: RuleStatus;
-  /** For a failure: an agent reason (`OtaReason`) or a gate reason (`not-newer`, `counter-lower`, ...). */
+  /** For a failure: an agent reason (`OtaReason`, src/agent/reasons.ts) or a gate reason (`not-newer`, `counter-lower`, ...). */
   reason?: string;
   detail: string;
 }
@@ -73,7 +74,7 @@ export interface ReleaseInputs {
 class UsageError extends Error {}
 
 /** The agent's parse, with the device's options: `parsed` or the OtaError that stopped it. */
-function parse(bytes: Uint8Array, slotSize: number, supportedFlags?: number): { image?: ParsedImage; reason?: OtaReason; detail?: string } {
+function parse(bytes: Uint8Array, slotSize: number, supportedFlags?: number): { image?: ParsedImage; reason?: Reason; detail?: string } {
   try {
     const stream = new ImageStream({ digest: new NodeDigest(), slotSize, trailerSize: trailerSize(), supportedFlags });
     stream.push(bytes);
@@ -102,7 +103,7 @@ function withComputedHash(image: ParsedImage): ParsedImage {
 const FORMAT_REASONS: ReadonlySet<string> = new Set(['tlv-unknown', 'tlv-malformed']);
 
 /** Which rule a structural parse failure belongs to. */
-function ruleOfParseFailure(reason: OtaReason): RuleName {
+function ruleOfParseFailure(reason: Reason): RuleName {
   return reason === 'too-large' ? 'fits-slot' : 'format';
 }
 

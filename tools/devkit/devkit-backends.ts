@@ -117,7 +117,7 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   });
   return {
     backendUrl: double.discoveryUrl,
-    settings: { deviceId: device.duid, authToken: undefined, iotconnect: { cpid: sim.settings.cpid, env: sim.settings.env } },
+    settings: { deviceId: device.duid, token: undefined, tenant: sim.settings.cpid, iotcEnv: sim.settings.env },
     // With agentTls the modem's plain socket goes to mosquitto's own TLS listener (client
     // certificate required), and the broker's CA issues the device certificate for the SE's key.
     ...(setup.agentTls ? { controlTls: { caPem: broker.pki.caPem, issue: (csrDer: Uint8Array) => issueFromCa(broker.pki.dir, csrDer, device.duid) } } : {}),

@@ -162,7 +162,7 @@ export interface DevkitOptions {
   deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
   /** Called once the parts exist, before power-on: tests drive the server or time from here. */
   onReady?: (kit: Pick<Devkit, 'time' | 'server' | 'flash'>) => void;
-  /** Agent policy settings over the dev kit's (src/agent/config.ts), e.g. downloadSegmentBytes. */
+  /** Agent settings over the dev kit's, by their names in AgentConfig (src/agent/config.ts), e.g. downloadSegmentBytes, bodyMax. */
   policy?: Partial<AgentConfig>;
   /**
    * Offer this VCDIFF delta beside the image (`xs-ota sim --delta`), named as made from `from`
@@ -305,7 +305,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     // A server started elsewhere: every name the device asks for is resolved here, by name.
     const hosts = options.hosts ?? {};
     const resolve = (host: string, port: number) => ({ host: hosts[host] ?? host, port });
-    const settings: Partial<StartConfig> = { deviceId: options.deviceId ?? DEVKIT_DEVICE_ID, authToken: options.authToken ?? DEVKIT_TOKEN };
+    const settings: Partial<StartConfig> = { deviceId: options.deviceId ?? DEVKIT_DEVICE_ID, token: options.authToken ?? DEVKIT_TOKEN };
     return runPrepared(options, time, undefined, { backendUrl: options.server, resolve, settings }, realStart);
   }
   const server = await startReferenceServer({
@@ -501,30 +501,26 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     if (result.booted === null) throw new Error(`the device does not boot: MCUboot says ${result.outcome}`);
   };
   let swapped = false;
-  const baseSettings: StartConfig = {
-    backendKind: backend,
-    backendUrl: prepared.backendUrl,
+  const settings: StartConfig = {
+    backend,
+    url: prepared.backendUrl,
     tenant: 'DEFAULT',
     deviceId: DEVKIT_DEVICE_ID,
-    authToken: options.authToken ?? DEVKIT_TOKEN,
-    apn: '',
-    apnUser: undefined,
-    apnPassword: undefined,
-    caCertName: 'ca.pem',
-    caCert: DEVKIT_CA,
-    modemModel: options.modem ?? 'sim7080',
+    token: options.authToken ?? DEVKIT_TOKEN,
+    caCert: 'ca.pem',
+    caPem: DEVKIT_CA,
+    modem: options.modem ?? 'sim7080',
     uartFlowControl: options.flowControl ?? 'rts-cts',
-    seKeyId: DEVKIT_KEY_OBJECT,
+    keyId: DEVKIT_KEY_OBJECT,
     pollIntervalS: 60,
-    healthCheckDeadlineS: 120,
-    policy:
-      layout === DEVKIT_LAYOUT
-        ? { retryBaseS: 10, retryCapS: 600 }
-        : { retryBaseS: 10, retryCapS: 600, trailerSize: layout.trailerSize, maxBytesPerDeployment: 4 * layout.secondary.size },
+    healthDeadlineS: 120,
+    retryBaseS: 10,
+    retryCapS: 600,
+    ...(layout === DEVKIT_LAYOUT ? {} : { trailerSize: layout.trailerSize, maxBytesPerDeployment: 4 * layout.secondary.size }),
     ...prepared.settings,
     ...(agentTls ? { agentTls } : {}),
+    ...options.policy,
   };
-  const settings: StartConfig = options.policy ? { ...baseSettings, policy: { ...baseSettings.policy, ...options.policy } } : baseSettings;
   const device = new SimDevice({
     time,
     bundle: 'agent',

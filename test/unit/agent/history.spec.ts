@@ -274,7 +274,7 @@ describe('update history: the recorder', () => {
 
   it('records the end once: a repeat after a reset (same action, verdict, target) is not a new entry', () => {
     const history = new UpdateHistory(new SimKeyValue());
-    const recorder = new HistoryRecorder({ history, clock, backend: 'hawkbit', keyObjectId: 0x7b000201 });
+    const recorder = new HistoryRecorder({ history, clock, backend: 'hawkbit', keyId: 0x7b000201 });
     const e = recorder.record(deployment(), { phase: 'failed', reason: 'bad-signature', detail: 'x' }) as HistoryEntry;
     assert.equal(e.seq, 1);
     assert.deepEqual({ host: e.host, bytes: e.bytes, keyId: e.keyId, time: e.time, reverted: e.reverted }, { host: 'cdn.example.invalid', bytes: 24_064, keyId: 'se:0x7b000201', time: 1_790_000_123, reverted: false });
@@ -291,7 +291,7 @@ describe('update history: the recorder', () => {
     programRaw(dk.primary, base);
     programRaw(dk.secondary, target);
     const history = new UpdateHistory(new SimKeyValue());
-    const recorder = new HistoryRecorder({ history, clock, backend: 'manifest', keyObjectId: 1, slots: { primary: dk.primary, secondary: dk.secondary, digest } });
+    const recorder = new HistoryRecorder({ history, clock, backend: 'manifest', keyId: 1, slots: { primary: dk.primary, secondary: dk.secondary, digest } });
     const failed = recorder.record(deployment(), { phase: 'failed', reason: 'health-check-failed' }) as HistoryEntry;
     assert.equal(failed.fromHash, imageSha(base));
     assert.equal(failed.toHash, imageSha(target));
@@ -306,7 +306,7 @@ describe('update history: the recorder', () => {
     const dk2 = createDevkitFlash({ seed: 4 });
     programRaw(dk2.primary, base);
     programRaw(dk2.secondary, target.subarray(0, 4096));
-    const r2 = new HistoryRecorder({ history, clock, backend: 'manifest', keyObjectId: 1, slots: { primary: dk2.primary, secondary: dk2.secondary, digest } });
+    const r2 = new HistoryRecorder({ history, clock, backend: 'manifest', keyId: 1, slots: { primary: dk2.primary, secondary: dk2.secondary, digest } });
     const partial = r2.record(deployment({ actionId: '45' }), { phase: 'failed', reason: 'retries-exhausted' }) as HistoryEntry;
     assert.equal(partial.toHash, undefined);
     assert.equal(partial.securityCounter, undefined);
@@ -315,7 +315,7 @@ describe('update history: the recorder', () => {
 
   it('a store that fails does not stop the deployment from ending: the error is returned', () => {
     const kv = new SimKeyValue();
-    const recorder = new HistoryRecorder({ history: new UpdateHistory(kv), clock, backend: 'hawkbit', keyObjectId: 1 });
+    const recorder = new HistoryRecorder({ history: new UpdateHistory(kv), clock, backend: 'hawkbit', keyId: 1 });
     kv.failWrites = 100;
     assert.ok(recorder.record(deployment(), { phase: 'failed' }) instanceof Error);
   });

@@ -66,10 +66,13 @@ export class FakeHttp implements HttpClient {
   /** The reason a drop fails with (the AT engine raises at-garbled on a noise line mid-body). */
   dropReason: OtaError['reason'] = 'link-lost';
   status: number[] = [];
+  /** A download link that needs this Authorization header: 401 without it. */
+  requireAuthorization: string | undefined;
   bytesServed = 0;
   async request(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
     this.requests.push(request);
-    const status = this.status.shift();
+    const denied = this.requireAuthorization !== undefined && request.headers?.authorization !== this.requireAuthorization;
+    const status = denied ? 401 : this.status.shift();
     const start = request.range?.start ?? 0;
     const last = Math.min(request.range?.end ?? ARTIFACT.length - 1, ARTIFACT.length - 1);
     const head: HttpResponseHead =
@@ -211,7 +214,7 @@ export function setup(offer?: Partial<UpdateOffer>, config: Record<string, unkno
   let healthy = true;
   const make = (options: { clockRestartsAtBoot?: boolean; keyValue?: KeyValuePort; randomSeed?: number; seedSource?: () => Promise<number>; minSecurityCounter?: number; delta?: DeltaHook } = {}) =>
     new UpdateAgent({
-      config: resolveConfig({ serverUrl: 'https://srv', deviceId: 'dev1', retryBaseS: 10, ...config }),
+      config: resolveConfig({ url: 'https://srv', deviceId: 'dev1', retryBaseS: 10, ...config }),
       backend,
       http,
       installer,

@@ -8,7 +8,24 @@ import type { UpdateOffer } from '../../../src/backend/backend.js';
 import { CANCEL_RULE, MAX_SEGMENT_BYTES, TRANSITIONS, nextSegmentBytes, type StepResult } from '../../../src/agent/machine.js';
 import { Journal, STATES } from '../../../src/agent/journal.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { ARTIFACT, drive, setup } from './machine-fakes.js';
+import { ARTIFACT, FakeBackend, drive, setup } from './machine-fakes.js';
+
+/** Make the backend's refreshOffer answer the current offer, counting the calls. */
+function countRefreshes(backend: FakeBackend): { count: number } {
+  const calls = { count: 0 };
+  backend.refreshOffer = async () => {
+    calls.count++;
+    return backend.offer;
+  };
+  return calls;
+}
+
+/** One boot's first two steps: take the offer, then an attempt that fails (the caller set how). */
+async function dropOnce(s: ReturnType<typeof setup>): Promise<void> {
+  const agent = s.make();
+  await s.time.runFor(agent.step());
+  await s.time.runFor(agent.step());
+}
 
 describe('agent state machine', () => {
   it('runs a whole update: download, verify, stage, reboot, health check, confirm, report', async () => {
@@ -61,6 +78,48 @@ describe('agent state machine', () => {
     const resumed = await drive(s.make(), s.time);
     assert.equal(resumed.at(-1)!.rebooting, true);
     assert.equal(s.http.requests[1].range?.start, 12_288);
+  });
+
+  it('an artifact request carries the headers only the offer knows (UpdateOffer.headers), in RAM: after a reset the offer is fetched again for them', async () => {
+    const token = 'TargetToken s3cret';
+    const s = setup({ headers: { authorization: token } }, { progressEveryBytes: 4096 });
+    s.http.requireAuthorization = token;
+    s.http.dropAt = [13_000];
+    const refreshes = countRefreshes(s.backend);
+    await dropOnce(s); // idle → download, which drops at 13 000
+    assert.equal(s.http.requests[0].headers?.authorization, token);
+    assert.equal(refreshes.count, 0, 'the offer in RAM gives the headers: no second fetch in the same boot');
+    assert.ok(!JSON.stringify(s.kv.entries()).includes('s3cret'), 'no credential in the journal');
+    // A reset: a new agent on the same journal knows the link needed headers, not the headers.
+    const resumed = await drive(s.make(), s.time);
+    assert.equal(resumed.at(-1)!.rebooting, true);
+    assert.equal(refreshes.count, 1);
+    assert.equal(s.http.requests[1].range?.start, 12_288);
+    assert.deepEqual(s.http.requests.map((r) => r.headers?.authorization), [token, token]);
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+  });
+
+  it('a link without headers in its offer is asked without any, and a reset fetches no offer for it', async () => {
+    const s = setup({}, { progressEveryBytes: 4096 });
+    s.http.dropAt = [13_000];
+    const refreshes = countRefreshes(s.backend);
+    await dropOnce(s);
+    await drive(s.make(), s.time);
+    assert.equal(refreshes.count, 0);
+    assert.deepEqual(s.http.requests.map((r) => r.headers?.authorization), [undefined, undefined]);
+  });
+
+  it('after a reset, an offer that no longer names the link is url-expired: the URL is refreshed, not asked without its headers', async () => {
+    const token = 'TargetToken s3cret';
+    const s = setup({ headers: { authorization: token } }, { progressEveryBytes: 4096 });
+    s.http.requireAuthorization = token;
+    s.http.dropAt = [13_000];
+    await dropOnce(s);
+    // The server moved the artifact (FakeBackend.refreshOffer answers https://srv/fresh.bin).
+    await drive(s.make(), s.time);
+    assert.ok(s.logs.includes('download.resume'));
+    assert.deepEqual(s.http.requests.slice(1).map((r) => [r.url, r.headers?.authorization]), [['https://srv/fresh.bin', token]]);
+    assert.deepEqual(s.installer.slot, ARTIFACT);
   });
 
   it('a backoff survives a reboot whose clock restarts at 0: the wait is the delay, not the previous uptime (17.2)', async () => {

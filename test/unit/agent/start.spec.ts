@@ -3,7 +3,9 @@
  * driver, push mode follows RTS/CTS, and the HTTP client follows the driver (src/net/modem-http.ts).
  */
 import assert from 'node:assert/strict';
+import { readSetting, settingKeys, settingName } from '../../../src/agent/config.js';
 import { createAgent, type StartConfig } from '../../../src/agent/start.js';
+import { nonDefault } from '../../support/settings.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
 import type { Platform } from '../../../src/platform/index.js';
 import { isOtaError } from '../../../src/util/errors.js';
@@ -31,26 +33,18 @@ function platform(time = new VirtualTime(), seI2c?: Platform['seI2c']): Platform
 }
 
 const settings = (more: Partial<StartConfig>): StartConfig => ({
-  backendKind: 'hawkbit',
-  backendUrl: 'https://hawkbit.example.com',
-  tenant: 'DEFAULT',
+  backend: 'hawkbit',
+  url: 'https://hawkbit.example.com',
   deviceId: 'dev-1',
-  authToken: 'tok',
-  apn: '',
-  apnUser: undefined,
-  apnPassword: undefined,
-  caCertName: 'ca.pem',
-  caCert: new TextEncoder().encode('-----BEGIN CERTIFICATE-----\n'),
-  seKeyId: 0x7b000201,
-  pollIntervalS: 3600,
-  healthCheckDeadlineS: 300,
+  token: 'tok',
+  caPem: new TextEncoder().encode('-----BEGIN CERTIFICATE-----\n'),
   ...more,
 });
 
 describe('agent/start: modem transport from the board wiring', () => {
   for (const model of ['sim7080', 'sim7600'] as const) {
     it(`${model}: rts-cts -> pushed socket data over the socket client`, () => {
-      const parts = createAgent(platform(), settings({ modemModel: model, uartFlowControl: 'rts-cts' }));
+      const parts = createAgent(platform(), settings({ modem: model, uartFlowControl: 'rts-cts' }));
       assert.equal((parts.modem as unknown as { push: boolean }).push, true);
       assert.equal((parts.modem as unknown as { flowControl: string }).flowControl, 'rts-cts');
       assert.ok(parts.http instanceof SocketHttpClient);
@@ -58,7 +52,7 @@ describe('agent/start: modem transport from the board wiring', () => {
 
     it(`${model}: none (the default) -> no push; ${model === 'sim7600' ? 'built-in HTTP' : 'socket with AT+CARECV reads'}`, () => {
       for (const uartFlowControl of ['none', undefined] as const) {
-        const parts = createAgent(platform(), settings({ modemModel: model, uartFlowControl }));
+        const parts = createAgent(platform(), settings({ modem: model, uartFlowControl }));
         assert.equal((parts.modem as unknown as { push: boolean }).push, false);
         assert.ok(parts.http instanceof (model === 'sim7600' ? NativeHttpClient : SocketHttpClient));
       }
@@ -66,7 +60,7 @@ describe('agent/start: modem transport from the board wiring', () => {
   }
 
   it('refuses an unknown wiring with config-invalid', () => {
-    assert.throws(() => createAgent(platform(), settings({ uartFlowControl: 'xon-xoff' as 'none' })), (e: unknown) => isOtaError(e, 'config-invalid'));
+    assert.throws(() => createAgent(platform(), settings({ uartFlowControl: 'xon-xoff' })), (e: unknown) => isOtaError(e, 'config-invalid'));
   });
 });
 
@@ -79,5 +73,24 @@ describe('agent/start: safety inputs', () => {
     // The dev kit flash holds no image: the boot stops at reading the running version, after the seed.
     await time.runFor(parts.agent.step()).catch(() => undefined);
     assert.deepEqual(asked, [4]);
+  });
+});
+
+describe('agent/start: one name per setting, from StartConfig into the parts', () => {
+  it('every device setting the agent takes passes createAgent under its AgentConfig name (the manifest key without `ota`)', () => {
+    for (const key of settingKeys().agent) {
+      const name = settingName(key);
+      const value = nonDefault(key);
+      const parts = createAgent(platform(), settings({ iotcEnv: 'qa', [name]: value }));
+      assert.deepEqual(parts.config[name], readSetting(key, value), `${key} → ${name}`);
+    }
+  });
+
+  it('the CA is loaded by the resolved otaCaCert name; a bad key id is refused by its manifest key', () => {
+    const asked: string[] = [];
+    const parts = createAgent(platform(), settings({ caCert: 'fleet-ca.pem', keyId: 0x7b000202, caPem: (name) => (asked.push(name), new TextEncoder().encode('-----BEGIN CERTIFICATE-----\n')) }));
+    assert.deepEqual(asked, ['fleet-ca.pem']);
+    assert.equal(parts.config.keyId, 0x7b000202);
+    assert.throws(() => createAgent(platform(), settings({ keyId: 0x7fff0000 })), (e: unknown) => isOtaError(e, 'config-invalid') && /^config-invalid: otaKeyId: /.test((e as Error).message));
   });
 });

@@ -6,32 +6,27 @@
 import assert from 'node:assert/strict';
 import { IotConnectBackend } from '../../../src/backend/iotconnect.js';
 import type { ByteStreamConnector, StreamTarget } from '../../../src/net/byte-stream.js';
-import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { memoryStreamPair, type MemoryStreamPair } from '../../../tools/devkit/memory-stream.js';
 import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
 import { MqttPeer } from '../../support/mqtt-peer.js';
+import { ScriptedHttp } from '../../support/scripted-http.js';
 
 const TOPICS = { rpt: 'r/dev', ack: '$aws/rules/msg_d2c_ack/C-dev/2.1/6', di: '$aws/rules/msg_d2c_di/C-dev/2.1/1', c2d: 'iot/C-dev/cmd' };
 
-class ScriptedHttp implements HttpClient {
-  readonly urls: string[] = [];
-  request(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
-    this.urls.push(request.url);
-    const body = request.url.includes('/dsdk/')
-      ? { d: { ec: 0, bu: 'https://identity.example/api/2.1/agent/device-identity/cg/x' }, status: 200 }
-      : { d: { ec: 0, ct: 200, p: { n: 'mqtt', h: 'broker.example', p: 8883, id: 'C-dev', topics: TOPICS } }, status: 200 };
-    const head: HttpResponseHead = { status: 200, headers: {} };
-    sink.onHead?.(head);
-    sink.onData(utf8Encode(JSON.stringify(body)));
-    return Promise.resolve(head);
-  }
+const DISCOVERY_URL = 'https://discovery.example/api/v2.1/dsdk/cpId/C/env/qa?pf=aws';
+const IDENTITY_URL = 'https://identity.example/api/2.1/agent/device-identity/cg/x/uid/dev';
+
+function scriptedHttp(): ScriptedHttp {
+  return new ScriptedHttp()
+    .on('GET', DISCOVERY_URL, { status: 200, body: { d: { ec: 0, bu: 'https://identity.example/api/2.1/agent/device-identity/cg/x' }, status: 200 } })
+    .on('GET', IDENTITY_URL, { status: 200, body: { d: { ec: 0, ct: 200, p: { n: 'mqtt', h: 'broker.example', p: 8883, id: 'C-dev', topics: TOPICS } }, status: 200 } });
 }
 
 function setup(session: 'kept' | 'per-call' = 'per-call') {
   const time = new VirtualTime();
-  const http = new ScriptedHttp();
+  const http = scriptedHttp();
   const links: { pair: MemoryStreamPair; peer: MqttPeer; target: StreamTarget }[] = [];
   const connector: ByteStreamConnector = {
     connect(target) {
@@ -63,7 +58,7 @@ describe('IoTConnect backend timing (scripted broker, virtual time)', () => {
     const polling = backend.poll({ version: '1.0.0' });
     await time.runUntil(() => links.length === 1);
     assert.deepEqual(links[0].target, { host: 'broker.example', port: 8883, tls: true });
-    assert.deepEqual(http.urls, ['https://discovery.example/api/v2.1/dsdk/cpId/C/env/qa?pf=aws', 'https://identity.example/api/2.1/agent/device-identity/cg/x/uid/dev']);
+    assert.deepEqual(http.sent.map((r) => r.url), [DISCOVERY_URL, IDENTITY_URL]);
     await brokerAnswersUntil205(time, links[0].peer);
     const askedAt = time.now() - 20; // the PUBLISH left 20 ms before the peer saw it
     assert.deepEqual(await time.runFor(polling), {});

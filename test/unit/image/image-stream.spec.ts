@@ -7,7 +7,8 @@ import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto
 import { ImageStream, ParsedImage } from '../../../src/image/image-stream.js';
 import { formatVersion } from '../../../src/image/version.js';
 import { hex, unhex } from '../../../src/util/bytes.js';
-import { isOtaError, OtaError, type OtaReason } from '../../../src/util/errors.js';
+import { isOtaError, OtaError } from '../../../src/util/errors.js';
+import type { OtaReason } from '../../../src/agent/reasons.js';
 import type { SignatureVerifier } from '../../../src/image/signature.js';
 import { NodeDigest } from '../../../tools/devkit/node-digest.js';
 import { NodeSignatureVerifier } from '../../../tools/devkit/node-signature-verifier.js';

@@ -1,7 +1,9 @@
 /**
- * The device configuration reader (modules/ota-config.ts): every key has a default or fails at
- * start-up naming the key, every integer is held to its range at both edges, command-line
- * overrides arrive as text, and secrets never appear in an error.
+ * The device configuration as the device takes it: modules/ota-config.ts reads mc/config and the
+ * secrets and hands every agent setting on under its one name (the manifest key without `ota`),
+ * resolveConfig checks it once by the schema (as createAgent does). Every key has a default or
+ * fails at start-up naming the manifest key, every integer is held to its range at both edges,
+ * command-line overrides arrive as text, and secrets never appear in an error.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -15,21 +17,32 @@ import {
   type SecretKey,
 } from '../../../modules/ota-config.js';
 import { DEFAULT_CONFIG, resolveConfig } from '../../../src/agent/config.js';
+import { isOtaError } from '../../../src/util/errors.js';
 
 const URL = 'https://hawkbit.example:8443';
 const noSecrets = (): undefined => undefined;
+/** The provisioned device id, unless a test gives the secrets. */
+const DEVICE = { deviceId: 'dev-1' };
 
-function read(config: Record<string, unknown>, secrets: Partial<Record<SecretKey, string>> = {}) {
-  return readDeviceConfig({ otaUrl: URL, ...config }, (key) => secrets[key]);
+/** What the device starts with: the reader's output, the agent part resolved as createAgent resolves it. */
+function read(config: Record<string, unknown>, secrets: Partial<Record<SecretKey, string>> = DEVICE) {
+  const device = readDeviceConfig({ otaUrl: URL, ...config }, (key) => secrets[key]);
+  return { agent: resolveConfig(device.agent), hardware: device.hardware, read: device.agent };
 }
 
-function rejects(config: Record<string, unknown>, key: string, secrets: Partial<Record<SecretKey, string>> = {}): ConfigError {
+/** The manifest key an error names: ConfigError's key (hardware, secrets) or the resolved setting's. */
+function keyOf(error: unknown): string | undefined {
+  if (error instanceof ConfigError) return error.key;
+  if (isOtaError(error, 'config-invalid')) return /^config-invalid: ([^:]+): /.exec(error.message)?.[1];
+  return undefined;
+}
+
+function rejects(config: Record<string, unknown>, key: string, secrets: Partial<Record<SecretKey, string>> = DEVICE): Error {
   try {
     read(config, secrets);
   } catch (error) {
-    assert.ok(error instanceof ConfigError, `not a ConfigError: ${String(error)}`);
-    assert.equal(error.key, key);
-    return error;
+    assert.equal(keyOf(error), key, String(error));
+    return error as Error;
   }
   assert.fail(`accepted ${JSON.stringify(config)}`);
 }
@@ -37,33 +50,7 @@ function rejects(config: Record<string, unknown>, key: string, secrets: Partial<
 describe('device configuration (modules/ota-config.ts)', () => {
   it('fills every key but otaUrl with its default', () => {
     const { agent, hardware } = read({});
-    assert.deepEqual(agent, {
-      backendKind: 'hawkbit',
-      backendUrl: URL,
-      tenant: 'DEFAULT',
-      deviceId: undefined,
-      authToken: undefined,
-      apn: '',
-      apnUser: undefined,
-      apnPassword: undefined,
-      caCertName: 'ca.pem',
-      modemModel: 'sim7080',
-      uartFlowControl: 'none',
-      iotconnect: undefined,
-      seKeyId: 0x7b000201,
-      pollIntervalS: 3600,
-      healthCheckDeadlineS: 300,
-      policy: {
-        tokenScheme: 'TargetToken',
-        artifactPattern: '*.bin',
-        modulePart: '',
-        autoConfirm: true,
-        backendBodyMax: 32 * 1024,
-        urlMax: 2048,
-        maxRedirects: 5,
-        redirectCredentialOrigins: [],
-      },
-    });
+    assert.deepEqual(agent, { ...DEFAULT_CONFIG, url: URL, deviceId: 'dev-1' });
     assert.deepEqual(hardware, {
       primaryLabel: 'image-0',
       secondaryLabel: 'image-1',
@@ -71,14 +58,20 @@ describe('device configuration (modules/ota-config.ts)', () => {
       modemBaud: 115200,
       seI2c: 'i2c0',
       seI2cHz: 400000,
-      powerKey: undefined,
+      pwrkeyPort: '',
+      pwrkeyPin: 0,
     });
   });
 
+  it('hands each agent setting on unchanged under its name (the manifest key without `ota`), reads nothing else', () => {
+    const config = { otaKeyId: '0x7B000202', otaBodyMax: '65536', otaAutoConfirm: false, otaPrimaryLabel: 'image-0', sdkKey: 1 };
+    assert.deepEqual(readDeviceConfig({ otaUrl: URL, ...config }, noSecrets).agent, { url: URL, keyId: '0x7B000202', bodyMax: '65536', autoConfirm: false, deviceId: undefined, token: undefined, apnUser: undefined, apnPassword: undefined });
+  });
+
   it('refuses to start without a backend URL, or with one that is not http(s)', () => {
-    assert.throws(() => readDeviceConfig({}, noSecrets), (e: unknown) => e instanceof ConfigError && e.key === 'otaUrl');
+    assert.throws(() => resolveConfig(readDeviceConfig({}, noSecrets).agent), (e: unknown) => keyOf(e) === 'otaUrl');
     for (const bad of ['ftp://x', 'https://', 'hawkbit.example', 'https:// spaced', 'https://h\u00e9']) rejects({ otaUrl: bad }, 'otaUrl');
-    assert.equal(read({ otaUrl: 'http://10.0.0.2:8080/base' }).agent.backendUrl, 'http://10.0.0.2:8080/base');
+    assert.equal(read({ otaUrl: 'http://10.0.0.2:8080/base' }).agent.url, 'http://10.0.0.2:8080/base');
   });
 
   for (const [key, spec] of Object.entries(CONFIG_SCHEMA)) {
@@ -96,12 +89,12 @@ describe('device configuration (modules/ota-config.ts)', () => {
   }
 
   it('takes a key id as 0x-hex text, as a firmware engineer writes it', () => {
-    assert.equal(read({ otaKeyId: '0x7B000202' }).agent.seKeyId, 0x7b000202);
+    assert.equal(read({ otaKeyId: '0x7B000202' }).agent.keyId, 0x7b000202);
     rejects({ otaKeyId: '0x7FFF0000' }, 'otaKeyId'); // the applet's reserved range
   });
 
   it('accepts only the known backends', () => {
-    for (const kind of ['hawkbit', 'iotconnect', 'manifest']) assert.equal(read({ otaBackend: kind }).agent.backendKind, kind);
+    for (const kind of ['hawkbit', 'iotconnect', 'manifest']) assert.equal(read({ otaBackend: kind, otaIotcEnv: 'qa' }).agent.backend, kind);
     rejects({ otaBackend: 'HawkBit' }, 'otaBackend');
     rejects({ otaBackend: 3 }, 'otaBackend');
   });
@@ -125,25 +118,27 @@ describe('device configuration (modules/ota-config.ts)', () => {
   });
 
   it('wires PWRKEY only when its GPIO controller is named', () => {
-    assert.deepEqual(read({ otaPwrkeyPort: 'gpio0', otaPwrkeyPin: '17' }).hardware.powerKey, { port: 'gpio0', pin: 17 });
-    assert.equal(read({ otaPwrkeyPin: 17 }).hardware.powerKey, undefined);
+    const { pwrkeyPort, pwrkeyPin } = read({ otaPwrkeyPort: 'gpio0', otaPwrkeyPin: '17' }).hardware;
+    assert.deepEqual({ pwrkeyPort, pwrkeyPin }, { pwrkeyPort: 'gpio0', pwrkeyPin: 17 });
+    assert.equal(read({ otaPwrkeyPin: 17 }).hardware.pwrkeyPort, ''); // main.ts: no PWRKEY
+    rejects({ otaPwrkeyPin: 32 }, 'otaPwrkeyPin'); // checked even when unused: a wrong value is a build mistake
   });
 
   it('takes secrets from the key-value store and never repeats them in an error', () => {
     const secrets = { authToken: 'tok-123', apnUser: 'u', apnPassword: 'p', deviceId: 'dev-7' };
     const { agent } = read({}, secrets);
-    assert.equal(agent.authToken, 'tok-123');
+    assert.equal(agent.token, 'tok-123');
     assert.equal(agent.deviceId, 'dev-7');
     assert.equal(read({ otaDeviceId: 'from-config' }, secrets).agent.deviceId, 'from-config');
-    assert.equal(read({}, { authToken: '' }).agent.authToken, undefined);
+    assert.equal(read({}, { ...DEVICE, authToken: '' }).agent.token, '');
     const long = 'S'.repeat(SECRET_MAX_LENGTH + 1);
     const error = rejects({}, 'secret authToken', { authToken: long });
     assert.ok(!error.message.includes('SSSS'));
     assert.deepEqual([...SECRET_KEYS].sort(), ['apnPassword', 'apnUser', 'authToken', 'deviceId', 'gatewayToken']);
   });
 
-  it('takes the backend policy settings into the policy the agent resolves, with the agent defaults', () => {
-    const policy = read({
+  it('takes the backend policy settings into the settings the agent resolves, with the agent defaults', () => {
+    const { agent } = read({
       otaTokenScheme: 'GatewayToken',
       otaArtifactPattern: 'app-*.signed.bin',
       otaModulePart: 'bApp',
@@ -152,22 +147,22 @@ describe('device configuration (modules/ota-config.ts)', () => {
       otaUrlMax: 3072,
       otaMaxRedirects: 0,
       otaRedirectCredentialOrigins: 'https://cdn.example,http://10.0.0.2:8080',
-    }).agent.policy;
-    assert.deepEqual(policy, {
-      tokenScheme: 'GatewayToken',
-      artifactPattern: 'app-*.signed.bin',
-      modulePart: 'bApp',
-      autoConfirm: false,
-      backendBodyMax: 65536,
-      urlMax: 3072,
-      maxRedirects: 0,
-      redirectCredentialOrigins: ['https://cdn.example', 'http://10.0.0.2:8080'],
     });
-    // The device defaults are the agent's: resolveConfig keeps every one unchanged.
-    const defaults = read({}).agent.policy!;
-    const resolved = resolveConfig({ serverUrl: URL, deviceId: 'd1', ...defaults });
-    for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) assert.deepEqual(resolved[key], DEFAULT_CONFIG[key], key);
-    assert.equal(read({ otaAutoConfirm: false }).agent.policy!.autoConfirm, false); // a JSON boolean in the manifest
+    const { tokenScheme, artifactPattern, modulePart, autoConfirm, bodyMax, urlMax, maxRedirects, redirectCredentialOrigins } = agent;
+    assert.deepEqual(
+      { tokenScheme, artifactPattern, modulePart, autoConfirm, bodyMax, urlMax, maxRedirects, redirectCredentialOrigins },
+      {
+        tokenScheme: 'GatewayToken',
+        artifactPattern: 'app-*.signed.bin',
+        modulePart: 'bApp',
+        autoConfirm: false,
+        bodyMax: 65536,
+        urlMax: 3072,
+        maxRedirects: 0,
+        redirectCredentialOrigins: ['https://cdn.example', 'http://10.0.0.2:8080'],
+      },
+    );
+    assert.equal(read({ otaAutoConfirm: false }).agent.autoConfirm, false); // a JSON boolean in the manifest
   });
 
   it('refuses a bad backend policy value, naming the key', () => {
@@ -189,27 +184,32 @@ describe('device configuration (modules/ota-config.ts)', () => {
 
   it('sends the secret the token scheme names: authToken (TargetToken) or gatewayToken (GatewayToken)', () => {
     const secrets = { authToken: 'target-1', gatewayToken: 'gateway-1' };
-    assert.equal(read({}, secrets).agent.authToken, 'target-1');
-    assert.equal(read({ otaTokenScheme: 'GatewayToken' }, secrets).agent.authToken, 'gateway-1');
-    assert.equal(read({ otaTokenScheme: 'GatewayToken' }, { authToken: 'target-1' }).agent.authToken, undefined);
-    assert.equal(read({}, { gatewayToken: 'gateway-1' }).agent.authToken, undefined);
-    const error = rejects({ otaTokenScheme: 'GatewayToken' }, 'secret gatewayToken', { gatewayToken: 'G'.repeat(SECRET_MAX_LENGTH + 1) });
+    assert.equal(read({}, { ...DEVICE, ...secrets }).agent.token, 'target-1');
+    assert.equal(read({ otaTokenScheme: 'GatewayToken' }, { ...DEVICE, ...secrets }).agent.token, 'gateway-1');
+    assert.equal(read({ otaTokenScheme: 'GatewayToken' }, { ...DEVICE, authToken: 'target-1' }).agent.token, '');
+    assert.equal(read({}, { ...DEVICE, gatewayToken: 'gateway-1' }).agent.token, '');
+    const error = rejects({ otaTokenScheme: 'GatewayToken' }, 'secret gatewayToken', { ...DEVICE, gatewayToken: 'G'.repeat(SECRET_MAX_LENGTH + 1) });
     assert.ok(!error.message.includes('GGGG'));
   });
 
   it('takes the IoTConnect settings, with the backend defaults, and checks them whatever the backend', () => {
     const iotc = { otaBackend: 'iotconnect', otaTenant: 'cpid1', otaIotcEnv: 'poc' };
-    assert.deepEqual(read(iotc).agent.iotconnect, { cpid: 'cpid1', env: 'poc', platform: 'aws', hardwareVersion: undefined, session: 'kept', successSt: 3 });
-    assert.deepEqual(read({ ...iotc, otaIotcPlatform: '', otaIotcHardwareVersion: '1', otaIotcSession: 'per-call', otaIotcSuccessSt: '0' }).agent.iotconnect, {
-      cpid: 'cpid1',
-      env: 'poc',
-      platform: '',
-      hardwareVersion: '1',
-      session: 'per-call',
-      successSt: 0,
+    const iotcOf = (config: Record<string, unknown>) => {
+      const { tenant, iotcEnv, iotcPlatform, iotcHardwareVersion, iotcSession, iotcSuccessSt } = read(config).agent;
+      return { tenant, iotcEnv, iotcPlatform, iotcHardwareVersion, iotcSession, iotcSuccessSt };
+    };
+    assert.deepEqual(iotcOf(iotc), { tenant: 'cpid1', iotcEnv: 'poc', iotcPlatform: 'aws', iotcHardwareVersion: '', iotcSession: 'kept', iotcSuccessSt: 3 });
+    assert.deepEqual(iotcOf({ ...iotc, otaIotcPlatform: '', otaIotcHardwareVersion: '1', otaIotcSession: 'per-call', otaIotcSuccessSt: '0' }), {
+      tenant: 'cpid1',
+      iotcEnv: 'poc',
+      iotcPlatform: '',
+      iotcHardwareVersion: '1',
+      iotcSession: 'per-call',
+      iotcSuccessSt: 0,
     });
-    assert.equal(read({ ...iotc, otaIotcPlatform: 'az', otaIotcSuccessSt: 0 }).agent.iotconnect!.successSt, 0);
-    assert.equal(read({ ...iotc, otaIotcPlatform: 'az' }).agent.iotconnect!.platform, 'az');
+    assert.equal(iotcOf({ ...iotc, otaIotcPlatform: 'az', otaIotcSuccessSt: 0 }).iotcSuccessSt, 0);
+    assert.equal(iotcOf({ ...iotc, otaIotcPlatform: 'az' }).iotcPlatform, 'az');
+    rejects({ ...iotc, otaIotcEnv: '' }, 'otaIotcEnv');
     rejects({ ...iotc, otaIotcPlatform: 'gcp' }, 'otaIotcPlatform');
     rejects({ ...iotc, otaIotcHardwareVersion: 'rev 1' }, 'otaIotcHardwareVersion');
     rejects({ ...iotc, otaIotcSession: 'keep' }, 'otaIotcSession');
@@ -231,7 +231,7 @@ describe('device configuration (modules/ota-config.ts)', () => {
         try {
           read(config);
         } catch (error) {
-          return error instanceof ConfigError && (keys as string[]).includes(error.key);
+          return (keys as string[]).includes(keyOf(error) ?? '');
         }
         return true;
       }),

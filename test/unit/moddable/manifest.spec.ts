@@ -7,6 +7,7 @@
  * "config", "platforms", "include").
  */
 import assert from 'node:assert/strict';
+import { resolveConfig } from '../../../src/agent/config.js';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -259,8 +260,8 @@ describe('manifest.json (Moddable device build)', () => {
       assert.deepEqual(manifest.config[key], spec.default, `config.${key}`);
     }
     // The shipped defaults are complete once the one value without a default is set.
-    const device = readDeviceConfig({ ...manifest.config, otaUrl: 'https://hawkbit.example' }, () => undefined);
-    assert.equal(device.agent.seKeyId, 0x7b000201);
+    const device = readDeviceConfig({ ...manifest.config, otaUrl: 'https://hawkbit.example' }, (key) => (key === 'deviceId' ? 'dev-1' : undefined));
+    assert.equal(resolveConfig(device.agent).keyId, 0x7b000201);
   });
 
   it('docs/device-build.md documents every config key with its default and range', () => {

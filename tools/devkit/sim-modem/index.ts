@@ -27,15 +27,15 @@ import type { DigitalOut, SerialPort } from '../../../src/platform/serial.js';
 import { SimUart, type SimUartOptions, type UartCounters } from '../sim-uart.js';
 import type { VirtualTime } from '../virtual-time.js';
 import type { ModemCore } from './core.js';
-import { Sim7080 } from './sim7080.js';
-import { Sim7600 } from './sim7600.js';
+import { SimulatedSim7080 } from './sim7080.js';
+import { SimulatedSim7600 } from './sim7600.js';
 import type { SimModemCounters, SimModemOptions } from './types.js';
 
 export type { AtCommand } from './at-command.js';
 export { parseCommand } from './at-command.js';
 export type { ModemCore } from './core.js';
-export { Sim7080, SH_BODY_MAX_DEFAULT } from './sim7080.js';
-export { Sim7600, HTTP_BODY_MAX_DEFAULT } from './sim7600.js';
+export { SimulatedSim7080, SH_BODY_MAX_DEFAULT } from './sim7080.js';
+export { SimulatedSim7600, HTTP_BODY_MAX_DEFAULT } from './sim7600.js';
 export * from './types.js';
 
 export interface SimModemKitOptions extends SimModemOptions {
@@ -61,7 +61,7 @@ export interface SimModemKit {
 /** Builds a modem of the given model on a fresh UART. */
 export function createSimModem(time: VirtualTime, options: SimModemKitOptions): SimModemKit {
   const uart = new SimUart(time, options.uart);
-  const modem: ModemCore = options.model === 'sim7080g' ? new Sim7080(time, uart.modem, options) : new Sim7600(time, uart.modem, options);
+  const modem: ModemCore = options.model === 'sim7080g' ? new SimulatedSim7080(time, uart.modem, options) : new SimulatedSim7600(time, uart.modem, options);
   if (options.poweredOn) bootNow(modem);
   return {
     serial: uart.device,

@@ -40,7 +40,7 @@ interface CaConfig {
   cacert: string | undefined;
 }
 
-export class Sim7080 extends ModemCore {
+export class SimulatedSim7080 extends ModemCore {
   #pdp = [false, false, false, false];
   #apn = '';
   #files = new Map<string, Uint8Array>();

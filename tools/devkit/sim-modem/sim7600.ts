@@ -72,7 +72,7 @@ interface SslCtx {
   sni: boolean;
 }
 
-export class Sim7600 extends ModemCore {
+export class SimulatedSim7600 extends ModemCore {
   #netOpen = false;
   #apn = '';
   #savedIpr = 115200;

@@ -6,7 +6,8 @@
  * the host waits for each event's crank, so a sink's promise chain keeps the bytes in order.
  */
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
-import { OtaError, type OtaReason } from '../../../src/util/errors.js';
+import { OtaError } from '../../../src/util/errors.js';
+import type { OtaReason } from '../../../src/agent/reasons.js';
 import { hostCall, onHostEvent } from './bridge.js';
 
 interface Pending {

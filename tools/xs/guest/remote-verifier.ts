@@ -4,7 +4,8 @@
  * Only the digest, key hash and signature cross, as with the real secure element.
  */
 import type { SignatureVerifier } from '../../../src/image/signature.js';
-import { OtaError, type OtaReason } from '../../../src/util/errors.js';
+import { OtaError } from '../../../src/util/errors.js';
+import type { OtaReason } from '../../../src/agent/reasons.js';
 import { hostCall } from './bridge.js';
 
 export function remoteVerifier(): SignatureVerifier {

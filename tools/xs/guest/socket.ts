@@ -5,7 +5,8 @@
  */
 import type { ByteStream, ByteStreamConnector, StreamTarget } from '../../../src/net/byte-stream.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
-import { OtaError, type OtaReason } from '../../../src/util/errors.js';
+import { OtaError } from '../../../src/util/errors.js';
+import type { OtaReason } from '../../../src/agent/reasons.js';
 import { hostCall, onHostEvent } from './bridge.js';
 
 interface GuestSocket {
