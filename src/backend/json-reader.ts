@@ -75,8 +75,10 @@ interface Frame {
   readonly keep: JsonKeep | undefined;
   /** Objects: the current member's name (undefined while skipped or unmatched). */
   name: string | undefined;
-  /** Items seen (arrays) or members kept (objects). */
+  /** Items or members kept (bounded by itemsMax). */
   count: number;
+  /** Arrays: the index of the current item (for error paths). */
+  index: number;
 }
 
 function isWhitespace(b: number): boolean {
@@ -246,7 +248,7 @@ export class JsonReader {
       if (keep === true) inner = true;
       else if (Array.isArray(keep) === array) inner = array ? (keep as readonly [JsonKeep])[0] : keep;
     }
-    this.#stack.push({ built, array, keep: inner, name: undefined, count: 0 });
+    this.#stack.push({ built, array, keep: inner, name: undefined, count: 0, index: 0 });
     this.#state = array ? S.FirstItem : S.FirstMember;
   }
 
@@ -268,15 +270,20 @@ export class JsonReader {
       return;
     }
     this.#state = S.AfterValue;
-    if (!kept || top.built === undefined) return;
-    if (++top.count > this.#limits.itemsMax) throw this.#fail(`more than ${this.#limits.itemsMax} ${top.array ? 'items' : 'members'}`);
-    if (top.array) (top.built as unknown[]).push(value);
-    else {
-      // defineProperty, not assignment: a member named like an inherited one ("toString") must
-      // not hit the frozen prototype, and "__proto__" must stay an own member as JSON.parse makes it.
-      Object.defineProperty(top.built, top.name as string, { value, writable: true, enumerable: true, configurable: true });
-      top.count = Object.keys(top.built).length; // a repeated name replaces, as in JSON.parse
-    }
+    if (kept && top.built !== undefined) this.#store(top, value);
+    if (top.array) top.index++;
+  }
+
+  #store(top: Frame, value: unknown): void {
+    const built = top.built as unknown[] | Record<string, unknown>;
+    const name = top.name as string;
+    const replaces = !top.array && Object.prototype.hasOwnProperty.call(built, name); // as in JSON.parse
+    if (!replaces && top.count >= this.#limits.itemsMax) throw this.#fail(`more than ${this.#limits.itemsMax} ${top.array ? 'items' : 'members'}`);
+    if (!replaces) top.count++;
+    if (top.array) (built as unknown[]).push(value);
+    // defineProperty, not assignment: a member named like an inherited one ("toString") must not
+    // hit the frozen prototype, and "__proto__" must stay an own member as JSON.parse makes it.
+    else Object.defineProperty(built, name, { value, writable: true, enumerable: true, configurable: true });
   }
 
   #beginString(isName: boolean, keep: boolean): void {
@@ -392,7 +399,7 @@ export class JsonReader {
   #fail(what: string): OtaError {
     let path = '$';
     for (const frame of this.#stack) {
-      if (frame.array) path += `[${frame.count}]`;
+      if (frame.array) path += `[${frame.index}]`;
       else if (frame.name !== undefined) path += `.${frame.name.slice(0, 32)}`;
     }
     return new OtaError('backend-protocol', `body is not JSON at byte ${this.#offset} (${path}): ${what}`);
