@@ -134,6 +134,12 @@ const BOOT_URCS = ['RDY', 'SMS Ready', 'NORMAL POWER DOWN'];
 
 const QUIET_URCS = ['*PSUTTZ', '*PSNWID', '+CTZV', 'DST:', '+CEREG:', '+CREG:', '+CGREG:', '+CPIN:', '+CFUN:', 'SMS DONE', 'PB DONE', '+HTTP_PEER_CLOSED', '+SHSTATE:', '+CCHSEND:', '+CIPRXGET: 1', '+CPSMSTATUS', '+APP PDP:', '+CASTATE:', '+CADATAIND:', '+CCHEVENT:', '+CCH_PEER_CLOSED:', '+CCHCLOSE:', 'Autobaud', '+CGEV:', '+CIEV:', '+CMTI:', 'RING', '+CLIP:'];
 
+/**
+ * The handler of every quiet URC: one function for all of them (a closure each cost its slots of
+ * RAM per modem; a module-level function is preloaded into flash on the device).
+ */
+function ignoreUrc(): void {}
+
 /** Shared bring-up and recovery; the families fill in the commands that differ. */
 export abstract class SimcomModem implements Modem {
   abstract readonly model: ModemModel;
@@ -178,7 +184,7 @@ export abstract class SimcomModem implements Modem {
     this.at = new AtEngine({ serial: ports.serial, clock: ports.clock, log: ports.log });
     // URCs that carry nothing the drivers act on (simcom-at.md pitfall 2: TinyGSM strips *PSNWID,
     // *PSUTTZ, +CTZV, DST:): claimed, so they never count as noise inside a data response.
-    for (const urc of QUIET_URCS) this.at.onUrc(urc, () => undefined);
+    for (const urc of QUIET_URCS) this.at.onUrc(urc, ignoreUrc);
     for (const urc of BOOT_URCS) {
       this.at.onUrc(urc, (line) => {
         if (line !== urc) return;
