@@ -3,6 +3,7 @@
  * bring-up and recovery both families share (simcom-at.md §3): power key, `AT` sync, `ATE0`,
  * `AT+CMEE`, SIM ready (retrying `SIM busy`), registration with a deadline, signal, bearer.
  */
+import { startAsJob } from '../util/stack.js';
 import type { ClockPort } from '../platform/clock.js';
 import type { LogPort } from '../platform/log.js';
 import type { DigitalOut, SerialPort } from '../platform/serial.js';
@@ -237,7 +238,9 @@ export abstract class SimcomModem implements Modem {
       this.setOffline();
     }
     if (this.configured && this.online) return Promise.resolve();
-    this.#starting ??= this.#bringUp().finally(() => {
+    // A job of its own (src/util/stack.ts): the bring-up's AT chain does not stack on the
+    // request that needed the modem (backend, redirects, HTTP client).
+    this.#starting ??= startAsJob(() => this.#bringUp()).finally(() => {
       this.#starting = undefined;
     });
     return this.#starting;

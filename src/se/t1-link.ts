@@ -354,7 +354,16 @@ export class T1Link {
     return new Promise<void>((resolve) => this.#clock.setTimeout(resolve, ms));
   }
 
-  async #write(frame: Uint8Array, length: number): Promise<void> {
+  /**
+   * Writes start as jobs too: an exchange is already four async layers deep (transceive,
+   * exchange, I-block, write) when the guard time waits, and the write's own waits (guard time,
+   * NACK polls) need not stack on them.
+   */
+  #write(frame: Uint8Array, length: number): Promise<void> {
+    return startAsJob(() => this.#writeNow(frame, length));
+  }
+
+  async #writeNow(frame: Uint8Array, length: number): Promise<void> {
     const bytes = frame.subarray(0, length);
     // SEGT: guard time between the previous transaction and this write.
     if (this.#guardMs > 0) await this.#sleep(this.#guardMs);
