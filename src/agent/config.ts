@@ -407,7 +407,7 @@ export interface AgentConfig {
   autoConfirm: boolean;
   /** MCUboot ih_load_addr this board's images carry, checked before download when several files are offered; -1 (default): not checked. */
   imageLoadAddress: number;
-  /** Largest JSON body from a backend, bytes (one buffer of this size). Default 32 KiB (src/backend/json-http.ts JSON_BODY_MAX); range 1 KiB - 256 KiB. */
+  /** Largest JSON body from a backend, bytes read (streamed: no buffer of this size, src/backend/json-reader.ts). Default 32 KiB (src/backend/json-http.ts JSON_BODY_MAX); range 1 KiB - 256 KiB. */
   backendBodyMax: number;
   /** Longest URL a backend or a redirect may hand the agent, characters. Default 2048; range 256 - 3072 (the socket client's request head). */
   urlMax: number;
