@@ -392,7 +392,7 @@ export interface AgentConfig {
   modulePart: string;
   /** otaAutoConfirm: hawkBit confirmationBase (user consent): confirm without the application hook. */
   autoConfirm: boolean;
-  /** otaBodyMax: largest JSON body from a backend, bytes (one buffer of this size). */
+  /** otaBodyMax: largest JSON body from a backend, bytes read (streamed: no buffer of this size, src/backend/json-reader.ts). */
   bodyMax: number;
   /** otaUrlMax: longest URL a backend or a redirect may hand the agent, characters. */
   urlMax: number;

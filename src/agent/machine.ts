@@ -25,6 +25,7 @@
  * - a cancel is looked for on the edges marked `cancelCheck`, in every poll a state makes, and
  *   between download segments; CANCEL_RULE says what it does in each state.
  */
+import { startAsJob } from '../util/stack.js';
 import type { PollResult, Report, UpdateBackend, UpdateOffer } from '../backend/backend.js';
 import type { HttpClient } from '../net/http.js';
 import { downloadAttempt, type AttemptProgress } from '../net/download.js';
@@ -344,14 +345,16 @@ export class UpdateAgent {
 
   /** Perform the work of the current state once. */
   async step(): Promise<StepResult> {
-    if (!this.#booted) await this.#boot();
+    // Boot and each state's work start as jobs (src/util/stack.ts): their call chains (SE,
+    // installer, modem, backend) then begin at the job queue, not below run() and its caller.
+    if (!this.#booted) await startAsJob(() => this.#boot());
     const view = this.#unsaved ?? viewOf(this.journal.record);
     const now = this.#d.clock.now();
     if (view.state === 'download' && this.#notBefore !== undefined && this.#notBefore > now) {
       return { state: view.state, sleepMs: this.#notBefore - now };
     }
     try {
-      return await this.#dispatch(view);
+      return await startAsJob(() => this.#dispatch(view));
     } catch (error) {
       this.#log('error', 'step.failed', { state: view.state, reason: reasonOf(error), detail: describeError(error) });
       if (view.state === 'idle' || view.state === 'report') return { state: view.state, sleepMs: this.#d.config.retryBaseS * 1000 };

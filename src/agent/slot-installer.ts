@@ -117,10 +117,20 @@ export class SlotInstaller implements Installer {
     }
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
-    if (!this.#writer || this.#sealed) throw new OtaError('bad-state', 'write before resume or after seal');
-    this.#feed(chunk);
-    this.#writer.write(chunk);
+  /**
+   * Not an async function: every received chunk passes here, on top of the HTTP parser and the
+   * download's sink, synchronously down to the digest port; an async layer would add its slots
+   * to the deepest JS stack of a download. Failures still arrive as a rejection.
+   */
+  write(chunk: Uint8Array): Promise<void> {
+    try {
+      if (!this.#writer || this.#sealed) throw new OtaError('bad-state', 'write before resume or after seal');
+      this.#feed(chunk);
+      this.#writer.write(chunk);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async finish(): Promise<ImageInfo> {

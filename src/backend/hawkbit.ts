@@ -37,6 +37,7 @@ import {
   URL_MAX,
   urlField,
   urlOrigin,
+  type JsonKeep,
   type JsonResponse,
 } from './json-http.js';
 
@@ -56,6 +57,31 @@ export const HAWKBIT_REFUSED_MAX = 8;
 export const HAWKBIT_DEFAULT_PATTERN = '*.bin';
 
 const HANDLING: readonly HandlingType[] = ['skip', 'attempt', 'forced'];
+
+// What the backend reads of each DDI body (src/backend/json-reader.ts builds only these): a
+// deploymentBase with pre-signed links is 12-36 KB, of which these fields are a few hundred bytes.
+const LINK: JsonKeep = { href: true };
+const ROOT_KEEP: JsonKeep = {
+  config: { polling: { sleep: true } },
+  _links: { deploymentBase: LINK, cancelAction: LINK, configData: LINK, confirmationBase: LINK },
+};
+/** Feedback answers: read to their end (checked as JSON) and dropped. */
+const NOTHING_KEEP: JsonKeep = {};
+const CANCEL_KEEP: JsonKeep = { cancelAction: { stopId: true } };
+const DEPLOYMENT_KEEP: JsonKeep = {
+  download: true,
+  update: true,
+  maintenanceWindow: true,
+  chunks: [
+    {
+      part: true,
+      version: true,
+      artifacts: [{ filename: true, size: true, hashes: { sha256: true }, _links: { download: LINK, 'download-http': LINK } }],
+    },
+  ],
+};
+const DEPLOYMENT_BASE_KEEP: JsonKeep = { id: true, deployment: DEPLOYMENT_KEEP };
+const CONFIRMATION_KEEP: JsonKeep = { id: true, autoConfirm: true, confirmation: DEPLOYMENT_KEEP };
 
 /** DdiStatus.execution values (DdiStatus.ExecutionStatus in hawkBit). */
 export type HawkbitExecution = 'closed' | 'proceeding' | 'canceled' | 'scheduled' | 'rejected' | 'resumed' | 'downloaded' | 'download';
@@ -262,7 +288,7 @@ export class HawkbitBackend implements UpdateBackend {
     // The poll root "supports ETag-based modification checks" (DdiRootControllerRestApi): a 304
     // means nothing changed, so the last answer (links, deployment, cancel) still holds.
     if (this.#rootEtag !== undefined && this.#cached !== undefined) headers['if-none-match'] = this.#rootEtag;
-    const response = await this.#json.request({ method: 'GET', url: this.rootUrl, headers });
+    const response = await this.#json.request({ method: 'GET', url: this.rootUrl, headers }, undefined, ROOT_KEEP);
     if (response.status === 304 && this.#cached !== undefined) return this.#cached;
     const root = this.#body(response, 'poll root');
     const config = objectField(root.config, 'config');
@@ -368,7 +394,7 @@ export class HawkbitBackend implements UpdateBackend {
   }
 
   async #post(url: string, body: unknown, what: string): Promise<void> {
-    const response = await this.#json.request({ method: 'POST', url, headers: this.#authorization }, body);
+    const response = await this.#json.request({ method: 'POST', url, headers: this.#authorization }, body, NOTHING_KEEP);
     if (response.status < 200 || response.status > 299) throw statusError(response.head, what);
   }
 
@@ -376,7 +402,7 @@ export class HawkbitBackend implements UpdateBackend {
     // DdiConfigData: {"mode": "merge"|"replace"|"remove", "data": {...}}; merge keeps attributes
     // the server holds from elsewhere.
     try {
-      const response = await this.#json.request({ method: 'PUT', url: href, headers: this.#auth(href) }, { mode: 'merge', data: this.#attributes });
+      const response = await this.#json.request({ method: 'PUT', url: href, headers: this.#auth(href) }, { mode: 'merge', data: this.#attributes }, NOTHING_KEEP);
       if (response.status < 200 || response.status > 299) throw statusError(response.head, 'configData');
       this.#configPending = false;
     } catch (error) {
@@ -386,7 +412,7 @@ export class HawkbitBackend implements UpdateBackend {
   }
 
   async #fetchCancel(href: string): Promise<string> {
-    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) });
+    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) }, undefined, CANCEL_KEEP);
     const body = this.#body(response, 'cancelAction');
     const cancel = objectField(body.cancelAction, 'cancelAction.cancelAction');
     return idField(cancel.stopId, 'cancelAction.cancelAction.stopId');
@@ -427,7 +453,7 @@ export class HawkbitBackend implements UpdateBackend {
    * {confirmation: confirmed|denied, code, details}; once confirmed, the next poll links deploymentBase.
    */
   async #answerConfirmation(href: string): Promise<void> {
-    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) });
+    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) }, undefined, CONFIRMATION_KEEP);
     const body = this.#body(response, 'confirmationBase');
     if (body.id === undefined && body.autoConfirm !== undefined) return; // the auto-confirm state only: no action waits
     const actionId = idField(body.id, 'confirmationBase.id');
@@ -453,7 +479,7 @@ export class HawkbitBackend implements UpdateBackend {
   }
 
   async #fetchDeployment(href: string): Promise<UpdateOffer> {
-    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) });
+    const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) }, undefined, DEPLOYMENT_BASE_KEEP);
     const body = this.#body(response, 'deploymentBase');
     const offer = await this.#parseDeployment(body, 'deployment');
     this.#deploymentHref.clear(); // only the current action's href is kept (bounded)

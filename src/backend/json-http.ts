@@ -1,21 +1,25 @@
 /**
- * JSON over the agent's HttpClient, bounded: the body is collected into one buffer allocated when
- * the helper is built (never grown), then parsed. Everything a server sends is hostile, so this
- * module also holds the field validators the backends use: each names the field it rejects, so a
- * `backend-protocol` report says exactly what the server got wrong.
+ * JSON over the agent's HttpClient, bounded: the body is read as it arrives by a streaming reader
+ * (src/backend/json-reader.ts) that builds only the fields the caller names, so no buffer holds
+ * the body and `bodyMax` bounds the bytes read, not an allocation. Everything a server sends is
+ * hostile, so this module also holds the field validators the backends use: each names the field
+ * it rejects, so a `backend-protocol` report says exactly what the server got wrong.
  */
 import type { HttpClient, HttpRequest, HttpResponseHead } from '../net/http.js';
-import { unhex, utf8Decode, utf8Encode } from '../util/bytes.js';
+import { unhex, utf8Encode } from '../util/bytes.js';
 import { nameErrorClass, OtaError, type Reason } from '../util/errors.js';
+import { JsonReader, type JsonKeep } from './json-reader.js';
+
+export type { JsonKeep } from './json-reader.js';
 
 /**
- * Default cap on a JSON body, bytes. Sized from hawkBit's own OpenAPI example deploymentBase
- * (DdiDeploymentBase: 3 modules, 2 artifacts each, 4 links per artifact: 5.5 KB compact) with its
- * links made 1.4 KiB pre-signed object-store URLs: 2 modules x 2 artifacts = 24.5 KB (1 module
- * image + signature with pre-signed links: 12.5 KB; the old 8 KiB cap failed even that). 32 KiB
- * holds the 2 x 2 case with room; 3 x 2 pre-signed (36.5 KB) needs the `bodyMax` setting. The
- * buffer is allocated once. Overflow: `body-too-large`, the request is abandoned (no partial
- * parse), and hawkBit's deployment is answered closed/failure naming the limit.
+ * Default cap on a JSON body, bytes read (no buffer of this size exists). Sized from hawkBit's own
+ * OpenAPI example deploymentBase (DdiDeploymentBase: 3 modules, 2 artifacts each, 4 links per
+ * artifact: 5.5 KB compact) with its links made 1.4 KiB pre-signed object-store URLs: 2 modules x
+ * 2 artifacts = 24.5 KB (1 module image + signature with pre-signed links: 12.5 KB; the old 8 KiB
+ * cap failed even that). 32 KiB holds the 2 x 2 case with room; 3 x 2 pre-signed (36.5 KB) needs
+ * the `bodyMax` setting. Overflow: `body-too-large`, the request is abandoned (no partial parse),
+ * and hawkBit's deployment is answered closed/failure naming the limit.
  * (test/unit/backend/hawkbit-ddi.spec.ts measures these sizes.)
  */
 export const JSON_BODY_MAX = 32 * 1024;
@@ -28,6 +32,13 @@ export const URL_MAX = 2048;
 
 /** Cap on a short identifier or version string from a server. Longer: `backend-protocol`. */
 export const ID_MAX = 128;
+
+/**
+ * Longest string the reader builds, characters: the largest urlMax a device may set (8192). Each
+ * field's own limit (URL_MAX, ID_MAX) is checked by its validator, which names the field; this
+ * only bounds what one string may cost before that check.
+ */
+export const JSON_STRING_MAX = 8192;
 
 // Retry-After parsing lives with the HTTP status error (core: src/net/http-status.ts).
 import { parseRetryAfter } from '../net/http-status.js';
@@ -74,25 +85,25 @@ export interface JsonResponse {
 }
 
 export interface JsonHttpOptions {
-  /** Body cap, bytes (default JSON_BODY_MAX). The buffer is allocated once, at this size. */
+  /** Body cap, bytes read (default JSON_BODY_MAX). */
   bodyMax?: number;
   /** Per-request deadline handed to the HttpClient (default: the client's). */
   timeoutMs?: number;
 }
 
 /**
- * Bounded JSON requests over an HttpClient. Requests run one at a time (the buffer is shared), in
- * call order.
+ * Bounded JSON requests over an HttpClient. Requests run one at a time, in call order (the
+ * backends' protocols are sequential, and one body is read at a time).
  *
  * @example
  * const json = new JsonHttp(http, { bodyMax: 4096 });
  * const { status, value } = await json.request({ method: 'GET', url });
+ * const { value: only } = await json.request({ method: 'GET', url }, undefined, { id: true });
  */
 export class JsonHttp {
   readonly bodyMax: number;
   #http: HttpClient;
   #timeoutMs: number | undefined;
-  #buffer: Uint8Array;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(http: HttpClient, options: JsonHttpOptions = {}) {
@@ -103,28 +114,27 @@ export class JsonHttp {
     this.bodyMax = bodyMax;
     this.#http = http;
     this.#timeoutMs = options.timeoutMs;
-    this.#buffer = new Uint8Array(bodyMax);
   }
 
   /**
    * Perform `request` (with `json`, when given, as an application/json body). The body of a 2xx is
-   * collected (capped) and parsed; other statuses' bodies are drained and dropped, so the caller
-   * maps the status (see `statusError`).
+   * read (capped) as it arrives, keeping what `pattern` names (default: all of it); other statuses'
+   * bodies are drained and dropped, so the caller maps the status (see `statusError`).
    */
-  request(request: HttpRequest, json?: unknown): Promise<JsonResponse> {
-    const run = this.#queue.then(() => this.#run(request, json));
+  request(request: HttpRequest, json?: unknown, pattern: JsonKeep = true): Promise<JsonResponse> {
+    const run = this.#queue.then(() => this.#run(request, json, pattern));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #run(request: HttpRequest, json: unknown): Promise<JsonResponse> {
+  async #run(request: HttpRequest, json: unknown, pattern: JsonKeep): Promise<JsonResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
     let body = request.body;
     if (json !== undefined) {
       body = utf8Encode(JSON.stringify(json));
       headers['content-type'] = 'application/json';
     }
-    const buffer = this.#buffer;
+    const reader = new JsonReader(pattern, { stringMax: JSON_STRING_MAX });
     const max = this.bodyMax;
     let length = 0;
     let keep = false;
@@ -143,23 +153,24 @@ export class JsonHttp {
           if (length + chunk.length > max) {
             throw new OtaError('body-too-large', `${request.method} ${request.url}: body over ${max} bytes`);
           }
-          buffer.set(chunk, length);
           length += chunk.length;
+          readJson(() => reader.write(chunk), request.url);
         },
       },
     );
     let value: unknown;
-    if (keep && length > 0) value = parseJson(buffer, length, request.url);
+    if (keep && length > 0) value = readJson(() => reader.end(), request.url);
     return { status: head.status, head, value };
   }
 }
 
-function parseJson(buffer: Uint8Array, length: number, url: string): unknown {
+/** The reader's step, its typed error prefixed with the request's URL (as every body error is). */
+function readJson(step: () => unknown, url: string): unknown {
   try {
-    return JSON.parse(utf8Decode(buffer, 0, length));
+    return step();
   } catch (error) {
-    // Includes a too-deep nesting RangeError from the engine: still the server's fault.
-    throw new OtaError('backend-protocol', `${url}: body is not JSON`, error);
+    if (error instanceof OtaError) throw new OtaError(error.reason, `${url}: ${error.detail ?? error.reason}`);
+    throw error;
   }
 }
 

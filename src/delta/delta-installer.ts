@@ -135,10 +135,16 @@ export class DeltaInstaller implements Installer, DeltaHook {
     return start;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  /** Not an async function, as SlotInstaller.write: on the download's synchronous data path. */
+  write(chunk: Uint8Array): Promise<void> {
     if (!this.#plan) return this.#inner.write(chunk);
-    if (!this.#writer || this.#sealed) throw new OtaError('bad-state', 'delta write before resume or after seal');
-    this.#writer.write(chunk);
+    try {
+      if (!this.#writer || this.#sealed) throw new OtaError('bad-state', 'delta write before resume or after seal');
+      this.#writer.write(chunk);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   seal(): number {

@@ -26,9 +26,12 @@ export const LIMITS = {
   /**
    * Staging buffer for one data command's payload (bytes), allocated once per modem. A payload is
    * handed on only after its response ended cleanly (count, trailer, final result), so noise on
-   * the UART never reaches flash. Reads per command are capped to it.
+   * the UART never reaches flash. Reads per command are capped to it. 4 KiB: one flash sector per
+   * `AT+SHREAD`/`AT+HTTPREAD`, and above every block the modems push or return on their own
+   * (`+CAURC: "recv"` <= 1460, `+CCHRECV` <= 2048, `+SHREAD`/`+HTTPREAD` blocks <= 2048), so each
+   * block is still proven whole; 16 KiB cost 12 KiB of RAM for 3 fewer round trips per 16 KiB.
    */
-  atStageMax: 16_384,
+  atStageMax: 4_096,
   /** Largest length a binary header may announce (SIM7080 SHREAD range is 1-307200). */
   atBinaryMax: 307_200,
 } as const;

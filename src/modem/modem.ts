@@ -3,6 +3,7 @@
  * bring-up and recovery both families share (simcom-at.md §3): power key, `AT` sync, `ATE0`,
  * `AT+CMEE`, SIM ready (retrying `SIM busy`), registration with a deadline, signal, bearer.
  */
+import { startAsJob } from '../util/stack.js';
 import type { ClockPort } from '../platform/clock.js';
 import type { LogPort } from '../platform/log.js';
 import type { DigitalOut, SerialPort } from '../platform/serial.js';
@@ -134,6 +135,12 @@ const BOOT_URCS = ['RDY', 'SMS Ready', 'NORMAL POWER DOWN'];
 
 const QUIET_URCS = ['*PSUTTZ', '*PSNWID', '+CTZV', 'DST:', '+CEREG:', '+CREG:', '+CGREG:', '+CPIN:', '+CFUN:', 'SMS DONE', 'PB DONE', '+HTTP_PEER_CLOSED', '+SHSTATE:', '+CCHSEND:', '+CIPRXGET: 1', '+CPSMSTATUS', '+APP PDP:', '+CASTATE:', '+CADATAIND:', '+CCHEVENT:', '+CCH_PEER_CLOSED:', '+CCHCLOSE:', 'Autobaud', '+CGEV:', '+CIEV:', '+CMTI:', 'RING', '+CLIP:'];
 
+/**
+ * The handler of every quiet URC: one function for all of them (a closure each cost its slots of
+ * RAM per modem; a module-level function is preloaded into flash on the device).
+ */
+function ignoreUrc(): void {}
+
 /** Shared bring-up and recovery; the families fill in the commands that differ. */
 export abstract class SimcomModem implements Modem {
   abstract readonly model: ModemModel;
@@ -178,7 +185,7 @@ export abstract class SimcomModem implements Modem {
     this.at = new AtEngine({ serial: ports.serial, clock: ports.clock, log: ports.log });
     // URCs that carry nothing the drivers act on (simcom-at.md pitfall 2: TinyGSM strips *PSNWID,
     // *PSUTTZ, +CTZV, DST:): claimed, so they never count as noise inside a data response.
-    for (const urc of QUIET_URCS) this.at.onUrc(urc, () => undefined);
+    for (const urc of QUIET_URCS) this.at.onUrc(urc, ignoreUrc);
     for (const urc of BOOT_URCS) {
       this.at.onUrc(urc, (line) => {
         if (line !== urc) return;
@@ -231,7 +238,9 @@ export abstract class SimcomModem implements Modem {
       this.setOffline();
     }
     if (this.configured && this.online) return Promise.resolve();
-    this.#starting ??= this.#bringUp().finally(() => {
+    // A job of its own (src/util/stack.ts): the bring-up's AT chain does not stack on the
+    // request that needed the modem (backend, redirects, HTTP client).
+    this.#starting ??= startAsJob(() => this.#bringUp()).finally(() => {
       this.#starting = undefined;
     });
     return this.#starting;

@@ -15,6 +15,7 @@
  *    applet when the SE may have lost it.
  * Timing (BWT, MPOT, SEGT) and the send block size (IFSC) come from the ATR read at `open()`.
  */
+import { startAsJob } from '../util/stack.js';
 import type { ClockPort } from '../platform/clock.js';
 import type { I2cPort } from '../platform/i2c.js';
 import { hex } from '../util/bytes.js';
@@ -280,18 +281,15 @@ export class T1Link {
 
   /**
    * One exchange at a time. Not an async function: an async layer costs about 20 slots of the
-   * device's JS stack, and every SE command passes through here.
+   * device's JS stack, and every SE command passes through here. The exchange starts as a job of
+   * its own (src/util/stack.ts): the frame layering below (exchange, I-block, write, guard time)
+   * then starts from the job queue, not on top of the caller's chain (agent, installer, image,
+   * SE driver), which made signature verification the deepest stack of an update (805 slots).
    */
   #exclusive<T>(work: () => Promise<T>): Promise<T> {
     if (this.#busy) return Promise.reject(new OtaError('bad-state', 'T=1 link already busy (one exchange at a time)'));
     this.#busy = true;
-    let running: Promise<T>;
-    try {
-      running = work();
-    } catch (error) {
-      this.#busy = false;
-      return Promise.reject(error);
-    }
+    const running = startAsJob(work);
     return running.finally(() => {
       this.#busy = false;
     });
@@ -357,7 +355,16 @@ export class T1Link {
     return new Promise<void>((resolve) => this.#clock.setTimeout(resolve, ms));
   }
 
-  async #write(frame: Uint8Array, length: number): Promise<void> {
+  /**
+   * Writes start as jobs too: an exchange is already four async layers deep (transceive,
+   * exchange, I-block, write) when the guard time waits, and the write's own waits (guard time,
+   * NACK polls) need not stack on them.
+   */
+  #write(frame: Uint8Array, length: number): Promise<void> {
+    return startAsJob(() => this.#writeNow(frame, length));
+  }
+
+  async #writeNow(frame: Uint8Array, length: number): Promise<void> {
     const bytes = frame.subarray(0, length);
     // SEGT: guard time between the previous transaction and this write.
     if (this.#guardMs > 0) await this.#sleep(this.#guardMs);

@@ -71,7 +71,7 @@ const CALL_UNITS = 16;
 const PIECE_UNITS = 512;
 
 /** Builds a string from UTF-16 code units with bounded stack and few copies. */
-class TextBuilder {
+export class TextBuilder {
   readonly #units: number[] = [];
   #piece = '';
   #out = '';

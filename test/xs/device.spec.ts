@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deviceCreation, SLOT_BYTES } from '../../tools/xs/device-profile.js';
+import { deviceCreation, DeviceProfileRecorder, recordDeviceProfile, SLOT_BYTES } from '../../tools/xs/device-profile.js';
 import { XsSession } from '../../tools/xs/session.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -32,6 +32,25 @@ describe('XS device profile', function () {
     const figures = await session.deviceFigures();
     assert.equal(figures.slotSize, SLOT_BYTES);
     assert.equal(figures.pointerSize, 4);
+  });
+
+  it('starts the recorded peaks once the guest is loaded, as the live base (the device preloads the bundle)', async () => {
+    const sampling = { interval: 1, gcEvery: 0 };
+    const plain = await XsSession.start({ bundle: 'agent', sampling });
+    const withLoad = (await plain.deviceFigures()).peakStackSlots;
+    await plain.close();
+    const recorder = new DeviceProfileRecorder(sampling);
+    recordDeviceProfile(recorder);
+    try {
+      const recorded = await XsSession.start({ bundle: 'agent' });
+      const afterLoad = (await recorded.deviceFigures()).peakStackSlots;
+      await recorded.close();
+      // Loading the IIFE bundle is one frame with a slot per top-level binding (hundreds).
+      assert.ok(withLoad > afterLoad + 300, `peak with the load ${withLoad}, recorded ${afterLoad}`);
+    } finally {
+      recordDeviceProfile(undefined);
+      recorder.dispose();
+    }
   });
 
   it("runs with the manifest's creation stack and a heap bound", async () => {

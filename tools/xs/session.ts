@@ -68,6 +68,8 @@ export class XsSession {
   readonly creation: DeviceCreation;
   /** Live heap bytes (slots x 16 + chunks) when the guest was loaded: where the heap bound starts. */
   baseLiveBytes = 0;
+  /** Recorded by the bench's device profile (its peaks start once the guest is loaded). */
+  #profiled = false;
   readonly meter: XsMeterTotals = { cranks: 0, compute: 0, peakHeapCount: 0, lastHeapCount: 0, lastAllocate: 0, peakAllocate: 0 };
   #worker: XsWorker;
   #services = new Map<string, HostService>();
@@ -86,6 +88,7 @@ export class XsSession {
       return null;
     });
     const profile = activeDeviceProfile();
+    this.#profiled = profile !== undefined;
     this.creation = options.creation ?? profile?.creation ?? deviceCreation();
     const name = options.name ?? `xs-ota ${options.bundle}`;
     this.#worker = new XsWorker({
@@ -114,6 +117,10 @@ export class XsSession {
     session.#account(await session.#worker.evaluate(FREEZE_BUILT_INS));
     session.#account(await session.#worker.evaluate(code));
     session.baseLiveBytes = await session.call<number>('$boundHeap', session.creation.heapBytes);
+    // The recorded peaks start here, as the live base does: on the device the bundle is preloaded
+    // into flash, so loading it (one frame with a slot per top-level binding of the IIFE bundle,
+    // about 700) never runs there.
+    if (session.#profiled) await session.deviceFigures(true);
     const engine = (await session.call('$engine')) as { engine: string };
     if (engine.engine !== 'xs') {
       await session.close();

@@ -25,7 +25,7 @@ describe('JsonHttp', () => {
     assert.deepEqual((await new JsonHttp(http).request({ method: 'GET', url: URL })).value, DOC);
   });
 
-  it('reuses one buffer across requests, a shorter body after a longer one', async () => {
+  it('reads one body after another, a shorter body after a longer one', async () => {
     const http = new ScriptedHttp().on('GET', URL, { status: 200, body: { long: 'x'.repeat(100) } }).on('GET', URL + '2', { status: 200, body: { s: 1 } });
     const json = new JsonHttp(http, { bodyMax: 256 });
     await json.request({ method: 'GET', url: URL });
@@ -61,6 +61,18 @@ describe('JsonHttp', () => {
     const json = new JsonHttp(http);
     await Promise.all([json.request({ method: 'GET', url: 'https://a/1' }), json.request({ method: 'GET', url: 'https://a/2' })]);
     assert.deepEqual(order, ['start https://a/1', 'end https://a/1', 'start https://a/2', 'end https://a/2']);
+  });
+
+  it('builds only what the pattern names, with a body larger than any buffer the reader holds', async () => {
+    const body = { id: '8', skip: 'x'.repeat(40_000), deployment: { chunks: [{ version: '1', notes: ['a', 'b'] }, { version: '2' }] } };
+    const http = new ScriptedHttp().on('GET', URL, { status: 200, body, chunkSize: 1000 });
+    const { value } = await new JsonHttp(http, { bodyMax: 64 * 1024 }).request({ method: 'GET', url: URL }, undefined, { id: true, deployment: { chunks: [{ version: true }] } });
+    assert.deepEqual(value, { id: '8', deployment: { chunks: [{ version: '1' }, { version: '2' }] } });
+  });
+
+  it('names the URL and the place in the body when it is not JSON', async () => {
+    const http = new ScriptedHttp().on('GET', URL, { status: 200, body: '{"a": [1, 2,, 3]}' });
+    await assert.rejects(new JsonHttp(http).request({ method: 'GET', url: URL }), (e: unknown) => e instanceof OtaError && e.reason === 'backend-protocol' && /^https:\/\/h\.example\/x: body is not JSON at byte 12 \(\$\.a\[2\]\): expected a value$/.test(e.detail ?? ''));
   });
 
   it('sends a JSON body with its content type', async () => {
