@@ -15,7 +15,7 @@ src="$pkg/xsnap-native/xsnap/sources"
 bin="$out/bin/xsnap-worker"
 [ -d "$src" ] || { echo "build-xsnap32: $src not found (run npm ci)" >&2; exit 1; }
 version="$(node -p "require('$pkg/package.json').version")"
-stamp="$version $(sha256sum "$root"/tools/xs/native/*.c "$0" | sha256sum | cut -c1-16)"
+stamp="$version $(cat "$root"/tools/xs/native/*.c "$0" | sha256sum | cut -c1-16)"
 if [ -x "$bin" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then exit 0; fi
 
 # Build in a private directory, then move it into place: parallel callers never see half a build.
@@ -25,7 +25,7 @@ mkdir -p "$work/src"
 cp "$src"/*.c "$src"/*.h "$work/src/"
 cp "$root"/tools/xs/native/*.c "$work/src/"
 
-# Six hooks into the copied xsnap-worker.c; each must apply exactly once.
+# Nine hooks into the copied xsnap-worker.c; each must apply exactly once.
 worker="$work/src/xsnap-worker.c"
 hook() { # $1 = fixed text to find, $2 = replacement
   local n; n="$(grep -cF -- "$1" "$worker" || true)"
@@ -40,9 +40,17 @@ hook 'xsResult = xsNewHostFunction(xs_issueCommand, 1);' 'xsResult = xsNewHostFu
 # start only once it passes the previous crank's count.
 hook '(xsSetCurrentMeter(_THE, 0), \' '(xsSetCurrentMeter(_THE, 0), xsOtaBeginCrank(_THE), \'
 hook '(gxCurrentMeter = 0, \' '(xsOtaEndCrank(_THE), gxCurrentMeter = 0, \'
+# Snapshots (tools/xs/snapshot.ts: a booted engine restored as a device boots its preloaded heap):
+# a snapshot names each host function by its index in this table, so the device hooks' own host
+# functions must be in it, and issueCommand is the hooked one.
+hook '#define mxSnapshotCallbackCount 18' '#define mxSnapshotCallbackCount 20'
+hook '	xs_issueCommand, // 0' '	xs_ota_issue_command, // 0'
+hook '	fx_harden, // 17' '	fx_harden, // 17
+	xs_ota_bound_heap, // 18
+	xs_ota_device_profile, // 19'
 # Declarations at the top, definitions at the end (the engine side in xsnapPlatform.c, which sees
 # the machine's internals).
-perl -0pi -e 's/(#include "xsnap.h"\n)/$1extern void xsOtaDeviceCreation(xsCreation* creation);\nextern void xsOtaDeviceMachine(xsMachine* the);\nextern xsBooleanValue xsOtaMeteringCallback(xsMachine* the, xsUnsignedValue index);\nextern xsUnsignedValue xsOtaMeteringInterval(xsUnsignedValue interval);\nextern void xsOtaBeginCrank(void* machine);\nextern void xsOtaEndCrank(void* machine);\nstatic void xs_ota_issue_command(xsMachine* the);\n/' "$worker"
+perl -0pi -e 's/(#include "xsnap.h"\n)/$1extern void xsOtaDeviceCreation(xsCreation* creation);\nextern void xsOtaDeviceMachine(xsMachine* the);\nextern xsBooleanValue xsOtaMeteringCallback(xsMachine* the, xsUnsignedValue index);\nextern xsUnsignedValue xsOtaMeteringInterval(xsUnsignedValue interval);\nextern void xsOtaBeginCrank(void* machine);\nextern void xsOtaEndCrank(void* machine);\nstatic void xs_ota_issue_command(xsMachine* the);\nstatic void xs_ota_bound_heap(xsMachine* the);\nstatic void xs_ota_device_profile(xsMachine* the);\n/' "$worker"
 printf '\n#include "xs-ota-device-worker.c"\n' >> "$worker"
 printf '\n#include "xs-ota-device-platform.c"\n' >> "$work/src/xsnapPlatform.c"
 

@@ -207,7 +207,12 @@ export function activeDeviceProfile(): DeviceProfileRecorder | undefined {
 }
 
 /** build/xsnap32's worker, built on first use (the same script .ci/run runs). */
+let checkedWorker: string | undefined;
+
 export function deviceWorkerPath(): string {
+  // Checked once per process: the check runs a shell and hashes the engine's sources (about
+  // 0.1 s), and every simulated boot starts an engine.
+  if (checkedWorker) return checkedWorker;
   const bin = path.join(ROOT, 'build', 'xsnap32', 'bin', 'xsnap-worker');
   const script = path.join(ROOT, 'tools', 'xs', 'build-xsnap32.sh');
   // The script returns at once when the engine is built and current.
@@ -215,6 +220,7 @@ export function deviceWorkerPath(): string {
   if (run.status !== 0 || !existsSync(bin)) {
     throw new Error(`the 32-bit XS engine did not build (${script}, exit ${run.status}); it needs gcc-multilib`);
   }
+  checkedWorker = bin;
   return bin;
 }
 

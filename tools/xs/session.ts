@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeMessage, encodeMessage } from './codec.js';
-import { activeDeviceProfile, deviceCreation, FREEZE_BUILT_INS, type DeviceCreation, type DeviceFigures, type DeviceSampling } from './device-profile.js';
+import { activeDeviceProfile, deviceCreation, deviceWorkerPath, FREEZE_BUILT_INS, type DeviceCreation, type DeviceFigures, type DeviceSampling } from './device-profile.js';
+import { findBootSnapshot, newBootSnapshot, snapshotKey, snapshotsEnabled } from './snapshot.js';
 import { XsWorker, type XsCrank, type XsMeter } from './worker.js';
 
 /** A host service: gets the guest's args, returns a JSON-able value (Uint8Array allowed). */
@@ -77,7 +78,7 @@ export class XsSession {
   #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #tracker: ((crank: Promise<unknown>) => void) | undefined;
 
-  private constructor(options: XsSessionOptions) {
+  private constructor(options: XsSessionOptions, snapshot?: string) {
     for (const [name, fn] of Object.entries(options.services ?? {})) this.#services.set(name, fn);
     this.#services.set('$settle', (args: { id: number; ok: boolean; value?: unknown; error?: GuestErrorInfo }) => {
       const waiter = this.#pending.get(args.id);
@@ -96,6 +97,7 @@ export class XsSession {
       creation: this.creation,
       sampling: options.sampling ?? profile?.sampling,
       profileFile: profile?.register(name, () => this.baseLiveBytes),
+      snapshot,
       onQuery: (request) => this.#onQuery(request),
       onPrint: options.onPrint ?? ((line) => this.printed.push(line)),
       // An engine stopped by the device profile (stack overflow, memory full) settles nothing
@@ -112,10 +114,27 @@ export class XsSession {
    * guest bundle, then the heap bound of `creation` from there on.
    */
   static async start(options: XsSessionOptions): Promise<XsSession> {
-    const session = new XsSession(options);
     const code = readFileSync(guestBundlePath(options.bundle), 'utf8');
-    session.#account(await session.#worker.evaluate(FREEZE_BUILT_INS));
-    session.#account(await session.#worker.evaluate(code));
+    // Boot from the loaded heap when one was saved (tools/xs/snapshot.ts: the device boots its
+    // preloaded heap too); not for the bench, whose figures come from engines loaded as always.
+    const profile = activeDeviceProfile();
+    const useSnapshot = snapshotsEnabled() && !profile && !options.sampling;
+    const creation = options.creation ?? deviceCreation();
+    const worker = useSnapshot ? deviceWorkerPath() : '';
+    const key = useSnapshot ? snapshotKey(worker, creation, [FREEZE_BUILT_INS, code]) : '';
+    const saved = useSnapshot ? findBootSnapshot(worker, key) : undefined;
+    const session = new XsSession(options, saved?.file);
+    if (saved) {
+      for (const meter of saved.load) session.#account({ reply: new Uint8Array(0), meter });
+    } else {
+      const load = [await session.#worker.evaluate(FREEZE_BUILT_INS), await session.#worker.evaluate(code)];
+      for (const crank of load) session.#account(crank);
+      if (useSnapshot) {
+        const next = newBootSnapshot(worker, key);
+        await session.#worker.writeSnapshot(next.temp);
+        next.commit(load.map((crank) => crank.meter));
+      }
+    }
     session.baseLiveBytes = await session.call<number>('$boundHeap', session.creation.heapBytes);
     // The recorded peaks start here, as the live base does: on the device the bundle is preloaded
     // into flash, so loading it (one frame with a slot per top-level binding of the IIFE bundle,

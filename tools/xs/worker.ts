@@ -52,6 +52,8 @@ export interface XsWorkerOptions {
   sampling?: DeviceSampling;
   /** Where the engine rewrites its peaks whenever one grows (the bench). */
   profileFile?: string;
+  /** Start from this snapshot (xsnap `-r`) instead of a new machine: see tools/xs/snapshot.ts. */
+  snapshot?: string;
 }
 
 const NETSTRING_MAX = 64 * 1024 * 1024;
@@ -105,6 +107,7 @@ export class XsWorker {
   constructor(options: XsWorkerOptions) {
     const args = [options.name ?? 'xs-ota'];
     if (options.meteringLimit) args.push('-l', String(options.meteringLimit));
+    if (options.snapshot) args.push('-r', options.snapshot);
     this.#onQuery =
       options.onQuery ??
       (() => {
@@ -150,6 +153,11 @@ export class XsWorker {
   /** Call the guest's global `handleCommand(ArrayBuffer)`; its ArrayBuffer result is the reply. */
   command(message: Uint8Array): Promise<XsCrank> {
     return this.#send(Buffer.concat([Buffer.from('?'), message]));
+  }
+
+  /** Write the machine's heap to `file` (xsnap `w`): a later worker starts from it with `snapshot`. */
+  writeSnapshot(file: string): Promise<XsCrank> {
+    return this.#send(Buffer.concat([Buffer.from('w'), Buffer.from(file, 'utf8')]));
   }
 
   async close(): Promise<void> {
