@@ -2,7 +2,7 @@
  * A connected, ordered, reliable duplex byte stream: what MQTT (and HTTP/1.1 over a socket) needs
  * from whatever carries it. On the device that is the modem's TLS socket (SIM7080G `AT+CA*` with
  * `CASSLCFG "SSL"`, SIM7600 `AT+CCH*`); in the dev kit a Node `net`/`tls` socket
- * (tools/devkit/node-byte-stream.ts) or a bridge to one from XS (tools/xs/serve-socket.ts).
+ * (tools/node/node-byte-stream.ts) or a bridge to one from XS (tools/xs/serve-socket.ts).
  *
  * The contract, kept minimal so that an AT-command socket can honour it:
  * - `write` queues bytes; calls are ordered (a later call's bytes never go before an earlier

@@ -1,7 +1,7 @@
 /**
  * Bulk symmetric crypto for TLS in the agent: AES-128-GCM and HMAC-SHA-256 over whole buffers,
  * native on the device (Moddable `crypt`: BlockCipher "AES" + GCM, HMAC over Digest "SHA256";
- * modules/ota-tls-crypto.ts) and node:crypto in the dev kit (tools/devkit/node-tls-crypto.ts),
+ * modules/ota-tls-crypto.ts) and node:crypto in the dev kit (tools/node/node-tls-crypto.ts),
  * never per-byte JavaScript. Private-key operations are not here: they run in the A5000.
  */
 export interface TlsCryptoPort {

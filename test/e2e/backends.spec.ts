@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { DEVKIT_DEVICE_ID, DEVKIT_GATEWAY_TOKEN, DEVKIT_TOKEN } from '../../tools/devkit/devkit.js';
-import type { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import type { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import { startReferenceServer, type ReferenceServer } from '../../tools/server/index.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
 

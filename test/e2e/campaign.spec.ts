@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { parseFault } from '../../tools/devkit/devkit.js';
-import { bootMcuboot } from '../../tools/devkit/sim-mcuboot.js';
-import { DEVKIT_LAYOUT, type DevkitFlash } from '../../tools/devkit/sim-flash.js';
-import type { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { bootMcuboot } from '../../tools/devkit/parts/sim-mcuboot.js';
+import { DEVKIT_LAYOUT, type DevkitFlash } from '../../tools/devkit/parts/sim-flash.js';
+import type { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import type { ReferenceServer } from '../../tools/server/index.js';
 import { trustedKeyPem } from '../support/devkit-update.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';

@@ -12,7 +12,7 @@ import { fixturePath } from '../support/paths.js';
 import { trustedKeyPem } from '../support/devkit-update.js';
 import { runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
 import { assertNothingPending, finals, story } from './e2e-support.js';
-import { mosquittoMissing } from '../../tools/devkit/mosquitto.js';
+import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import { encodeDelta, haveXdelta3 } from '../../tools/delta/encode.js';
 import { imageId } from '../../tools/delta/image-id.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { runDevkitUpdate } from '../../tools/devkit/devkit.js';
 import type { PreparedBackend } from '../../tools/devkit/devkit-backends.js';
-import { mosquittoMissing } from '../../tools/devkit/mosquitto.js';
+import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import { makeImage, OLD_IMAGE, trustedKeyPem } from '../support/devkit-update.js';
 
 describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () {

@@ -10,7 +10,7 @@ import { sign as cryptoSign } from 'node:crypto';
 import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../../tools/devkit/devkit.js';
 import { DEVKIT_IOTC_ACK, type PreparedBackend } from '../../tools/devkit/devkit-backends.js';
 import type { LogEntry } from '../../tools/devkit/device.js';
-import { mosquittoMissing } from '../../tools/devkit/mosquitto.js';
+import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import type { RecordedAck } from '../../tools/server/iotconnect.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
 import { makeImage, OLD_IMAGE, signingKeyPem, trustedKeyPem } from '../support/devkit-update.js';

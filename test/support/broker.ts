@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { makeTestPki, mosquittoMissing, startBroker, type Broker, type TestPki } from '../../tools/devkit/mosquitto.js';
+import { makeTestPki, mosquittoMissing, startBroker, type Broker, type TestPki } from '../../tools/node/mosquitto.js';
 import { IotConnectDouble } from '../../tools/server/iotconnect.js';
 
 /** Resolves once `check()` holds; rejects after `ms` of real time. */

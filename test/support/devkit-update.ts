@@ -8,9 +8,9 @@ import { readSlotImage } from '../../src/slot/slot-reader.js';
 import { SlotWriter } from '../../src/slot/slot-writer.js';
 import { markPending } from '../../src/slot/boot-state.js';
 import type { FlashPort } from '../../src/platform/flash.js';
-import { NodeDigest } from '../../tools/devkit/node-digest.js';
-import { NodeSignatureVerifier } from '../../tools/devkit/node-signature-verifier.js';
-import { createDevkitFlash, type DevkitFlash } from '../../tools/devkit/sim-flash.js';
+import { NodeDigest } from '../../tools/node/node-digest.js';
+import { NodeSignatureVerifier } from '../../tools/node/node-signature-verifier.js';
+import { createDevkitFlash, type DevkitFlash } from '../../tools/devkit/parts/sim-flash.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
 import { loadMcubootVectors, privatePem, regenerateBody, trustedPublicPem } from './mcuboot-vectors.js';
 

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { I2cPort } from '../../src/platform/i2c.js';
 import { hex, unhex } from '../../src/util/bytes.js';
-import { SimA5000, type SimA5000Faults } from '../../tools/devkit/sim-a5000.js';
-import type { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { SimA5000, type SimA5000Faults } from '../../tools/devkit/parts/sim-a5000.js';
+import type { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import type { DriverOptions } from './se-driver.js';
 import { fixturePath } from './paths.js';
 

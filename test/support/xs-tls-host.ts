@@ -4,9 +4,9 @@
  * native `crypt` would provide it.
  */
 import type { XsSession } from '../../tools/xs/session.js';
-import { NodeDigest } from '../../tools/devkit/node-digest.js';
-import { NodeTlsCrypto } from '../../tools/devkit/node-tls-crypto.js';
-import type { SimA5000 } from '../../tools/devkit/sim-a5000.js';
+import { NodeDigest } from '../../tools/node/node-digest.js';
+import { NodeTlsCrypto } from '../../tools/node/node-tls-crypto.js';
+import type { SimA5000 } from '../../tools/devkit/parts/sim-a5000.js';
 
 export function serveTlsHost(session: XsSession, sim: SimA5000): void {
   const crypto = new NodeTlsCrypto();

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { NodeHttpClient } from '../../tools/devkit/node-http-client.js';
+import { NodeHttpClient } from '../../tools/node/node-http-client.js';
 import { startReferenceServer, type ReferenceServer } from '../../tools/server/index.js';
 import { GuestError, XsSession } from '../../tools/xs/session.js';
 import { serveHttp } from '../../tools/xs/serve-http.js';

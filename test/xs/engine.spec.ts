@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { NodeDigest } from '../../tools/devkit/node-digest.js';
-import { SimKeyValue } from '../../tools/devkit/sim-key-value.js';
-import { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { NodeDigest } from '../../tools/node/node-digest.js';
+import { SimKeyValue } from '../../tools/devkit/parts/sim-key-value.js';
+import { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import { deviceCreation } from '../../tools/xs/device-profile.js';
 import { GuestError, XsSession } from '../../tools/xs/session.js';
 import { servePlatform } from '../../tools/xs/serve-platform.js';

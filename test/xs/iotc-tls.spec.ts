@@ -13,14 +13,14 @@ import path from 'node:path';
 import type { ByteStreamConnector } from '../../src/net/byte-stream.js';
 import { Se05x } from '../../src/se/se05x.js';
 import { T1Link } from '../../src/se/t1-link.js';
-import { socketByteStream } from '../../tools/devkit/node-byte-stream.js';
-import { realClock } from '../../tools/devkit/real-clock.js';
-import { SimA5000 } from '../../tools/devkit/sim-a5000.js';
+import { socketByteStream } from '../../tools/node/node-byte-stream.js';
+import { realClock } from '../../tools/node/real-clock.js';
+import { SimA5000 } from '../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../tools/devkit/pkcs10.js';
 import { serveHttp, serveRealClock, serveSockets, type SocketBridge } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
 import { requireMosquitto, startIotConnectCloud, type IotConnectCloud } from '../support/broker.js';
-import { NodeHttpClient } from '../../tools/devkit/node-http-client.js';
+import { NodeHttpClient } from '../../tools/node/node-http-client.js';
 import { serveTlsHost } from '../support/xs-tls-host.js';
 
 const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));

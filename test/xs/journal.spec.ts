@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { LEGACY_JOURNAL_KEY, type Deployment } from '../../src/agent/journal.js';
-import { SimKeyValue } from '../../tools/devkit/sim-key-value.js';
-import { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { SimKeyValue } from '../../tools/devkit/parts/sim-key-value.js';
+import { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import { XsSession } from '../../tools/xs/session.js';
 import { servePlatform } from '../../tools/xs/serve-platform.js';
 

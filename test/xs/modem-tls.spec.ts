@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { startRangeServer, type RangeServer } from '../../tools/bench/range-server.js';
 import type { Model, Transport } from '../../tools/bench/rig.js';
 import { runXs } from '../../tools/bench/rig-xs.js';
-import { OTHER_CA } from '../../tools/devkit/test-pki.js';
+import { OTHER_CA } from '../../tools/node/test-pki.js';
 
 const CASES: [Model, Transport][] = [
   ['sim7080', 'native'],

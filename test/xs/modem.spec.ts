@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { MiB, type Model, type Transport } from '../../tools/bench/rig.js';
 import { runXs } from '../../tools/bench/rig-xs.js';
-import type { SimModemFaults } from '../../tools/devkit/sim-modem/types.js';
+import type { SimModemFaults } from '../../tools/devkit/parts/sim-modem/types.js';
 
 const FAULTS: Record<string, (model: Model, transport: Transport) => (now: number) => SimModemFaults> = {
   'link drop mid-body': () => () => ({ dropLinkAt: 300_000 }),

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import type { ByteStreamConnector } from '../../src/net/byte-stream.js';
-import type { Broker, TestPki } from '../../tools/devkit/mosquitto.js';
-import { connectNode } from '../../tools/devkit/node-byte-stream.js';
+import type { Broker, TestPki } from '../../tools/node/mosquitto.js';
+import { connectNode } from '../../tools/node/node-byte-stream.js';
 import type { IotConnectDouble } from '../../tools/server/iotconnect.js';
 import { serveHttp, serveRealClock, serveSockets, type SocketBridge } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
 import { requireMosquitto, startIotConnectCloud, waitFor, type IotConnectCloud } from '../support/broker.js';
-import { NodeHttpClient } from '../../tools/devkit/node-http-client.js';
+import { NodeHttpClient } from '../../tools/node/node-http-client.js';
 
 describe('MQTT and IoTConnect inside XS (xsnap) against mosquitto', function () {
   this.timeout(60_000);

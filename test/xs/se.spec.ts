@@ -5,8 +5,8 @@
  * simulated SE, and every fault scenario of the Node spec runs here too.
  */
 import assert from 'node:assert/strict';
-import { NodeDigest } from '../../tools/devkit/node-digest.js';
-import { VirtualTime } from '../../tools/devkit/virtual-time.js';
+import { NodeDigest } from '../../tools/node/node-digest.js';
+import { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import { GuestError, XsSession } from '../../tools/xs/session.js';
 import { servePlatform } from '../../tools/xs/serve-platform.js';
 import { SCENARIOS, SwitchableBus, makeSim, mcubootCases, runScenario, type Outcome, type Runner } from '../support/se-scenarios.js';

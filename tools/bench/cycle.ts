@@ -4,8 +4,8 @@
  * xs-ota's download beside the peers' request patterns. Runs are shared between sections (each
  * configuration runs once per bench).
  */
-import { CAT_1, CAT_M } from '../devkit/sim-modem/index.js';
-import type { FlashTimingName } from '../devkit/sim-flash.js';
+import { CAT_1, CAT_M } from '../devkit/parts/sim-modem/index.js';
+import type { FlashTimingName } from '../devkit/parts/sim-flash.js';
 import type { LogEntry } from '../devkit/device.js';
 import { benchImage, runBenchUpdate, slotLayout, type UpdateRun } from './update.js';
 import type { Model } from './rig.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DECODER_RAM_BYTES, DECODER_SLOTS_BUDGET } from '../../src/delta/decoder.js';
 import { runDevkitUpdate, type DevkitSummary } from '../devkit/devkit.js';
-import { slotLayout, type FlashLayout } from '../devkit/sim-flash.js';
+import { slotLayout, type FlashLayout } from '../devkit/parts/sim-flash.js';
 import { signImage } from '../image/imgtool-sign.js';
 import { encodeDelta } from '../delta/encode.js';
 import { rigImage } from './rig.js';

@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptTls, type TlsAcceptor } from '../devkit/test-pki.js';
+import { acceptTls, type TlsAcceptor } from '../node/test-pki.js';
 
 export interface RangeServer {
   port: number;

@@ -36,16 +36,16 @@ kit; \`--json\` prints them as JSON (always also written to \`build/bench.json\`
 runs one section. Every figure is virtual time, a counter or an XS meter count, never wall-clock
 seconds. The simulated parts keep every timer in virtual time: the modem's sockets hold virtual
 time exactly while the loopback server owes an HTTP answer (requests and responses are counted:
-\`tools/devkit/sim-modem/exchange.ts\`), never for "real silence", and the loopback servers never
+\`tools/devkit/parts/sim-modem/exchange.ts\`), never for "real silence", and the loopback servers never
 close idle connections by the host's clock. Two runs on an idle and a loaded host print the same
 JSON (\`test/unit/bench/determinism.spec.ts\` runs a
 bench case twice, once beside a CPU-burning process and a server that sits 1.5 s on every
 request).
 
 The flash is a Winbond W25Q64JV in timing (datasheet typical: 4 KiB sector erase 45 ms, 256-byte
-page program 0.4 ms; worst case 400 ms and 3 ms; \`tools/devkit/sim-flash.ts\`). Moddable's flash
+page program 0.4 ms; worst case 400 ms and 3 ms; \`tools/devkit/parts/sim-flash.ts\`). Moddable's flash
 calls are synchronous, so the MCU is blocked while the part erases or programs: its timers and
-UART events wait (\`tools/devkit/cpu-busy.ts\`), the UART keeps filling its RX FIFO, and with
+UART events wait (\`tools/devkit/parts/cpu-busy.ts\`), the UART keeps filling its RX FIFO, and with
 RTS/CTS the modem holds when the FIFO is full. The bootloader's swap takes its flash time too.
 `;
 

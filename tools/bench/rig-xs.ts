@@ -3,8 +3,8 @@
  * (test/xs/guests/modem.guest.ts) runs the driver, HTTP client and download helper in xsnap; the
  * simulated modem, UART and server stay in Node (tools/xs/serve-platform.ts).
  */
-import type { SimModemFaults } from '../devkit/sim-modem/types.js';
-import type { SimUart } from '../devkit/sim-uart.js';
+import type { SimModemFaults } from '../devkit/parts/sim-modem/types.js';
+import type { SimUart } from '../devkit/parts/sim-uart.js';
 import { XsSession, type XsMeterTotals } from '../xs/session.js';
 import { servePlatform } from '../xs/serve-platform.js';
 import { RIG_CA, buildRig, rigFlowControl, type RigOptions } from './rig.js';

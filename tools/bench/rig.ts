@@ -1,6 +1,6 @@
 /**
  * The modem rig: the agent's modem driver, HTTP client and resumable download, against the
- * simulated SIMCom modem (tools/devkit/sim-modem) on a simulated UART, whose connections reach a
+ * simulated SIMCom modem (tools/devkit/parts/sim-modem) on a simulated UART, whose connections reach a
  * real HTTP server on loopback. Shared by the integration specs and `xs-ota bench`; every figure
  * comes from virtual time and counters, never from the wall clock.
  */
@@ -10,10 +10,10 @@ import { Sim7080 } from '../../src/modem/sim7080.js';
 import { Sim7600 } from '../../src/modem/sim7600.js';
 import { download, type DownloadResult } from '../../src/net/download.js';
 import { NativeHttpClient, SocketHttpClient } from '../../src/net/modem-http.js';
-import type { SimUart } from '../devkit/sim-uart.js';
-import { CAT_1, CAT_M, createSimModem, type ModemCore, type NetworkModel, type SimModemFaults, type SimModemOptions } from '../devkit/sim-modem/index.js';
-import { VirtualTime } from '../devkit/virtual-time.js';
-import { TEST_CA } from '../devkit/test-pki.js';
+import type { SimUart } from '../devkit/parts/sim-uart.js';
+import { CAT_1, CAT_M, createSimModem, type ModemCore, type NetworkModel, type SimModemFaults, type SimModemOptions } from '../devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../devkit/parts/virtual-time.js';
+import { TEST_CA } from '../node/test-pki.js';
 import { startRangeServer, type RangeServer } from './range-server.js';
 
 export type Model = 'sim7080' | 'sim7600';
@@ -105,7 +105,7 @@ export function rigImage(size: number, seed = 7): Uint8Array {
 }
 
 /** The CA the driver uploads: the dev kit's test CA, which signed the range server's certificate
- * (the simulated modem runs TLS against it, tools/devkit/test-pki.ts). */
+ * (the simulated modem runs TLS against it, tools/node/test-pki.ts). */
 export const RIG_CA = TEST_CA;
 
 export interface Rig {

@@ -11,9 +11,9 @@ import { Se05xImageVerifier, p256Spki } from '../../src/se/image-verifier.js';
 import { Se05x } from '../../src/se/se05x.js';
 import { T1Link, type T1Stats } from '../../src/se/t1-link.js';
 import { unhex } from '../../src/util/bytes.js';
-import { NodeDigest } from '../devkit/node-digest.js';
-import { SimA5000, type SimA5000Timing } from '../devkit/sim-a5000.js';
-import { VirtualTime } from '../devkit/virtual-time.js';
+import { NodeDigest } from '../node/node-digest.js';
+import { SimA5000, type SimA5000Timing } from '../devkit/parts/sim-a5000.js';
+import { VirtualTime } from '../devkit/parts/virtual-time.js';
 
 const PUBLIC_KEY = unhex('04c9dfae74aa1b7d944ee8d52ec7734981a033e2f77de6fb8400245378571e60b4917aab222d9fbf137cad4686fd5ab1e0aad56a5f24d6858a588976a8d9ec24af');
 const DIGEST = unhex('5371d036bc166c885c32ed7d211e49e30cdc5ff865ba9e7454df0d798f5f0ea7');

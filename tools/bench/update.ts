@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { signImage } from '../image/imgtool-sign.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../devkit/devkit.js';
-import { DEVKIT_LAYOUT, slotLayout, type FlashLayout, type FlashTimingName } from '../devkit/sim-flash.js';
+import { DEVKIT_LAYOUT, slotLayout, type FlashLayout, type FlashTimingName } from '../devkit/parts/sim-flash.js';
 import { rigImage } from './rig.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -22,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { formatVersion } from '../../src/image/version.js';
 import { decodeHeader } from '../../src/image/header.js';
 import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devkit.js';
-import { bootMcuboot } from '../devkit/sim-mcuboot.js';
-import { DEVKIT_LAYOUT, type DevkitFlash } from '../devkit/sim-flash.js';
+import { bootMcuboot } from '../devkit/parts/sim-mcuboot.js';
+import { DEVKIT_LAYOUT, type DevkitFlash } from '../devkit/parts/sim-flash.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');

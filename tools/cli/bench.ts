@@ -16,10 +16,10 @@ import { runXs } from '../bench/rig-xs.js';
 import { deviceProfileSection } from '../bench/device-profile.js';
 import { benchSeVerification } from '../bench/se.js';
 import { benchImage, ERASES_PER_SECTOR_TARGET, REDOWNLOAD_TARGET_BYTES, runBenchUpdate, slotLayout, updateFigures, type UpdateFigures } from '../bench/update.js';
-import { CAT_1, CAT_M } from '../devkit/sim-modem/index.js';
+import { CAT_1, CAT_M } from '../devkit/parts/sim-modem/index.js';
 import { BAUDS, bottleneckBps, confirmedMs, cycleRun, MODEMS, phases, TARGET_CONFIRMED_OVER_TRANSFER, TARGET_TYPICAL, TARGET_WORST, TIMINGS } from '../bench/cycle.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
-import { flashTiming } from '../devkit/sim-flash.js';
+import { flashTiming } from '../devkit/parts/sim-flash.js';
 import path from 'node:path';
 import { EXIT, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
@@ -250,7 +250,7 @@ export async function updateSection(options: { small?: number; large?: number } 
 
 /**
  * Issue 15's whole-update targets: 1 MiB, default settings, on both modems at both rates, with
- * the NOR part's typical and worst-case erase/program times (tools/devkit/sim-flash.ts).
+ * the NOR part's typical and worst-case erase/program times (tools/devkit/parts/sim-flash.ts).
  */
 export async function cycleSection(): Promise<BenchSection> {
   const rows: BenchSection['rows'] = [];
@@ -307,7 +307,7 @@ export async function cycleSection(): Promise<BenchSection> {
     columns: ['flash', 'modem', 'baud', 'outcome', 'downloadS', 'goodputBps', 'bottleneckBps', 'ratio', 'flashLimit', 'target', 'meets', 'transferS', 'confirmedS', 'confirmedOverTransfer', 'registeredToConfirmedOverTransfer', 'reportedS', 'swapS', 'flashBusyS', 'ctsHolds', 'overrunBytes', 'xsComputePerByte'],
     rows,
     notes: [
-      'flash: W25Q64JV datasheet timing (tools/devkit/sim-flash.ts): typical 45 ms per 4 KiB sector erase and 0.4 ms per 256-byte page; worst 400 ms and 3 ms. The MCU is blocked during each operation (Moddable flash calls are synchronous); the UART keeps filling its RX FIFO and RTS/CTS holds the modem when it is full.',
+      'flash: W25Q64JV datasheet timing (tools/devkit/parts/sim-flash.ts): typical 45 ms per 4 KiB sector erase and 0.4 ms per 256-byte page; worst 400 ms and 3 ms. The MCU is blocked during each operation (Moddable flash calls are synchronous); the UART keeps filling its RX FIFO and RTS/CTS holds the modem when it is full.',
       'flashLimit = min(1, flash rate / bottleneck), flash rate = 4096 B / (sector erase + 16 page programs): the MCU is blocked while it erases and programs, so with 4 KiB erases it cannot take bytes faster than the flash stores them (the physical limit where it is below the target; 64 KiB block erases do not lift it with a 4 KiB RX FIFO, since one block erase holds the line longer than the FIFO lasts).',
       'downloadS = download.start to download.done; ratio = image bytes / downloadS / bottleneck (min of UART baud/10 and the simulated downlink); target 0.95 (typical) / 0.9 (worst, where the flash allows).',
       `transferS = image bytes / bottleneck (the pure transfer); confirmedS = power-on to image.confirmed (bootloader swap included); registeredToConfirmedOverTransfer = from the first modem.registered to image.confirmed, over transferS; confirmedOverTransfer target <= ${TARGET_CONFIRMED_OVER_TRANSFER} at SIM7080 115200 typical: ${base.confirmedOverTransfer} (${(base.confirmedOverTransfer as number) <= TARGET_CONFIRMED_OVER_TRANSFER ? 'met' : 'not met'}).`,

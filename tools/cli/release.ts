@@ -23,8 +23,8 @@ import { hex } from '../../src/util/bytes.js';
 import { describeError, isOtaError } from '../../src/util/errors.js';
 import type { Reason } from '../../src/util/errors.js';
 import { applyDelta } from '../delta/decode.js';
-import { NodeDigest } from '../devkit/node-digest.js';
-import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
+import { NodeDigest } from '../node/node-digest.js';
+import { NodeSignatureVerifier } from '../node/node-signature-verifier.js';
 import type { Command } from './main.js';
 
 const USAGE = `usage:

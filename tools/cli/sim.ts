@@ -16,13 +16,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devkit.js';
-import type { VirtualTime } from '../devkit/virtual-time.js';
+import type { VirtualTime } from '../devkit/parts/virtual-time.js';
 import type { ReferenceServer } from '../server/index.js';
-import { mosquittoMissing } from '../devkit/mosquitto.js';
+import { mosquittoMissing } from '../node/mosquitto.js';
 import { ImageStream } from '../../src/image/image-stream.js';
-import { NodeDigest } from '../devkit/node-digest.js';
-import { NodeSignatureVerifier } from '../devkit/node-signature-verifier.js';
-import { SIM_A5000_DEFAULT_STORE } from '../devkit/sim-a5000.js';
+import { NodeDigest } from '../node/node-digest.js';
+import { NodeSignatureVerifier } from '../node/node-signature-verifier.js';
+import { SIM_A5000_DEFAULT_STORE } from '../devkit/parts/sim-a5000.js';
 import { describeError, EXIT, InputError, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import { phases } from '../bench/cycle.js';
 import { simDelta } from '../delta/sim-delta.js';
@@ -100,7 +100,7 @@ function printSummary(s: DevkitSummary, external?: string): void {
     `time               ${(s.virtualMs / 1000).toFixed(1)} s of device time in ${(s.realMs / 1000).toFixed(1)} s real`,
     `download goodput   ${(s.downloadGoodputBps / 1024).toFixed(2)} KiB/s (device time)`,
     `UART               ${s.uart.bytesToModem} bytes to the modem, ${s.uart.bytesFromModem} from it`,
-    `TLS                ${s.tlsHandshakes} verified handshake(s) by the modem (test CA, tools/devkit/test-pki)`,
+    `TLS                ${s.tlsHandshakes} verified handshake(s) by the modem (test CA, tools/node/test-pki)`,
     `flash              ${s.flash.erases} sector erases, ${s.flash.writes} writes; ${s.flash.timing} timing, ${(s.flash.busyMs / 1000).toFixed(1)} s busy, bootloader ${s.flash.bootloaderMs.map((ms) => (ms / 1000).toFixed(1)).join(' / ')} s`,
     // perf (issue 15): where the device time went, power-on to the report.
     `phases             ${phases(s.logs).map((p) => `${p.phase} ${p.seconds.toFixed(1)} s`).join('; ')}`,

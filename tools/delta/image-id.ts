@@ -4,7 +4,7 @@ import { DEFAULT_SLOT_SIZE, ImageStream } from '../../src/image/image-stream.js'
 import { trailerSize } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
 import { hex } from '../../src/util/bytes.js';
-import { NodeDigest } from '../devkit/node-digest.js';
+import { NodeDigest } from '../node/node-digest.js';
 
 export interface ImageId {
   version: string;

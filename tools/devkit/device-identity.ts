@@ -7,8 +7,8 @@ import type { AgentTlsSettings } from '../../src/tls/control-channel.js';
 import { Se05x } from '../../src/se/se05x.js';
 import { T1Link } from '../../src/se/t1-link.js';
 import { buildCsr } from './pkcs10.js';
-import type { SimA5000 } from './sim-a5000.js';
-import type { VirtualTime } from './virtual-time.js';
+import type { SimA5000 } from './parts/sim-a5000.js';
+import type { VirtualTime } from './parts/virtual-time.js';
 
 /** The device key object the dev kit provisions (next to the image key 0x7B000201). */
 export const DEVKIT_DEVICE_KEY_OBJECT = 0x7b000301;

@@ -8,8 +8,8 @@
 import type { LogFields, LogLevel } from '../../src/platform/log.js';
 import { XsSession } from '../xs/session.js';
 import { servePlatform, type HostPlatform, type ServedPlatform } from '../xs/serve-platform.js';
-import type { VirtualTime } from './virtual-time.js';
-import type { CpuBusy } from './cpu-busy.js';
+import type { VirtualTime } from './parts/virtual-time.js';
+import type { CpuBusy } from './parts/cpu-busy.js';
 
 export interface LogEntry {
   at: number;

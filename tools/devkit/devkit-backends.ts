@@ -9,8 +9,8 @@ import type { StartConfig } from '../../src/agent/start.js';
 import type { DeploymentSpec, ReferenceServer } from '../server/index.js';
 import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../server/iotconnect.js';
 import type { DevkitFault } from './devkit.js';
-import type { Endpoint } from './sim-modem/types.js';
-import { startTlsFront } from './test-pki.js';
+import type { Endpoint } from './parts/sim-modem/types.js';
+import { startTlsFront } from '../node/test-pki.js';
 import { deltaFilename } from '../../src/delta/offer-fields.js';
 import { createHash } from 'node:crypto';
 
@@ -136,7 +136,7 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   };
 }
 
-/** The test CA in `dir` (tools/devkit/mosquitto.ts makeTestPki) signs a client certificate for `csrDer`, CN = `cn`. */
+/** The test CA in `dir` (tools/node/mosquitto.ts makeTestPki) signs a client certificate for `csrDer`, CN = `cn`. */
 function issueFromCa(dir: string, csrDer: Uint8Array, cn: string): string {
   const base = `agent-tls-${cn.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
   writeFileSync(path.join(dir, `${base}.csr`), csrDer);

@@ -20,18 +20,18 @@ import { startReferenceServer, type DeploymentSpec, type RecordedReport, type Re
 import type { RecordedAck } from '../server/iotconnect.js';
 import { prepareBackend, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
-import { NodeDigest } from './node-digest.js';
-import { loadSimA5000Store, SimA5000 } from './sim-a5000.js';
-import { bootMcuboot, type McubootResult } from './sim-mcuboot.js';
-import { createDevkitFlash, DEVKIT_LAYOUT, flashTiming, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout, type FlashTimingName } from './sim-flash.js';
-import { CpuBusy } from './cpu-busy.js';
-import { SimKeyValue } from './sim-key-value.js';
+import { NodeDigest } from '../node/node-digest.js';
+import { loadSimA5000Store, SimA5000 } from './parts/sim-a5000.js';
+import { bootMcuboot, type McubootResult } from './parts/sim-mcuboot.js';
+import { createDevkitFlash, DEVKIT_LAYOUT, flashTiming, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout, type FlashTimingName } from './parts/sim-flash.js';
+import { CpuBusy } from './parts/cpu-busy.js';
+import { SimKeyValue } from './parts/sim-key-value.js';
 import { UpdateHistory, type HistoryEntry } from '../../src/agent/history.js';
 import { provisionDeviceIdentity } from './device-identity.js';
-import { NodeTlsCrypto } from './node-tls-crypto.js';
-import { createSimModem, type SimModemKit } from './sim-modem/index.js';
-import { TEST_CA } from './test-pki.js';
-import { VirtualTime } from './virtual-time.js';
+import { NodeTlsCrypto } from '../node/node-tls-crypto.js';
+import { createSimModem, type SimModemKit } from './parts/sim-modem/index.js';
+import { TEST_CA } from '../node/test-pki.js';
+import { VirtualTime } from './parts/virtual-time.js';
 import { deltaSourceOf } from '../delta/image-id.js';
 
 /** The A5000 object the dev kit provisions the signing key into (NXP nano test id style). */
@@ -119,7 +119,7 @@ export interface DevkitOptions {
    * `AT+IFC=2,2`), and the agent takes pushed socket data. 'none': a board without the lines.
    */
   flowControl?: 'rts-cts' | 'none';
-  /** Flash erase/program times of the NOR part (default 'typical'; tools/devkit/sim-flash.ts). */
+  /** Flash erase/program times of the NOR part (default 'typical'; tools/devkit/parts/sim-flash.ts). */
   flashTiming?: FlashTimingName;
   backend?: DevkitBackend;
   /** The signed image the server offers. */
@@ -225,7 +225,7 @@ export interface DevkitSummary {
     agentSecondaryErases: number[];
     /** Image bytes the agent programmed into the secondary slot, counting a rewrite after a resume again. */
     agentImageBytesWritten: number;
-    /** The flash timing in force ('typical', 'worst', 'none'; tools/devkit/sim-flash.ts). */
+    /** The flash timing in force ('typical', 'worst', 'none'; tools/devkit/parts/sim-flash.ts). */
     timing: string;
     /** Device busy time of every flash operation after the factory's, ms. */
     busyMs: number;
@@ -299,7 +299,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   const realStart = Date.now();
   const faults = options.faults ?? [];
   // agentTls: the agent checks the broker certificate's validity, and the broker's test PKI is
-  // issued for two days from the real now (tools/devkit/mosquitto.ts): the device clock starts there.
+  // issued for two days from the real now (tools/node/mosquitto.ts): the device clock starts there.
   const time = new VirtualTime(options.agentTls ? Math.floor(Date.now() / 1000) : undefined);
   if (options.server !== undefined) {
     // A server started elsewhere: every name the device asks for is resolved here, by name.

@@ -12,7 +12,7 @@ import { encodeTlvArea, TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../../s
 import { BOOT_MAGIC, BOOT_FLAG_SET, BOOT_MAX_IMG_SECTORS, TRAILER_FROM_END, trailerSize } from '../../src/image/trailer.js';
 import { parseVersion, type ImageVersion } from '../../src/image/version.js';
 import { OtaError } from '../../src/util/errors.js';
-import { p256KeyInfo } from '../devkit/node-signature-verifier.js';
+import { p256KeyInfo } from '../node/node-signature-verifier.js';
 
 export interface SignOptions {
   /** Private P-256 key (PEM). Without it the image is unsigned (SHA256 TLV only), as imgtool. */

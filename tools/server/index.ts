@@ -49,7 +49,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptTls, type TlsAcceptor } from '../devkit/test-pki.js';
+import { acceptTls, type TlsAcceptor } from '../node/test-pki.js';
 import { createServerCore, type Misbehaviour, type RecordedReport, type RecordedRequest, type ReportKind } from './core.js';
 import { createHawkbitDdi, type HawkbitApi } from './hawkbit.js';
 import { createManifestService, type ManifestApi } from './manifest.js';
@@ -81,7 +81,7 @@ export interface ReferenceServerOptions {
   clockSource?: () => number;
   /**
    * Scheme of the URLs the server hands out (`url`, DDI links, artifact links). The port speaks
-   * TLS (test CA certificate, tools/devkit/test-pki.ts) and plain HTTP either way. Default 'http'.
+   * TLS (test CA certificate, tools/node/test-pki.ts) and plain HTTP either way. Default 'http'.
    */
   scheme?: 'http' | 'https';
   /**

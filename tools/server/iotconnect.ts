@@ -2,7 +2,7 @@
  * IoTConnect 2.1 test double (facts: ../shared/reference/backend-apis.md §3b):
  * - the discovery and identity HTTP endpoints (node:http on loopback), answering with the shapes
  *   of IoTConnect's docs and iotc-c-lib's test fixture [IOTC-disc-doc][IOTC-id-doc][IOTC-t];
- * - the cloud on a real MQTT broker (tools/devkit/mosquitto.ts): it publishes OTA commands (ct 1)
+ * - the cloud on a real MQTT broker (tools/node/mosquitto.ts): it publishes OTA commands (ct 1)
  *   to a device's c2d topic, answers a device's `{"mt":205}` on its di topic with the pending
  *   command (fresh pre-signed URLs each time), and records the device's acknowledgements;
  * - the firmware files behind those URLs, with an expiry (`Expires`, a signature) and Range.
@@ -21,10 +21,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { MqttClient } from '../../src/net/mqtt/client.js';
 import { utf8Decode, utf8Encode } from '../../src/util/bytes.js';
-import { makeTestPki, startBroker, type Broker } from '../devkit/mosquitto.js';
-import { connectNode } from '../devkit/node-byte-stream.js';
-import { realClock } from '../devkit/real-clock.js';
-import { acceptTls } from '../devkit/test-pki.js';
+import { makeTestPki, startBroker, type Broker } from '../node/mosquitto.js';
+import { connectNode } from '../node/node-byte-stream.js';
+import { realClock } from '../node/real-clock.js';
+import { acceptTls } from '../node/test-pki.js';
 
 export interface DeviceEntry {
   duid: string;
@@ -91,7 +91,7 @@ export interface IotConnectDoubleOptions {
    */
   fileUrl?: (fileName: string) => string;
   /** Scheme of the discovery, identity and file URLs handed out. The port speaks TLS (test CA
-   * certificate, tools/devkit/test-pki.ts) and plain HTTP either way. Default 'http'. */
+   * certificate, tools/node/test-pki.ts) and plain HTTP either way. Default 'http'. */
   scheme?: 'http' | 'https';
 }
 

@@ -7,8 +7,8 @@
 import type { Platform } from '../../src/platform/index.js';
 import type { Sha256 } from '../../src/platform/digest.js';
 import type { FlashPort } from '../../src/platform/flash.js';
-import type { VirtualTime } from '../devkit/virtual-time.js';
-import type { CpuBusy } from '../devkit/cpu-busy.js';
+import type { VirtualTime } from '../devkit/parts/virtual-time.js';
+import type { CpuBusy } from '../devkit/parts/cpu-busy.js';
 import type { XsSession } from './session.js';
 
 /** The parts of a platform a given test provides; a guest touching a missing one gets an error naming it. */

@@ -1,6 +1,6 @@
 /**
  * Byte streams for a guest running in XS: the host opens real sockets (Node `net`/`tls` through a
- * ByteStreamConnector, e.g. tools/devkit/node-byte-stream.ts with the device's client
+ * ByteStreamConnector, e.g. tools/node/node-byte-stream.ts with the device's client
  * certificate) and bridges their bytes, the way a Moddable binding bridges the modem's TLS socket.
  * The guest side is tools/xs/guest/socket.ts.
  *

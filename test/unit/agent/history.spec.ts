@@ -24,8 +24,8 @@ import { HistoryRecorder, HistoryReportingBackend, HISTORY_PER_REPORT } from '..
 import type { PollResult, Report, UpdateBackend } from '../../../src/backend/backend.js';
 import type { Deployment } from '../../../src/agent/journal.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
-import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
+import { SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
+import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
 import { digest, imageSha, makeImage, programRaw, signingKeyPem } from '../../support/devkit-update.js';
 import { signImage } from '../../../tools/image/imgtool-sign.js';
 

@@ -10,7 +10,7 @@ import { ID_MAX, URL_MAX } from '../../../src/backend/json-http.js';
 import { LIMITS } from '../../../src/net/limits.js';
 import { OtaError } from '../../../src/util/errors.js';
 import type { OtaReason } from '../../../src/agent/reasons.js';
-import { DEVICE_MAX_VALUE_LENGTH, SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
+import { DEVICE_MAX_VALUE_LENGTH, SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
 import { repoRoot } from '../../support/paths.js';
 
 const deployment = { actionId: '7', version: '1.1.0', url: 'https://h/a.bin', offset: 10, attempts: 1, bytesFetched: 10, install: true, fromVersion: '1.0.0' };

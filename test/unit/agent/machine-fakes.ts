@@ -13,8 +13,8 @@ import { UpdateAgent, type StepResult } from '../../../src/agent/machine.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
 import type { KeyValuePort } from '../../../src/platform/key-value.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 export const ARTIFACT = new Uint8Array(20_000).map((_, i) => (i * 7) & 0xff);
 

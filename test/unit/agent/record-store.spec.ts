@@ -9,7 +9,7 @@ import { crc32Ascii } from '../../../src/util/crc32.js';
 import { RecordStore, seqNewer, SEQ_MODULUS } from '../../../src/agent/record-store.js';
 import type { KeyValuePort } from '../../../src/platform/key-value.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
+import { SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
 
 const MAX = 8470;
 /** Printable ASCII text of `n` characters, different for each `seed`. */

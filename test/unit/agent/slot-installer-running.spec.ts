@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { SlotInstaller } from '../../../src/agent/slot-installer.js';
 import type { FlashPort } from '../../../src/platform/flash.js';
-import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
+import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
 import { fixturePath } from '../../support/paths.js';
 
 const image = (name: string) => new Uint8Array(readFileSync(fixturePath('mcuboot', 'images', name)));

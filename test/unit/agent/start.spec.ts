@@ -9,10 +9,10 @@ import { nonDefault } from '../../support/settings.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
 import type { Platform } from '../../../src/platform/index.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
-import { SimA5000 } from '../../../tools/devkit/sim-a5000.js';
-import { SimUart } from '../../../tools/devkit/sim-uart.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
+import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
+import { SimUart } from '../../../tools/devkit/parts/sim-uart.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 /** Ports that are never used here: createAgent only builds the parts. */
 function platform(time = new VirtualTime(), seI2c?: Platform['seI2c']): Platform {

@@ -5,7 +5,7 @@ import { HawkbitBackend } from '../../../src/backend/hawkbit.js';
 import type { ReportPhase } from '../../../src/backend/backend.js';
 import { hex } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { NodeHttpClient } from '../../../tools/devkit/node-http-client.js';
+import { NodeHttpClient } from '../../../tools/node/node-http-client.js';
 import { startReferenceServer, type ReferenceServer } from '../../../tools/server/index.js';
 
 const IMAGE = new Uint8Array(4096).map((_, i) => (i * 3) & 0xff);

@@ -8,8 +8,8 @@ import { IotConnectBackend } from '../../../src/backend/iotconnect.js';
 import type { ByteStreamConnector, StreamTarget } from '../../../src/net/byte-stream.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { memoryStreamPair, type MemoryStreamPair } from '../../../tools/devkit/memory-stream.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { memoryStreamPair, type MemoryStreamPair } from '../../../tools/devkit/parts/memory-stream.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { MqttPeer } from '../../support/mqtt-peer.js';
 import { ScriptedHttp } from '../../support/scripted-http.js';
 

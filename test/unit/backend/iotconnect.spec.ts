@@ -11,12 +11,12 @@ import { IotConnectBackend, ackOf, chooseUrl, parseC2d, parseDiscovery, parseIde
 import type { ByteStreamConnector } from '../../../src/net/byte-stream.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { encodeHeader, IMAGE_MAGIC } from '../../../src/image/header.js';
-import type { Broker, TestPki } from '../../../tools/devkit/mosquitto.js';
-import { connectNode } from '../../../tools/devkit/node-byte-stream.js';
-import { realClock } from '../../../tools/devkit/real-clock.js';
+import type { Broker, TestPki } from '../../../tools/node/mosquitto.js';
+import { connectNode } from '../../../tools/node/node-byte-stream.js';
+import { realClock } from '../../../tools/node/real-clock.js';
 import type { IotConnectDouble } from '../../../tools/server/iotconnect.js';
 import { requireMosquitto, startIotConnectCloud, waitFor, type IotConnectCloud } from '../../support/broker.js';
-import { NodeHttpClient } from '../../../tools/devkit/node-http-client.js';
+import { NodeHttpClient } from '../../../tools/node/node-http-client.js';
 
 function isOta(reason: string, detail?: RegExp) {
   return (error: unknown): boolean => {

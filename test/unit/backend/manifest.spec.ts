@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { ManifestBackend, parseManifest } from '../../../src/backend/manifest.js';
 import { hex } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { NodeHttpClient } from '../../../tools/devkit/node-http-client.js';
+import { NodeHttpClient } from '../../../tools/node/node-http-client.js';
 import { startReferenceServer, type ReferenceServer } from '../../../tools/server/index.js';
 
 const IMAGE = new Uint8Array(3000).map((_, i) => (i * 7) & 0xff);

@@ -2,14 +2,14 @@
  * The bench cannot drift with the host: one small bench case run twice, once on a quiet host and
  * once with a CPU-burning child process alongside and the server sitting 1.5 s (real) on every
  * request, prints the same JSON. Before the simulated modem's sockets counted the answers owed
- * (tools/devkit/sim-modem/exchange.ts) they waited for 1 s of real silence before the first byte,
+ * (tools/devkit/parts/sim-modem/exchange.ts) they waited for 1 s of real silence before the first byte,
  * so the second run moved its figures.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { runNode, type RigOptions } from '../../../tools/bench/rig.js';
 import { startRangeServer } from '../../../tools/bench/range-server.js';
-import { SimSocket } from '../../../tools/devkit/sim-modem/net.js';
+import { SimSocket } from '../../../tools/devkit/parts/sim-modem/net.js';
 
 async function figures(options: RigOptions): Promise<string> {
   const run = await runNode(options);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { benchImage, runBenchUpdate, slotLayout, updateFigures } from '../../../tools/bench/update.js';
-import { NOR_TIMING_TYPICAL, NOR_TIMING_WORST, SimNorFlash } from '../../../tools/devkit/sim-flash.js';
+import { NOR_TIMING_TYPICAL, NOR_TIMING_WORST, SimNorFlash } from '../../../tools/devkit/parts/sim-flash.js';
 
 describe('SimNorFlash timing (W25Q64JV)', () => {
   it('a back-to-back run of sector erases over an aligned 64 KiB block takes one block erase; a write between breaks it', () => {

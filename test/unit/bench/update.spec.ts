@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { benchImage, BASE_IMAGE_FILE, BENCH_VERSION } from '../../../tools/bench/update.js';
 import { imageVersion } from '../../../tools/devkit/devkit.js';
 import { ImageStream } from '../../../src/image/image-stream.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeSignatureVerifier } from '../../../tools/devkit/node-signature-verifier.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeSignatureVerifier } from '../../../tools/node/node-signature-verifier.js';
 import { SIGNING_KEY_FILE } from '../../../tools/bench/update.js';
 import { compareVersions, parseVersion } from '../../../src/image/version.js';
 

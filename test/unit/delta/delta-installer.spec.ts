@@ -14,8 +14,8 @@ import { DeltaInstaller, PROGRESS_KEY } from '../../../src/delta/delta-installer
 import type { DeltaAware } from '../../../src/delta/plan.js';
 import { isOtaError } from '../../../src/util/errors.js';
 import { imageId } from '../../../tools/delta/image-id.js';
-import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
-import { SimKeyValue } from '../../../tools/devkit/sim-key-value.js';
+import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
+import { SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
 import { digest, programRaw, verifier } from '../../support/devkit-update.js';
 import { fixturePath } from '../../support/paths.js';
 

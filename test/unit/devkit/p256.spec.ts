@@ -1,7 +1,7 @@
 /** The simulator's prehashed ECDSA P-256 check, cross-checked against node:crypto. */
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { p256Point, p256VerifyDigest } from '../../../tools/devkit/p256.js';
+import { p256Point, p256VerifyDigest } from '../../../tools/node/p256.js';
 import { unhex } from '../../../src/util/bytes.js';
 import { loadSeVectors } from '../../support/se-vectors.js';
 

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hex, unhex } from '../../../src/util/bytes.js';
-import { SimA5000, loadSimA5000Store, saveSimA5000Store } from '../../../tools/devkit/sim-a5000.js';
+import { SimA5000, loadSimA5000Store, saveSimA5000Store } from '../../../tools/devkit/parts/sim-a5000.js';
 import { loadSeVectors, scriptOf, type SeVectorFile } from '../../support/se-vectors.js';
 
 class ManualClock {

@@ -1,7 +1,7 @@
 /** Dev kit flash: the documented layout stays as it is, larger layouts size the trailer, erases are counted per sector. */
 import assert from 'node:assert/strict';
 import { trailerSize } from '../../../src/image/trailer.js';
-import { createDevkitFlash, DEVKIT_LAYOUT, SimNorFlash, slotLayout } from '../../../tools/devkit/sim-flash.js';
+import { createDevkitFlash, DEVKIT_LAYOUT, SimNorFlash, slotLayout } from '../../../tools/devkit/parts/sim-flash.js';
 
 describe('dev kit flash layout', () => {
   it('keeps the documented layout byte for byte (docs/flash-layout.md)', () => {

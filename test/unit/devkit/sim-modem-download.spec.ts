@@ -3,9 +3,9 @@
  * loopback server, byte exact, driven by tiny scripted AT sequences (the real driver is src/modem).
  */
 import assert from 'node:assert/strict';
-import { startHttpLoopback, type HttpLoopback } from '../../../tools/devkit/http-loopback.js';
-import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { startHttpLoopback, type HttpLoopback } from '../../../tools/node/http-loopback.js';
+import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { ccertdown, makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
 
 const MiB = 1 << 20;

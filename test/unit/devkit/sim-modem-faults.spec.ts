@@ -3,9 +3,9 @@
  * loopback server's own knobs (Range, If-Range, 416, truncate, drop, 5xx).
  */
 import assert from 'node:assert/strict';
-import { startHttpLoopback, type HttpLoopback } from '../../../tools/devkit/http-loopback.js';
-import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { startHttpLoopback, type HttpLoopback } from '../../../tools/node/http-loopback.js';
+import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { ccertdown, makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
 
 const PATH = '/fw/app.bin';

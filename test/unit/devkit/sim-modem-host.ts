@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import type { SerialPort } from '../../../src/platform/serial.js';
-import { TEST_CA } from '../../../tools/devkit/test-pki.js';
-import type { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { TEST_CA } from '../../../tools/node/test-pki.js';
+import type { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 export class ScriptHost {
   rx: number[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { startHttpLoopback } from '../../../tools/devkit/http-loopback.js';
-import { createSimModem } from '../../../tools/devkit/sim-modem/index.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { startHttpLoopback } from '../../../tools/node/http-loopback.js';
+import { createSimModem } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { makeImage, readCounted, ScriptHost } from './sim-modem-host.js';
 
 describe('sim-modem smoke', () => {

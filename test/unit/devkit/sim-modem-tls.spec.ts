@@ -5,9 +5,9 @@
  * §4.2, §5.1).
  */
 import assert from 'node:assert/strict';
-import { startHttpLoopback, type HttpLoopback } from '../../../tools/devkit/http-loopback.js';
-import { createSimModem, type ModemModel } from '../../../tools/devkit/sim-modem/index.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { startHttpLoopback, type HttpLoopback } from '../../../tools/node/http-loopback.js';
+import { createSimModem, type ModemModel } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { ccertdown, makeImage, ScriptHost } from './sim-modem-host.js';
 
 const PATH = '/fw/app.bin';

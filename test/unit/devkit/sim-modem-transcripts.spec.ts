@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { startHttpLoopback } from '../../../tools/devkit/http-loopback.js';
-import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
-import { paddedCa } from '../../../tools/devkit/test-pki.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { startHttpLoopback } from '../../../tools/node/http-loopback.js';
+import { createSimModem, type ModemModel, type SimModemKit } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { paddedCa } from '../../../tools/node/test-pki.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { vectorDir } from '../../support/paths.js';
 import { makeImage, ScriptHost } from './sim-modem-host.js';
 

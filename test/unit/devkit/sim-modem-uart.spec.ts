@@ -1,10 +1,10 @@
 /**
- * The UART model (tools/devkit/sim-uart.ts) and the power key / boot behaviour of both modems.
+ * The UART model (tools/devkit/parts/sim-uart.ts) and the power key / boot behaviour of both modems.
  */
 import assert from 'node:assert/strict';
-import { SimUart } from '../../../tools/devkit/sim-uart.js';
-import { createSimModem } from '../../../tools/devkit/sim-modem/index.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { SimUart } from '../../../tools/devkit/parts/sim-uart.js';
+import { createSimModem } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { ScriptHost } from './sim-modem-host.js';
 
 describe('sim-uart: pacing in virtual time', () => {

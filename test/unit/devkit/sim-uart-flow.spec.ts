@@ -1,13 +1,13 @@
 /**
- * RTS/CTS in the simulated UART (tools/devkit/sim-uart.ts), the simulated modems' `AT+IFC`
+ * RTS/CTS in the simulated UART (tools/devkit/parts/sim-uart.ts), the simulated modems' `AT+IFC`
  * (kept per boot on SIM7080 only until the next boot, simcom-at.md §3.6) and the SIM7080G's
  * recv_mode 1 (`+CAURC: "recv"` pushes, §5.1) with its refusal knob.
  */
 import assert from 'node:assert/strict';
-import { startHttpLoopback } from '../../../tools/devkit/http-loopback.js';
-import { SimUart } from '../../../tools/devkit/sim-uart.js';
-import { createSimModem } from '../../../tools/devkit/sim-modem/index.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { startHttpLoopback } from '../../../tools/node/http-loopback.js';
+import { SimUart } from '../../../tools/devkit/parts/sim-uart.js';
+import { createSimModem } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { makeImage, ScriptHost } from './sim-modem-host.js';
 
 function pattern(n: number): Uint8Array {

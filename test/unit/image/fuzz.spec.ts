@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { ImageStream } from '../../../src/image/image-stream.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeSignatureVerifier } from '../../../tools/devkit/node-signature-verifier.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeSignatureVerifier } from '../../../tools/node/node-signature-verifier.js';
 import { loadMcubootVectors, trustedPublicPem, validSignedImages } from '../../support/mcuboot-vectors.js';
 
 const set = loadMcubootVectors();

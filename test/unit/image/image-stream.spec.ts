@@ -10,8 +10,8 @@ import { hex, unhex } from '../../../src/util/bytes.js';
 import { isOtaError, OtaError } from '../../../src/util/errors.js';
 import type { OtaReason } from '../../../src/agent/reasons.js';
 import type { SignatureVerifier } from '../../../src/image/signature.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeSignatureVerifier } from '../../../tools/devkit/node-signature-verifier.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeSignatureVerifier } from '../../../tools/node/node-signature-verifier.js';
 import { expectedReason, loadMcubootVectors, MCUBOOT_VECTORS_ENV, MUST_REJECT, splitPoints, trustedPublicPem, vectorBytes, verdictMatches } from '../../support/mcuboot-vectors.js';
 
 const set = loadMcubootVectors();

@@ -1,7 +1,7 @@
 /**
  * Differential test: the agent's image checks (src/image: ImageStream + ParsedImage.verify, the
  * rules of src/image/mcuboot-rules.ts) against the dev kit's MCUboot model
- * (tools/devkit/sim-mcuboot.ts mcubootImageCheck, written from bootutil's C), over a seeded
+ * (tools/devkit/parts/sim-mcuboot.ts mcubootImageCheck, written from bootutil's C), over a seeded
  * fuzzed corpus: TLV areas assembled from a palette of good, bad and foreign TLVs (where MCUboot's
  * rules bite), and byte mutations of the public vector set's signed images.
  *
@@ -16,10 +16,10 @@ import { ImageStream } from '../../../src/image/image-stream.js';
 import { encodeTlvArea, TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../../../src/image/tlv.js';
 import { concatBytes } from '../../../src/util/bytes.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeSignatureVerifier, p256KeyInfo } from '../../../tools/devkit/node-signature-verifier.js';
-import { mcubootImageCheck } from '../../../tools/devkit/sim-mcuboot.js';
-import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeSignatureVerifier, p256KeyInfo } from '../../../tools/node/node-signature-verifier.js';
+import { mcubootImageCheck } from '../../../tools/devkit/parts/sim-mcuboot.js';
+import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
 import { loadMcubootVectors, privatePem, trustedPublicPem, vectorBytes } from '../../support/mcuboot-vectors.js';
 
 const set = loadMcubootVectors();

@@ -9,8 +9,8 @@ import { ImageStream } from '../../../src/image/image-stream.js';
 import { encodeTlvArea, TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../../../src/image/tlv.js';
 import { concatBytes } from '../../../src/util/bytes.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeSignatureVerifier, p256KeyInfo } from '../../../tools/devkit/node-signature-verifier.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeSignatureVerifier, p256KeyInfo } from '../../../tools/node/node-signature-verifier.js';
 import { loadMcubootVectors, privatePem, trustedPublicPem } from '../../support/mcuboot-vectors.js';
 
 const set = loadMcubootVectors();

@@ -10,8 +10,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ImageStream } from '../../../src/image/image-stream.js';
 import { hex, unhex } from '../../../src/util/bytes.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeSignatureVerifier } from '../../../tools/devkit/node-signature-verifier.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeSignatureVerifier } from '../../../tools/node/node-signature-verifier.js';
 import { signImage, type SignOptions } from '../../../tools/image/imgtool-sign.js';
 import { loadMcubootVectors, regenerateBody, trustedPublicPem, vectorBytes, type McubootVector } from '../../support/mcuboot-vectors.js';
 

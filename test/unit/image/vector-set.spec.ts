@@ -8,7 +8,7 @@ import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ImageStream } from '../../../src/image/image-stream.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
 import { expectedReason, loadMcubootVectors, MCUBOOT_VECTORS_ENV, MUST_REJECT, validSignedImages, vectorWithReason, verdictMatches } from '../../support/mcuboot-vectors.js';
 
 describe('test/support mcuboot-vectors: another set in the same format', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AtEngine } from '../../../src/modem/at-engine.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { FakeSerial, ascii, testImage } from './support.js';
 
 /** A modem that answers each command line with the bursts `reply(cmd)` returns, 5 ms apart. */

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { isOtaError, type OtaError } from '../../../src/util/errors.js';
 import { startRangeServer, type RangeServer } from '../../../tools/bench/range-server.js';
 import { runNode, type Model, type RigOptions, type Transport } from '../../../tools/bench/rig.js';
-import { OTHER_CA } from '../../../tools/devkit/test-pki.js';
+import { OTHER_CA } from '../../../tools/node/test-pki.js';
 
 const CASES: [Model, Transport][] = [
   ['sim7080', 'native'],

@@ -12,8 +12,8 @@ import type { ModemSocket } from '../../../src/modem/modem.js';
 import { Sim7080 } from '../../../src/modem/sim7080.js';
 import { isOtaError } from '../../../src/util/errors.js';
 import { RIG_CA, runNode, type Model } from '../../../tools/bench/rig.js';
-import { createSimModem, type SimModemKit } from '../../../tools/devkit/sim-modem/index.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { createSimModem, type SimModemKit } from '../../../tools/devkit/parts/sim-modem/index.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 const SIZE = 256 * 1024;
 /** A flash write per pushed block slower than the UART delivers it (1460 B at 115200 ~ 127 ms). */

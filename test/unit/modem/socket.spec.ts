@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { ByteSink } from '../../../src/modem/modem.js';
 import { IndicatedSocket } from '../../../src/modem/socket.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 class PushSocket extends IndicatedSocket {
   protected readonly sendMax = 100;

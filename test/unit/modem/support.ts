@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { SerialEvents, SerialPort } from '../../../src/platform/serial.js';
-import type { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import type { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { vectorDir } from '../../support/paths.js';
 
 /** A SerialPort whose receive side the test fills; writes go to `onWrite`. */

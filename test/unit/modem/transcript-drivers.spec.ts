@@ -16,7 +16,7 @@ import { Sim7600 } from '../../../src/modem/sim7600.js';
 import { download } from '../../../src/net/download.js';
 import type { HttpClient } from '../../../src/net/http.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { FakeSerial, ascii, readTranscript, transcriptDir, type TranscriptEvent } from './support.js';
 import { CA_PEM, IMAGE } from './transcripts.spec.js';
 

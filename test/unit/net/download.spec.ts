@@ -9,7 +9,7 @@ import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '..
 import { checkRange } from '../../../src/net/http-common.js';
 import { HttpStatusError } from '../../../src/net/http-status.js';
 import { OtaError, isOtaError } from '../../../src/util/errors.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 class MemoryServer implements HttpClient {
   requests: HttpRequest[] = [];

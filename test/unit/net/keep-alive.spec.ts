@@ -10,7 +10,7 @@ import { Sim7080 } from '../../../src/modem/sim7080.js';
 import { SocketHttpClient } from '../../../src/net/modem-http.js';
 import type { HttpRequest } from '../../../src/net/http.js';
 import { RIG_CA, buildRig } from '../../../tools/bench/rig.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 const ascii = (t: string) => new Uint8Array([...t].map((c) => c.charCodeAt(0)));
 

@@ -11,7 +11,7 @@ import { Sim7600 } from '../../../src/modem/sim7600.js';
 import type { HttpClient } from '../../../src/net/http.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
 import { buildRig, RIG_CA, type Rig } from '../../../tools/bench/rig.js';
-import { acceptTls } from '../../../tools/devkit/test-pki.js';
+import { acceptTls } from '../../../tools/node/test-pki.js';
 
 interface Seen {
   method: string;

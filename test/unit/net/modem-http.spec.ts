@@ -8,7 +8,7 @@ import type { ByteSink, Modem, ModemSocket, NativeHttp, NativeHttpRequest } from
 import type { HttpResponseHead } from '../../../src/net/http.js';
 import { NativeHttpClient, SocketHttpClient, modemHttpClient } from '../../../src/net/modem-http.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
 const enc = (s: string) => new Uint8Array([...s].map((c) => c.charCodeAt(0)));
 

@@ -8,9 +8,9 @@ import { MqttClient, type MqttMessage } from '../../../src/net/mqtt/client.js';
 import type { ByteStream } from '../../../src/net/byte-stream.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { startBroker, type Broker } from '../../../tools/devkit/mosquitto.js';
-import { connectNode } from '../../../tools/devkit/node-byte-stream.js';
-import { realClock } from '../../../tools/devkit/real-clock.js';
+import { startBroker, type Broker } from '../../../tools/node/mosquitto.js';
+import { connectNode } from '../../../tools/node/node-byte-stream.js';
+import { realClock } from '../../../tools/node/real-clock.js';
 import { requireMosquitto, waitFor } from '../../support/broker.js';
 
 describe('MQTT client against mosquitto (TLS, client certificate)', function () {

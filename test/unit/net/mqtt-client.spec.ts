@@ -9,8 +9,8 @@ import { MqttClient, type MqttClientOptions } from '../../../src/net/mqtt/client
 import { encodePublish } from '../../../src/net/mqtt/codec.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { memoryStreamPair } from '../../../tools/devkit/memory-stream.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { memoryStreamPair } from '../../../tools/devkit/parts/memory-stream.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { MqttPeer } from '../../support/mqtt-peer.js';
 
 const CONNECT = 1;

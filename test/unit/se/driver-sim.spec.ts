@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { isOtaError } from '../../../src/util/errors.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { createSeDriver, type SeDriver } from '../../support/se-driver.js';
 import { SCENARIOS, SwitchableBus, makeSim, mcubootCases, runScenario, type Outcome, type Runner } from '../../support/se-scenarios.js';
 

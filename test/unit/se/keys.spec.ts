@@ -10,8 +10,8 @@ import { T1Link } from '../../../src/se/t1-link.js';
 import { p256Spki } from '../../../src/se/image-verifier.js';
 import { hex } from '../../../src/util/bytes.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { SimA5000 } from '../../../tools/devkit/sim-a5000.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { trustedKey } from '../../support/se-scenarios.js';
 
 const DEVICE_KEY = 0x7b000301;

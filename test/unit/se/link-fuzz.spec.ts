@@ -12,8 +12,8 @@ import { T1Link } from '../../../src/se/t1-link.js';
 import { NAD_SE_TO_HOST, T1_FRAME_MAX, encodeFrame } from '../../../src/se/t1-frame.js';
 import { hex, unhex } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { loadSeVectors } from '../../support/se-vectors.js';
 
 class HostileSe implements I2cPort {

@@ -7,8 +7,8 @@ import { Se05x } from '../../../src/se/se05x.js';
 import { T1Link } from '../../../src/se/t1-link.js';
 import { hex, unhex } from '../../../src/util/bytes.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { SIM_A5000_ATR, SimA5000 } from '../../../tools/devkit/sim-a5000.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { SIM_A5000_ATR, SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { loadSeVectors } from '../../support/se-vectors.js';
 
 /** The SE051 ATR with another IFSC and BWT. */

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { T1Link } from '../../../src/se/t1-link.js';
 import { Se05x } from '../../../src/se/se05x.js';
 import { hex, unhex } from '../../../src/util/bytes.js';
-import { VirtualTime } from '../../../tools/devkit/virtual-time.js';
+import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { ScriptedSe, loadSeVectors, scriptOf, type ScriptStep, type SeVector } from '../../support/se-vectors.js';
 
 interface Replay {

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { HawkbitBackend } from '../../../src/backend/hawkbit.js';
-import { NodeHttpClient } from '../../../tools/devkit/node-http-client.js';
+import { NodeHttpClient } from '../../../tools/node/node-http-client.js';
 import { repoRoot } from '../../support/paths.js';
 
 describe('xs-ota server (CLI)', () => {

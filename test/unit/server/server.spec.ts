@@ -10,7 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { OtaError } from '../../../src/util/errors.js';
-import { NodeHttpClient, parseContentRange } from '../../../tools/devkit/node-http-client.js';
+import { NodeHttpClient, parseContentRange } from '../../../tools/node/node-http-client.js';
 import { parseMisbehaviour, startReferenceServer, type ReferenceServer } from '../../../tools/server/index.js';
 
 const IMAGE = new Uint8Array(10_000).map((_, i) => (i * 13 + 5) & 0xff);

@@ -10,8 +10,8 @@ import { SWAP_TYPE } from '../../../src/image/trailer.js';
 import { unhex } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { readSlotImage } from '../../../src/slot/slot-reader.js';
-import { bootMcuboot } from '../../../tools/devkit/sim-mcuboot.js';
-import { createDevkitFlash, isPowerCut, type DevkitFlash, type TearMode } from '../../../tools/devkit/sim-flash.js';
+import { bootMcuboot } from '../../../tools/devkit/parts/sim-mcuboot.js';
+import { createDevkitFlash, isPowerCut, type DevkitFlash, type TearMode } from '../../../tools/devkit/parts/sim-flash.js';
 import { expectedReason, vectorBytes } from '../../support/mcuboot-vectors.js';
 import { digest, factoryDevkit, imageSha, makeImage, OLD_IMAGE, programRaw, trustedKeyPem, vectors, writeAndStage } from '../../support/devkit-update.js';
 
@@ -42,7 +42,7 @@ describe('slot + MCUboot simulator: update outcomes', () => {
     confirmPrimary(dk.primary); // idempotent
     assert.equal(dk.device.stats.rewrites, 0, 'no flash unit programmed twice');
     // Deterministic cost figures of the whole update (factory image, write, stage, swap, confirm);
-    // MCUboot's erases of aligned 64 KiB areas are timed as block erases (tools/devkit/sim-flash.ts).
+    // MCUboot's erases of aligned 64 KiB areas are timed as block erases (tools/devkit/parts/sim-flash.ts).
     assert.deepEqual(
       { erases: dk.device.stats.erases, writes: dk.device.stats.writes, busyMs: Math.round(dk.device.stats.busyUs / 1000) },
       { erases: 39, writes: 35, busyMs: 645 },

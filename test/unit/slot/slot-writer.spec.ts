@@ -5,7 +5,7 @@ import { SlotWriter } from '../../../src/slot/slot-writer.js';
 import { feedFromFlash, readSlotImage } from '../../../src/slot/slot-reader.js';
 import { ImageStream } from '../../../src/image/image-stream.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { createDevkitFlash } from '../../../tools/devkit/sim-flash.js';
+import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
 import { digest, makeImage } from '../../support/devkit-update.js';
 
 type Op = ['erase', number] | ['write', number, number];

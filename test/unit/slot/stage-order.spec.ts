@@ -9,8 +9,8 @@ import { SlotInstaller } from '../../../src/agent/slot-installer.js';
 import { SWAP_TYPE, TRAILER_FROM_END, flagUnit, swapInfoByte } from '../../../src/image/trailer.js';
 import { markPending, readBootState, readSwapState } from '../../../src/slot/boot-state.js';
 import { readSlotImage } from '../../../src/slot/slot-reader.js';
-import { bootMcuboot } from '../../../tools/devkit/sim-mcuboot.js';
-import { isPowerCut, type TearMode } from '../../../tools/devkit/sim-flash.js';
+import { bootMcuboot } from '../../../tools/devkit/parts/sim-mcuboot.js';
+import { isPowerCut, type TearMode } from '../../../tools/devkit/parts/sim-flash.js';
 import { digest, factoryDevkit, makeImage, trustedKeyPem, verifier } from '../../support/devkit-update.js';
 
 const IMAGE = makeImage('1.4.0+2', 9000);

@@ -19,14 +19,14 @@ import { agentTlsControlConnector } from '../../../src/tls/control-channel.js';
 import { pemBlocks } from '../../../src/tls/pem.js';
 import { hex, utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeTlsCrypto } from '../../../tools/devkit/node-tls-crypto.js';
-import { socketByteStream } from '../../../tools/devkit/node-byte-stream.js';
-import { realClock } from '../../../tools/devkit/real-clock.js';
-import { SimA5000 } from '../../../tools/devkit/sim-a5000.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeTlsCrypto } from '../../../tools/node/node-tls-crypto.js';
+import { socketByteStream } from '../../../tools/node/node-byte-stream.js';
+import { realClock } from '../../../tools/node/real-clock.js';
+import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../../tools/devkit/pkcs10.js';
 
-const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'tools', 'devkit', 'test-pki');
+const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'tools', 'node', 'test-pki');
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
 const bytes = (s: string) => new TextEncoder().encode(s);
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { applicationSecrets, EMPTY_HASH, handshakeSecrets, hkdfExtract, trafficKeys, deriveSecret } from '../../../src/tls/key-schedule.js';
 import { hex, unhex } from '../../../src/util/bytes.js';
-import { NodeTlsCrypto } from '../../../tools/devkit/node-tls-crypto.js';
+import { NodeTlsCrypto } from '../../../tools/node/node-tls-crypto.js';
 import { createHash } from 'node:crypto';
 
 const RFC8448 = {

@@ -1,6 +1,6 @@
 /**
  * MQTT over TLS terminated in the agent (src/tls/connector.ts), against a real mosquitto with
- * `require_certificate true` (tools/devkit/mosquitto.ts): the device certificate is issued by the
+ * `require_certificate true` (tools/node/mosquitto.ts): the device certificate is issued by the
  * broker's CA for a key generated in the simulated A5000, every private-key operation is the
  * SE's, and the broker takes the certificate's CN as the MQTT user. A device certificate from
  * another CA is refused.
@@ -17,12 +17,12 @@ import { agentTlsConnector } from '../../../src/tls/connector.js';
 import { SeKeyOps } from '../../../src/tls/se-key-ops.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { startBroker, type Broker } from '../../../tools/devkit/mosquitto.js';
-import { NodeDigest } from '../../../tools/devkit/node-digest.js';
-import { NodeTlsCrypto } from '../../../tools/devkit/node-tls-crypto.js';
-import { socketByteStream } from '../../../tools/devkit/node-byte-stream.js';
-import { realClock } from '../../../tools/devkit/real-clock.js';
-import { SimA5000 } from '../../../tools/devkit/sim-a5000.js';
+import { startBroker, type Broker } from '../../../tools/node/mosquitto.js';
+import { NodeDigest } from '../../../tools/node/node-digest.js';
+import { NodeTlsCrypto } from '../../../tools/node/node-tls-crypto.js';
+import { socketByteStream } from '../../../tools/node/node-byte-stream.js';
+import { realClock } from '../../../tools/node/real-clock.js';
+import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../../tools/devkit/pkcs10.js';
 import { requireMosquitto, waitFor } from '../../support/broker.js';
 import type { ByteStreamConnector } from '../../../src/net/byte-stream.js';

@@ -13,9 +13,9 @@ import { TLS_LIMITS } from '../../../src/tls/limits.js';
 import { certificateNames, parseCertificate } from '../../../src/tls/x509.js';
 import { hex } from '../../../src/util/bytes.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { NodeTlsCrypto } from '../../../tools/devkit/node-tls-crypto.js';
+import { NodeTlsCrypto } from '../../../tools/node/node-tls-crypto.js';
 
-const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'tools', 'devkit', 'test-pki');
+const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'tools', 'node', 'test-pki');
 const derOf = (f: string) => new Uint8Array(Buffer.from(readFileSync(path.join(PKI, f), 'utf8').replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 
 const keys = { key: new Uint8Array(16).map((_, i) => i + 1), iv: new Uint8Array(12).map((_, i) => 0xa0 + i) };

@@ -13,7 +13,7 @@
  * Validation uses node:crypto against the provisioned (trusted) keys.
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import type { FlashPort } from '../../src/platform/flash.js';
+import type { FlashPort } from '../../../src/platform/flash.js';
 import {
   BOOT_FLAG_SET,
   BOOT_MAGIC,
@@ -30,9 +30,9 @@ import {
   trailerSize,
   type SwapState,
   type SwapTypeName,
-} from '../../src/image/trailer.js';
-import { IMAGE_F, IMAGE_MAGIC } from '../../src/image/header.js';
-import { TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../../src/image/tlv.js';
+} from '../../../src/image/trailer.js';
+import { IMAGE_F, IMAGE_MAGIC } from '../../../src/image/header.js';
+import { TLV, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC } from '../../../src/image/tlv.js';
 
 /**
  * image_validate.c allowed_unprot_tlvs with this build's #ifs resolved (no MCUBOOT_SIGN_PURE, no

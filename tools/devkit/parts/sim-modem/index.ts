@@ -6,7 +6,7 @@
  * ```ts
  * import { VirtualTime } from '../virtual-time.js';
  * import { createSimModem } from './sim-modem/index.js';
- * import { startHttpLoopback } from '../http-loopback.js';
+ * import { startHttpLoopback } from '../../../node/http-loopback.js';
  *
  * const time = new VirtualTime();
  * const server = await startHttpLoopback({ body: image });            // real HTTP on 127.0.0.1
@@ -23,7 +23,7 @@
  *
  * What the modem does and how it differs from hardware: docs/modem-simulator.md.
  */
-import type { DigitalOut, SerialPort } from '../../../src/platform/serial.js';
+import type { DigitalOut, SerialPort } from '../../../../src/platform/serial.js';
 import { SimUart, type SimUartOptions, type UartCounters } from '../sim-uart.js';
 import type { VirtualTime } from '../virtual-time.js';
 import type { ModemCore } from './core.js';

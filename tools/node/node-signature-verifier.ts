@@ -3,7 +3,7 @@
  * (src/se), which verifies ECDSA P-256 over a 32-byte digest it is handed. node:crypto cannot
  * verify a pre-hashed digest (crypto.verify always hashes its input), so the key handling
  * (PEM/DER parsing, SPKI export, SHA-256) is node:crypto and the ECDSA verification equation is
- * the dev kit's one BigInt implementation (tools/devkit/p256.ts, shared with the simulated A5000).
+ * the dev kit's one BigInt implementation (tools/node/p256.ts, shared with the simulated A5000).
  * Tests cross-check it against crypto.verify on the whole signed region.
  */
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';

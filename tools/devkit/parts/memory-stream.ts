@@ -3,8 +3,8 @@
  * other `latencyMs` later, in order. For protocol tests with a scripted peer, where a real socket
  * would bring real time in. `drop()` ends both sides as a lost link does.
  */
-import type { ByteStream } from '../../src/net/byte-stream.js';
-import { OtaError } from '../../src/util/errors.js';
+import type { ByteStream } from '../../../src/net/byte-stream.js';
+import { OtaError } from '../../../src/util/errors.js';
 import type { VirtualTime } from './virtual-time.js';
 
 export interface MemoryStreamPair {

@@ -11,9 +11,9 @@
  *   a real power cut would).
  */
 import { closeSync, existsSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
-import type { FlashPort, FlashStatus } from '../../src/platform/flash.js';
-import { OtaError } from '../../src/util/errors.js';
-import { BOOT_MAX_IMG_SECTORS, trailerSize } from '../../src/image/trailer.js';
+import type { FlashPort, FlashStatus } from '../../../src/platform/flash.js';
+import { OtaError } from '../../../src/util/errors.js';
+import { BOOT_MAX_IMG_SECTORS, trailerSize } from '../../../src/image/trailer.js';
 
 /** Thrown by every flash access from the torn operation on, until `powerOn()`: the harness "reboots". */
 export class PowerCut extends Error {
@@ -47,7 +47,7 @@ export interface SimFlashOptions {
    * Device timing (default NOR_TIMING_TYPICAL), accumulated in `stats.busyUs` and reported per
    * operation to `onBusy`: the port is synchronous, as Moddable's flash is on the device (an erase
    * blocks the caller until the part is ready), so the dev kit turns it into time the MCU is
-   * blocked for (tools/devkit/cpu-busy.ts).
+   * blocked for (tools/devkit/parts/cpu-busy.ts).
    */
   timing?: FlashTiming;
 }
@@ -63,7 +63,7 @@ export interface SimFlashOptions {
  * Block erases: Zephyr's spi_nor driver serves a flash_erase of an aligned 64 KiB range with one
  * block erase (tBE2), not sixteen sector erases. Here a run of back-to-back sector erases (no
  * read or program between) that completes an aligned 64 KiB block is timed as one block erase:
- * MCUboot's flash_area_erase calls (tools/devkit/sim-mcuboot.ts) arrive as such runs, the agent's
+ * MCUboot's flash_area_erase calls (tools/devkit/parts/sim-mcuboot.ts) arrive as such runs, the agent's
  * one-sector erases between its writes never do. NOR semantics and power cuts stay per sector.
  */
 export interface FlashTiming {

@@ -105,7 +105,7 @@ export interface SimModemOptions {
   networkApn?: string;
   /** Files already in the modem's file system / certificate store (name -> bytes; on the
    * SIM7080G already converted). Default: SIM7080G `ca.pem` = the dev kit's test CA
-   * (tools/devkit/test-pki), as the transcripts assume it was uploaded earlier; SIM7600 none. */
+   * (tools/node/test-pki), as the transcripts assume it was uploaded earlier; SIM7600 none. */
   files?: Record<string, Uint8Array>;
   /** Largest body `AT+SHREQ` buffers; above it `+SHREQ: "GET",602,0` (stacx: ~40 kB). */
   shBodyMax?: number;

@@ -5,7 +5,7 @@
  *
  * Facts are from /work/shared/reference/simcom-at.md (section numbers cited in place).
  */
-import type { DigitalOut } from '../../../src/platform/serial.js';
+import type { DigitalOut } from '../../../../src/platform/serial.js';
 import type { UartModemEnd } from '../sim-uart.js';
 import { garble } from '../sim-uart.js';
 import type { VirtualTime } from '../virtual-time.js';

@@ -2,7 +2,7 @@
  * A small HTTP/1.1 server on loopback for modem and download tests: serves one byte buffer with
  * Range (RFC 9110 §14), ETag and If-Range (§13.1.5), 416 for an unsatisfiable range, keep-alive,
  * and fault knobs (truncate the body, drop the connection, answer 5xx). The port speaks TLS too,
- * with the test certificate (tools/devkit/test-pki.ts), for https:// URLs through the modem.
+ * with the test certificate (tools/node/test-pki.ts), for https:// URLs through the modem.
  *
  * Written on node:net rather than node:http so the response bytes are exactly what is listed
  * here (no Date or Keep-Alive headers): the modem transcripts compare them byte for byte.
@@ -39,7 +39,7 @@ export interface HttpLoopbackOptions {
   /** Send `Connection: close` (and close) when a response reaches the end of the body. */
   closeAtEof?: boolean;
   faults?: HttpLoopbackFaults;
-  /** Certificate TLS clients see (the port speaks TLS and plain TCP, tools/devkit/test-pki.ts). */
+  /** Certificate TLS clients see (the port speaks TLS and plain TCP, tools/node/test-pki.ts). */
   certificate?: ServerCertificate;
 }
 

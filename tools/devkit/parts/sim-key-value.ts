@@ -5,7 +5,7 @@
  * so every test runs with the real constraint), and write-failure injection.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { KeyValuePort } from '../../src/platform/key-value.js';
+import type { KeyValuePort } from '../../../src/platform/key-value.js';
 
 export interface SimKeyValueOptions {
   /** Persist to this JSON file (read at start if it exists). */

@@ -1,5 +1,5 @@
 /**
- * The dev kit's test PKI (tools/devkit/test-pki/README.md says how it was made) and TLS on the
+ * The dev kit's test PKI (tools/node/test-pki/README.md says how it was made) and TLS on the
  * loopback servers.
  *
  * `acceptTls(server)` makes an existing loopback server speak TLS as well as plain TCP on the same
@@ -17,8 +17,8 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
-/** tools/devkit/test-pki (this file runs as build/tools/devkit/test-pki.js). */
-const PKI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'devkit', 'test-pki');
+/** tools/node/test-pki (this file runs as build/tools/node/test-pki.js). */
+const PKI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'node', 'test-pki');
 
 const read = (name: string): string => readFileSync(path.join(PKI_DIR, name), 'latin1');
 

@@ -18,7 +18,7 @@
  *   read drains the FIFO below the threshold. The burst already on the wire still lands, so the
  *   threshold leaves room for one. Without either half, bytes overrun the FIFO as before.
  */
-import type { SerialEvents, SerialPort } from '../../src/platform/serial.js';
+import type { SerialEvents, SerialPort } from '../../../src/platform/serial.js';
 import type { VirtualTime } from './virtual-time.js';
 
 export interface SimUartOptions {

@@ -10,7 +10,7 @@ import { type BootPlan, ModemCore } from './core.js';
 import { type FetchRequest, type FetchResult, fetchOnce, SimSocket, transferMs } from './net.js';
 import { type ConnectFailure, openConnection, parseCaFile, type TlsParams } from './tls.js';
 import { CAT_M, type SimModemOptions } from './types.js';
-import { TEST_CA } from '../test-pki.js';
+import { TEST_CA } from '../../../node/test-pki.js';
 
 /** SHREAD returns at most this many bytes per `+SHREAD:` block (§4.1). */
 const SHREAD_BLOCK = 2048;

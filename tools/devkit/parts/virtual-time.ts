@@ -8,7 +8,7 @@
  * whose event deliveries are pipe round trips). So a 2 MiB download at 115200 baud takes minutes
  * of virtual time and a few seconds of real time, with the same result on every run.
  */
-import type { ClockPort, TimerId } from '../../src/platform/clock.js';
+import type { ClockPort, TimerId } from '../../../src/platform/clock.js';
 
 interface Scheduled {
   at: number;

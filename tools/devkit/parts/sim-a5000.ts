@@ -20,9 +20,9 @@
  * the answer with no applet selected (6D00), bytes read past the end of a block (0xFF).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { I2cPort } from '../../src/platform/i2c.js';
-import { OtaError } from '../../src/util/errors.js';
-import { hex, unhex } from '../../src/util/bytes.js';
+import type { I2cPort } from '../../../src/platform/i2c.js';
+import { OtaError } from '../../../src/util/errors.js';
+import { hex, unhex } from '../../../src/util/bytes.js';
 import {
   NAD_HOST_TO_SE,
   NAD_SE_TO_HOST,
@@ -52,9 +52,9 @@ import {
   pcbSResponse,
   rPcb,
   sPcb,
-} from '../../src/se/t1-frame.js';
-import { readTlv } from '../../src/se/tlv.js';
-import { p256Ecdh, p256KeyFromSeed, p256Point, p256PublicKey, p256SignDigest, p256VerifyDigest } from './p256.js';
+} from '../../../src/se/t1-frame.js';
+import { readTlv } from '../../../src/se/tlv.js';
+import { p256Ecdh, p256KeyFromSeed, p256Point, p256PublicKey, p256SignDigest, p256VerifyDigest } from '../../node/p256.js';
 
 export const SIM_A5000_ADDRESS = 0x48;
 /** SE051 ATR printed in an NXP Plug&Trust log (no A5000 ATR was available): BWT 1000 ms, IFSC 254, MPOT 1 ms. */
