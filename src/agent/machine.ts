@@ -822,7 +822,13 @@ export class UpdateAgent {
 
   async #refreshUrl(d: Deployment): Promise<Move<'download'>> {
     const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
-    if (!fresh) return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason: 'url-expired', detail: 'the backend has no fresh URL' } };
+    if (!fresh) {
+      // An offer that is gone may be one the backend is cancelling (hawkBit then offers
+      // cancelAction instead of deploymentBase, e.g. after a reset that lost the offer's headers):
+      // that is a cancel to honour and confirm, not a failed download.
+      if (await this.#cancelRequested(d)) return { edge: 'cancel', deployment: { ...d, offset: this.#d.installer.flushed } };
+      return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason: 'url-expired', detail: 'the backend has no fresh URL' } };
+    }
     // The fresh URL must name the same artifact, or the bytes already in the slot belong to
     // another image: then start over (the validator check would refuse a resume anyway).
     const freshSha = fresh.sha256 ? hex(fresh.sha256) : undefined;
