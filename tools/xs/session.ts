@@ -121,7 +121,7 @@ export class XsSession {
     const useSnapshot = snapshotsEnabled() && !profile && !options.sampling;
     const creation = options.creation ?? deviceCreation();
     const worker = useSnapshot ? deviceWorkerPath() : '';
-    const key = useSnapshot ? snapshotKey(worker, creation, [FREEZE_BUILT_INS, code]) : '';
+    const key = useSnapshot ? snapshotKey(worker, options.bundle, creation, [FREEZE_BUILT_INS, code]) : '';
     const saved = useSnapshot ? findBootSnapshot(worker, key) : undefined;
     const session = new XsSession(options, saved?.file);
     if (saved) {

@@ -13,7 +13,7 @@
  * loaded as before. XSOTA_NO_SNAPSHOT=1 turns them off anywhere (to compare, or to debug a load).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { XsMeter } from './worker.js';
 
@@ -33,14 +33,17 @@ function snapshotDir(workerBin: string): string {
   return path.join(path.dirname(workerBin), '..', '..', 'xs-snapshots');
 }
 
-/** One snapshot per engine build, creation, and script loaded (the freeze and the bundle). */
-export function snapshotKey(workerBin: string, creation: unknown, scripts: string[]): string {
+/**
+ * One snapshot per engine build, creation, and script loaded (the freeze and the bundle), named
+ * `<bundle>-<hash>` so that a rebuilt bundle's new snapshot replaces its old one (see commit).
+ */
+export function snapshotKey(workerBin: string, bundle: string, creation: unknown, scripts: string[]): string {
   const stampFile = path.join(path.dirname(workerBin), '..', 'stamp');
   const hash = createHash('sha256');
   hash.update(existsSync(stampFile) ? readFileSync(stampFile) : workerBin);
   hash.update(JSON.stringify(creation));
   for (const script of scripts) hash.update(`\0${script.length}\0`).update(script);
-  return hash.digest('hex').slice(0, 32);
+  return `${path.basename(bundle).replace(/[^A-Za-z0-9_.]/g, '_')}-${hash.digest('hex').slice(0, 32)}`;
 }
 
 export function findBootSnapshot(workerBin: string, key: string): BootSnapshot | undefined {
@@ -73,6 +76,25 @@ export function newBootSnapshot(workerBin: string, key: string): { temp: string;
       writeFileSync(`${meta}.${process.pid}.tmp`, JSON.stringify(load));
       renameSync(`${meta}.${process.pid}.tmp`, meta);
       renameSync(temp, file);
+      pruneOlder(dir, key);
     },
   };
+}
+
+/** Snapshots a process may still be opening are left alone: only those older than this go. */
+const PRUNE_AGE_MS = 10 * 60 * 1000;
+
+/** Removes the same bundle's snapshots of earlier builds (each is as large as the loaded heap). */
+function pruneOlder(dir: string, key: string): void {
+  const bundle = key.slice(0, key.lastIndexOf('-') + 1);
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    if (!name.startsWith(bundle) || name.startsWith(key) || name.slice(bundle.length).includes('-')) continue;
+    const file = path.join(dir, name);
+    try {
+      if (now - statSync(file).mtimeMs > PRUNE_AGE_MS) rmSync(file, { force: true });
+    } catch {
+      // Another process pruned it first.
+    }
+  }
 }
