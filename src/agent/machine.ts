@@ -677,7 +677,7 @@ export class UpdateAgent {
     const c = this.#d.config;
     const d: Deployment = { ...deployment };
     this.#d.delta?.select(d); // delta hook: the installer stages a delta's bytes
-    const start = await this.#d.installer.resume(d.offset);
+    const start = await this.#d.installer.resume(d.offset, d.size);
     d.offset = start;
     this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts + 1 });
     // DDI `resumed` feedback (issue 13), once per resumed attempt (bounded by the retry policy).
@@ -710,6 +710,9 @@ export class UpdateAgent {
           }
           return true;
         },
+        // perf (issue 15): the request's round trip is idle link time; the next erase unit of the
+        // slot is erased then instead of in series with the bytes that follow.
+        idle: () => this.#d.installer.eraseAhead(),
         checkTotal: (total) => {
           if (total > c.maxBytesPerDeployment) throw new OtaError('too-large', `artifact is ${total} bytes`);
           if (d.size === undefined) nextMark = this.#progressMark(total, progress.position);
@@ -738,7 +741,7 @@ export class UpdateAgent {
           restart: async (why) => {
             // A 200 to a ranged request, a 416, a changed validator: the bytes in the slot are void.
             this.#log('warn', 'download.restart', { why, offset: progress.position });
-            await this.#d.installer.resume(0);
+            await this.#d.installer.resume(0, progress.size);
             d.offset = 0;
             lastSaved = 0;
             nextMark = this.#progressMark(progress.size, 0);

@@ -14,6 +14,7 @@ import type { StartConfig } from '../../src/agent/start.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { readSwapState } from '../../src/slot/boot-state.js';
+import { eraseRange } from '../../src/slot/erase-range.js';
 import type { SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
 import { startReferenceServer, type DeploymentSpec, type RecordedReport, type ReferenceServer } from '../server/index.js';
@@ -457,6 +458,11 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       powered(() => {
         if (watch && !swapSeen) agentSecondaryErases[block]++;
         slot.eraseBlock(block);
+      }),
+    eraseBlocks: (first, end) =>
+      powered(() => {
+        if (watch && !swapSeen) for (let b = first; b < end; b++) agentSecondaryErases[b]++;
+        eraseRange(slot, first, end);
       }),
     close: () => undefined,
   });

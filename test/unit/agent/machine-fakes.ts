@@ -122,6 +122,11 @@ export class FakeInstaller implements Installer {
     this.written += chunk.length;
     this.flushed = this.written - (this.written % 4096);
   }
+  /** Idle moments the machine offered for an erase ahead (the download's requests in flight). */
+  idleCalls = 0;
+  eraseAhead(): void {
+    this.idleCalls++;
+  }
   seal(): number {
     if (!this.#writing) throw new OtaError('bad-state', 'seal before resume');
     this.#writing = false;
