@@ -218,6 +218,8 @@ export interface DevkitSummary {
   network: { rxBytes: number; txBytes: number };
   flash: {
     erases: number;
+    /** Of those, 64 KiB block erases (the agent's, through eraseBlocks). */
+    blockErases: number;
     writes: number;
     /**
      * Erases of each secondary-slot sector by the agent (not MCUboot) until the first swap (or the
@@ -606,6 +608,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
     flash: {
       erases: flash.device.stats.erases,
+      blockErases: flash.device.stats.blockErases,
       writes: flash.device.stats.writes,
       agentSecondaryErases,
       agentImageBytesWritten: imageBytesWritten,
