@@ -39,7 +39,7 @@ import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
 import type { HistoryRecorder } from './history-report.js';
-import { Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
+import { JOURNAL_FIELD_MAX, Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
 import { RetryPolicy, retryAction } from './retry-policy.js';
 import { SecurityFloor } from './security-floor.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
@@ -807,8 +807,10 @@ export class UpdateAgent {
     const decision = this.#retry.decide(error, d.attempts, d.offset > start);
     d.attempts = decision.failures;
     this.#log('warn', 'download.failed', { reason, detail, offset: d.offset, attempt: d.attempts, action: decision.action });
-    // Delta hook: a delta that cannot be had is replaced by the full image in this deployment.
-    if (d.delta && (decision.exhausted || decision.action === 'fail' || decision.action === 'refresh-url')) return this.#deltaFallback('download', d, reason, detail);
+    // Delta hook: a delta that cannot be had is replaced by the full image in this deployment; an
+    // expired link is asked for again first (the delta's bytes in flash stay good for it).
+    if (d.delta && !decision.exhausted && decision.action === 'refresh-url') return this.#refreshDeltaUrl(d, reason, detail);
+    if (d.delta && (decision.exhausted || decision.action === 'fail')) return this.#deltaFallback('download', d, reason, detail);
     if (decision.exhausted) return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason: 'retries-exhausted', detail: decision.exhausted.detail } };
     switch (decision.action) {
       case 'fail':
@@ -839,6 +841,25 @@ export class UpdateAgent {
       next.offset = 0;
       next.validator = undefined;
     }
+    return { edge: 'refresh-url', deployment: next };
+  }
+
+  /**
+   * A delta's pre-signed URL expired: the fresh offer's delta with the same SHA-256 gives the new
+   * URL, and the download resumes where it was (the same bytes; If-Range still guards them). The
+   * full image's URL is refreshed with it, for a later fallback. No such delta in the fresh
+   * offer, or no offer: the full image, as for any other delta failure.
+   */
+  async #refreshDeltaUrl(d: Deployment, reason: Reason, detail: string): Promise<Move<'download'>> {
+    const delta = d.delta!;
+    const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
+    // The journal keeps both URLs within one budget (plan() took the delta on the same rule).
+    const same = fresh?.deltas?.find((x) => hex(x.sha256) === delta.sha256 && x.size === d.size && x.url.length + fresh.url.length <= JOURNAL_FIELD_MAX.url);
+    if (!fresh || !same) return this.#deltaFallback('download', d, reason, fresh ? `${detail}; the fresh offer has no such delta` : `${detail}; the backend has no fresh URL`);
+    const next: Deployment = { ...d, url: same.url, delta: { ...delta, fullUrl: fresh.url } };
+    if (this.#noteLinks(fresh)) next.linkHeaders = true;
+    else delete next.linkHeaders;
+    this.#log('info', 'delta.url-refreshed', { offset: d.offset });
     return { edge: 'refresh-url', deployment: next };
   }
 
