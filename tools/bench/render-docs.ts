@@ -82,7 +82,7 @@ function targets(json: BenchJson): string[] {
     ['worst', '>= 0.9 where the flash allows'],
   ]) {
     lines.push(`| whole update, goodput / bottleneck, ${flash} flash | ${configs.map(([m, b]) => cell(val(row(flash, m, b), 'ratio'))).join(' | ')} | ${target} |`);
-    lines.push(`| physical limit of a blocking 4 KiB erase, ${flash} flash | ${configs.map(([m, b]) => cell(val(row(flash, m, b), 'flashLimit'))).join(' | ')} | |`);
+    lines.push(`| physical limit of blocking 64 KiB block erases (4 KiB RX FIFO), ${flash} flash | ${configs.map(([m, b]) => cell(val(row(flash, m, b), 'flashLimit'))).join(' | ')} | |`);
   }
   lines.push(`| power-on to confirmed / pure transfer, typical flash | ${configs.map(([m, b]) => cell(val(row('typical', m, b), 'confirmedOverTransfer'))).join(' | ')} | <= 1.15 at sim7080 115200 |`);
   lines.push(`| registered to confirmed / pure transfer, typical flash | ${configs.map(([m, b]) => cell(val(row('typical', m, b), 'registeredToConfirmedOverTransfer'))).join(' | ')} | |`);
