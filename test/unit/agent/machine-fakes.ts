@@ -81,6 +81,8 @@ export class FakeHttp implements HttpClient {
         : request.range
           ? { status: 206, headers: { etag: '"e1"' }, contentLength: last + 1 - start, range: { start, end: last, total: ARTIFACT.length } }
           : { status: 200, headers: { etag: '"e1"' }, contentLength: ARTIFACT.length, range: { start: 0, end: ARTIFACT.length - 1, total: ARTIFACT.length } };
+    // As the modem's socket client: the request is out before any answer is read.
+    sink.onSent?.();
     sink.onHead?.(head);
     const drop = this.dropAt.shift();
     for (let o = start; o <= last; o += 1000) {
