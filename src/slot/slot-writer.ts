@@ -164,7 +164,7 @@ export class SlotWriter {
     }
     const bulkEnd = i + (chunk.length - i) - ((chunk.length - i) % align);
     while (i < bulkEnd) {
-      // A piece never crosses a sector boundary, so each sector is erased right before its first write.
+      // A piece never crosses a sector boundary, so each erase unit is erased right before its first write into it.
       const sectorLeft = this.#status.blockLength - (this.#programmed % this.#status.blockLength);
       const n = Math.min(bulkEnd - i, sectorLeft, this.#pieceMax);
       this.#program(chunk.subarray(i, i + n));
