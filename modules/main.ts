@@ -78,8 +78,8 @@ function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
     // PWRKEY idles released (0); the modem driver presses it.
     modemPowerKey: powerKey === undefined ? new NoPowerKey(log) : new ModdableDigitalOut(ZephyrDigitalIo, powerKey, 0),
     seI2c: new ModdableI2c(ZephyrI2cIo, { port: hw.seI2c, address: SE_I2C_ADDRESS, hz: hw.seI2cHz }),
-    primarySlot: new ModdableFlash(flashStorage, hw.primaryLabel),
-    secondarySlot: new ModdableFlash(flashStorage, hw.secondaryLabel),
+    primarySlot: new ModdableFlash(flashStorage, hw.primaryLabel, { largeBlockLength: hw.flashBlockErase }),
+    secondarySlot: new ModdableFlash(flashStorage, hw.secondaryLabel, { largeBlockLength: hw.flashBlockErase }),
     keyValue: new ModdableKeyValue(keyValueStorage, JOURNAL_DOMAIN),
     digest: new ModdableDigest(Digest as unknown as CryptDigestConstructor),
     clock: new ModdableClock(Time, { set: (callback, ms) => Timer.set(callback, ms), clear: (timer) => Timer.clear(timer as ReturnType<typeof Timer.set>) }),

@@ -55,6 +55,8 @@ export type AgentSettings = Omit<StartConfig, 'caPem' | 'agentTls'>;
 export interface HardwareSettings {
   readonly primaryLabel: string;
   readonly secondaryLabel: string;
+  /** Large erase unit of the slots' flash, bytes (0: sectors only). */
+  readonly flashBlockErase: number;
   readonly modemUart: string;
   readonly modemBaud: number;
   readonly seI2c: string;

@@ -32,7 +32,13 @@ export class ModdableFlash implements FlashPort {
   readonly #io: ZephyrFlash;
   readonly #status: FlashStatus;
 
-  constructor(storage: ZephyrFlashStorage, label: string) {
+  /**
+   * `largeBlockLength`: the board's large erase (otaFlashBlockErase; 0 or absent: none). Zephyr's
+   * flash_area API does not report erase types, so the board says it: a SPI NOR part under the
+   * spi_nor driver erases an aligned 64 KiB range with one block erase (SFDP erase type 0xD8),
+   * an SoC's internal flash page by page.
+   */
+  constructor(storage: ZephyrFlashStorage, label: string, options: { largeBlockLength?: number } = {}) {
     this.#label = label;
     try {
       this.#io = storage.open({ path: label, mode: 'r+' });
@@ -47,7 +53,13 @@ export class ModdableFlash implements FlashPort {
         `flash partition "${label}": unusable geometry size=${s.size} block=${s.blockLength} align=${s.writeAlign}`,
       );
     }
-    this.#status = { size: s.size, blockLength: s.blockLength, writeAlign: s.writeAlign, eraseValue: s.eraseValue };
+    const large = options.largeBlockLength ?? 0;
+    if (large !== 0 && !(Number.isInteger(large) && large > s.blockLength && large % s.blockLength === 0)) {
+      throw new OtaError('config-invalid', `flash partition "${label}": a ${large}-byte block erase is not a multiple of its ${s.blockLength}-byte blocks`);
+    }
+    this.#status = large === 0
+      ? { size: s.size, blockLength: s.blockLength, writeAlign: s.writeAlign, eraseValue: s.eraseValue }
+      : { size: s.size, blockLength: s.blockLength, writeAlign: s.writeAlign, eraseValue: s.eraseValue, largeBlockLength: large };
   }
 
   status(): FlashStatus {
@@ -74,6 +86,15 @@ export class ModdableFlash implements FlashPort {
       throw new OtaError('invalid-argument', `flash "${this.#label}": block ${block} outside 0..${blocks - 1}`);
     }
     this.#io.eraseBlock(block, block + 1); // flash-zephyr.c: erases [start, end) blocks
+  }
+
+  eraseBlocks(first: number, end: number): void {
+    const blocks = this.#status.size / this.#status.blockLength;
+    if (!Number.isInteger(first) || !Number.isInteger(end) || first < 0 || end > blocks || first >= end) {
+      throw new OtaError('invalid-argument', `flash "${this.#label}": blocks [${first}, ${end}) outside 0..${blocks}`);
+    }
+    // One flash_area_erase over the range: the driver picks its block erase for aligned runs.
+    this.#io.eraseBlock(first, end);
   }
 
   close(): void {

@@ -19,9 +19,16 @@ export interface Installer {
   /**
    * Prepare to (re)write the secondary slot from byte `offset` (0: a fresh download). Re-hashes
    * what is already in flash below the returned offset, which is `offset` rounded down to a
-   * sector; resolves with it. Called before every attempt.
+   * sector; resolves with it. Called before every attempt. `size`: the artifact's size as the
+   * offer states it, when known; no erase ahead of the data goes past it.
    */
-  resume(offset: number): Promise<number>;
+  resume(offset: number, size?: number): Promise<number>;
+  /**
+   * The link is idle for a round trip (a request is on its way, no answer yet): erase the next
+   * erase unit the image will need, so that erase is not in series with reception. Bounded by
+   * the stated size and the trailer; a no-op when there is nothing to do.
+   */
+  eraseAhead(): void;
   /** Next bytes of the image, in order. Throws an OtaError as soon as the image is known bad. */
   write(chunk: Uint8Array): Promise<void>;
   /** Bytes written to flash and read back so far (a resume point). */

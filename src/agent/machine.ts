@@ -39,7 +39,7 @@ import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
 import type { HistoryRecorder } from './history-report.js';
-import { Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
+import { JOURNAL_FIELD_MAX, Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
 import { RetryPolicy, retryAction } from './retry-policy.js';
 import { SecurityFloor } from './security-floor.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
@@ -677,7 +677,7 @@ export class UpdateAgent {
     const c = this.#d.config;
     const d: Deployment = { ...deployment };
     this.#d.delta?.select(d); // delta hook: the installer stages a delta's bytes
-    const start = await this.#d.installer.resume(d.offset);
+    const start = await this.#d.installer.resume(d.offset, d.size);
     d.offset = start;
     this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts + 1 });
     // DDI `resumed` feedback (issue 13), once per resumed attempt (bounded by the retry policy).
@@ -710,6 +710,9 @@ export class UpdateAgent {
           }
           return true;
         },
+        // perf (issue 15): the request's round trip is idle link time; the next erase unit of the
+        // slot is erased then instead of in series with the bytes that follow.
+        idle: () => this.#d.installer.eraseAhead(),
         checkTotal: (total) => {
           if (total > c.maxBytesPerDeployment) throw new OtaError('too-large', `artifact is ${total} bytes`);
           if (d.size === undefined) nextMark = this.#progressMark(total, progress.position);
@@ -738,7 +741,7 @@ export class UpdateAgent {
           restart: async (why) => {
             // A 200 to a ranged request, a 416, a changed validator: the bytes in the slot are void.
             this.#log('warn', 'download.restart', { why, offset: progress.position });
-            await this.#d.installer.resume(0);
+            await this.#d.installer.resume(0, progress.size);
             d.offset = 0;
             lastSaved = 0;
             nextMark = this.#progressMark(progress.size, 0);
@@ -804,8 +807,10 @@ export class UpdateAgent {
     const decision = this.#retry.decide(error, d.attempts, d.offset > start);
     d.attempts = decision.failures;
     this.#log('warn', 'download.failed', { reason, detail, offset: d.offset, attempt: d.attempts, action: decision.action });
-    // Delta hook: a delta that cannot be had is replaced by the full image in this deployment.
-    if (d.delta && (decision.exhausted || decision.action === 'fail' || decision.action === 'refresh-url')) return this.#deltaFallback('download', d, reason, detail);
+    // Delta hook: a delta that cannot be had is replaced by the full image in this deployment; an
+    // expired link is asked for again first (the delta's bytes in flash stay good for it).
+    if (d.delta && !decision.exhausted && decision.action === 'refresh-url') return this.#refreshDeltaUrl(d, reason, detail);
+    if (d.delta && (decision.exhausted || decision.action === 'fail')) return this.#deltaFallback('download', d, reason, detail);
     if (decision.exhausted) return { edge: 'fail', deployment: d, outcome: { phase: 'failed', reason: 'retries-exhausted', detail: decision.exhausted.detail } };
     switch (decision.action) {
       case 'fail':
@@ -842,6 +847,25 @@ export class UpdateAgent {
       next.offset = 0;
       next.validator = undefined;
     }
+    return { edge: 'refresh-url', deployment: next };
+  }
+
+  /**
+   * A delta's pre-signed URL expired: the fresh offer's delta with the same SHA-256 gives the new
+   * URL, and the download resumes where it was (the same bytes; If-Range still guards them). The
+   * full image's URL is refreshed with it, for a later fallback. No such delta in the fresh
+   * offer, or no offer: the full image, as for any other delta failure.
+   */
+  async #refreshDeltaUrl(d: Deployment, reason: Reason, detail: string): Promise<Move<'download'>> {
+    const delta = d.delta!;
+    const fresh = await this.#d.backend.refreshOffer(d.actionId, { version: this.#d.installer.runningVersion() }).catch(() => undefined);
+    // The journal keeps both URLs within one budget (plan() took the delta on the same rule).
+    const same = fresh?.deltas?.find((x) => hex(x.sha256) === delta.sha256 && x.size === d.size && x.url.length + fresh.url.length <= JOURNAL_FIELD_MAX.url);
+    if (!fresh || !same) return this.#deltaFallback('download', d, reason, fresh ? `${detail}; the fresh offer has no such delta` : `${detail}; the backend has no fresh URL`);
+    const next: Deployment = { ...d, url: same.url, delta: { ...delta, fullUrl: fresh.url } };
+    if (this.#noteLinks(fresh)) next.linkHeaders = true;
+    else delete next.linkHeaders;
+    this.#log('info', 'delta.url-refreshed', { offset: d.offset });
     return { edge: 'refresh-url', deployment: next };
   }
 

@@ -58,7 +58,7 @@ export class SlotInstaller implements Installer {
     return this.#writer?.durableOffset ?? 0;
   }
 
-  async resume(offset: number): Promise<number> {
+  async resume(offset: number, size?: number): Promise<number> {
     const status = this.#o.secondary.status();
     const capacity = status.size - this.#trailerSize;
     let start = Math.min(offset, capacity);
@@ -68,9 +68,13 @@ export class SlotInstaller implements Installer {
     // Re-hash what an earlier attempt (or boot) left in flash below the resume point: the hash
     // state is not persisted, the flash contents are. A torn sector is at or above `start`.
     this.#feedFromFlash(start);
-    this.#writer = new SlotWriter({ flash: this.#o.secondary, trailerSize: this.#trailerSize, startOffset: start });
+    this.#writer = new SlotWriter({ flash: this.#o.secondary, trailerSize: this.#trailerSize, startOffset: start, eraseEnd: size });
     this.#writer.begin();
     return start;
+  }
+
+  eraseAhead(): void {
+    if (!this.#sealed) this.#writer?.eraseAhead();
   }
 
   seal(): number {

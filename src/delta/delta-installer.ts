@@ -118,9 +118,9 @@ export class DeltaInstaller implements Installer, DeltaHook {
     return this.#plan ? (this.#writer?.durableOffset ?? 0) : this.#inner.flushed;
   }
 
-  async resume(offset: number): Promise<number> {
+  async resume(offset: number, size?: number): Promise<number> {
     const plan = this.#plan;
-    if (!plan) return this.#inner.resume(offset);
+    if (!plan) return this.#inner.resume(offset, size);
     const window = new FlashWindow(this.#o.secondary, plan.area.base, plan.area.size);
     let start = Math.min(offset, plan.size);
     start -= start % this.#sector.length;
@@ -130,9 +130,14 @@ export class DeltaInstaller implements Installer, DeltaHook {
       this.#clearProgress();
     }
     this.#sealed = false;
-    this.#writer = new SlotWriter({ flash: window, trailerSize: 0, startOffset: start });
+    this.#writer = new SlotWriter({ flash: window, trailerSize: 0, startOffset: start, eraseEnd: plan.size });
     this.#writer.begin();
     return start;
+  }
+
+  eraseAhead(): void {
+    if (!this.#plan) this.#inner.eraseAhead();
+    else if (!this.#sealed) this.#writer?.eraseAhead();
   }
 
   /** Not an async function, as SlotInstaller.write: on the download's synchronous data path. */
@@ -178,7 +183,9 @@ export class DeltaInstaller implements Installer, DeltaHook {
     }
     const resume = progress && progress.targetOffset > 0 ? progress : undefined;
     this.#o.log?.log('info', 'delta.decode', { bytes: length, fromWindow: resume?.windows ?? 0, targetOffset: resume?.targetOffset ?? 0 });
-    const start = await this.#inner.resume(resume?.targetOffset ?? 0);
+    // The rebuilt image must never be erased ahead into the staged delta it is decoded from.
+    const targetLimit = Math.min(area.base, delta.fullSize ?? area.base);
+    const start = await this.#inner.resume(resume?.targetOffset ?? 0, targetLimit);
     if (start !== (resume?.targetOffset ?? 0)) throw new OtaError('bad-state', `target resumed at ${start}`);
     const secondary = this.#o.secondary;
     const block = this.#sector.length;
@@ -188,7 +195,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
       source: this.#o.primary,
       sourceLength: source.imageSize,
       target: { write: (bytes) => this.#inner.write(bytes), read: (offset, into) => secondary.read(offset, into) },
-      targetLimit: Math.min(area.base, delta.fullSize ?? area.base),
+      targetLimit,
       targetLength: delta.fullSize,
       writeAlign: secondary.status().writeAlign,
       resume,

@@ -84,6 +84,8 @@ export interface AttemptOptions {
   between?(position: number): Promise<boolean>;
   /** The total the server states, before any byte of it is taken: throw to refuse it (a size limit). */
   checkTotal?(total: number): void;
+  /** A segment's request is on its way and its answer not yet read: the link is idle for a round trip (HttpBodySink.onSent). */
+  idle?(): void;
 }
 
 /** How an attempt ended without an error: the whole artifact delivered, or stopped by `between`. */
@@ -113,6 +115,7 @@ export async function downloadAttempt(options: AttemptOptions): Promise<AttemptE
       await client.request(
         { method: 'GET', url: options.url, headers: options.headers, range },
         {
+          onSent: options.idle,
           onHead: (head: HttpResponseHead) => {
             if (head.status !== 200 && head.status !== 206) {
               throw new HttpStatusError(head.status, 'artifact', parseRetryAfter(head.headers['retry-after']));

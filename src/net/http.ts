@@ -35,6 +35,13 @@ export interface HttpResponseHead {
 }
 
 export interface HttpBodySink {
+  /**
+   * The request is with the modem and no byte of the answer was read yet: the link is idle for a
+   * round trip, and the caller may spend it (the slot writer's erase-ahead). What arrives
+   * meanwhile waits in the modem and the UART FIFO. Called at most once per connection attempt;
+   * clients that cannot tell when that is (the modem's built-in HTTP) do not call it.
+   */
+  onSent?(): void;
   /** Called once, before any body byte. Throw to abandon the request (e.g. unexpected status). */
   onHead?(head: HttpResponseHead): void;
   /** A piece of the body, in order. The chunk is only valid during the call (copy to keep it). */

@@ -128,6 +128,7 @@ export class SocketHttpClient extends ModemHttpBase {
       await socket.write(head);
       if (request.body) await socket.write(request.body);
       written = true;
+      sink.onSent?.();
       const parser = new HttpResponseParser({
         onHead: (h) => {
           checkRange(request, h);

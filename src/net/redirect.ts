@@ -243,6 +243,7 @@ export class RedirectingHttpClient implements HttpClient {
     let stale: number | undefined;
     let dropped = 0;
     const head = await this.#inner.request(request, {
+      onSent: () => sink.onSent?.(),
       onHead: (h) => {
         if (this.maxRedirects > 0 && REDIRECT_STATUSES.includes(h.status) && h.headers['location'] !== undefined) {
           next = h.headers['location'];

@@ -2,7 +2,8 @@
  * End to end, the agent in XS on the simulated dev kit: delta updates with the committed firmware
  * pairs (test/fixtures/firmware, built with gcc-arm-none-eabi, deltas by xdelta3). The device runs
  * v1.0.0+1; the server offers v1.1.0+2 (one function changed) with a VCDIFF delta beside it.
- * Covers: the delta taken on both modems, the full image taken when the delta was made from
+ * Covers: the delta taken on both modems (manifest and hawkBit), an expired delta URL refreshed
+ * from the backend (the delta resumes, no fallback), the full image taken when the delta was made from
  * another image, the fallback to the full image when the delta is corrupt, power cuts while the
  * delta downloads and while it is decoded.
  */
@@ -10,7 +11,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fixturePath } from '../support/paths.js';
 import { trustedKeyPem } from '../support/devkit-update.js';
-import { runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import { parseFault, runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import type { ReferenceServer } from '../../tools/server/index.js';
 import { assertNothingPending, finals, story } from './e2e-support.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import { encodeDelta, haveXdelta3 } from '../../tools/delta/encode.js';
@@ -65,14 +67,43 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
     });
   }
 
-  it('hawkBit over sim7080: the delta as a second artifact named by convention, closed/success', async () => {
-    const s = await run({ backend: 'hawkbit', modem: 'sim7080' });
-    assert.equal(s.outcome, 'running', story(s));
-    assert.equal(s.versionAfter, '1.1.0+2');
-    assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'only the delta crossed the air');
-    assert.deepEqual(finals(s).map((r) => r.what), ['closed/success'], story(s));
-    assert.match(finals(s)[0].details, /installed from a \d+-byte delta/, story(s));
-  });
+  for (const modem of ['sim7080', 'sim7600'] as const) {
+    it(`hawkBit over ${modem}: the delta as a second artifact named by convention, closed/success`, async () => {
+      const s = await run({ backend: 'hawkbit', modem });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+2');
+      assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'only the delta crossed the air');
+      assert.deepEqual(finals(s).map((r) => r.what), ['closed/success'], story(s));
+      assert.match(finals(s)[0].details, /installed from a \d+-byte delta/, story(s));
+    });
+  }
+
+  for (const backend of ['manifest', 'hawkbit'] as const) {
+    it(`${backend}: an expired pre-signed delta URL is asked for again and the delta resumes; no fallback to the full image`, async () => {
+      // The URLs are valid 60 s of server time; the server clock jumps past that once the agent has
+      // accepted the offer, so the delta's first request meets a 403 (url-expired).
+      let server: ReferenceServer | undefined;
+      const s = await run({
+        backend,
+        faults: [parseFault('expired-url')],
+        onReady: (kit) => (server = kit.server),
+        onLog: (l) => {
+          if (l.event === 'deployment.accepted') server!.clock.advance(120);
+        },
+      });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+2');
+      assert.ok(s.logs.some((l) => l.event === 'download.failed' && l.fields?.reason === 'url-expired'), story(s));
+      assert.equal(logged(s, 'delta.url-refreshed').length, 1, story(s));
+      assert.equal(logged(s, 'delta.failed').length, 0, story(s));
+      const statuses = s.artifactRequests.map((r) => r.status);
+      assert.ok(statuses.includes(403), JSON.stringify(s.artifactRequests));
+      // Only the delta's bytes were served (the 403's body aside): the full image never was.
+      assert.ok(s.artifactBytesSent < DELTA_1_2.length + 512, `${s.artifactBytesSent} artifact bytes sent`);
+      const detail = backend === 'hawkbit' ? finals(s)[0].details : finalDetail(s);
+      assert.match(detail, new RegExp(`installed from a ${DELTA_1_2.length}-byte delta`), story(s));
+    });
+  }
 
   it('IoTConnect over sim7080: the delta as a further file in urls[] (size and SHA-256 in its name), st 3', async function () {
     if (mosquittoMissing()) {

@@ -72,7 +72,8 @@ export function factoryDevkit(seed = 1): DevkitFlash {
 
 /** The agent's download + verify-from-flash + stage steps, synchronous (verifier via verifySync). */
 export function writeAndStage(secondary: FlashPort, image: Uint8Array, options: { permanent?: boolean; chunk?: number; allowLastSector?: boolean } = {}): void {
-  const writer = new SlotWriter({ flash: secondary });
+  // As the agent: the offer states the image's size, and no erase goes past it.
+  const writer = new SlotWriter({ flash: secondary, eraseEnd: image.length });
   writer.begin();
   const chunk = options.chunk ?? 512;
   for (let o = 0; o < image.length; o += chunk) writer.write(image.subarray(o, o + chunk));

@@ -5,7 +5,8 @@
  * configuration runs once per bench).
  */
 import { CAT_1, CAT_M } from '../devkit/parts/sim-modem/index.js';
-import type { FlashTimingName } from '../devkit/parts/sim-flash.js';
+import type { FlashTiming, FlashTimingName } from '../devkit/parts/sim-flash.js';
+import { DEFAULT_RX_FIFO_BYTES } from '../devkit/parts/sim-uart.js';
 import type { LogEntry } from '../devkit/device.js';
 import { benchImage, runBenchUpdate, slotLayout, type UpdateRun } from './update.js';
 import type { Model } from './rig.js';
@@ -24,6 +25,27 @@ export const TARGET_CONFIRMED_OVER_TRANSFER = 1.15;
 
 export function bottleneckBps(model: Model, baud: number): number {
   return Math.min(baud / 10, (model === 'sim7080' ? CAT_M : CAT_1).downlinkBps / 8);
+}
+
+/**
+ * The physical limit the flash sets on the download, as a ratio of the bottleneck, for a slot
+ * writer that erases 64 KiB blocks (tBE2) and programs 256-byte pages while the MCU is blocked:
+ * per block, the line needs T = 64 KiB / bottleneck; the MCU is busy B = tBE2 + 256 tPP, so it
+ * cannot be faster than B; and during the block erase the line keeps going only while the RX FIFO
+ * has room (F / UART rate). The backlog past that (bottleneck x tBE2 - F) is lost time unless the
+ * UART has spare rate over the network to catch up within the block (network-bound SIM7080 at
+ * 921600). limit = min(1, T / max(B, T + loss)).
+ */
+export function flashLimit(model: Model, baud: number, t: FlashTiming, rxFifoBytes = DEFAULT_RX_FIFO_BYTES): number {
+  const block = 0x10000;
+  const r = bottleneckBps(model, baud);
+  const u = baud / 10;
+  const T = block / r;
+  const busy = (t.blockEraseUs + (block / 256) * t.programUsPer256) / 1e6;
+  const backlog = r * (t.blockEraseUs / 1e6) - rxFifoBytes;
+  const catchUp = (u - r) * T;
+  const loss = Math.max(0, backlog - catchUp) / u;
+  return Math.min(1, T / Math.max(busy, T + loss));
 }
 
 const cache = new Map<string, Promise<UpdateRun>>();

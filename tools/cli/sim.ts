@@ -101,7 +101,7 @@ function printSummary(s: DevkitSummary, external?: string): void {
     `download goodput   ${(s.downloadGoodputBps / 1024).toFixed(2)} KiB/s (device time)`,
     `UART               ${s.uart.bytesToModem} bytes to the modem, ${s.uart.bytesFromModem} from it`,
     `TLS                ${s.tlsHandshakes} verified handshake(s) by the modem (test CA, tools/node/test-pki)`,
-    `flash              ${s.flash.erases} sector erases, ${s.flash.writes} writes; ${s.flash.timing} timing, ${(s.flash.busyMs / 1000).toFixed(1)} s busy, bootloader ${s.flash.bootloaderMs.map((ms) => (ms / 1000).toFixed(1)).join(' / ')} s`,
+    `flash              ${s.flash.erases - s.flash.blockErases} sector and ${s.flash.blockErases} 64 KiB block erases, ${s.flash.writes} writes; ${s.flash.timing} timing, ${(s.flash.busyMs / 1000).toFixed(1)} s busy, bootloader ${s.flash.bootloaderMs.map((ms) => (ms / 1000).toFixed(1)).join(' / ')} s`,
     // perf (issue 15): where the device time went, power-on to the report.
     `phases             ${phases(s.logs).map((p) => `${p.phase} ${p.seconds.toFixed(1)} s`).join('; ')}`,
     `A5000              ${s.a5000.verifications} signature verification(s)`,

@@ -14,6 +14,7 @@ import type { StartConfig } from '../../src/agent/start.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { readSwapState } from '../../src/slot/boot-state.js';
+import { eraseRange } from '../../src/slot/erase-range.js';
 import type { SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
 import { startReferenceServer, type DeploymentSpec, type RecordedReport, type ReferenceServer } from '../server/index.js';
@@ -217,6 +218,8 @@ export interface DevkitSummary {
   network: { rxBytes: number; txBytes: number };
   flash: {
     erases: number;
+    /** Of those, 64 KiB block erases (the agent's, through eraseBlocks). */
+    blockErases: number;
     writes: number;
     /**
      * Erases of each secondary-slot sector by the agent (not MCUboot) until the first swap (or the
@@ -458,6 +461,11 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
         if (watch && !swapSeen) agentSecondaryErases[block]++;
         slot.eraseBlock(block);
       }),
+    eraseBlocks: (first, end) =>
+      powered(() => {
+        if (watch && !swapSeen) for (let b = first; b < end; b++) agentSecondaryErases[b]++;
+        eraseRange(slot, first, end);
+      }),
     close: () => undefined,
   });
   const guardedKeyValue: KeyValuePort = {
@@ -600,6 +608,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
     flash: {
       erases: flash.device.stats.erases,
+      blockErases: flash.device.stats.blockErases,
       writes: flash.device.stats.writes,
       agentSecondaryErases,
       agentImageBytesWritten: imageBytesWritten,

@@ -7,6 +7,7 @@
 import type { Platform } from '../../src/platform/index.js';
 import type { Sha256 } from '../../src/platform/digest.js';
 import type { FlashPort } from '../../src/platform/flash.js';
+import { eraseRange } from '../../src/slot/erase-range.js';
 import type { VirtualTime } from '../devkit/parts/virtual-time.js';
 import type { CpuBusy } from '../devkit/parts/cpu-busy.js';
 import type { XsSession } from './session.js';
@@ -52,6 +53,7 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
   });
   session.provide('flash.write', (a: { name: string; offset: number; bytes: Uint8Array }) => flash(a.name).write(a.offset, a.bytes));
   session.provide('flash.erase', (a: { name: string; block: number }) => flash(a.name).eraseBlock(a.block));
+  session.provide('flash.eraseBlocks', (a: { name: string; first: number; end: number }) => eraseRange(flash(a.name), a.first, a.end));
 
   session.provide('kv.maxValueLength', () => need(platform.keyValue, 'key-value store').maxValueLength);
   session.provide('kv.read', (a: { key: string }) => need(platform.keyValue, 'key-value store').read(a.key) ?? null);

@@ -81,6 +81,8 @@ export class FakeHttp implements HttpClient {
         : request.range
           ? { status: 206, headers: { etag: '"e1"' }, contentLength: last + 1 - start, range: { start, end: last, total: ARTIFACT.length } }
           : { status: 200, headers: { etag: '"e1"' }, contentLength: ARTIFACT.length, range: { start: 0, end: ARTIFACT.length - 1, total: ARTIFACT.length } };
+    // As the modem's socket client: the request is out before any answer is read.
+    sink.onSent?.();
     sink.onHead?.(head);
     const drop = this.dropAt.shift();
     for (let o = start; o <= last; o += 1000) {
@@ -121,6 +123,11 @@ export class FakeInstaller implements Installer {
     this.slot.set(chunk, this.written);
     this.written += chunk.length;
     this.flushed = this.written - (this.written % 4096);
+  }
+  /** Idle moments the machine offered for an erase ahead (the download's requests in flight). */
+  idleCalls = 0;
+  eraseAhead(): void {
+    this.idleCalls++;
   }
   seal(): number {
     if (!this.#writing) throw new OtaError('bad-state', 'seal before resume');

@@ -57,6 +57,14 @@ describe('agent state machine', () => {
     assert.deepEqual(progress?.progress, { done: 5000, total: ARTIFACT.length }); // the last quarter mark passed
   });
 
+  it('offers every artifact request\'s round trip to the installer for an erase ahead (and nothing else)', async () => {
+    const s = setup();
+    s.http.dropAt = [9000];
+    await drive(s.make(), s.time);
+    assert.equal(s.http.requests.length, 2);
+    assert.equal(s.installer.idleCalls, 2);
+  });
+
   it('a noise line mid-body (at-garbled) resumes from the flushed sector, as a link loss does', async () => {
     const s = setup();
     s.http.dropAt = [9000];

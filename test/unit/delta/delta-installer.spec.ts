@@ -16,7 +16,10 @@ import { isOtaError } from '../../../src/util/errors.js';
 import { imageId } from '../../../tools/delta/image-id.js';
 import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
 import { SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
-import { digest, programRaw, verifier } from '../../support/devkit-update.js';
+import { digest, makeImage, programRaw, verifier } from '../../support/devkit-update.js';
+import { encodeDelta, haveXdelta3 } from '../../../tools/delta/encode.js';
+import { stagingArea } from '../../../src/delta/staging.js';
+import { DEFAULT_TRAILER_SIZE } from '../../../src/image/image-stream.js';
 import { fixturePath } from '../../support/paths.js';
 
 const fw = (name: string) => new Uint8Array(readFileSync(fixturePath('firmware', name)));
@@ -109,6 +112,49 @@ describe('delta: DeltaInstaller on the dev kit flash', () => {
       assert.match(keyValue.read(PROGRESS_KEY) ?? '', new RegExp(` ${V2.length}$`), 'decoded: done recorded');
     });
   }
+
+  it('block erases of the rebuilt image never reach the staged delta, also when the image size is not stated', async function () {
+    if (!haveXdelta3()) {
+      if (process.env.CI) throw new Error('xdelta3 missing');
+      this.skip();
+    }
+    this.timeout(20_000);
+    // A 275 KB target sharing its first 200 KB with the running image: a ~75 KB delta staged at
+    // 0x4C000.., inside the 64 KiB block [0x40000, 0x50000) the target also reaches.
+    const from = makeImage('1.0.0', 200_000, 'delta-blocks');
+    const to = makeImage('1.1.0', 275_000, 'delta-blocks');
+    const delta = encodeDelta(from, to);
+    const dk = createDevkitFlash({ seed: 9 });
+    assert.equal(dk.secondary.status().largeBlockLength, 0x10000, 'the slot offers block erases');
+    programRaw(dk.primary, from);
+    const inner = new SlotInstaller({ primary: dk.primary, secondary: dk.secondary, digest, verifier });
+    const installer = new DeltaInstaller({ inner, primary: dk.primary, secondary: dk.secondary, digest, keyValue: new SimKeyValue() });
+    const o: UpdateOffer = {
+      actionId: 'a2',
+      version: '1.1.0',
+      url: 'https://updates.example/fw/1.1.0.bin',
+      download: 'forced',
+      update: 'forced',
+      deltas: [{ url: 'https://updates.example/fw/1.0.0-to-1.1.0.vcdiff', size: delta.length, sha256: sha(delta), fromVersion: '1.0.0', fromImageHash: unhex(imageId(from).imageHash) }],
+    };
+    const d: DeltaAware = { url: o.url, offset: 0, attempts: 0 };
+    assert.ok(installer.plan(d, o));
+    assert.equal(d.delta?.fullSize, undefined, 'no size stated (as IoTConnect)');
+    const area = stagingArea(dk.secondary.status(), DEFAULT_TRAILER_SIZE, delta.length, undefined)!;
+    const block = area.base - (area.base % 0x10000);
+    assert.ok(block < to.length && block + 0x10000 <= dk.secondary.status().size - DEFAULT_TRAILER_SIZE, `staging at ${area.base} shares a block with the target`);
+    assert.equal(await stage(installer, d, delta, 4096), delta.length);
+    const blocksBefore = dk.device.stats.blockErases;
+    await installer.reload(delta.length);
+    assert.ok(dk.device.stats.blockErases - blocksBefore >= 3, 'the target below the staging area was block-erased');
+    // The staged delta is intact after decoding (a reset mid-decode re-hashes it before resuming).
+    const staged = new Uint8Array(delta.length);
+    dk.secondary.read(area.base, staged);
+    assert.deepEqual(sha(staged), sha(delta));
+    const info = await installer.finish();
+    assert.equal(info.version, '1.1.0+0');
+    assert.deepEqual(info.fileSha256, sha(to));
+  });
 
   it('after a reset, a decoded delta is re-hashed from flash, not decoded again', async () => {
     const { make, dk } = kit();

@@ -54,6 +54,7 @@ describe('device configuration (modules/ota-config.ts)', () => {
     assert.deepEqual(hardware, {
       primaryLabel: 'image-0',
       secondaryLabel: 'image-1',
+      flashBlockErase: 0,
       modemUart: 'uart1',
       modemBaud: 115200,
       seI2c: 'i2c0',

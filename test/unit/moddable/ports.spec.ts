@@ -195,6 +195,36 @@ describe('Moddable ports (modules/ota-*.ts on Zephyr binding stand-ins)', () => 
       assert.deepEqual(storage.partitions.get('image-1')!.erased, [1]);
     });
 
+    it('reports the board\'s block erase and erases a range in one native call (flash_area_erase over it)', () => {
+      const plain = new m.flash.ModdableFlash(storage, 'image-1');
+      assert.equal(plain.status().largeBlockLength, undefined);
+      const slot = new m.flash.ModdableFlash(storage, 'image-1', { largeBlockLength: 0x10000 });
+      assert.equal(slot.status().largeBlockLength, 0x10000);
+      const calls: [number, number | undefined][] = [];
+      const part = storage.partitions.get('image-1')!;
+      const erase = part.eraseBlock.bind(part);
+      part.eraseBlock = (start: number, end?: number) => {
+        calls.push([start, end]);
+        erase(start, end);
+      };
+      try {
+        slot.write(0x10000, new Uint8Array(8));
+        slot.eraseBlocks(16, 32);
+        const back = new Uint8Array(8);
+        slot.read(0x10000, back);
+        assert.ok(back.every((b) => b === 0xff));
+        assert.deepEqual(calls, [[16, 32]]);
+        const bad = (fn: () => void) => assert.throws(fn, (e: unknown) => reasonOf(e) === 'invalid-argument');
+        bad(() => slot.eraseBlocks(16, 16));
+        bad(() => slot.eraseBlocks(-1, 2));
+        bad(() => slot.eraseBlocks(90, 0x60000 / 4096 + 1));
+        assert.equal(calls.length, 1);
+      } finally {
+        part.eraseBlock = erase;
+      }
+      assert.throws(() => new m.flash.ModdableFlash(storage, 'image-1', { largeBlockLength: 6000 }), (e: unknown) => reasonOf(e) === 'config-invalid');
+    });
+
     it('rejects unaligned, out-of-range and fractional requests before the native call', () => {
       const slot = new m.flash.ModdableFlash(storage, 'image-1');
       const bad = (fn: () => void) => assert.throws(fn, (e: unknown) => reasonOf(e) === 'invalid-argument');

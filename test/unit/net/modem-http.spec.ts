@@ -143,6 +143,26 @@ describe('net/modem-http SocketHttpClient', () => {
     assert.match(String.fromCharCode(...sent[0]), /^GET \/f HTTP\/1\.1\r\nHost: h\r\n/);
   });
 
+  it('tells the sink once the request is written and before any answer byte is read (onSent: the idle round trip)', async () => {
+    const time = new VirtualTime();
+    const { socket, sent } = fakeSocket(enc('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc'));
+    const events: string[] = [];
+    const read = socket.read;
+    socket.read = (sink, ...rest) => {
+      events.push('read');
+      return read(sink, ...rest);
+    };
+    const client = new SocketHttpClient({ modem: fakeModem({ socket: () => socket }), clock: time.clockPort() });
+    await time.runFor(
+      client.request(
+        { method: 'GET', url: 'https://h/f' },
+        { onSent: () => events.push(`sent after ${sent.length} write(s)`), onHead: () => void events.push('head'), onData: () => undefined },
+      ),
+    );
+    assert.deepEqual(events.slice(0, 3), ['sent after 1 write(s)', 'read', 'head']);
+    assert.equal(events.filter((e) => e.startsWith('sent')).length, 1);
+  });
+
   it('rejects a 206 whose Content-Range does not start at the asked offset', async () => {
     const time = new VirtualTime();
     const { socket } = fakeSocket(enc('HTTP/1.1 206 Partial\r\nContent-Range: bytes 0-3/10\r\nContent-Length: 4\r\n\r\nabcd'));

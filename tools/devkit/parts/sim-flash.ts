@@ -61,10 +61,12 @@ export interface SimFlashOptions {
  * clocked).
  *
  * Block erases: Zephyr's spi_nor driver serves a flash_erase of an aligned 64 KiB range with one
- * block erase (tBE2), not sixteen sector erases. Here a run of back-to-back sector erases (no
- * read or program between) that completes an aligned 64 KiB block is timed as one block erase:
- * MCUboot's flash_area_erase calls (tools/devkit/parts/sim-mcuboot.ts) arrive as such runs, the agent's
- * one-sector erases between its writes never do. NOR semantics and power cuts stay per sector.
+ * block erase (tBE2), not sixteen sector erases. The agent asks for them through the port's
+ * `eraseBlocks(first, end)` (`eraseRange` here): every aligned 64 KiB block inside the range is
+ * one operation timed tBE2 (a power cut tears the whole block), the rest one sector erase each.
+ * MCUboot's flash_area_erase calls (tools/devkit/parts/sim-mcuboot.ts) arrive as runs of sector
+ * erases: a run of back-to-back sector erases (no read or program between) that completes an
+ * aligned 64 KiB block is timed as one block erase too.
  */
 export interface FlashTiming {
   /** Which figures these are (for reports). */
@@ -98,6 +100,8 @@ export interface FlashStats {
   rewrites: number;
   /** Device busy time the operations would take (see FlashTiming). */
   busyUs: number;
+  /** 64 KiB block erases asked for through eraseRange (each also counts in `erases`). */
+  blockErases: number;
 }
 
 /** The block erase of the part (W25Q64JV tBE2: 64 KiB). */
@@ -122,7 +126,7 @@ export class SimNorFlash {
   readonly writeAlign: number;
   readonly eraseValue: number;
   readonly bytes: Uint8Array;
-  readonly stats: FlashStats = { reads: 0, writes: 0, erases: 0, bytesWritten: 0, rewrites: 0, busyUs: 0 };
+  readonly stats: FlashStats = { reads: 0, writes: 0, erases: 0, bytesWritten: 0, rewrites: 0, busyUs: 0, blockErases: 0 };
   /**
    * Erases per sector since creation (a torn erase counts: the cells were stressed). NOR endurance
    * is per sector (W25Q64JV: 100k program/erase cycles), so wear is judged per sector, not in total.
@@ -268,6 +272,49 @@ export class SimNorFlash {
     this.#blockErase(sector);
   }
 
+  /**
+   * Erases sectors [first, end): every aligned 64 KiB block inside the range with one block erase
+   * (one operation, tBE2), the sectors outside such blocks one by one (the spi_nor driver's
+   * flash_erase). A power cut at a block erase tears the whole block: in 'prefix' mode it is
+   * erased up to a random byte, in 'random' mode every byte lies between old and erased.
+   */
+  eraseRange(first: number, end: number): void {
+    this.#alive();
+    const sectors = this.size / this.sectorSize;
+    if (!(first >= 0 && end <= sectors && first < end)) throw new OtaError('flash-error', `erase of sectors [${first}, ${end}) outside the device`);
+    const perBlock = BLOCK_ERASE_BYTES / this.sectorSize;
+    for (let sector = first; sector < end; ) {
+      if (sector % perBlock === 0 && sector + perBlock <= end) {
+        this.#eraseBlock64(sector, perBlock);
+        sector += perBlock;
+      } else {
+        this.eraseSector(sector);
+        sector++;
+      }
+    }
+  }
+
+  #eraseBlock64(sector: number, perBlock: number): void {
+    this.#alive();
+    const op = this.ops++;
+    for (let k = 0; k < perBlock; k++) this.sectorErases[sector + k]++;
+    const from = sector * this.sectorSize;
+    const to = from + perBlock * this.sectorSize;
+    this.#eraseRun.count = 0;
+    this.stats.erases++;
+    this.stats.blockErases++;
+    this.#busy(this.timing.blockEraseUs);
+    if (op === this.#cutAt) {
+      const random = rng(this.#seed * 7919 + op);
+      if (this.#tear === 'prefix') this.bytes.fill(this.eraseValue, from, from + (random() % (to - from)));
+      else for (let i = from; i < to; i++) this.bytes[i] |= random() & 0xff;
+      this.#persist(from, to);
+      this.#cut(op);
+    }
+    this.bytes.fill(this.eraseValue, from, to);
+    this.#persist(from, to);
+  }
+
   /** Times a run of sector erases that completes an aligned 64 KiB block as one block erase. */
   #blockErase(sector: number): void {
     const perBlock = BLOCK_ERASE_BYTES / this.sectorSize;
@@ -298,7 +345,10 @@ export class SimNorFlash {
     if (offset % this.sectorSize !== 0 || size % this.sectorSize !== 0 || offset + size > this.size) {
       throw new Error(`partition [0x${offset.toString(16)}, +0x${size.toString(16)}) is not sector-aligned inside the device`);
     }
-    const status: FlashStatus = { size, blockLength: this.sectorSize, writeAlign: this.writeAlign, eraseValue: this.eraseValue };
+    // The large erase is aligned on the device: a partition that does not start on a 64 KiB
+    // boundary has no aligned block of its own offsets (the port then erases sector by sector).
+    const large = offset % BLOCK_ERASE_BYTES === 0 && size >= BLOCK_ERASE_BYTES ? { largeBlockLength: BLOCK_ERASE_BYTES } : {};
+    const status: FlashStatus = { size, blockLength: this.sectorSize, writeAlign: this.writeAlign, eraseValue: this.eraseValue, ...large };
     const check = (at: number, length: number) => {
       if (at < 0 || length < 0 || at + length > size) throw new OtaError('flash-error', `access [${at}, +${length}) outside the ${size}-byte partition`);
     };
@@ -315,6 +365,12 @@ export class SimNorFlash {
       eraseBlock: (block) => {
         check(block * this.sectorSize, this.sectorSize);
         this.eraseSector(offset / this.sectorSize + block);
+      },
+      eraseBlocks: (first, end) => {
+        if (!(Number.isInteger(first) && Number.isInteger(end) && first < end)) throw new OtaError('flash-error', `erase of blocks [${first}, ${end})`);
+        check(first * this.sectorSize, (end - first) * this.sectorSize);
+        const base = offset / this.sectorSize;
+        this.eraseRange(base + first, base + end);
       },
       close: () => {},
     };

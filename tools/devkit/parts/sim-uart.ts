@@ -21,6 +21,9 @@
 import type { SerialEvents, SerialPort } from '../../../src/platform/serial.js';
 import type { VirtualTime } from './virtual-time.js';
 
+/** The device's RX FIFO when the board does not say (SimUartOptions.rxFifoBytes). */
+export const DEFAULT_RX_FIFO_BYTES = 4096;
+
 export interface SimUartOptions {
   /** Initial rate of both ends (SIM7600 factory default 115200, simcom-at.md §3.5). */
   baud?: number;
@@ -241,7 +244,7 @@ export class SimUart {
   ) {
     this.#deviceBaud = options.baud ?? 115_200;
     this.#modemBaud = this.#deviceBaud;
-    this.rxFifoBytes = options.rxFifoBytes ?? 4096;
+    this.rxFifoBytes = options.rxFifoBytes ?? DEFAULT_RX_FIFO_BYTES;
     this.txFifoBytes = options.txFifoBytes ?? 1024;
     const burst = options.burstBytes ?? 64;
     this.flowControl = options.flowControl ?? 'none';

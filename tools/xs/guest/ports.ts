@@ -31,6 +31,9 @@ export function remoteFlash(name: FlashName): FlashPort {
     eraseBlock(block) {
       hostCall('flash.erase', { name, block });
     },
+    eraseBlocks(first, end) {
+      hostCall('flash.eraseBlocks', { name, first, end });
+    },
     close() {},
   };
 }
