@@ -29,6 +29,13 @@ export interface Installer {
    * the stated size and the trailer; a no-op when there is nothing to do.
    */
   eraseAhead(): void;
+  /**
+   * The agent is idle (no deployment, no held image, the running image confirmed): erase the next
+   * unit of the secondary slot, so the next download programs erased flash without erasing in
+   * series with reception (src/slot/erased-ahead.ts). Returns whether more is left to erase; false
+   * when the slot is erased, when this installer is busy, or when it has no idle erase.
+   */
+  eraseIdle(): boolean;
   /** Next bytes of the image, in order. Throws an OtaError as soon as the image is known bad. */
   write(chunk: Uint8Array): Promise<void>;
   /** Bytes written to flash and read back so far (a resume point). */

@@ -312,6 +312,13 @@ export class UpdateAgent {
    * so that the failure is still delivered in this boot (a reset loses it; the store is broken).
    */
   #unsaved: View | undefined;
+  /**
+   * Between a poll that offered nothing (no deployment, no held image, the running image
+   * confirmed) and the next step: the secondary slot may be erased ahead (#eraseWhileIdle).
+   */
+  #idleSince: number | undefined;
+  /** The idle erase's timer chain is running. */
+  #erasing = false;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -348,6 +355,8 @@ export class UpdateAgent {
     // Boot and each state's work start as jobs (src/util/stack.ts): their call chains (SE,
     // installer, modem, backend) then begin at the job queue, not below run() and its caller.
     if (!this.#booted) await startAsJob(() => this.#boot());
+    // Whatever this step does (a poll may start a download), the slot is no longer the idle erase's.
+    this.#idleSince = undefined;
     const view = this.#unsaved ?? viewOf(this.journal.record);
     const now = this.#d.clock.now();
     if (view.state === 'download' && this.#notBefore !== undefined && this.#notBefore > now) {
@@ -557,8 +566,41 @@ export class UpdateAgent {
       );
     }
     const offer = poll.offer;
-    if (!offer) return this.#take('idle', { edge: 'nothing', sleepMs: this.#pollIntervalMs });
+    if (!offer) {
+      if (!held) this.#eraseWhileIdle();
+      return this.#take('idle', { edge: 'nothing', sleepMs: this.#pollIntervalMs });
+    }
     return this.#take('idle', this.#decide(offer, running, held));
+  }
+
+  /**
+   * Nothing to do until the next poll: erase the secondary slot ahead, one unit per timer tick
+   * (Installer.eraseIdle), so the next download does not erase in series with reception
+   * (issue 15; src/slot/erased-ahead.ts). Each unit blocks the MCU for one sector or block erase
+   * (W25Q64JV: 45 ms / 150 ms typical); the gap between units lets timers and URCs run. Stops at
+   * the next step, whatever it does; the slot writer then starts from what is already erased.
+   */
+  #eraseWhileIdle(): void {
+    this.#idleSince = this.#d.clock.now();
+    if (this.#erasing) return;
+    this.#erasing = true;
+    let units = 0;
+    const tick = (): void => {
+      let more = false;
+      if (!this.#stopped && this.#idleSince !== undefined) {
+        try {
+          more = this.#d.installer.eraseIdle();
+          units++;
+          if (!more && units > 1) this.#log('info', 'slot.erased-ahead', { steps: units });
+        } catch (error) {
+          // Not fatal: the next download erases as it goes. Not retried in this boot.
+          this.#log('warn', 'slot.erase-ahead-failed', { reason: reasonOf(error), detail: describeError(error) });
+        }
+      }
+      if (more) this.#d.clock.setTimeout(tick, IDLE_ERASE_GAP_MS);
+      else this.#erasing = false;
+    };
+    this.#d.clock.setTimeout(tick, IDLE_ERASE_GAP_MS);
   }
 
   /**
@@ -1205,6 +1247,9 @@ export class UpdateAgent {
 }
 
 /** The largest segment (one request) the agent asks for: a backend that cannot cancel gets one. */
+/** Between two units of the idle erase, ms: timers, the UART and the modem's URCs run in between. */
+const IDLE_ERASE_GAP_MS = 5;
+
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /**

@@ -16,6 +16,7 @@ import { TLV, TLV_PROT_INFO_MAGIC } from '../image/tlv.js';
 import { confirmPrimary, markPending, readSwapState } from '../slot/boot-state.js';
 import { readSlotImage, readSlotSummary } from '../slot/slot-reader.js';
 import { SlotWriter } from '../slot/slot-writer.js';
+import { ErasedAheadSlot } from '../slot/erased-ahead.js';
 import { bytesEqual, hex } from '../util/bytes.js';
 import { OtaError } from '../util/errors.js';
 import type { ImageInfo, Installer } from './installer.js';
@@ -68,13 +69,25 @@ export class SlotInstaller implements Installer {
     // Re-hash what an earlier attempt (or boot) left in flash below the resume point: the hash
     // state is not persisted, the flash contents are. A torn sector is at or above `start`.
     this.#feedFromFlash(start);
-    this.#writer = new SlotWriter({ flash: this.#o.secondary, trailerSize: this.#trailerSize, startOffset: start, eraseEnd: size });
+    // What the idle erase already erased (a fresh write only): read before the first write forgets it.
+    const secondary = this.#o.secondary;
+    const erasedBytes = start === 0 && secondary instanceof ErasedAheadSlot ? secondary.erasedBytes : 0;
+    this.#writer = new SlotWriter({ flash: secondary, trailerSize: this.#trailerSize, startOffset: start, eraseEnd: size, erasedBytes });
     this.#writer.begin();
     return start;
   }
 
   eraseAhead(): void {
     if (!this.#sealed) this.#writer?.eraseAhead();
+  }
+
+  eraseIdle(): boolean {
+    // Only a secondary slot wrapped for it, and never while this boot has a download under way
+    // (a writer) or sealed bytes (a verified or held image) in the slot.
+    const secondary = this.#o.secondary;
+    if (!(secondary instanceof ErasedAheadSlot) || this.#writer || this.#sealed) return false;
+    if (!this.runningConfirmed()) return false;
+    return secondary.eraseStep();
   }
 
   seal(): number {

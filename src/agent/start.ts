@@ -22,6 +22,7 @@ import { resolveConfig, type AgentConfig, type SettingsInput } from './config.js
 import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
 import { DeltaInstaller } from '../delta/delta-installer.js';
+import { ErasedAheadSlot } from '../slot/erased-ahead.js';
 import { UpdateHistory } from './history.js';
 import { HistoryRecorder, HistoryReportingBackend } from './history-report.js';
 import { agentTlsControlConnector, type AgentTlsSettings } from '../tls/control-channel.js';
@@ -94,7 +95,10 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   });
   const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
   const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyId: config.keyId });
-  const installer = new SlotInstaller({ primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, verifier, trailerSize: config.trailerSize });
+  // Every write of the secondary slot goes through this wrapper: it erases the slot ahead between
+  // polls and knows what is still erased (src/slot/erased-ahead.ts).
+  const secondary = new ErasedAheadSlot(platform.secondarySlot, platform.keyValue);
+  const installer = new SlotInstaller({ primary: platform.primarySlot, secondary, digest: platform.digest, verifier, trailerSize: config.trailerSize });
   const slot = platform.secondarySlot.status();
   // Update history (docs/history.md): every attempt's end recorded, and delivered with the final report.
   const history = new UpdateHistory(platform.keyValue);
@@ -107,7 +111,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     slots: { primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, trailerSize: config.trailerSize },
   });
   // Delta updates (src/delta): stages and decodes an offered delta, else passes through to `installer`.
-  const delta = new DeltaInstaller({ inner: installer, primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, keyValue: platform.keyValue, trailerSize: config.trailerSize, log: platform.log });
+  const delta = new DeltaInstaller({ inner: installer, primary: platform.primarySlot, secondary, digest: platform.digest, keyValue: platform.keyValue, trailerSize: config.trailerSize, log: platform.log });
   const agent = new UpdateAgent({
     config,
     backend,

@@ -135,6 +135,11 @@ export class DeltaInstaller implements Installer, DeltaHook {
     return start;
   }
 
+  eraseIdle(): boolean {
+    // A staged delta occupies the slot's top from its first write on; until then the slot is the inner's.
+    return !this.#writer && !this.#sealed && this.#inner.eraseIdle();
+  }
+
   eraseAhead(): void {
     if (!this.#plan) this.#inner.eraseAhead();
     else if (!this.#sealed) this.#writer?.eraseAhead();

@@ -50,6 +50,13 @@ export interface SlotWriterOptions {
    * trailer's first sector. A write past it still erases its own sector just before it.
    */
   eraseEnd?: number;
+  /**
+   * Bytes from the slot start known to read as erased (the idle erase's prefix,
+   * src/slot/erased-ahead.ts): a fresh write (startOffset 0) does not erase them again, and skips
+   * the trailer erase when they cover the whole slot. Ignored on a resume: after a reset nothing
+   * at or above the resume point is trusted.
+   */
+  erasedBytes?: number;
 }
 
 /**
@@ -76,6 +83,8 @@ export class SlotWriter {
   /** Sectors erased by this writer, as [first, next) plus the trailer sector set. */
   #erasedUpTo: number;
   #trailerErasedFrom = Infinity;
+  /** The trailer's sectors are inside the known-erased prefix (the whole slot was erased ahead). */
+  readonly #trailerKnownErased: boolean;
   /** Large erase unit in bytes (0: sectors only) and the bound of erases ahead of the data. */
   readonly #large: number;
   readonly #eraseEnd: number;
@@ -108,6 +117,9 @@ export class SlotWriter {
     const end = options.eraseEnd ?? trailerSector;
     if (!(end >= 0)) throw new OtaError('invalid-argument', `erase bound ${end}`);
     this.#eraseEnd = Math.min(trailerSector, Math.ceil(end / s.blockLength) * s.blockLength);
+    const erased = start === 0 ? Math.min(s.size, Math.max(0, options.erasedBytes ?? 0)) : 0;
+    this.#erasedUpTo = Math.max(start, Math.min(trailerSector, erased - (erased % s.blockLength)));
+    this.#trailerKnownErased = erased >= s.size;
   }
 
   /** Bytes of image the slot can hold (slot size minus trailer). */
@@ -138,7 +150,7 @@ export class SlotWriter {
     const { blockLength, size } = this.#status;
     const first = this.#limit - (this.#limit % blockLength);
     if (first >= this.#startOffset) {
-      for (let at = first; at < size; at += blockLength) this.#erase(at / blockLength);
+      if (!this.#trailerKnownErased) for (let at = first; at < size; at += blockLength) this.#erase(at / blockLength);
       this.#trailerErasedFrom = first;
     }
   }

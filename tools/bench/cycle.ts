@@ -14,6 +14,16 @@ import type { Model } from './rig.js';
 export const MODEMS: Model[] = ['sim7080', 'sim7600'];
 export const BAUDS = [115_200, 921_600];
 export const TIMINGS: FlashTimingName[] = ['typical', 'worst'];
+/**
+ * How the update meets the device: `cold`, assigned before power-on (the first poll takes it, the
+ * slot writer erases as it receives); `idle`, assigned IDLE_OFFER_AFTER_S after power-on, so the
+ * device polled, found nothing and erased its secondary slot ahead first (src/slot/erased-ahead.ts),
+ * as a fleet device in the field meets an update.
+ */
+export type CycleStart = 'cold' | 'idle';
+export const STARTS: CycleStart[] = ['cold', 'idle'];
+/** After the first empty poll (~24 s) and long enough for the worst-case idle erase of the slot (20 x 2 s). */
+export const IDLE_OFFER_AFTER_S = 60;
 
 /** Slots of the bench's update layout (a 1 MiB image does not fit the default 0x60000). */
 export const CYCLE_SLOT_SIZE = 0x140000;
@@ -48,19 +58,27 @@ export function flashLimit(model: Model, baud: number, t: FlashTiming, rxFifoByt
   return Math.min(1, T / Math.max(busy, T + loss));
 }
 
+/**
+ * The same limit when the slot was erased ahead: only page programs block the MCU (tPP per 256
+ * bytes, shorter than the RX FIFO lasts), so limit = min(1, 256 B / tPP / bottleneck).
+ */
+export function flashLimitErased(model: Model, baud: number, t: FlashTiming): number {
+  return Math.min(1, 256 / (t.programUsPer256 / 1e6) / bottleneckBps(model, baud));
+}
+
 const cache = new Map<string, Promise<UpdateRun>>();
 let image: Uint8Array | undefined;
 
 /** The whole update of a 1 MiB image with default settings (cached per configuration). */
-export function cycleRun(model: Model, baud: number, timing: FlashTimingName, size = 1 << 20): Promise<UpdateRun> {
-  const key = `${model}@${baud}/${timing}/${size}`;
+export function cycleRun(model: Model, baud: number, timing: FlashTimingName, size = 1 << 20, start: CycleStart = 'cold'): Promise<UpdateRun> {
+  const key = `${model}@${baud}/${timing}/${size}/${start}`;
   let run = cache.get(key);
   if (!run) {
     if (!image || image.length !== size) image = benchImage(size);
     const img = image;
     // A run that does not end 'running' is still reported (its outcome is a column): SIM7600
     // updates revert on the dev kit until issue 12 item 4 (the health check) is fixed.
-    run = runBenchUpdate({ image: img, layout: slotLayout(CYCLE_SLOT_SIZE), modem: model, baud, flashTiming: timing });
+    run = runBenchUpdate({ image: img, layout: slotLayout(CYCLE_SLOT_SIZE), modem: model, baud, flashTiming: timing, offerAfterS: start === 'idle' ? IDLE_OFFER_AFTER_S : undefined });
     cache.set(key, run);
   }
   return run;

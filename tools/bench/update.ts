@@ -58,6 +58,8 @@ export async function runBenchUpdate(options: {
   flashTiming?: FlashTimingName;
   /** The board's modem UART wiring (default the dev kit's 'rts-cts'). */
   flowControl?: 'rts-cts' | 'none';
+  /** hawkBit assigns the update this long after power-on (the device idles first; DevkitOptions.offerAfterS). */
+  offerAfterS?: number;
 }): Promise<UpdateRun> {
   const layout = options.layout ?? DEVKIT_LAYOUT;
   const keyPem = readFileSync(SIGNING_KEY_FILE, 'utf8');
@@ -72,6 +74,7 @@ export async function runBenchUpdate(options: {
     policy: options.policy,
     flashTiming: options.flashTiming,
     flowControl: options.flowControl,
+    offerAfterS: options.offerAfterS,
     seed: 1,
   });
   return { summary, layout };

@@ -171,6 +171,12 @@ export interface DevkitOptions {
    */
   delta?: { bytes: Uint8Array; from?: Uint8Array };
   /**
+   * hawkBit: the update is assigned this many virtual seconds after power-on, not before the
+   * first poll: the device polls, finds nothing and idles first (it erases its secondary slot
+   * ahead meanwhile, src/slot/erased-ahead.ts), as a fleet device meets an update.
+   */
+  offerAfterS?: number;
+  /**
    * Run until the agent has reported this many deployments (default 1): a test that offers a
    * second deployment after the first (download only, then install) waits for 2.
    */
@@ -326,7 +332,16 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   let prepared: PreparedBackend;
   try {
     const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
-    prepared = await prepareBackend(backend, { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, delta, agentTls: options.agentTls });
+    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, delta, agentTls: options.agentTls };
+    if (options.offerAfterS !== undefined) {
+      // The device boots into an idle fleet: its polls find nothing until the operator assigns
+      // the update (hawkBit: the action is created then), as a device in the field meets one.
+      if (backend !== 'hawkbit') throw new Error(`offerAfterS: only hawkBit (backend ${backend})`);
+      prepared = { backendUrl: server.url };
+      time.after(options.offerAfterS * 1000, () => prepareBackend(backend, setup));
+    } else {
+      prepared = await prepareBackend(backend, setup);
+    }
   } catch (error) {
     await server.close();
     throw error;

@@ -129,6 +129,14 @@ export class FakeInstaller implements Installer {
   eraseAhead(): void {
     this.idleCalls++;
   }
+  /** Idle erase units the machine asked for between polls; `idleEraseUnits` of them are left. */
+  idleEraseCalls = 0;
+  idleEraseUnits = 0;
+  eraseIdle(): boolean {
+    this.idleEraseCalls++;
+    if (this.idleEraseUnits > 0) this.idleEraseUnits--;
+    return this.idleEraseUnits > 0;
+  }
   seal(): number {
     if (!this.#writing) throw new OtaError('bad-state', 'seal before resume');
     this.#writing = false;

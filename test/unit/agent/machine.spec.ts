@@ -65,6 +65,46 @@ describe('agent state machine', () => {
     assert.equal(s.installer.idleCalls, 2);
   });
 
+  it('between polls that offer nothing, erases the secondary slot ahead unit by unit until it is done', async () => {
+    const s = setup();
+    s.backend.offer = undefined;
+    s.installer.idleEraseUnits = 6;
+    const agent = s.make();
+    const r = await s.time.runFor(agent.step());
+    assert.equal(r.state, 'idle');
+    assert.equal(s.installer.idleEraseCalls, 0, 'not inside the step: on timers after it');
+    await s.time.advance(1000);
+    assert.equal(s.installer.idleEraseCalls, 6);
+    assert.ok(s.logs.includes('slot.erased-ahead'));
+    await s.time.advance(1000);
+    assert.equal(s.installer.idleEraseCalls, 6, 'nothing after the installer said it is done');
+  });
+
+  it('the idle erase stops when the next step starts, and never runs with an offer, a held image or an unconfirmed image', async () => {
+    const s = setup();
+    s.backend.offer = undefined;
+    s.installer.idleEraseUnits = 1000;
+    const agent = s.make();
+    await s.time.runFor(agent.step());
+    await s.time.advance(20);
+    const early = s.installer.idleEraseCalls;
+    assert.ok(early > 0 && early < 10, `a few units in 20 ms (${early})`);
+    s.backend.offer = new FakeBackend({}).offer;
+    const next = agent.step();
+    await s.time.runFor(next);
+    await s.time.advance(5000);
+    assert.equal(s.installer.idleEraseCalls, early, 'a step that takes an offer ends the idle erase');
+    assert.ok(!s.logs.includes('slot.erased-ahead'));
+
+    const unconfirmed = setup();
+    unconfirmed.backend.offer = undefined;
+    unconfirmed.installer.idleEraseUnits = 10;
+    unconfirmed.installer.confirmed = false;
+    await unconfirmed.time.runFor(unconfirmed.make().step());
+    await unconfirmed.time.advance(1000);
+    assert.equal(unconfirmed.installer.idleEraseCalls, 0, 'an image on trial keeps the slot MCUboot reverts from');
+  });
+
   it('a noise line mid-body (at-garbled) resumes from the flushed sector, as a link loss does', async () => {
     const s = setup();
     s.http.dropAt = [9000];
@@ -537,6 +577,11 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     const idle = journalOf(s);
     assert.equal(idle.state, 'idle');
     assert.deepEqual(idle.held, { actionId: '7', size: ARTIFACT.length, sha256: Buffer.from(SHA).toString('hex') });
+    // Polls that offer nothing meanwhile never erase the held image.
+    s.installer.idleEraseUnits = 10;
+    await s.time.runFor(s.make().step());
+    await s.time.advance(1000);
+    assert.equal(s.installer.idleEraseCalls, 0, 'a held image is not erased ahead');
     const served = s.http.bytesServed;
     const finishes = s.installer.finishes;
     // The server later offers the same artifact (a new action) for installation.
