@@ -118,6 +118,16 @@ describe('device bundles: the optional parts (delta, agent TLS) are in a bundle 
     });
   }
 
+  it('the settings schema carries no descriptions: what a setting means is a comment in src/agent/config.ts, not flash', () => {
+    const config = readFileSync(path.join(repoRoot, 'src', 'agent', 'config.ts'), 'utf8');
+    assert.match(config, /\/\*\* Update backend protocol: Eclipse hawkBit DDI/);
+    for (const bundle of ['hawkbit', 'all']) {
+      const text = bundleText(bundle);
+      assert.match(text, /otaBackend: \{/, `dist/xs-ota-${bundle}.js has no schema`);
+      assert.doesNotMatch(text, /\bmeaning:/, `dist/xs-ota-${bundle}.js carries setting descriptions`);
+    }
+  });
+
   it('iotconnect without agent TLS: asking for it is config-invalid naming the build option; with -tls it is built', async () => {
     const bare = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'xs-ota-iotconnect.js')).href)) as typeof Agent;
     assert.throws(
