@@ -6,15 +6,17 @@
  * (xsl's mc.xs.c counted at 32-bit sizes, LinkedImage), plus the .xsb bytecode of its modules.
  *
  *   node build/tools/moddable/footprint.js [--target pico_plus2] [hawkbit hawkbit-delta all ...]
+ *   node build/tools/moddable/footprint.js --modules hawkbit   (each module's own .xsb, largest first)
  *   (npm run footprint -- ...; needs $MODDABLE with its Linux tools built)
  *
  * Prints one JSON object. Deterministic: the same tree and SDK give the same bytes.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { hostBuild, linkedImage, type HostBuildResult, type LinkedImage } from './host-build.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hostBuild, linkedImage, sdkToolDir, type HostBuildResult, type LinkedImage } from './host-build.js';
 
 export interface BundleFootprint {
   /** The bundle measured: dist/xs-ota-<bundle>.js. */
@@ -96,9 +98,54 @@ export function measureFootprint(options: { moddable: string; target: string; bu
   return { target: options.target, baseline, bundles };
 }
 
-function main(argv: string[]): void {
+export interface ModuleXsb {
+  /** The module as rollup put it in the bundle (build/src/...). */
+  readonly module: string;
+  /** Its .xsb compiled on its own by the SDK's xsc (release, as mcconfig runs it: -e -r name). */
+  readonly xsb: number;
+}
+
+/**
+ * Where a bundle's bytecode comes from: every build/src module rollup puts in
+ * dist/xs-ota-<bundle>.js, compiled on its own with xsc, largest first. The sum is above the
+ * bundle's .xsb (each module has its own import and export frame); the order is what to cut.
+ */
+export async function moduleXsb(options: { moddable: string; bundle: string; workDir?: string }): Promise<ModuleXsb[]> {
+  bundleOptions(options.bundle);
+  const { rollup } = await import('rollup');
+  const file = `dist/xs-ota-${options.bundle}.js`;
+  // rollup.config.mjs resolves build/ from the working directory.
+  const cwd = process.cwd();
+  process.chdir(repoRoot);
+  try {
+    const configs = (await import(pathToFileURL(path.join(repoRoot, 'rollup.config.mjs')).href)).default as { output: { file: string } | { file: string }[] }[];
+    const config = configs.find((c) => (Array.isArray(c.output) ? c.output : [c.output]).some((o) => o.file === file));
+    if (!config) throw new Error(`rollup.config.mjs writes no ${file}`);
+    const build = await rollup({ ...(config as object), onwarn: () => undefined });
+    const { output } = await build.generate({ format: 'es' });
+    const modules = Object.keys(output[0].modules).filter((id) => id.startsWith(path.join(repoRoot, 'build', 'src') + path.sep));
+    const work = options.workDir ?? mkdtempSync(path.join(tmpdir(), 'xs-ota-module-xsb-'));
+    const out: ModuleXsb[] = [];
+    for (const [i, id] of modules.entries()) {
+      const name = `m${i}`;
+      const xsc = spawnSync(path.join(sdkToolDir(options.moddable), 'xsc'), [id, '-e', '-o', work, '-r', name], { encoding: 'utf8' });
+      if (xsc.status !== 0) throw new Error(`xsc ${id}: ${xsc.stdout}${xsc.stderr}`);
+      out.push({ module: path.relative(repoRoot, id), xsb: statSync(path.join(work, `${name}.xsb`)).size });
+    }
+    if (options.workDir === undefined) rmSync(work, { recursive: true, force: true });
+    return out.sort((a, b) => b.xsb - a.xsb);
+  } finally {
+    process.chdir(cwd);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
   const moddable = process.env.MODDABLE;
   if (!moddable) throw new Error('set MODDABLE to a Moddable SDK checkout with its Linux tools built (docs/device-build.md)');
+  if (argv[0] === '--modules') {
+    for (const bundle of argv.slice(1)) process.stdout.write(`${JSON.stringify({ bundle, modules: await moduleXsb({ moddable, bundle }) }, null, 2)}\n`);
+    return;
+  }
   let target = 'pico_plus2';
   const bundles: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -109,4 +156,4 @@ function main(argv: string[]): void {
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main(process.argv.slice(2));
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));
