@@ -1,9 +1,13 @@
 // Bundles the tsc output (build/) for the XS engine.
-//  - dist/xs-ota.mjs: the agent as one ES module with every backend, what Node and the XS tests
-//    load; dist/xs-ota-all.js: the same bytes, for an all-backends mcconfig build (OTA_BACKEND=all).
-//  - dist/xs-ota-<backend>.js: the device bundles, one backend each (hawkbit, iotconnect,
-//    manifest), chosen at build time by manifest.json (build.OTA_BACKEND): the other backends'
-//    modules are not in the bundle at all, so a hawkBit build carries no MQTT or IoTConnect code.
+//  - dist/xs-ota.mjs: the agent as one ES module with every backend and every optional part, what
+//    Node and the XS tests load; dist/xs-ota-all.js: the same bytes, for an all-backends mcconfig
+//    build (OTA_BACKEND=all).
+//  - dist/xs-ota-<backend><options>.js: the device bundles, one backend each (hawkbit,
+//    iotconnect, manifest), chosen at build time by manifest.json (build.OTA_BACKEND): the other
+//    backends' modules are not in the bundle at all, so a hawkBit build carries no MQTT or
+//    IoTConnect code. <options> (build.OTA_OPTIONS) names the optional parts it also carries:
+//    '' none (the modem's TLS, full images only), '-delta' delta updates (src/delta), '-tls' TLS
+//    in the agent (src/tls), '-tls-delta' both. A part left out is not in the bundle at all.
 //  - dist/<bundle>.d.ts beside every .js bundle: mcconfig's TypeScript pass resolves module
 //    "xs-ota" to the bundle's path without extension and needs its declarations there; they
 //    re-export the agent's declarations (dist/types/src, npm run build:types).
@@ -71,6 +75,31 @@ function onlyBackend(kept) {
   };
 }
 
+/**
+ * The optional parts of a device bundle: each is reached from the rest of the agent only through
+ * one module (src/agent/start.ts imports it), which a bundle without the part resolves to the
+ * sibling `.absent.js` module instead (same exports and types, no code of the part).
+ */
+const PARTS = {
+  delta: path.resolve('build/src/agent/delta-part.js'),
+  tls: path.resolve('build/src/agent/agent-tls-part.js'),
+};
+/** OTA_OPTIONS suffix -> the parts it carries. */
+const OPTIONS = { '': [], '-delta': ['delta'], '-tls': ['tls'], '-tls-delta': ['tls', 'delta'] };
+
+function onlyParts(carried) {
+  const absent = Object.keys(PARTS).filter((part) => !carried.includes(part));
+  return {
+    name: 'xs-ota-only-parts',
+    resolveId(source, importer) {
+      if (!importer || !source.startsWith('.')) return null;
+      const resolved = path.resolve(path.dirname(importer), source);
+      const part = absent.find((p) => PARTS[p] === resolved);
+      return part === undefined ? null : resolved.replace(/\.js$/, '.absent.js');
+    },
+  };
+}
+
 /** Writes <bundle>.d.ts beside each output file: the bundle's types, for mcconfig's tsc. */
 function declarationsBeside() {
   return {
@@ -101,12 +130,12 @@ export default [
       { file: 'dist/xs-ota-all.js', format: 'es', sourcemap: false },
     ],
   },
-  ...Object.keys(BACKENDS).map((kind) => ({
+  ...Object.keys(BACKENDS).flatMap((kind) => Object.entries(OPTIONS).map(([suffix, parts]) => ({
     ...common,
     input: 'build/src/index.js',
-    plugins: [onlyBackend(kind), declarationsBeside()],
-    output: { file: `dist/xs-ota-${kind}.js`, format: 'es', sourcemap: false },
-  })),
+    plugins: [onlyBackend(kind), onlyParts(parts), declarationsBeside()],
+    output: { file: `dist/xs-ota-${kind}${suffix}.js`, format: 'es', sourcemap: false },
+  }))),
   ...[...findGuests('build/test'), ...findGuests('build/tools')].map((input) => ({
     ...common,
     input,

@@ -21,7 +21,6 @@ export interface IntSpec {
   readonly default: number;
   readonly min: number;
   readonly max: number;
-  readonly meaning: string;
 }
 
 export interface TextSpec {
@@ -35,14 +34,12 @@ export interface TextSpec {
   readonly required: boolean;
   /** A check of the whole value beyond its characters (e.g. a list of origins): what is wrong, or undefined. */
   readonly check?: (value: string) => string | undefined;
-  readonly meaning: string;
 }
 
 export interface ChoiceSpec {
   readonly type: 'choice';
   readonly default: string;
   readonly choices: readonly string[];
-  readonly meaning: string;
 }
 
 export type ConfigSpec = IntSpec | TextSpec | ChoiceSpec;
@@ -78,18 +75,20 @@ function checkOriginList(value: string): string | undefined {
 
 /**
  * Every `config` key of the manifest that xs-ota reads, keyed by its manifest name: its type,
- * default, range and meaning. manifest.json's `config` holds exactly these, with these defaults;
+ * default and range; what it means is the comment above it (a comment, not a string: no code
+ * reads it, and a string would be carried in the preloaded flash). manifest.json's `config` holds exactly these, with these defaults;
  * docs/device-build.md renders the same table. readSetting below is its one check: resolveConfig
  * applies it to every setting the agent takes (under the setting's name, `settingName`),
  * modules/ota-config.ts to the hardware settings (HARDWARE_KEYS) only.
  */
 export const CONFIG_SCHEMA = {
+  /** Update backend protocol: Eclipse hawkBit DDI, Avnet IoTConnect, or a static manifest file. */
   otaBackend: {
     type: 'choice',
     default: 'hawkbit',
     choices: ['hawkbit', 'iotconnect', 'manifest'],
-    meaning: 'Update backend protocol: Eclipse hawkBit DDI, Avnet IoTConnect, or a static manifest file.',
   },
+  /** Backend base URL, https:// (http:// only for a lab server). No default: the build must set it. */
   otaUrl: {
     type: 'text',
     default: '',
@@ -97,200 +96,228 @@ export const CONFIG_SCHEMA = {
     charset: PRINTABLE,
     required: true,
     check: checkHttpUrl,
-    meaning: 'Backend base URL, https:// (http:// only for a lab server). No default: the build must set it.',
   },
+  /** hawkBit tenant (DEFAULT on a stock server); IoTConnect company id. */
   otaTenant: {
     type: 'text',
     default: 'DEFAULT',
     maxLength: 64,
     charset: LABEL,
     required: true,
-    meaning: 'hawkBit tenant (DEFAULT on a stock server); IoTConnect company id.',
   },
+  /** Device id at the backend. Empty: the key-value secret deviceId, else the modem IMEI. */
   otaDeviceId: {
     type: 'text',
     default: '',
     maxLength: 64,
     charset: ID,
     required: false,
-    meaning: 'Device id at the backend. Empty: the key-value secret deviceId, else the modem IMEI.',
   },
+  /** APN of the PDP context. Empty: the network assigns it. */
   otaApn: {
     type: 'text',
     default: '',
     maxLength: 100, // 3GPP TS 23.003 9.1: an APN is at most 100 octets
     charset: LABEL,
     required: false,
-    meaning: 'APN of the PDP context. Empty: the network assigns it.',
   },
+  /** CA certificate file name in the modem's file system, used to verify the HTTPS server. */
   otaCaCert: {
     type: 'text',
     default: 'ca.pem',
     maxLength: 64,
     charset: LABEL,
     required: true,
-    meaning: "CA certificate file name in the modem's file system, used to verify the HTTPS server.",
   },
+  /** Fitted SIMCom modem: SIM7080G (Cat-M/NB-IoT) or SIM7600 (Cat-1/Cat-4). */
   otaModem: {
     type: 'choice',
     default: 'sim7080',
     choices: ['sim7080', 'sim7600'],
-    meaning: 'Fitted SIMCom modem: SIM7080G (Cat-M/NB-IoT) or SIM7600 (Cat-1/Cat-4).',
   },
+  /**
+   * Modem UART flow control: rts-cts only where RTS/CTS are wired and the UART binding runs them
+   * (the stock Moddable Zephyr binding does not); the agent then takes socket data pushed by the
+   * modem.
+   */
   otaUartFlowControl: {
     type: 'choice',
     default: 'none',
     choices: ['none', 'rts-cts'],
-    meaning: 'Modem UART flow control: rts-cts only where RTS/CTS are wired and the UART binding runs them (the stock Moddable Zephyr binding does not); the agent then takes socket data pushed by the modem.',
   },
+  /** IoTConnect environment name (otaBackend iotconnect; otaTenant holds the CPID). */
   otaIotcEnv: {
     type: 'text',
     default: '',
     maxLength: 64,
     charset: LABEL,
     required: false,
-    meaning: 'IoTConnect environment name (otaBackend iotconnect; otaTenant holds the CPID).',
   },
+  /** A5000 object id of the ECDSA P-256 update-signing public key. */
   otaKeyId: {
     type: 'int',
     default: 0x7b000201,
     min: 0x00000001,
     max: 0x7ffeffff, // 0x7FFF0000..0x7FFFFFFF is reserved for the SE05x applet
-    meaning: 'A5000 object id of the ECDSA P-256 update-signing public key.',
   },
+  /** Seconds between polls when the backend does not say. Shorter costs data and battery. */
   otaPollIntervalS: {
     type: 'int',
     default: 3600,
     min: 60,
     max: 7 * 24 * 3600,
-    meaning: 'Seconds between polls when the backend does not say. Shorter costs data and battery.',
   },
+  /**
+   * Seconds a new image has to pass its health check; unconfirmed, MCUboot reverts at the next
+   * reset.
+   */
   otaHealthDeadlineS: {
     type: 'int',
     default: 300,
     min: 30,
     max: 3600,
-    meaning: 'Seconds a new image has to pass its health check; unconfirmed, MCUboot reverts at the next reset.',
   },
+  /** Devicetree `label` property of the MCUboot primary slot (node slot0_partition). */
   otaPrimaryLabel: {
     type: 'text',
     default: 'image-0',
     maxLength: 31,
     charset: LABEL,
     required: true,
-    meaning: 'Devicetree `label` property of the MCUboot primary slot (node slot0_partition).',
   },
+  /** Devicetree `label` property of the MCUboot secondary slot (node slot1_partition). */
   otaSecondaryLabel: {
     type: 'text',
     default: 'image-1',
     maxLength: 31,
     charset: LABEL,
     required: true,
-    meaning: 'Devicetree `label` property of the MCUboot secondary slot (node slot1_partition).',
   },
+  /**
+   * Bytes the slots' flash erases in one operation at an aligned offset, faster than its sectors one
+   * by one (a SPI NOR driver's 64 KiB block erase: 65536); the slot writer then erases such blocks
+   * where the image needs them. 0: sector by sector. Both slots must start on a multiple of it.
+   */
   otaFlashBlockErase: {
     type: 'int',
     default: 0,
     min: 0,
     max: 65536,
-    meaning:
-      "Bytes the slots' flash erases in one operation at an aligned offset, faster than its sectors one by one (a SPI NOR driver's 64 KiB block erase: 65536); the slot writer then erases such blocks where the image needs them. 0: sector by sector. Both slots must start on a multiple of it.",
   },
+  /** Devicetree label of the UART wired to the modem. */
   otaModemUart: {
     type: 'text',
     default: 'uart1',
     maxLength: 31,
     charset: LABEL,
     required: true,
-    meaning: 'Devicetree label of the UART wired to the modem.',
   },
+  /** Modem UART rate at start-up (SIMCom default 115200). */
   otaModemBaud: {
     type: 'int',
     default: 115200,
     min: 9600,
     max: 921600,
-    meaning: 'Modem UART rate at start-up (SIMCom default 115200).',
   },
+  /** Devicetree label of the I2C controller wired to the A5000 (address 0x48). */
   otaSeI2c: {
     type: 'text',
     default: 'i2c0',
     maxLength: 31,
     charset: LABEL,
     required: true,
-    meaning: 'Devicetree label of the I2C controller wired to the A5000 (address 0x48).',
   },
+  /** A5000 I2C clock in Hz (100 kHz standard, 400 kHz fast, 1 MHz fast-plus). */
   otaSeI2cHz: {
     type: 'int',
     default: 400000,
     min: 100000,
     max: 1000000,
-    meaning: 'A5000 I2C clock in Hz (100 kHz standard, 400 kHz fast, 1 MHz fast-plus).',
   },
+  /** Devicetree label of the GPIO controller driving the modem PWRKEY. Empty: not wired. */
   otaPwrkeyPort: {
     type: 'text',
     default: '',
     maxLength: 31,
     charset: LABEL,
     required: false,
-    meaning: 'Devicetree label of the GPIO controller driving the modem PWRKEY. Empty: not wired.',
   },
+  /** Pin number of PWRKEY on that controller (1 at the MCU pin presses the key). */
   otaPwrkeyPin: {
     type: 'int',
     default: 0,
     min: 0,
     max: 31,
-    meaning: 'Pin number of PWRKEY on that controller (1 at the MCU pin presses the key).',
   },
   // ── backend policy (issue 13; docs/update-server.md, docs/iotconnect.md) ──
+  /**
+   * hawkBit Authorization scheme, and which secret is sent: TargetToken (per device, secret
+   * authToken) or GatewayToken (tenant-wide, secret gatewayToken).
+   */
   otaTokenScheme: {
     type: 'choice',
     default: 'TargetToken',
     choices: ['TargetToken', 'GatewayToken'],
-    meaning: 'hawkBit Authorization scheme, and which secret is sent: TargetToken (per device, secret authToken) or GatewayToken (tenant-wide, secret gatewayToken).',
   },
+  /** File name pattern of this device's image (`*` any run), hawkBit and IoTConnect. */
   otaArtifactPattern: {
     type: 'text',
     default: '*.bin',
     maxLength: 128,
     charset: PRINTABLE,
     required: true,
-    meaning: "File name pattern of this device's image (`*` any run), hawkBit and IoTConnect.",
   },
+  /**
+   * hawkBit chunk `part` of this device's image (e.g. bApp). Empty: any part, the image header
+   * chooses.
+   */
   otaModulePart: {
     type: 'text',
     default: '',
     maxLength: 64,
     charset: LABEL,
     required: false,
-    meaning: "hawkBit chunk `part` of this device's image (e.g. bApp). Empty: any part, the image header chooses.",
   },
+  /**
+   * hawkBit confirmationBase (user consent): true confirms without the application hook; false asks
+   * it (no hook: denied).
+   */
   otaAutoConfirm: {
     type: 'choice',
     default: 'true',
     choices: ['true', 'false'],
-    meaning: 'hawkBit confirmationBase (user consent): true confirms without the application hook; false asks it (no hook: denied).',
   },
+  /**
+   * Largest JSON body taken from a backend, bytes (one buffer of this size); a larger one is a
+   * reported failure.
+   */
   otaBodyMax: {
     type: 'int',
     default: 32 * 1024,
     min: 1024,
     max: 256 * 1024,
-    meaning: 'Largest JSON body taken from a backend, bytes (one buffer of this size); a larger one is a reported failure.',
   },
+  /**
+   * Longest URL a backend or a redirect may hand the agent, characters (pre-signed links run to 1.3
+   * KiB).
+   */
   otaUrlMax: {
     type: 'int',
     default: 2048,
     min: 256,
     max: 3072, // the socket client's request head
-    meaning: 'Longest URL a backend or a redirect may hand the agent, characters (pre-signed links run to 1.3 KiB).',
   },
+  /** HTTP redirects (301/302/303/307/308) followed per request; 0: none. */
   otaMaxRedirects: {
     type: 'int',
     default: 5,
     min: 0,
     max: 10,
-    meaning: 'HTTP redirects (301/302/303/307/308) followed per request; 0: none.',
   },
+  /**
+   * Comma-separated origins (https://host[:port]) that may receive the token after a redirect to
+   * them. Empty: same origin only.
+   */
   otaRedirectCredentialOrigins: {
     type: 'text',
     default: '',
@@ -298,33 +325,44 @@ export const CONFIG_SCHEMA = {
     charset: PRINTABLE,
     required: false,
     check: checkOriginList,
-    meaning: 'Comma-separated origins (https://host[:port]) that may receive the token after a redirect to them. Empty: same origin only.',
   },
+  /**
+   * IoTConnect discovery `pf` (the global discovery host needs aws or az); empty: left out (a
+   * platform-specific discovery host).
+   */
   otaIotcPlatform: {
     type: 'choice',
     default: 'aws',
     choices: ['aws', 'az', ''],
-    meaning: 'IoTConnect discovery `pf` (the global discovery host needs aws or az); empty: left out (a platform-specific discovery host).',
   },
+  /**
+   * IoTConnect template hardware version matched against a command's `hw` (trimmed, any case).
+   * Empty: `hw` not checked, the image header decides.
+   */
   otaIotcHardwareVersion: {
     type: 'text',
     default: '',
     maxLength: 32,
     charset: LABEL,
     required: false,
-    meaning: "IoTConnect template hardware version matched against a command's `hw` (trimmed, any case). Empty: `hw` not checked, the image header decides.",
   },
+  /**
+   * IoTConnect MQTT session: kept open between polls with keep-alive (as the SDKs), or per-call for
+   * a duty-cycled modem.
+   */
   otaIotcSession: {
     type: 'choice',
     default: 'kept',
     choices: ['kept', 'per-call'],
-    meaning: 'IoTConnect MQTT session: kept open between polls with keep-alive (as the SDKs), or per-call for a duty-cycled modem.',
   },
+  /**
+   * IoTConnect st of the final success ack: 3 (OTA_DOWNLOAD_DONE, the SDKs' OTA samples) or 0 (iotc-
+   * c-lib IOTCL_C2D_EVT_OTA_SUCCESS).
+   */
   otaIotcSuccessSt: {
     type: 'choice',
     default: '3',
     choices: ['3', '0'],
-    meaning: "IoTConnect st of the final success ack: 3 (OTA_DOWNLOAD_DONE, the SDKs' OTA samples) or 0 (iotc-c-lib IOTCL_C2D_EVT_OTA_SUCCESS).",
   },
 } as const satisfies Record<string, ConfigSpec>;
 // Frozen, so XS keeps the preloaded table in flash without a RAM pointer per object.

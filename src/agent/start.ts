@@ -21,11 +21,15 @@ import { OtaError, describeError, reasonOf } from '../util/errors.js';
 import { resolveConfig, type AgentConfig, type SettingsInput } from './config.js';
 import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
-import { DeltaInstaller } from '../delta/delta-installer.js';
+import type { DeltaInstaller } from '../delta/delta-installer.js';
 import { ErasedAheadSlot } from '../slot/erased-ahead.js';
 import { UpdateHistory } from './history.js';
 import { HistoryRecorder, HistoryReportingBackend } from './history-report.js';
-import { agentTlsControlConnector, type AgentTlsSettings } from '../tls/control-channel.js';
+import type { AgentTlsSettings } from '../tls/control-channel.js';
+// The optional parts of a device build, each reached only through its *-part module, which a
+// bundle built without that part replaces by its *-part.absent module (rollup.config.mjs).
+import { agentTlsControlConnector } from './agent-tls-part.js';
+import { deltaPart } from './delta-part.js';
 
 export type { BackendKind } from './config.js';
 
@@ -71,6 +75,8 @@ export interface AgentParts {
   redirects: RedirectingHttpClient;
   backend: UpdateBackend;
   installer: SlotInstaller;
+  /** The delta installer around `installer`; undefined in a firmware built without delta updates. */
+  delta: DeltaInstaller | undefined;
   se: Se05x;
 }
 
@@ -110,14 +116,15 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     keyId: config.keyId,
     slots: { primary: platform.primarySlot, secondary: platform.secondarySlot, digest: platform.digest, trailerSize: config.trailerSize },
   });
-  // Delta updates (src/delta): stages and decodes an offered delta, else passes through to `installer`.
-  const delta = new DeltaInstaller({ inner: installer, primary: platform.primarySlot, secondary, digest: platform.digest, keyValue: platform.keyValue, trailerSize: config.trailerSize, log: platform.log });
+  // Delta updates (src/delta): stages and decodes an offered delta, else passes through to
+  // `installer`. Absent from a build without delta: every offer's full image is taken.
+  const delta = deltaPart({ inner: installer, primary: platform.primarySlot, secondary, digest: platform.digest, keyValue: platform.keyValue, trailerSize: config.trailerSize, log: platform.log });
   const agent = new UpdateAgent({
     config,
     backend,
     history: recorder,
     http,
-    installer: delta,
+    installer: delta ?? installer,
     delta,
     keyValue: platform.keyValue,
     clock: platform.clock,
@@ -133,7 +140,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     randomSeed: options.randomSeed,
     minSecurityCounter: options.minSecurityCounter,
   });
-  return { config, agent, modem, http: transport, redirects: http, backend, installer, se };
+  return { config, agent, modem, http: transport, redirects: http, backend, installer, delta, se };
 }
 
 function createBackend(

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { sign as cryptoSign } from 'node:crypto';
+import { DEVKIT_LAYOUT } from '../../tools/devkit/parts/sim-flash.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
 import { vectorDir } from '../support/paths.js';
 import { makeImage } from '../support/devkit-update.js';
@@ -38,12 +39,15 @@ const CASES: { name: string; image: () => Uint8Array; reason: RegExp }[] = [
 ];
 
 function makeImageTooLarge(): Uint8Array {
-  // The secondary slot is 0x60000 bytes, less the MCUboot trailer: a body of that size overflows.
-  return signWith(readFileSync(path.join(dir, 'keys', 'signing-key-p256.pem'), 'utf8'), '1.1.0', 0x60000, 0x100000);
+  // The dev kit's secondary slot (the board's, 1 MiB), less the MCUboot trailer: a body of the
+  // slot's size overflows it.
+  const slot = DEVKIT_LAYOUT.secondary.size;
+  return signWith(readFileSync(path.join(dir, 'keys', 'signing-key-p256.pem'), 'utf8'), '1.1.0', slot, 2 * slot);
 }
 
 describe('e2e: images the device refuses', function () {
-  this.timeout(40_000);
+  // The too-large case serves a 1 MiB image (the board's slot): about 25 s on a loaded 2-core host.
+  this.timeout(120_000);
 
   for (const c of CASES) {
     it(`${c.name}: rejected with its reason, nothing pending, old image running, no reboot`, async () => {

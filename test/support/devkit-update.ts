@@ -10,7 +10,7 @@ import { markPending } from '../../src/slot/boot-state.js';
 import type { FlashPort } from '../../src/platform/flash.js';
 import { NodeDigest } from '../../tools/node/node-digest.js';
 import { NodeSignatureVerifier } from '../../tools/node/node-signature-verifier.js';
-import { createDevkitFlash, type DevkitFlash } from '../../tools/devkit/parts/sim-flash.js';
+import { createDevkitFlash, type DevkitFlash, SMALL_SLOT_LAYOUT } from '../../tools/devkit/parts/sim-flash.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
 import { loadMcubootVectors, privatePem, regenerateBody, trustedPublicPem } from './mcuboot-vectors.js';
 
@@ -63,9 +63,13 @@ export function programRaw(port: FlashPort, bytes: Uint8Array): void {
 
 export const OLD_IMAGE = makeImage('0.0.1', 2000);
 
-/** A dev kit with the factory image (v0.0.1) in the primary slot, nothing else. */
+/**
+ * A dev kit with the factory image (v0.0.1) in the primary slot, nothing else. On the 0x60000
+ * slots the images here are signed for (SMALL_SLOT_LAYOUT, MCUboot's default 128 sectors), not the
+ * board's default layout: the specs using it count operations and offsets on those slots.
+ */
 export function factoryDevkit(seed = 1): DevkitFlash {
-  const dk = createDevkitFlash({ seed });
+  const dk = createDevkitFlash({ seed, layout: SMALL_SLOT_LAYOUT });
   programRaw(dk.primary, OLD_IMAGE);
   return dk;
 }

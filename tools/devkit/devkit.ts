@@ -132,9 +132,10 @@ export interface DevkitOptions {
   /** Persist the dev kit's flash here (the documented layout), reused if it exists. */
   flashFile?: string;
   /**
-   * Flash layout (default DEVKIT_LAYOUT, docs/flash-layout.md). A larger one (`slotLayout`) also
-   * sets MCUboot's MCUBOOT_MAX_IMG_SECTORS and the agent's `trailerSize` to match, and the
-   * agent's maxBytesPerDeployment to 4x the slot, as the default is 4x the default slot.
+   * Flash layout (default DEVKIT_LAYOUT: the named board's, boards/pico_plus2/flash-layout.json;
+   * docs/flash-layout.md). Any layout also sets MCUboot's MCUBOOT_MAX_IMG_SECTORS and the agent's
+   * `trailerSize` to match, and the agent's maxBytesPerDeployment to 4x the slot (the agent's
+   * defaults are those of a 0x60000 slot, SMALL_SLOT_LAYOUT).
    */
   layout?: FlashLayout;
   /** Persist the key-value store (the agent's journal) here. */
@@ -539,7 +540,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     healthDeadlineS: 120,
     retryBaseS: 10,
     retryCapS: 600,
-    ...(layout === DEVKIT_LAYOUT ? {} : { trailerSize: layout.trailerSize, maxBytesPerDeployment: 4 * layout.secondary.size }),
+    trailerSize: layout.trailerSize,
+    maxBytesPerDeployment: 4 * layout.secondary.size,
     ...prepared.settings,
     ...(agentTls ? { agentTls } : {}),
     ...options.policy,

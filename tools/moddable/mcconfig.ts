@@ -8,8 +8,9 @@
  * `npm run mcconfig:host -- -p zephyr/<target> [-d] [key=value ...]`: the host-side steps only,
  * without Zephyr (tools/moddable/host-build.ts); prints each step and the linked preload size.
  *
- * Also checks that the bundle the manifest names (dist/xs-ota-$OTA_BACKEND.js, OTA_BACKEND
- * default hawkbit) has been built (npm run build).
+ * Also checks that the bundle the manifest names (dist/xs-ota-$OTA_BACKEND$OTA_OPTIONS.js,
+ * OTA_BACKEND default hawkbit, OTA_OPTIONS default none: '', -delta, -tls, -tls-delta) has been
+ * built (npm run build).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +20,8 @@ import { hostBuild, linkedImage, sdkToolDir } from './host-build.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const BACKENDS = ['hawkbit', 'iotconnect', 'manifest', 'all'];
+/** The optional parts a single-backend bundle may carry (rollup.config.mjs OPTIONS); 'all' carries every part. */
+const OPTIONS = ['', '-delta', '-tls', '-tls-delta'];
 
 function fail(message: string): never {
   process.stderr.write(`mcconfig: ${message}\n`);
@@ -36,7 +39,9 @@ function checkSetup(): { moddable: string; binDir: string } {
   if (major < 6) fail(`mcconfig's TypeScript pass needs TypeScript >= 6; ${path.join(binDir, 'tsc')} says '${(version.stdout ?? '').trim() || version.error}' (run npm ci)`);
   const backend = process.env.OTA_BACKEND ?? 'hawkbit';
   if (!BACKENDS.includes(backend)) fail(`OTA_BACKEND='${backend}': one of ${BACKENDS.join(', ')}`);
-  const bundle = path.join(repoRoot, 'dist', `xs-ota-${backend}.js`);
+  const options = process.env.OTA_OPTIONS ?? '';
+  if (!OPTIONS.includes(options) || (backend === 'all' && options !== '')) fail(`OTA_OPTIONS='${options}': one of ${OPTIONS.map((o) => `'${o}'`).join(', ')} ('' with OTA_BACKEND=all, which carries every part)`);
+  const bundle = path.join(repoRoot, 'dist', `xs-ota-${backend}${options}.js`);
   if (!existsSync(bundle) || !existsSync(bundle.replace(/\.js$/, '.d.ts'))) fail(`${path.relative(repoRoot, bundle)} or its .d.ts missing: run npm run build`);
   return { moddable, binDir };
 }

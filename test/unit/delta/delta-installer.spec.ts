@@ -3,7 +3,8 @@
  * staging it in chunks of any size, decoding it into the secondary slot through the SlotInstaller
  * (whose `finish` verifies the rebuilt image as it would a download), and the typed refusals: a
  * source that is not the primary's image, a staged delta changed on flash, no room. Fixtures:
- * test/fixtures/firmware (gcc-arm-none-eabi, imgtool format, xdelta3).
+ * test/fixtures/firmware (gcc-arm-none-eabi, imgtool format, xdelta3), signed for 0x60000 slots,
+ * so the flash is SMALL_SLOT_LAYOUT (the room checks below are that slot's).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -14,7 +15,7 @@ import { DeltaInstaller, PROGRESS_KEY } from '../../../src/delta/delta-installer
 import type { DeltaAware } from '../../../src/delta/plan.js';
 import { isOtaError } from '../../../src/util/errors.js';
 import { imageId } from '../../../tools/delta/image-id.js';
-import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
+import { createDevkitFlash, SMALL_SLOT_LAYOUT } from '../../../tools/devkit/parts/sim-flash.js';
 import { SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
 import { digest, makeImage, programRaw, verifier } from '../../support/devkit-update.js';
 import { encodeDelta, haveXdelta3 } from '../../../tools/delta/encode.js';
@@ -31,7 +32,7 @@ const unhex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
 
 function kit(running = V1) {
-  const dk = createDevkitFlash({ seed: 3 });
+  const dk = createDevkitFlash({ seed: 3, layout: SMALL_SLOT_LAYOUT });
   programRaw(dk.primary, running);
   const keyValue = new SimKeyValue();
   const make = () => {
@@ -124,7 +125,7 @@ describe('delta: DeltaInstaller on the dev kit flash', () => {
     const from = makeImage('1.0.0', 200_000, 'delta-blocks');
     const to = makeImage('1.1.0', 275_000, 'delta-blocks');
     const delta = encodeDelta(from, to);
-    const dk = createDevkitFlash({ seed: 9 });
+    const dk = createDevkitFlash({ seed: 9, layout: SMALL_SLOT_LAYOUT });
     assert.equal(dk.secondary.status().largeBlockLength, 0x10000, 'the slot offers block erases');
     programRaw(dk.primary, from);
     const inner = new SlotInstaller({ primary: dk.primary, secondary: dk.secondary, digest, verifier });

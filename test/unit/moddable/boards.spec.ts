@@ -4,16 +4,19 @@
  * in the layout, they fit the flash without overlapping, every slot is whole sectors and fits
  * MCUboot's sector table, the slot labels are the ones the config names, and the devicetree
  * labels the config names for the modem UART, the A5000's I2C and PWRKEY are nodes the overlay
- * enables.
+ * enables. The simulated dev kit's default flash (tools/devkit/parts/sim-flash.ts DEVKIT_LAYOUT) is
+ * the named board's: the same slots, scratch, sector and MCUboot sector count.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../support/paths.js';
+import { DEVKIT_BOARD, DEVKIT_LAYOUT } from '../../../tools/devkit/parts/sim-flash.js';
+import { trailerSize } from '../../../src/image/trailer.js';
 
 interface Layout {
   board: string;
-  flash: { size: number; sectorSize: number; writeAlign: number };
+  flash: { size: number; sectorSize: number; writeAlign: number; eraseValue: number };
   mcubootMaxImgSectors: number;
   partitions: { node: string; label: string; offset: number; size: number }[];
 }
@@ -46,6 +49,27 @@ describe('boards/: overlays, flash layouts and the manifest agree', () => {
   it('has the named board and the NXP seed board', () => {
     assert.ok(boards.includes('pico_plus2'));
     assert.ok(boards.includes('mimxrt1060_evkb'));
+  });
+
+  it('the simulated dev kit defaults to the named board\'s layout (pico_plus2), slots by the manifest\'s labels', () => {
+    assert.equal(DEVKIT_BOARD, 'pico_plus2');
+    const layout = JSON.parse(readFileSync(path.join(repoRoot, 'boards', DEVKIT_BOARD, 'flash-layout.json'), 'utf8')) as Layout;
+    const area = (label: unknown) => {
+      const p = layout.partitions.find((x) => x.label === label);
+      assert.ok(p, `no partition labelled ${String(label)}`);
+      return { offset: p.offset, size: p.size };
+    };
+    assert.deepEqual(DEVKIT_LAYOUT.primary, area(manifest.config.otaPrimaryLabel));
+    assert.deepEqual(DEVKIT_LAYOUT.secondary, area(manifest.config.otaSecondaryLabel));
+    assert.deepEqual(DEVKIT_LAYOUT.scratch, area('image-scratch'));
+    assert.equal(DEVKIT_LAYOUT.sectorSize, layout.flash.sectorSize);
+    assert.equal(DEVKIT_LAYOUT.eraseValue, layout.flash.eraseValue);
+    assert.equal(DEVKIT_LAYOUT.maxSectors, layout.mcubootMaxImgSectors);
+    assert.ok(DEVKIT_LAYOUT.deviceSize <= layout.flash.size);
+    // The dev kit writes in 8-byte units (MCUboot's BOOT_MAX_ALIGN, imgtool --align 8): a multiple
+    // of the board's, so no write the dev kit accepts is one the board refuses.
+    assert.equal(DEVKIT_LAYOUT.writeAlign % layout.flash.writeAlign, 0);
+    assert.equal(DEVKIT_LAYOUT.trailerSize, trailerSize(layout.mcubootMaxImgSectors, DEVKIT_LAYOUT.writeAlign));
   });
 
   for (const board of boards) {

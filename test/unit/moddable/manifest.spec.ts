@@ -26,8 +26,13 @@ interface Manifest {
   creation?: { static?: number; stack?: number; chunk?: { initial?: number }; heap?: { initial?: number } };
 }
 
-/** The device bundles rollup writes (rollup.config.mjs): one per backend, and all of them. */
-const BUNDLES = ['hawkbit', 'iotconnect', 'manifest', 'all'];
+/**
+ * The device bundles rollup writes (rollup.config.mjs): one per backend and OTA_OPTIONS (the
+ * optional parts: '' none, -delta, -tls, -tls-delta; test/unit/moddable/bundles.spec.ts checks
+ * what each carries), and all of them (every part).
+ */
+const OPTIONS = ['', '-delta', '-tls', '-tls-delta'];
+const BUNDLES = [...['hawkbit', 'iotconnect', 'manifest'].flatMap((b) => OPTIONS.map((o) => b + o)), 'all'];
 
 /** SDK modules modules/*.ts import, and the SDK manifest (by name) that provides each. */
 const SDK_MODULES: Record<string, string> = {
@@ -141,7 +146,7 @@ describe('manifest.json (Moddable device build)', () => {
         if (p.startsWith('$(')) continue;
         assert.ok(p.startsWith('./'), `module ${name}: path ${p} must be relative to the manifest`);
         for (const bundle of p.includes('$(OTA_BACKEND)') ? BUNDLES : ['']) {
-          const file = p.replace('$(OTA_BACKEND)', bundle);
+          const file = p.replace('$(OTA_BACKEND)$(OTA_OPTIONS)', bundle);
           assert.ok(localFiles(file).length > 0, `module ${name}: no ${file}{${SOURCE_EXTENSIONS.join(',')}}`);
         }
       }
@@ -161,9 +166,10 @@ describe('manifest.json (Moddable device build)', () => {
     assert.ok(!(manifest.preload ?? []).includes('main'), 'main must run on the device, not at build time');
   });
 
-  it('maps "xs-ota" to the bundle of the backend chosen at build time (build.OTA_BACKEND)', () => {
-    assert.deepEqual(names.get('xs-ota'), ['./dist/xs-ota-$(OTA_BACKEND)']);
+  it('maps "xs-ota" to the bundle of the backend and optional parts chosen at build time (build.OTA_BACKEND, OTA_OPTIONS)', () => {
+    assert.deepEqual(names.get('xs-ota'), ['./dist/xs-ota-$(OTA_BACKEND)$(OTA_OPTIONS)']);
     assert.equal(manifest.build?.['OTA_BACKEND ?='], 'hawkbit', 'default bundle: hawkBit, overridable from the shell');
+    assert.equal(manifest.build?.['OTA_OPTIONS ?='], '', 'default bundle: no optional part (the modem\'s TLS, full images only)');
     assert.equal(manifest.config.otaBackend, manifest.build?.['OTA_BACKEND ?='], 'the default config names the default bundle');
     // mcconfig compiles .js and .ts modules and skips .mjs (SDK tools/mcmanifest.js, ModulesRule):
     // the all-backends bundle is written twice, byte for byte.

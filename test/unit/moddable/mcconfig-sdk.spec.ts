@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { hostBuild, linkedImage, sdkToolDir, type HostBuildResult } from '../../../tools/moddable/host-build.js';
+import { moduleXsb } from '../../../tools/moddable/footprint.js';
 import { repoRoot } from '../../support/paths.js';
 
 const TARGET = 'pico_plus2';
@@ -94,5 +95,15 @@ describe(`Moddable SDK build of manifest.json for zephyr/${TARGET} (host-side st
     const linked = linkedImage(build.linkedSource);
     console.log(`      ${build.preloads.length} preloads; xs-ota.xsb ${build.xsb.get('xs-ota.xsb')} bytes; linked preloads ${linked.totalBytes} bytes (heap ${linked.heapSlots} slots, code ${linked.codeBytes}, strings ${linked.stringBytes})`);
     assert.ok(linked.totalBytes > 0);
+  });
+
+  it('per-module .xsb of the default hawkBit bundle (npm run footprint -- --modules): xsc compiles each, no src/tls or delta decoder among them', async () => {
+    const modules = await moduleXsb({ moddable, bundle: 'hawkbit' });
+    assert.ok(modules.length > 40, `${modules.length} modules`);
+    assert.ok(modules.every((m) => m.xsb > 0 && m.module.startsWith('build/src/')));
+    assert.ok(modules.some((m) => m.module === 'build/src/agent/machine.js'));
+    assert.deepEqual(modules.filter((m) => m.module.startsWith('build/src/tls/') || m.module === 'build/src/delta/decoder.js'), []);
+    for (let i = 1; i < modules.length; i++) assert.ok(modules[i - 1]!.xsb >= modules[i]!.xsb, 'largest first');
+    console.log(`      largest: ${modules.slice(0, 5).map((m) => `${m.module.slice('build/src/'.length)} ${m.xsb}`).join(', ')}`);
   });
 });

@@ -11,7 +11,7 @@ import { unhex } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { readSlotImage } from '../../../src/slot/slot-reader.js';
 import { bootMcuboot } from '../../../tools/devkit/parts/sim-mcuboot.js';
-import { createDevkitFlash, isPowerCut, type DevkitFlash, type TearMode } from '../../../tools/devkit/parts/sim-flash.js';
+import { createDevkitFlash, isPowerCut, type DevkitFlash, type TearMode, SMALL_SLOT_LAYOUT } from '../../../tools/devkit/parts/sim-flash.js';
 import { expectedReason, vectorBytes } from '../../support/mcuboot-vectors.js';
 import { digest, factoryDevkit, imageSha, makeImage, OLD_IMAGE, programRaw, trustedKeyPem, vectors, writeAndStage } from '../../support/devkit-update.js';
 
@@ -283,7 +283,7 @@ describe('slot + MCUboot simulator: update outcomes', () => {
     const path = await import('node:path');
     const dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-flash-'));
     const file = path.join(dir, 'flash.bin');
-    const dk = createDevkitFlash({ file });
+    const dk = createDevkitFlash({ file, layout: SMALL_SLOT_LAYOUT });
     programRaw(dk.primary, OLD_IMAGE);
     writeAndStage(dk.secondary, NEW_IMAGE);
     dk.device.close();
@@ -292,7 +292,7 @@ describe('slot + MCUboot simulator: update outcomes', () => {
     assert.deepEqual(bytes.subarray(0, OLD_IMAGE.length), OLD_IMAGE);
     assert.deepEqual(bytes.subarray(0x60000, 0x60000 + NEW_IMAGE.length), NEW_IMAGE);
     assert.deepEqual(bytes.subarray(0xc0000 - 16, 0xc0000), unhex('77c295f360d2ef7f3552500f2cb67980'));
-    const reopened = createDevkitFlash({ file });
+    const reopened = createDevkitFlash({ file, layout: SMALL_SLOT_LAYOUT });
     const r = boot(reopened);
     assert.deepEqual([r.outcome, r.version], ['test-swap', '1.0.0+1']);
     reopened.device.close();

@@ -1,11 +1,15 @@
-/** SlotWriter over the simulated NOR flash: erase-ahead, alignment, trailer, read-back, resume. */
+/**
+ * SlotWriter over the simulated NOR flash: erase-ahead, alignment, trailer, read-back, resume. On
+ * the 0x60000 slots (SMALL_SLOT_LAYOUT) with the agent's default 3120-byte trailer: the capacities
+ * and sector numbers below are that layout's.
+ */
 import assert from 'node:assert/strict';
 import type { FlashPort } from '../../../src/platform/flash.js';
 import { SlotWriter } from '../../../src/slot/slot-writer.js';
 import { feedFromFlash, readSlotImage } from '../../../src/slot/slot-reader.js';
 import { ImageStream } from '../../../src/image/image-stream.js';
 import { OtaError } from '../../../src/util/errors.js';
-import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
+import { createDevkitFlash, SMALL_SLOT_LAYOUT } from '../../../tools/devkit/parts/sim-flash.js';
 import { digest, makeImage } from '../../support/devkit-update.js';
 
 type Op = ['erase', number] | ['write', number, number];
@@ -40,7 +44,7 @@ function writeAll(w: SlotWriter, bytes: Uint8Array, chunk: number): void {
 describe('slot/SlotWriter', () => {
   for (const chunk of [1, 7, 8, 13, 512, 4095, 4096, 4097, 65_536]) {
     it(`chunks of ${chunk}: same flash content, sectors erased just ahead, aligned writes`, () => {
-      const dk = createDevkitFlash();
+      const dk = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
       // Stale data everywhere first: the writer must not rely on an erased slot.
       for (let b = 0; b < 96; b++) dk.secondary.write(b * 4096, new Uint8Array(4096));
       const rec = recording(dk.secondary);
@@ -68,7 +72,7 @@ describe('slot/SlotWriter', () => {
   }
 
   it('never writes into the trailer: slot-overflow before any byte of the chunk', () => {
-    const dk = createDevkitFlash();
+    const dk = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
     const w = new SlotWriter({ flash: dk.secondary });
     assert.equal(w.capacity, 0x60000 - 3120);
     w.write(new Uint8Array(w.capacity - 5));
@@ -81,7 +85,7 @@ describe('slot/SlotWriter', () => {
   });
 
   it('resumes at a sector boundary and yields the same image', () => {
-    const dk = createDevkitFlash();
+    const dk = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
     const first = new SlotWriter({ flash: dk.secondary });
     writeAll(first, IMAGE.subarray(0, 10_001), 999);
     const resumeAt = first.durableOffset;
@@ -99,7 +103,7 @@ describe('slot/SlotWriter', () => {
   });
 
   it('after a reset, the parser is re-fed from flash up to the resume offset, then from the network', () => {
-    const dk = createDevkitFlash();
+    const dk = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
     const first = new SlotWriter({ flash: dk.secondary });
     writeAll(first, IMAGE.subarray(0, 12_345), 1000);
     const resumeAt = first.durableOffset;
@@ -118,7 +122,7 @@ describe('slot/SlotWriter', () => {
   });
 
   it('read-back (when asked for) catches a flash that drops writes, word-aligned or not', () => {
-    const dk = createDevkitFlash();
+    const dk = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
     const lossy: FlashPort = { ...dk.secondary, write: () => {} };
     const w = new SlotWriter({ flash: lossy, readBack: true });
     assert.throws(() => w.write(new Uint8Array(64).fill(0x5a)), (e: unknown) => e instanceof OtaError && e.reason === 'flash-readback' && /byte 0 reads 0xff/.test(e.message));
@@ -127,13 +131,13 @@ describe('slot/SlotWriter', () => {
     const unaligned = new Uint8Array(65).fill(0x5b).subarray(1);
     assert.throws(() => new SlotWriter({ flash: flipping, readBack: true }).write(unaligned), (e: unknown) => e instanceof OtaError && /byte 21 reads 0x5a, wrote 0x5b/.test(e.message));
     // The same in a word-aligned chunk: the word compare finds the word, the bytes name the byte.
-    const dk2 = createDevkitFlash();
+    const dk2 = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
     const flipping2: FlashPort = { ...dk2.secondary, write: (at, bytes) => dk2.secondary.write(at, bytes.map((b, k) => (k === 21 ? b & 0xfe : b))) };
     assert.throws(() => new SlotWriter({ flash: flipping2, readBack: true }).write(new Uint8Array(64).fill(0x5b)), (e: unknown) => e instanceof OtaError && /byte 21 reads 0x5a, wrote 0x5b/.test(e.message));
   });
 
   it('without read-back (the default: the installer re-hashes the slot) a dropped write passes the writer', () => {
-    const dk = createDevkitFlash();
+    const dk = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
     const lossy: FlashPort = { ...dk.secondary, write: () => {} };
     const w = new SlotWriter({ flash: lossy });
     w.write(new Uint8Array(64).fill(0x5a));
@@ -141,7 +145,7 @@ describe('slot/SlotWriter', () => {
   });
 
   it('a device error becomes flash-error with the cause kept', () => {
-    const dk = createDevkitFlash();
+    const dk = createDevkitFlash({ layout: SMALL_SLOT_LAYOUT });
     const broken: FlashPort = {
       ...dk.secondary,
       write: () => {

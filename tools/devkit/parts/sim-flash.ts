@@ -10,7 +10,9 @@
  *   docs/flash-layout.md (written through on every operation, so a killed process leaves it as
  *   a real power cut would).
  */
-import { closeSync, existsSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, writeSync, fstatSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FlashPort, FlashStatus } from '../../../src/platform/flash.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { BOOT_MAX_IMG_SECTORS, trailerSize } from '../../../src/image/trailer.js';
@@ -392,40 +394,101 @@ export interface FlashLayout {
   readonly trailerSize: number;
 }
 
-/** The dev kit's flash layout (docs/flash-layout.md). */
-export const DEVKIT_LAYOUT: FlashLayout = {
+/** The board whose flash the dev kit simulates by default (docs/device-build.md, the named board). */
+export const DEVKIT_BOARD = 'pico_plus2';
+
+/**
+ * The dev kit's write unit: 8 bytes, MCUboot's BOOT_MAX_ALIGN and the `--align 8` images are signed
+ * with, also for boards whose flash writes single bytes (the RP2350, the RT1062's QSPI flash). A
+ * multiple of every board's unit, so what the dev kit accepts the board accepts.
+ */
+export const DEVKIT_WRITE_ALIGN = 8;
+
+/** boards/<board>/flash-layout.json: the board's partitions as its devicetree overlay defines them. */
+interface BoardLayoutFile {
+  readonly flash: { readonly size: number; readonly sectorSize: number; readonly writeAlign: number; readonly eraseValue: number };
+  readonly mcubootMaxImgSectors: number;
+  readonly partitions: readonly { readonly label: string; readonly offset: number; readonly size: number }[];
+}
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+
+/**
+ * A board's MCUboot areas as the dev kit simulates them, read from the one table the board has
+ * (boards/<board>/flash-layout.json, which test/unit/moddable/boards.spec.ts checks against its
+ * overlay): partitions image-0, image-1 and image-scratch at their offsets, the sector size, the
+ * erase value and MCUBOOT_MAX_IMG_SECTORS; the write unit is DEVKIT_WRITE_ALIGN. The simulated NOR
+ * device ends at the last of these areas: MCUboot's own partition below them is erased flash no
+ * one touches here, and the settings partition is the key-value store (sim-key-value.ts).
+ */
+export function boardLayout(board: string): FlashLayout {
+  const file = JSON.parse(readFileSync(path.join(repoRoot, 'boards', board, 'flash-layout.json'), 'utf8')) as BoardLayoutFile;
+  const area = (label: string) => {
+    const p = file.partitions.find((x) => x.label === label);
+    if (!p) throw new Error(`boards/${board}/flash-layout.json: no partition '${label}'`);
+    return { offset: p.offset, size: p.size };
+  };
+  const [primary, secondary, scratch] = [area('image-0'), area('image-1'), area('image-scratch')];
+  if (DEVKIT_WRITE_ALIGN % file.flash.writeAlign !== 0) throw new Error(`boards/${board}: write unit ${file.flash.writeAlign} does not divide the dev kit's ${DEVKIT_WRITE_ALIGN}`);
+  return {
+    primary,
+    secondary,
+    scratch,
+    deviceSize: Math.max(...[primary, secondary, scratch].map((a) => a.offset + a.size)),
+    sectorSize: file.flash.sectorSize,
+    writeAlign: DEVKIT_WRITE_ALIGN,
+    eraseValue: file.flash.eraseValue,
+    maxSectors: file.mcubootMaxImgSectors,
+    trailerSize: trailerSize(file.mcubootMaxImgSectors, DEVKIT_WRITE_ALIGN),
+  };
+}
+
+/**
+ * The dev kit's default flash layout: the named board's (boards/pico_plus2: 1 MiB slots at
+ * 0x10000 and 0x110000, 64 KiB scratch at 0x210000, 256 sectors per slot, trailer 6192 bytes;
+ * docs/flash-layout.md).
+ */
+export const DEVKIT_LAYOUT: FlashLayout = boardLayout(DEVKIT_BOARD);
+
+/**
+ * The layout of the earlier dev kit: two 0x60000 slots from offset 0 and a 64 KiB scratch, 128
+ * sectors (the MCUboot default), trailer 3120 bytes. The MCUboot test vectors
+ * (test/fixtures/mcuboot, imgtool --slot-size 0x60000) and the firmware fixtures were made for it;
+ * a spec about slot capacity, trailer offsets or images padded to the slot names it explicitly.
+ */
+export const SMALL_SLOT_LAYOUT: FlashLayout = {
   primary: { offset: 0x000000, size: 0x60000 },
   secondary: { offset: 0x060000, size: 0x60000 },
   scratch: { offset: 0x0c0000, size: 0x10000 },
   deviceSize: 0x0d0000,
   sectorSize: 0x1000,
-  writeAlign: 8,
+  writeAlign: DEVKIT_WRITE_ALIGN,
   eraseValue: 0xff,
   maxSectors: BOOT_MAX_IMG_SECTORS,
   trailerSize: 3120,
 } as const;
 
 /**
- * A layout like the dev kit's with both slots `slotSize` bytes (the bench's 1 MiB images need
- * 0x140000). MCUBOOT_MAX_IMG_SECTORS must cover a slot's sectors (MCUboot refuses to boot
+ * A layout like SMALL_SLOT_LAYOUT (slots from offset 0) with both slots `slotSize` bytes (the
+ * bench's 1 MiB images, header to last TLV, need more than the board's 1 MiB slot: 0x140000). MCUBOOT_MAX_IMG_SECTORS must cover a slot's sectors (MCUboot refuses to boot
  * otherwise), so it is the slot's sector count, and the trailer grows with it
  * (0x140000: 320 sectors, 320 x 3 x 8 + 48 = 7728 bytes). The scratch area stays 64 KiB.
  */
 export function slotLayout(slotSize: number): FlashLayout {
-  const sectorSize = DEVKIT_LAYOUT.sectorSize;
+  const sectorSize = SMALL_SLOT_LAYOUT.sectorSize;
   if (slotSize <= 0 || slotSize % sectorSize !== 0) throw new Error(`slot size 0x${slotSize.toString(16)} is not a positive multiple of the 4 KiB sector`);
   const maxSectors = Math.max(BOOT_MAX_IMG_SECTORS, slotSize / sectorSize);
-  const scratchSize = DEVKIT_LAYOUT.scratch.size;
+  const scratchSize = SMALL_SLOT_LAYOUT.scratch.size;
   return {
     primary: { offset: 0, size: slotSize },
     secondary: { offset: slotSize, size: slotSize },
     scratch: { offset: 2 * slotSize, size: scratchSize },
     deviceSize: 2 * slotSize + scratchSize,
     sectorSize,
-    writeAlign: DEVKIT_LAYOUT.writeAlign,
-    eraseValue: DEVKIT_LAYOUT.eraseValue,
+    writeAlign: SMALL_SLOT_LAYOUT.writeAlign,
+    eraseValue: SMALL_SLOT_LAYOUT.eraseValue,
     maxSectors,
-    trailerSize: trailerSize(maxSectors, DEVKIT_LAYOUT.writeAlign),
+    trailerSize: trailerSize(maxSectors, SMALL_SLOT_LAYOUT.writeAlign),
   };
 }
 
