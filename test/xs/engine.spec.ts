@@ -49,6 +49,19 @@ describe('XS engine (xsnap)', function () {
     }
   });
 
+  it('a host call costs the agent little XS computation: the bridge codec uses the engine UTF-8 natives', async () => {
+    // The bridge is the harness's (a device calls native bindings), so what it spends inflates
+    // every XS figure of the agent: with src/util/bytes's per-character codecs a clock.now call cost
+    // about 4,800 meter units, with xsnap's TextEncoder/TextDecoder 800.
+    const cost = async (n: number): Promise<number> => {
+      const before = session.meter.compute;
+      await session.call('hostCalls', { n });
+      return session.meter.compute - before;
+    };
+    const perCall = ((await cost(200)) - (await cost(0))) / 200;
+    assert.ok(perCall > 0 && perCall < 2000, `${perCall} XS meter units per host call`);
+  });
+
   it('encodes UTF-8 in XS as Node does', async () => {
     const text = 'ASCII, é, ✓, 𝄞';
     assert.equal(await session.call('utf8RoundTrip', { text }), text);

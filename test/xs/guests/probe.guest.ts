@@ -33,6 +33,12 @@ expose({
     keyValue.write(args.key, args.value);
     return keyValue.read(args.key);
   },
+  /** `n` host calls (clock.now), for the bridge's own cost per call in XS meter units. */
+  hostCalls: (args: { n: number }) => {
+    let last = 0;
+    for (let i = 0; i < args.n; i++) last = clock.now();
+    return last;
+  },
   /** Sleeps in virtual time three times and reports the instants it woke at. */
   sleeps: async (args: { ms: number[] }) => {
     const woke: number[] = [];
