@@ -4,7 +4,8 @@
  * drawn from one seed, and the truth checked after each run against what the device said:
  *
  * - bricked: MCUboot finds no bootable image (the run throws "does not boot");
- * - stuck: no final report within the run's device-time limit;
+ * - stuck: no final report within the run's device-time limit, or time stopped moving (a
+ *   livelock: tens of thousands of events at one virtual instant);
  * - wrong report: the final report disagrees with the flash. The truth is what MCUboot boots
  *   from the flash after the run: `running` (closed/success) must mean the target image boots,
  *   confirmed; any other outcome must mean the old image boots with nothing pending; exactly one
@@ -201,7 +202,8 @@ export async function runOne(run: PlannedRun, files = { image: CAMPAIGN_IMAGE, b
     const message = error instanceof Error ? error.message : String(error);
     result.unverifiedStaged = unverifiedStaged;
     if (/does not boot/.test(message)) return { ...result, verdict: 'bricked', why: message };
-    if (/no outcome within/.test(message)) return { ...result, verdict: 'stuck', why: message };
+    // Past the run's device-time limit, or a livelock (events without time moving on).
+    if (/no outcome within|goal not reached/.test(message)) return { ...result, verdict: 'stuck', why: message };
     return { ...result, verdict: 'crashed', why: message };
   }
   result.outcome = summary.outcome;
