@@ -52,6 +52,30 @@ describe('e2e: fault campaign (small, seeded)', function () {
     assert.ok(Math.abs(replay.xs.compute - r.xsCompute!) < 100, `${replay.xs.compute} vs ${r.xsCompute}`);
   });
 
+  it('with workers, a run that never finishes is stuck (its worker killed, a new one goes on), with its reproducer', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-campaign-'));
+    const err = process.stderr.write.bind(process.stderr);
+    const log = console.log;
+    try {
+      const save = path.join(dir, 't.json');
+      process.stderr.write = () => true;
+      console.log = () => undefined;
+      // No run of the dev kit ends within 1 s of real time: each one stands for a hang.
+      assert.equal(await command.run(['--cuts', '6', '--seed', '5', '--workers', '2', '--run-timeout', '1', '--save', save]), 1);
+      process.stderr.write = err;
+      console.log = log;
+      const report = JSON.parse(readFileSync(save, 'utf8')) as SavedReport;
+      const plan = planCampaign(6, 5);
+      assert.equal(report.runs, plan.length);
+      assert.equal(report.stuck, plan.length);
+      assert.ok(report.failing.every((f) => /no result within 1 s of real time/.test(f.why ?? '') && f.reproducer.startsWith('xs-ota sim --uart-burst 1024 --seed ')), JSON.stringify(report.failing));
+    } finally {
+      process.stderr.write = err;
+      console.log = log;
+      rmSync(dir, { recursive: true });
+    }
+  });
+
   it('an interrupted campaign resumes where it stopped: each run once, the report over all, the same runs as one session', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-campaign-'));
     const err = process.stderr.write.bind(process.stderr);

@@ -14,13 +14,13 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { CAMPAIGN_DEVKIT, campaignIdentity, MAX_FAULTS_PER_RUN, planCampaign, runOne, summarize, type CampaignReport, type PlannedRun, type RunResult } from '../campaign/campaign.js';
+import { CAMPAIGN_DEVKIT, campaignIdentity, MAX_FAULTS_PER_RUN, planCampaign, reproducer, runOne, summarize, type CampaignReport, type PlannedRun, type RunResult } from '../campaign/campaign.js';
 import { openRunLog, runLogPath, type CampaignIdentity, type CampaignSession } from '../campaign/run-log.js';
 import { EXIT, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
 const USAGE = `usage: xs-ota campaign [--cuts N] [--seed S] [--workers W] [--json] [--save FILE.json | --resume FILE.json]
-                       [--stop-after K] [--markdown FILE.md]
+                       [--stop-after K] [--run-timeout S] [--markdown FILE.md]
        xs-ota campaign --render FILE.json --markdown FILE.md
   --cuts N         faults to plan (default 100): runs of 1 to ${MAX_FAULTS_PER_RUN} faults each until N are planned
   --seed S         the campaign's seed (default 1): the same seed gives the same runs
@@ -31,6 +31,8 @@ const USAGE = `usage: xs-ota campaign [--cuts N] [--seed S] [--workers W] [--jso
   --resume FILE    as --save, but continue FILE's run log: runs already in it are not run again
                    (the same campaign: seed, cuts, images; a missing log starts one)
   --stop-after K   stop after K more runs (the log can be resumed later)
+  --run-timeout S  with --workers 2+: a run without a result after S seconds of real time (default
+                   600) is stuck: its worker (and its XS engine) is killed, a new one goes on
   --markdown F     write the report as a docs page (docs/campaign.md)
   --render FILE    with --markdown: write the page from a saved report, run nothing
 exit codes: 0 nothing bricked, stuck, crashed or reported wrongly; 1 otherwise; 2 usage`;
@@ -43,6 +45,7 @@ interface Options {
   save?: string;
   resume: boolean;
   stopAfter?: number;
+  runTimeoutS: number;
   markdown?: string;
   render?: string;
   /** Internal: a worker process, running the run indices it reads on stdin (one per line). */
@@ -50,7 +53,7 @@ interface Options {
 }
 
 function parse(args: string[]): Options {
-  const o: Options = { cuts: 100, seed: 1, workers: 1, json: false, resume: false, worker: false };
+  const o: Options = { cuts: 100, seed: 1, workers: 1, json: false, resume: false, worker: false, runTimeoutS: 600 };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = (): string => {
@@ -67,6 +70,7 @@ function parse(args: string[]): Options {
       o.save = value();
       o.resume = a === '--resume';
     } else if (a === '--stop-after') o.stopAfter = parseInteger(value(), a, { min: 1 });
+    else if (a === '--run-timeout') o.runTimeoutS = parseInteger(value(), a, { min: 1, max: 86_400 });
     else if (a === '--markdown') o.markdown = value();
     else if (a === '--render') o.render = value();
     else if (a === '--worker') o.worker = true;
@@ -195,30 +199,68 @@ async function runAsWorker(plan: PlannedRun[]): Promise<number> {
 /**
  * W persistent worker processes (the same CLI, so they run the same code), fed one run at a time
  * from one queue: a worker that drew short runs takes more of them, and a run is never given twice.
+ * A run with no result after `runTimeoutS` of real time (an XS crank that never returns: the
+ * device's CPU in an endless loop) is recorded as stuck; its worker's process group (the worker
+ * and its XS engine) is killed and a new worker takes the rest of the queue.
  */
 function runWorkers(o: Options, todo: PlannedRun[], onResult: (r: RunResult) => void): Promise<void> {
   const main = fileURLToPath(new URL('../../../tools/xs-ota.mjs', import.meta.url));
   const queue = [...todo];
-  const workers = Math.min(o.workers, queue.length);
-  const one = (): Promise<void> =>
+  const worker = (): Promise<void> =>
     new Promise((resolve, reject) => {
-      const child: ChildProcess = spawn(process.execPath, [main, 'campaign', '--cuts', String(o.cuts), '--seed', String(o.seed), '--worker'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      // Its own process group, so that a kill reaches the XS engines it started too.
+      const child: ChildProcess = spawn(process.execPath, [main, 'campaign', '--cuts', String(o.cuts), '--seed', String(o.seed), '--worker'], { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+      let current: PlannedRun | undefined;
+      let timedOut = false;
+      let timer: NodeJS.Timeout | undefined;
       const next = (): void => {
-        const run = queue.shift();
-        if (run) child.stdin!.write(`${run.index}\n`);
-        else child.stdin!.end();
+        clearTimeout(timer);
+        current = queue.shift();
+        if (!current) {
+          child.stdin!.end();
+          return;
+        }
+        child.stdin!.write(`${current.index}\n`);
+        timer = setTimeout(() => {
+          timedOut = true;
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }, o.runTimeoutS * 1000);
       };
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {
-        if (!line.startsWith('{')) return;
+        if (!line.startsWith('{') || timedOut) return;
         onResult(JSON.parse(line) as RunResult);
         next();
       });
       child.on('error', reject);
-      child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`campaign worker exited with ${code}`))));
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        if (timedOut && current) {
+          onResult({
+            index: current.index,
+            verdict: 'stuck',
+            why: `no result within ${o.runTimeoutS} s of real time: the run never finished (its worker and XS engine were killed)`,
+            faults: current.faults,
+            faultsFired: 0,
+            cutsInBootloader: 0,
+            unverifiedStaged: 0,
+            reDownloadedBytes: 0,
+            reproducer: reproducer(current),
+          });
+          resolve();
+        } else if (code === 0) resolve();
+        else reject(new Error(`campaign worker exited with ${code}`));
+      });
       next();
     });
-  return Promise.all(Array.from({ length: workers }, one)).then(() => undefined);
+  const lane = async (): Promise<void> => {
+    while (queue.length > 0) await worker();
+  };
+  return Promise.all(Array.from({ length: Math.min(o.workers, queue.length) }, lane)).then(() => undefined);
 }
 
 const table = (record: Record<string, number>): string =>
