@@ -97,6 +97,10 @@ describe('e2e: fault campaign (small, seeded)', function () {
       assert.equal(final.complete, true);
       assert.equal(final.command, 'xs-ota campaign --cuts 6 --seed 5');
       assert.equal(final.runs, plan.length);
+      // The page rendered from the saved report and its run log says the same.
+      const md = path.join(dir, 'c.md');
+      assert.equal(await command.run(['--render', save, '--markdown', md]), 0);
+      assert.match(readFileSync(md, 'utf8'), new RegExp(`\\| runs \\(full simulated updates[^|]*\\| ${plan.length} \\|`));
       const logged = readRunLog(runLogPath(save));
       assert.deepEqual(logged.results.map((r) => r.index).sort(), plan.map((r) => r.index), 'every run once');
       assert.equal(logged.sessions.length, 2);

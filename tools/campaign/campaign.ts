@@ -250,6 +250,8 @@ export function faultKindAndPhase(spec: string): { kind: string; phase: string }
 export interface CampaignReport {
   seed: number;
   cutsPlanned: number;
+  /** Faults planned in the runs that ran (all of `cutsPlanned` once the campaign is complete). */
+  cutsPlannedInRuns: number;
   /** Runs the plan holds; `runs` below is how many of them ran (fewer: the campaign stopped). */
   runsPlanned: number;
   runs: number;
@@ -290,6 +292,7 @@ export function summarize(seed: number, cutsPlanned: number, results: RunResult[
   return {
     seed,
     cutsPlanned,
+    cutsPlannedInRuns: results.reduce((n, r) => n + r.faults.length, 0),
     runsPlanned,
     runs: results.length,
     cuts: results.reduce((n, r) => n + r.faultsFired, 0),

@@ -10,12 +10,12 @@
  *   Writes the docs page from a saved report (docs/campaign.md is generated this way, never typed).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CAMPAIGN_DEVKIT, campaignIdentity, MAX_FAULTS_PER_RUN, planCampaign, reproducer, runOne, summarize, type CampaignReport, type PlannedRun, type RunResult } from '../campaign/campaign.js';
-import { openRunLog, runLogPath, type CampaignIdentity, type CampaignSession } from '../campaign/run-log.js';
+import { openRunLog, planHash, readRunLog, runLogPath, type CampaignIdentity, type CampaignSession } from '../campaign/run-log.js';
 import { EXIT, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
@@ -107,8 +107,7 @@ export const command: Command = {
       return EXIT.usage;
     }
     if (o.render) {
-      const report = JSON.parse(readFileSync(o.render, 'utf8')) as SavedReport;
-      writeFileSync(o.markdown!, renderMarkdown(report));
+      writeFileSync(o.markdown!, renderMarkdown(reportToRender(o.render)));
       return EXIT.done;
     }
     const plan = planCampaign(o.cuts, o.seed);
@@ -166,6 +165,31 @@ export const command: Command = {
     return bad === 0 ? EXIT.done : EXIT.failed;
   },
 };
+
+/**
+ * The report a page is rendered from: FILE.json, or, when its run log is beside it, the summary of
+ * every run in the log (the same figures from the runs themselves, with any this version of the
+ * summary adds), under the JSON's command line and files.
+ */
+export function reportToRender(file: string): SavedReport {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedReport;
+  const logFile = runLogPath(file);
+  if (!existsSync(logFile)) return saved;
+  const log = readRunLog(logFile);
+  const { cuts, seed } = log.identity;
+  const plan = planCampaign(cuts, seed);
+  const runsPlanned = planHash(plan) === log.identity.plan ? plan.length : saved.runsPlanned;
+  const report = summarize(seed, cuts, log.results, runsPlanned);
+  const complete = report.runs === runsPlanned;
+  const command = `xs-ota campaign --cuts ${cuts} --seed ${seed}`;
+  return {
+    ...saved,
+    ...report,
+    command: complete ? command : `${command} (stopped after ${report.runs} of ${runsPlanned} runs)`,
+    commits: [...new Set(log.sessions.map((x) => x.commit))],
+    complete,
+  };
+}
 
 /** The commit the runs come from (`+dirty` with local changes), or 'unknown' outside a git tree. */
 function treeCommit(): string {
@@ -272,7 +296,7 @@ const table = (record: Record<string, number>): string =>
 export function formatReport(r: CampaignReport): string {
   const lines = [
     `runs                      ${r.runs}${r.runsPlanned !== undefined && r.runsPlanned !== r.runs ? ` of ${r.runsPlanned} planned` : ''}`,
-    `cuts (fired / planned)    ${r.cuts} / ${r.cutsPlanned}  (${r.cutsInBootloader} inside MCUboot's swap; ${r.combinedRuns ?? 0} runs with more than one)`,
+    `cuts (fired / planned)    ${r.cuts} / ${r.cutsPlannedInRuns ?? r.cutsPlanned}${r.cutsPlannedInRuns !== undefined && r.cutsPlannedInRuns !== r.cutsPlanned ? ` (of ${r.cutsPlanned})` : ''}  (${r.cutsInBootloader} inside MCUboot's swap; ${r.combinedRuns ?? 0} runs with more than one)`,
     `cuts by kind              ${table(r.cutsByKind ?? {})}`,
     `cuts by phase             ${table(r.cutsByPhase ?? {})}`,
     `bricked                   ${r.bricked}`,
@@ -311,7 +335,7 @@ export function renderMarkdown(r: SavedReport): string {
     command,
     '```',
     '',
-    ...(/stopped after/.test(command) ? ['The campaign was stopped before its plan ended: the figures are those of the runs completed.', ''] : []),
+    ...(/stopped after/.test(command) ? ['The campaign had not finished its plan when this page was written (stopped, or still running): the figures are those of the runs completed.', ''] : []),
     `Commit${(r.commits ?? []).length > 1 ? 's' : ''}: ${(r.commits ?? ['not recorded']).map((c) => `\`${c}\``).join(', ')}. Seed ${r.seed}. ` +
       `Dev kit as \`xs-ota sim\` defaults except ${Object.entries(devkit)
         .map(([k, v]) => `${k} ${v}`)
@@ -321,7 +345,7 @@ export function renderMarkdown(r: SavedReport): string {
     '| figure | value |',
     '|---|---|',
     `| runs (full simulated updates, agent in XS, MCUboot model on the same flash) | ${r.runs}${r.runsPlanned !== undefined && r.runsPlanned !== r.runs ? ` of ${r.runsPlanned}` : ''} |`,
-    `| cuts planned | ${r.cutsPlanned} |`,
+    `| cuts planned | ${r.cutsPlanned}${r.cutsPlannedInRuns !== undefined && r.cutsPlannedInRuns !== r.cutsPlanned ? ` (${r.cutsPlannedInRuns} in the runs completed)` : ''} |`,
     `| cuts that fired (power, link, modem reboot) | ${r.cuts} |`,
     `| of which inside MCUboot's swap | ${r.cutsInBootloader} |`,
     `| runs in which more than one fault fired | ${r.combinedRuns ?? 'not recorded'} |`,
@@ -332,6 +356,7 @@ export function renderMarkdown(r: SavedReport): string {
     `| unverified images staged | ${r.unverifiedStaged} |`,
     `| bytes re-downloaded (programmed into the slot beyond the image size) | ${r.bytesReDownloaded} |`,
     `| outcomes | ${table(r.outcomes)} |`,
+    ...(r.xsCompute ? [`| XS meter units per cut that fired (the agent's computation, all boots; deterministic) | ${Math.round(r.xsCompute / Math.max(1, r.cuts))} |`] : []),
     '',
     ...(r.cutsByKind ? ['Cuts that fired, by kind:', '', '| kind | cuts |', '|---|---|', ...rows(r.cutsByKind), ''] : []),
     ...(r.cutsByPhase

@@ -87,6 +87,7 @@ describe('CLI: xs-ota campaign (plan, report)', () => {
       { ...base, index: 2, fired: [], faultsFired: 0 },
       { ...base, index: 3, faults: ['link-drop@5%', 'power-cut@event:reboot.swap+400'], fired: ['link-drop@5%', 'power-cut@event:reboot.swap+400'], faultsFired: 2, cutsInBootloader: 1 },
     ], 6);
+    assert.equal(report.cutsPlannedInRuns, 5);
     assert.deepEqual([report.runs, report.runsPlanned, report.cuts, report.bricked, report.stuck, report.wrongReports, report.bytesReDownloaded], [4, 6, 4, 1, 0, 0, 16384]);
     assert.deepEqual(report.cutsByKind, { 'power-cut': 2, 'link-drop': 1 });
     assert.deepEqual(report.cutsByPhase, { download: 2, 'reboot.swap': 1 });
