@@ -4,7 +4,8 @@
  * drawn from one seed, and the truth checked after each run against what the device said:
  *
  * - bricked: MCUboot finds no bootable image (the run throws "does not boot");
- * - stuck: no final report within the run's device-time limit;
+ * - stuck: no final report within the run's device-time limit, or time stopped moving (a
+ *   livelock: tens of thousands of events at one virtual instant);
  * - wrong report: the final report disagrees with the flash. The truth is what MCUboot boots
  *   from the flash after the run: `running` (closed/success) must mean the target image boots,
  *   confirmed; any other outcome must mean the old image boots with nothing pending; exactly one
@@ -13,9 +14,11 @@
  * - bytes re-downloaded: image bytes the agent programmed into the slot beyond the image size
  *   (bytes that crossed the link again and reached flash), summed.
  *
- * Every run is one `xs-ota sim` invocation (same defaults, seed and faults), so each failing run
- * carries the command that reproduces it.
+ * Every run is one `xs-ota sim` invocation (its defaults but CAMPAIGN_DEVKIT, the run's seed and
+ * faults), so each failing run carries the command that reproduces it. Run i of a campaign depends
+ * only on (seed, i): a campaign can be cut into sessions (tools/campaign/run-log.ts, `--resume`).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,7 @@ import { decodeHeader } from '../../src/image/header.js';
 import { parseFault, runDevkitUpdate, type DevkitSummary } from '../devkit/devkit.js';
 import { bootMcuboot } from '../devkit/parts/sim-mcuboot.js';
 import { DEVKIT_LAYOUT, type DevkitFlash } from '../devkit/parts/sim-flash.js';
+import { planHash, type CampaignIdentity } from './run-log.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
@@ -33,11 +37,34 @@ export const CAMPAIGN_BASE = path.join(vectors, 'images', 'small-v1.2.3+4.signed
 export const CAMPAIGN_KEY = path.join(vectors, 'keys', 'signing-key-p256.pub.pem');
 
 /**
- * Agent log events a power cut can follow (power-cut@event:NAME[+N]): every step of the cycle.
- * `reboot.swap` and `device.reset-requested` with a large N land inside MCUboot's swap.
+ * How the campaign's dev kit differs from `xs-ota sim`'s defaults, stated in every reproducer: a
+ * DMA UART, 1024-byte RX events instead of 64-byte FIFO-threshold interrupts. The agent sees the
+ * same bytes in fewer events, so a run makes about a quarter of the XS bridge round trips (most of
+ * a run's cost); power cuts, link drops and modem reboots land where they did, and every check is
+ * the same. (A faster baud rate saves device time, not host time: not used.)
  */
-const CUT_EVENTS = ['deployment.accepted', 'download.done', 'verify.start', 'stage.start', 'reboot.swap', 'device.reset-requested', 'health.start', 'confirm.start', 'image.confirmed'];
-const SWAP_EVENTS = new Set(['reboot.swap', 'device.reset-requested']);
+export const CAMPAIGN_DEVKIT = { uartBurstBytes: 1024 } as const;
+
+/**
+ * Agent log events a power cut can follow (power-cut@event:NAME[+N]): every step of the cycle,
+ * each with the flash operations (program/erase) that follow it in the campaign's update, so that
+ * +N lands on one of them (a cut planned past the last one never fires: a run wasted). After the
+ * reboot request the agent does no more flash operations: N counts MCUboot's, whose swap of the
+ * campaign image takes about 726 (a cut there lands inside the bootloader). After the swap the
+ * agent programs one more word (image_ok), then nothing: past `confirm.start` only "at once" (the
+ * MCU stops before its next flash or key-value access) can land.
+ */
+const CUT_EVENTS: readonly { event: string; flashOps: number }[] = [
+  { event: 'deployment.accepted', flashOps: 40 },
+  { event: 'download.done', flashOps: 40 },
+  { event: 'verify.start', flashOps: 40 },
+  { event: 'stage.start', flashOps: 40 },
+  { event: 'reboot.swap', flashOps: 720 },
+  { event: 'device.reset-requested', flashOps: 720 },
+  { event: 'health.start', flashOps: 1 },
+  { event: 'confirm.start', flashOps: 1 },
+  { event: 'image.confirmed', flashOps: 0 },
+];
 
 /** A small seeded PRNG (mulberry32): the campaign is the same for the same seed. */
 export function prng(seed: number): () => number {
@@ -65,29 +92,42 @@ function drawFault(random: () => number): string {
   if (kind < 0.3) return `power-cut@${percent}%`;
   if (kind < 0.45) return `link-drop@${percent}%`;
   if (kind < 0.55) return `modem-reboot@${percent}%`;
-  const event = pick(CUT_EVENTS);
-  if (random() < 0.2) return `power-cut@event:${event}`;
-  // After a reboot request the agent does no more flash operations: N counts MCUboot's, whose
-  // swap of the default image takes about 700; elsewhere the next few tens are the agent's.
-  const n = SWAP_EVENTS.has(event) ? Math.floor(random() * 900) : Math.floor(random() * 40);
-  return `power-cut@event:${event}+${n}`;
+  const { event, flashOps } = pick(CUT_EVENTS);
+  if (flashOps === 0 || random() < 0.2) return `power-cut@event:${event}`;
+  return `power-cut@event:${event}+${Math.floor(random() * flashOps)}`;
+}
+
+/** Most faults one run carries: each after the last one's recovery, in the cycle's order or not. */
+export const MAX_FAULTS_PER_RUN = 5;
+
+/**
+ * Two faults one run cannot both carry: download-fraction faults of the same kind (the second
+ * would be the first), or cuts at the same agent event (only one cut can be pending at a time).
+ */
+function clash(a: string, b: string): boolean {
+  const event = (f: string): string | undefined => /@event:([a-z0-9.-]+)/.exec(f)?.[1];
+  const ea = event(a);
+  const eb = event(b);
+  if (ea !== undefined || eb !== undefined) return ea === eb;
+  return a.split('@')[0] === b.split('@')[0];
 }
 
 /**
- * The runs of a campaign of `cuts` cuts: each run has 1 to 3 faults ("combined" when more than
- * one), until the planned faults reach `cuts`. Deterministic in `seed`.
+ * The runs of a campaign of `cuts` cuts: each run has 1 to MAX_FAULTS_PER_RUN faults, as many
+ * of each count ("combined" when more than one), until the planned faults reach `cuts`. A run's
+ * fixed cost (two boots, a registration, a full download, verify, swap, confirm) is paid once
+ * for all its faults. Deterministic in `seed`: run i is the same whenever it runs.
  */
 export function planCampaign(cuts: number, seed: number): PlannedRun[] {
   const random = prng(seed);
   const runs: PlannedRun[] = [];
   let planned = 0;
   while (planned < cuts) {
-    const count = Math.min(cuts - planned, random() < 0.6 ? 1 : random() < 0.7 ? 2 : 3);
+    const count = Math.min(cuts - planned, 1 + Math.floor(random() * MAX_FAULTS_PER_RUN));
     const faults: string[] = [];
     for (let i = 0; i < count; i++) {
       let f = drawFault(random);
-      // Two download-fraction faults of the same kind at once would be one: draw again.
-      while (faults.some((g) => g.split('@')[0] === f.split('@')[0] && !f.includes('event'))) f = drawFault(random);
+      while (faults.some((g) => clash(g, f))) f = drawFault(random);
       faults.push(f);
     }
     runs.push({ index: runs.length, seed: (seed * 1000 + runs.length) >>> 0, faults });
@@ -96,9 +136,22 @@ export function planCampaign(cuts: number, seed: number): PlannedRun[] {
   return runs;
 }
 
+/** What a run log must match to be continued (tools/campaign/run-log.ts). */
+export function campaignIdentity(cuts: number, seed: number, plan = planCampaign(cuts, seed)): CampaignIdentity {
+  const files = [
+    { role: 'target image', file: CAMPAIGN_IMAGE },
+    { role: 'base image', file: CAMPAIGN_BASE },
+    { role: 'trusted key', file: CAMPAIGN_KEY },
+  ].map(({ role, file }) => {
+    const bytes = readFileSync(file);
+    return { role, name: path.relative(repoRoot, file), bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+  });
+  return { cuts, seed, plan: planHash(plan), devkit: { ...CAMPAIGN_DEVKIT }, files };
+}
+
 /** The `xs-ota sim` command line that replays a run. */
 export function reproducer(run: PlannedRun): string {
-  return ['xs-ota sim', `--seed ${run.seed}`, ...run.faults.map((f) => `--fault ${f}`)].join(' ');
+  return ['xs-ota sim', `--uart-burst ${CAMPAIGN_DEVKIT.uartBurstBytes}`, `--seed ${run.seed}`, ...run.faults.map((f) => `--fault ${f}`)].join(' ');
 }
 
 export type Verdict = 'ok' | 'bricked' | 'stuck' | 'wrong-report' | 'crashed';
@@ -110,9 +163,13 @@ export interface RunResult {
   outcome?: string;
   faults: string[];
   faultsFired: number;
+  /** The faults that took effect (a subset of `faults`, in order); unknown for a run that threw. */
+  fired?: string[];
   cutsInBootloader: number;
   unverifiedStaged: number;
   reDownloadedBytes: number;
+  /** XS computation (meter units) over every boot of the run: deterministic, the run's cost. */
+  xsCompute?: number;
   reproducer: string;
 }
 
@@ -129,6 +186,7 @@ export async function runOne(run: PlannedRun, files = { image: CAMPAIGN_IMAGE, b
   let summary: DevkitSummary;
   try {
     summary = await runDevkitUpdate({
+      ...CAMPAIGN_DEVKIT,
       image,
       baseImage,
       trustedKeyPem,
@@ -144,12 +202,15 @@ export async function runOne(run: PlannedRun, files = { image: CAMPAIGN_IMAGE, b
     const message = error instanceof Error ? error.message : String(error);
     result.unverifiedStaged = unverifiedStaged;
     if (/does not boot/.test(message)) return { ...result, verdict: 'bricked', why: message };
-    if (/no outcome within/.test(message)) return { ...result, verdict: 'stuck', why: message };
+    // Past the run's device-time limit, or a livelock (events without time moving on).
+    if (/no outcome within|goal not reached/.test(message)) return { ...result, verdict: 'stuck', why: message };
     return { ...result, verdict: 'crashed', why: message };
   }
   result.outcome = summary.outcome;
-  result.faultsFired = run.faults.length - summary.faultsNotFired.length;
+  result.fired = run.faults.filter((_, i) => !summary.faultsNotFired.includes(i));
+  result.faultsFired = result.fired.length;
   result.cutsInBootloader = summary.cutsInBootloader;
+  result.xsCompute = summary.xs.compute;
   result.unverifiedStaged = unverifiedStaged;
   result.reDownloadedBytes = Math.max(0, summary.flash.agentImageBytesWritten - summary.imageBytes);
   const wrong = judgeReport(summary, flash!, trustedKeyPem, target, base);
@@ -179,12 +240,29 @@ export function judgeReport(summary: DevkitSummary, flash: DevkitFlash, trustedK
   return undefined;
 }
 
+/** What a fault is (power-cut, link-drop, modem-reboot) and where in the cycle it was aimed. */
+export function faultKindAndPhase(spec: string): { kind: string; phase: string } {
+  const event = /^([a-z-]+)@event:([a-z0-9.-]+)/.exec(spec);
+  if (event) return { kind: event[1], phase: event[2] };
+  return { kind: spec.split('@')[0], phase: 'download' };
+}
+
 export interface CampaignReport {
   seed: number;
   cutsPlanned: number;
+  /** Faults planned in the runs that ran (all of `cutsPlanned` once the campaign is complete). */
+  cutsPlannedInRuns: number;
+  /** Runs the plan holds; `runs` below is how many of them ran (fewer: the campaign stopped). */
+  runsPlanned: number;
   runs: number;
   cuts: number;
+  /** Cuts that fired, by kind (power-cut, link-drop, modem-reboot). */
+  cutsByKind: Record<string, number>;
+  /** Cuts that fired, by where they were aimed: `download` (a fraction of the image) or the agent event. */
+  cutsByPhase: Record<string, number>;
   cutsInBootloader: number;
+  /** Runs in which more than one fault fired. */
+  combinedRuns: number;
   bricked: number;
   stuck: number;
   wrongReports: number;
@@ -192,19 +270,36 @@ export interface CampaignReport {
   unverifiedStaged: number;
   bytesReDownloaded: number;
   outcomes: Record<string, number>;
+  /** XS meter units over all runs (runs that threw not counted): the campaign's deterministic cost. */
+  xsCompute: number;
   failing: { index: number; verdict: Verdict; why?: string; reproducer: string }[];
 }
 
-export function summarize(seed: number, cutsPlanned: number, results: RunResult[]): CampaignReport {
+export function summarize(seed: number, cutsPlanned: number, results: RunResult[], runsPlanned = results.length): CampaignReport {
   const count = (v: Verdict) => results.filter((r) => r.verdict === v).length;
   const outcomes: Record<string, number> = {};
-  for (const r of results) outcomes[r.outcome ?? r.verdict] = (outcomes[r.outcome ?? r.verdict] ?? 0) + 1;
+  const cutsByKind: Record<string, number> = {};
+  const cutsByPhase: Record<string, number> = {};
+  for (const r of results) {
+    outcomes[r.outcome ?? r.verdict] = (outcomes[r.outcome ?? r.verdict] ?? 0) + 1;
+    for (const f of r.fired ?? []) {
+      const { kind, phase } = faultKindAndPhase(f);
+      cutsByKind[kind] = (cutsByKind[kind] ?? 0) + 1;
+      cutsByPhase[phase] = (cutsByPhase[phase] ?? 0) + 1;
+    }
+  }
+  const sorted = [...results].sort((a, b) => a.index - b.index);
   return {
     seed,
     cutsPlanned,
+    cutsPlannedInRuns: results.reduce((n, r) => n + r.faults.length, 0),
+    runsPlanned,
     runs: results.length,
     cuts: results.reduce((n, r) => n + r.faultsFired, 0),
+    cutsByKind,
+    cutsByPhase,
     cutsInBootloader: results.reduce((n, r) => n + r.cutsInBootloader, 0),
+    combinedRuns: results.filter((r) => r.faultsFired > 1).length,
     bricked: count('bricked'),
     stuck: count('stuck'),
     wrongReports: count('wrong-report'),
@@ -212,6 +307,7 @@ export function summarize(seed: number, cutsPlanned: number, results: RunResult[
     unverifiedStaged: results.reduce((n, r) => n + r.unverifiedStaged, 0),
     bytesReDownloaded: results.reduce((n, r) => n + r.reDownloadedBytes, 0),
     outcomes,
-    failing: results.filter((r) => r.verdict !== 'ok').map((r) => ({ index: r.index, verdict: r.verdict, why: r.why, reproducer: r.reproducer })),
+    xsCompute: results.reduce((n, r) => n + (r.xsCompute ?? 0), 0),
+    failing: sorted.filter((r) => r.verdict !== 'ok').map((r) => ({ index: r.index, verdict: r.verdict, why: r.why, reproducer: r.reproducer })),
   };
 }

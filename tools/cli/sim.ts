@@ -1,7 +1,7 @@
 /**
  * `xs-ota sim`: one full update on the simulated dev kit, the agent running inside XS.
  *
- *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--flow-control rts-cts|none] [--flash-timing typical|worst|none] [--backend hawkbit|manifest|iotconnect]
+ *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--uart-burst N] [--flow-control rts-cts|none] [--flash-timing typical|worst|none] [--backend hawkbit|manifest|iotconnect]
  *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE] [--state DIR] [--se-store FILE]
  *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
  *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
@@ -35,6 +35,8 @@ const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
 const USAGE = `usage: xs-ota sim [options]
   --modem sim7080|sim7600   modem personality (default sim7080)
   --baud N                  UART rate (default 115200)
+  --uart-burst N            bytes per UART RX event, 16..1024 (default 64, a FIFO-threshold
+                            interrupt; 1024: a DMA UART, as the fault campaign runs)
   --flow-control rts-cts|none
                             modem UART wiring (default rts-cts: the dev kit wires RTS/CTS, the
                             agent sends AT+IFC=2,2 and takes socket data pushed by the modem);
@@ -145,6 +147,7 @@ export const command: Command = {
     }
     const baud = Number(values.baud);
     if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new UsageError(`--baud ${values.baud}: a standard rate up to 921600`);
+    const uartBurstBytes = values['uart-burst'] === undefined ? undefined : parseInteger(values['uart-burst'], '--uart-burst', { min: 16, max: 1024 });
     const faultSpecs = values.fault ?? [];
     const faults = faultSpecs.map((spec) => {
       try {
@@ -219,6 +222,7 @@ export const command: Command = {
     const summary = await runDevkitUpdate({
       modem: values.modem,
       baud,
+      uartBurstBytes,
       flowControl,
       flashTiming,
       backend: values.backend,
@@ -307,6 +311,7 @@ function parseSimArgs(args: string[]) {
       options: {
         modem: { type: 'string', default: 'sim7080' },
         baud: { type: 'string', default: '115200' },
+        'uart-burst': { type: 'string' },
         'flow-control': { type: 'string', default: 'rts-cts' },
         'flash-timing': { type: 'string', default: 'typical' },
         backend: { type: 'string', default: 'hawkbit' },

@@ -115,6 +115,13 @@ export interface DevkitOptions {
   modem?: 'sim7080' | 'sim7600';
   baud?: number;
   /**
+   * Bytes the MCU's UART delivers per RX event (default 64, a FIFO-threshold interrupt). A DMA
+   * UART hands over a whole buffer per event (Zephyr's async UART API: UART_RX_RDY per buffer or
+   * idle line): the same bytes in fewer, larger events. The fault campaign uses 1024, which saves
+   * host round trips of the XS bridge and changes nothing the agent sees but event sizes.
+   */
+  uartBurstBytes?: number;
+  /**
    * The board's modem UART wiring. Default 'rts-cts': the dev kit wires RTS/CTS (the simulated
    * UART holds the modem's output while the MCU's RX FIFO is near full, once the modem is told
    * `AT+IFC=2,2`), and the agent takes pushed socket data. 'none': a board without the lines.
@@ -377,7 +384,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     model: (options.modem ?? 'sim7080') === 'sim7080' ? 'sim7080g' : 'sim7600',
     server: server ? { host: '127.0.0.1', port: server.port } : undefined,
     resolve: prepared.resolve,
-    uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts' },
+    uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
   const digest = new NodeDigest();

@@ -109,12 +109,25 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
   });
 
   const timers = new Map<number, number>();
+  /**
+   * The virtual instant a timer of `ms` set at `start` fires: never before the guest's clock
+   * (virtual time less `clockOrigin`, both fractional) reads its start plus `ms`, as a device
+   * timer never fires before its delay. Plain `start + ms` could round to an instant the guest
+   * reads a hair early: an agent waiting for `deadline - now` then re-armed a 1e-11 ms timer that
+   * fired at the same instant, forever (campaign run 118 of seed 1).
+   */
+  const dueAt = (start: number, ms: number): number => {
+    const wanted = start - clockOrigin + ms;
+    let at = start + ms;
+    for (let step = Math.max(Math.abs(at) * Number.EPSILON, Number.MIN_VALUE); at - clockOrigin < wanted; step *= 2) at += step;
+    return at;
+  };
   session.provide('clock.now', () => now() - clockOrigin);
   session.provide('clock.wall', () => time.clockPort().wallClock() ?? null);
   session.provide('clock.set', (a: { id: number; ms: number }) => {
     timers.set(
       a.id,
-      time.at(now() + Math.max(0, a.ms), () => {
+      time.at(dueAt(now(), Math.max(0, a.ms)), () => {
         timers.delete(a.id);
         deliver('clock.timer', { id: a.id });
       }),

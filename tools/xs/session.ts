@@ -2,7 +2,7 @@
  * Host side of the XS bridge: one XS engine running one guest bundle, with host services the
  * guest calls synchronously (`hostCall`) and guest functions the host calls (`call`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeMessage, encodeMessage } from './codec.js';
@@ -64,6 +64,23 @@ export interface XsMeterTotals {
   peakAllocate: number;
 }
 
+/**
+ * The bundle's text and snapshot key, kept per process while the file is unchanged (same size and
+ * mtime): a campaign boots thousands of engines, and reading and hashing a bundle of a few
+ * hundred KB for each boot was a tenth of the host's work.
+ */
+const bundleCache = new Map<string, { stamp: string; code: string; keys: Map<string, string> }>();
+
+function loadBundle(file: string): { code: string; keys: Map<string, string> } {
+  const st = statSync(file);
+  const stamp = `${st.size}:${st.mtimeMs}`;
+  const cached = bundleCache.get(file);
+  if (cached && cached.stamp === stamp) return cached;
+  const entry = { stamp, code: readFileSync(file, 'utf8'), keys: new Map<string, string>() };
+  bundleCache.set(file, entry);
+  return entry;
+}
+
 export class XsSession {
   readonly printed: string[] = [];
   readonly creation: DeviceCreation;
@@ -114,14 +131,21 @@ export class XsSession {
    * guest bundle, then the heap bound of `creation` from there on.
    */
   static async start(options: XsSessionOptions): Promise<XsSession> {
-    const code = readFileSync(guestBundlePath(options.bundle), 'utf8');
+    const bundle = loadBundle(guestBundlePath(options.bundle));
+    const code = bundle.code;
     // Boot from the loaded heap when one was saved (tools/xs/snapshot.ts: the device boots its
     // preloaded heap too); not for the bench, whose figures come from engines loaded as always.
     const profile = activeDeviceProfile();
     const useSnapshot = snapshotsEnabled() && !profile && !options.sampling;
     const creation = options.creation ?? deviceCreation();
     const worker = useSnapshot ? deviceWorkerPath() : '';
-    const key = useSnapshot ? snapshotKey(worker, options.bundle, creation, [FREEZE_BUILT_INS, code]) : '';
+    const keyOf = (): string => {
+      const id = `${worker}\0${options.bundle}\0${JSON.stringify(creation)}`;
+      let key = bundle.keys.get(id);
+      if (key === undefined) bundle.keys.set(id, (key = snapshotKey(worker, options.bundle, creation, [FREEZE_BUILT_INS, code])));
+      return key;
+    };
+    const key = useSnapshot ? keyOf() : '';
     const saved = useSnapshot ? findBootSnapshot(worker, key) : undefined;
     const session = new XsSession(options, saved?.file);
     if (saved) {

@@ -356,9 +356,11 @@ export class SimUart {
     }
     const room = this.rxFifoBytes - this.#rxCount;
     const n = Math.min(room, data.length);
-    for (let i = 0; i < n; i++) {
-      this.#rx[(this.#rxHead + this.#rxCount + i) % this.rxFifoBytes] = data[i];
-    }
+    // Into the ring in at most two pieces (the end of the buffer, then its start).
+    const tail = (this.#rxHead + this.#rxCount) % this.rxFifoBytes;
+    const first = Math.min(n, this.rxFifoBytes - tail);
+    this.#rx.set(data.subarray(0, first), tail);
+    if (n > first) this.#rx.set(data.subarray(first, n), 0);
     this.#rxCount += n;
     const lost = data.length - n;
     if (lost > 0) {
@@ -374,7 +376,9 @@ export class SimUart {
 
   #read(into: Uint8Array): number {
     const n = Math.min(into.length, this.#rxCount);
-    for (let i = 0; i < n; i++) into[i] = this.#rx[(this.#rxHead + i) % this.rxFifoBytes];
+    const first = Math.min(n, this.rxFifoBytes - this.#rxHead);
+    into.set(this.#rx.subarray(this.#rxHead, this.#rxHead + first), 0);
+    if (n > first) into.set(this.#rx.subarray(0, n - first), first);
     this.#rxHead = (this.#rxHead + n) % this.rxFifoBytes;
     this.#rxCount -= n;
     if (n > 0) this.#inOverrun = false;

@@ -22,6 +22,11 @@ export interface RunLimits {
   untilMs?: number;
   /** Stop (and throw) after this many events: a hang guard for tests. */
   maxEvents?: number;
+  /**
+   * Stop (and throw) after this many events in a row at one instant (default 50,000): work
+   * that re-arms itself without time moving on is a livelock, not progress.
+   */
+  maxEventsAtOneInstant?: number;
 }
 
 export class VirtualTimeLimit extends Error {
@@ -104,7 +109,9 @@ export class VirtualTime {
   /** Run events until `done()` holds after settling. Throws VirtualTimeLimit past the limits. */
   async runUntil(done: () => boolean, limits: RunLimits = {}): Promise<void> {
     const maxEvents = limits.maxEvents ?? 50_000_000;
+    const maxAtOneInstant = limits.maxEventsAtOneInstant ?? 50_000;
     let ran = 0;
+    let atOneInstant = 0;
     for (;;) {
       await this.settle();
       if (done()) return;
@@ -115,6 +122,11 @@ export class VirtualTime {
         throw new VirtualTimeLimit(`goal not reached by ${limits.untilMs} ms of virtual time`);
       }
       if (++ran > maxEvents) throw new VirtualTimeLimit(`goal not reached within ${maxEvents} events`);
+      atOneInstant = next.at === this.#now ? atOneInstant + 1 : 0;
+      if (atOneInstant > maxAtOneInstant) {
+        this.#push(next);
+        throw new VirtualTimeLimit(`goal not reached: ${maxAtOneInstant} events at ${this.#now} ms without time advancing (a livelock)`);
+      }
       this.#now = next.at;
       this.#handles.delete(next.seq);
       this.events++;

@@ -20,6 +20,16 @@ declare const xsOtaBoundHeap: (bytes: number) => number;
 export type GuestFunction = (args: any) => unknown;
 
 const functions = new Map<string, GuestFunction>();
+/** Host commands handled so far: a new one is a new crank (the host may have moved time on). */
+let commands = 0;
+
+/**
+ * The crank running now. Between two commands the host runs nothing in virtual time (it waits for
+ * XS to go idle before the next event), so no UART byte or timer arrives within one crank.
+ */
+export function currentCrank(): number {
+  return commands;
+}
 const events = new Map<string, (args: any) => void>();
 
 /** Make functions callable from the host by name. */
@@ -69,6 +79,7 @@ interface HostMessage {
 }
 
 function handleCommand(buffer: ArrayBuffer): ArrayBuffer {
+  commands++;
   const message = decodeMessage(new Uint8Array(buffer)) as HostMessage;
   let reply: unknown;
   if (message.op === 'event') {

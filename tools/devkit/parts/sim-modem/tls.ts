@@ -27,6 +27,9 @@ export interface TlsParams {
 /** Largest CA file the modems take (CFSWFILE and CCERTDOWN: ≤ 10240 bytes, §4.1, §4.2). */
 const CA_FILE_MAX = 10_240;
 
+/** The last CA file parsed (text -> its certificates): the agent opens a TLS socket per request with the same one. */
+let lastCa: { text: string; blocks: string[] | undefined } | undefined;
+
 /**
  * The certificates in a CA file as the modem's converter reads it: PEM `CERTIFICATE` blocks
  * (text around them is ignored), each of which must parse as X.509. Undefined when the file
@@ -35,6 +38,13 @@ const CA_FILE_MAX = 10_240;
 export function parseCaFile(bytes: Uint8Array | undefined): string[] | undefined {
   if (!bytes || bytes.length === 0 || bytes.length > CA_FILE_MAX) return undefined;
   const text = Buffer.from(bytes).toString('latin1');
+  if (lastCa?.text === text) return lastCa.blocks && [...lastCa.blocks];
+  const blocks = parseCaText(text);
+  lastCa = { text, blocks };
+  return blocks && [...blocks];
+}
+
+function parseCaText(text: string): string[] | undefined {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
   if (!blocks) return undefined;
   try {
