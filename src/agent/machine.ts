@@ -316,7 +316,7 @@ export class UpdateAgent {
    * Between a poll that offered nothing (no deployment, no held image, the running image
    * confirmed) and the next step: the secondary slot may be erased ahead (#eraseWhileIdle).
    */
-  #idleSince: number | undefined;
+  #idleWindow = false;
   /** The idle erase's timer chain is running. */
   #erasing = false;
 
@@ -356,7 +356,7 @@ export class UpdateAgent {
     // installer, modem, backend) then begin at the job queue, not below run() and its caller.
     if (!this.#booted) await startAsJob(() => this.#boot());
     // Whatever this step does (a poll may start a download), the slot is no longer the idle erase's.
-    this.#idleSince = undefined;
+    this.#idleWindow = false;
     const view = this.#unsaved ?? viewOf(this.journal.record);
     const now = this.#d.clock.now();
     if (view.state === 'download' && this.#notBefore !== undefined && this.#notBefore > now) {
@@ -581,13 +581,13 @@ export class UpdateAgent {
    * the next step, whatever it does; the slot writer then starts from what is already erased.
    */
   #eraseWhileIdle(): void {
-    this.#idleSince = this.#d.clock.now();
+    this.#idleWindow = true;
     if (this.#erasing) return;
     this.#erasing = true;
     let units = 0;
     const tick = (): void => {
       let more = false;
-      if (!this.#stopped && this.#idleSince !== undefined) {
+      if (!this.#stopped && this.#idleWindow) {
         try {
           more = this.#d.installer.eraseIdle();
           units++;

@@ -24,6 +24,7 @@
 import type { FlashPort, FlashStatus } from '../platform/flash.js';
 import type { KeyValuePort } from '../platform/key-value.js';
 import { OtaError } from '../util/errors.js';
+import { eraseRange } from './erase-range.js';
 
 /** Key-value key of the "whole secondary slot erased" mark; its value is the slot size in decimal. */
 export const ERASED_MARK_KEY = 'xs-ota.erased';
@@ -62,11 +63,6 @@ export class ErasedAheadSlot implements FlashPort {
     return this.#erased;
   }
 
-  /** Whether the whole slot is known erased (nothing left for `eraseStep`). */
-  get fullyErased(): boolean {
-    return this.#erased >= this.#status.size;
-  }
-
   /**
    * Erase the next unit above `erasedBytes`: a whole large block where the port has one and it is
    * aligned, else one sector. Writes the mark when the slot is complete. Returns whether there is
@@ -77,14 +73,10 @@ export class ErasedAheadSlot implements FlashPort {
     if (this.#erased >= size) return false;
     const at = this.#erased;
     const large = this.#status.largeBlockLength ?? 0;
+    const unit = this.#flash.eraseBlocks && large > blockLength && at % large === 0 && at + large <= size ? large : blockLength;
     try {
-      if (this.#flash.eraseBlocks && large > blockLength && at % large === 0 && at + large <= size) {
-        this.#flash.eraseBlocks(at / blockLength, (at + large) / blockLength);
-        this.#erased = at + large;
-      } else {
-        this.#flash.eraseBlock(at / blockLength);
-        this.#erased = at + blockLength;
-      }
+      eraseRange(this.#flash, at / blockLength, (at + unit) / blockLength);
+      this.#erased = at + unit;
     } catch (error) {
       throw new OtaError('flash-error', `idle erase of the secondary slot at ${at} failed`, error);
     }
@@ -116,8 +108,7 @@ export class ErasedAheadSlot implements FlashPort {
   }
 
   eraseBlocks(first: number, end: number): void {
-    if (this.#flash.eraseBlocks) this.#flash.eraseBlocks(first, end);
-    else for (let block = first; block < end; block++) this.#flash.eraseBlock(block);
+    eraseRange(this.#flash, first, end);
   }
 
   close(): void {

@@ -76,8 +76,8 @@ export function cycleRun(model: Model, baud: number, timing: FlashTimingName, si
   if (!run) {
     if (!image || image.length !== size) image = benchImage(size);
     const img = image;
-    // A run that does not end 'running' is still reported (its outcome is a column): SIM7600
-    // updates revert on the dev kit until issue 12 item 4 (the health check) is fixed.
+    // A run that does not end 'running' is still reported (its outcome is a column, and the
+    // section's note lists it).
     run = runBenchUpdate({ image: img, layout: slotLayout(CYCLE_SLOT_SIZE), modem: model, baud, flashTiming: timing, offerAfterS: start === 'idle' ? IDLE_OFFER_AFTER_S : undefined });
     cache.set(key, run);
   }

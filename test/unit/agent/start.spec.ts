@@ -6,31 +6,13 @@ import assert from 'node:assert/strict';
 import { readSetting, settingKeys, settingName } from '../../../src/agent/config.js';
 import { createAgent, type StartConfig } from '../../../src/agent/start.js';
 import { nonDefault } from '../../support/settings.js';
+import { buildOnlyPlatform as platform } from '../../support/build-only-platform.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
 import type { Platform } from '../../../src/platform/index.js';
 import { isOtaError } from '../../../src/util/errors.js';
-import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
 import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
-import { SimUart } from '../../../tools/devkit/parts/sim-uart.js';
 import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 
-/** Ports that are never used here: createAgent only builds the parts. */
-function platform(time = new VirtualTime(), seI2c?: Platform['seI2c']): Platform {
-  const unused = new Proxy({}, { get: () => () => undefined });
-  const flash = createDevkitFlash();
-  return {
-    modemSerial: new SimUart(time).device,
-    modemPowerKey: { write: () => undefined },
-    clock: time.clockPort(),
-    log: { log: () => undefined },
-    seI2c: seI2c ?? unused,
-    primarySlot: flash.primary,
-    secondarySlot: flash.secondary,
-    keyValue: unused,
-    digest: unused,
-    reboot: unused,
-  } as unknown as Platform;
-}
 
 const settings = (more: Partial<StartConfig>): StartConfig => ({
   backend: 'hawkbit',

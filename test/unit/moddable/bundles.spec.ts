@@ -11,10 +11,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Agent from '../../../src/index.js';
 import type { Platform } from '../../../src/platform/index.js';
-import { createDevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
-import { SimUart } from '../../../tools/devkit/parts/sim-uart.js';
-import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { repoRoot } from '../../support/paths.js';
+import { buildOnlyPlatform as platform } from '../../support/build-only-platform.js';
 
 const BACKENDS = ['hawkbit', 'iotconnect', 'manifest'] as const;
 const OPTIONS = ['', '-delta', '-tls', '-tls-delta'] as const;
@@ -54,24 +52,6 @@ function present(text: string, declaration: string): boolean {
   return new RegExp(`\\b${declaration.replace(' ', '\\s+')}\\b`).test(text);
 }
 
-/** Ports createAgent builds on; nothing here runs an update. */
-function platform(): Platform {
-  const time = new VirtualTime();
-  const unused = new Proxy({}, { get: () => () => undefined });
-  const flash = createDevkitFlash();
-  return {
-    modemSerial: new SimUart(time).device,
-    modemPowerKey: { write: () => undefined },
-    clock: time.clockPort(),
-    log: { log: () => undefined },
-    seI2c: unused,
-    primarySlot: flash.primary,
-    secondarySlot: flash.secondary,
-    keyValue: unused,
-    digest: unused,
-    reboot: unused,
-  } as unknown as Platform;
-}
 
 const CA = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\n');
 const SETTINGS: Record<(typeof BACKENDS)[number], Agent.StartConfig> = {
