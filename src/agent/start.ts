@@ -42,10 +42,16 @@ export interface StartConfig extends SettingsInput {
    */
   readonly caPem?: Uint8Array | ((caCert: string) => Uint8Array);
   /**
-   * TLS for the IoTConnect MQTT sessions terminated in the agent, the device key in the A5000
-   * (src/tls/control-channel.ts, docs/tls.md); absent: the modem's TLS.
+   * With `controlTls` 'agent' (otaControlTls): the device certificate chain (PEM, leaf first) for
+   * the key at `deviceKeyId`, or how to load it by the resolved `deviceCert` name (the device: a
+   * build resource). Not read with the modem's TLS.
    */
-  readonly agentTls?: AgentTlsSettings;
+  readonly deviceCertPem?: Uint8Array | ((deviceCert: string) => Uint8Array);
+  /**
+   * The CA(s), PEM, the control channel's server must lead to with `controlTls` 'agent'; default
+   * `caPem` (the dev kit: mosquitto's own test CA).
+   */
+  readonly controlCaPem?: Uint8Array;
 }
 
 export interface StartOptions {
@@ -75,10 +81,11 @@ export interface AgentParts {
 
 /** Build every part of the agent on `platform`. Throws OtaError('config-invalid', …) on a bad setting. */
 export function createAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): AgentParts {
-  const { caPem: ca, agentTls, ...given } = settings;
+  const { caPem: ca, deviceCertPem, controlCaPem, ...given } = settings;
   const config = resolveConfig(given);
   const caPem = typeof ca === 'function' ? ca(config.caCert) : ca;
   if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'caPem: a CA certificate is required for TLS');
+  const agentTls = config.controlTls === 'agent' ? agentTlsSettings(config, deviceCertPem, controlCaPem) : undefined;
   const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, log: platform.log };
   const modemConfig = { apn: config.apn === '' ? undefined : config.apn, caCert: caPem, caName: config.caCert };
   const flowControl = config.uartFlowControl;
@@ -130,6 +137,14 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     minSecurityCounter: options.minSecurityCounter,
   });
   return { config, agent, modem, http: transport, redirects: http, backend, installer, se };
+}
+
+/** otaControlTls agent: the device key's object, its certificate chain, the version, from the settings. */
+function agentTlsSettings(config: AgentConfig, certificate: StartConfig['deviceCertPem'], caPem: Uint8Array | undefined): AgentTlsSettings {
+  const certificatePem = typeof certificate === 'function' ? certificate(config.deviceCert) : certificate;
+  if (!certificatePem || certificatePem.length === 0) throw new OtaError('config-invalid', `otaDeviceCert: no device certificate '${config.deviceCert}' for otaControlTls agent`);
+  if (config.deviceKeyId === config.keyId) throw new OtaError('config-invalid', 'otaDeviceKeyId: the same A5000 object as otaKeyId (the image-signing public key)');
+  return { deviceKeyId: config.deviceKeyId, certificatePem, caPem, version: config.tlsVersions };
 }
 
 function createBackend(

@@ -526,7 +526,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     retryCapS: 600,
     ...(layout === DEVKIT_LAYOUT ? {} : { trailerSize: layout.trailerSize, maxBytesPerDeployment: 4 * layout.secondary.size }),
     ...prepared.settings,
-    ...(agentTls ? { agentTls } : {}),
+    // The device settings otaControlTls agent and otaDeviceKeyId; the certificate as main.ts loads it.
+    ...(agentTls ? { controlTls: 'agent', deviceKeyId: agentTls.deviceKeyId, deviceCertPem: agentTls.certificatePem, controlCaPem: agentTls.caPem } : {}),
     ...options.policy,
   };
   const device = new SimDevice({
