@@ -12,8 +12,10 @@ import type { Modem } from '../modem/modem.js';
 import { Sim7080 } from '../modem/sim7080.js';
 import { Sim7600 } from '../modem/sim7600.js';
 import type { HttpClient } from '../net/http.js';
-import { modemHttpClient } from '../net/modem-http.js';
+import type { ByteStreamConnector } from '../net/byte-stream.js';
+import { modemHttpClient, SocketHttpClient } from '../net/modem-http.js';
 import { modemConnector } from '../net/modem-byte-stream.js';
+import { streamSocketOpener } from '../net/stream-socket.js';
 import { RedirectingHttpClient } from '../net/redirect.js';
 import type { Platform } from '../platform/index.js';
 import { Se05xImageVerifier, Se05x, T1Link } from '../se/index.js';
@@ -105,7 +107,14 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const slot = platform.secondarySlot.status();
   // Update history (docs/history.md): every attempt's end recorded, and delivered with the final report.
   const history = new UpdateHistory(platform.keyValue);
-  const backend = new HistoryReportingBackend(createBackend(config, { caPem, agentTls }, http, modem, platform, se, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment }), history);
+  // The control channel's streams (otaControlTls): TLS in the agent over the modem's plain sockets,
+  // the device key in the A5000, or (undefined) the modem's TLS. Built here, the one place that
+  // knows src/tls: the backends take a connector or an HTTP client and never see the TLS.
+  const control = agentTls
+    ? agentTlsControlConnector(agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem })
+    : undefined;
+  const backendParts: BackendParts = { http, modem, control, maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment };
+  const backend = new HistoryReportingBackend(createBackend(config, platform, backendParts), history);
   const recorder = new HistoryRecorder({
     history,
     clock: platform.clock,
@@ -147,20 +156,36 @@ function agentTlsSettings(config: AgentConfig, certificate: StartConfig['deviceC
   return { deviceKeyId: config.deviceKeyId, certificatePem, caPem, version: config.tlsVersions };
 }
 
-function createBackend(
-  config: AgentConfig,
-  settings: { caPem: Uint8Array; agentTls: AgentTlsSettings | undefined },
-  http: HttpClient,
-  modem: Modem,
-  platform: Platform,
-  se: Se05x,
-  extra: { maxImageBytes: number; confirm?: (offer: UpdateOffer) => boolean | Promise<boolean> },
-): UpdateBackend {
-  const image = { maxImageBytes: extra.maxImageBytes, loadAddress: config.imageLoadAddress === -1 ? undefined : config.imageLoadAddress };
+interface BackendParts {
+  /** The agent's HTTP client (the modem's TLS): downloads, and the control channel without agent TLS. */
+  http: HttpClient;
+  modem: Modem;
+  /** otaControlTls agent: the control channel's connector (TLS in the agent); undefined: the modem's TLS. */
+  control: ByteStreamConnector | undefined;
+  maxImageBytes: number;
+  confirm?: (offer: UpdateOffer) => boolean | Promise<boolean>;
+}
+
+/**
+ * hawkBit DDI over TLS in the agent: the same HTTP/1.1 client over sockets from the control
+ * connector (an https:// URL; a lab server's http:// keeps the modem's plain socket), redirects
+ * as for every request. The backend sees an HttpClient.
+ */
+function controlHttpClient(config: AgentConfig, control: ByteStreamConnector, modem: Modem, platform: Platform): HttpClient {
+  const overTls = streamSocketOpener(control, platform.clock);
+  const transport = new SocketHttpClient({ modem, clock: platform.clock, openSocket: (host, port, tls) => (tls ? overTls(host, port, true) : modem.openSocket(host, port, false)) });
+  return new RedirectingHttpClient(transport, { maxRedirects: config.maxRedirects, urlMax: config.urlMax, credentialOrigins: config.redirectCredentialOrigins, log: platform.log });
+}
+
+function createBackend(config: AgentConfig, platform: Platform, parts: BackendParts): UpdateBackend {
+  const image = { maxImageBytes: parts.maxImageBytes, loadAddress: config.imageLoadAddress === -1 ? undefined : config.imageLoadAddress };
+  const http = parts.http;
   switch (config.backend) {
     case 'hawkbit':
       return new HawkbitBackend({
-        http,
+        http: parts.control ? controlHttpClient(config, parts.control, parts.modem, platform) : http,
+        // Artifact probes (a file's first bytes, to choose among several) are downloads: the modem's TLS.
+        downloadHttp: http,
         server: config.url,
         controllerId: config.deviceId,
         tenant: config.tenant,
@@ -169,7 +194,7 @@ function createBackend(
         artifactPattern: config.artifactPattern,
         part: config.modulePart === '' ? undefined : config.modulePart,
         autoConfirm: config.autoConfirm,
-        confirm: extra.confirm,
+        confirm: parts.confirm,
         image,
         bodyMax: config.bodyMax,
         urlMax: config.urlMax,
@@ -181,10 +206,8 @@ function createBackend(
     case 'iotconnect':
       return new IotConnectBackend({
         http,
-        // Hook (identity): TLS in the agent with the key in the A5000 when configured.
-        connector: settings.agentTls
-          ? agentTlsControlConnector(settings.agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem: settings.caPem })
-          : modemConnector(modem),
+        // TLS in the agent with the key in the A5000 (otaControlTls agent), else the modem's TLS.
+        connector: parts.control ?? modemConnector(parts.modem),
         clock: platform.clock,
         log: platform.log,
         discoveryUrl: config.url,
