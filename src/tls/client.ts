@@ -28,6 +28,7 @@ import {
   parseCertificateMessage,
   parseCertificateRequest,
   parseCertificateVerify,
+  parseEncryptedExtensions,
   parseServerHello,
 } from './handshake.js';
 import { applicationSecrets, finishedMac, handshakeSecrets, nextTrafficSecret, trafficKeys } from './key-schedule.js';
@@ -143,6 +144,8 @@ export class TlsClient implements ByteStream {
   #serverAppSecret: Uint8Array | undefined;
   #clientAppSecret: Uint8Array | undefined;
   #established = false;
+  /** Largest plaintext we put in one record: ours, or the server's record_size_limit (RFC 8449) if smaller. */
+  #fragmentMax: number = TLS_LIMITS.maxFragment;
   #closed = false;
   #failure: OtaError | undefined;
   #messages: Message[] = [];
@@ -187,9 +190,7 @@ export class TlsClient implements ByteStream {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.#failure) throw this.#failure;
     if (!this.#established || !this.#write) throw new OtaError('bad-state', 'TLS write before the handshake completed');
-    for (let at = 0; at < bytes.length; at += TLS_LIMITS.maxFragment) {
-      await this.#send(this.#write.seal(CONTENT.applicationData, bytes.subarray(at, Math.min(bytes.length, at + TLS_LIMITS.maxFragment))));
-    }
+    await this.#sendProtected(this.#write, CONTENT.applicationData, bytes);
   }
 
   onData(handler: (chunk: Uint8Array) => void): void {
@@ -242,6 +243,8 @@ export class TlsClient implements ByteStream {
     const clientHandshakeWrite = new RecordProtection(crypto, trafficKeys(crypto, hs.clientHandshake));
 
     const ee = await this.#next(HS.encryptedExtensions);
+    // The server's record_size_limit binds our protected records from here on, handshake ones too.
+    this.#fragmentMax = parseEncryptedExtensions(ee.body).fragmentMax;
     transcript.update(ee.raw);
     let m = await this.#next();
     let requestContext: Uint8Array | undefined;
@@ -280,21 +283,18 @@ export class TlsClient implements ByteStream {
       const ours = keys.certificateChain();
       const certificate = certificateMessage(requestContext, ours);
       transcript.update(certificate);
-      await this.#send(clientHandshakeWrite.seal(CONTENT.handshake, certificate));
+      await this.#sendProtected(clientHandshakeWrite, CONTENT.handshake, certificate);
       if (ours.length > 0) {
         const digest = this.#sha256(certificateVerifyContent(false, transcript.hash()));
         this.stats.keyOps.sign++;
         const verify = certificateVerifyMessage(await keys.sign(digest));
         transcript.update(verify);
-        await this.#send(clientHandshakeWrite.seal(CONTENT.handshake, verify));
+        await this.#sendProtected(clientHandshakeWrite, CONTENT.handshake, verify);
         this.stats.clientAuthenticated = true;
-      } else transcript.hash();
-    } else {
-      transcript.hash();
-      transcript.hash();
+      }
     }
     const finished = handshakeMessage(HS.finished, finishedMac(crypto, hs.clientHandshake, transcript.hash()));
-    await this.#send(clientHandshakeWrite.seal(CONTENT.handshake, finished));
+    await this.#sendProtected(clientHandshakeWrite, CONTENT.handshake, finished);
 
     this.#clientAppSecret = app.clientApplication;
     this.#write = new RecordProtection(crypto, trafficKeys(crypto, app.clientApplication));
@@ -434,6 +434,13 @@ export class TlsClient implements ByteStream {
   }
 
   // ── out, failure ─────────────────────────────────────────────────────────────────────────
+
+  /** `bytes` as protected records of at most #fragmentMax plaintext bytes each. */
+  async #sendProtected(protection: RecordProtection, type: number, bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.length; at += this.#fragmentMax) {
+      await this.#send(protection.seal(type, bytes.subarray(at, Math.min(bytes.length, at + this.#fragmentMax))));
+    }
+  }
 
   async #send(record: Uint8Array): Promise<void> {
     if (this.#failure) throw this.#failure;

@@ -21,7 +21,33 @@ export const HS = {
 export const TLS_AES_128_GCM_SHA256 = 0x1301;
 export const GROUP_SECP256R1 = 0x0017;
 export const ECDSA_SECP256R1_SHA256 = 0x0403;
-const EXT = { serverName: 0, maxFragmentLength: 1, supportedGroups: 10, signatureAlgorithms: 13, supportedVersions: 43, keyShare: 51 } as const;
+const EXT = { serverName: 0, maxFragmentLength: 1, supportedGroups: 10, signatureAlgorithms: 13, recordSizeLimit: 28, supportedVersions: 43, keyShare: 51 } as const;
+/** RFC 8449 record_size_limit, extension type 28. */
+export const EXT_RECORD_SIZE_LIMIT = EXT.recordSizeLimit;
+/** RFC 8449 §4: a limit below 64 is an illegal_parameter. */
+const RECORD_SIZE_LIMIT_MIN = 64;
+
+/**
+ * The record_size_limit we send (RFC 8449 §4): TLS_LIMITS.maxFragment of plaintext, which in TLS
+ * 1.3 counts the inner content type byte too (2^11 + 1), so one record fits TLS_LIMITS.recordMax.
+ * Sent beside max_fragment_length, which servers that do not know record_size_limit (OpenSSL,
+ * node:tls) honour; one that knows both ignores max_fragment_length (§5).
+ */
+export function recordSizeLimitExtension(w: Writer, tls13: boolean): void {
+  w.u16(EXT.recordSizeLimit).vector(2, (e) => e.u16(TLS_LIMITS.maxFragment + (tls13 ? 1 : 0)));
+}
+
+/**
+ * The largest plaintext fragment we may send under the server's record_size_limit `value` (its
+ * extension body, RFC 8449 §4): never more than our own TLS_LIMITS.maxFragment; TLS 1.3 counts
+ * the content type byte in the limit. Throws `tls-protocol` for a malformed or too small limit.
+ */
+export function peerFragmentMax(body: Reader, tls13: boolean): number {
+  const value = body.u16('record_size_limit');
+  body.end();
+  if (value < RECORD_SIZE_LIMIT_MIN) throw new OtaError('tls-protocol', `the server's record_size_limit ${value} is below ${RECORD_SIZE_LIMIT_MIN} (RFC 8449)`);
+  return Math.min(TLS_LIMITS.maxFragment, tls13 ? value - 1 : value);
+}
 const TLS13 = 0x0304;
 /** SHA-256("HelloRetryRequest"): a ServerHello with this random is an HRR (RFC 8446 §4.1.3). */
 const HRR_RANDOM = new Uint8Array([
@@ -129,6 +155,7 @@ export function clientHello(random: Uint8Array, host: string, keyShare: Uint8Arr
     }
     // RFC 6066: 2^11-byte fragments keep the record buffer at TLS_LIMITS.recordMax.
     ext.u16(EXT.maxFragmentLength).vector(2, (e) => e.u8(3));
+    recordSizeLimitExtension(ext, true);
     ext.u16(EXT.supportedGroups).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1)));
     ext.u16(EXT.signatureAlgorithms).vector(2, (e) => e.vector(2, (l) => l.u16(ECDSA_SECP256R1_SHA256)));
     ext.u16(EXT.supportedVersions).vector(2, (e) => e.vector(1, (l) => l.u16(TLS13)));
@@ -173,6 +200,24 @@ export function parseServerHello(body: Uint8Array): { keyShare: Uint8Array } {
   if (group !== GROUP_SECP256R1 || !keyShare) throw new OtaError('tls-unsupported-group', `server key share group 0x${group.toString(16)}`);
   if (keyShare.length !== 65 || keyShare[0] !== 0x04) throw new OtaError('tls-protocol', `server key share of ${keyShare.length} bytes`);
   return { keyShare: keyShare.slice() };
+}
+
+/**
+ * EncryptedExtensions (RFC 8446 §4.3.1): the plaintext fragment we may send, from the server's
+ * record_size_limit (RFC 8449) when it sent one; other extensions (the max_fragment_length echo,
+ * server_name) change nothing for us: we send at most TLS_LIMITS.maxFragment anyway.
+ */
+export function parseEncryptedExtensions(body: Uint8Array): { fragmentMax: number } {
+  const r = new Reader(body, 'EncryptedExtensions');
+  const exts = r.vector(2, 'extensions');
+  r.end();
+  let fragmentMax: number = TLS_LIMITS.maxFragment;
+  while (exts.left > 0) {
+    const type = exts.u16('extension type');
+    const e = exts.vector(2, 'extension');
+    if (type === EXT.recordSizeLimit) fragmentMax = peerFragmentMax(e, true);
+  }
+  return { fragmentMax };
 }
 
 /** The certificates of a Certificate message (leaf first), within TLS_LIMITS.chainMax. */

@@ -12,7 +12,7 @@ import { asciiEncode, bytesEqual } from '../util/bytes.js';
 import { OtaError, describeError } from '../util/errors.js';
 import { checkServerChain } from './chain.js';
 import type { TlsClientOptions, TlsStats } from './client.js';
-import { ECDSA_SECP256R1_SHA256, GROUP_SECP256R1, handshakeMessage, HandshakeReader, Reader, Writer } from './handshake.js';
+import { ECDSA_SECP256R1_SHA256, EXT_RECORD_SIZE_LIMIT, GROUP_SECP256R1, handshakeMessage, HandshakeReader, peerFragmentMax, Reader, recordSizeLimitExtension, Writer } from './handshake.js';
 import { TLS_LIMITS } from './limits.js';
 import { CONTENT, plainRecord, RecordReader, RECORD_HEADER, type TlsRecord } from './record.js';
 
@@ -110,6 +110,8 @@ export class Tls12Client implements ByteStream {
   #pendingRead: Gcm12 | undefined;
   #write: Gcm12 | undefined;
   #established = false;
+  /** Largest plaintext in one protected record: ours, or the server's record_size_limit (RFC 8449) if smaller. */
+  #fragmentMax: number = TLS_LIMITS.maxFragment;
   #closed = false;
   #failure: OtaError | undefined;
   #messages: Message[] = [];
@@ -139,8 +141,8 @@ export class Tls12Client implements ByteStream {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.#failure) throw this.#failure;
     if (!this.#established || !this.#write) throw new OtaError('bad-state', 'TLS write before the handshake completed');
-    for (let at = 0; at < bytes.length; at += TLS_LIMITS.maxFragment) {
-      await this.#send(this.#write.seal(CONTENT.applicationData, bytes.subarray(at, Math.min(bytes.length, at + TLS_LIMITS.maxFragment))));
+    for (let at = 0; at < bytes.length; at += this.#fragmentMax) {
+      await this.#send(this.#write.seal(CONTENT.applicationData, bytes.subarray(at, Math.min(bytes.length, at + this.#fragmentMax))));
     }
   }
 
@@ -174,7 +176,9 @@ export class Tls12Client implements ByteStream {
     await this.#send(plainRecord(CONTENT.handshake, hello));
 
     const sh = await this.#next(HS12.serverHello);
-    const { serverRandom, ems } = parseServerHello12(sh.body);
+    const { serverRandom, ems, fragmentMax } = parseServerHello12(sh.body);
+    // RFC 8449 §4: in TLS 1.2 the limit binds protected records only (our Finished on: 12 bytes).
+    this.#fragmentMax = fragmentMax;
     transcript.update(sh.raw);
     const cert = await this.#next(HS12.certificate);
     transcript.update(cert.raw);
@@ -269,6 +273,7 @@ export class Tls12Client implements ByteStream {
         ext.u16(EXT.serverName).vector(2, (e) => e.vector(2, (l) => l.u8(0).vector(2, (n) => n.bytes(name))));
       }
       ext.u16(EXT.maxFragmentLength).vector(2, (e) => e.u8(3));
+      recordSizeLimitExtension(ext, false);
       ext.u16(EXT.supportedGroups).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1)));
       ext.u16(EXT.ecPointFormats).vector(2, (e) => e.vector(1, (l) => l.u8(0)));
       ext.u16(EXT.signatureAlgorithms).vector(2, (e) => e.vector(2, (l) => l.u16(ECDSA_SECP256R1_SHA256)));
@@ -379,7 +384,7 @@ export class Tls12Client implements ByteStream {
   }
 }
 
-function parseServerHello12(body: Uint8Array): { serverRandom: Uint8Array; ems: boolean } {
+function parseServerHello12(body: Uint8Array): { serverRandom: Uint8Array; ems: boolean; fragmentMax: number } {
   const r = new Reader(body, 'ServerHello');
   const version = r.u16('server_version');
   if (version !== 0x0303) throw new OtaError('tls-unsupported', `server version 0x${version.toString(16)}, not TLS 1.2`);
@@ -389,16 +394,18 @@ function parseServerHello12(body: Uint8Array): { serverRandom: Uint8Array; ems: 
   if (suite !== TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256) throw new OtaError('tls-unsupported', `cipher suite 0x${suite.toString(16)}`);
   if (r.u8('compression_method') !== 0) throw new OtaError('tls-protocol', 'compression is not null');
   let ems = false;
+  let fragmentMax: number = TLS_LIMITS.maxFragment;
   if (r.left > 0) {
     const exts = r.vector(2, 'extensions');
     while (exts.left > 0) {
       const type = exts.u16('extension type');
-      exts.vector(2, 'extension');
+      const e = exts.vector(2, 'extension');
       if (type === EXT.extendedMasterSecret) ems = true;
+      else if (type === EXT_RECORD_SIZE_LIMIT) fragmentMax = peerFragmentMax(e, false);
     }
   }
   r.end();
-  return { serverRandom, ems };
+  return { serverRandom, ems, fragmentMax };
 }
 
 function parseCertificate12(body: Uint8Array): Uint8Array[] {
