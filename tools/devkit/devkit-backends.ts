@@ -152,7 +152,7 @@ function issueFromCa(dir: string, csrDer: Uint8Array, cn: string): string {
 }
 
 /** The dev kit's test CA (tools/node/test-pki) signs a client certificate for `csrDer`, CN = `cn`. */
-function issueFromTestCa(csrDer: Uint8Array, cn: string): string {
+export function issueFromTestCa(csrDer: Uint8Array, cn: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-device-cert-'));
   try {
     writeFileSync(path.join(dir, 'ca.crt'), TEST_CA_PEM);

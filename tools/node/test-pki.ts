@@ -38,6 +38,11 @@ export const TEST_SERVER_NAMES = ['*.example.com', 'example.com', 'localhost', '
 /** Which certificate a server presents: the valid one, or the same names with a 2000-2001 validity. */
 export type ServerCertificate = 'valid' | 'expired';
 
+/** The servers' key and certificate (valid: for *.example.com, localhost, 127.0.0.1; or expired). */
+export function serverCertificate(kind: ServerCertificate): { key: string; cert: string } {
+  return certificate(kind);
+}
+
 function certificate(kind: ServerCertificate): { key: string; cert: string } {
   return { key: read('server.key'), cert: read(kind === 'expired' ? 'expired.pem' : 'server.pem') };
 }
