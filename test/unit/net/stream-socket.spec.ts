@@ -72,7 +72,7 @@ describe('net/stream-socket: ModemSocket over a ByteStream', () => {
     const { pipe, socket, time } = await open();
     const got: number[] = [];
     const reading = socket.read((chunk) => void got.push(...chunk), 5000);
-    setTimeout(() => pipe.push([9]), 0);
+    time.clockPort().setTimeout(() => pipe.push([9]), 1000);
     assert.equal(await time.runFor(reading), 1);
     assert.deepEqual(got, [9]);
     const silent = socket.read(() => undefined, 5000);
