@@ -14,6 +14,10 @@ import Digital from 'embedded:io/digital';
 import FlashStorage from 'embedded:storage/flash';
 import KeyValueStorage from 'embedded:storage/key-value';
 import { Digest } from 'crypt';
+// crypt's BlockCipher (native AES) is missing from the SDK's typings of "crypt": read from the namespace.
+import * as crypt from 'crypt';
+import GCM from 'gcm';
+import HMAC from 'hmac';
 import Time from 'time';
 import Timer from 'timer';
 import sysReboot from 'ota-sys-reboot';
@@ -30,6 +34,7 @@ import { ModdableKeyValue, type ZephyrKeyValueStorage } from 'ota-key-value';
 import { TraceLog } from 'ota-log';
 import { ZephyrReboot } from 'ota-reboot';
 import { ModdableSerial } from 'ota-serial';
+import { ModdableTlsCrypto, type ModdableTlsCryptoClasses } from 'ota-tls-crypto';
 import type { ZephyrDigitalConstructor, ZephyrI2cConstructor, ZephyrSerialConstructor } from 'ota-zephyr-io';
 
 /** The A5000's 7-bit I2C address (NXP nano package sm_i2c.c SE05X_I2C_DEV_ADDR; vectors/se05x README). */
@@ -63,10 +68,23 @@ function readConfiguration(log: TraceLog): DeviceConfig {
  * the build (manifest.json "resources"); the driver loads it into the modem at bring-up.
  */
 function readCaCertificate(name: string): Uint8Array {
+  return readResource('otaCaCert', name);
+}
+
+/**
+ * otaControlTls agent (docs/tls.md): the device certificate chain (PEM, leaf first) for the key
+ * the A5000 holds at otaDeviceKeyId, a resource of the build (public data; the key never leaves
+ * the A5000). Read only with otaControlTls agent.
+ */
+function readDeviceCertificate(name: string): Uint8Array {
+  return readResource('otaDeviceCert', name);
+}
+
+function readResource(key: string, name: string): Uint8Array {
   try {
     return new Uint8Array(new Resource(name));
   } catch (error) {
-    throw new OtaError('config-invalid', `otaCaCert: no resource '${name}' in this build`, error);
+    throw new OtaError('config-invalid', `${key}: no resource '${name}' in this build`, error);
   }
 }
 
@@ -82,6 +100,9 @@ function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
     secondarySlot: new ModdableFlash(flashStorage, hw.secondaryLabel, { largeBlockLength: hw.flashBlockErase }),
     keyValue: new ModdableKeyValue(keyValueStorage, JOURNAL_DOMAIN),
     digest: new ModdableDigest(Digest as unknown as CryptDigestConstructor),
+    // AES-GCM and HMAC on crypt's native parts, for the agent's TLS (otaControlTls agent); it holds
+    // only the classes, so it is built whichever TLS the settings choose.
+    tlsCrypto: new ModdableTlsCrypto({ BlockCipher: (crypt as unknown as Pick<ModdableTlsCryptoClasses, 'BlockCipher'>).BlockCipher, GCM, HMAC, Digest } as unknown as ModdableTlsCryptoClasses),
     clock: new ModdableClock(Time, { set: (callback, ms) => Timer.set(callback, ms), clear: (timer) => Timer.clear(timer as ReturnType<typeof Timer.set>) }),
     reboot: new ZephyrReboot(sysReboot, log),
     log,
@@ -92,8 +113,9 @@ function main(): void {
   const log = new TraceLog((text) => trace(text));
   try {
     const device = readConfiguration(log);
-    // The CA is loaded by the name createAgent resolved (otaCaCert), so the name is checked once.
-    const settings: StartConfig = { ...device.agent, caPem: readCaCertificate };
+    // The CA and the device certificate are loaded by the names createAgent resolved (otaCaCert,
+    // otaDeviceCert), so each name is checked once; the certificate only with otaControlTls agent.
+    const settings: StartConfig = { ...device.agent, caPem: readCaCertificate, deviceCertPem: readDeviceCertificate };
     startAgent(buildPlatform(device, log), settings).catch((error: unknown) => {
       const reason = (error as { reason?: string }).reason ?? 'platform-error';
       log.log('error', 'agent.stopped', { reason, detail: error instanceof Error ? error.message : String(error) });

@@ -48,8 +48,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** What main.ts hands to startAgent: every agent setting under its one name, and the secrets (main.ts adds the CA's bytes). */
-export type AgentSettings = Omit<StartConfig, 'caPem' | 'agentTls'>;
+/**
+ * What main.ts hands to startAgent: every agent setting under its one name, and the secrets
+ * (main.ts adds how to load the CA and, with otaControlTls agent, the device certificate).
+ */
+export type AgentSettings = Omit<StartConfig, 'caPem' | 'deviceCertPem' | 'controlCaPem'>;
 
 /** What main.ts builds the Platform from: the hardware settings, under their names by the same rule. */
 export interface HardwareSettings {

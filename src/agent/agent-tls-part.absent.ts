@@ -1,7 +1,7 @@
 /**
  * What src/agent/agent-tls-part.ts is in a bundle built without agent TLS (rollup.config.mjs):
  * asking for agent TLS stops the start-up with config-invalid naming the build option, before any
- * hardware is touched; with the modem's TLS (no `agentTls` setting) nothing here runs. The type is
+ * hardware is touched; with the modem's TLS (otaControlTls modem) nothing here runs. The type is
  * the real function's, so the two cannot drift apart.
  */
 import type { agentTlsControlConnector as carriedConnector } from './agent-tls-part.js';
@@ -10,5 +10,5 @@ import { OtaError } from '../util/errors.js';
 export const AGENT_TLS_CARRIED = false;
 
 export const agentTlsControlConnector: typeof carriedConnector = () => {
-  throw new OtaError('config-invalid', 'agentTls: this firmware carries no TLS in the agent (built without it; build with OTA_OPTIONS=-tls, docs/device-build.md)');
+  throw new OtaError('config-invalid', 'otaControlTls: this firmware carries no TLS in the agent (built without it; build with OTA_OPTIONS=-tls, docs/device-build.md)');
 };

@@ -364,6 +364,47 @@ export const CONFIG_SCHEMA = {
     default: '3',
     choices: ['3', '0'],
   },
+  // ── TLS of the control channel (issue 16; docs/tls.md, "Which channel uses which TLS") ──
+  /**
+   * TLS of the control channel (hawkBit DDI, IoTConnect MQTT): the modem's, or the agent's with
+   * the device key kept in the A5000 (otaDeviceKeyId, otaDeviceCert). The firmware download keeps
+   * the modem's TLS.
+   */
+  otaControlTls: {
+    type: 'choice',
+    default: 'modem',
+    choices: ['modem', 'agent'],
+  },
+  /**
+   * TLS version the agent speaks with otaControlTls agent: 1.3 (TLS_AES_128_GCM_SHA256, secp256r1)
+   * or 1.2 (ECDHE-ECDSA-AES128-GCM-SHA256, for servers without 1.3).
+   */
+  otaTlsVersions: {
+    type: 'choice',
+    default: '1.3',
+    choices: ['1.3', '1.2'],
+  },
+  /**
+   * A5000 object id of the device key pair (generated in the A5000, never exported) that signs the
+   * client CertificateVerify with otaControlTls agent.
+   */
+  otaDeviceKeyId: {
+    type: 'int',
+    default: 0x7b000301,
+    min: 0x00000001,
+    max: 0x7ffeffff, // 0x7FFF0000..0x7FFFFFFF is reserved for the SE05x applet
+  },
+  /**
+   * Resource name of the device certificate chain (PEM, leaf first) for otaDeviceKeyId; read only
+   * with otaControlTls agent.
+   */
+  otaDeviceCert: {
+    type: 'text',
+    default: 'device.pem',
+    maxLength: 64,
+    charset: LABEL,
+    required: true,
+  },
 } as const satisfies Record<string, ConfigSpec>;
 // Frozen, so XS keeps the preloaded table in flash without a RAM pointer per object.
 for (const spec of Object.values(CONFIG_SCHEMA) as ConfigSpec[]) {
@@ -454,6 +495,14 @@ export interface AgentConfig {
   iotcSession: 'kept' | 'per-call';
   /** otaIotcSuccessSt: st of IoTConnect's final success ack. */
   iotcSuccessSt: 0 | 3;
+  /** otaControlTls: the control channel's TLS: the modem's, or the agent's with the device key in the A5000 (docs/tls.md). */
+  controlTls: 'modem' | 'agent';
+  /** otaTlsVersions: the TLS version the agent speaks with controlTls 'agent'. */
+  tlsVersions: '1.3' | '1.2';
+  /** otaDeviceKeyId: A5000 object of the device key pair (client authentication with controlTls 'agent'). */
+  deviceKeyId: number;
+  /** otaDeviceCert: name of the device certificate chain (the build's resource), read only with controlTls 'agent'. */
+  deviceCert: string;
   // ── secrets (key-value store xs-ota-secret, modules/ota-config.ts SECRET_KEYS) ──
   /** The backend credential: the secret authToken or gatewayToken, as tokenScheme names. */
   token: string;

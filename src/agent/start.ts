@@ -12,8 +12,10 @@ import type { Modem } from '../modem/modem.js';
 import { Sim7080 } from '../modem/sim7080.js';
 import { Sim7600 } from '../modem/sim7600.js';
 import type { HttpClient } from '../net/http.js';
-import { modemHttpClient } from '../net/modem-http.js';
+import type { ByteStreamConnector } from '../net/byte-stream.js';
+import { modemHttpClient, SocketHttpClient } from '../net/modem-http.js';
 import { modemConnector } from '../net/modem-byte-stream.js';
+import { streamSocketOpener } from '../net/stream-socket.js';
 import { RedirectingHttpClient } from '../net/redirect.js';
 import type { Platform } from '../platform/index.js';
 import { Se05xImageVerifier, Se05x, T1Link } from '../se/index.js';
@@ -47,10 +49,16 @@ export interface StartConfig extends SettingsInput {
    */
   readonly caPem?: Uint8Array | ((caCert: string) => Uint8Array);
   /**
-   * TLS for the IoTConnect MQTT sessions terminated in the agent, the device key in the A5000
-   * (src/tls/control-channel.ts, docs/tls.md); absent: the modem's TLS.
+   * With `controlTls` 'agent' (otaControlTls): the device certificate chain (PEM, leaf first) for
+   * the key at `deviceKeyId`, or how to load it by the resolved `deviceCert` name (the device: a
+   * build resource). Not read with the modem's TLS.
    */
-  readonly agentTls?: AgentTlsSettings;
+  readonly deviceCertPem?: Uint8Array | ((deviceCert: string) => Uint8Array);
+  /**
+   * The CA(s), PEM, the control channel's server must lead to with `controlTls` 'agent'; default
+   * `caPem` (the dev kit: mosquitto's own test CA).
+   */
+  readonly controlCaPem?: Uint8Array;
 }
 
 export interface StartOptions {
@@ -82,10 +90,11 @@ export interface AgentParts {
 
 /** Build every part of the agent on `platform`. Throws OtaError('config-invalid', …) on a bad setting. */
 export function createAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): AgentParts {
-  const { caPem: ca, agentTls, ...given } = settings;
+  const { caPem: ca, deviceCertPem, controlCaPem, ...given } = settings;
   const config = resolveConfig(given);
   const caPem = typeof ca === 'function' ? ca(config.caCert) : ca;
   if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'caPem: a CA certificate is required for TLS');
+  const agentTls = config.controlTls === 'agent' ? agentTlsSettings(config, deviceCertPem, controlCaPem) : undefined;
   const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, log: platform.log };
   const modemConfig = { apn: config.apn === '' ? undefined : config.apn, caCert: caPem, caName: config.caCert };
   const flowControl = config.uartFlowControl;
@@ -108,7 +117,14 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const slot = platform.secondarySlot.status();
   // Update history (docs/history.md): every attempt's end recorded, and delivered with the final report.
   const history = new UpdateHistory(platform.keyValue);
-  const backend = new HistoryReportingBackend(createBackend(config, { caPem, agentTls }, http, modem, platform, se, { maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment }), history);
+  // The control channel's streams (otaControlTls): TLS in the agent over the modem's plain sockets,
+  // the device key in the A5000, or (undefined) the modem's TLS. Built here, the one place that
+  // knows src/tls: the backends take a connector or an HTTP client and never see the TLS.
+  const control = agentTls
+    ? agentTlsControlConnector(agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem })
+    : undefined;
+  const backendParts: BackendParts = { http, modem, control, maxImageBytes: slot.size - config.trailerSize, confirm: options.confirmDeployment };
+  const backend = new HistoryReportingBackend(createBackend(config, platform, backendParts), history);
   const recorder = new HistoryRecorder({
     history,
     clock: platform.clock,
@@ -143,20 +159,44 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   return { config, agent, modem, http: transport, redirects: http, backend, installer, delta, se };
 }
 
-function createBackend(
-  config: AgentConfig,
-  settings: { caPem: Uint8Array; agentTls: AgentTlsSettings | undefined },
-  http: HttpClient,
-  modem: Modem,
-  platform: Platform,
-  se: Se05x,
-  extra: { maxImageBytes: number; confirm?: (offer: UpdateOffer) => boolean | Promise<boolean> },
-): UpdateBackend {
-  const image = { maxImageBytes: extra.maxImageBytes, loadAddress: config.imageLoadAddress === -1 ? undefined : config.imageLoadAddress };
+/** otaControlTls agent: the device key's object, its certificate chain, the version, from the settings. */
+function agentTlsSettings(config: AgentConfig, certificate: StartConfig['deviceCertPem'], caPem: Uint8Array | undefined): AgentTlsSettings {
+  const certificatePem = typeof certificate === 'function' ? certificate(config.deviceCert) : certificate;
+  if (!certificatePem || certificatePem.length === 0) throw new OtaError('config-invalid', `otaDeviceCert: no device certificate '${config.deviceCert}' for otaControlTls agent`);
+  if (config.deviceKeyId === config.keyId) throw new OtaError('config-invalid', 'otaDeviceKeyId: the same A5000 object as otaKeyId (the image-signing public key)');
+  return { deviceKeyId: config.deviceKeyId, certificatePem, caPem, version: config.tlsVersions };
+}
+
+interface BackendParts {
+  /** The agent's HTTP client (the modem's TLS): downloads, and the control channel without agent TLS. */
+  http: HttpClient;
+  modem: Modem;
+  /** otaControlTls agent: the control channel's connector (TLS in the agent); undefined: the modem's TLS. */
+  control: ByteStreamConnector | undefined;
+  maxImageBytes: number;
+  confirm?: (offer: UpdateOffer) => boolean | Promise<boolean>;
+}
+
+/**
+ * hawkBit DDI over TLS in the agent: the same HTTP/1.1 client over sockets from the control
+ * connector (an https:// URL; a lab server's http:// keeps the modem's plain socket), redirects
+ * as for every request. The backend sees an HttpClient.
+ */
+function controlHttpClient(config: AgentConfig, control: ByteStreamConnector, modem: Modem, platform: Platform): HttpClient {
+  const overTls = streamSocketOpener(control, platform.clock);
+  const transport = new SocketHttpClient({ modem, clock: platform.clock, openSocket: (host, port, tls) => (tls ? overTls(host, port, true) : modem.openSocket(host, port, false)) });
+  return new RedirectingHttpClient(transport, { maxRedirects: config.maxRedirects, urlMax: config.urlMax, credentialOrigins: config.redirectCredentialOrigins, log: platform.log });
+}
+
+function createBackend(config: AgentConfig, platform: Platform, parts: BackendParts): UpdateBackend {
+  const image = { maxImageBytes: parts.maxImageBytes, loadAddress: config.imageLoadAddress === -1 ? undefined : config.imageLoadAddress };
+  const http = parts.http;
   switch (config.backend) {
     case 'hawkbit':
       return new HawkbitBackend({
-        http,
+        http: parts.control ? controlHttpClient(config, parts.control, parts.modem, platform) : http,
+        // Artifact probes (a file's first bytes, to choose among several) are downloads: the modem's TLS.
+        downloadHttp: http,
         server: config.url,
         controllerId: config.deviceId,
         tenant: config.tenant,
@@ -165,7 +205,7 @@ function createBackend(
         artifactPattern: config.artifactPattern,
         part: config.modulePart === '' ? undefined : config.modulePart,
         autoConfirm: config.autoConfirm,
-        confirm: extra.confirm,
+        confirm: parts.confirm,
         image,
         bodyMax: config.bodyMax,
         urlMax: config.urlMax,
@@ -177,10 +217,8 @@ function createBackend(
     case 'iotconnect':
       return new IotConnectBackend({
         http,
-        // Hook (identity): TLS in the agent with the key in the A5000 when configured.
-        connector: settings.agentTls
-          ? agentTlsControlConnector(settings.agentTls, { plain: modemConnector(modem), se, clock: platform.clock, digest: platform.digest, crypto: platform.tlsCrypto, caPem: settings.caPem })
-          : modemConnector(modem),
+        // TLS in the agent with the key in the A5000 (otaControlTls agent), else the modem's TLS.
+        connector: parts.control ?? modemConnector(parts.modem),
         clock: platform.clock,
         log: platform.log,
         discoveryUrl: config.url,

@@ -115,7 +115,10 @@ export const HAWKBIT_FEEDBACK: Readonly<Record<ReportPhase, { execution: Hawkbit
 };
 
 export interface HawkbitConfig {
+  /** DDI requests: polls, deployments, feedback (the control channel; TLS in the agent when configured). */
   http: HttpClient;
+  /** Artifact probes (a candidate file's first bytes): the download's client (default `http`). */
+  downloadHttp?: HttpClient;
   /** Server base URL, `https://hawkbit.example` (a path prefix is allowed; no trailing slash needed). */
   server: string;
   /** Tenant (default `DEFAULT`, as on a stock server). */
@@ -217,6 +220,7 @@ export class HawkbitBackend implements UpdateBackend {
   #confirm: ((offer: UpdateOffer) => boolean | Promise<boolean>) | undefined;
   #image: ImageExpectation;
   #urlMax: number;
+  /** The download's client, for artifact probes. */
   #http: HttpClient;
   /** Actions whose deployment could not be used and was answered closed/failure (bounded). */
   #refused: string[] = [];
@@ -269,7 +273,7 @@ export class HawkbitBackend implements UpdateBackend {
     this.#image = config.image ?? {};
     this.#urlMax = config.urlMax ?? URL_MAX;
     if (!Number.isInteger(this.#urlMax) || this.#urlMax < 64 || this.#urlMax > 8192) throw new OtaError('config-invalid', `urlMax: ${this.#urlMax} (64..8192)`);
-    this.#http = config.http;
+    this.#http = config.downloadHttp ?? config.http;
     if (config.attributes !== undefined) {
       const keys = Object.keys(config.attributes);
       if (keys.length > HAWKBIT_ATTRIBUTES_MAX) throw new OtaError('config-invalid', `attributes: ${keys.length} > ${HAWKBIT_ATTRIBUTES_MAX}`);

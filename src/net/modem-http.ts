@@ -15,6 +15,7 @@ import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from './
 import { checkRange, parseUrl, requestHead, requestHeaders } from './http-common.js';
 import { HttpResponseParser } from './http-parser.js';
 import { LIMITS } from './limits.js';
+import type { SocketOpener } from './stream-socket.js';
 
 /** Failures after which the modem's state is unknown: recover it before the next request. */
 const MODEM_FAULTS = ['at-timeout', 'modem-unresponsive', 'platform-error', 'limit-exceeded'] as const;
@@ -80,11 +81,17 @@ export class SocketHttpClient extends ModemHttpBase {
 
   /** Keep connections between GETs (default true; false: one connection per request). */
   readonly keepAlive: boolean;
+  /**
+   * Where connections come from: the modem's socket (its TLS) by default; the hawkBit control
+   * channel with otaControlTls agent passes sockets over TLS in the agent (src/net/stream-socket.ts).
+   */
+  readonly #open: SocketOpener;
 
-  constructor(options: { modem: Modem; clock: ClockPort; timeoutMs?: number; idleMs?: number; keepAlive?: boolean }) {
+  constructor(options: { modem: Modem; clock: ClockPort; timeoutMs?: number; idleMs?: number; keepAlive?: boolean; openSocket?: SocketOpener }) {
     super(options);
     this.idleMs = options.idleMs ?? 60_000;
     this.keepAlive = options.keepAlive ?? true;
+    this.#open = options.openSocket ?? ((host, port, tls) => this.modem.openSocket(host, port, tls));
   }
 
   protected async perform(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
@@ -111,7 +118,7 @@ export class SocketHttpClient extends ModemHttpBase {
         await kept.socket.close();
       }
     }
-    const socket = await this.modem.openSocket(url.host, url.port, url.scheme === 'https');
+    const socket = await this.#open(url.host, url.port, url.scheme === 'https');
     return this.#exchange(socket, request, url, origin, sink, false);
   }
 

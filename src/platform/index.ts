@@ -39,6 +39,6 @@ export interface Platform {
   readonly clock: ClockPort;
   readonly reboot: RebootPort;
   readonly log: LogPort;
-  /** AES-GCM and HMAC for TLS in the agent (only with `agentTls`; src/platform/tls-crypto.ts). */
+  /** AES-GCM and HMAC for TLS in the agent (only with otaControlTls agent; src/platform/tls-crypto.ts). */
   readonly tlsCrypto?: TlsCryptoPort;
 }

@@ -7,12 +7,17 @@
  */
 import type { ByteStream, ByteStreamConnector, StreamTarget } from '../net/byte-stream.js';
 import { TlsClient, type TlsClientOptions } from './client.js';
+import { Tls12Client } from './tls12.js';
 
-export function agentTlsConnector(plain: ByteStreamConnector, options: Omit<TlsClientOptions, 'host'>): ByteStreamConnector {
+/** The TLS version the agent speaks (device setting otaTlsVersions). */
+export type AgentTlsVersion = '1.3' | '1.2';
+
+export function agentTlsConnector(plain: ByteStreamConnector, options: Omit<TlsClientOptions, 'host'>, version: AgentTlsVersion = '1.3'): ByteStreamConnector {
   return {
     async connect(target: StreamTarget): Promise<ByteStream> {
       const stream = await plain.connect({ host: target.host, port: target.port, tls: false });
-      return TlsClient.connect(stream, { ...options, host: target.host });
+      const settings = { ...options, host: target.host };
+      return version === '1.2' ? Tls12Client.connect(stream, settings) : TlsClient.connect(stream, settings);
     },
   };
 }

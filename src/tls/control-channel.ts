@@ -1,5 +1,5 @@
 /**
- * The control channel's connector from the agent's settings: with `agentTls` configured, TLS is
+ * The control channel's connector from the agent's settings: with otaControlTls agent, TLS is
  * terminated in the agent over the modem's plain sockets (src/tls/connector.ts) with the device
  * key in the A5000; without it, the modem's own TLS. docs/tls.md says which channel uses which.
  */
@@ -9,7 +9,7 @@ import type { DigestPort } from '../platform/digest.js';
 import type { TlsCryptoPort } from '../platform/tls-crypto.js';
 import type { Se05x } from '../se/se05x.js';
 import { OtaError } from '../util/errors.js';
-import { agentTlsConnector } from './connector.js';
+import { agentTlsConnector, type AgentTlsVersion } from './connector.js';
 import { pemBlocks } from './pem.js';
 import { SeKeyOps } from './se-key-ops.js';
 
@@ -23,6 +23,8 @@ export interface AgentTlsSettings {
   /** Free object ids for the transient ECDHE key and a peer key being verified. */
   readonly ephemeralKeyId?: number;
   readonly peerKeyId?: number;
+  /** The TLS version spoken (otaTlsVersions): '1.3' (default) or '1.2' for servers without 1.3. */
+  readonly version?: AgentTlsVersion;
 }
 
 export interface ControlChannelParts {
@@ -40,9 +42,9 @@ export const DEFAULT_EPHEMERAL_KEY_ID = 0x7b000302;
 export const DEFAULT_PEER_KEY_ID = 0x7b000303;
 
 export function agentTlsControlConnector(settings: AgentTlsSettings, parts: ControlChannelParts): ByteStreamConnector {
-  if (!parts.crypto) throw new OtaError('config-invalid', 'agentTls: the platform has no TlsCryptoPort (modules/ota-tls-crypto.ts)');
+  if (!parts.crypto) throw new OtaError('config-invalid', 'otaControlTls agent: the platform has no TlsCryptoPort (modules/ota-tls-crypto.ts)');
   const caPem = settings.caPem ?? parts.caPem;
-  if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'agentTls: caCert is required');
+  if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'otaControlTls agent: otaCaCert is required');
   const keys = new SeKeyOps({
     se: parts.se,
     deviceKeyId: settings.deviceKeyId,
@@ -50,5 +52,7 @@ export function agentTlsControlConnector(settings: AgentTlsSettings, parts: Cont
     ephemeralKeyId: settings.ephemeralKeyId ?? DEFAULT_EPHEMERAL_KEY_ID,
     peerKeyId: settings.peerKeyId ?? DEFAULT_PEER_KEY_ID,
   });
-  return agentTlsConnector(parts.plain, { trustAnchors: pemBlocks(caPem), keys, crypto: parts.crypto, digest: parts.digest, now: () => parts.clock.wallClock() });
+  const version = settings.version ?? '1.3';
+  if (version !== '1.3' && version !== '1.2') throw new OtaError('config-invalid', `otaTlsVersions: '1.3' or '1.2', not '${String(version)}'`);
+  return agentTlsConnector(parts.plain, { trustAnchors: pemBlocks(caPem), keys, crypto: parts.crypto, digest: parts.digest, now: () => parts.clock.wallClock() }, version);
 }

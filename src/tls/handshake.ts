@@ -21,7 +21,33 @@ export const HS = {
 export const TLS_AES_128_GCM_SHA256 = 0x1301;
 export const GROUP_SECP256R1 = 0x0017;
 export const ECDSA_SECP256R1_SHA256 = 0x0403;
-const EXT = { serverName: 0, maxFragmentLength: 1, supportedGroups: 10, signatureAlgorithms: 13, supportedVersions: 43, keyShare: 51 } as const;
+const EXT = { serverName: 0, maxFragmentLength: 1, supportedGroups: 10, signatureAlgorithms: 13, recordSizeLimit: 28, supportedVersions: 43, keyShare: 51 } as const;
+/** RFC 8449 record_size_limit, extension type 28. */
+export const EXT_RECORD_SIZE_LIMIT = EXT.recordSizeLimit;
+/** RFC 8449 §4: a limit below 64 is an illegal_parameter. */
+const RECORD_SIZE_LIMIT_MIN = 64;
+
+/**
+ * The record_size_limit we send (RFC 8449 §4): TLS_LIMITS.maxFragment of plaintext, which in TLS
+ * 1.3 counts the inner content type byte too (2^11 + 1), so one record fits TLS_LIMITS.recordMax.
+ * Sent beside max_fragment_length, which servers that do not know record_size_limit (OpenSSL,
+ * node:tls) honour; one that knows both ignores max_fragment_length (§5).
+ */
+export function recordSizeLimitExtension(w: Writer, tls13: boolean): void {
+  w.u16(EXT.recordSizeLimit).vector(2, (e) => e.u16(TLS_LIMITS.maxFragment + (tls13 ? 1 : 0)));
+}
+
+/**
+ * The largest plaintext fragment we may send under the server's record_size_limit `value` (its
+ * extension body, RFC 8449 §4): never more than our own TLS_LIMITS.maxFragment; TLS 1.3 counts
+ * the content type byte in the limit. Throws `tls-protocol` for a malformed or too small limit.
+ */
+export function peerFragmentMax(body: Reader, tls13: boolean): number {
+  const value = body.u16('record_size_limit');
+  body.end();
+  if (value < RECORD_SIZE_LIMIT_MIN) throw new OtaError('tls-protocol', `the server's record_size_limit ${value} is below ${RECORD_SIZE_LIMIT_MIN} (RFC 8449)`);
+  return Math.min(TLS_LIMITS.maxFragment, tls13 ? value - 1 : value);
+}
 const TLS13 = 0x0304;
 /** SHA-256("HelloRetryRequest"): a ServerHello with this random is an HRR (RFC 8446 §4.1.3). */
 const HRR_RANDOM = new Uint8Array([
@@ -116,11 +142,22 @@ export function handshakeMessage(type: number, body: Uint8Array): Uint8Array {
   return new Writer(4 + body.length).u8(type).u24(body.length).bytes(body).done();
 }
 
-/** The ClientHello (RFC 8446 §4.1.2). `host` goes into server_name unless it is an IP literal. */
-export function clientHello(random: Uint8Array, host: string, keyShare: Uint8Array): Uint8Array {
+/** TLS 1.2's one suite (RFC 5289) and the extensions only its ClientHello carries. */
+export const TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = 0xc02b;
+const EXT12 = { ecPointFormats: 11, extendedMasterSecret: 23, renegotiationInfo: 0xff01 } as const;
+export const EXT_EXTENDED_MASTER_SECRET = EXT12.extendedMasterSecret;
+
+/**
+ * The ClientHello: TLS 1.3 (RFC 8446 §4.1.2) with the P-256 `keyShare`, or TLS 1.2 (RFC 5246
+ * §7.4.1.2) without one. `host` goes into server_name unless it is an IP literal. Both ask for
+ * 2^11-byte records (max_fragment_length and record_size_limit) and offer secp256r1 with
+ * ecdsa_secp256r1_sha256 only.
+ */
+export function clientHello(random: Uint8Array, host: string, keyShare: Uint8Array | undefined): Uint8Array {
+  const tls13 = keyShare !== undefined;
   const w = new Writer(512);
   w.u16(0x0303).bytes(random).u8(0); // legacy_session_id: empty, so no middlebox CCS is expected
-  w.vector(2, (v) => v.u16(TLS_AES_128_GCM_SHA256));
+  w.vector(2, (v) => v.u16(tls13 ? TLS_AES_128_GCM_SHA256 : TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256));
   w.u8(1).u8(0);
   w.vector(2, (ext) => {
     if (!/^[0-9.]+$/.test(host) && !host.includes(':')) {
@@ -129,10 +166,18 @@ export function clientHello(random: Uint8Array, host: string, keyShare: Uint8Arr
     }
     // RFC 6066: 2^11-byte fragments keep the record buffer at TLS_LIMITS.recordMax.
     ext.u16(EXT.maxFragmentLength).vector(2, (e) => e.u8(3));
+    recordSizeLimitExtension(ext, tls13);
     ext.u16(EXT.supportedGroups).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1)));
     ext.u16(EXT.signatureAlgorithms).vector(2, (e) => e.vector(2, (l) => l.u16(ECDSA_SECP256R1_SHA256)));
-    ext.u16(EXT.supportedVersions).vector(2, (e) => e.vector(1, (l) => l.u16(TLS13)));
-    ext.u16(EXT.keyShare).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1).vector(2, (k) => k.bytes(keyShare))));
+    if (tls13) {
+      ext.u16(EXT.supportedVersions).vector(2, (e) => e.vector(1, (l) => l.u16(TLS13)));
+      ext.u16(EXT.keyShare).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1).vector(2, (k) => k.bytes(keyShare))));
+    } else {
+      ext.u16(EXT12.ecPointFormats).vector(2, (e) => e.vector(1, (l) => l.u8(0)));
+      ext.u16(EXT12.extendedMasterSecret).vector(2, () => undefined);
+      // RFC 5746: an initial handshake says it supports secure renegotiation (we never renegotiate).
+      ext.u16(EXT12.renegotiationInfo).vector(2, (e) => e.u8(0));
+    }
   });
   return handshakeMessage(HS.clientHello, w.done());
 }
@@ -175,29 +220,56 @@ export function parseServerHello(body: Uint8Array): { keyShare: Uint8Array } {
   return { keyShare: keyShare.slice() };
 }
 
-/** The certificates of a Certificate message (leaf first), within TLS_LIMITS.chainMax. */
-export function parseCertificateMessage(body: Uint8Array): { context: Uint8Array; certificates: Uint8Array[] } {
+/**
+ * EncryptedExtensions (RFC 8446 §4.3.1): the plaintext fragment we may send, from the server's
+ * record_size_limit (RFC 8449) when it sent one; other extensions (the max_fragment_length echo,
+ * server_name) change nothing for us: we send at most TLS_LIMITS.maxFragment anyway.
+ */
+export function parseEncryptedExtensions(body: Uint8Array): { fragmentMax: number } {
+  const r = new Reader(body, 'EncryptedExtensions');
+  const exts = r.vector(2, 'extensions');
+  r.end();
+  let fragmentMax: number = TLS_LIMITS.maxFragment;
+  while (exts.left > 0) {
+    const type = exts.u16('extension type');
+    const e = exts.vector(2, 'extension');
+    if (type === EXT.recordSizeLimit) fragmentMax = peerFragmentMax(e, true);
+  }
+  return { fragmentMax };
+}
+
+/**
+ * The certificates of a Certificate message (leaf first), within TLS_LIMITS.chainMax: TLS 1.3's
+ * (RFC 8446 §4.4.2: a request context, extensions per entry) or, `tls13` false, TLS 1.2's (a list).
+ */
+export function parseCertificateMessage(body: Uint8Array, tls13 = true): { context: Uint8Array; certificates: Uint8Array[] } {
   const r = new Reader(body, 'Certificate');
-  const context = r.vector(1, 'certificate_request_context');
+  const context = tls13 ? r.vector(1, 'certificate_request_context') : undefined;
   const list = r.vector(3, 'certificate_list');
   r.end();
   const certificates: Uint8Array[] = [];
   while (list.left > 0) {
     const cert = list.vector(3, 'cert_data');
     certificates.push(cert.bytes(cert.left, 'cert').slice());
-    list.vector(2, 'extensions');
+    if (tls13) list.vector(2, 'extensions');
     if (certificates.length > TLS_LIMITS.chainMax) throw new OtaError('limit-exceeded', `certificate chain longer than ${TLS_LIMITS.chainMax}`);
   }
-  return { context: context.bytes(context.left, 'context').slice(), certificates };
+  return { context: context ? context.bytes(context.left, 'context').slice() : new Uint8Array(0), certificates };
 }
 
-/** The client's Certificate message (RFC 8446 §4.4.2), echoing the request context. */
-export function certificateMessage(context: Uint8Array, chain: Uint8Array[]): Uint8Array {
-  const size = 8 + context.length + chain.reduce((n, c) => n + c.length + 5, 0);
+/**
+ * The client's Certificate message: TLS 1.3's echoing the request `context` (RFC 8446 §4.4.2), or,
+ * `context` undefined, TLS 1.2's (RFC 5246 §7.4.6).
+ */
+export function certificateMessage(context: Uint8Array | undefined, chain: Uint8Array[]): Uint8Array {
+  const size = 8 + (context?.length ?? 0) + chain.reduce((n, c) => n + c.length + 5, 0);
   const w = new Writer(size);
-  w.vector(1, (v) => v.bytes(context));
+  if (context) w.vector(1, (v) => v.bytes(context));
   w.vector(3, (l) => {
-    for (const c of chain) l.vector(3, (v) => v.bytes(c)).u16(0);
+    for (const c of chain) {
+      l.vector(3, (v) => v.bytes(c));
+      if (context) l.u16(0);
+    }
   });
   return handshakeMessage(HS.certificate, w.done());
 }

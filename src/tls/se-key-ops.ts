@@ -7,7 +7,7 @@
  * 3 per server signature (write, verify, delete; a leaf under the CA and the CertificateVerify: 6).
  */
 import type { Se05x } from '../se/se05x.js';
-import type { TlsKeyOps } from './client.js';
+import type { TlsKeyOps } from './connection.js';
 
 export interface SeKeyOpsOptions {
   se: Se05x;

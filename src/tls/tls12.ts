@@ -4,21 +4,35 @@
  * every private-key operation in the A5000 through the same TlsKeyOps as TLS 1.3 (the ephemeral
  * key pair, ECDH, the client CertificateVerify, the server's signatures). No renegotiation, no
  * resumption. Records are AES-GCM with an 8-byte explicit nonce (RFC 5288).
+ *
+ * The record plumbing, alerts and the end of a connection are TlsConnection's (connection.ts,
+ * shared with TLS 1.3), and so are the ClientHello and the Certificate messages (handshake.ts);
+ * this file is the TLS 1.2 handshake, its PRF and its record protection.
  */
 import type { ByteStream } from '../net/byte-stream.js';
-import type { DigestPort, Sha256 } from '../platform/digest.js';
 import type { TlsCryptoPort } from '../platform/tls-crypto.js';
 import { asciiEncode, bytesEqual } from '../util/bytes.js';
-import { OtaError, describeError } from '../util/errors.js';
-import { checkServerChain } from './chain.js';
-import type { TlsClientOptions, TlsStats } from './client.js';
-import { ECDSA_SECP256R1_SHA256, GROUP_SECP256R1, handshakeMessage, HandshakeReader, Reader, Writer } from './handshake.js';
+import { OtaError } from '../util/errors.js';
+import { TlsConnection, Transcript, type HandshakeMessage, type RecordCipher, type TlsClientOptions } from './connection.js';
+import {
+  certificateMessage,
+  clientHello,
+  ECDSA_SECP256R1_SHA256,
+  EXT_EXTENDED_MASTER_SECRET,
+  EXT_RECORD_SIZE_LIMIT,
+  GROUP_SECP256R1,
+  handshakeMessage,
+  parseCertificateMessage,
+  peerFragmentMax,
+  Reader,
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+  Writer,
+} from './handshake.js';
 import { TLS_LIMITS } from './limits.js';
-import { CONTENT, plainRecord, RecordReader, RECORD_HEADER, type TlsRecord } from './record.js';
+import { CONTENT, RECORD_HEADER, type TlsRecord } from './record.js';
 
-export const TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = 0xc02b;
-const HS12 = { clientHello: 1, serverHello: 2, certificate: 11, serverKeyExchange: 12, certificateRequest: 13, serverHelloDone: 14, certificateVerify: 15, clientKeyExchange: 16, finished: 20, helloRequest: 0 } as const;
-const EXT = { serverName: 0, maxFragmentLength: 1, supportedGroups: 10, ecPointFormats: 11, signatureAlgorithms: 13, extendedMasterSecret: 23, renegotiationInfo: 0xff01 } as const;
+export { TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 } from './handshake.js';
+const HS12 = { serverHello: 2, certificate: 11, serverKeyExchange: 12, certificateRequest: 13, serverHelloDone: 14, certificateVerify: 15, clientKeyExchange: 16, finished: 20, helloRequest: 0 } as const;
 
 /** P_SHA256 (RFC 5246 §5): the TLS 1.2 PRF. */
 export function prf12(crypto: TlsCryptoPort, secret: Uint8Array, label: string, seed: Uint8Array, length: number): Uint8Array {
@@ -36,7 +50,7 @@ export function prf12(crypto: TlsCryptoPort, secret: Uint8Array, label: string, 
 }
 
 /** One direction of TLS 1.2 AES-GCM (RFC 5288): nonce = 4-byte salt || 8-byte explicit (the sequence number). */
-class Gcm12 {
+class Gcm12 implements RecordCipher {
   readonly #crypto: TlsCryptoPort;
   readonly #key: Uint8Array;
   readonly #salt: Uint8Array;
@@ -70,7 +84,7 @@ class Gcm12 {
     out.set(sealed, RECORD_HEADER + 8);
     return out;
   }
-  open(record: TlsRecord): Uint8Array {
+  open(record: TlsRecord): TlsRecord {
     const f = record.fragment;
     if (f.length < 8 + 16) throw new OtaError('tls-protocol', `protected record of ${f.length} bytes`);
     const seq = this.#seq++;
@@ -79,143 +93,67 @@ class Gcm12 {
     nonce.set(f.subarray(0, 8), 4);
     const plain = this.#crypto.aes128GcmOpen(this.#key, nonce, this.#aad(seq, record.type, f.length - 8 - 16), f.subarray(8));
     if (!plain) throw new OtaError('tls-bad-record-mac', `record of ${f.length} bytes does not authenticate`);
-    return plain;
+    return { type: record.type, fragment: plain };
   }
 }
 
-class Hashes {
-  readonly #open: Sha256[] = [];
-  constructor(digest: DigestPort, n: number) {
-    for (let i = 0; i < n; i++) this.#open.push(digest.sha256());
-  }
-  update(m: Uint8Array): void {
-    for (const h of this.#open) h.update(m);
-  }
-  hash(): Uint8Array {
-    const h = this.#open.shift();
-    if (!h) throw new OtaError('bad-state', 'transcript snapshots exhausted');
-    return h.digest();
-  }
-}
-
-type Message = { type: number; body: Uint8Array; raw: Uint8Array };
-
-export class Tls12Client implements ByteStream {
-  readonly stats: TlsStats = { keyOps: { ephemeral: 0, agree: 0, sign: 0, verify: 0, random: 0 }, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, clientAuthenticated: false };
-  readonly #io: ByteStream;
-  readonly #o: TlsClientOptions;
-  readonly #records = new RecordReader();
-  #handshake = new HandshakeReader();
-  #read: Gcm12 | undefined;
+export class Tls12Client extends TlsConnection {
+  /** The server's read keys, in use from its ChangeCipherSpec. */
   #pendingRead: Gcm12 | undefined;
-  #write: Gcm12 | undefined;
-  #established = false;
-  #closed = false;
-  #failure: OtaError | undefined;
-  #messages: Message[] = [];
-  #waiter: { resolve: (m: Message) => void; reject: (e: unknown) => void } | undefined;
-  #data: ((chunk: Uint8Array) => void) | undefined;
-  #onClose: ((error?: OtaError) => void) | undefined;
 
   private constructor(io: ByteStream, options: TlsClientOptions) {
-    this.#io = io;
-    this.#o = options;
-    io.onData((chunk) => this.#onBytes(chunk));
-    io.onClose((error) => this.#abort(error ?? new OtaError('closed', 'the transport closed during TLS')));
+    super(io, options);
   }
 
-  static async connect(io: ByteStream, options: TlsClientOptions): Promise<Tls12Client> {
-    const tls = new Tls12Client(io, options);
-    try {
-      await tls.#run();
-    } catch (error) {
-      const failure = tls.#failure ?? error;
-      tls.#abort(failure);
-      throw failure;
-    }
-    return tls;
+  static connect(io: ByteStream, options: TlsClientOptions): Promise<Tls12Client> {
+    return TlsConnection.handshakeOf(new Tls12Client(io, options));
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    if (!this.#established || !this.#write) throw new OtaError('bad-state', 'TLS write before the handshake completed');
-    for (let at = 0; at < bytes.length; at += TLS_LIMITS.maxFragment) {
-      await this.#send(this.#write.seal(CONTENT.applicationData, bytes.subarray(at, Math.min(bytes.length, at + TLS_LIMITS.maxFragment))));
-    }
-  }
-
-  onData(handler: (chunk: Uint8Array) => void): void {
-    this.#data = handler;
-  }
-
-  onClose(handler: (error?: OtaError) => void): void {
-    this.#onClose = handler;
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#write) void this.#io.write(this.#write.seal(CONTENT.alert, new Uint8Array([1, 0]))).catch(() => undefined);
-    this.#io.close();
-    this.#onClose?.();
-  }
-
-  async #run(): Promise<void> {
-    const { keys, crypto, digest } = this.#o;
-    const now = this.#o.now();
-    if (now === undefined) throw new OtaError('tls-no-time', 'no wall-clock time to check the server certificate against');
+  protected async runHandshake(): Promise<void> {
+    const { keys, crypto, digest } = this.options;
+    const now = this.now();
     // Snapshots: through ClientKeyExchange (EMS session hash and the CertificateVerify input), through
     // CertificateVerify (client Finished), through client Finished (server Finished).
-    const transcript = new Hashes(digest, 4);
+    const transcript = new Transcript(digest, 4);
     this.stats.keyOps.random++;
     const clientRandom = await keys.random(32);
-    const hello = this.#clientHello(clientRandom);
+    const hello = clientHello(clientRandom, this.options.host, undefined);
     transcript.update(hello);
-    await this.#send(plainRecord(CONTENT.handshake, hello));
+    await this.sendPlain(CONTENT.handshake, hello, true);
 
-    const sh = await this.#next(HS12.serverHello);
-    const { serverRandom, ems } = parseServerHello12(sh.body);
+    const sh = await this.next(HS12.serverHello);
+    const { serverRandom, ems, fragmentMax } = parseServerHello12(sh.body);
+    // RFC 8449 §4: in TLS 1.2 the limit binds protected records only (our Finished on: 12 bytes).
+    this.fragmentMax = fragmentMax;
     transcript.update(sh.raw);
-    const cert = await this.#next(HS12.certificate);
+    const cert = await this.next(HS12.certificate);
     transcript.update(cert.raw);
-    const leaf = await checkServerChain(parseCertificate12(cert.body), {
-      anchors: this.#o.trustAnchors, host: this.#o.host, now, digest,
-      verify: (k, d, s) => {
-        this.stats.keyOps.verify++;
-        return keys.verify(k, d, s);
-      },
-    });
-    const ske = await this.#next(HS12.serverKeyExchange);
+    const leaf = await this.checkChain(parseCertificateMessage(cert.body, false).certificates, now);
+    const ske = await this.next(HS12.serverKeyExchange);
     transcript.update(ske.raw);
     const { params, point, signature } = parseServerKeyExchange(ske.body);
     const signed = new Uint8Array(64 + params.length);
     signed.set(clientRandom);
     signed.set(serverRandom, 32);
     signed.set(params, 64);
-    this.stats.keyOps.verify++;
-    if (!(await keys.verify(leaf.publicKey, this.#sha256(signed), signature))) {
+    if (!(await this.verify(leaf.publicKey, this.sha256(signed), signature))) {
       throw new OtaError('tls-handshake-failed', "the server's key exchange signature does not verify with its certificate's key");
     }
-    let m = await this.#next();
+    let m = await this.next();
     let certificateRequested = false;
     if (m.type === HS12.certificateRequest) {
       certificateRequested = true;
       transcript.update(m.raw);
-      m = await this.#next();
+      m = await this.next();
     }
     if (m.type !== HS12.serverHelloDone || m.body.length !== 0) throw new OtaError('tls-protocol', `expected ServerHelloDone, got handshake type ${m.type}`);
     transcript.update(m.raw);
 
     const chain = certificateRequested ? keys.certificateChain() : [];
     if (certificateRequested) {
-      const size = 8 + chain.reduce((n, c) => n + c.length + 3, 0);
-      const w = new Writer(size);
-      w.vector(3, (l) => {
-        for (const c of chain) l.vector(3, (v) => v.bytes(c));
-      });
-      const msg = handshakeMessage(HS12.certificate, w.done());
+      const msg = certificateMessage(undefined, chain);
       transcript.update(msg);
-      await this.#send(plainRecord(CONTENT.handshake, msg, false));
+      await this.sendPlain(CONTENT.handshake, msg);
     }
     this.stats.keyOps.ephemeral++;
     const ours = await keys.ephemeralPublicKey();
@@ -224,7 +162,7 @@ export class Tls12Client implements ByteStream {
     await keys.dropEphemeral().catch(() => undefined);
     const cke = handshakeMessage(HS12.clientKeyExchange, new Writer(70).vector(1, (v) => v.bytes(ours)).done());
     transcript.update(cke);
-    await this.#send(plainRecord(CONTENT.handshake, cke, false));
+    await this.sendPlain(CONTENT.handshake, cke);
     const sessionHash = transcript.hash();
     const cvInput = transcript.hash();
     const randoms = new Uint8Array(64);
@@ -236,150 +174,46 @@ export class Tls12Client implements ByteStream {
       const sig = await keys.sign(cvInput);
       const cv = handshakeMessage(HS12.certificateVerify, new Writer(4 + sig.length).u16(ECDSA_SECP256R1_SHA256).vector(2, (v) => v.bytes(sig)).done());
       transcript.update(cv);
-      await this.#send(plainRecord(CONTENT.handshake, cv, false));
+      await this.sendPlain(CONTENT.handshake, cv);
       this.stats.clientAuthenticated = true;
     }
     const serverClient = new Uint8Array(64);
     serverClient.set(serverRandom);
     serverClient.set(clientRandom, 32);
     const block = prf12(crypto, master, 'key expansion', serverClient, 40);
-    this.#write = new Gcm12(crypto, block.slice(0, 16), block.slice(32, 36));
+    const write = new Gcm12(crypto, block.slice(0, 16), block.slice(32, 36));
     this.#pendingRead = new Gcm12(crypto, block.slice(16, 32), block.slice(36, 40));
-    await this.#send(plainRecord(CONTENT.changeCipherSpec, new Uint8Array([1])));
+    await this.sendPlain(CONTENT.changeCipherSpec, new Uint8Array([1]));
+    this.writer = write;
     const clientFinished = handshakeMessage(HS12.finished, prf12(crypto, master, 'client finished', transcript.hash(), 12));
     transcript.update(clientFinished);
-    await this.#send(this.#write.seal(CONTENT.handshake, clientFinished));
+    await this.sendProtected(write, CONTENT.handshake, clientFinished);
     const expected = prf12(crypto, master, 'server finished', transcript.hash(), 12);
-    const fin = await this.#next(HS12.finished);
-    if (!this.#read) throw new OtaError('tls-protocol', 'server Finished before its ChangeCipherSpec');
+    const fin = await this.next(HS12.finished);
+    if (!this.reader) throw new OtaError('tls-protocol', 'server Finished before its ChangeCipherSpec');
     if (!bytesEqual(fin.body, expected)) throw new OtaError('tls-handshake-failed', 'server Finished does not verify');
-    this.#established = true;
-    this.#handshake = new HandshakeReader(TLS_LIMITS.postHandshakeMax, true);
+    this.establish();
   }
 
-  #clientHello(random: Uint8Array): Uint8Array {
-    const w = new Writer(512);
-    w.u16(0x0303).bytes(random).u8(0);
-    w.vector(2, (v) => v.u16(TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256));
-    w.u8(1).u8(0);
-    const host = this.#o.host;
-    w.vector(2, (ext) => {
-      if (!/^[0-9.]+$/.test(host)) {
-        const name = asciiEncode(host);
-        ext.u16(EXT.serverName).vector(2, (e) => e.vector(2, (l) => l.u8(0).vector(2, (n) => n.bytes(name))));
-      }
-      ext.u16(EXT.maxFragmentLength).vector(2, (e) => e.u8(3));
-      ext.u16(EXT.supportedGroups).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1)));
-      ext.u16(EXT.ecPointFormats).vector(2, (e) => e.vector(1, (l) => l.u8(0)));
-      ext.u16(EXT.signatureAlgorithms).vector(2, (e) => e.vector(2, (l) => l.u16(ECDSA_SECP256R1_SHA256)));
-      ext.u16(EXT.extendedMasterSecret).vector(2, () => undefined);
-      // RFC 5746: an initial handshake says it supports secure renegotiation (we never renegotiate).
-      ext.u16(EXT.renegotiationInfo).vector(2, (e) => e.u8(0));
-    });
-    return handshakeMessage(HS12.clientHello, w.done());
-  }
-
-  #sha256(bytes: Uint8Array): Uint8Array {
-    const h = this.#o.digest.sha256();
-    h.update(bytes);
-    return h.digest();
-  }
-
-  #next(type?: number): Promise<Message> {
-    const check = (m: Message): Message => {
-      if (type !== undefined && m.type !== type) throw new OtaError('tls-protocol', `expected handshake type ${type}, got ${m.type}`);
-      return m;
-    };
-    if (this.#failure) return Promise.reject(this.#failure);
-    const queued = this.#messages.shift();
-    if (queued) return Promise.resolve().then(() => check(queued));
-    return new Promise<Message>((resolve, reject) => {
-      this.#waiter = {
-        resolve: (m) => {
-          try {
-            resolve(check(m));
-          } catch (e) {
-            reject(e);
-          }
-        },
-        reject,
-      };
-    });
-  }
-
-  #onBytes(chunk: Uint8Array): void {
-    if (this.#failure) return;
-    this.stats.bytesIn += chunk.length;
-    try {
-      this.#records.push(chunk, (r) => this.#onRecord(r));
-    } catch (error) {
-      this.#abort(error);
-    }
-  }
-
-  #onRecord(record: TlsRecord): void {
+  protected receive(record: TlsRecord): void {
     this.stats.recordsIn++;
     if (record.type === CONTENT.changeCipherSpec) {
-      if (this.#read || !this.#pendingRead || record.fragment.length !== 1 || record.fragment[0] !== 1) throw new OtaError('tls-protocol', 'unexpected ChangeCipherSpec');
-      if (!this.#handshake.empty) throw new OtaError('tls-protocol', 'ChangeCipherSpec inside a handshake message');
-      this.#read = this.#pendingRead;
+      if (this.reader || !this.#pendingRead || record.fragment.length !== 1 || record.fragment[0] !== 1) throw new OtaError('tls-protocol', 'unexpected ChangeCipherSpec');
+      if (!this.handshakeEmpty) throw new OtaError('tls-protocol', 'ChangeCipherSpec inside a handshake message');
+      this.reader = this.#pendingRead;
       return;
     }
-    const content = this.#read ? this.#read.open(record) : record.fragment;
-    if (record.type === CONTENT.alert) {
-      if (content.length !== 2) throw new OtaError('tls-protocol', 'malformed alert');
-      if (content[1] === 0) {
-        this.#abort(new OtaError('closed', 'the server sent close_notify'));
-        return;
-      }
-      throw new OtaError('tls-alert', `the server sent alert ${content[1]}`);
-    }
-    if (record.type === CONTENT.handshake) {
-      this.#handshake.push(content, (type, body, raw) => {
-        if (this.#established) {
-          // HelloRequest: we do not renegotiate (RFC 5746 §4.2 lets a client ignore it... with a warning).
-          if (type === HS12.helloRequest) return;
-          throw new OtaError('tls-protocol', `handshake type ${type} after the handshake`);
-        }
-        const m = { type, body: body.slice(), raw: raw.slice() };
-        const w = this.#waiter;
-        if (w) {
-          this.#waiter = undefined;
-          w.resolve(m);
-        } else this.#messages.push(m);
-      });
-      return;
-    }
-    if (record.type === CONTENT.applicationData) {
-      if (!this.#established) throw new OtaError('tls-protocol', 'application data before the handshake completed');
-      if (content.length > 0) this.#data?.(content.slice());
-      return;
-    }
-    throw new OtaError('tls-protocol', `record type ${record.type}`);
+    this.deliver(this.reader ? this.reader.open(record) : record);
   }
 
-  async #send(record: Uint8Array): Promise<void> {
-    if (this.#failure) throw this.#failure;
-    this.stats.recordsOut++;
-    this.stats.bytesOut += record.length;
-    await this.#io.write(record);
-  }
-
-  #abort(error: unknown): void {
-    if (this.#failure) return;
-    const failure = error instanceof OtaError ? error : new OtaError('tls-protocol', describeError(error), error);
-    this.#failure = failure;
-    this.#io.close();
-    this.#waiter?.reject(failure);
-    this.#waiter = undefined;
-    if (!this.#closed) {
-      this.#closed = true;
-      if (this.#established) this.#onClose?.(failure.reason === 'closed' ? undefined : failure);
-    }
+  /** HelloRequest: we do not renegotiate (RFC 5746 §4.2 lets a client ignore it). */
+  protected postHandshake(m: HandshakeMessage): void {
+    if (m.type === HS12.helloRequest) return;
+    throw new OtaError('tls-protocol', `handshake type ${m.type} after the handshake`);
   }
 }
 
-function parseServerHello12(body: Uint8Array): { serverRandom: Uint8Array; ems: boolean } {
+function parseServerHello12(body: Uint8Array): { serverRandom: Uint8Array; ems: boolean; fragmentMax: number } {
   const r = new Reader(body, 'ServerHello');
   const version = r.u16('server_version');
   if (version !== 0x0303) throw new OtaError('tls-unsupported', `server version 0x${version.toString(16)}, not TLS 1.2`);
@@ -389,29 +223,18 @@ function parseServerHello12(body: Uint8Array): { serverRandom: Uint8Array; ems: 
   if (suite !== TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256) throw new OtaError('tls-unsupported', `cipher suite 0x${suite.toString(16)}`);
   if (r.u8('compression_method') !== 0) throw new OtaError('tls-protocol', 'compression is not null');
   let ems = false;
+  let fragmentMax: number = TLS_LIMITS.maxFragment;
   if (r.left > 0) {
     const exts = r.vector(2, 'extensions');
     while (exts.left > 0) {
       const type = exts.u16('extension type');
-      exts.vector(2, 'extension');
-      if (type === EXT.extendedMasterSecret) ems = true;
+      const e = exts.vector(2, 'extension');
+      if (type === EXT_EXTENDED_MASTER_SECRET) ems = true;
+      else if (type === EXT_RECORD_SIZE_LIMIT) fragmentMax = peerFragmentMax(e, false);
     }
   }
   r.end();
-  return { serverRandom, ems };
-}
-
-function parseCertificate12(body: Uint8Array): Uint8Array[] {
-  const r = new Reader(body, 'Certificate');
-  const list = r.vector(3, 'certificate_list');
-  r.end();
-  const out: Uint8Array[] = [];
-  while (list.left > 0) {
-    const c = list.vector(3, 'ASN.1Cert');
-    out.push(c.bytes(c.left, 'cert').slice());
-    if (out.length > TLS_LIMITS.chainMax) throw new OtaError('limit-exceeded', `certificate chain longer than ${TLS_LIMITS.chainMax}`);
-  }
-  return out;
+  return { serverRandom, ems, fragmentMax };
 }
 
 /** ServerECDHParams (named curve secp256r1) and its signature (RFC 8422 §5.4). */

@@ -20,6 +20,7 @@ export function buildOnlyPlatform(time = new VirtualTime(), seI2c?: Platform['se
     secondarySlot: flash.secondary,
     keyValue: unused,
     digest: unused,
+    tlsCrypto: unused,
     reboot: unused,
   } as unknown as Platform;
 }

@@ -393,12 +393,38 @@ export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   update: () => updateSection(),
   delta: async () => (await import('../bench/delta.js')).deltaSection(), // issue 14: tools/bench/delta.ts
   'device-profile': () => deviceProfileSection(), // issue 11: memory and stack on the 32-bit XS engine
+  'tls-handshake': () => tlsHandshakeSection(), // issue 16: tools/bench/tls-handshake.ts
 };
 
 /** Sections run only when named (`--section <name>`): slower ones. */
 export const EXTRA_SECTIONS: Record<string, () => Promise<BenchSection>> = {
   'xs-modem': () => xsModemSection(),
 };
+
+/**
+ * One handshake of the agent's TLS on the control channel (otaControlTls agent) per version and
+ * modem at 115200 baud, over the simulated modem's plain socket to node:tls requiring a client
+ * certificate, the key operations in the simulated A5000: virtual seconds, bytes, A5000 commands.
+ */
+export async function tlsHandshakeSection(): Promise<BenchSection> {
+  const { benchHandshake } = await import('../bench/tls-handshake.js');
+  const rows: BenchSection['rows'] = [];
+  for (const modem of ['sim7080', 'sim7600'] as const) {
+    for (const version of ['1.3', '1.2'] as const) rows.push({ ...(await benchHandshake({ version, modem, baud: 115_200 })) });
+  }
+  return {
+    name: 'tls-handshake',
+    title: 'TLS in the agent: one control-channel handshake (key in the A5000), 115200 baud, virtual time',
+    columns: ['modem', 'version', 'baud', 'handshakeS', 'tlsBytesOut', 'tlsBytesIn', 'uartToModem', 'uartFromModem', 'a5000Commands', 'a5000KeyGenerations', 'a5000Agreements', 'a5000Signatures', 'a5000Verifications', 'i2cBytes'],
+    rows,
+    notes: [
+      'handshakeS = virtual seconds from the connect call (the plain socket open, AT+CAOPEN / AT+CIPOPEN, included) to application data; the SE session is already open (as after the image check). Cat-M network model for SIM7080, Cat-1 for SIM7600; RTS/CTS wired (pushed socket data).',
+      'tlsBytesOut / tlsBytesIn = TLS record bytes (a one-certificate chain each way); uartToModem / uartFromModem = UART bytes of the AT dialogue carrying them; i2cBytes = bytes over I2C to and from the A5000.',
+      'a5000Commands = APDUs the A5000 ran for the handshake: GetRandom, the ephemeral key pair (WriteECKey generate, ReadObject), ECDH and its DeleteSecureObject, the client CertificateVerify (ECDSASign), two ECDSAVerify (the server leaf under the CA, its CertificateVerify or ServerKeyExchange) each with its transient public-key object.',
+      'ECDSA signatures vary by a byte or two in DER, so bytes and times may move by that much between runs. XS session RAM: test/xs/tls.spec.ts prints the live heap slots an open session holds (32-bit XS, 16 bytes a slot).',
+    ],
+  };
+}
 
 function round(value: number, digits: number): number {
   const f = 10 ** digits;

@@ -80,8 +80,9 @@ const USAGE = `usage: xs-ota sim [options]
                             exists: what \`xs-ota se provision\` wrote; else the --key is provisioned)
   --json                    print the summary as JSON on stdout
   --verbose                 print every agent log line
-  --agent-tls               iotconnect: MQTT over TLS terminated in the agent, the device key generated in the
-                            simulated A5000 and certified by the broker's CA (docs/tls.md)
+  --agent-tls               the control channel (iotconnect MQTT, hawkbit DDI) over TLS terminated in the
+                            agent, the device key generated in the simulated A5000 and certified by the
+                            server's CA (docs/tls.md); the download keeps the modem's TLS
   --history                 print the update history the device holds at the end (with --json: in "history")
 exit codes: 0 the update ended as asked (running; download-only with --update skip; cancelled
 with a cancel fault), 1 it did not (failed, reverted, a --fault that never fired, a bad input
@@ -165,7 +166,8 @@ export const command: Command = {
     if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
     const openAfterS = parseInteger(values['window-open-after'], '--window-open-after');
     if ((update !== undefined || values.window !== undefined) && values.backend !== 'hawkbit') throw new UsageError('--update and --window are hawkBit deployment settings');
-    if (values['agent-tls'] && values.backend !== 'iotconnect') throw new UsageError('--agent-tls is for --backend iotconnect (the MQTT control channel)');
+    if (values['agent-tls'] && values.backend !== 'iotconnect' && values.backend !== 'hawkbit') throw new UsageError('--agent-tls is for --backend iotconnect or hawkbit (the control channel)');
+    if (values['agent-tls'] && values.server !== undefined) throw new UsageError("--agent-tls runs against the dev kit's own servers (their test CA issues the device certificate), not --server");
     if (values.server !== undefined && !/^https?:\/\/[^\s/]+/.test(values.server)) throw new UsageError(`--server ${values.server}: an http(s) URL`);
     if (values.server === undefined && (values['device-id'] !== undefined || values.token !== undefined || (values.resolve ?? []).length > 0)) {
       throw new UsageError('--device-id, --token and --resolve go with --server');

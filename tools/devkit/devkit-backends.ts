@@ -3,14 +3,15 @@
  * the agent needs to reach it. One function per backend kind.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { StartConfig } from '../../src/agent/start.js';
 import type { DeploymentSpec, ReferenceServer } from '../server/index.js';
 import { startIotConnectSim, type IotConnectSim, type RecordedAck } from '../server/iotconnect.js';
 import type { DevkitFault } from './devkit.js';
 import type { Endpoint } from './parts/sim-modem/types.js';
-import { startTlsFront } from '../node/test-pki.js';
+import { startTlsFront, TEST_CA_KEY_PEM, TEST_CA_PEM } from '../node/test-pki.js';
 import { deltaFilename } from '../../src/delta/offer-fields.js';
 import { createHash } from 'node:crypto';
 
@@ -28,12 +29,16 @@ export interface BackendSetup {
   hawkbit?: Partial<DeploymentSpec>;
   /** A VCDIFF delta to offer beside the image (docs/delta.md), and the image it was made from. */
   delta?: { bytes: Uint8Array; fromVersion: string; fromImageHash: string };
-  /** IoTConnect: MQTT over TLS terminated in the agent (plain modem socket to mosquitto's TLS listener). */
+  /**
+   * The control channel over TLS terminated in the agent: IoTConnect MQTT (plain modem socket to
+   * mosquitto's TLS listener), hawkBit DDI (plain modem socket to the reference server, started
+   * with `clientCertificates`: it wants the device's certificate; the download keeps the modem's TLS).
+   */
   agentTls?: boolean;
 }
 
 export interface PreparedBackend {
-  /** IoTConnect with agentTls: the broker's CA (PEM) and a signer for the device's CSR (DER) → certificate PEM. */
+  /** agentTls: the server's CA (PEM) and a signer for the device's CSR (DER) → certificate PEM. */
   controlTls?: { caPem: string; issue(csrDer: Uint8Array): string };
   backendUrl: string;
   /** hawkBit: the action the server offers. */
@@ -69,7 +74,8 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
       // A delta rides as a second artifact named by convention (src/delta/offer-fields.ts).
       const extraArtifacts = setup.delta && [{ filename: deltaFilename('app', setup.delta.fromVersion, setup.delta.fromImageHash), bytes: setup.delta.bytes }];
       const { actionId } = server.hawkbit.createDeployment({ version, image, filename: 'app.signed.bin', download: 'forced', update: deployment?.update ?? 'forced', maintenanceWindow: deployment?.maintenanceWindow, expiresInS, extraArtifacts, ...setup.hawkbit });
-      return { backendUrl: server.url, actionId };
+      // agentTls: the test CA that signed the server's certificate issues the device's too.
+      return { backendUrl: server.url, actionId, ...(setup.agentTls ? { controlTls: { caPem: TEST_CA_PEM, issue: (csrDer: Uint8Array) => issueFromTestCa(csrDer, server.hawkbit.controllerId) } } : {}) };
     case 'manifest':
       return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS, deltas: setup.delta && [setup.delta] }).url };
     case 'iotconnect':
@@ -143,4 +149,16 @@ function issueFromCa(dir: string, csrDer: Uint8Array, cn: string): string {
   writeFileSync(path.join(dir, `${base}.ext`), 'extendedKeyUsage=clientAuth\n');
   execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', `${base}.ext`, '-out', `${base}.crt`], { cwd: dir, stdio: 'pipe' });
   return readFileSync(path.join(dir, `${base}.crt`), 'utf8');
+}
+
+/** The dev kit's test CA (tools/node/test-pki) signs a client certificate for `csrDer`, CN = `cn`. */
+export function issueFromTestCa(csrDer: Uint8Array, cn: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-device-cert-'));
+  try {
+    writeFileSync(path.join(dir, 'ca.crt'), TEST_CA_PEM);
+    writeFileSync(path.join(dir, 'ca.key'), TEST_CA_KEY_PEM);
+    return issueFromCa(dir, csrDer, cn);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -31,7 +31,7 @@ import { UpdateHistory, type HistoryEntry } from '../../src/agent/history.js';
 import { provisionDeviceIdentity } from './device-identity.js';
 import { NodeTlsCrypto } from '../node/node-tls-crypto.js';
 import { createSimModem, type SimModemKit } from './parts/sim-modem/index.js';
-import { TEST_CA } from '../node/test-pki.js';
+import { TEST_CA, TEST_CA_PEM } from '../node/test-pki.js';
 import { VirtualTime } from './parts/virtual-time.js';
 import { deltaSourceOf } from '../delta/image-id.js';
 
@@ -148,10 +148,18 @@ export interface DevkitOptions {
   /** Persist the key-value store (the agent's journal) here. */
   keyValueFile?: string;
   /**
-   * IoTConnect: MQTT over TLS terminated in the agent, the device key generated in the simulated
-   * A5000 and certified by the broker's CA (docs/tls.md); default: the modem's TLS.
+   * The control channel (IoTConnect MQTT, hawkBit DDI) over TLS terminated in the agent
+   * (otaControlTls agent), the device key generated in the simulated A5000 and certified by the
+   * server's CA (docs/tls.md); default: the modem's TLS. The download keeps the modem's TLS.
    */
   agentTls?: boolean;
+  /** With agentTls: the TLS version the agent speaks (otaTlsVersions; default 1.3). */
+  tlsVersions?: '1.3' | '1.2';
+  /**
+   * hawkBit: the reference server wants a TLS client certificate from the test CA for every DDI
+   * request but a download (default: exactly with agentTls).
+   */
+  requireClientCertificate?: boolean;
   /**
    * The simulated A5000's key store file (`xs-ota se provision` writes it): when it exists, the
    * A5000 holds its objects instead of the trusted key (so `se remove` leaves the agent without
@@ -225,7 +233,12 @@ export interface DevkitSummary {
   /** Bytes the server sent for the artifact (more than the image after a resume). */
   artifactBytesSent: number;
   /** Every artifact request: status, the Range asked, body bytes the server wrote to the socket. */
-  artifactRequests: { status: number; range?: string; bytesSent: number }[];
+  artifactRequests: { status: number; range?: string; bytesSent: number; clientCertificateCn?: string }[];
+  /**
+   * Every other request to the reference server (hawkBit DDI, manifest), with the CN of the TLS
+   * client certificate it came with (hawkBit with agentTls: the device's, from the A5000's key).
+   */
+  controlRequests: { method: string; path: string; status: number; clientCertificateCn?: string }[];
   /** UART bytes each way; bytes lost at the MCU's full RX FIFO; times RTS/CTS held the modem. */
   uart: { bytesToModem: number; bytesFromModem: number; overrunBytes: number; ctsHolds: number };
   /** Payload bytes the modem exchanged with the network (HTTP and MQTT over TLS; records not counted). */
@@ -334,6 +347,8 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     gatewayToken: DEVKIT_GATEWAY_TOKEN,
     pollingSleep: '00:01:00',
     clockSource: () => time.epochS + time.now() / 1000,
+    // hawkBit with agentTls: the DDI API wants the device's client certificate (docs/tls.md).
+    ...((options.requireClientCertificate ?? options.agentTls) && (options.backend ?? 'hawkbit') === 'hawkbit' ? { clientCertificates: { caPem: TEST_CA_PEM } } : {}),
   });
   const targetVersion = imageVersion(options.image);
   const backend = options.backend ?? 'hawkbit';
@@ -550,7 +565,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     trailerSize: layout.trailerSize,
     maxBytesPerDeployment: 4 * layout.secondary.size,
     ...prepared.settings,
-    ...(agentTls ? { agentTls } : {}),
+    // The device settings otaControlTls agent and otaDeviceKeyId; the certificate as main.ts loads it.
+    ...(agentTls ? { controlTls: 'agent', deviceKeyId: agentTls.deviceKeyId, deviceCertPem: agentTls.certificatePem, controlCaPem: agentTls.caPem, ...(options.tlsVersions ? { tlsVersions: options.tlsVersions } : {}) } : {}),
     ...options.policy,
   };
   const device = new SimDevice({
@@ -616,13 +632,17 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     virtualMs: time.now(),
     realMs: Date.now() - realStart,
     downloadGoodputBps: downloadMs > 0 ? (options.image.length * 1000) / downloadMs : 0,
-    tlsHandshakes: (server?.tls.handshakes ?? 0) + (prepared.tlsHandshakes?.() ?? 0),
+    // The agent's own TLS handshakes (hawkBit with agentTls) come with the device certificate: not the modem's.
+    tlsHandshakes: (server ? server.tls.handshakes - server.tls.clientAuthenticated : 0) + (prepared.tlsHandshakes?.() ?? 0),
     artifactBytesSent: (server?.requests() ?? [])
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
       .reduce((n, r) => n + r.bytesSent, 0),
     artifactRequests: (server?.requests() ?? [])
       .filter((r) => r.path.includes('/artifacts/') || r.path.endsWith('.bin'))
-      .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent })),
+      .map((r) => ({ status: r.status, range: r.headers.range, bytesSent: r.bytesSent, clientCertificateCn: r.clientCertificateCn })),
+    controlRequests: (server?.requests() ?? [])
+      .filter((r) => !(r.path.includes('/artifacts/') || r.path.endsWith('.bin')))
+      .map((r) => ({ method: r.method, path: r.path, status: r.status, clientCertificateCn: r.clientCertificateCn })),
     uart: {
       bytesToModem: modem.counters().uart.toModemBytes,
       bytesFromModem: modem.counters().uart.toHostBytes,

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 /** tools/node/test-pki (this file runs as build/tools/node/test-pki.js). */
@@ -24,6 +25,8 @@ const read = (name: string): string => readFileSync(path.join(PKI_DIR, name), 'l
 
 /** The test CA, PEM text: what the dev kit provisions as the agent's `caCert`. */
 export const TEST_CA_PEM = read('ca.pem');
+/** The test CA's private key, PEM: the dev kit's factory issues device certificates with it (agent TLS to hawkBit). */
+export const TEST_CA_KEY_PEM = read('ca.key');
 /** The test CA as the agent's `caCert` bytes. */
 export const TEST_CA = new TextEncoder().encode(TEST_CA_PEM);
 /** A CA that signed none of the servers' certificates ("wrong CA uploaded"). */
@@ -34,6 +37,11 @@ export const TEST_SERVER_NAMES = ['*.example.com', 'example.com', 'localhost', '
 
 /** Which certificate a server presents: the valid one, or the same names with a 2000-2001 validity. */
 export type ServerCertificate = 'valid' | 'expired';
+
+/** The servers' key and certificate (valid: for *.example.com, localhost, 127.0.0.1; or expired). */
+export function serverCertificate(kind: ServerCertificate): { key: string; cert: string } {
+  return certificate(kind);
+}
 
 function certificate(kind: ServerCertificate): { key: string; cert: string } {
   return { key: read('server.key'), cert: read(kind === 'expired' ? 'expired.pem' : 'server.pem') };
@@ -60,27 +68,55 @@ export function paddedCa(length: number, ca: Uint8Array = TEST_CA): Uint8Array {
   return out;
 }
 
+/** CN of the client certificate each accepted TLS socket presented, verified against `clientCa`. */
+const verifiedClients = new WeakMap<object, string>();
+
+/** The verified client certificate's CN of the connection `socket` belongs to; undefined: none. */
+export function verifiedClientCn(socket: object): string | undefined {
+  return verifiedClients.get(socket);
+}
+
+/**
+ * A server-side TLSSocket made from a raw socket does not set `authorized` (node's tls.Server
+ * does that), hence this check: issued by `ca`, signed by it, valid now.
+ */
+function verifyClient(secure: tls.TLSSocket, ca: X509Certificate): string | undefined {
+  const peer = secure.getPeerX509Certificate();
+  if (!peer || !peer.checkIssued(ca) || !peer.verify(ca.publicKey)) return undefined;
+  const now = Date.now();
+  if (now < Date.parse(peer.validFrom) || now > Date.parse(peer.validTo)) return undefined;
+  return /(?:^|\n)CN=([^\n]*)/.exec(peer.subject)?.[1];
+}
+
 export interface TlsAcceptor {
   /** Switch the certificate new TLS connections see. */
   use(kind: ServerCertificate): void;
   /** TLS handshakes completed. */
   readonly handshakes: number;
+  /** Of those, the ones with a client certificate verified against `clientCa` (the agent's TLS: the modem has none). */
+  readonly clientAuthenticated: number;
 }
 
 /**
  * Serve TLS with the test certificate on `server`'s port too (see the module comment). Call it
  * before the server gets connections; it takes over the 'connection' listeners present now.
  */
-export function acceptTls(server: net.Server, options: { certificate?: ServerCertificate } = {}): TlsAcceptor {
-  let context = tls.createSecureContext(certificate(options.certificate ?? 'valid'));
+export function acceptTls(server: net.Server, options: { certificate?: ServerCertificate; clientCa?: string } = {}): TlsAcceptor {
+  // clientCa: ask every client for a certificate and verify it against that CA, but let a client
+  // without one in (the modem's TLS of the download has none): the application decides
+  // (verifiedClientCn), as hawkBit behind a certificate-checking proxy does per path.
+  const withClientCa = (c: { key: string; cert: string }) => (options.clientCa ? { ...c, ca: options.clientCa } : c);
+  let context = tls.createSecureContext(withClientCa(certificate(options.certificate ?? 'valid')));
+  const clientCa = options.clientCa ? new X509Certificate(options.clientCa) : undefined;
   const plain = server.listeners('connection') as ((socket: net.Socket) => void)[];
   server.removeAllListeners('connection');
   let handshakes = 0;
+  let clientAuthenticated = 0;
   const handOver = (socket: net.Socket): void => {
     for (const listener of plain) listener.call(server, socket);
   };
   const serveTls = (raw: net.Socket): void => {
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context, ...(clientCa ? { requestCert: true, rejectUnauthorized: false } : {}) });
     // The TLS socket takes over the connection; the raw one must still be destroyed with it, or
     // the server counts it open forever and close() never returns.
     secure.on('close', () => raw.destroy());
@@ -91,6 +127,11 @@ export function acceptTls(server: net.Server, options: { certificate?: ServerCer
     secure.once('end', () => served || secure.destroy());
     secure.once('secure', () => {
       served = true;
+      const cn = clientCa && verifyClient(secure, clientCa);
+      if (cn) {
+        verifiedClients.set(secure, cn);
+        clientAuthenticated++;
+      }
       handshakes++;
       handOver(secure);
     });
@@ -129,10 +170,13 @@ export function acceptTls(server: net.Server, options: { certificate?: ServerCer
   });
   return {
     use(kind) {
-      context = tls.createSecureContext(certificate(kind));
+      context = tls.createSecureContext(withClientCa(certificate(kind)));
     },
     get handshakes() {
       return handshakes;
+    },
+    get clientAuthenticated() {
+      return clientAuthenticated;
     },
   };
 }

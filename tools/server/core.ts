@@ -33,6 +33,8 @@ export interface RecordedRequest {
   headers: { authorization?: string; range?: string; ifRange?: string; ifNoneMatch?: string };
   /** Body bytes actually written. */
   bytesSent: number;
+  /** CN of the TLS client certificate the request came with (verified against clientCertificates.caPem). */
+  clientCertificateCn?: string;
 }
 
 /** A fault for the next matching requests. `path` is a substring of the request path (default: any). */

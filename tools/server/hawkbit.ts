@@ -82,6 +82,13 @@ export interface HawkbitOptions {
   gatewayToken?: string;
   /** hawkBit `config.polling.sleep` (default '00:05:00'). */
   pollingSleep?: string;
+  /**
+   * Certificate authentication of the DDI API (hawkBit behind a reverse proxy that checks client
+   * certificates): every controller request but an artifact download must come over TLS with a
+   * client certificate issued by `caPem` whose CN is the controllerId, else 401. Downloads need
+   * none (the modem's TLS carries them, without a client certificate).
+   */
+  clientCertificates?: { caPem: string };
 }
 
 export interface HawkbitApi {
@@ -210,6 +217,9 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
     // A pre-signed artifact URL is its own authorisation (as on a CDN); everything else needs the token.
     if (presigned?.expiresInS !== undefined && (req.method === 'GET' || req.method === 'HEAD')) return serveArtifact(req, res, presigned, log);
     if (!authorized(req)) return send(res, log, 401, { exceptionClass: 'Unauthorized', message: 'bad or missing token' });
+    if (options.clientCertificates && !artifacts.has(ddiPrefix + rest) && log.clientCertificateCn !== controllerId) {
+      return send(res, log, 401, { exceptionClass: 'Unauthorized', message: `a client certificate for ${controllerId} is required` });
+    }
     const method = req.method ?? 'GET';
     if (rest === '' && method === 'GET') {
       const text = JSON.stringify(rootBody());

@@ -49,7 +49,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptTls, type TlsAcceptor } from '../node/test-pki.js';
+import { acceptTls, verifiedClientCn, type TlsAcceptor } from '../node/test-pki.js';
 import { createServerCore, type Misbehaviour, type RecordedReport, type RecordedRequest, type ReportKind } from './core.js';
 import { createHawkbitDdi, type HawkbitApi } from './hawkbit.js';
 import { createManifestService, type ManifestApi } from './manifest.js';
@@ -94,6 +94,8 @@ export interface ReferenceServerOptions {
    * prefix (`/old/DEFAULT/controller/...` → `/DEFAULT/controller/...`): a server that moved.
    */
   movedPrefixes?: string[];
+  /** hawkBit DDI wants a client certificate from this CA for every request but a download (HawkbitOptions). */
+  clientCertificates?: { caPem: string };
 }
 
 export interface ReferenceServer {
@@ -158,6 +160,9 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
       },
       bytesSent: 0,
     };
+    // Certificate authentication (clientCertificates): the CN the TLS layer verified.
+    const cn = verifiedClientCn(req.socket);
+    if (cn !== undefined) log.clientCertificateCn = cn;
     requests.push(log);
     const fault = takeFault(req.url ?? '/', ['status']) as ({ status: number; retryAfterS?: number } & { left: number }) | undefined;
     if (fault) {
@@ -192,7 +197,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
   // perf (issue 15): no idle close timed by the host's clock; the dev kit runs in virtual time.
   server.keepAliveTimeout = 0;
-  const tls = acceptTls(server);
+  const tls = acceptTls(server, { clientCa: options.clientCertificates?.caPem });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

@@ -8,18 +8,23 @@ import { createAgent, type StartConfig } from '../../../src/agent/start.js';
 import { nonDefault } from '../../support/settings.js';
 import { buildOnlyPlatform as platform } from '../../support/build-only-platform.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
-import type { Platform } from '../../../src/platform/index.js';
 import { isOtaError } from '../../../src/util/errors.js';
 import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
+import { TEST_CA } from '../../../tools/node/test-pki.js';
 
+
+/** A certificate chain as PEM text (any certificate: only its decoding is needed here). */
+const DEVICE_CERT = TEST_CA;
 
 const settings = (more: Partial<StartConfig>): StartConfig => ({
   backend: 'hawkbit',
   url: 'https://hawkbit.example.com',
   deviceId: 'dev-1',
   token: 'tok',
-  caPem: new TextEncoder().encode('-----BEGIN CERTIFICATE-----\n'),
+  caPem: TEST_CA,
+  // Read only with otaControlTls agent (the naming-rule test below sets every setting once).
+  deviceCertPem: DEVICE_CERT,
   ...more,
 });
 
@@ -74,5 +79,23 @@ describe('agent/start: one name per setting, from StartConfig into the parts', (
     assert.deepEqual(asked, ['fleet-ca.pem']);
     assert.equal(parts.config.keyId, 0x7b000202);
     assert.throws(() => createAgent(platform(), settings({ keyId: 0x7fff0000 })), (e: unknown) => isOtaError(e, 'config-invalid') && /^config-invalid: otaKeyId: /.test((e as Error).message));
+  });
+
+  it('otaControlTls agent: the device certificate is loaded by the resolved otaDeviceCert name, only then; a missing one or the image key object is refused', () => {
+    const asked: string[] = [];
+    const load = (name: string) => (asked.push(name), DEVICE_CERT);
+    createAgent(platform(), settings({ deviceCert: 'dev-42.pem', deviceCertPem: load }));
+    assert.deepEqual(asked, [], 'the modem TLS (default) reads no device certificate');
+    for (const backend of ['hawkbit', 'iotconnect'] as const) {
+      const parts = createAgent(platform(), settings({ backend, iotcEnv: 'qa', controlTls: 'agent', deviceCert: 'dev-42.pem', deviceCertPem: load }));
+      assert.equal(parts.config.controlTls, 'agent');
+    }
+    assert.deepEqual(asked, ['dev-42.pem', 'dev-42.pem']);
+    const refused = (more: Partial<StartConfig>, pattern: RegExp) =>
+      assert.throws(() => createAgent(platform(), settings({ controlTls: 'agent', ...more })), (e: unknown) => isOtaError(e, 'config-invalid') && pattern.test((e as Error).message));
+    refused({ deviceCertPem: undefined }, /^config-invalid: otaDeviceCert: /);
+    refused({ deviceCertPem: () => new Uint8Array(0) }, /^config-invalid: otaDeviceCert: /);
+    refused({ deviceKeyId: 0x7b000201 }, /^config-invalid: otaDeviceKeyId: .*otaKeyId/);
+    refused({ tlsVersions: '1.1' }, /^config-invalid: otaTlsVersions: /);
   });
 });

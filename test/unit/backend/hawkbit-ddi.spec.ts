@@ -154,6 +154,21 @@ describe('hawkBit DDI as its model classes define it (issue 13)', () => {
     assert.match(refusal(none), /load address 0x10000000 != 0x0/);
   });
 
+  it('with a download client of its own (agent TLS on the DDI channel), the header probes go through it, the DDI requests not', async () => {
+    const body = openApiExample({ modules: 1, size: 64 * 1024 });
+    const ddi = serve(body);
+    const download = new ScriptedHttp();
+    for (const filename of ['binary.tgz', 'file.signature']) {
+      const url = `https://link-to-cdn.com/api/v1/TENANT_ID/download/controller/CONTROLLER_ID/softwaremodules/22/filename/${filename}`;
+      const bytes = filename === 'binary.tgz' ? mcubootHeader({ major: 1, minor: 2, revision: 0, build: 0 }) : new Uint8Array(64).fill(1);
+      download.on('GET', url, { status: 206, headers: { 'content-range': `bytes 0-31/${64 * 1024}` }, body: bytes.subarray(0, 32) });
+    }
+    const { offer } = await backend(ddi, { artifactPattern: '*', downloadHttp: download, image: { maxImageBytes: 0x60000 } }).poll({ version: '1.0.0' });
+    assert.match(offer!.url, /filename\/binary\.tgz$/);
+    assert.deepEqual(download.sent.map((r) => r.range), [{ start: 0, end: 31 }], 'the first file (an image) probed on the download client');
+    assert.ok(ddi.sent.every((r) => r.range === undefined), 'no probe on the DDI client');
+  });
+
   it('among several files, one larger than the slot is passed over before any byte is fetched', async () => {
     const http = serve(openApiExample({ modules: 1, size: 0x70000 }));
     await backend(http, { artifactPattern: '*', image: { maxImageBytes: 0x60000 } }).poll({ version: '1.0.0' });

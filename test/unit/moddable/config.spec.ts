@@ -218,6 +218,21 @@ describe('device configuration (modules/ota-config.ts)', () => {
     rejects({ otaIotcSuccessSt: '1' }, 'otaIotcSuccessSt'); // hawkbit build: still a build mistake
   });
 
+  it('selects the TLS of the control channel: the modem by default; the agent with the device key, its certificate and the version', () => {
+    assert.deepEqual(
+      (({ controlTls, tlsVersions, deviceKeyId, deviceCert }) => ({ controlTls, tlsVersions, deviceKeyId, deviceCert }))(read({}).agent),
+      { controlTls: 'modem', tlsVersions: '1.3', deviceKeyId: 0x7b000301, deviceCert: 'device.pem' },
+    );
+    const agent = read({ otaControlTls: 'agent', otaTlsVersions: '1.2', otaDeviceKeyId: '0x7B000310', otaDeviceCert: 'dev-42.pem' }).agent;
+    assert.deepEqual([agent.controlTls, agent.tlsVersions, agent.deviceKeyId, agent.deviceCert], ['agent', '1.2', 0x7b000310, 'dev-42.pem']);
+    rejects({ otaControlTls: 'on' }, 'otaControlTls');
+    rejects({ otaControlTls: 'agent', otaTlsVersions: '1.1' }, 'otaTlsVersions');
+    rejects({ otaTlsVersions: 'tls1.3' }, 'otaTlsVersions'); // modem TLS: still a build mistake
+    rejects({ otaControlTls: 'agent', otaDeviceKeyId: 0x7fff0001 }, 'otaDeviceKeyId');
+    rejects({ otaControlTls: 'agent', otaDeviceCert: 'certs/dev.pem' }, 'otaDeviceCert');
+    rejects({ otaControlTls: 'agent', otaDeviceCert: '' }, 'otaDeviceCert');
+  });
+
   it('keeps its table frozen (preloaded into flash on the device)', () => {
     assert.ok(Object.isFrozen(CONFIG_SCHEMA) && Object.isFrozen(SECRET_KEYS));
     for (const spec of Object.values(CONFIG_SCHEMA)) assert.ok(Object.isFrozen(spec));

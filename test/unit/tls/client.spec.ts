@@ -18,6 +18,10 @@ import { fileURLToPath } from 'node:url';
 import { Se05x } from '../../../src/se/se05x.js';
 import { T1Link } from '../../../src/se/t1-link.js';
 import { TlsClient, type TlsClientOptions } from '../../../src/tls/client.js';
+import { Tls12Client } from '../../../src/tls/tls12.js';
+import { parseEncryptedExtensions, Reader, Writer } from '../../../src/tls/handshake.js';
+import { TLS_LIMITS } from '../../../src/tls/limits.js';
+import type { ByteStream } from '../../../src/net/byte-stream.js';
 import { SeKeyOps } from '../../../src/tls/se-key-ops.js';
 import { isOtaError } from '../../../src/util/errors.js';
 import type { OtaReason } from '../../../src/agent/reasons.js';
@@ -75,6 +79,48 @@ function options(device: Device, over: Partial<TlsClientOptions> = {}): TlsClien
     now: () => Math.floor(Date.now() / 1000),
     ...over,
   };
+}
+
+/** A stream whose bytes each way are kept: the ClientHello we sent, the records the server sent. */
+function tapped(stream: ByteStream): { stream: ByteStream; sent: Uint8Array[]; received: Uint8Array[] } {
+  const sent: Uint8Array[] = [];
+  const received: Uint8Array[] = [];
+  return {
+    sent,
+    received,
+    stream: {
+      write: (b) => (sent.push(b.slice()), stream.write(b)),
+      onData: (h) => stream.onData((c) => (received.push(c.slice()), h(c))),
+      onClose: (h) => stream.onClose(h),
+      close: () => stream.close(),
+    },
+  };
+}
+
+/** The extensions of the ClientHello in our first record: type → body. */
+function helloExtensions(record: Uint8Array): Map<number, Uint8Array> {
+  const r = new Reader(record.subarray(5 + 4), 'ClientHello');
+  r.u16('version');
+  r.bytes(32, 'random');
+  r.vector(1, 'session');
+  r.vector(2, 'suites');
+  r.vector(1, 'compression');
+  const exts = r.vector(2, 'extensions');
+  const out = new Map<number, Uint8Array>();
+  while (exts.left > 0) {
+    const type = exts.u16('type');
+    const e = exts.vector(2, 'body');
+    out.set(type, e.bytes(e.left, 'body').slice());
+  }
+  return out;
+}
+
+/** Lengths of the records in the bytes the server sent. */
+function recordLengths(chunks: Uint8Array[]): number[] {
+  const all = Buffer.concat(chunks);
+  const out: number[] = [];
+  for (let at = 0; at + 5 <= all.length; at += 5 + all.readUInt16BE(at + 3)) out.push(all.readUInt16BE(at + 3));
+  return out;
 }
 
 /** Sends `text`, resolves with the first reply. */
@@ -201,6 +247,54 @@ describe('tls: TLS 1.3 client with the key in the A5000', function () {
     }
   });
 
+  describe('record_size_limit (RFC 8449) beside max_fragment_length', () => {
+    const ee = (limit?: number) => {
+      const w = new Writer(16);
+      w.vector(2, (x) => {
+        x.u16(1).vector(2, (e) => e.u8(3)); // the max_fragment_length echo changes nothing
+        if (limit !== undefined) x.u16(28).vector(2, (e) => e.u16(limit));
+      });
+      return w.done();
+    };
+
+    it("the server's limit bounds our records: TLS 1.3 counts the content type, never above our own 2^11", () => {
+      assert.equal(parseEncryptedExtensions(ee()).fragmentMax, TLS_LIMITS.maxFragment);
+      assert.equal(parseEncryptedExtensions(ee(2049)).fragmentMax, 2048);
+      assert.equal(parseEncryptedExtensions(ee(513)).fragmentMax, 512);
+      assert.equal(parseEncryptedExtensions(ee(64)).fragmentMax, 63);
+      assert.equal(parseEncryptedExtensions(ee(16385)).fragmentMax, 2048);
+      assert.throws(() => parseEncryptedExtensions(ee(63)), rejectsWith('tls-protocol', /record_size_limit 63 is below 64/));
+    });
+
+    for (const version of ['1.3', '1.2'] as const) {
+      it(`TLS ${version} against node:tls: the ClientHello carries both (record_size_limit ${version === '1.3' ? 2049 : 2048}, max_fragment_length 2^11); the server's records keep to 2^11`, async () => {
+        const server = tls.createServer({ key: pki('server.key'), cert: pki('server.pem'), minVersion: version === '1.3' ? 'TLSv1.3' : 'TLSv1.2', maxVersion: version === '1.3' ? 'TLSv1.3' : 'TLSv1.2' }, (socket) => {
+          socket.on('data', () => socket.write('y'.repeat(6000)));
+          socket.on('error', () => undefined);
+        });
+        server.on('tlsClientError', () => undefined);
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        try {
+          const tap = tapped(socketByteStream(await connectTcp((server.address() as net.AddressInfo).port)));
+          const client = version === '1.3' ? await TlsClient.connect(tap.stream, options(device)) : await Tls12Client.connect(tap.stream, options(device));
+          const exts = helloExtensions(tap.sent[0]);
+          assert.deepEqual([...(exts.get(28) ?? [])], version === '1.3' ? [0x08, 0x01] : [0x08, 0x00], 'record_size_limit');
+          assert.deepEqual([...(exts.get(1) ?? [])], [3], 'max_fragment_length 2^11');
+          let got = 0;
+          const all = new Promise<void>((resolve) => client.onData((c) => (got += c.length) >= 6000 && resolve()));
+          await client.write(utf8Encode('go'));
+          await all;
+          const lengths = recordLengths(tap.received);
+          assert.ok(Math.max(...lengths) <= 2048 + 256, `server records ${lengths.join(',')}`);
+          assert.ok(lengths.length >= 4, 'the 6000 bytes came in several records');
+          client.close();
+        } finally {
+          await new Promise<void>((r) => server.close(() => r()));
+        }
+      });
+    }
+  });
+
   describe('against openssl s_server -tls1_3 -Verify 1', () => {
     let child: ChildProcess;
     let port: number;
@@ -224,6 +318,20 @@ describe('tls: TLS 1.3 client with the key in the A5000', function () {
       const reply = await roundTrip(client, 'device\n');
       assert.match(reply, /ecived/);
       assert.match(output, /CN\s?=\s?device-42/, output);
+      client.close();
+    });
+
+    it('takes a ClientHello with record_size_limit and max_fragment_length; its records keep to 2^11', async () => {
+      const tap = tapped(socketByteStream(await connectTcp(port)));
+      const client = await TlsClient.connect(tap.stream, options(device));
+      assert.ok(helloExtensions(tap.sent[0]).has(28));
+      // -rev answers each line reversed: a 5000-byte line comes back in records within the limit.
+      let got = 0;
+      const all = new Promise<void>((resolve) => client.onData((c) => (got += c.length) >= 5000 && resolve()));
+      await client.write(utf8Encode(`${'z'.repeat(5000)}\n`));
+      await all;
+      const lengths = recordLengths(tap.received);
+      assert.ok(lengths.length >= 3 && Math.max(...lengths) <= 2048 + 256, `s_server records ${lengths.join(',')}`);
       client.close();
     });
   });

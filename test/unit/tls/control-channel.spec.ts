@@ -30,7 +30,7 @@ const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
 const bytes = (s: string) => new TextEncoder().encode(s);
 
-describe('tls: control channel from the settings (agentTls)', function () {
+describe('tls: control channel from the settings (otaControlTls agent)', function () {
   this.timeout(30_000);
 
   it('decodes PEM certificates as node:crypto does, and refuses what is not PEM', () => {
@@ -68,7 +68,7 @@ describe('tls: control channel from the settings (agentTls)', function () {
       };
       const parts = { plain, se, clock, digest: new NodeDigest(), crypto: new NodeTlsCrypto(), caPem: bytes(pki('ca.pem')) };
       assert.throws(() => agentTlsControlConnector(settings, { ...parts, crypto: undefined }), (e: unknown) => isOtaError(e, 'config-invalid') && /TlsCryptoPort/.test(e.message));
-      assert.throws(() => agentTlsControlConnector(settings, { ...parts, caPem: undefined }), (e: unknown) => isOtaError(e, 'config-invalid') && /caCert/.test(e.message));
+      assert.throws(() => agentTlsControlConnector(settings, { ...parts, caPem: undefined }), (e: unknown) => isOtaError(e, 'config-invalid') && /otaCaCert is required/.test(e.message));
       const stream = await agentTlsControlConnector(settings, parts).connect({ host: 'updates.example.com', port, tls: true });
       const reply = new Promise<string>((resolve) => stream.onData((c) => resolve(utf8Decode(c))));
       await stream.write(utf8Encode('cc'));
