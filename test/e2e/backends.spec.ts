@@ -35,6 +35,22 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.ok(s.logs.some((l) => l.event === 'http.redirect'), story(s));
     });
 
+    it('SIM7600 without RTS/CTS (its built-in HTTP client): the 302 is read with AT+HTTPHEAD and followed, the update completes', async () => {
+      let kit: Kit | undefined;
+      // A 700-byte pre-signed URL: AT+HTTPPARA="URL" carries it on one command line (the dev kit's
+      // modem keeps lines of COMMAND_LINE_MAX bytes; SIMCom states no limit).
+      const s = await run({ modem: 'sim7600', flowControl: 'none', hawkbit: { redirectArtifact: { host: 'objects.example.com', status: 302, locationBytes: 700 } }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      assert.equal(requests.filter((r) => r.status === 302).length, 1, 'one redirect, then the kept Location for every window');
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      assert.ok(objects.length >= 1 && objects.every((r) => r.path.length >= 600 && r.headers.authorization === undefined), 'the pre-signed URL, without the token');
+      // The built-in client (USERDATA carries the Range), not a socket: every artifact request is a Range window.
+      assert.ok(objects.every((r) => r.status === 206 && r.headers.range !== undefined), JSON.stringify(objects.map((r) => [r.status, r.headers.range])));
+      assert.ok(s.logs.some((l) => l.event === 'http.redirect'), story(s));
+    });
+
     it('a kept pre-signed URL that expired (403) is re-resolved from the original link, not a failed attempt', async () => {
       let kit: Kit | undefined;
       const s = await run({
