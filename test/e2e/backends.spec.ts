@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { DEVKIT_DEVICE_ID, DEVKIT_GATEWAY_TOKEN, DEVKIT_TOKEN } from '../../tools/devkit/devkit.js';
 import type { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import { startReferenceServer, type ReferenceServer } from '../../tools/server/index.js';
+import { makeImage } from '../support/devkit-update.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
 
 type Kit = { time: VirtualTime; server: ReferenceServer };
@@ -157,6 +158,22 @@ describe('e2e: backends as deployed (issue 13)', function () {
         assert.ok(seen(s).some((r) => r.details.includes(`target ${label}`)), story(s));
       });
     }
+
+    it("a single file labelled 'v2.0-release' whose header is 0.9.0: refused as a downgrade at its first 32 bytes, reported once, the rest never fetched", async () => {
+      const older = makeImage('0.9.0', 200_000);
+      const s = await run({ image: older, hawkbit: { version: 'v2.0-release' } });
+      assert.equal(s.outcome, 'failed', story(s));
+      assert.equal(s.reason, 'downgrade', story(s));
+      const closed = finals(s);
+      assert.equal(closed.length, 1, story(s));
+      assert.equal(closed[0].what, 'closed/failure');
+      assert.match(closed[0].details, /0\.9\.0\+0 is older than running 1\.0\.0\+0/);
+      const failed = s.logs.filter((l) => l.event === 'download.failed');
+      assert.deepEqual(failed.map((l) => [l.fields?.reason, l.fields?.action]), [['downgrade', 'fail']], story(s));
+      assert.ok(!s.logs.some((l) => l.event === 'verify.start'), 'stopped in the download, not at verify');
+      assert.equal(s.flash.agentImageBytesWritten, 0, 'no byte of the older image reached the slot');
+      assertNothingPending(s);
+    });
   });
 
   describe('findings 6 and 7: authentication and DDI coverage', () => {
