@@ -39,7 +39,7 @@ import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
 import type { HistoryRecorder } from './history-report.js';
-import { JOURNAL_FIELD_MAX, Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
+import { JOURNAL_FIELD_MAX, Journal, journalLabel, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
 import { RetryPolicy, retryAction } from './retry-policy.js';
 import { SecurityFloor } from './security-floor.js';
 import type { ImageHeader } from '../image/header.js';
@@ -904,8 +904,10 @@ export class UpdateAgent {
       if (d.sha256 !== undefined && !bytesEqual(info.fileSha256, unhex(d.sha256))) {
         throw new OtaError('hash-mismatch', `artifact SHA-256 ${hex(info.fileSha256)} differs from the backend's ${d.sha256}`);
       }
-      // The header's version is the truth from here on (the backend's string may lack +build).
+      // The header's version is the truth from here on (the backend's string may lack +build);
+      // the backend's label stays beside it, persisted, so reports after the reboot name it too.
       const verified: Deployment = { ...d, version: info.version };
+      if (d.label === undefined && d.version !== info.version) verified.label = journalLabel(d.version);
       delete verified.reuse;
       if (!d.install) {
         // Download only: the final report says so (hawkBit closes a download-only action on
@@ -1175,6 +1177,7 @@ export class UpdateAgent {
       actionId: d.actionId,
       phase,
       version: d.version,
+      label: d.label,
       runningVersion: this.#d.installer.runningVersion(),
       progress,
       reason: outcome?.reason,

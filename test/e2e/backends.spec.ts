@@ -155,7 +155,8 @@ describe('e2e: backends as deployed (issue 13)', function () {
         assert.equal(s.versionAfter, '1.1.0+0');
         const closed = finals(s)[0];
         assert.equal(closed.what, 'closed/success');
-        assert.ok(seen(s).some((r) => r.details.includes(`target ${label}`)), story(s));
+        // Sent after the reboot into the new image: the label came back from the journal.
+        assert.ok(closed.details.includes(`target ${label} (image 1.1.0+0)`), story(s));
       });
     }
 
