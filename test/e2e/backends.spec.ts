@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { DEVKIT_DEVICE_ID, DEVKIT_GATEWAY_TOKEN, DEVKIT_TOKEN } from '../../tools/devkit/devkit.js';
 import type { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import { startReferenceServer, type ReferenceServer } from '../../tools/server/index.js';
+import { readDeviceConfig, type SecretKey } from '../../modules/ota-config.js';
+import type { AgentConfig } from '../../src/agent/config.js';
 import { makeImage } from '../support/devkit-update.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
 
@@ -184,6 +186,29 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.equal(s.outcome, 'running', story(s));
       const auth = kit!.server.requests().map((r) => r.headers.authorization);
       assert.ok(auth.length > 0 && auth.every((a) => a === `GatewayToken ${DEVKIT_GATEWAY_TOKEN}`), JSON.stringify([...new Set(auth)]));
+    });
+
+    it('a tenant that takes only the GatewayToken: otaTokenScheme and the secrets as modules/ota-config.ts reads them, through createAgent', async () => {
+      // The server knows no TargetToken: only `Authorization: GatewayToken <tenant token>` passes.
+      const gatewayToken = 'gw-tenant-7f3a9c';
+      const server = await startReferenceServer({ port: 0, scheme: 'https', advertiseHost: 'localhost', controllerId: DEVKIT_DEVICE_ID, gatewayToken, pollingSleep: '00:01:00' });
+      try {
+        const secrets: Partial<Record<SecretKey, string>> = { authToken: 'target-token-not-for-this-tenant', gatewayToken, deviceId: DEVKIT_DEVICE_ID };
+        const settingsOf = (config: Record<string, unknown>) => readDeviceConfig({ otaBackend: 'hawkbit', otaUrl: server.url, otaTenant: 'DEFAULT', otaDeviceId: '', ...config }, (key) => secrets[key]).agent as Partial<AgentConfig>;
+        // The same device with the default scheme sends its TargetToken: refused.
+        const refused = await run({ server: server.url, policy: settingsOf({}), until: (e) => e.event === 'poll.failed' });
+        assert.ok(refused.logs.some((l) => l.event === 'poll.failed' && /401/.test(JSON.stringify(l.fields))), story(refused));
+        assert.ok(server.requests().every((r) => r.status === 401 && r.headers.authorization === 'TargetToken target-token-not-for-this-tenant'));
+        const { actionId } = server.hawkbit.createDeployment({ version: '1.1.0', image: TARGET, filename: 'app.signed.bin' });
+        const before = server.requests().length;
+        const s = await run({ server: server.url, policy: settingsOf({ otaTokenScheme: 'GatewayToken' }) });
+        assert.equal(s.outcome, 'running', story(s));
+        assert.equal(server.hawkbit.action(actionId)!.state, 'finished');
+        const ddi = server.requests().slice(before);
+        assert.ok(ddi.length > 0 && ddi.every((r) => r.status !== 401 && r.headers.authorization === `GatewayToken ${gatewayToken}`), JSON.stringify([...new Set(ddi.map((r) => `${r.status} ${r.headers.authorization}`))]));
+      } finally {
+        await server.close();
+      }
     });
 
     it('download links on another host (a DDI download server) get the TargetToken', async () => {
