@@ -6,10 +6,12 @@
  * st 1 rejected, 2 in progress, 3 new firmware running, 4 failed.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { sign as cryptoSign } from 'node:crypto';
 import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../../tools/devkit/devkit.js';
 import { DEVKIT_IOTC_ACK, type PreparedBackend } from '../../tools/devkit/devkit-backends.js';
 import type { LogEntry } from '../../tools/devkit/device.js';
+import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import type { RecordedAck } from '../../tools/server/iotconnect.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
@@ -168,6 +170,31 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
     assertAcksOnce(acks);
     assert.equal(acks.filter((a) => a.st === 3).length, 1);
     assert.equal(acks.filter((a) => a.msg?.startsWith('accepted')).length, 1);
+  });
+
+  it('the same virtual figures on a loaded host: every MQTT wait of the dev kit ends on counts (the cloud double\'s work), none on real time (issue 15)', async () => {
+    const figures = (r: Run) =>
+      JSON.stringify({
+        virtualMs: r.summary.virtualMs,
+        goodput: r.summary.downloadGoodputBps,
+        uart: r.summary.uart,
+        network: r.summary.network,
+        acks: r.acks.map((a) => `${a.st} ${a.msg}`),
+        // Every log line's virtual instant: one late MQTT answer would move them all.
+        logs: r.logs.map((e) => `${e.boot} ${e.at} ${e.event}`),
+      });
+    const guards = SimSocket.guardExpiries;
+    const idle = figures(await run({ modem: 'sim7600' }));
+    // Two CPU burners on this 2-core host: the broker and the double answer late in real time.
+    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    let loaded: string;
+    try {
+      loaded = figures(await run({ modem: 'sim7600' }));
+    } finally {
+      for (const b of burners) b.kill();
+    }
+    assert.equal(loaded, idle);
+    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
   });
 
   it('runs on the SIM7600 too (MQTT over AT+CCH*)', async () => {
