@@ -197,6 +197,60 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
     assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
   });
 
+  for (const flowControl of ['rts-cts', 'none'] as const) {
+    it(`SIM7600 (${flowControl}): the kept session ends with a DISCONNECT before the download takes the modem, each report is its own session, a new one after the reboot`, async () => {
+      const summary = await runDevkitUpdate({ backend: 'iotconnect', modem: 'sim7600', flowControl, image: NEW_IMAGE, baseImage: OLD_IMAGE, trustedKeyPem, seed: 7 });
+      assert.equal(summary.outcome, 'running');
+      assertAcksOnce(summary.acks ?? []);
+      assert.deepEqual((summary.acks ?? []).map((a) => a.st), [2, 2, 2, 3]);
+      const logs = summary.logs;
+      const firstDownload = logs.findIndex((e) => e.event === 'download.start');
+      const closedBefore = logs.slice(0, firstDownload).filter((e) => e.event === 'mqtt.closed');
+      // The poll's session, closed by the agent (DISCONNECT), not cut by the driver's next socket.
+      assert.ok(closedBefore.length >= 1, JSON.stringify(logs.slice(0, firstDownload).map((e) => e.event)));
+      assert.ok(closedBefore.every((e) => e.fields?.from === 'disconnecting' && e.level !== 'warn'), JSON.stringify(closedBefore));
+      // No session is cut while the download runs or at the reboot: every close is the agent's own.
+      const cut = logs.filter((e) => e.event === 'mqtt.closed' && e.fields?.from !== 'disconnecting');
+      assert.deepEqual(cut, []);
+      assert.ok(logs.filter((e) => e.event === 'mqtt.connected' && e.boot === 2).length >= 1, 'a new session after the reboot');
+    });
+  }
+
+  it('SIM7600: a reset while idle with the session kept; after the reboot a new session (same client id) takes the command once', async () => {
+    let double: PreparedBackend['iotconnect'] extends infer T ? (T extends { double: infer D } ? D : never) : never;
+    let polls = 0;
+    const summary = await runDevkitUpdate({
+      backend: 'iotconnect',
+      modem: 'sim7600',
+      image: NEW_IMAGE,
+      baseImage: OLD_IMAGE,
+      trustedKeyPem,
+      seed: 7,
+      // The first poll finds nothing (the portal has not started the OTA): the session stays open, idle.
+      onBackend: (b) => {
+        double = b.iotconnect!.double;
+        double.faults.ignore205 = true;
+      },
+      onLog: (e) => {
+        if (e.event !== 'iotc.poll') return;
+        polls++;
+        if (polls === 1) double.faults.ignore205 = false; // the OTA is pending from now on
+      },
+      // Power fails right after that empty poll, the session still open on the broker.
+      faults: [{ kind: 'power-cut', event: { event: 'iotc.poll' } }],
+    });
+    assert.equal(summary.outcome, 'running', JSON.stringify(summary.logs.map((e) => `${e.boot} ${e.event}`)));
+    assert.ok(summary.resets.length >= 1, 'the device was reset while idle');
+    const firstPoll = summary.logs.find((e) => e.event === 'iotc.poll')!;
+    assert.equal(firstPoll.fields?.ack, undefined, 'nothing offered before the reset');
+    assert.equal(firstPoll.boot, 1);
+    assertAcksOnce(summary.acks ?? []);
+    assert.deepEqual((summary.acks ?? []).map((a) => a.st), [2, 2, 2, 3]);
+    const connected = summary.logs.filter((e) => e.event === 'mqtt.connected');
+    assert.ok(connected.some((e) => e.boot === 1) && connected.some((e) => e.boot === 2), 'a session before and after the reset');
+    assert.ok(new Set(connected.map((e) => e.fields?.clientId)).size === 1, 'the same client id: the broker hands the session over');
+  });
+
   it('runs on the SIM7600 too (MQTT over AT+CCH*)', async () => {
     const { summary, acks } = await run({ modem: 'sim7600' });
     assert.equal(summary.outcome, 'running');
