@@ -4,6 +4,8 @@
  * implementation (src/agent/slot-installer.ts) joins src/image, src/slot and the signature
  * verifier; tests may give the machine the same implementation on a simulated flash.
  */
+import type { ImageHeader } from '../image/header.js';
+
 export interface ImageInfo {
   /** Version from the image header, "major.minor.revision+build". */
   version: string;
@@ -20,9 +22,11 @@ export interface Installer {
    * Prepare to (re)write the secondary slot from byte `offset` (0: a fresh download). Re-hashes
    * what is already in flash below the returned offset, which is `offset` rounded down to a
    * sector; resolves with it. Called before every attempt. `size`: the artifact's size as the
-   * offer states it, when known; no erase ahead of the data goes past it.
+   * offer states it, when known; no erase ahead of the data goes past it. `checkHeader`: called
+   * with the image's MCUboot header once its 32 bytes are in (from flash or the network); what
+   * it throws ends the attempt there, before the rest of the image is fetched.
    */
-  resume(offset: number, size?: number): Promise<number>;
+  resume(offset: number, size?: number, checkHeader?: (header: ImageHeader) => void): Promise<number>;
   /**
    * The link is idle for a round trip (a request is on its way, no answer yet): erase the next
    * erase unit the image will need, so that erase is not in series with reception. Bounded by

@@ -55,6 +55,12 @@ export const JOURNAL_FIELD_MAX = {
   id: 128,
   validator: 256,
   fromVersion: 64,
+  /**
+   * The backend's version label kept beside the header's version (hawkBit's software module
+   * version is at most 64 characters, NamedVersionedEntity VERSION_MAX_SIZE). Stored as printable
+   * ASCII without `"` or `\\` (journalLabel), so it costs its length in the text.
+   */
+  label: 64,
   detail: 256,
   reason: 64,
 } as const;
@@ -66,13 +72,13 @@ export const JOURNAL_FIELD_MAX = {
  * The URL is printable ASCII without `"` or `\\` (validated), so it costs its length; detail is
  * printable ASCII (made so on save), at most 2 per character (`"` and `\\` escaped); reason is
  * [a-z0-9-]; the ids, versions and the validator may hold anything: 6 per character (`\\uXXXX`).
- * 8796 bytes (with a delta deployment's fields): 35 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
+ * 8871 bytes (with a delta deployment's fields): 35 parts of 255 bytes; a typical record with a 1.5 KB URL needs 8, one without 2.
  */
 export const JOURNAL_TEXT_MAX = (() => {
   const n = Number.MAX_SAFE_INTEGER;
   const skeleton = {
     v: JOURNAL_VERSION, state: 'health-check', writes: n, notBefore: n, retryDelayMs: n,
-    deployment: { actionId: '', version: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false, linkHeaders: false,
+    deployment: { actionId: '', version: '', label: '', url: '', size: n, sha256: '', validator: '', offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: '', windowClosed: false, reuse: false, linkHeaders: false,
       delta: { fullUrl: '', fullSize: n, sha256: '', source: '' }, deltaFailed: '' },
     outcome: { phase: 'download-only', reason: '', detail: '' },
     held: { actionId: '', size: n, sha256: '' },
@@ -82,7 +88,7 @@ export const JOURNAL_TEXT_MAX = (() => {
   // The delta's fields (src/delta/plan.ts): two hashes and a reason; its full-image URL shares
   // the url budget with the delta's URL (validated: the two together at most f.url).
   const delta = 2 * sha256Hex + f.reason;
-  return JSON.stringify(skeleton).length + delta + f.url + 2 * f.detail + f.reason + 2 * sha256Hex + 6 * (3 * f.id + f.validator + f.fromVersion);
+  return JSON.stringify(skeleton).length + delta + f.url + f.label + 2 * f.detail + f.reason + 2 * sha256Hex + 6 * (3 * f.id + f.validator + f.fromVersion);
 })();
 
 /**
@@ -94,8 +100,14 @@ export const MAX_WRITES_PER_DEPLOYMENT = 2000;
 
 export interface Deployment {
   actionId: string;
-  /** Target version as the backend stated it. */
+  /** Target version as the backend stated it; from verify on, the image header's. */
   version: string;
+  /**
+   * The backend's label for the target (e.g. hawkBit's "v1.3.0-rc1") once `version` is the
+   * header's and differs from it: the reports after a reset still name it as given
+   * (journalLabel: at most JOURNAL_FIELD_MAX.label printable characters).
+   */
+  label?: string;
   url: string;
   size?: number;
   /** Hex SHA-256 of the artifact, when the backend gave it. */
@@ -178,6 +190,8 @@ const isString = (v: unknown): v is string => typeof v === 'string';
 const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 /** A URL as the journal keeps it: printable ASCII without `"` or `\\` (RFC 3986 §2 has neither). */
 const URL_CHARS = /^[\x21\x23-\x5b\x5d-\x7e]*$/;
+/** Characters of a kept label: printable ASCII without the two JSON escapes (`"`, `\\`). */
+const LABEL_CHARS = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 function check(ok: boolean, field: string): void {
@@ -199,6 +213,7 @@ export function validateJournal(value: unknown): JournalRecord {
     const max = JOURNAL_FIELD_MAX;
     check(isText(d.actionId, max.id) && d.actionId.length > 0, 'deployment.actionId');
     check(isText(d.version, max.id), 'deployment.version');
+    check(d.label === undefined || (isText(d.label, max.label) && LABEL_CHARS.test(d.label)), 'deployment.label');
     check(isText(d.url, max.url) && URL_CHARS.test(d.url), 'deployment.url');
     check(d.size === undefined || isCount(d.size), 'deployment.size');
     check(d.sha256 === undefined || (isString(d.sha256) && /^[0-9a-f]{64}$/.test(d.sha256)), 'deployment.sha256');
@@ -257,7 +272,7 @@ function storageOrder(r: JournalRecord): JournalRecord {
     v: r.v,
     state: r.state,
     deployment: d && {
-      actionId: d.actionId, version: d.version, url: d.url, size: d.size, sha256: d.sha256, install: d.install,
+      actionId: d.actionId, version: d.version, label: d.label, url: d.url, size: d.size, sha256: d.sha256, install: d.install,
       fromVersion: d.fromVersion, windowClosed: d.windowClosed, reuse: d.reuse, linkHeaders: d.linkHeaders, delta: d.delta, deltaFailed: d.deltaFailed, validator: d.validator,
       attempts: d.attempts, offset: d.offset, bytesFetched: d.bytesFetched,
     },
@@ -267,6 +282,12 @@ function storageOrder(r: JournalRecord): JournalRecord {
     retryDelayMs: r.retryDelayMs,
     writes: r.writes,
   };
+}
+
+/** A backend's version label as the journal keeps it: printable ASCII without `"`/`\\` (others become `?`), clipped. */
+export function journalLabel(label: string): string {
+  const clipped = label.length > JOURNAL_FIELD_MAX.label ? `${label.slice(0, JOURNAL_FIELD_MAX.label - 3)}...` : label;
+  return clipped.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
 }
 
 /** An outcome detail as the journal keeps it: printable ASCII (others become `?`), clipped. */

@@ -39,9 +39,10 @@ import { xorshift32 } from './backoff.js';
 import type { AgentConfig } from './config.js';
 import type { Installer } from './installer.js';
 import type { HistoryRecorder } from './history-report.js';
-import { JOURNAL_FIELD_MAX, Journal, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
+import { JOURNAL_FIELD_MAX, Journal, journalLabel, type Deployment, type HeldImage, type JournalRecord, type Outcome, type State } from './journal.js';
 import { RetryPolicy, retryAction } from './retry-policy.js';
 import { SecurityFloor } from './security-floor.js';
+import type { ImageHeader } from '../image/header.js';
 import { checkVersionPolicy, compareVersions, parseVersion, type ImageVersion } from '../image/version.js';
 import { labelOrder } from '../backend/version-label.js';
 import { deliveryNote, fallBackToFull, type DeltaHook } from '../delta/plan.js';
@@ -719,7 +720,8 @@ export class UpdateAgent {
     const c = this.#d.config;
     const d: Deployment = { ...deployment };
     this.#d.delta?.select(d); // delta hook: the installer stages a delta's bytes
-    const start = await this.#d.installer.resume(d.offset, d.size);
+    const checkHeader = (header: ImageHeader) => this.#checkHeaderVersion(header, d);
+    const start = await this.#d.installer.resume(d.offset, d.size, checkHeader);
     d.offset = start;
     this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts + 1 });
     // DDI `resumed` feedback (issue 13), once per resumed attempt (bounded by the retry policy).
@@ -783,7 +785,7 @@ export class UpdateAgent {
           restart: async (why) => {
             // A 200 to a ranged request, a 416, a changed validator: the bytes in the slot are void.
             this.#log('warn', 'download.restart', { why, offset: progress.position });
-            await this.#d.installer.resume(0, progress.size);
+            await this.#d.installer.resume(0, progress.size, checkHeader);
             d.offset = 0;
             lastSaved = 0;
             nextMark = this.#progressMark(progress.size, 0);
@@ -803,6 +805,19 @@ export class UpdateAgent {
     d.attempts = 0;
     this.#log('info', 'download.done', { bytes: d.offset, requests: progress.requests, fetched: d.bytesFetched });
     return { edge: 'done', deployment: d };
+  }
+
+  /**
+   * The version policy on the image header, as soon as its 32 bytes are in: a single-file
+   * deployment whose label did not show a downgrade (a free-form label, a backend that names one
+   * version and serves another) stops there, not after the whole image. SEC_CNT is a TLV after
+   * the body: verify checks it, and this check again, on the whole image.
+   */
+  #checkHeaderVersion(header: ImageHeader, d: Deployment): void {
+    checkVersionPolicy({ version: header.version }, parseVersion(d.fromVersion), {
+      allowDowngrade: this.#d.config.allowDowngrade,
+      allowSameVersion: this.#d.config.allowSameVersion,
+    });
   }
 
   /** Keeps the headers of `offer`'s artifact links for its action; true when any link has some. */
@@ -931,8 +946,10 @@ export class UpdateAgent {
       if (d.sha256 !== undefined && !bytesEqual(info.fileSha256, unhex(d.sha256))) {
         throw new OtaError('hash-mismatch', `artifact SHA-256 ${hex(info.fileSha256)} differs from the backend's ${d.sha256}`);
       }
-      // The header's version is the truth from here on (the backend's string may lack +build).
+      // The header's version is the truth from here on (the backend's string may lack +build);
+      // the backend's label stays beside it, persisted, so reports after the reboot name it too.
       const verified: Deployment = { ...d, version: info.version };
+      if (d.label === undefined && d.version !== info.version) verified.label = journalLabel(d.version);
       delete verified.reuse;
       if (!d.install) {
         // Download only: the final report says so (hawkBit closes a download-only action on
@@ -1202,6 +1219,7 @@ export class UpdateAgent {
       actionId: d.actionId,
       phase,
       version: d.version,
+      label: d.label,
       runningVersion: this.#d.installer.runningVersion(),
       progress,
       reason: outcome?.reason,

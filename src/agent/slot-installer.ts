@@ -11,7 +11,7 @@ import type { FlashPort } from '../platform/flash.js';
 import type { SignatureVerifier } from '../image/signature.js';
 import { DEFAULT_TRAILER_SIZE, ImageStream, type ParsedImage } from '../image/image-stream.js';
 import { formatVersion } from '../image/version.js';
-import { decodeHeader, IMAGE_HEADER_SIZE, IMAGE_MAGIC } from '../image/header.js';
+import { decodeHeader, IMAGE_HEADER_SIZE, IMAGE_MAGIC, type ImageHeader } from '../image/header.js';
 import { TLV, TLV_PROT_INFO_MAGIC } from '../image/tlv.js';
 import { confirmPrimary, markPending, readSwapState } from '../slot/boot-state.js';
 import { readSlotImage, readSlotSummary } from '../slot/slot-reader.js';
@@ -59,13 +59,13 @@ export class SlotInstaller implements Installer {
     return this.#writer?.durableOffset ?? 0;
   }
 
-  async resume(offset: number, size?: number): Promise<number> {
+  async resume(offset: number, size?: number, checkHeader?: (header: ImageHeader) => void): Promise<number> {
     const status = this.#o.secondary.status();
     const capacity = status.size - this.#trailerSize;
     let start = Math.min(offset, capacity);
     start -= start % status.blockLength;
     this.#verified = false;
-    this.#startStream();
+    this.#startStream(checkHeader);
     // Re-hash what an earlier attempt (or boot) left in flash below the resume point: the hash
     // state is not persisted, the flash contents are. A torn sector is at or above `start`.
     this.#feedFromFlash(start);
@@ -111,7 +111,7 @@ export class SlotInstaller implements Installer {
     this.#sealed = true;
   }
 
-  #startStream(): void {
+  #startStream(checkHeader?: (header: ImageHeader) => void): void {
     const status = this.#o.secondary.status();
     this.#sealed = false;
     this.#finished = false;
@@ -122,6 +122,7 @@ export class SlotInstaller implements Installer {
       trailerSize: this.#trailerSize,
       supportedFlags: this.#o.supportedFlags,
       sectorSize: status.blockLength,
+      onHeader: checkHeader,
     });
     this.#fileHash = this.#o.digest.sha256();
   }

@@ -79,8 +79,10 @@ export type ReportPhase =
 export interface Report {
   actionId: string;
   phase: ReportPhase;
-  /** Target version of the deployment. */
+  /** Target version of the deployment (from verify on, the image header's). */
   version: string;
+  /** The backend's own label for the target when it differs from `version` (reported as given). */
+  label?: string;
   /** Version now running. */
   runningVersion: string;
   progress?: { done: number; total: number };

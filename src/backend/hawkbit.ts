@@ -226,8 +226,6 @@ export class HawkbitBackend implements UpdateBackend {
   #refused: string[] = [];
   /** The file chosen for the current action (artifact-select.ts), so that it is chosen once. */
   #choice: { actionId: string; where: string; filename: string; imageVersion: string | undefined } | undefined;
-  /** The label (chunk version as given) of the current action, for reports after verify. */
-  #label: { actionId: string; version: string } | undefined;
   #attributes: Record<string, string> | undefined;
   #preferPlainHttp: boolean;
   #log: LogPort | undefined;
@@ -323,8 +321,10 @@ export class HawkbitBackend implements UpdateBackend {
     if (report.phase === 'cancelled') return this.acknowledgeCancel(report.actionId, true, report.history);
     const mapping = HAWKBIT_FEEDBACK[report.phase];
     if (!mapping) throw new OtaError('invalid-argument', `phase: ${String(report.phase)}`);
-    // The backend's version is reported as it gave it (a label such as v1.1.0); the header's version too when it differs.
-    const label = this.#label?.actionId === report.actionId ? this.#label.version : undefined;
+    // The backend's version is reported as it gave it (a label such as v1.1.0); the header's
+    // version too when it differs. The agent keeps the label with the deployment (its journal),
+    // so a report after a reboot names it whether or not this boot fetched the deployment again.
+    const label = report.label;
     const target = label === undefined || label === report.version ? report.version : `${label} (image ${report.version})`;
     const details = [`${report.phase}: target ${target}, running ${report.runningVersion}`];
     if (report.reason !== undefined) details.push(`reason: ${report.reason}`);
@@ -488,7 +488,6 @@ export class HawkbitBackend implements UpdateBackend {
     const offer = await this.#parseDeployment(body, 'deployment');
     this.#deploymentHref.clear(); // only the current action's href is kept (bounded)
     this.#deploymentHref.set(offer.actionId, href);
-    this.#label = { actionId: offer.actionId, version: offer.version };
     return offer;
   }
 

@@ -24,6 +24,7 @@ import type { DigestPort, Sha256 } from '../platform/digest.js';
 import type { FlashPort } from '../platform/flash.js';
 import type { KeyValuePort } from '../platform/key-value.js';
 import type { LogPort } from '../platform/log.js';
+import type { ImageHeader } from '../image/header.js';
 import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
 import { JOURNAL_FIELD_MAX } from '../agent/journal.js';
 import { readSlotSummary } from '../slot/slot-reader.js';
@@ -118,9 +119,10 @@ export class DeltaInstaller implements Installer, DeltaHook {
     return this.#plan ? (this.#writer?.durableOffset ?? 0) : this.#inner.flushed;
   }
 
-  async resume(offset: number, size?: number): Promise<number> {
+  async resume(offset: number, size?: number, checkHeader?: (header: ImageHeader) => void): Promise<number> {
     const plan = this.#plan;
-    if (!plan) return this.#inner.resume(offset, size);
+    // A delta's bytes are no image: the rebuilt image's header is checked at verify.
+    if (!plan) return this.#inner.resume(offset, size, checkHeader);
     const window = new FlashWindow(this.#o.secondary, plan.area.base, plan.area.size);
     let start = Math.min(offset, plan.size);
     start -= start % this.#sector.length;

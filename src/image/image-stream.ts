@@ -53,6 +53,11 @@ export interface ImageStreamOptions {
    * reaches the slot's last sector"). MCUboot itself accepts such images (its limit is the trailer).
    */
   allowLastSector?: boolean;
+  /**
+   * Called with the header once its 32 bytes passed the stream's own checks; throwing stops the
+   * image there (the agent's version policy, so a downgrade is refused before the body is fetched).
+   */
+  onHeader?: (header: ImageHeader) => void;
 }
 
 const enum S {
@@ -100,6 +105,7 @@ export class ImageStream {
   #tlvStart = 0;
   #computed: Uint8Array | undefined;
   #result: ParsedImage | undefined;
+  readonly #onHeader: ((header: ImageHeader) => void) | undefined;
 
   constructor(options: ImageStreamOptions) {
     this.#digest = options.digest;
@@ -107,6 +113,7 @@ export class ImageStream {
     this.#trailerSize = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
     this.#supportedFlags = options.supportedFlags ?? SUPPORTED_FLAGS_DEFAULT;
     this.#tlvAreaMax = options.tlvAreaMax ?? TLV_AREA_MAX;
+    this.#onHeader = options.onHeader;
     const trailerRoom = this.#slotSize - this.#trailerSize;
     const sector = options.sectorSize ?? DEFAULT_SECTOR_SIZE;
     const sectorRoom = this.#slotSize - Math.max(sector, Math.ceil(this.#trailerSize / sector) * sector);
@@ -191,6 +198,7 @@ export class ImageStream {
       case S.Header: {
         const h = decodeHeader(this.#small);
         this.#checkHeader(h);
+        this.#onHeader?.(h);
         this.#header = h;
         this.#hash = this.#digest.sha256();
         this.#hash.update(this.#small);

@@ -108,7 +108,8 @@ export function binaryHeaderLength(line: string): number {
   let rest: string | undefined;
   if (line.startsWith('+SHREAD: ')) rest = line.slice(9); // M7080 13.2.11
   else if (line.startsWith('+HTTPREAD: DATA,')) rest = line.slice(16); // M7600 13.2.6
-  else if (line.startsWith('+HTTPHEAD: DATA,')) rest = line.slice(16);
+  else if (line.startsWith('+HTTPHEAD: DATA,')) rest = line.slice(16); // SIM7600 field log (I-T7600-135)
+  else if (line.startsWith('+HTTPHEAD: ')) rest = line.slice(11); // A76xx: without DATA (MA76 16)
   else if (line.startsWith('+HTTPREAD: ')) {
     // A76xx: `+HTTPREAD: <n>` without DATA (MA76 16); `+HTTPREAD: 0` ends a read, LEN, is a query.
     rest = line.slice(11);

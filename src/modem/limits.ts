@@ -32,6 +32,13 @@ export const LIMITS = {
    * block is still proven whole; 16 KiB cost 12 KiB of RAM for 3 fewer round trips per 16 KiB.
    */
   atStageMax: 4_096,
+  /**
+   * Largest response header block read with `AT+HTTPHEAD` (SIM7600 HTTP*), bytes. It is staged
+   * whole (so at most atStageMax) before the HTTP parser sees it: a redirect to a 1.4 KiB
+   * pre-signed URL plus the usual fields is about 1.8 KiB. A longer block is skipped by count and
+   * the request fails `header-too-long`.
+   */
+  httpHeadMax: 4_096,
   /** Largest length a binary header may announce (SIM7080 SHREAD range is 1-307200). */
   atBinaryMax: 307_200,
 } as const;

@@ -49,6 +49,11 @@ export interface NativeHttp {
   readonly windowMax: number;
   /** Send a request; resolves with the status and the body length held in the modem. */
   request(request: NativeHttpRequest): Promise<{ status: number; length: number }>;
+  /**
+   * The last response's header block (status line to the empty line, as the server sent it) into
+   * `sink`, at most LIMITS.httpHeadMax bytes. Absent where the stack keeps no headers.
+   */
+  readHead?(sink: ByteSink): Promise<void>;
   /** Read `[offset, offset + length)` of the buffered body into `sink`. */
   read(offset: number, length: number, sink: ByteSink): Promise<void>;
   /** End the session (after an error, or when idle). */

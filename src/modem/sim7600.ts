@@ -5,6 +5,7 @@
  */
 import { OtaError, isOtaError } from '../util/errors.js';
 import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
+import { LIMITS } from './limits.js';
 import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
 
@@ -283,6 +284,34 @@ class Sim7600Http implements NativeHttp {
       throw new OtaError(reason, `+HTTPACTION status ${status}`);
     }
     return { status, length };
+  }
+
+  /**
+   * `AT+HTTPHEAD` -> `+HTTPHEAD: DATA,<n>`, the n bytes of the header block as received, `OK`
+   * (H7600 sequence; the `DATA,` form is a real SIM7600G-H log's, A76xx leaves it out: both are
+   * read). Staged like a body read, so a block cut by noise never reaches the parser.
+   */
+  async readHead(sink: ByteSink): Promise<void> {
+    const stage = this.#modem.stage;
+    let announced = 0;
+    let n = 0;
+    const response = await this.#modem.at.command('AT+HTTPHEAD', {
+      timeoutMs: 10_000,
+      data: {
+        onHeader: (_line, length) => {
+          announced += length;
+          // Skipped by count: the UART stays in step, the request fails below.
+          return announced <= LIMITS.httpHeadMax;
+        },
+        onData: (chunk) => {
+          stage.set(chunk, n);
+          n += chunk.length;
+        },
+      },
+    });
+    if (announced > LIMITS.httpHeadMax) throw new OtaError('header-too-long', `AT+HTTPHEAD announced ${announced} bytes, at most ${LIMITS.httpHeadMax} are read`);
+    if (response.received !== announced || n !== announced) throw new OtaError('body-truncated', `AT+HTTPHEAD: announced ${announced}, got ${n}`);
+    if (n > 0) await sink(stage.subarray(0, n));
   }
 
   async read(offset: number, length: number, sink: ByteSink): Promise<void> {

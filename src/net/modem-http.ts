@@ -192,18 +192,29 @@ export class SocketHttpClient extends ModemHttpBase {
   }
 }
 
+/**
+ * Conditional headers whose value an AT string cannot carry: an ETag is a quoted string, and no
+ * `AT+HTTPPARA`/`AT+SHAHEAD` argument has an escape for `"` (M7080/M7600). Sending none costs a
+ * full answer (200, not 304) or, for If-Range, the size and digest checks catch a changed body.
+ */
+function carriable(headers: [string, string][]): [string, string][] {
+  return headers.filter(([name, value]) => !value.includes('"') || !/^if-(none-match|range)$/i.test(name));
+}
+
 export class NativeHttpClient extends ModemHttpBase {
   protected async perform(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
     const url = parseUrl(request.url);
     const native = this.modem.native;
     const timeoutMs = request.timeoutMs ?? this.timeoutMs;
     const base: NativeHttpRequest = { method: request.method, scheme: url.scheme, host: url.host, port: url.port, path: url.path, headers: [], timeoutMs };
-    const own = requestHeaders({ ...request, range: undefined });
+    const own = carriable(requestHeaders({ ...request, range: undefined }));
     if (request.method !== 'GET' || request.body) {
       // Not windowed: one request, body buffered in the modem (keep bodies small: pitfall 11).
       this.stats.requests++;
-      const { status, length } = await native.request({ ...base, headers: requestHeaders(request), body: request.body });
-      const head: HttpResponseHead = { status, headers: {}, contentLength: length };
+      const { status, length } = await native.request({ ...base, headers: carriable(requestHeaders(request)), body: request.body });
+      // A feedback's 2xx has nothing the agent reads in its headers: no AT+HTTPHEAD round trip.
+      const fields = status >= 200 && status < 300 ? undefined : await this.#headers(status);
+      const head: HttpResponseHead = { status, headers: fields?.headers ?? {}, contentLength: length };
       checkRange(request, head);
       sink.onHead?.(head);
       await native.read(0, length, (chunk) => this.#data(sink, chunk));
@@ -218,17 +229,37 @@ export class NativeHttpClient extends ModemHttpBase {
   }
 
   /**
-   * GET in Range windows of `native.windowMax`. The modem's stack cannot report response headers
-   * for a GET on SIM7080 (LG-HTTPS7xxx), so each window is checked by its status and length: a
-   * 206 may not be longer than asked; a shorter one, or a 416 at a window boundary, ends the body.
+   * The header fields of the last answer, where the stack gives them (SIM7600 `AT+HTTPHEAD`):
+   * Location, ETag, Retry-After, Content-Range, read by the same parser as a socket's answer.
+   * Undefined where it does not (SIM7080's SH* reports no headers for a GET, LG-HTTPS7xxx).
+   */
+  async #headers(status: number): Promise<HttpResponseHead | undefined> {
+    const native = this.modem.native;
+    if (!native.readHead) return undefined;
+    let head: HttpResponseHead | undefined;
+    const parser = new HttpResponseParser({ onHead: (h) => void (head = h), onBody: () => undefined });
+    parser.expectNoBody();
+    await native.readHead((chunk) => {
+      let offset = 0;
+      while (offset < chunk.length && !parser.done) offset += parser.push(chunk.subarray(offset));
+    });
+    if (!head) throw new OtaError('http-malformed', 'AT+HTTPHEAD: the header block does not end');
+    if (head.status !== status) throw new OtaError('http-malformed', `AT+HTTPHEAD says ${head.status}, +HTTPACTION ${status}`);
+    return head;
+  }
+
+  /**
+   * GET in Range windows of `native.windowMax`. Each window is checked by its status and length:
+   * a 206 may not be longer than asked; a shorter one, or a 416 at a window boundary, ends the
+   * body. The first answer's header fields are read where the stack gives them (a redirect's
+   * Location, the ETag, Retry-After, the size in Content-Range); later windows' are not (one AT
+   * round trip each, for fields the first answer already gave).
    */
   async #windows(request: HttpRequest, sink: HttpBodySink, base: NativeHttpRequest, own: [string, string][]): Promise<HttpResponseHead> {
     const native = this.modem.native;
     const askedStart = request.range?.start ?? 0;
     const askedEnd = request.range?.end;
-    // An ETag is a quoted string, and an AT string argument cannot carry `"` (no escape in
-    // M7080/M7600): only a Last-Modified date can go into If-Range here. Without it a changed
-    // resource is caught by the size and digest checks of the download.
+    // Only a Last-Modified date can go into If-Range here (see carriable).
     const ifRange = request.range?.ifRange !== undefined && !request.range.ifRange.includes('"') ? request.range.ifRange : undefined;
     let offset = askedStart;
     let head: HttpResponseHead | undefined;
@@ -239,6 +270,7 @@ export class NativeHttpClient extends ModemHttpBase {
       if (ifRange !== undefined) headers.push(['If-Range', ifRange]);
       this.stats.requests++;
       const { status, length } = await native.request({ ...base, headers });
+      const fields = head ? undefined : await this.#headers(status);
       if (status === 416) {
         if (!head) throw new OtaError('range-not-satisfiable', `416 for bytes=${offset}-${end}`);
         return head; // the previous window ended exactly at the end of the resource
@@ -247,25 +279,29 @@ export class NativeHttpClient extends ModemHttpBase {
         // The server ignored Range, or If-Range saw a changed resource: the whole body is in the
         // modem. Usable only as the first answer: it starts over at 0 (style rule 12).
         if (head) throw new OtaError('range-ignored', `200 to bytes=${offset}-${end} after ${offset - askedStart} bytes`);
-        head = { status: 200, headers: {}, contentLength: length, range: { start: 0, end: length - 1, total: length } };
+        head = { status: 200, headers: fields?.headers ?? {}, contentLength: length, range: { start: 0, end: length - 1, total: length } };
         sink.onHead?.(head);
         await native.read(0, length, (chunk) => this.#data(sink, chunk));
         return head;
       }
       if (status !== 206) {
         if (head) throw new OtaError('http-status', `${status} for window bytes=${offset}-${end}`);
-        head = { status, headers: {}, contentLength: length };
+        head = { status, headers: fields?.headers ?? {}, contentLength: length };
         sink.onHead?.(head);
         await native.read(0, length, (chunk) => this.#data(sink, chunk));
         return head;
       }
       if (length > window || length === 0) throw new OtaError('range-mismatch', `asked ${window} bytes from ${offset}, window holds ${length}`);
       if (!head) {
+        if (fields?.range && fields.range.start !== offset) throw new OtaError('range-mismatch', `asked from ${offset}, Content-Range starts at ${fields.range.start}`);
         const shortFirst = length < window;
+        const headers = fields?.headers ?? {};
         head = request.range
-          ? { status: 206, headers: {}, range: { start: askedStart, end: shortFirst ? askedStart + length - 1 : (askedEnd ?? Number.MAX_SAFE_INTEGER) } }
-          : { status: 200, headers: {}, range: { start: 0, end: shortFirst ? length - 1 : Number.MAX_SAFE_INTEGER } };
+          ? { status: 206, headers, range: { start: askedStart, end: shortFirst ? askedStart + length - 1 : (askedEnd ?? Number.MAX_SAFE_INTEGER) } }
+          : { status: 200, headers, range: { start: 0, end: shortFirst ? length - 1 : Number.MAX_SAFE_INTEGER } };
         if (shortFirst) head.range!.total = askedEnd === undefined ? askedStart + length : undefined;
+        // The resource's size, where Content-Range gave it: the download knows it from byte 0.
+        if (fields?.range?.total !== undefined && head.range!.total === undefined) head.range!.total = fields.range.total;
         sink.onHead?.(head);
       }
       await native.read(0, length, (chunk) => this.#data(sink, chunk));

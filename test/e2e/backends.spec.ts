@@ -11,6 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { DEVKIT_DEVICE_ID, DEVKIT_GATEWAY_TOKEN, DEVKIT_TOKEN } from '../../tools/devkit/devkit.js';
 import type { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import { startReferenceServer, type ReferenceServer } from '../../tools/server/index.js';
+import { readDeviceConfig, type SecretKey } from '../../modules/ota-config.js';
+import type { AgentConfig } from '../../src/agent/config.js';
+import { makeImage } from '../support/devkit-update.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
 
 type Kit = { time: VirtualTime; server: ReferenceServer };
@@ -32,6 +35,22 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.ok(objects.every((r) => r.path.length >= 1200), 'the Location is a long pre-signed URL');
       assert.ok(objects.every((r) => r.headers.authorization === undefined), 'the token never goes to the object store');
       assert.ok(objects.some((r) => r.headers.range !== undefined && r.status === 206), 'resumed with Range at the object store');
+      assert.ok(s.logs.some((l) => l.event === 'http.redirect'), story(s));
+    });
+
+    it('SIM7600 without RTS/CTS (its built-in HTTP client): the 302 is read with AT+HTTPHEAD and followed, the update completes', async () => {
+      let kit: Kit | undefined;
+      // A 700-byte pre-signed URL: AT+HTTPPARA="URL" carries it on one command line (the dev kit's
+      // modem keeps lines of COMMAND_LINE_MAX bytes; SIMCom states no limit).
+      const s = await run({ modem: 'sim7600', flowControl: 'none', hawkbit: { redirectArtifact: { host: 'objects.example.com', status: 302, locationBytes: 700 } }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      assert.equal(requests.filter((r) => r.status === 302).length, 1, 'one redirect, then the kept Location for every window');
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      assert.ok(objects.length >= 1 && objects.every((r) => r.path.length >= 600 && r.headers.authorization === undefined), 'the pre-signed URL, without the token');
+      // The built-in client (USERDATA carries the Range), not a socket: every artifact request is a Range window.
+      assert.ok(objects.every((r) => r.status === 206 && r.headers.range !== undefined), JSON.stringify(objects.map((r) => [r.status, r.headers.range])));
       assert.ok(s.logs.some((l) => l.event === 'http.redirect'), story(s));
     });
 
@@ -138,9 +157,26 @@ describe('e2e: backends as deployed (issue 13)', function () {
         assert.equal(s.versionAfter, '1.1.0+0');
         const closed = finals(s)[0];
         assert.equal(closed.what, 'closed/success');
-        assert.ok(seen(s).some((r) => r.details.includes(`target ${label}`)), story(s));
+        // Sent after the reboot into the new image: the label came back from the journal.
+        assert.ok(closed.details.includes(`target ${label} (image 1.1.0+0)`), story(s));
       });
     }
+
+    it("a single file labelled 'v2.0-release' whose header is 0.9.0: refused as a downgrade at its first 32 bytes, reported once, the rest never fetched", async () => {
+      const older = makeImage('0.9.0', 200_000);
+      const s = await run({ image: older, hawkbit: { version: 'v2.0-release' } });
+      assert.equal(s.outcome, 'failed', story(s));
+      assert.equal(s.reason, 'downgrade', story(s));
+      const closed = finals(s);
+      assert.equal(closed.length, 1, story(s));
+      assert.equal(closed[0].what, 'closed/failure');
+      assert.match(closed[0].details, /0\.9\.0\+0 is older than running 1\.0\.0\+0/);
+      const failed = s.logs.filter((l) => l.event === 'download.failed');
+      assert.deepEqual(failed.map((l) => [l.fields?.reason, l.fields?.action]), [['downgrade', 'fail']], story(s));
+      assert.ok(!s.logs.some((l) => l.event === 'verify.start'), 'stopped in the download, not at verify');
+      assert.equal(s.flash.agentImageBytesWritten, 0, 'no byte of the older image reached the slot');
+      assertNothingPending(s);
+    });
   });
 
   describe('findings 6 and 7: authentication and DDI coverage', () => {
@@ -150,6 +186,29 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.equal(s.outcome, 'running', story(s));
       const auth = kit!.server.requests().map((r) => r.headers.authorization);
       assert.ok(auth.length > 0 && auth.every((a) => a === `GatewayToken ${DEVKIT_GATEWAY_TOKEN}`), JSON.stringify([...new Set(auth)]));
+    });
+
+    it('a tenant that takes only the GatewayToken: otaTokenScheme and the secrets as modules/ota-config.ts reads them, through createAgent', async () => {
+      // The server knows no TargetToken: only `Authorization: GatewayToken <tenant token>` passes.
+      const gatewayToken = 'gw-tenant-7f3a9c';
+      const server = await startReferenceServer({ port: 0, scheme: 'https', advertiseHost: 'localhost', controllerId: DEVKIT_DEVICE_ID, gatewayToken, pollingSleep: '00:01:00' });
+      try {
+        const secrets: Partial<Record<SecretKey, string>> = { authToken: 'target-token-not-for-this-tenant', gatewayToken, deviceId: DEVKIT_DEVICE_ID };
+        const settingsOf = (config: Record<string, unknown>) => readDeviceConfig({ otaBackend: 'hawkbit', otaUrl: server.url, otaTenant: 'DEFAULT', otaDeviceId: '', ...config }, (key) => secrets[key]).agent as Partial<AgentConfig>;
+        // The same device with the default scheme sends its TargetToken: refused.
+        const refused = await run({ server: server.url, policy: settingsOf({}), until: (e) => e.event === 'poll.failed' });
+        assert.ok(refused.logs.some((l) => l.event === 'poll.failed' && /401/.test(JSON.stringify(l.fields))), story(refused));
+        assert.ok(server.requests().every((r) => r.status === 401 && r.headers.authorization === 'TargetToken target-token-not-for-this-tenant'));
+        const { actionId } = server.hawkbit.createDeployment({ version: '1.1.0', image: TARGET, filename: 'app.signed.bin' });
+        const before = server.requests().length;
+        const s = await run({ server: server.url, policy: settingsOf({ otaTokenScheme: 'GatewayToken' }) });
+        assert.equal(s.outcome, 'running', story(s));
+        assert.equal(server.hawkbit.action(actionId)!.state, 'finished');
+        const ddi = server.requests().slice(before);
+        assert.ok(ddi.length > 0 && ddi.every((r) => r.status !== 401 && r.headers.authorization === `GatewayToken ${gatewayToken}`), JSON.stringify([...new Set(ddi.map((r) => `${r.status} ${r.headers.authorization}`))]));
+      } finally {
+        await server.close();
+      }
     });
 
     it('download links on another host (a DDI download server) get the TargetToken', async () => {

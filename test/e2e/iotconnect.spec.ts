@@ -6,10 +6,12 @@
  * st 1 rejected, 2 in progress, 3 new firmware running, 4 failed.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { sign as cryptoSign } from 'node:crypto';
 import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../../tools/devkit/devkit.js';
 import { DEVKIT_IOTC_ACK, type PreparedBackend } from '../../tools/devkit/devkit-backends.js';
 import type { LogEntry } from '../../tools/devkit/device.js';
+import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import type { RecordedAck } from '../../tools/server/iotconnect.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
@@ -168,6 +170,85 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
     assertAcksOnce(acks);
     assert.equal(acks.filter((a) => a.st === 3).length, 1);
     assert.equal(acks.filter((a) => a.msg?.startsWith('accepted')).length, 1);
+  });
+
+  it('the same virtual figures on a loaded host: every MQTT wait of the dev kit ends on counts (the cloud double\'s work), none on real time (issue 15)', async () => {
+    const figures = (r: Run) =>
+      JSON.stringify({
+        virtualMs: r.summary.virtualMs,
+        goodput: r.summary.downloadGoodputBps,
+        uart: r.summary.uart,
+        network: r.summary.network,
+        acks: r.acks.map((a) => `${a.st} ${a.msg}`),
+        // Every log line's virtual instant: one late MQTT answer would move them all.
+        logs: r.logs.map((e) => `${e.boot} ${e.at} ${e.event}`),
+      });
+    const guards = SimSocket.guardExpiries;
+    const idle = figures(await run({ modem: 'sim7600' }));
+    // Two CPU burners on this 2-core host: the broker and the double answer late in real time.
+    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    let loaded: string;
+    try {
+      loaded = figures(await run({ modem: 'sim7600' }));
+    } finally {
+      for (const b of burners) b.kill();
+    }
+    assert.equal(loaded, idle);
+    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
+  });
+
+  for (const flowControl of ['rts-cts', 'none'] as const) {
+    it(`SIM7600 (${flowControl}): the kept session ends with a DISCONNECT before the download takes the modem, each report is its own session, a new one after the reboot`, async () => {
+      const summary = await runDevkitUpdate({ backend: 'iotconnect', modem: 'sim7600', flowControl, image: NEW_IMAGE, baseImage: OLD_IMAGE, trustedKeyPem, seed: 7 });
+      assert.equal(summary.outcome, 'running');
+      assertAcksOnce(summary.acks ?? []);
+      assert.deepEqual((summary.acks ?? []).map((a) => a.st), [2, 2, 2, 3]);
+      const logs = summary.logs;
+      const firstDownload = logs.findIndex((e) => e.event === 'download.start');
+      const closedBefore = logs.slice(0, firstDownload).filter((e) => e.event === 'mqtt.closed');
+      // The poll's session, closed by the agent (DISCONNECT), not cut by the driver's next socket.
+      assert.ok(closedBefore.length >= 1, JSON.stringify(logs.slice(0, firstDownload).map((e) => e.event)));
+      assert.ok(closedBefore.every((e) => e.fields?.from === 'disconnecting' && e.level !== 'warn'), JSON.stringify(closedBefore));
+      // No session is cut while the download runs or at the reboot: every close is the agent's own.
+      const cut = logs.filter((e) => e.event === 'mqtt.closed' && e.fields?.from !== 'disconnecting');
+      assert.deepEqual(cut, []);
+      assert.ok(logs.filter((e) => e.event === 'mqtt.connected' && e.boot === 2).length >= 1, 'a new session after the reboot');
+    });
+  }
+
+  it('SIM7600: a reset while idle with the session kept; after the reboot a new session (same client id) takes the command once', async () => {
+    let double: PreparedBackend['iotconnect'] extends infer T ? (T extends { double: infer D } ? D : never) : never;
+    let polls = 0;
+    const summary = await runDevkitUpdate({
+      backend: 'iotconnect',
+      modem: 'sim7600',
+      image: NEW_IMAGE,
+      baseImage: OLD_IMAGE,
+      trustedKeyPem,
+      seed: 7,
+      // The first poll finds nothing (the portal has not started the OTA): the session stays open, idle.
+      onBackend: (b) => {
+        double = b.iotconnect!.double;
+        double.faults.ignore205 = true;
+      },
+      onLog: (e) => {
+        if (e.event !== 'iotc.poll') return;
+        polls++;
+        if (polls === 1) double.faults.ignore205 = false; // the OTA is pending from now on
+      },
+      // Power fails right after that empty poll, the session still open on the broker.
+      faults: [{ kind: 'power-cut', event: { event: 'iotc.poll' } }],
+    });
+    assert.equal(summary.outcome, 'running', JSON.stringify(summary.logs.map((e) => `${e.boot} ${e.event}`)));
+    assert.ok(summary.resets.length >= 1, 'the device was reset while idle');
+    const firstPoll = summary.logs.find((e) => e.event === 'iotc.poll')!;
+    assert.equal(firstPoll.fields?.ack, undefined, 'nothing offered before the reset');
+    assert.equal(firstPoll.boot, 1);
+    assertAcksOnce(summary.acks ?? []);
+    assert.deepEqual((summary.acks ?? []).map((a) => a.st), [2, 2, 2, 3]);
+    const connected = summary.logs.filter((e) => e.event === 'mqtt.connected');
+    assert.ok(connected.some((e) => e.boot === 1) && connected.some((e) => e.boot === 2), 'a session before and after the reset');
+    assert.ok(new Set(connected.map((e) => e.fields?.clientId)).size === 1, 'the same client id: the broker hands the session over');
   });
 
   it('runs on the SIM7600 too (MQTT over AT+CCH*)', async () => {

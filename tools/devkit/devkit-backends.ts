@@ -2,6 +2,7 @@
  * The dev kit's update backends: what the reference server is told to offer, and the settings
  * the agent needs to reach it. One function per backend kind.
  */
+import { CloudWork } from '../node/cloud-work.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +57,8 @@ export interface PreparedBackend {
   acks?: () => RecordedAck[];
   /** The IoTConnect broker, double and device, for tests that talk to the cloud side. */
   iotconnect?: IotConnectSim;
+  /** IoTConnect: what the cloud double still owes the device, for the modem's sockets (tools/node/cloud-work.ts). */
+  cloudWork?: CloudWork;
   close?: () => Promise<void>;
 }
 
@@ -102,6 +105,8 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   // a few seconds later. With `expired-url` the first command's URL lives 1 s (stale when used:
   // 403, the agent asks again with mt 205), the fresh ones an hour.
   let published = 0;
+  // What the cloud double owes the device, counted by both (the modem's MQTT waits end on it).
+  const cloudWork = new CloudWork();
   // A delta rides as a further file named with its source, size and SHA-256 (src/delta/offer-fields.ts).
   const delta = setup.delta;
   const deltaFile = delta && deltaFilename('app', delta.fromVersion, delta.fromImageHash, { size: delta.bytes.length, sha256: createHash('sha256').update(delta.bytes).digest('hex') });
@@ -112,6 +117,7 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
         : server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 }),
     now: () => Math.floor(setup.nowS()),
     scheme: 'https',
+    work: cloudWork,
   });
   const { double, broker, device } = sim;
   if (faults.some((f) => f.kind === 'duplicate-command')) double.faults.copiesPer205 = 2;
@@ -135,6 +141,7 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
     acks: () => double.acks(device.duid),
     tlsHandshakes: () => mqttFront.tls.handshakes,
     iotconnect: sim,
+    cloudWork,
     close: async () => {
       await mqttFront.close();
       await sim.stop();

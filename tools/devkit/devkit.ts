@@ -400,6 +400,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     server: server ? { host: '127.0.0.1', port: server.port } : undefined,
     resolve: prepared.resolve,
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
+    cloudWork: prepared.cloudWork,
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
   const digest = new NodeDigest();

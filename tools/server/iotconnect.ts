@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MqttClient } from '../../src/net/mqtt/client.js';
 import { utf8Decode, utf8Encode } from '../../src/util/bytes.js';
+import type { CloudWork } from '../node/cloud-work.js';
 import { makeTestPki, startBroker, type Broker } from '../node/mosquitto.js';
 import { connectNode } from '../node/node-byte-stream.js';
 import { realClock } from '../node/real-clock.js';
@@ -90,6 +91,11 @@ export interface IotConnectDoubleOptions {
    * Called for every publication, so each command carries freshly signed URLs.
    */
   fileUrl?: (fileName: string) => string;
+  /**
+   * The dev kit's count of what this cloud still owes a device (tools/node/cloud-work.ts): every
+   * device message taken, every answer owed before it is published.
+   */
+  work?: CloudWork;
   /** Scheme of the discovery, identity and file URLs handed out. The port speaks TLS (test CA
    * certificate, tools/node/test-pki.ts) and plain HTTP either way. Default 'http'. */
   scheme?: 'http' | 'https';
@@ -118,6 +124,7 @@ export class IotConnectDouble {
   #waiters: (() => void)[] = [];
   #mqttHost: string;
   #fileUrl: ((fileName: string) => string) | undefined;
+  readonly #work: CloudWork | undefined;
   #scheme: 'http' | 'https';
 
   private constructor(options: IotConnectDoubleOptions) {
@@ -128,6 +135,7 @@ export class IotConnectDouble {
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
     this.#mqttHost = options.mqttHost ?? 'localhost';
     this.#fileUrl = options.fileUrl;
+    this.#work = options.work;
     this.#scheme = options.scheme ?? 'http';
     this.#server = http.createServer((req, res) => this.#http(req, res));
     acceptTls(this.#server);
@@ -277,6 +285,7 @@ export class IotConnectDouble {
 
   #onD2c(topic: string, text: string): void {
     this.d2c.push({ topic, text });
+    let answers = 0;
     const m = /^\$aws\/rules\/msg_d2c_(\w+)\/(.+)\/2\.1\/\d+$/.exec(topic);
     const device = m ? [...this.#devices.values()].find((d) => d.clientId === m[2]) : undefined;
     if (m && device) {
@@ -286,9 +295,11 @@ export class IotConnectDouble {
       } catch {
         json = undefined; // recorded in d2c as sent; a test inspects it there
       }
-      if (m[1] === 'di' && (json as { mt?: unknown } | undefined)?.mt === 205 && !this.faults.ignore205) {
-        // Pending-OTA request [IOTC-DI]: re-issue the pending command with fresh URLs.
-        if (this.#pending.has(device.duid)) void this.publishOta(device.duid, this.faults.copiesPer205 ?? 1);
+      if (m[1] === 'di' && (json as { mt?: unknown } | undefined)?.mt === 205 && !this.faults.ignore205 && this.#pending.has(device.duid)) {
+        // Pending-OTA request [IOTC-DI]: re-issue the pending command with fresh URLs. Owed
+        // before it is sent, so the dev kit's virtual time waits for it (tools/node/cloud-work.ts).
+        answers = this.faults.copiesPer205 ?? 1;
+        void this.publishOta(device.duid, answers);
       }
       if (m[1] === 'ack') {
         const d = (json as { d?: Record<string, unknown> } | undefined)?.d ?? {};
@@ -308,6 +319,7 @@ export class IotConnectDouble {
         if (pending && pending.ack === ack.ack && ack.st !== 2) this.#pending.delete(device.duid);
       }
     }
+    this.#work?.took(answers);
     for (const w of [...this.#waiters]) w();
   }
 
@@ -401,7 +413,7 @@ export interface IotConnectSim {
  * (`mosquittoMissing()` says why).
  */
 export async function startIotConnectSim(
-  options: { cpid?: string; env?: string; duid?: string; fileUrl?: (fileName: string) => string; now?: () => number; scheme?: 'http' | 'https' } = {},
+  options: { cpid?: string; env?: string; duid?: string; fileUrl?: (fileName: string) => string; now?: () => number; scheme?: 'http' | 'https'; work?: CloudWork } = {},
 ): Promise<IotConnectSim> {
   const cpid = options.cpid ?? 'XSOTA';
   const env = options.env ?? 'sim';
@@ -409,7 +421,7 @@ export async function startIotConnectSim(
   const pki = makeTestPki();
   const aclDir = mkdtempSync(path.join(os.tmpdir(), 'xs-ota-acl-'));
   const broker = await startBroker({ pki, tlsListenerExtra: IotConnectDouble.aclLines(aclDir) });
-  const double = await IotConnectDouble.start({ broker, cpid, env, fileUrl: options.fileUrl, now: options.now, scheme: options.scheme });
+  const double = await IotConnectDouble.start({ broker, cpid, env, fileUrl: options.fileUrl, now: options.now, scheme: options.scheme, work: options.work });
   const device = double.addDevice(duid);
   const creds = pki.client(duid);
   return {

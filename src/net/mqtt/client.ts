@@ -180,7 +180,9 @@ export class MqttClient {
       this.#connectWaiter = { resolve, reject, timer };
     });
     this.#stream.onData((chunk) => this.#onData(chunk));
-    this.#stream.onClose((error) => this.close(error ?? new OtaError('link-lost', 'the stream ended')));
+    // After our DISCONNECT the server closes the connection (MQTT 3.1.1 §3.14.4): that end is the
+    // goodbye answered, not a lost link (a SIM7600 in push mode reports the close at once).
+    this.#stream.onClose((error) => this.close(this.#state === 'disconnecting' && error === undefined ? undefined : (error ?? new OtaError('link-lost', 'the stream ended'))));
     this.#send(connect).catch(() => undefined /* close() rejected the waiter with the reason */);
     return done;
   }

@@ -34,6 +34,11 @@ describe('journal: campaign fields', () => {
     assert.throws(() => validateJournal({ v: 1, state: 'verify', writes: 1, deployment: { ...deployment, reuse: 1 } }), invalid('deployment.reuse'));
     assert.throws(() => validateJournal({ v: 1, state: 'download', writes: 1, deployment: { ...deployment, linkHeaders: 'TargetToken x' } }), invalid('deployment.linkHeaders'));
     assert.throws(() => validateJournal({ v: 1, state: 'report', writes: 1, deployment, outcome: { phase: 'kept' } }), invalid('outcome.phase'));
+    // The backend's label (hostile flash contents too): bounded, printable, no JSON escapes.
+    validateJournal({ v: 1, state: 'health-check', writes: 1, deployment: { ...deployment, label: 'v1.3.0-rc1' } });
+    assert.throws(() => validateJournal({ v: 1, state: 'health-check', writes: 1, deployment: { ...deployment, label: 'x'.repeat(65) } }), invalid('deployment.label'));
+    assert.throws(() => validateJournal({ v: 1, state: 'health-check', writes: 1, deployment: { ...deployment, label: 'v1"' } }), invalid('deployment.label'));
+    assert.throws(() => validateJournal({ v: 1, state: 'health-check', writes: 1, deployment: { ...deployment, label: 7 } }), invalid('deployment.label'));
   });
 });
 
@@ -47,7 +52,7 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     const f = JOURNAL_FIELD_MAX;
     const worst = {
       v: 1, state: 'health-check' as const, writes: n, notBefore: n, retryDelayMs: n,
-      deployment: { actionId: anything(f.id), version: anything(f.id), url: `https://${'a'.repeat(f.url / 2 - 8)}`, size: n, sha256: 'c'.repeat(64), validator: anything(f.validator), offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: anything(f.fromVersion), windowClosed: false, reuse: false, linkHeaders: false,
+      deployment: { actionId: anything(f.id), version: anything(f.id), label: 'l'.repeat(f.label), url: `https://${'a'.repeat(f.url / 2 - 8)}`, size: n, sha256: 'c'.repeat(64), validator: anything(f.validator), offset: n, attempts: n, bytesFetched: n, install: false, fromVersion: anything(f.fromVersion), windowClosed: false, reuse: false, linkHeaders: false,
         // A delta deployment (src/delta/plan.ts): its full-image URL shares the url budget.
         delta: { fullUrl: `https://${'b'.repeat(f.url / 2 - 8)}`, fullSize: n, sha256: 'e'.repeat(64), source: 'f'.repeat(64) }, deltaFailed: 'r'.repeat(f.reason) },
       outcome: { phase: 'download-only' as const, reason: 'r'.repeat(f.reason) as OtaReason, detail: '"'.repeat(f.detail) },
@@ -55,7 +60,7 @@ describe('journal: storage on the device limit (255-byte values)', () => {
     };
     validateJournal(worst);
     assert.equal(journalText(worst).length, JOURNAL_TEXT_MAX);
-    assert.equal(JOURNAL_TEXT_MAX, 8796, 'docs/agent.md quotes this figure');
+    assert.equal(JOURNAL_TEXT_MAX, 8871, 'docs/agent.md quotes this figure');
     // It covers the longest URL and id any backend accepts, and the longest validator kept.
     assert.ok(f.url >= URL_MAX && f.url >= IOTC_LIMITS.urlMax && f.id >= ID_MAX && f.id >= IOTC_LIMITS.ackIdMax);
     assert.ok(f.validator >= LIMITS.httpHeaderValueMax);

@@ -45,6 +45,30 @@ describe('agent state machine', () => {
     assert.ok(s.kv.entries()['xs-ota.jr.a'] !== undefined && s.kv.entries()['xs-ota.jr.b'] !== undefined);
   });
 
+  it("the backend's version label is kept in the journal beside the header's version: the report after the reboot names it", async () => {
+    const s = setup({ version: 'v1.3.0-rc1' });
+    await drive(s.make(), s.time);
+    const staged = new Journal(s.kv).load().record;
+    assert.equal(staged.state, 'reboot');
+    assert.equal(staged.deployment?.version, '1.3.0+5', 'the header decides');
+    assert.equal(staged.deployment?.label, 'v1.3.0-rc1', 'persisted, not only in RAM');
+    s.installer.boot();
+    await drive(s.make(), s.time); // a new agent: nothing but the journal survived
+    const running = s.backend.reports.at(-1)!;
+    assert.equal(running.phase, 'running');
+    assert.equal(running.version, '1.3.0+5');
+    assert.equal(running.label, 'v1.3.0-rc1');
+    // A label the header already states is not kept twice; a hostile one is kept printable and bounded.
+    const plain = setup({ version: '1.3.0+5' });
+    await drive(plain.make(), plain.time);
+    assert.equal(new Journal(plain.kv).load().record.deployment?.label, undefined);
+    const odd = setup({ version: `v1.3 "\u00e9\\${'x'.repeat(100)}` });
+    await drive(odd.make(), odd.time);
+    const kept = new Journal(odd.kv).load().record.deployment?.label ?? '';
+    assert.equal(kept.length, 64);
+    assert.match(kept, /^v1\.3 \?\?\?x+\.\.\.$/);
+  });
+
   it('resumes after a dropped link from the last flushed sector, with If-Range', async () => {
     const s = setup();
     s.http.dropAt = [9000];

@@ -259,7 +259,10 @@ describe('hawkBit DDI as its model classes define it (issue 13)', () => {
       const b = backend(http, { artifactPattern: 'binary.tgz' });
       const { offer } = await b.poll({ version: '1.0.0' });
       assert.equal(offer!.version, 'v1.5-release');
-      await b.report({ actionId: '8', phase: 'running', version: '1.5.0+0', runningVersion: '1.5.0+0' });
+      // The agent gives the label with the report (kept in its journal: a fresh backend after a
+      // reboot, which never fetched the deployment, names it too).
+      const fresh = backend(http, { artifactPattern: 'binary.tgz' });
+      await fresh.report({ actionId: '8', phase: 'running', version: '1.5.0+0', label: offer!.version, runningVersion: '1.5.0+0' });
       const details = (http.sent.at(-1)!.json as any).status.details[0];
       assert.equal(details, 'running: target v1.5-release (image 1.5.0+0), running 1.5.0+0');
     });

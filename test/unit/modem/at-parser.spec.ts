@@ -125,6 +125,8 @@ describe('modem/at-parser AtFramer', () => {
     assert.equal(binaryHeaderLength('+HTTPREAD: 512'), 512); // A76xx form (MA76 16)
     assert.equal(binaryHeaderLength('+HTTPREAD: 0'), -1); // end of a read
     assert.equal(binaryHeaderLength('+HTTPREAD: LEN,100'), -1);
+    assert.equal(binaryHeaderLength('+HTTPHEAD: DATA,438'), 438); // SIM7600G-H log (I-T7600-135)
+    assert.equal(binaryHeaderLength('+HTTPHEAD: 438'), 438); // A76xx form (MA76 16)
     assert.equal(binaryHeaderLength('+CIPRXGET: 2,0,100,20'), 100);
     assert.equal(binaryHeaderLength('+CIPRXGET: 1,0'), -1);
     assert.equal(binaryHeaderLength('+CCHRECV: DATA,0,77'), 77);

@@ -56,6 +56,11 @@ const SIM7080_CA_UPLOAD: Difference[] = [
   { match: /^AT\+CSSLCFG="convert",2,"ca\.pem"$/, reply: ['\r\nOK\r\n'], why: 'CA conversion, H7080 §5.2: AT+CSSLCFG="convert",2,<file>' },
 ];
 
+/** `AT+HTTPHEAD`'s answer for a header block (simcom-at.md §4.2). */
+function httpHead(block: string): string {
+  return `\r\n+HTTPHEAD: DATA,${block.length}\r\n${block}\r\nOK\r\n`;
+}
+
 const DIFFERENCES: Record<string, Difference[]> = {
   'sim7080g-https-range-get.txt': [
     ...SIM7080_CA_UPLOAD,
@@ -68,6 +73,11 @@ const DIFFERENCES: Record<string, Difference[]> = {
   ],
   'sim7600-https-range-get.txt': [
     { match: /^AT\+CGMR$/, reply: ['\r\n+CGMR: LE20B04SIM7600G22\r\n\r\nOK\r\n'], why: 'the driver logs the firmware revision (simcom-at.md pitfall 8)' },
+    {
+      match: /^AT\+HTTPHEAD$/,
+      reply: [httpHead('HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-2047/3000\r\nContent-Length: 2048\r\nETag: "a1"\r\n\r\n')],
+      why: "the driver reads the first window's header block (Location, ETag, Retry-After, size: H7600 sequence, `+HTTPHEAD: DATA,<n>` as in the SIM7600G-H log); the transcript skips it",
+    },
   ],
   'sim7080g-tls-socket-resume.txt': [
     ...SIM7080_BOOT,

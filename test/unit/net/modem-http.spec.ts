@@ -110,6 +110,79 @@ describe('net/modem-http NativeHttpClient', () => {
   });
 });
 
+/** A built-in client that keeps the response headers (SIM7600 `AT+HTTPHEAD`): `head` writes them per request. */
+class HeadedNative extends FakeNative {
+  headReads = 0;
+  last = { status: 0, length: 0 };
+  constructor(
+    file: Uint8Array,
+    answer: ((range: [number, number], n: number) => { status: number; body: Uint8Array } | undefined) | undefined,
+    readonly head: (status: number, length: number, n: number) => string,
+  ) {
+    super(file, answer);
+  }
+  override async request(r: NativeHttpRequest) {
+    this.last = await super.request(r);
+    return this.last;
+  }
+  async readHead(sink: ByteSink) {
+    this.headReads++;
+    await sink(enc(this.head(this.last.status, this.last.length, this.requests.length)));
+  }
+}
+
+const statusText: Record<number, string> = { 200: 'OK', 206: 'Partial Content', 302: 'Found', 503: 'Service Unavailable' };
+const headOf = (status: number, fields: string[]) => `HTTP/1.1 ${status} ${statusText[status] ?? 'X'}\r\n${fields.map((f) => `${f}\r\n`).join('')}\r\n`;
+
+describe('net/modem-http NativeHttpClient with the response headers (AT+HTTPHEAD)', () => {
+  it('a redirect carries its Location, an error its Retry-After; the first window its ETag and size; later windows cost no header read', async () => {
+    const time = new VirtualTime();
+    const moved = new HeadedNative(file, () => ({ status: 302, body: enc('moved') }), (st) => headOf(st, ['Location: https://objects.example.com/o?sig=1', 'Content-Length: 5']));
+    const r1 = await get(new NativeHttpClient({ modem: fakeModem({ native: moved }), clock: time.clockPort() }), time);
+    assert.equal(r1.head.status, 302);
+    assert.equal(r1.head.headers['location'], 'https://objects.example.com/o?sig=1');
+
+    const busy = new HeadedNative(file, () => ({ status: 503, body: new Uint8Array() }), (st) => headOf(st, ['Retry-After: 120', 'Content-Length: 0']));
+    const r2 = await get(new NativeHttpClient({ modem: fakeModem({ native: busy }), clock: time.clockPort() }), time);
+    assert.equal(r2.head.headers['retry-after'], '120');
+
+    const windows = new HeadedNative(file, undefined, (st, len, n) => headOf(st, [`Content-Range: bytes ${(n - 1) * 2048}-${(n - 1) * 2048 + len - 1}/${file.length}`, 'ETag: "v7"']));
+    const r3 = await get(new NativeHttpClient({ modem: fakeModem({ native: windows }), clock: time.clockPort() }), time);
+    assert.deepEqual(r3.body, file);
+    assert.equal(r3.head.headers['etag'], '"v7"');
+    assert.equal(r3.head.range?.total, file.length, 'the size from the first Content-Range');
+    assert.equal(windows.requests.length, 3);
+    assert.equal(windows.headReads, 1, 'one AT+HTTPHEAD per request, not per window');
+  });
+
+  it('a header block that disagrees with +HTTPACTION, or does not end, is http-malformed; a quoted ETag is not sent back', async () => {
+    const time = new VirtualTime();
+    const liar = new HeadedNative(file, undefined, () => headOf(200, ['Content-Length: 5000']));
+    await assert.rejects(get(new NativeHttpClient({ modem: fakeModem({ native: liar }), clock: time.clockPort() }), time), (e: unknown) => isOtaError(e, 'http-malformed'));
+    const cut = new HeadedNative(file, undefined, () => 'HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-2047/5000\r\n');
+    await assert.rejects(get(new NativeHttpClient({ modem: fakeModem({ native: cut }), clock: time.clockPort() }), time), (e: unknown) => isOtaError(e, 'http-malformed'));
+    const native = new HeadedNative(file, () => ({ status: 200, body: enc('{}') }), (st) => headOf(st, ['Content-Length: 2']));
+    const client = new NativeHttpClient({ modem: fakeModem({ native }), clock: time.clockPort() });
+    await time.runFor(client.request({ method: 'GET', url: 'https://h/m', headers: { 'If-None-Match': '"abc"', 'X-Id': 'd"1' } }, { onData: () => undefined }));
+    const sent = native.requests[0].headers.map(([k]) => k);
+    assert.ok(!sent.includes('If-None-Match') && sent.includes('X-Id'), sent.join());
+  });
+
+  it('a 2xx to a POST is not followed by a header read; a refusal is', async () => {
+    const time = new VirtualTime();
+    let status = 200;
+    const native = new HeadedNative(file, () => ({ status, body: new Uint8Array() }), (st) => headOf(st, ['Retry-After: 30', 'Content-Length: 0']));
+    const client = new NativeHttpClient({ modem: fakeModem({ native }), clock: time.clockPort() });
+    const post = () => time.runFor(client.request({ method: 'POST', url: 'https://h/f', body: enc('{}') }, { onData: () => undefined }));
+    await post();
+    assert.equal(native.headReads, 0);
+    status = 503;
+    const head = await post();
+    assert.equal(native.headReads, 1);
+    assert.equal(head.headers['retry-after'], '30');
+  });
+});
+
 /** A socket that returns `response` in pieces of `piece` bytes, then closes. */
 function fakeSocket(response: Uint8Array, piece = 333): { socket: ModemSocket; sent: Uint8Array[] } {
   let offset = 0;

@@ -245,6 +245,33 @@ describe('MQTT client (scripted server, virtual time)', () => {
     assert.equal(time.pending, 0);
   });
 
+  it('the server closing the connection in answer to DISCONNECT is the goodbye, not a lost link', async () => {
+    const time = new VirtualTime();
+    const pair = memoryStreamPair(time, 5);
+    const peer = new MqttPeer(pair.server);
+    let streamClosed: ((error?: OtaError) => void) | undefined;
+    const logged: { level: string; fields?: Record<string, unknown> }[] = [];
+    // A modem in push mode reports the peer's close while the DISCONNECT write is still finishing.
+    const stream = Object.assign(Object.create(pair.client) as typeof pair.client, {
+      onClose: (handler: (error?: OtaError) => void) => {
+        streamClosed = handler;
+        pair.client.onClose(handler);
+      },
+      write: async (bytes: Uint8Array) => {
+        await pair.client.write(bytes);
+        if (bytes[0] === 0xe0) streamClosed?.();
+      },
+    });
+    const closes: (OtaError | undefined)[] = [];
+    const connecting = MqttClient.connect({ stream, clock: time.clockPort(), clientId: 'dev42', keepAliveS: 10, onClose: (e) => closes.push(e), log: { log: (level, event, fields) => void (event === 'mqtt.closed' && logged.push({ level, fields })) } });
+    await time.runFor(peer.next(CONNECT));
+    peer.connack();
+    const client = await time.runFor(connecting);
+    await time.runFor(client.disconnect());
+    assert.deepEqual(closes, [undefined]);
+    assert.deepEqual(logged.map((l) => [l.level, l.fields?.from, l.fields?.reason]), [['debug', 'disconnecting', undefined]]);
+  });
+
   it('disconnect resolves only once the stream says its transport is released (a modem socket close is an AT exchange)', async () => {
     const time = new VirtualTime();
     const pair = memoryStreamPair(time, 5);

@@ -11,7 +11,8 @@
  *   (Content-Length, chunked, or delimited by close; none for HEAD, 204, 304, 1xx); a response
  *   that says `Connection: close` also owes the close.
  * - MQTT 3.1.1 (§2.2.1, §3): CONNECT owes CONNACK, PUBLISH QoS 1 owes PUBACK, QoS 2 PUBREC, PUBREC
- *   owes PUBREL, PUBREL PUBCOMP, SUBSCRIBE SUBACK, UNSUBSCRIBE UNSUBACK, PINGREQ PINGRESP.
+ *   owes PUBREL, PUBREL PUBCOMP, SUBSCRIBE SUBACK, UNSUBSCRIBE UNSUBACK, PINGREQ PINGRESP;
+ *   DISCONNECT owes the close.
  *
  * The protocol is told by the first bytes sent (an HTTP method and a space, or an MQTT CONNECT);
  * anything else is `unknown` and the caller falls back to its own rule.
@@ -32,6 +33,9 @@ export class ExchangeTracker {
   answered = 0;
   /** The server said it will close (HTTP `Connection: close`) and has not yet. */
   closeOwed = false;
+  /** MQTT packets the server sent: PUBACKs (a device message the broker took) and PUBLISHes. */
+  pubacksIn = 0;
+  publishesIn = 0;
 
   // HTTP, outbound: the request being read and the methods of requests not yet answered.
   #reqHead: number[] = [];
@@ -47,13 +51,25 @@ export class ExchangeTracker {
   sent(bytes: Uint8Array): void {
     if (this.protocol === 'undecided') this.#decide(bytes);
     if (this.protocol === 'http') this.#httpOut(bytes);
-    else if (this.protocol === 'mqtt') for (const p of this.#mqttOut.push(bytes)) this.owed += mqttOwes(p.type, p.flags);
+    else if (this.protocol === 'mqtt') {
+      for (const p of this.#mqttOut.push(bytes)) {
+        this.owed += mqttOwes(p.type, p.flags);
+        // DISCONNECT (§3.14): the server closes the connection; that close is the answer.
+        if (p.type === 14) this.closeOwed = true;
+      }
+    }
   }
 
   /** Bytes the server sent. */
   received(bytes: Uint8Array): void {
     if (this.protocol === 'http') this.#httpIn(bytes);
-    else if (this.protocol === 'mqtt') for (const p of this.#mqttIn.push(bytes)) if (MQTT_ANSWERS.has(p.type)) this.answered = Math.min(this.owed, this.answered + 1);
+    else if (this.protocol === 'mqtt') {
+      for (const p of this.#mqttIn.push(bytes)) {
+        if (MQTT_ANSWERS.has(p.type)) this.answered = Math.min(this.owed, this.answered + 1);
+        if (p.type === 4) this.pubacksIn++;
+        else if (p.type === 3) this.publishesIn++;
+      }
+    }
   }
 
   /** The server closed: nothing more is owed. */

@@ -12,6 +12,7 @@ import type { VirtualTime } from '../virtual-time.js';
 import { type ConnectFailure, openConnection, type TlsParams } from './tls.js';
 import type { Endpoint, NetworkModel } from './types.js';
 import { ExchangeTracker } from './exchange.js';
+import type { CloudWork } from '../../../node/cloud-work.js';
 
 interface Pending {
   resolve: () => void;
@@ -235,10 +236,12 @@ export const ANSWER_GUARD_REAL_MS = 30_000;
  * sees do not depend on how fast the host answered. HTTP needs nothing more: that is what the
  * bench runs. MQTT's acknowledgements are counted too, but a cloud behind the broker answers a
  * PUBLISH with another PUBLISH from another client, which no count on this connection can
- * foresee, so once the acknowledgements are in, an MQTT wait ends after `quietMs` of real
- * silence (making that deterministic needs the cloud double to report its work to virtual
- * time). A protocol the tracker does not know waits for `quietMs` of real silence (ten times
- * that before any data).
+ * foresee: with `work` (tools/node/cloud-work.ts, the dev kit gives the same one to the cloud
+ * double) the wait also lasts until the cloud took every message the broker acknowledged and
+ * every answer it owes arrived; without it (a broker with no double), once the acknowledgements
+ * are in, after `quietMs` of real silence. A protocol the tracker does not know (TLS terminated
+ * in the agent: the socket carries records) waits for `quietMs` of real silence (ten times that
+ * before any data).
  */
 export class SimSocket {
   #socket: net.Socket | undefined;
@@ -257,9 +260,13 @@ export class SimSocket {
     private readonly model: () => NetworkModel,
     events: SocketEvents,
     private readonly quietMs: number,
+    private readonly work?: CloudWork,
   ) {
     this.#events = events;
   }
+
+  /** While waits are pending: re-check them when the cloud's work changes. */
+  #unwatch: (() => void) | undefined;
 
   /** Why the last `connect` failed (undefined after a success). */
   failure: ConnectFailure | undefined;
@@ -296,6 +303,7 @@ export class SimSocket {
       const pending: Pending = { resolve, timer: undefined, want: this.#exchange.owed };
       this.#arm(pending, false);
       this.#pending.push(pending);
+      if (this.work && !this.#unwatch) this.#unwatch = this.work.watch(() => this.#check());
       this.#check();
     });
   }
@@ -306,7 +314,7 @@ export class SimSocket {
   #arm(p: Pending, afterData: boolean): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
     const x = this.#exchange;
-    if (x.protocol === 'http' || (x.protocol === 'mqtt' && x.answered < p.want)) {
+    if (x.protocol === 'http' || (x.protocol === 'mqtt' && (x.answered < p.want || this.work !== undefined))) {
       p.timer = setTimeout(() => {
         SimSocket.guardExpiries++;
         this.#settle(p);
@@ -324,6 +332,10 @@ export class SimSocket {
     this.#release(this.#segmentBytes);
     const i = this.#pending.indexOf(p);
     if (i >= 0) this.#pending.splice(i, 1);
+    if (this.#pending.length === 0) {
+      this.#unwatch?.();
+      this.#unwatch = undefined;
+    }
     p.resolve();
   }
 
@@ -331,7 +343,9 @@ export class SimSocket {
     const x = this.#exchange;
     for (const p of [...this.#pending]) {
       const answered = x.protocol === 'http' && x.answered >= p.want && !x.closeOwed;
-      if (answered || this.#peerClosed || this.#closed) this.#settle(p);
+      // MQTT with the cloud's work counted: acknowledged, and the cloud has nothing more coming.
+      const cloudDone = x.protocol === 'mqtt' && x.answered >= p.want && !x.closeOwed && this.work?.idle === true;
+      if (answered || cloudDone || this.#peerClosed || this.#closed) this.#settle(p);
       else if (x.protocol === 'mqtt' && x.answered >= p.want && !p.acked) {
         p.acked = true;
         this.#arm(p, true);
@@ -341,7 +355,10 @@ export class SimSocket {
 
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
-    this.#exchange.received(chunk);
+    const x = this.#exchange;
+    const pubacks = x.pubacksIn;
+    const publishes = x.publishesIn;
+    x.received(chunk);
     // The loopback's write boundaries mean nothing on the radio: re-cut the stream into TCP
     // segments of one MSS, each arriving when its last byte would at the downlink rate.
     this.#segment.push(chunk);
@@ -351,6 +368,9 @@ export class SimSocket {
       p.sawData = true;
       this.#arm(p, true);
     }
+    // After the bytes are queued: a change here may settle a wait, which releases them.
+    this.work?.acknowledged(x.pubacksIn - pubacks);
+    this.work?.arrived(x.publishesIn - publishes);
     this.#check();
     // Nothing waits for a response: release the tail now rather than sit on it.
     if (this.#pending.length === 0) this.#release(this.#segmentBytes);

@@ -723,6 +723,7 @@ export class SimulatedSim7600 extends ModemCore {
         },
       },
       this.options.socketQuietMs ?? 100,
+      this.options.cloudWork,
     );
     return sock;
   }

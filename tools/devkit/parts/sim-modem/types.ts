@@ -1,6 +1,7 @@
 /**
  * Options, fault knobs and counters of the simulated SIMCom modem.
  */
+import type { CloudWork } from '../../../node/cloud-work.js';
 
 export type ModemModel = 'sim7080g' | 'sim7600';
 
@@ -116,6 +117,11 @@ export interface SimModemOptions {
   /** Real milliseconds the socket stack waits for more data from the loopback server after the
    * last byte, when it cannot tell that a response is complete (see docs). */
   socketQuietMs?: number;
+  /**
+   * What the cloud double behind the broker still owes the device (tools/node/cloud-work.ts):
+   * MQTT waits then end on counts, never on real silence. Absent: the quiet window.
+   */
+  cloudWork?: CloudWork;
   /** The server address the modem reports (`+CDNSGIP`, `RECV FROM:`); loopback is hidden
    * behind it (default 203.0.113.10, TEST-NET-3, as in the transcript). */
   publicIp?: string;
