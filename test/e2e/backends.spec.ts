@@ -162,6 +162,18 @@ describe('e2e: backends as deployed (issue 13)', function () {
       });
     }
 
+    it("static manifest version 'v1.1.0': installed, and the reports after the reboot carry the label beside the header's version", async () => {
+      let kit: Kit | undefined;
+      const s = await run({ backend: 'manifest', manifestVersion: 'v1.1.0', onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const running = kit!.server.reports('manifest-report').map((r) => r.body as any).find((b) => b.phase === 'running');
+      assert.ok(running, story(s));
+      assert.equal(running.actionId, 'v1.1.0');
+      assert.equal(running.version, '1.1.0+0');
+      assert.equal(running.label, 'v1.1.0', 'the label came back from the journal');
+    });
+
     it("a single file labelled 'v2.0-release' whose header is 0.9.0: refused as a downgrade at its first 32 bytes, reported once, the rest never fetched", async () => {
       const older = makeImage('0.9.0', 200_000);
       const s = await run({ image: older, hawkbit: { version: 'v2.0-release' } });
