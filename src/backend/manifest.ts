@@ -181,6 +181,9 @@ export class ManifestBackend implements UpdateBackend {
       version: report.version,
       runningVersion: report.runningVersion,
     };
+    // The manifest's own version string when the image header named another (a label such as
+    // 2.0.0-rc1 for an image 2.0.0+0): the operator finds the report by what was published.
+    if (report.label !== undefined && report.label !== report.version) body.label = report.label;
     if (this.#deviceId !== undefined) body.deviceId = this.#deviceId;
     if (report.progress !== undefined) body.progress = { done: report.progress.done, total: report.progress.total };
     if (report.reason !== undefined) body.reason = report.reason;
@@ -192,6 +195,7 @@ export class ManifestBackend implements UpdateBackend {
         actionId: report.actionId,
         phase: report.phase,
         version: report.version,
+        label: body.label as string | undefined,
         runningVersion: report.runningVersion,
         reason: report.reason,
         detail: body.detail as string | undefined,

@@ -54,6 +54,12 @@ export interface NativeHttp {
    * `sink`, at most LIMITS.httpHeadMax bytes. Absent where the stack keeps no headers.
    */
   readHead?(sink: ByteSink): Promise<void>;
+  /**
+   * Whether the stack's commands can carry this request's URL (SIM7600: `AT+HTTPPARA="URL"` on
+   * one command line; SIM7080: the `AT+SHREQ` path). A request it cannot carry (a 1.3 KiB
+   * pre-signed link after a redirect) goes over the modem's socket instead. Absent: every URL.
+   */
+  carries?(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean;
   /** Read `[offset, offset + length)` of the buffered body into `sink`. */
   read(offset: number, length: number, sink: ByteSink): Promise<void>;
   /** End the session (after an error, or when idle). */

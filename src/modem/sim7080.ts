@@ -266,6 +266,9 @@ class Sim7080Socket extends IndicatedSocket {
   }
 }
 
+/** `AT+SHREQ` path, bytes (M7080 13.2: path ≤ 512, simcom-at.md §4.1). */
+const SHREQ_PATH_MAX = 512;
+
 /** SH*: one connection per origin, one Range window per `+SHREQ`, read back with `AT+SHREAD`. */
 class Sim7080Http implements NativeHttp {
   readonly #modem: Sim7080;
@@ -282,6 +285,12 @@ class Sim7080Http implements NativeHttp {
 
   lost(): void {
     this.#connected = false;
+  }
+
+  /** SHCONF takes the origin (≤ 64 bytes, M7080 13.2.1), SHREQ the path (≤ 512). */
+  carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
+    const port = request.port === (request.scheme === 'https' ? 443 : 80) ? '' : `:${request.port}`;
+    return request.path.length <= SHREQ_PATH_MAX && `${request.scheme}://${request.host}${port}`.length <= 64;
   }
 
   async #connect(request: NativeHttpRequest): Promise<void> {
@@ -324,7 +333,7 @@ class Sim7080Http implements NativeHttp {
       await at.command(`AT+SHBOD=${request.body.length},10000`, { payload: request.body });
     }
     const type = { GET: 1, PUT: 2, POST: 3, HEAD: 5 }[request.method];
-    if (request.path.length > 512) throw new OtaError('invalid-argument', 'SHREQ path longer than 512 bytes');
+    if (!this.carries(request)) throw new OtaError('invalid-argument', `SHREQ path longer than ${SHREQ_PATH_MAX} bytes`);
     // OK at once, then `+SHREQ: "<method>",<status>,<length>` once the whole body is in modem RAM.
     const { lines } = await at.command(`AT+SHREQ=${quote(request.path, 'path')},${type}`, { until: '+SHREQ: ', timeoutMs: request.timeoutMs });
     const m = /^\+SHREQ: "[A-Z]+",(\d+),(\d+)$/.exec(lines[lines.length - 1]);

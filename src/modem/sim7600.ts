@@ -21,6 +21,14 @@ const CCHRECV_MAX = 2048;
 const USERDATA_MAX = 512;
 /** `AT+HTTPPARA` "CONTENT" / "ACCEPT" / "UA" values, at most 256 characters (M7600 13.2.3). Longer: invalid-argument. */
 const HTTP_VALUE_MAX = 256;
+/**
+ * Longest URL put into `AT+HTTPPARA="URL"`, characters. M7600 13.2.3 states no limit for the URL
+ * and no command-line length (simcom-at.md §4.2, §11); the dev kit's modem keeps 1024-byte lines.
+ * 1000 keeps the whole command (`AT+HTTPPARA="URL","…"`, 20 more) within 1024. A longer URL (a
+ * pre-signed object-store link, 1.3 KiB typical) is fetched over `AT+CCHOPEN` instead
+ * (NativeHttpClient), which carries the path in the request the agent writes.
+ */
+const HTTP_URL_MAX = 1000;
 /** `AT+HTTPDATA` size, 1-153600 bytes (simcom-at.md §4.3). Agent reports stay under 1 KB (pitfall 11). Larger: invalid-argument. */
 const HTTPDATA_MAX = 153_600;
 
@@ -218,12 +226,16 @@ class Sim7600Http implements NativeHttp {
     this.#agent = undefined;
   }
 
+  carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
+    return httpUrl(request).length <= HTTP_URL_MAX;
+  }
+
   async request(request: NativeHttpRequest): Promise<{ status: number; length: number }> {
     await this.#modem.ready();
     await this.#open();
     const at = this.#modem.at;
-    const port = request.port === (request.scheme === 'https' ? 443 : 80) ? '' : `:${request.port}`;
-    const url = `${request.scheme}://${request.host}${port}${request.path}`;
+    const url = httpUrl(request);
+    if (url.length > HTTP_URL_MAX) throw new OtaError('invalid-argument', `URL of ${url.length} characters, AT+HTTPPARA takes at most ${HTTP_URL_MAX} here`);
     await at.command(`AT+HTTPPARA="URL",${quote(url, 'url')}`);
     if (request.scheme === 'https') await at.command(`AT+HTTPPARA="SSLCFG",${SSL_CTX}`);
     // The stack writes Content-Type, Accept and User-Agent itself from AT+HTTPPARA "CONTENT",
@@ -331,4 +343,10 @@ class Sim7600Http implements NativeHttp {
     if (this.#session) await this.#modem.at.command('AT+HTTPTERM').catch(() => undefined);
     this.#session = false;
   }
+}
+
+/** The URL as `AT+HTTPPARA="URL"` takes it: the default port left out. */
+function httpUrl(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): string {
+  const port = request.port === (request.scheme === 'https' ? 443 : 80) ? '' : `:${request.port}`;
+  return `${request.scheme}://${request.host}${port}${request.path}`;
 }

@@ -202,11 +202,28 @@ function carriable(headers: [string, string][]): [string, string][] {
 }
 
 export class NativeHttpClient extends ModemHttpBase {
+  /** Requests the built-in stack cannot carry, sent by the agent's HTTP/1.1 over the modem's socket. */
+  #socket: SocketHttpClient | undefined;
+
+  /** Counters of the requests that went over the socket (undefined: none did). */
+  get socketStats(): HttpClientStats | undefined {
+    return this.#socket?.stats;
+  }
+
   protected async perform(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
     const url = parseUrl(request.url);
     const native = this.modem.native;
     const timeoutMs = request.timeoutMs ?? this.timeoutMs;
     const base: NativeHttpRequest = { method: request.method, scheme: url.scheme, host: url.host, port: url.port, path: url.path, headers: [], timeoutMs };
+    if (native.carries && !native.carries(base)) {
+      // backend hook (issue 13): a URL longer than the stack's command takes (a 1.3 KiB pre-signed
+      // Location) would fail every attempt; the same modem's socket carries any URL. The manuals
+      // do not say whether HTTP* and CCH* connections can be open at once, so the built-in
+      // session ends first, and the socket's connection ends with its request.
+      await native.close();
+      this.#socket ??= new SocketHttpClient({ modem: this.modem, clock: this.clock, timeoutMs: this.timeoutMs, keepAlive: false });
+      return this.#socket.request(request, sink);
+    }
     const own = carriable(requestHeaders({ ...request, range: undefined }));
     if (request.method !== 'GET' || request.body) {
       // Not windowed: one request, body buffered in the modem (keep bodies small: pitfall 11).

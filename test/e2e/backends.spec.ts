@@ -18,6 +18,10 @@ import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-su
 
 type Kit = { time: VirtualTime; server: ReferenceServer };
 
+function requestsOf(requests: ReturnType<ReferenceServer['requests']>, prefix: string): ReturnType<ReferenceServer['requests']> {
+  return requests.filter((r) => r.path.includes(prefix));
+}
+
 describe('e2e: backends as deployed (issue 13)', function () {
   this.timeout(600_000); // whole updates in XS on the 32-bit engine; a loaded CI host is slow, never wrong
 
@@ -52,6 +56,23 @@ describe('e2e: backends as deployed (issue 13)', function () {
       // The built-in client (USERDATA carries the Range), not a socket: every artifact request is a Range window.
       assert.ok(objects.every((r) => r.status === 206 && r.headers.range !== undefined), JSON.stringify(objects.map((r) => [r.status, r.headers.range])));
       assert.ok(s.logs.some((l) => l.event === 'http.redirect'), story(s));
+    });
+
+    it('SIM7600 without RTS/CTS, a 1.3 KiB pre-signed Location: too long for AT+HTTPPARA="URL", fetched over AT+CCHOPEN on the same modem', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ modem: 'sim7600', flowControl: 'none', hawkbit: { redirectArtifact: { host: 'objects.example.com', status: 302 } }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      assert.equal(requests.filter((r) => r.status === 302).length, 1, 'one redirect (read with AT+HTTPHEAD), then the kept Location');
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      assert.ok(objects.length >= 1 && objects.every((r) => r.path.length >= 1200 && r.headers.authorization === undefined), 'the pre-signed URL, without the token');
+      // The agent's own request over the socket (its `Connection: close`), not the built-in
+      // client's (which writes `Accept: */*` from AT+HTTPPARA and no Connection field).
+      assert.ok(objects.every((r) => r.headers.connection === 'close'), JSON.stringify(objects.map((r) => r.headers)));
+      // The DDI host's URLs still fit: polls and feedback stay on the built-in client.
+      const control = requestsOf(requests, '/DEFAULT/controller/');
+      assert.ok(control.length > 0 && control.every((r) => r.headers.connection === undefined), JSON.stringify(control.map((r) => r.headers)));
     });
 
     it('a kept pre-signed URL that expired (403) is re-resolved from the original link, not a failed attempt', async () => {
@@ -161,6 +182,18 @@ describe('e2e: backends as deployed (issue 13)', function () {
         assert.ok(closed.details.includes(`target ${label} (image 1.1.0+0)`), story(s));
       });
     }
+
+    it("static manifest version 'v1.1.0': installed, and the reports after the reboot carry the label beside the header's version", async () => {
+      let kit: Kit | undefined;
+      const s = await run({ backend: 'manifest', manifestVersion: 'v1.1.0', onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const running = kit!.server.reports('manifest-report').map((r) => r.body as any).find((b) => b.phase === 'running');
+      assert.ok(running, story(s));
+      assert.equal(running.actionId, 'v1.1.0');
+      assert.equal(running.version, '1.1.0+0');
+      assert.equal(running.label, 'v1.1.0', 'the label came back from the journal');
+    });
 
     it("a single file labelled 'v2.0-release' whose header is 0.9.0: refused as a downgrade at its first 32 bytes, reported once, the rest never fetched", async () => {
       const older = makeImage('0.9.0', 200_000);

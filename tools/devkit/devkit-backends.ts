@@ -28,6 +28,8 @@ export interface BackendSetup {
   deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
   /** hawkBit: more of the deployment (a label as `version`, extra chunks, a redirecting artifact). */
   hawkbit?: Partial<DeploymentSpec>;
+  /** Static manifest: the document's `version` string (default `version`, the image header's). */
+  manifestVersion?: string;
   /** A VCDIFF delta to offer beside the image (docs/delta.md), and the image it was made from. */
   delta?: { bytes: Uint8Array; fromVersion: string; fromImageHash: string };
   /**
@@ -80,7 +82,7 @@ export async function prepareBackend(kind: DevkitBackend, setup: BackendSetup): 
       // agentTls: the test CA that signed the server's certificate issues the device's too.
       return { backendUrl: server.url, actionId, ...(setup.agentTls ? { controlTls: { caPem: TEST_CA_PEM, issue: (csrDer: Uint8Array) => issueFromTestCa(csrDer, server.hawkbit.controllerId) } } : {}) };
     case 'manifest':
-      return { backendUrl: server.manifest.publish({ name: 'devkit', version, image, expiresInS, deltas: setup.delta && [setup.delta] }).url };
+      return { backendUrl: server.manifest.publish({ name: 'devkit', version: setup.manifestVersion ?? version, image, expiresInS, deltas: setup.delta && [setup.delta] }).url };
     case 'iotconnect':
       return prepareIotConnect(setup, expiresInS !== undefined);
   }

@@ -212,6 +212,8 @@ export interface DevkitOptions {
   authToken?: string;
   /** hawkBit: more of the deployment the reference server offers (a label as `version`, extra chunks, a redirecting artifact...). */
   hawkbit?: Partial<DeploymentSpec>;
+  /** Static manifest: the document's `version` string (a label such as v1.1.0; default the image header's version). */
+  manifestVersion?: string;
   /** Also stop at the first agent log line this accepts (an outcome the backend reports itself, e.g. `deployment.unusable`). */
   until?: (entry: LogEntry) => boolean;
 }
@@ -355,7 +357,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   let prepared: PreparedBackend;
   try {
     const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
-    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, delta, agentTls: options.agentTls };
+    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls };
     if (options.offerAfterS !== undefined) {
       // The device boots into an idle fleet: its polls find nothing until the operator assigns
       // the update (hawkBit: the action is created then), as a device in the field meets one.

@@ -30,7 +30,7 @@ export interface RecordedRequest {
   method: string;
   path: string;
   status: number;
-  headers: { authorization?: string; range?: string; ifRange?: string; ifNoneMatch?: string };
+  headers: { authorization?: string; range?: string; ifRange?: string; ifNoneMatch?: string; connection?: string };
   /** Body bytes actually written. */
   bytesSent: number;
   /** CN of the TLS client certificate the request came with (verified against clientCertificates.caPem). */

@@ -157,6 +157,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
         range: req.headers.range,
         ifRange: req.headers['if-range'] as string | undefined,
         ifNoneMatch: req.headers['if-none-match'],
+        connection: req.headers.connection,
       },
       bytesSent: 0,
     };

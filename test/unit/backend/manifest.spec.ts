@@ -70,6 +70,18 @@ describe('static manifest backend', () => {
     assert.equal(offer!.url, `${server.url}/artifacts/device/1.3.0.bin`);
   });
 
+  it("reports carry the manifest's version string as label when the image header named another version", async () => {
+    const { url } = server.manifest.publish({ version: 'v1.3.0-rc1', image: IMAGE });
+    const backend = new ManifestBackend({ http, url });
+    await backend.poll({ version: '1.2.0' });
+    await backend.report({ actionId: 'v1.3.0-rc1', phase: 'running', version: '1.3.0+0', label: 'v1.3.0-rc1', runningVersion: '1.3.0+0' });
+    await backend.report({ actionId: '1.3.0', phase: 'running', version: '1.3.0', label: '1.3.0', runningVersion: '1.3.0' });
+    const bodies = server.reports('manifest-report').slice(-2).map((r) => r.body as any);
+    assert.equal(bodies[0].label, 'v1.3.0-rc1');
+    assert.equal(bodies[0].version, '1.3.0+0');
+    assert.equal('label' in bodies[1], false, 'a label equal to the version is not repeated');
+  });
+
   it('logs reports when neither config nor manifest names a report URL; config wins over the manifest', async () => {
     const { url } = server.manifest.publish({ version: '1.3.0', image: IMAGE, reportUrl: false });
     const logged: unknown[] = [];
@@ -77,7 +89,7 @@ describe('static manifest backend', () => {
     await backend.poll({ version: '1.0.0' });
     await backend.report({ actionId: '1.3.0', phase: 'running', version: '1.3.0', runningVersion: '1.3.0' });
     assert.equal(server.reports().length, 0);
-    assert.deepEqual(logged, [{ level: 'info', event: 'backend.report', fields: { actionId: '1.3.0', phase: 'running', version: '1.3.0', runningVersion: '1.3.0', reason: undefined, detail: undefined } }]);
+    assert.deepEqual(logged, [{ level: 'info', event: 'backend.report', fields: { actionId: '1.3.0', phase: 'running', version: '1.3.0', label: undefined, runningVersion: '1.3.0', reason: undefined, detail: undefined } }]);
 
     server.manifest.publish({ version: '1.3.0', image: IMAGE, reportUrl: 'http://127.0.0.1:1/never' });
     const configured = new ManifestBackend({ http, url, reportUrl: `${server.url}/manifest/other/report` });
