@@ -409,6 +409,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     resolve: prepared.resolve,
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
     cloudWork: prepared.cloudWork,
+    tlsTaps: prepared.tlsTaps,
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
   const digest = new NodeDigest();
