@@ -27,7 +27,7 @@ import { OtaError, startAgent, type Platform, type StartConfig } from 'xs-ota';
 import { ModdableClock } from 'ota-clock';
 import { ConfigError, JOURNAL_DOMAIN, SECRETS_DOMAIN, readDeviceConfig, type DeviceConfig } from 'ota-config';
 import { ModdableDigest, type CryptDigestConstructor } from 'ota-digest';
-import { ModdableDigitalOut, NoPowerKey } from 'ota-digital';
+import { ModdableDigitalIn, ModdableDigitalOut, NoPowerKey } from 'ota-digital';
 import { ModdableFlash, type ZephyrFlashStorage } from 'ota-flash';
 import { ModdableI2c } from 'ota-i2c';
 import { ModdableKeyValue, type ZephyrKeyValueStorage } from 'ota-key-value';
@@ -95,6 +95,8 @@ function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
     modemSerial: new ModdableSerial(ZephyrSerialIo, { port: hw.modemUart, baud: hw.modemBaud, log }),
     // PWRKEY idles released (0); the modem driver presses it.
     modemPowerKey: powerKey === undefined ? new NoPowerKey(log) : new ModdableDigitalOut(ZephyrDigitalIo, powerKey, 0),
+    // STATUS, where wired: an off modem gets the power key without seconds of AT probes first.
+    ...(hw.modemStatusPort === '' ? {} : { modemStatus: new ModdableDigitalIn(ZephyrDigitalIo, { port: hw.modemStatusPort, pin: hw.modemStatusPin }) }),
     seI2c: new ModdableI2c(ZephyrI2cIo, { port: hw.seI2c, address: SE_I2C_ADDRESS, hz: hw.seI2cHz }),
     primarySlot: new ModdableFlash(flashStorage, hw.primaryLabel, { largeBlockLength: hw.flashBlockErase }),
     secondarySlot: new ModdableFlash(flashStorage, hw.secondaryLabel, { largeBlockLength: hw.flashBlockErase }),

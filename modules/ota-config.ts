@@ -67,6 +67,9 @@ export interface HardwareSettings {
   /** '': PWRKEY is not wired to the MCU. */
   readonly pwrkeyPort: string;
   readonly pwrkeyPin: number;
+  /** '': the modem's STATUS is not wired to the MCU (the driver probes with AT). */
+  readonly modemStatusPort: string;
+  readonly modemStatusPin: number;
 }
 
 export interface DeviceConfig {

@@ -61,10 +61,12 @@ export interface ZephyrPin {
 
 export interface ZephyrDigital {
   write(value: 0 | 1): void;
+  read(): 0 | 1;
   close(): void;
 }
 
 export interface ZephyrDigitalConstructor {
   new (options: { pin: ZephyrPin; mode: unknown }): ZephyrDigital;
   readonly Output: unknown;
+  readonly Input: unknown;
 }

@@ -249,6 +249,21 @@ export const CONFIG_SCHEMA = {
     min: 0,
     max: 31,
   },
+  /** Devicetree label of the GPIO controller reading the modem STATUS output (1 = on). Empty: not wired, the driver probes with AT. */
+  otaModemStatusPort: {
+    type: 'text',
+    default: '',
+    maxLength: 31,
+    charset: LABEL,
+    required: false,
+  },
+  /** Pin number of STATUS on that controller (an input; level-shift a 1.8 V STATUS to the MCU's I/O voltage). */
+  otaModemStatusPin: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 31,
+  },
   // ── backend policy (issue 13; docs/update-server.md, docs/iotconnect.md) ──
   /**
    * hawkBit Authorization scheme, and which secret is sent: TargetToken (per device, secret
@@ -421,7 +436,7 @@ export function configSchema(): typeof CONFIG_SCHEMA {
 }
 
 /** Device settings main.ts builds the Platform from (ports, partitions): read on the device, not the agent's. */
-export const HARDWARE_KEYS = Object.freeze(['otaPrimaryLabel', 'otaSecondaryLabel', 'otaFlashBlockErase', 'otaModemUart', 'otaModemBaud', 'otaSeI2c', 'otaSeI2cHz', 'otaPwrkeyPort', 'otaPwrkeyPin'] as const);
+export const HARDWARE_KEYS = Object.freeze(['otaPrimaryLabel', 'otaSecondaryLabel', 'otaFlashBlockErase', 'otaModemUart', 'otaModemBaud', 'otaSeI2c', 'otaSeI2cHz', 'otaPwrkeyPort', 'otaPwrkeyPin', 'otaModemStatusPort', 'otaModemStatusPin'] as const);
 export type HardwareKey = (typeof HARDWARE_KEYS)[number];
 /** The device settings the agent takes: every other schema key. */
 export type AgentSettingKey = Exclude<ConfigKey, HardwareKey>;

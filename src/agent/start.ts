@@ -95,7 +95,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const caPem = typeof ca === 'function' ? ca(config.caCert) : ca;
   if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'caPem: a CA certificate is required for TLS');
   const agentTls = config.controlTls === 'agent' ? agentTlsSettings(config, deviceCertPem, controlCaPem) : undefined;
-  const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, log: platform.log };
+  const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, status: platform.modemStatus, log: platform.log };
   const modemConfig = { apn: config.apn === '' ? undefined : config.apn, caCert: caPem, caName: config.caCert };
   const flowControl = config.uartFlowControl;
   // Push mode follows the wiring (the drivers' default): only RTS/CTS can pause a pushing modem.

@@ -6,7 +6,7 @@
 import { startAsJob } from '../util/stack.js';
 import type { ClockPort } from '../platform/clock.js';
 import type { LogPort } from '../platform/log.js';
-import type { DigitalOut, SerialPort } from '../platform/serial.js';
+import type { DigitalIn, DigitalOut, SerialPort } from '../platform/serial.js';
 import { OtaError, isOtaError } from '../util/errors.js';
 import { AtEngine, type AtCommandOptions } from './at-engine.js';
 import { LIMITS } from './limits.js';
@@ -111,6 +111,8 @@ export interface ModemPorts {
   serial: SerialPort;
   clock: ClockPort;
   powerKey: DigitalOut;
+  /** The modem's STATUS output on a GPIO input (1 = on), where the board wires it. */
+  status?: DigitalIn;
   log?: LogPort;
 }
 
@@ -260,14 +262,14 @@ export abstract class SimcomModem implements Modem {
   async recover(): Promise<void> {
     this.log('warn', 'modem.recover', {});
     // A modem that answers AT twice in a row is in sync; one that does not gets the power key.
-    if (!(await this.syncLine())) await this.powerCycle();
+    if (this.#statusOff() || !(await this.syncLine())) await this.powerCycle();
     await this.ready();
   }
 
   async #bringUp(): Promise<void> {
     if (!this.configured) {
       this.counters.starts++;
-      if (!(await this.syncLine())) await this.powerCycle();
+      if (this.#statusOff() || !(await this.syncLine())) await this.powerCycle();
       await this.configure();
       this.at.echo = false;
       this.configured = true;
@@ -277,6 +279,19 @@ export abstract class SimcomModem implements Modem {
       await this.bearerUp();
       this.online = true;
     }
+  }
+
+  /**
+   * perf (issue 15): a STATUS pin that reads 0 says the modem is off, so no AT probe can succeed:
+   * the probe at the line rate and every fallback rate (about 7 s) is skipped and the power key
+   * pressed at once. A pin that reads 1 (or no pin) changes nothing: the modem may be on and
+   * answering, on at another rate, or hung, which only AT tells apart.
+   */
+  #statusOff(): boolean {
+    const status = this.ports.status;
+    if (status === undefined || status.read() !== 0) return false;
+    this.log('info', 'modem.status-off', {});
+    return true;
   }
 
   /**

@@ -10,7 +10,7 @@ import type { I2cPort } from './i2c.js';
 import type { KeyValuePort } from './key-value.js';
 import type { LogPort } from './log.js';
 import type { RebootPort } from './reboot.js';
-import type { DigitalOut, SerialPort } from './serial.js';
+import type { DigitalIn, DigitalOut, SerialPort } from './serial.js';
 import type { TlsCryptoPort } from './tls-crypto.js';
 
 export type { ClockPort, TimerId } from './clock.js';
@@ -21,13 +21,18 @@ export type { KeyValuePort } from './key-value.js';
 export type { LogPort, LogLevel, LogFields } from './log.js';
 export type { RebootPort } from './reboot.js';
 export type { TlsCryptoPort } from './tls-crypto.js';
-export type { DigitalOut, SerialEvents, SerialPort } from './serial.js';
+export type { DigitalIn, DigitalOut, SerialEvents, SerialPort } from './serial.js';
 
 export interface Platform {
   /** UART to the modem. */
   readonly modemSerial: SerialPort;
   /** The modem's PWRKEY line (active high at the MCU pin: 1 presses the key). */
   readonly modemPowerKey: DigitalOut;
+  /**
+   * The modem's STATUS output (1 = on), where the board wires it to a GPIO input. Absent: the
+   * driver learns whether the modem is on by probing with AT (about 7 s when it is off).
+   */
+  readonly modemStatus?: DigitalIn;
   /** I2C to the A5000 at 0x48. */
   readonly seI2c: I2cPort;
   /** MCUboot primary slot (the running image). */

@@ -36,3 +36,12 @@ export interface SerialPort {
 export interface DigitalOut {
   write(value: 0 | 1): void;
 }
+
+/**
+ * A digital input: the modem's STATUS output where the board wires it to a GPIO (ECMA-419
+ * `embedded:io/digital`, input mode). 1 while the module is powered on (SIMCom hardware designs:
+ * STATUS high once the module runs, low when it is off).
+ */
+export interface DigitalIn {
+  read(): 0 | 1;
+}

@@ -26,6 +26,19 @@ describe('e2e: happy path', function () {
     assertNothingPending(s);
   });
 
+  it("a board with the modem's STATUS on a GPIO input: the off modem gets the power key at once (no AT probe), the update ends confirmed", async () => {
+    const s = await run({ backend: 'hawkbit', modem: 'sim7080', modemStatusPin: true });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.1.0+0');
+    const firstBoot = s.logs.filter((l) => l.boot === 1);
+    const press = firstBoot.find((l) => l.event === 'modem.power-key');
+    assert.ok(press && press.at < 100, `first power key at ${press?.at} ms`);
+    assert.ok(firstBoot.some((l) => l.event === 'modem.status-off'), story(s));
+    // After the swap the modem is still on: STATUS reads 1, so it is probed and never pressed.
+    assert.equal(s.logs.filter((l) => l.boot === 2 && l.event === 'modem.power-key').length, 0, story(s));
+    assertNothingPending(s);
+  });
+
   it('static manifest over SIM7080G: reports accepted … running, once final', async () => {
     const s = await run({ backend: 'manifest', modem: 'sim7080' });
     assert.equal(s.outcome, 'running', story(s));

@@ -1,12 +1,16 @@
 /**
  * End to end over IoTConnect with TLS terminated in the agent: the agent bundle in XS on the
  * simulated dev kit, its MQTT sessions over the simulated modem's plain sockets (SIM7080G
- * AT+CAOPEN without SSL) straight to mosquitto's TLS listener (`require_certificate true`), the
- * device key generated in the simulated A5000 and every private-key operation there. The modem's
- * TLS still carries discovery and the image download (docs/tls.md).
+ * AT+CAOPEN without SSL) to the broker's TLS listener as the dev kit's tap terminates it (the
+ * broker's certificate, key and CA, a client certificate required: tools/node/mqtt-tls-tap.ts),
+ * the device key generated in the simulated A5000 and every private-key operation there. The
+ * modem's TLS still carries discovery and the image download (docs/tls.md). The tap reads the MQTT
+ * inside, so every wait of those sockets ends on counts, never on real silence.
  */
 import assert from 'node:assert/strict';
-import { runDevkitUpdate } from '../../tools/devkit/devkit.js';
+import { spawn } from 'node:child_process';
+import { runDevkitUpdate, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
 import type { PreparedBackend } from '../../tools/devkit/devkit-backends.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import { makeImage, OLD_IMAGE, trustedKeyPem } from '../support/devkit-update.js';
@@ -39,5 +43,33 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
     assert.ok(summary.a5000.signatures >= 3, `signatures ${summary.a5000.signatures}`);
     assert.equal(summary.a5000.agreements, summary.a5000.signatures - 1, 'one ECDHE per session, in the SE');
     console.log(`      A5000: ${summary.a5000.signatures - 1} TLS sessions signed, ${summary.a5000.verifications} verifications; ${(summary.virtualMs / 1000).toFixed(1)} s device time`);
+  });
+
+  it('the same virtual figures on a loaded host: every wait of the TLS-in-the-agent sockets ends on the tap\'s counts, none on real silence or the hang guard (issue 15)', async () => {
+    const update = () => runDevkitUpdate({ backend: 'iotconnect', agentTls: true, image: makeImage('0.1.0', 24_000), baseImage: OLD_IMAGE, trustedKeyPem, seed: 11 });
+    // ECDSA signatures are DER of 70 to 72 bytes, freshly random in every handshake (the SE's and
+    // the tap's), and the test PKI is new per run: TLS byte counts differ by a few bytes between
+    // runs whatever the load, so instants may move by the UART time of those bytes (about 0.1 ms
+    // each at 115200). A wait ended by real time moves them by its whole window or more.
+    const events = (s: DevkitSummary) => JSON.stringify({ acks: (s.acks ?? []).map((a) => `${a.st} ${a.msg}`), logs: s.logs.map((e) => `${e.boot} ${e.event}`) });
+    const drift = (a: DevkitSummary, b: DevkitSummary) => Math.max(...a.logs.map((e, i) => Math.abs(e.at - b.logs[i].at)));
+    const quiet = SimSocket.quietSettles;
+    const guards = SimSocket.guardExpiries;
+    const idle = await update();
+    assert.equal(idle.outcome, 'running', `${idle.reason}`);
+    assert.equal(SimSocket.quietSettles, quiet, 'no wait ended by a window of real silence');
+    // Two CPU burners on this 2-core host: the broker, the double and the tap answer late in real time.
+    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    let loaded: DevkitSummary;
+    try {
+      loaded = await update();
+    } finally {
+      for (const b of burners) b.kill();
+    }
+    assert.equal(events(loaded), events(idle));
+    const ms = drift(loaded, idle);
+    assert.ok(ms < 10, `log instants moved by up to ${ms} ms`);
+    assert.equal(SimSocket.quietSettles, quiet, 'none under load either');
+    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
   });
 });

@@ -69,16 +69,22 @@ export function flashLimitErased(model: Model, baud: number, t: FlashTiming): nu
 const cache = new Map<string, Promise<UpdateRun>>();
 let image: Uint8Array | undefined;
 
+/**
+ * How the board learns whether the modem is on: 'probe' = AT at every rate before the power key
+ * (the boards' default wiring), 'pin' = its STATUS output on a GPIO input (Platform.modemStatus).
+ */
+export type ModemStatusWiring = 'probe' | 'pin';
+
 /** The whole update of a 1 MiB image with default settings (cached per configuration). */
-export function cycleRun(model: Model, baud: number, timing: FlashTimingName, size = 1 << 20, start: CycleStart = 'cold'): Promise<UpdateRun> {
-  const key = `${model}@${baud}/${timing}/${size}/${start}`;
+export function cycleRun(model: Model, baud: number, timing: FlashTimingName, size = 1 << 20, start: CycleStart = 'cold', status: ModemStatusWiring = 'probe'): Promise<UpdateRun> {
+  const key = `${model}@${baud}/${timing}/${size}/${start}/${status}`;
   let run = cache.get(key);
   if (!run) {
     if (!image || image.length !== size) image = benchImage(size);
     const img = image;
     // A run that does not end 'running' is still reported (its outcome is a column, and the
     // section's note lists it).
-    run = runBenchUpdate({ image: img, layout: slotLayout(CYCLE_SLOT_SIZE), modem: model, baud, flashTiming: timing, offerAfterS: start === 'idle' ? IDLE_OFFER_AFTER_S : undefined });
+    run = runBenchUpdate({ image: img, layout: slotLayout(CYCLE_SLOT_SIZE), modem: model, baud, flashTiming: timing, offerAfterS: start === 'idle' ? IDLE_OFFER_AFTER_S : undefined, modemStatusPin: status === 'pin' });
     cache.set(key, run);
   }
   return run;

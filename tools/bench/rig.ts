@@ -36,7 +36,7 @@ export interface RigOptions {
   /** Virtual-time budget, ms. */
   untilMs?: number;
   /** Extra simulator options (registration denied, DNS failure, a saved rate, ...). */
-  sim?: Partial<SimModemOptions>;
+  sim?: Partial<SimModemOptions> & { poweredOn?: boolean };
   /** Extra driver settings (baud fallbacks, power tries, ...). */
   modemConfig?: Partial<ModemConfig>;
   /** UART wiring of the board, also told to the driver (default: 'rts-cts' for socket-push, else 'none'). */

@@ -60,6 +60,8 @@ export async function runBenchUpdate(options: {
   flowControl?: 'rts-cts' | 'none';
   /** hawkBit assigns the update this long after power-on (the device idles first; DevkitOptions.offerAfterS). */
   offerAfterS?: number;
+  /** The board wires the modem's STATUS to a GPIO input (DevkitOptions.modemStatusPin). */
+  modemStatusPin?: boolean;
 }): Promise<UpdateRun> {
   const layout = options.layout ?? DEVKIT_LAYOUT;
   const keyPem = readFileSync(SIGNING_KEY_FILE, 'utf8');
@@ -75,6 +77,7 @@ export async function runBenchUpdate(options: {
     flashTiming: options.flashTiming,
     flowControl: options.flowControl,
     offerAfterS: options.offerAfterS,
+    modemStatusPin: options.modemStatusPin,
     seed: 1,
   });
   return { summary, layout };

@@ -12,11 +12,13 @@ export interface GuestStartArgs {
   /** The application's health check answers this after an update (a dev-kit fault knob). */
   healthy: boolean;
   randomSeed: number;
+  /** The board wires the modem's STATUS to a GPIO input (Platform.modemStatus). */
+  modemStatus?: boolean;
 }
 
 expose({
   start: (args: GuestStartArgs) =>
-    startAgent(remotePlatform(), args.settings, {
+    startAgent(remotePlatform({ modemStatus: args.modemStatus === true }), args.settings, {
       healthCheck: async () => args.healthy,
       randomSeed: args.randomSeed,
     }),

@@ -3,6 +3,7 @@
  * the agent needs to reach it. One function per backend kind.
  */
 import { CloudWork } from '../node/cloud-work.js';
+import { startMqttTlsTap, TlsTaps } from '../node/mqtt-tls-tap.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +62,8 @@ export interface PreparedBackend {
   iotconnect?: IotConnectSim;
   /** IoTConnect: what the cloud double still owes the device, for the modem's sockets (tools/node/cloud-work.ts). */
   cloudWork?: CloudWork;
+  /** IoTConnect with agentTls: the MQTT TLS tap the modem's plain sockets reach (tools/node/mqtt-tls-tap.ts). */
+  tlsTaps?: TlsTaps;
   close?: () => Promise<void>;
 }
 
@@ -129,6 +132,19 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
     await sim.stop();
     throw error;
   });
+  // agentTls: the broker's TLS listener as the dev kit's tap terminates it (its certificate, key
+  // and CA, a client certificate required), so the waits can count the MQTT inside.
+  const tlsTaps = setup.agentTls ? new TlsTaps() : undefined;
+  const tap = tlsTaps
+    ? await startMqttTlsTap({
+        broker: { host: broker.host, port: broker.plainPort },
+        key: readFileSync(broker.pki.serverKeyPath, 'utf8'),
+        cert: readFileSync(broker.pki.serverCertPath, 'utf8'),
+        ca: broker.pki.caPem,
+        taps: tlsTaps,
+        work: cloudWork,
+      })
+    : undefined;
   return {
     backendUrl: double.discoveryUrl,
     settings: { deviceId: device.duid, token: undefined, tenant: sim.settings.cpid, iotcEnv: sim.settings.env },
@@ -136,7 +152,7 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
     // certificate required), and the broker's CA issues the device certificate for the SE's key.
     ...(setup.agentTls ? { controlTls: { caPem: broker.pki.caPem, issue: (csrDer: Uint8Array) => issueFromCa(broker.pki.dir, csrDer, device.duid) } } : {}),
     resolve: (host, port) => {
-      if (host === mqttHost && port === broker.tlsPort) return setup.agentTls ? { host: '127.0.0.1', port: broker.tlsPort } : mqttFront.endpoint;
+      if (host === mqttHost && port === broker.tlsPort) return tap ? tap.endpoint : mqttFront.endpoint;
       if (host === '127.0.0.1') return { host, port };
       return undefined; // a DNS failure, as the modem reports it
     },
@@ -144,7 +160,9 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
     tlsHandshakes: () => mqttFront.tls.handshakes,
     iotconnect: sim,
     cloudWork,
+    tlsTaps,
     close: async () => {
+      await tap?.close();
       await mqttFront.close();
       await sim.stop();
     },

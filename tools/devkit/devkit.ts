@@ -127,6 +127,12 @@ export interface DevkitOptions {
    * `AT+IFC=2,2`), and the agent takes pushed socket data. 'none': a board without the lines.
    */
   flowControl?: 'rts-cts' | 'none';
+  /**
+   * The board wires the modem's STATUS output to a GPIO input (Platform.modemStatus): an off
+   * modem is seen as off, without the AT probe before the power key. Default false (the boards'
+   * default wiring has no STATUS line).
+   */
+  modemStatusPin?: boolean;
   /** Flash erase/program times of the NOR part (default 'typical'; tools/devkit/parts/sim-flash.ts). */
   flashTiming?: FlashTimingName;
   backend?: DevkitBackend;
@@ -403,6 +409,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     resolve: prepared.resolve,
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
     cloudWork: prepared.cloudWork,
+    tlsTaps: prepared.tlsTaps,
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
   const digest = new NodeDigest();
@@ -578,6 +585,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     platform: {
       modemSerial: modem.serial,
       modemPowerKey: modem.powerKey,
+      ...(options.modemStatusPin ? { modemStatus: modem.status } : {}),
       seI2c: a5000,
       primarySlot: guardFlash(flash.primary, false),
       secondarySlot: guardFlash(flash.secondary, true),
@@ -589,6 +597,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       settings,
       healthy: !(swapped && faults.some((f) => f.kind === 'health-fail')),
       randomSeed: (options.seed ?? 1) + mcubootOutcomes.length,
+      modemStatus: options.modemStatusPin === true,
     }),
     onReset: async () => {
       await runMcuboot();

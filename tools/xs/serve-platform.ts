@@ -107,6 +107,10 @@ export function servePlatform(session: XsSession, platform: HostPlatform, time: 
     if (a.name !== 'modemPowerKey') throw new Error(`no digital output '${a.name}'`);
     need(platform.modemPowerKey, 'modem power key').write(a.value);
   });
+  session.provide('digital.read', (a: { name: string }) => {
+    if (a.name !== 'modemStatus') throw new Error(`no digital input '${a.name}'`);
+    return need(platform.modemStatus, 'modem STATUS input').read();
+  });
 
   const timers = new Map<number, number>();
   /**

@@ -61,6 +61,8 @@ describe('device configuration (modules/ota-config.ts)', () => {
       seI2cHz: 400000,
       pwrkeyPort: '',
       pwrkeyPin: 0,
+      modemStatusPort: '',
+      modemStatusPin: 0,
     });
   });
 
@@ -123,6 +125,9 @@ describe('device configuration (modules/ota-config.ts)', () => {
     assert.deepEqual({ pwrkeyPort, pwrkeyPin }, { pwrkeyPort: 'gpio0', pwrkeyPin: 17 });
     assert.equal(read({ otaPwrkeyPin: 17 }).hardware.pwrkeyPort, ''); // main.ts: no PWRKEY
     rejects({ otaPwrkeyPin: 32 }, 'otaPwrkeyPin'); // checked even when unused: a wrong value is a build mistake
+    const { modemStatusPort, modemStatusPin } = read({ otaModemStatusPort: 'gpio0', otaModemStatusPin: '15' }).hardware;
+    assert.deepEqual({ modemStatusPort, modemStatusPin }, { modemStatusPort: 'gpio0', modemStatusPin: 15 });
+    rejects({ otaModemStatusPin: 32 }, 'otaModemStatusPin');
   });
 
   it('takes secrets from the key-value store and never repeats them in an error', () => {

@@ -364,9 +364,9 @@ describe('Moddable ports (modules/ota-*.ts on Zephyr binding stand-ins)', () => 
       const Digital = Object.assign(
         function (this: unknown, options: unknown) {
           opened = options;
-          return { write: (v: 0 | 1) => writes.push(v), close() {} };
-        } as unknown as new (options: { pin: { port: string; pin: number }; mode: unknown }) => { write(v: 0 | 1): void; close(): void },
-        { Output: 'output' },
+          return { write: (v: 0 | 1) => writes.push(v), read: () => 0 as const, close() {} };
+        } as unknown as new (options: { pin: { port: string; pin: number }; mode: unknown }) => { write(v: 0 | 1): void; read(): 0 | 1; close(): void },
+        { Output: 'output', Input: 'input' },
       );
       const key = new m.digital.ModdableDigitalOut(Digital, { port: 'gpio0', pin: 17 }, 0);
       key.write(1);
@@ -375,6 +375,23 @@ describe('Moddable ports (modules/ota-*.ts on Zephyr binding stand-ins)', () => 
       const log = new Recorder();
       new m.digital.NoPowerKey(log).write(1);
       assert.equal(log.lines[0].event, 'modem.pwrkey-not-wired');
+    });
+
+    it('reads the modem STATUS as a digital input (any truthy level is 1)', () => {
+      let opened: unknown;
+      let level: unknown = 0;
+      const Digital = Object.assign(
+        function (this: unknown, options: unknown) {
+          opened = options;
+          return { write() {}, read: () => level, close() {} };
+        } as unknown as new (options: { pin: { port: string; pin: number }; mode: unknown }) => { write(v: 0 | 1): void; read(): 0 | 1; close(): void },
+        { Output: 'output', Input: 'input' },
+      );
+      const status = new m.digital.ModdableDigitalIn(Digital, { port: 'gpio0', pin: 15 });
+      assert.deepEqual(opened, { pin: { port: 'gpio0', pin: 15 }, mode: 'input' });
+      assert.equal(status.read(), 0);
+      level = true;
+      assert.equal(status.read(), 1);
     });
   });
 });

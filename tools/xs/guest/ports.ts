@@ -11,7 +11,7 @@ import type { Platform } from '../../../src/platform/index.js';
 import type { KeyValuePort } from '../../../src/platform/key-value.js';
 import type { LogFields, LogLevel, LogPort } from '../../../src/platform/log.js';
 import type { RebootPort } from '../../../src/platform/reboot.js';
-import type { DigitalOut, SerialEvents, SerialPort } from '../../../src/platform/serial.js';
+import type { DigitalIn, DigitalOut, SerialEvents, SerialPort } from '../../../src/platform/serial.js';
 import type { TlsCryptoPort } from '../../../src/platform/tls-crypto.js';
 import { currentCrank, hostCall, onHostEvent } from './bridge.js';
 
@@ -112,6 +112,10 @@ export function remoteDigitalOut(name: string): DigitalOut {
   return { write: (value) => void hostCall('digital.write', { name, value }) };
 }
 
+export function remoteDigitalIn(name: string): DigitalIn {
+  return { read: () => hostCall<0 | 1>('digital.read', { name }) };
+}
+
 export function remoteClock(): ClockPort {
   const timers = new Map<number, () => void>();
   let nextId = 1;
@@ -154,11 +158,15 @@ export function remoteTlsCrypto(): TlsCryptoPort {
   };
 }
 
-/** The whole platform, remote. Ports the host did not provide fail on first use, by name. */
-export function remotePlatform(): Platform {
+/**
+ * The whole platform, remote. Ports the host did not provide fail on first use, by name; the
+ * optional ones a board may lack (the modem's STATUS input) are there only when `wired` says so.
+ */
+export function remotePlatform(wired: { modemStatus?: boolean } = {}): Platform {
   return {
     modemSerial: remoteSerial(),
     modemPowerKey: remoteDigitalOut('modemPowerKey'),
+    ...(wired.modemStatus ? { modemStatus: remoteDigitalIn('modemStatus') } : {}),
     seI2c: remoteI2c(0x48),
     primarySlot: remoteFlash('primary'),
     secondarySlot: remoteFlash('secondary'),

@@ -5,7 +5,7 @@
  *
  * Facts are from /work/shared/reference/simcom-at.md (section numbers cited in place).
  */
-import type { DigitalOut } from '../../../../src/platform/serial.js';
+import type { DigitalIn, DigitalOut } from '../../../../src/platform/serial.js';
 import type { UartModemEnd } from '../sim-uart.js';
 import { garble } from '../sim-uart.js';
 import type { VirtualTime } from '../virtual-time.js';
@@ -46,6 +46,11 @@ export abstract class ModemCore {
   };
   /** The module's PWRKEY as the MCU drives it (1 = key pressed). */
   readonly powerKey: DigitalOut;
+  /**
+   * The module's STATUS output as a GPIO input reads it: 1 from power-on (while it boots, too)
+   * until it is off (SIMCom hardware designs: STATUS high while the module runs).
+   */
+  readonly status: DigitalIn = { read: () => (this.power === 'off' ? 0 : 1) };
   #faults: SimModemFaults = {};
   #faultNetRx = 0;
   #faultReadPayload = 0;

@@ -23,7 +23,7 @@
  *
  * What the modem does and how it differs from hardware: docs/modem-simulator.md.
  */
-import type { DigitalOut, SerialPort } from '../../../../src/platform/serial.js';
+import type { DigitalIn, DigitalOut, SerialPort } from '../../../../src/platform/serial.js';
 import { SimUart, type SimUartOptions, type UartCounters } from '../sim-uart.js';
 import type { VirtualTime } from '../virtual-time.js';
 import type { ModemCore } from './core.js';
@@ -50,6 +50,8 @@ export interface SimModemKit {
   readonly serial: SerialPort;
   /** The modem's PWRKEY (Platform.modemPowerKey): write(1) presses, write(0) releases. */
   readonly powerKey: DigitalOut;
+  /** The modem's STATUS output (Platform.modemStatus, where the board wires it): 1 while on. */
+  readonly status: DigitalIn;
   /** The modem itself: faults (`setFaults`, `faults`), `dropLink()`, state. */
   readonly modem: ModemCore;
   /** The wire, with its own counters (overruns, framing errors). */
@@ -66,6 +68,7 @@ export function createSimModem(time: VirtualTime, options: SimModemKitOptions): 
   return {
     serial: uart.device,
     powerKey: modem.powerKey,
+    status: modem.status,
     modem,
     uart,
     counters: () => ({ ...modem.snapshot(), uart: { ...uart.counters } }),

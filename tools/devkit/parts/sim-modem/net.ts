@@ -13,6 +13,7 @@ import { type ConnectFailure, openConnection, type TlsParams } from './tls.js';
 import type { Endpoint, NetworkModel } from './types.js';
 import { ExchangeTracker } from './exchange.js';
 import type { CloudWork } from '../../../node/cloud-work.js';
+import type { TapConnection, TlsTaps } from '../../../node/mqtt-tls-tap.js';
 
 interface Pending {
   resolve: () => void;
@@ -239,9 +240,12 @@ export const ANSWER_GUARD_REAL_MS = 30_000;
  * foresee: with `work` (tools/node/cloud-work.ts, the dev kit gives the same one to the cloud
  * double) the wait also lasts until the cloud took every message the broker acknowledged and
  * every answer it owes arrived; without it (a broker with no double), once the acknowledgements
- * are in, after `quietMs` of real silence. A protocol the tracker does not know (TLS terminated
- * in the agent: the socket carries records) waits for `quietMs` of real silence (ten times that
- * before any data).
+ * are in, after `quietMs` of real silence. TLS terminated in the agent (the socket carries
+ * records) to the dev kit's MQTT TLS tap (`taps`, tools/node/mqtt-tls-tap.ts) waits on the tap's
+ * counts: every byte sent taken by the tap, nothing owed in the plaintext MQTT exchange, every
+ * byte the tap wrote arrived here, and the cloud idle. Any other protocol the tracker does not
+ * know waits for `quietMs` of real silence (ten times that before any data), counted in
+ * `quietSettles`.
  */
 export class SimSocket {
   #socket: net.Socket | undefined;
@@ -254,6 +258,14 @@ export class SimSocket {
   #peerClosed = false;
   /** Waits ended by the real-time hang guard (must stay 0: see ANSWER_GUARD_REAL_MS). */
   static guardExpiries = 0;
+  /** Waits ended by a window of real silence (a protocol nothing here can count). */
+  static quietSettles = 0;
+  /** Bytes sent / received on the loopback connection, and its ports (for the TLS tap). */
+  #sentBytes = 0;
+  #receivedBytes = 0;
+  #targetPort = 0;
+  #localPort = 0;
+  #unwatchTaps: (() => void) | undefined;
 
   constructor(
     private readonly time: VirtualTime,
@@ -261,6 +273,7 @@ export class SimSocket {
     events: SocketEvents,
     private readonly quietMs: number,
     private readonly work?: CloudWork,
+    private readonly taps?: TlsTaps,
   ) {
     this.#events = events;
   }
@@ -280,6 +293,8 @@ export class SimSocket {
     }
     const socket = opened.socket;
     this.#socket = socket;
+    this.#targetPort = target.port;
+    this.#localPort = socket.localPort ?? 0;
     if (this.#closed) socket.destroy(); // closed by the device while connecting
     socket.on('error', () => this.#onEnd('error'));
     socket.on('data', (chunk: Buffer) => this.#onData(new Uint8Array(chunk)));
@@ -298,23 +313,38 @@ export class SimSocket {
     const m = this.model();
     this.#sendAt = this.time.now() + transferMs(bytes.length, m.uplinkBps) + m.rttMs;
     this.#exchange.sent(bytes);
+    this.#sentBytes += bytes.length;
     this.#socket.write(bytes);
     return new Promise<void>((resolve) => {
       const pending: Pending = { resolve, timer: undefined, want: this.#exchange.owed };
       this.#arm(pending, false);
       this.#pending.push(pending);
       if (this.work && !this.#unwatch) this.#unwatch = this.work.watch(() => this.#check());
+      if (this.#tapped() && !this.#unwatchTaps) this.#unwatchTaps = this.taps!.watch(() => this.#check());
       this.#check();
     });
   }
 
   #pending: Pending[] = [];
 
+  /** Whether this connection goes to the dev kit's MQTT TLS tap (its waits end on the tap's counts). */
+  #tapped(): boolean {
+    return this.taps?.taps(this.#targetPort) === true;
+  }
+
+  /** The tap's counts say nothing more is coming for what was sent (see the class comment). */
+  #tapDone(tap: TapConnection | undefined): boolean {
+    if (!tap) return false; // not accepted yet: the ClientHello's answer is still owed
+    if (tap.closed) return this.#receivedBytes >= tap.rawOut;
+    const x = tap.exchange;
+    return tap.rawIn >= this.#sentBytes && tap.pendingWrites === 0 && x.answered >= x.owed && !x.closeOwed && this.#receivedBytes >= tap.rawOut && (this.work?.idle ?? true);
+  }
+
   /** (Re)arms a pending wait's real-time timer: the hang guard, or the quiet fallback. */
   #arm(p: Pending, afterData: boolean): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
     const x = this.#exchange;
-    if (x.protocol === 'http' || (x.protocol === 'mqtt' && (x.answered < p.want || this.work !== undefined))) {
+    if (x.protocol === 'http' || (x.protocol === 'mqtt' && (x.answered < p.want || this.work !== undefined)) || this.#tapped()) {
       p.timer = setTimeout(() => {
         SimSocket.guardExpiries++;
         this.#settle(p);
@@ -323,8 +353,13 @@ export class SimSocket {
       // Acknowledgements in; the cloud behind the broker may still be answering at the
       // application level (a reply to a PUBLISH is another PUBLISH, from another client): that
       // is not countable here, so a quiet window follows (see the class comment).
-      p.timer = setTimeout(() => this.#settle(p), afterData || p.sawData ? this.quietMs : this.quietMs * 10);
-    } else p.timer = setTimeout(() => this.#settle(p), afterData ? this.quietMs : this.quietMs * 10);
+      p.timer = setTimeout(() => this.#quietSettle(p), afterData || p.sawData ? this.quietMs : this.quietMs * 10);
+    } else p.timer = setTimeout(() => this.#quietSettle(p), afterData ? this.quietMs : this.quietMs * 10);
+  }
+
+  #quietSettle(p: Pending): void {
+    SimSocket.quietSettles++;
+    this.#settle(p);
   }
 
   #settle(p: Pending): void {
@@ -335,12 +370,19 @@ export class SimSocket {
     if (this.#pending.length === 0) {
       this.#unwatch?.();
       this.#unwatch = undefined;
+      this.#unwatchTaps?.();
+      this.#unwatchTaps = undefined;
     }
     p.resolve();
   }
 
   #check(): void {
     const x = this.#exchange;
+    if (this.#tapped()) {
+      const done = this.#tapDone(this.taps!.find(this.#localPort));
+      for (const p of [...this.#pending]) if (done || this.#peerClosed || this.#closed) this.#settle(p);
+      return;
+    }
     for (const p of [...this.#pending]) {
       const answered = x.protocol === 'http' && x.answered >= p.want && !x.closeOwed;
       // MQTT with the cloud's work counted: acknowledged, and the cloud has nothing more coming.
@@ -359,6 +401,7 @@ export class SimSocket {
     const pubacks = x.pubacksIn;
     const publishes = x.publishesIn;
     x.received(chunk);
+    this.#receivedBytes += chunk.length;
     // The loopback's write boundaries mean nothing on the radio: re-cut the stream into TCP
     // segments of one MSS, each arriving when its last byte would at the downlink rate.
     this.#segment.push(chunk);

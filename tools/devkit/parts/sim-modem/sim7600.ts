@@ -724,6 +724,7 @@ export class SimulatedSim7600 extends ModemCore {
       },
       this.options.socketQuietMs ?? 100,
       this.options.cloudWork,
+      this.options.tlsTaps,
     );
     return sock;
   }

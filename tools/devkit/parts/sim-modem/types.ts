@@ -2,6 +2,7 @@
  * Options, fault knobs and counters of the simulated SIMCom modem.
  */
 import type { CloudWork } from '../../../node/cloud-work.js';
+import type { TlsTaps } from '../../../node/mqtt-tls-tap.js';
 
 export type ModemModel = 'sim7080g' | 'sim7600';
 
@@ -122,6 +123,11 @@ export interface SimModemOptions {
    * MQTT waits then end on counts, never on real silence. Absent: the quiet window.
    */
   cloudWork?: CloudWork;
+  /**
+   * The dev kit's MQTT TLS taps (tools/node/mqtt-tls-tap.ts): a socket to one of them (TLS in
+   * the agent) waits on the tap's counts instead of real silence.
+   */
+  tlsTaps?: TlsTaps;
   /** The server address the modem reports (`+CDNSGIP`, `RECV FROM:`); loopback is hidden
    * behind it (default 203.0.113.10, TEST-NET-3, as in the transcript). */
   publicIp?: string;
