@@ -96,6 +96,22 @@ async function echo(client: TlsClient | Tls12Client, n: number): Promise<string>
         server.child.kill();
       }
     });
+
+    it(`the offer of 1.3 and 1.2 to a TLS ${version}-only gnutls-serv with a limit of 512: ${version} is spoken, the limit read as ${version} counts it`, async () => {
+      const server = await gnutlsServer(dir, version, 512);
+      try {
+        const tap = tapped(socketByteStream(await connectTcp(server.port)));
+        const client = await TlsClient.connect(tap.stream, options(device), true);
+        assert.equal(client.version, version);
+        assert.equal(client.recordFragmentMax, 512);
+        const sentBefore = tap.sent.length;
+        assert.equal((await echo(client, 3000)).length, 3000);
+        assert.ok(Math.max(...recordLengths(tap.sent.slice(sentBefore))) <= 512 + overhead);
+        client.close();
+      } finally {
+        server.child.kill();
+      }
+    });
   }
 });
 if (!GNUTLS) console.log('      (gnutls-serv not installed: the record_size_limit tests against it are skipped; apt-get install gnutls-bin)');
