@@ -391,13 +391,15 @@ export const CONFIG_SCHEMA = {
     choices: ['modem', 'agent'],
   },
   /**
-   * TLS version the agent speaks with otaControlTls agent: 1.3 (TLS_AES_128_GCM_SHA256, secp256r1)
-   * or 1.2 (ECDHE-ECDSA-AES128-GCM-SHA256, for servers without 1.3).
+   * TLS versions the agent offers with otaControlTls agent: 1.3,1.2 (one ClientHello, the server
+   * picks; the RFC 8446 downgrade sentinel is checked), or one alone: 1.3 (TLS_AES_128_GCM_SHA256,
+   * secp256r1) or 1.2 (ECDHE-ECDSA-AES128-GCM-SHA256). Both by default: a broker that changes its
+   * TLS versions in the device's lifetime must not cut off the channel that brings updates.
    */
   otaTlsVersions: {
     type: 'choice',
-    default: '1.3',
-    choices: ['1.3', '1.2'],
+    default: '1.3,1.2',
+    choices: ['1.3,1.2', '1.3', '1.2'],
   },
   /**
    * A5000 object id of the device key pair (generated in the A5000, never exported) that signs the
@@ -512,8 +514,8 @@ export interface AgentConfig {
   iotcSuccessSt: 0 | 3;
   /** otaControlTls: the control channel's TLS: the modem's, or the agent's with the device key in the A5000 (docs/tls.md). */
   controlTls: 'modem' | 'agent';
-  /** otaTlsVersions: the TLS version the agent speaks with controlTls 'agent'. */
-  tlsVersions: '1.3' | '1.2';
+  /** otaTlsVersions: the TLS versions the agent offers with controlTls 'agent'. */
+  tlsVersions: '1.3,1.2' | '1.3' | '1.2';
   /** otaDeviceKeyId: A5000 object of the device key pair (client authentication with controlTls 'agent'). */
   deviceKeyId: number;
   /** otaDeviceCert: name of the device certificate chain (the build's resource), read only with controlTls 'agent'. */

@@ -28,17 +28,23 @@ import {
   parseCertificateVerify,
   parseEncryptedExtensions,
   parseServerHello,
+  serverHelloIsTls12,
 } from './handshake.js';
 import { applicationSecrets, finishedMac, handshakeSecrets, nextTrafficSecret, trafficKeys } from './key-schedule.js';
 import { CONTENT, RecordProtection, type TlsRecord } from './record.js';
 import { TLS_LIMITS } from './limits.js';
+import { Tls12Client, TLS12_TRANSCRIPT_SNAPSHOTS } from './tls12.js';
 
 export type { TlsClientOptions, TlsKeyOps, TlsStats } from './connection.js';
 
 /** The server's flight after ServerHello: EncryptedExtensions … Finished, then tickets. */
 const PENDING_RECORDS_MAX = 16;
 
-export class TlsClient extends TlsConnection {
+export class TlsClient extends Tls12Client {
+  /** The hello offered TLS 1.2 too (otaTlsVersions '1.3,1.2'). */
+  readonly #alsoTls12: boolean;
+  /** The server picked TLS 1.2: records, post-handshake messages and the rest are Tls12Client's. */
+  #tls12 = false;
   #serverAppSecret: Uint8Array | undefined;
   #clientAppSecret: Uint8Array | undefined;
   /**
@@ -50,16 +56,25 @@ export class TlsClient extends TlsConnection {
   #pendingBytes = 0;
   #paused = false;
 
-  private constructor(io: ByteStream, options: TlsClientOptions) {
+  private constructor(io: ByteStream, options: TlsClientOptions, alsoTls12: boolean) {
     super(io, options);
+    this.#alsoTls12 = alsoTls12;
   }
 
-  /** Runs the handshake over `io`; resolves once application data may flow. */
-  static connect(io: ByteStream, options: TlsClientOptions): Promise<TlsClient> {
-    return TlsConnection.handshakeOf(new TlsClient(io, options));
+  /**
+   * Runs the handshake over `io`; resolves once application data may flow. `alsoTls12`: one
+   * ClientHello offers TLS 1.3 and 1.2, and the handshake goes on in the version the server picks.
+   */
+  static override connect(io: ByteStream, options: TlsClientOptions, alsoTls12 = false): Promise<TlsClient> {
+    return TlsConnection.handshakeOf(new TlsClient(io, options, alsoTls12));
   }
 
-  protected async runHandshake(): Promise<void> {
+  /** The version the handshake agreed on (after connect). */
+  get version(): '1.3' | '1.2' {
+    return this.#tls12 ? '1.2' : '1.3';
+  }
+
+  protected override async runHandshake(): Promise<void> {
     const { keys, crypto } = this.options;
     const now = this.now();
     // Snapshots: hello, server Certificate, server CertificateVerify, server Finished, client Certificate, client CertificateVerify.
@@ -68,11 +83,19 @@ export class TlsClient extends TlsConnection {
     const random = await keys.random(32);
     this.stats.keyOps.ephemeral++;
     const share = await keys.ephemeralPublicKey();
-    const hello = clientHello(random, this.options.host, share);
+    const hello = clientHello(random, this.options.host, share, this.#alsoTls12);
     transcript.update(hello);
     await this.sendPlain(CONTENT.handshake, hello, true);
 
     const sh = await this.next(HS.serverHello);
+    if (this.#alsoTls12 && serverHelloIsTls12(sh.body)) {
+      this.#tls12 = true;
+      transcript.keep(TLS12_TRANSCRIPT_SNAPSHOTS);
+      // No key change follows a TLS 1.2 ServerHello: what waited is read in the clear (until its ChangeCipherSpec).
+      this.#resume(undefined);
+      await this.handshake12(transcript, now, random, sh, share);
+      return;
+    }
     const { keyShare } = parseServerHello(sh.body);
     transcript.update(sh.raw);
     this.stats.keyOps.agree++;
@@ -141,11 +164,12 @@ export class TlsClient extends TlsConnection {
 
   /** The read keys change after these two (RFC 8446 §7.1): hold later records until they do. */
   protected override onHandshakeMessage(type: number): void {
+    if (this.#tls12) return;
     if (type === HS.serverHello || type === HS.finished) this.#paused = true;
   }
 
-  /** New read keys are in place: open what waited for them. */
-  #resume(read: RecordProtection): void {
+  /** New read keys are in place (none: TLS 1.2 was chosen): open what waited for them. */
+  #resume(read: RecordProtection | undefined): void {
     this.reader = read;
     this.#paused = false;
     const waiting = this.#pending;
@@ -158,7 +182,8 @@ export class TlsClient extends TlsConnection {
     }
   }
 
-  protected receive(record: TlsRecord): void {
+  protected override receive(record: TlsRecord): void {
+    if (this.#tls12 && !this.#paused) return super.receive(record);
     if (this.#paused) {
       this.#pendingBytes += record.fragment.length;
       if (this.#pending.length >= PENDING_RECORDS_MAX || this.#pendingBytes > TLS_LIMITS.pendingBytesMax) {
@@ -177,7 +202,8 @@ export class TlsClient extends TlsConnection {
   }
 
   /** NewSessionTicket (ignored: no resumption) and KeyUpdate (RFC 8446 §4.6.3). */
-  protected postHandshake(m: HandshakeMessage): void {
+  protected override postHandshake(m: HandshakeMessage): void {
+    if (this.#tls12) return super.postHandshake(m);
     if (m.type === HS.newSessionTicket) return;
     if (m.type === HS.keyUpdate) {
       if (m.body.length !== 1 || m.body[0] > 1) throw new OtaError('tls-protocol', 'malformed KeyUpdate');

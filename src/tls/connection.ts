@@ -76,6 +76,10 @@ export class Transcript {
   update(message: Uint8Array): void {
     for (const h of this.#open) h.update(message);
   }
+  /** Keeps `n` snapshots: the offer of both versions opened the 1.3 count and 1.2 was chosen. */
+  keep(n: number): void {
+    this.#open.splice(n);
+  }
   /** Hash of everything so far. */
   hash(): Uint8Array {
     const h = this.#open.shift();
@@ -110,6 +114,8 @@ function alertFor(error: unknown): number {
       return 40;
     case 'tls-handshake-failed':
       return 51;
+    case 'tls-downgrade':
+      return 47;
     case 'limit-exceeded':
     case 'tls-protocol':
       return 50;
@@ -176,6 +182,11 @@ export abstract class TlsConnection implements ByteStream {
 
   get established(): boolean {
     return this.#established;
+  }
+
+  /** The plaintext bytes we put in one record: ours, or less when the server's record_size_limit says so. */
+  get recordFragmentMax(): number {
+    return this.fragmentMax;
   }
 
   async write(bytes: Uint8Array): Promise<void> {

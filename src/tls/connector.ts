@@ -9,15 +9,19 @@ import type { ByteStream, ByteStreamConnector, StreamTarget } from '../net/byte-
 import { TlsClient, type TlsClientOptions } from './client.js';
 import { Tls12Client } from './tls12.js';
 
-/** The TLS version the agent speaks (device setting otaTlsVersions). */
-export type AgentTlsVersion = '1.3' | '1.2';
+/**
+ * The TLS versions the agent offers (device setting otaTlsVersions): one, or '1.3,1.2': one
+ * ClientHello offering both, the handshake going on in the version the server picks.
+ */
+export type AgentTlsVersion = '1.3' | '1.2' | '1.3,1.2';
+export const AGENT_TLS_VERSIONS: readonly AgentTlsVersion[] = ['1.3,1.2', '1.3', '1.2'];
 
 export function agentTlsConnector(plain: ByteStreamConnector, options: Omit<TlsClientOptions, 'host'>, version: AgentTlsVersion = '1.3'): ByteStreamConnector {
   return {
     async connect(target: StreamTarget): Promise<ByteStream> {
       const stream = await plain.connect({ host: target.host, port: target.port, tls: false });
       const settings = { ...options, host: target.host };
-      return version === '1.2' ? Tls12Client.connect(stream, settings) : TlsClient.connect(stream, settings);
+      return version === '1.2' ? Tls12Client.connect(stream, settings) : TlsClient.connect(stream, settings, version === '1.3,1.2');
     },
   };
 }

@@ -9,7 +9,7 @@ import type { DigestPort } from '../platform/digest.js';
 import type { TlsCryptoPort } from '../platform/tls-crypto.js';
 import type { Se05x } from '../se/se05x.js';
 import { OtaError } from '../util/errors.js';
-import { agentTlsConnector, type AgentTlsVersion } from './connector.js';
+import { AGENT_TLS_VERSIONS, agentTlsConnector, type AgentTlsVersion } from './connector.js';
 import { pemBlocks } from './pem.js';
 import { SeKeyOps } from './se-key-ops.js';
 
@@ -23,7 +23,10 @@ export interface AgentTlsSettings {
   /** Free object ids for the transient ECDHE key and a peer key being verified. */
   readonly ephemeralKeyId?: number;
   readonly peerKeyId?: number;
-  /** The TLS version spoken (otaTlsVersions): '1.3' (default) or '1.2' for servers without 1.3. */
+  /**
+   * The TLS versions offered (otaTlsVersions): '1.3,1.2' (default: one hello, the server picks),
+   * '1.3' or '1.2' alone to pin one.
+   */
   readonly version?: AgentTlsVersion;
 }
 
@@ -52,7 +55,7 @@ export function agentTlsControlConnector(settings: AgentTlsSettings, parts: Cont
     ephemeralKeyId: settings.ephemeralKeyId ?? DEFAULT_EPHEMERAL_KEY_ID,
     peerKeyId: settings.peerKeyId ?? DEFAULT_PEER_KEY_ID,
   });
-  const version = settings.version ?? '1.3';
-  if (version !== '1.3' && version !== '1.2') throw new OtaError('config-invalid', `otaTlsVersions: '1.3' or '1.2', not '${String(version)}'`);
+  const version = settings.version ?? '1.3,1.2';
+  if (!AGENT_TLS_VERSIONS.includes(version)) throw new OtaError('config-invalid', `otaTlsVersions: one of ${AGENT_TLS_VERSIONS.join(' ')}, not '${String(version)}'`);
   return agentTlsConnector(parts.plain, { trustAnchors: pemBlocks(caPem), keys, crypto: parts.crypto, digest: parts.digest, now: () => parts.clock.wallClock() }, version);
 }

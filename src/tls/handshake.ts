@@ -37,6 +37,37 @@ export function recordSizeLimitExtension(w: Writer, tls13: boolean): void {
   w.u16(EXT.recordSizeLimit).vector(2, (e) => e.u16(TLS_LIMITS.maxFragment + (tls13 ? 1 : 0)));
 }
 
+/** RFC 8446 §4.1.3: the last 8 bytes of a TLS 1.3 server's random when it negotiates TLS 1.2 ("DOWNGRD" 01). */
+const DOWNGRADE_TLS12 = new Uint8Array([0x44, 0x4f, 0x57, 0x4e, 0x47, 0x52, 0x44, 0x01]);
+
+/**
+ * A client that offered TLS 1.3 and got TLS 1.2 refuses a server random carrying the downgrade
+ * sentinel (RFC 8446 §4.1.3): a TLS 1.3 server chose 1.2 only because the offer was altered.
+ */
+export function checkDowngradeSentinel(serverRandom: Uint8Array): void {
+  if (bytesEqual(serverRandom.subarray(24), DOWNGRADE_TLS12)) {
+    throw new OtaError('tls-downgrade', 'the TLS 1.2 ServerHello carries the TLS 1.3 downgrade sentinel (RFC 8446 4.1.3): the offer was altered on the way');
+  }
+}
+
+/** Whether a ServerHello chose TLS 1.2: no supported_versions extension (RFC 8446 §4.2.1). */
+export function serverHelloIsTls12(body: Uint8Array): boolean {
+  const r = new Reader(body, 'ServerHello');
+  r.u16('legacy_version');
+  r.bytes(32, 'random');
+  r.vector(1, 'legacy_session_id_echo');
+  r.u16('cipher_suite');
+  r.u8('legacy_compression_method');
+  if (r.left === 0) return true;
+  const exts = r.vector(2, 'extensions');
+  while (exts.left > 0) {
+    const type = exts.u16('extension type');
+    exts.vector(2, 'extension');
+    if (type === EXT.supportedVersions) return false;
+  }
+  return true;
+}
+
 /**
  * The largest plaintext fragment we may send under the server's record_size_limit `value` (its
  * extension body, RFC 8449 §4): never more than our own TLS_LIMITS.maxFragment; TLS 1.3 counts
@@ -149,15 +180,20 @@ export const EXT_EXTENDED_MASTER_SECRET = EXT12.extendedMasterSecret;
 
 /**
  * The ClientHello: TLS 1.3 (RFC 8446 §4.1.2) with the P-256 `keyShare`, or TLS 1.2 (RFC 5246
- * §7.4.1.2) without one. `host` goes into server_name unless it is an IP literal. Both ask for
- * 2^11-byte records (max_fragment_length and record_size_limit) and offer secp256r1 with
- * ecdsa_secp256r1_sha256 only.
+ * §7.4.1.2) without one, or, `alsoTls12` with a `keyShare`, one hello offering both (the server
+ * picks; both suites, supported_versions 1.3 and 1.2, and the 1.2 extensions). `host` goes into
+ * server_name unless it is an IP literal. All ask for 2^11-byte records (max_fragment_length and
+ * record_size_limit) and offer secp256r1 with ecdsa_secp256r1_sha256 only.
  */
-export function clientHello(random: Uint8Array, host: string, keyShare: Uint8Array | undefined): Uint8Array {
+export function clientHello(random: Uint8Array, host: string, keyShare: Uint8Array | undefined, alsoTls12 = false): Uint8Array {
   const tls13 = keyShare !== undefined;
+  const tls12 = !tls13 || alsoTls12;
   const w = new Writer(512);
   w.u16(0x0303).bytes(random).u8(0); // legacy_session_id: empty, so no middlebox CCS is expected
-  w.vector(2, (v) => v.u16(tls13 ? TLS_AES_128_GCM_SHA256 : TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256));
+  w.vector(2, (v) => {
+    if (tls13) v.u16(TLS_AES_128_GCM_SHA256);
+    if (tls12) v.u16(TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256);
+  });
   w.u8(1).u8(0);
   w.vector(2, (ext) => {
     if (!/^[0-9.]+$/.test(host) && !host.includes(':')) {
@@ -166,13 +202,20 @@ export function clientHello(random: Uint8Array, host: string, keyShare: Uint8Arr
     }
     // RFC 6066: 2^11-byte fragments keep the record buffer at TLS_LIMITS.recordMax.
     ext.u16(EXT.maxFragmentLength).vector(2, (e) => e.u8(3));
-    recordSizeLimitExtension(ext, tls13);
+    // Offering both, the limit is read in the version the server picks: 2^11 fits either (RFC 8449 §4).
+    recordSizeLimitExtension(ext, tls13 && !tls12);
     ext.u16(EXT.supportedGroups).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1)));
     ext.u16(EXT.signatureAlgorithms).vector(2, (e) => e.vector(2, (l) => l.u16(ECDSA_SECP256R1_SHA256)));
     if (tls13) {
-      ext.u16(EXT.supportedVersions).vector(2, (e) => e.vector(1, (l) => l.u16(TLS13)));
+      ext.u16(EXT.supportedVersions).vector(2, (e) =>
+        e.vector(1, (l) => {
+          l.u16(TLS13);
+          if (tls12) l.u16(0x0303);
+        }),
+      );
       ext.u16(EXT.keyShare).vector(2, (e) => e.vector(2, (l) => l.u16(GROUP_SECP256R1).vector(2, (k) => k.bytes(keyShare))));
-    } else {
+    }
+    if (tls12) {
       ext.u16(EXT12.ecPointFormats).vector(2, (e) => e.vector(1, (l) => l.u8(0)));
       ext.u16(EXT12.extendedMasterSecret).vector(2, () => undefined);
       // RFC 5746: an initial handshake says it supports secure renegotiation (we never renegotiate).
@@ -191,6 +234,8 @@ export function parseServerHello(body: Uint8Array): { keyShare: Uint8Array } {
   if (r.vector(1, 'legacy_session_id_echo').left !== 0) throw new OtaError('tls-protocol', 'ServerHello echoes a session id we did not send');
   const suite = r.u16('cipher_suite');
   if (r.u8('legacy_compression_method') !== 0) throw new OtaError('tls-protocol', 'ServerHello compression is not null');
+  // A TLS 1.2 server may send no extensions at all: that is its version choice, not a malformed hello.
+  if (r.left === 0) throw new OtaError('tls-unsupported', 'server selected TLS 1.2 (no supported_versions), not TLS 1.3');
   const exts = r.vector(2, 'extensions');
   r.end();
   let version = 0;

@@ -16,6 +16,7 @@ import { OtaError } from '../util/errors.js';
 import { TlsConnection, Transcript, type HandshakeMessage, type RecordCipher, type TlsClientOptions } from './connection.js';
 import {
   certificateMessage,
+  checkDowngradeSentinel,
   clientHello,
   ECDSA_SECP256R1_SHA256,
   EXT_EXTENDED_MASTER_SECRET,
@@ -32,7 +33,7 @@ import { TLS_LIMITS } from './limits.js';
 import { CONTENT, RECORD_HEADER, type TlsRecord } from './record.js';
 
 export { TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 } from './handshake.js';
-const HS12 = { serverHello: 2, certificate: 11, serverKeyExchange: 12, certificateRequest: 13, serverHelloDone: 14, certificateVerify: 15, clientKeyExchange: 16, finished: 20, helloRequest: 0 } as const;
+export const HS12 = { serverHello: 2, certificate: 11, serverKeyExchange: 12, certificateRequest: 13, serverHelloDone: 14, certificateVerify: 15, clientKeyExchange: 16, finished: 20, helloRequest: 0 } as const;
 
 /** P_SHA256 (RFC 5246 §5): the TLS 1.2 PRF. */
 export function prf12(crypto: TlsCryptoPort, secret: Uint8Array, label: string, seed: Uint8Array, length: number): Uint8Array {
@@ -97,11 +98,22 @@ class Gcm12 implements RecordCipher {
   }
 }
 
+/**
+ * Snapshots of the TLS 1.2 transcript: through ClientKeyExchange (EMS session hash and the
+ * CertificateVerify input), through CertificateVerify (client Finished), through client Finished
+ * (server Finished).
+ */
+export const TLS12_TRANSCRIPT_SNAPSHOTS = 4;
+
+/**
+ * TlsClient (TLS 1.3) extends this class so that one offer of both versions can go on with the
+ * TLS 1.2 handshake on the same connection and transcript when the server picks 1.2.
+ */
 export class Tls12Client extends TlsConnection {
   /** The server's read keys, in use from its ChangeCipherSpec. */
   #pendingRead: Gcm12 | undefined;
 
-  private constructor(io: ByteStream, options: TlsClientOptions) {
+  protected constructor(io: ByteStream, options: TlsClientOptions) {
     super(io, options);
   }
 
@@ -110,19 +122,27 @@ export class Tls12Client extends TlsConnection {
   }
 
   protected async runHandshake(): Promise<void> {
-    const { keys, crypto, digest } = this.options;
+    const { keys, digest } = this.options;
     const now = this.now();
-    // Snapshots: through ClientKeyExchange (EMS session hash and the CertificateVerify input), through
-    // CertificateVerify (client Finished), through client Finished (server Finished).
-    const transcript = new Transcript(digest, 4);
+    const transcript = new Transcript(digest, TLS12_TRANSCRIPT_SNAPSHOTS);
     this.stats.keyOps.random++;
     const clientRandom = await keys.random(32);
     const hello = clientHello(clientRandom, this.options.host, undefined);
     transcript.update(hello);
     await this.sendPlain(CONTENT.handshake, hello, true);
+    await this.handshake12(transcript, now, clientRandom, await this.next(HS12.serverHello), undefined);
+  }
 
-    const sh = await this.next(HS12.serverHello);
+  /**
+   * The TLS 1.2 handshake from the server's ServerHello `sh` (not yet in `transcript`) on.
+   * `offeredShare`: the hello offered TLS 1.3 too, with this ephemeral key in the SE: the random
+   * must not carry the downgrade sentinel, and the key is the 1.2 ECDHE key (fresh for this
+   * connection, used once) instead of a second one.
+   */
+  protected async handshake12(transcript: Transcript, now: number, clientRandom: Uint8Array, sh: HandshakeMessage, offeredShare: Uint8Array | undefined): Promise<void> {
+    const { keys, crypto } = this.options;
     const { serverRandom, ems, fragmentMax } = parseServerHello12(sh.body);
+    if (offeredShare) checkDowngradeSentinel(serverRandom);
     // RFC 8449 §4: in TLS 1.2 the limit binds protected records only (our Finished on: 12 bytes).
     this.fragmentMax = fragmentMax;
     transcript.update(sh.raw);
@@ -155,8 +175,11 @@ export class Tls12Client extends TlsConnection {
       transcript.update(msg);
       await this.sendPlain(CONTENT.handshake, msg);
     }
-    this.stats.keyOps.ephemeral++;
-    const ours = await keys.ephemeralPublicKey();
+    let ours = offeredShare;
+    if (!ours) {
+      this.stats.keyOps.ephemeral++;
+      ours = await keys.ephemeralPublicKey();
+    }
     this.stats.keyOps.agree++;
     const pms = await keys.agree(point);
     await keys.dropEphemeral().catch(() => undefined);

@@ -159,8 +159,8 @@ export interface DevkitOptions {
    * server's CA (docs/tls.md); default: the modem's TLS. The download keeps the modem's TLS.
    */
   agentTls?: boolean;
-  /** With agentTls: the TLS version the agent speaks (otaTlsVersions; default 1.3). */
-  tlsVersions?: '1.3' | '1.2';
+  /** With agentTls: the TLS versions the agent offers (otaTlsVersions; default 1.3,1.2). */
+  tlsVersions?: '1.3,1.2' | '1.3' | '1.2';
   /**
    * hawkBit: the reference server wants a TLS client certificate from the test CA for every DDI
    * request but a download (default: exactly with agentTls).

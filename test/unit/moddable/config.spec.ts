@@ -226,7 +226,7 @@ describe('device configuration (modules/ota-config.ts)', () => {
   it('selects the TLS of the control channel: the modem by default; the agent with the device key, its certificate and the version', () => {
     assert.deepEqual(
       (({ controlTls, tlsVersions, deviceKeyId, deviceCert }) => ({ controlTls, tlsVersions, deviceKeyId, deviceCert }))(read({}).agent),
-      { controlTls: 'modem', tlsVersions: '1.3', deviceKeyId: 0x7b000301, deviceCert: 'device.pem' },
+      { controlTls: 'modem', tlsVersions: '1.3,1.2', deviceKeyId: 0x7b000301, deviceCert: 'device.pem' },
     );
     const agent = read({ otaControlTls: 'agent', otaTlsVersions: '1.2', otaDeviceKeyId: '0x7B000310', otaDeviceCert: 'dev-42.pem' }).agent;
     assert.deepEqual([agent.controlTls, agent.tlsVersions, agent.deviceKeyId, agent.deviceCert], ['agent', '1.2', 0x7b000310, 'dev-42.pem']);

@@ -26,19 +26,19 @@ let client: TlsClient | undefined;
 let received = '';
 
 expose({
-  connect: async (a: { host: string; port: number; serverName: string; ca: Uint8Array; certificate: Uint8Array; deviceKeyId: number }) => {
+  connect: async (a: { host: string; port: number; serverName: string; ca: Uint8Array; certificate: Uint8Array; deviceKeyId: number; alsoTls12?: boolean }) => {
     const se = new Se05x({ link: new T1Link({ i2c: remoteI2c(0x48), clock }) });
     const keys = new SeKeyOps({ se, deviceKeyId: a.deviceKeyId, certificateChain: [a.certificate], ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
     const stream = await connector.connect({ host: a.host, port: a.port, tls: false });
     try {
-      client = await TlsClient.connect(stream, { host: a.serverName, trustAnchors: [a.ca], keys, crypto, digest: remoteDigest(), now: () => clock.wallClock() });
+      client = await TlsClient.connect(stream, { host: a.serverName, trustAnchors: [a.ca], keys, crypto, digest: remoteDigest(), now: () => clock.wallClock() }, a.alsoTls12 === true);
     } catch (error) {
       if (error instanceof OtaError) return { error: error.reason, message: error.message };
       throw error;
     }
     received = '';
     client.onData((chunk) => (received += utf8Decode(chunk)));
-    return { stats: client.stats, seCommands: keys.commands };
+    return { stats: client.stats, seCommands: keys.commands, version: client.version };
   },
   send: (a: { text: string }) => client!.write(utf8Encode(a.text)).then(() => true),
   received: () => received,
