@@ -127,7 +127,9 @@ describe('device bundles: the optional parts (delta, agent TLS) are in a bundle 
 });
 
 /** The modem drivers' own classes (src/modem/sim7080.ts, sim7600.ts): a one-modem bundle has the other's none. */
-const SIM7080_CODE = declaredIn(['src/modem/sim7080.ts']);
+/** The SIM7080's SH* HTTP client, which the agent never uses (Sim7080Options.shHttp): in no bundle. */
+const SIM7080_SH_HTTP = ['class Sim7080Http', 'function sim7080ShHttp'];
+const SIM7080_CODE = declaredIn(['src/modem/sim7080.ts']).filter((d) => !SIM7080_SH_HTTP.includes(d));
 const SIM7600_CODE = declaredIn(['src/modem/sim7600.ts']);
 const MODEMS = ['', '-sim7080', '-sim7600'] as const;
 
@@ -143,7 +145,8 @@ function watchedPlatform(touched: string[]): Platform {
 
 describe('device bundles: the modem driver (OTA_MODEM) is one in a one-modem bundle, both by default', () => {
   it('the drivers checked are the real ones (names read from src/modem)', () => {
-    assert.ok(SIM7080_CODE.includes('class Sim7080') && SIM7080_CODE.length >= 3, SIM7080_CODE.join(', '));
+    assert.ok(SIM7080_CODE.includes('class Sim7080') && SIM7080_CODE.includes('class Sim7080Socket'), SIM7080_CODE.join(', '));
+    assert.ok(SIM7080_SH_HTTP.every((d) => declaredIn(['src/modem/sim7080.ts']).includes(d)), 'SH* client renamed: update SIM7080_SH_HTTP');
     assert.ok(SIM7600_CODE.includes('class Sim7600') && SIM7600_CODE.includes('class Sim7600Http'), SIM7600_CODE.join(', '));
   });
 
@@ -162,6 +165,7 @@ describe('device bundles: the modem driver (OTA_MODEM) is one in a one-modem bun
           // Only the SIM7600 uses the modem's built-in HTTP client (src/net/modem-http.ts).
           assert.equal(present(text, 'class NativeHttpClient'), modem !== '-sim7080', 'NativeHttpClient');
           assert.ok(present(text, 'class SocketHttpClient'), 'SocketHttpClient missing');
+          assert.deepEqual(SIM7080_SH_HTTP.filter((d) => present(text, d)), [], 'the SIM7080 SH* client, which the agent never uses');
         });
       }
     }
