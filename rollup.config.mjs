@@ -8,6 +8,8 @@
 //    IoTConnect code. <options> (build.OTA_OPTIONS) names the optional parts it also carries:
 //    '' none (the modem's TLS, full images only), '-delta' delta updates (src/delta), '-tls' TLS
 //    in the agent (src/tls), '-tls-delta' both. A part left out is not in the bundle at all.
+//    Then the modem (build.OTA_MODEM): '' both drivers, '-sim7080' or '-sim7600' that one only,
+//    e.g. dist/xs-ota-hawkbit-delta-sim7080.js.
 //  - dist/<bundle>.d.ts beside every .js bundle: mcconfig's TypeScript pass resolves module
 //    "xs-ota" to the bundle's path without extension and needs its declarations there; they
 //    re-export the agent's declarations (dist/types/src, npm run build:types).
@@ -100,6 +102,26 @@ function onlyParts(carried) {
   };
 }
 
+/**
+ * The modem driver of a device bundle (build option OTA_MODEM): src/agent/start.ts builds the
+ * modem only through src/agent/modem-part.ts (both drivers, the default ''), which a one-modem
+ * bundle resolves to its sibling modem-part.<model>.js: that driver and the HTTP client it uses.
+ */
+const MODEM_PART = path.resolve('build/src/agent/modem-part.js');
+/** OTA_MODEM suffix -> the modem-part module's variant ('' both drivers). */
+const MODEMS = { '': '', '-sim7080': 'sim7080', '-sim7600': 'sim7600' };
+
+function onlyModem(model) {
+  return {
+    name: 'xs-ota-only-modem',
+    resolveId(source, importer) {
+      if (model === '' || !importer || !source.startsWith('.')) return null;
+      const resolved = path.resolve(path.dirname(importer), source);
+      return resolved === MODEM_PART ? resolved.replace(/\.js$/, `.${model}.js`) : null;
+    },
+  };
+}
+
 /** Writes <bundle>.d.ts beside each output file: the bundle's types, for mcconfig's tsc. */
 function declarationsBeside() {
   return {
@@ -130,12 +152,12 @@ export default [
       { file: 'dist/xs-ota-all.js', format: 'es', sourcemap: false },
     ],
   },
-  ...Object.keys(BACKENDS).flatMap((kind) => Object.entries(OPTIONS).map(([suffix, parts]) => ({
+  ...Object.keys(BACKENDS).flatMap((kind) => Object.entries(OPTIONS).flatMap(([suffix, parts]) => Object.entries(MODEMS).map(([modemSuffix, model]) => ({
     ...common,
     input: 'build/src/index.js',
-    plugins: [onlyBackend(kind), onlyParts(parts), declarationsBeside()],
-    output: { file: `dist/xs-ota-${kind}${suffix}.js`, format: 'es', sourcemap: false },
-  }))),
+    plugins: [onlyBackend(kind), onlyParts(parts), onlyModem(model), declarationsBeside()],
+    output: { file: `dist/xs-ota-${kind}${suffix}${modemSuffix}.js`, format: 'es', sourcemap: false },
+  })))),
   ...[...findGuests('build/test'), ...findGuests('build/tools')].map((input) => ({
     ...common,
     input,

@@ -14,6 +14,8 @@ export { UpdateAgent, type HealthCheck } from './agent/machine.js';
 /** What this bundle carries of the optional parts (rollup.config.mjs, build option OTA_OPTIONS). */
 export { AGENT_TLS_CARRIED } from './agent/agent-tls-part.js';
 export { DELTA_CARRIED } from './agent/delta-part.js';
+/** The modem drivers this bundle carries (build option OTA_MODEM). */
+export { MODEMS_CARRIED } from './agent/modem-part.js';
 export {
   configSchema,
   readSetting,

@@ -9,11 +9,9 @@ import { HawkbitBackend } from '../backend/hawkbit.js';
 import { IotConnectBackend } from '../backend/iotconnect.js';
 import { ManifestBackend } from '../backend/manifest.js';
 import type { Modem } from '../modem/modem.js';
-import { Sim7080 } from '../modem/sim7080.js';
-import { Sim7600 } from '../modem/sim7600.js';
 import type { HttpClient } from '../net/http.js';
 import type { ByteStreamConnector } from '../net/byte-stream.js';
-import { modemHttpClient, SocketHttpClient } from '../net/modem-http.js';
+import { SocketHttpClient } from '../net/modem-http.js';
 import { modemConnector } from '../net/modem-byte-stream.js';
 import { streamSocketOpener } from '../net/stream-socket.js';
 import { RedirectingHttpClient } from '../net/redirect.js';
@@ -32,6 +30,7 @@ import type { AgentTlsSettings } from '../tls/control-channel.js';
 // bundle built without that part replaces by its *-part.absent module (rollup.config.mjs).
 import { agentTlsControlConnector } from './agent-tls-part.js';
 import { deltaPart } from './delta-part.js';
+import { modemPart } from './modem-part.js';
 
 export type { BackendKind } from './config.js';
 
@@ -97,10 +96,8 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   const agentTls = config.controlTls === 'agent' ? agentTlsSettings(config, deviceCertPem, controlCaPem) : undefined;
   const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, status: platform.modemStatus, log: platform.log };
   const modemConfig = { apn: config.apn === '' ? undefined : config.apn, caCert: caPem, caName: config.caCert };
-  const flowControl = config.uartFlowControl;
-  // Push mode follows the wiring (the drivers' default): only RTS/CTS can pause a pushing modem.
-  const modem: Modem = config.modem === 'sim7600' ? new Sim7600(modemPorts, modemConfig, { flowControl }) : new Sim7080(modemPorts, modemConfig, { flowControl });
-  const transport = modemHttpClient({ modem, clock: platform.clock });
+  // The driver and its HTTP client; a one-modem firmware (OTA_MODEM) refuses another otaModem here.
+  const { modem, http: transport } = modemPart(config.modem, modemPorts, modemConfig, config.uartFlowControl, platform.clock);
   // Redirects for every request (poll, feedback, artifact): src/net/redirect.ts (issue 13).
   const http = new RedirectingHttpClient(transport, {
     maxRedirects: config.maxRedirects,

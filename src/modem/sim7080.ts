@@ -36,11 +36,13 @@ function caopenError(code: number, tls: boolean): OtaError {
 }
 
 export interface Sim7080Options {
-  /** Range window for SH* requests, bytes. `+SHREQ` buffers the whole body; stacx saw 602 above
-   * ~40 kB, so the default stays well below (simcom-at.md §4.1, pitfall 3). */
-  shWindow?: number;
-  /** Bytes per `AT+SHREAD` command (several 2048-byte `+SHREAD:` blocks each, M7080 13.2.11). */
-  shReadMax?: number;
+  /**
+   * The modem's SH* HTTP client as `native` (`sim7080ShHttp`). The agent never uses it on a
+   * SIM7080 (the socket is faster: src/net/modem-http.ts `sim7080HttpClient`), so the driver
+   * builds it only when given: a firmware then carries none of its code. Default: `native`
+   * refuses every request (invalid-argument).
+   */
+  shHttp?: (modem: Sim7080) => NativeHttp & { lost(): void };
   /**
    * How the board wires the UART: 'rts-cts' sends `AT+IFC=2,2` after every boot (NO_SAVE on
    * SIM7080, simcom-at.md §3.6) and turns push mode on by default. Default 'none'.
@@ -71,7 +73,7 @@ export class Sim7080 extends SimcomModem {
 
   constructor(ports: ModemPorts, config: ModemConfig, options: Sim7080Options = {}) {
     super(ports, config);
-    this.native = new Sim7080Http(this, options.shWindow ?? 32_768, options.shReadMax ?? 32_768);
+    this.native = options.shHttp?.(this) ?? NO_SH_HTTP;
     this.flowControl = options.flowControl ?? 'none';
     this.pushWanted = options.push ?? this.flowControl === 'rts-cts';
     this.at.onDataUrc(`+CAURC: "recv",${CID},`, {
@@ -116,7 +118,7 @@ export class Sim7080 extends SimcomModem {
   protected override setOffline(): void {
     super.setOffline();
     this.#socket?.markClosed(true);
-    (this.native as Sim7080Http).lost();
+    (this.native as Partial<Sim7080Http>).lost?.();
   }
 
   /** On: >= 1 s (LilyGO 1000 ms, Zephyr 1500 ms); off: 1300 ms (LilyGO). */
@@ -268,6 +270,24 @@ class Sim7080Socket extends IndicatedSocket {
 
 /** `AT+SHREQ` path, bytes (M7080 13.2: path ≤ 512, simcom-at.md §4.1). */
 const SHREQ_PATH_MAX = 512;
+
+/** `native` of a SIM7080 built without its SH* client (Sim7080Options.shHttp). */
+const NO_SH_HTTP: NativeHttp = {
+  windowMax: 0,
+  request: () => Promise.reject(new OtaError('invalid-argument', 'SIM7080: no SH* HTTP client (Sim7080Options.shHttp)')),
+  read: () => Promise.reject(new OtaError('invalid-argument', 'SIM7080: no SH* HTTP client (Sim7080Options.shHttp)')),
+  close: () => Promise.resolve(),
+};
+
+/**
+ * The SH* client for Sim7080Options.shHttp. `window`: Range window per SH* request, bytes
+ * (`+SHREQ` buffers the whole body; stacx saw 602 above ~40 kB, so the default stays well below:
+ * simcom-at.md §4.1, pitfall 3). `readMax`: bytes per `AT+SHREAD` command (several 2048-byte
+ * `+SHREAD:` blocks each, M7080 13.2.11).
+ */
+export function sim7080ShHttp(options: { window?: number; readMax?: number } = {}): (modem: Sim7080) => Sim7080Http {
+  return (modem) => new Sim7080Http(modem, options.window ?? 32_768, options.readMax ?? 32_768);
+}
 
 /** SH*: one connection per origin, one Range window per `+SHREQ`, read back with `AT+SHREAD`. */
 class Sim7080Http implements NativeHttp {

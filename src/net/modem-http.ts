@@ -341,7 +341,19 @@ export class NativeHttpClient extends ModemHttpBase {
  * A SIM7080 whose firmware refuses recv_mode reads with AT+CARECV on the same socket client.
  */
 export function modemHttpClient(options: { modem: Modem; clock: ClockPort; timeoutMs?: number }): HttpClient {
-  const modem = options.modem as Modem & { push?: boolean };
-  if (modem.model === 'sim7600' && !modem.push) return new NativeHttpClient(options);
+  return options.modem.model === 'sim7600' ? sim7600HttpClient(options) : sim7080HttpClient(options);
+}
+
+// One function per modem, so that a firmware built for one modem (build option OTA_MODEM,
+// src/agent/modem-part.ts) carries only the client its modem uses: a SIM7080 build no
+// NativeHttpClient.
+
+/** SIM7080: always the socket (push with RTS/CTS, AT+CARECV reads without). */
+export function sim7080HttpClient(options: { modem: Modem; clock: ClockPort; timeoutMs?: number }): HttpClient {
   return new SocketHttpClient(options);
+}
+
+/** SIM7600: the pushing socket with RTS/CTS, else the built-in HTTP client in Range windows. */
+export function sim7600HttpClient(options: { modem: Modem; clock: ClockPort; timeoutMs?: number }): HttpClient {
+  return (options.modem as Modem & { push?: boolean }).push ? new SocketHttpClient(options) : new NativeHttpClient(options);
 }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Modem, ModemConfig } from '../../src/modem/modem.js';
-import { Sim7080 } from '../../src/modem/sim7080.js';
+import { Sim7080, sim7080ShHttp } from '../../src/modem/sim7080.js';
 import { Sim7600 } from '../../src/modem/sim7600.js';
 import { download, type DownloadResult } from '../../src/net/download.js';
 import { NativeHttpClient, SocketHttpClient } from '../../src/net/modem-http.js';
@@ -166,7 +166,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
     const flowControl = rigFlowControl(options);
     const modem: Modem =
       options.model === 'sim7080'
-        ? new Sim7080(ports, config, { shWindow: options.window, push, flowControl })
+        ? new Sim7080(ports, config, { shHttp: sim7080ShHttp({ window: options.window }), push, flowControl })
         : new Sim7600(ports, config, { httpWindow: options.window, push, flowControl });
     const clock = time.clockPort();
     const client = options.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });

@@ -1,7 +1,8 @@
 /**
  * The agent's flash cost on a Zephyr board, measured with the real Moddable SDK's host tools
  * (tools/moddable/host-build.ts): the release build of manifest.json for each bundle asked
- * (a bundle name: OTA_BACKEND and OTA_OPTIONS, e.g. `hawkbit`, `hawkbit-tls-delta`, `all`), and the same build without the agent (the manifest's SDK includes, creation and
+ * (a bundle name: OTA_BACKEND, OTA_OPTIONS and OTA_MODEM, e.g. `hawkbit`, `hawkbit-tls-delta`,
+ * `hawkbit-sim7080`, `all`), and the same build without the agent (the manifest's SDK includes, creation and
  * defines, and a one-line main): the agent's cost is the difference of the linked preloads
  * (xsl's mc.xs.c counted at 32-bit sizes, LinkedImage), plus the .xsb bytecode of its modules.
  *
@@ -24,6 +25,8 @@ export interface BundleFootprint {
   readonly backend: string;
   /** OTA_OPTIONS of the build: '', '-delta', '-tls' or '-tls-delta'. */
   readonly options: string;
+  /** OTA_MODEM of the build: '' (both drivers), '-sim7080' or '-sim7600'. */
+  readonly modem: string;
   /** .xsb bytes of the agent's modules: xs-ota (the bundle), ota-*, main. */
   readonly agentXsb: number;
   readonly bundleXsb: number;
@@ -70,11 +73,11 @@ export function writeBaselineManifest(dir: string, manifestPath = path.join(repo
   return path.join(dir, 'manifest.json');
 }
 
-/** A bundle name -> the build options that select it (manifest.json: dist/xs-ota-$(OTA_BACKEND)$(OTA_OPTIONS)). */
-export function bundleOptions(bundle: string): { backend: string; options: string } {
-  const m = /^(hawkbit|iotconnect|manifest|all)(|-delta|-tls|-tls-delta)$/.exec(bundle);
-  if (!m || (m[1] === 'all' && m[2] !== '')) throw new Error(`bundle '${bundle}': <hawkbit|iotconnect|manifest>[-delta|-tls|-tls-delta] or all`);
-  return { backend: m[1]!, options: m[2]! };
+/** A bundle name -> the build options that select it (manifest.json: dist/xs-ota-$(OTA_BACKEND)$(OTA_OPTIONS)$(OTA_MODEM)). */
+export function bundleOptions(bundle: string): { backend: string; options: string; modem: string } {
+  const m = /^(hawkbit|iotconnect|manifest|all)(|-delta|-tls|-tls-delta)(|-sim7080|-sim7600)$/.exec(bundle);
+  if (!m || (m[1] === 'all' && (m[2] !== '' || m[3] !== ''))) throw new Error(`bundle '${bundle}': <hawkbit|iotconnect|manifest>[-delta|-tls|-tls-delta][-sim7080|-sim7600] or all`);
+  return { backend: m[1]!, options: m[2]!, modem: m[3]! };
 }
 
 export function measureFootprint(options: { moddable: string; target: string; bundles: readonly string[]; workDir?: string }): Footprint {
@@ -83,9 +86,9 @@ export function measureFootprint(options: { moddable: string; target: string; bu
   const base = hostBuild({ moddable: options.moddable, target: options.target, manifest: writeBaselineManifest(path.join(work, 'baseline-app')), debug: false, outputDir: path.join(work, 'baseline'), pathFirst });
   const baseline = linkedImage(mustLink(base, 'baseline build'));
   const bundles = options.bundles.map((bundle) => {
-    const { backend, options: buildOptions } = bundleOptions(bundle);
-    const result = hostBuild({ moddable: options.moddable, target: options.target, manifest: path.join(repoRoot, 'manifest.json'), debug: false, outputDir: path.join(work, bundle), pathFirst, env: { OTA_BACKEND: backend, OTA_OPTIONS: buildOptions } });
-    const linked = linkedImage(mustLink(result, `OTA_BACKEND=${backend} OTA_OPTIONS=${buildOptions}`));
+    const { backend, options: buildOptions, modem } = bundleOptions(bundle);
+    const result = hostBuild({ moddable: options.moddable, target: options.target, manifest: path.join(repoRoot, 'manifest.json'), debug: false, outputDir: path.join(work, bundle), pathFirst, env: { OTA_BACKEND: backend, OTA_OPTIONS: buildOptions, OTA_MODEM: modem } });
+    const linked = linkedImage(mustLink(result, `OTA_BACKEND=${backend} OTA_OPTIONS=${buildOptions} OTA_MODEM=${modem}`));
     let agentXsb = 0;
     for (const [name, bytes] of result.xsb) if (agentModule(name)) agentXsb += bytes;
     const agentSlotKinds: Record<string, number> = {};
@@ -93,7 +96,7 @@ export function measureFootprint(options: { moddable: string; target: string; bu
       const added = n - (baseline.slotKinds[kind] ?? 0);
       if (added !== 0) agentSlotKinds[kind] = added;
     }
-    return { bundle, backend, options: buildOptions, agentXsb, bundleXsb: result.xsb.get('xs-ota.xsb') ?? 0, linked, agentFlashBytes: linked.totalBytes - baseline.totalBytes, agentSlotKinds };
+    return { bundle, backend, options: buildOptions, modem, agentXsb, bundleXsb: result.xsb.get('xs-ota.xsb') ?? 0, linked, agentFlashBytes: linked.totalBytes - baseline.totalBytes, agentSlotKinds };
   });
   return { target: options.target, baseline, bundles };
 }

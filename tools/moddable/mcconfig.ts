@@ -8,9 +8,9 @@
  * `npm run mcconfig:host -- -p zephyr/<target> [-d] [key=value ...]`: the host-side steps only,
  * without Zephyr (tools/moddable/host-build.ts); prints each step and the linked preload size.
  *
- * Also checks that the bundle the manifest names (dist/xs-ota-$OTA_BACKEND$OTA_OPTIONS.js,
- * OTA_BACKEND default hawkbit, OTA_OPTIONS default none: '', -delta, -tls, -tls-delta) has been
- * built (npm run build).
+ * Also checks that the bundle the manifest names (dist/xs-ota-$OTA_BACKEND$OTA_OPTIONS$OTA_MODEM.js,
+ * OTA_BACKEND default hawkbit, OTA_OPTIONS default none: '', -delta, -tls, -tls-delta; OTA_MODEM
+ * default both drivers: '', -sim7080, -sim7600) has been built (npm run build).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -22,6 +22,8 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const BACKENDS = ['hawkbit', 'iotconnect', 'manifest', 'all'];
 /** The optional parts a single-backend bundle may carry (rollup.config.mjs OPTIONS); 'all' carries every part. */
 const OPTIONS = ['', '-delta', '-tls', '-tls-delta'];
+/** The modem drivers a single-backend bundle carries (rollup.config.mjs MODEMS): '' both. */
+const MODEMS = ['', '-sim7080', '-sim7600'];
 
 function fail(message: string): never {
   process.stderr.write(`mcconfig: ${message}\n`);
@@ -41,7 +43,9 @@ function checkSetup(): { moddable: string; binDir: string } {
   if (!BACKENDS.includes(backend)) fail(`OTA_BACKEND='${backend}': one of ${BACKENDS.join(', ')}`);
   const options = process.env.OTA_OPTIONS ?? '';
   if (!OPTIONS.includes(options) || (backend === 'all' && options !== '')) fail(`OTA_OPTIONS='${options}': one of ${OPTIONS.map((o) => `'${o}'`).join(', ')} ('' with OTA_BACKEND=all, which carries every part)`);
-  const bundle = path.join(repoRoot, 'dist', `xs-ota-${backend}${options}.js`);
+  const modem = process.env.OTA_MODEM ?? '';
+  if (!MODEMS.includes(modem) || (backend === 'all' && modem !== '')) fail(`OTA_MODEM='${modem}': one of ${MODEMS.map((o) => `'${o}'`).join(', ')} ('' with OTA_BACKEND=all, which carries both drivers)`);
+  const bundle = path.join(repoRoot, 'dist', `xs-ota-${backend}${options}${modem}.js`);
   if (!existsSync(bundle) || !existsSync(bundle.replace(/\.js$/, '.d.ts'))) fail(`${path.relative(repoRoot, bundle)} or its .d.ts missing: run npm run build`);
   return { moddable, binDir };
 }

@@ -125,3 +125,82 @@ describe('device bundles: the optional parts (delta, agent TLS) are in a bundle 
     );
   });
 });
+
+/** The modem drivers' own classes (src/modem/sim7080.ts, sim7600.ts): a one-modem bundle has the other's none. */
+/** The SIM7080's SH* HTTP client, which the agent never uses (Sim7080Options.shHttp): in no bundle. */
+const SIM7080_SH_HTTP = ['class Sim7080Http', 'function sim7080ShHttp'];
+const SIM7080_CODE = declaredIn(['src/modem/sim7080.ts']).filter((d) => !SIM7080_SH_HTTP.includes(d));
+const SIM7600_CODE = declaredIn(['src/modem/sim7600.ts']);
+const MODEMS = ['', '-sim7080', '-sim7600'] as const;
+
+/**
+ * The hardware ports, each recording any use (a property read) in `touched`: a refusal before
+ * any hardware is touched leaves it empty.
+ */
+function watchedPlatform(touched: string[]): Platform {
+  const base = platform();
+  const watch = <T extends object>(name: string, port: T): T => new Proxy(port, { get: (target, key, receiver) => (touched.push(`${name}.${String(key)}`), Reflect.get(target, key, receiver)) });
+  return { ...base, modemSerial: watch('modemSerial', base.modemSerial), modemPowerKey: watch('modemPowerKey', base.modemPowerKey!), seI2c: watch('seI2c', base.seI2c) };
+}
+
+describe('device bundles: the modem driver (OTA_MODEM) is one in a one-modem bundle, both by default', () => {
+  it('the drivers checked are the real ones (names read from src/modem)', () => {
+    assert.ok(SIM7080_CODE.includes('class Sim7080') && SIM7080_CODE.includes('class Sim7080Socket'), SIM7080_CODE.join(', '));
+    assert.ok(SIM7080_SH_HTTP.every((d) => declaredIn(['src/modem/sim7080.ts']).includes(d)), 'SH* client renamed: update SIM7080_SH_HTTP');
+    assert.ok(SIM7600_CODE.includes('class Sim7600') && SIM7600_CODE.includes('class Sim7600Http'), SIM7600_CODE.join(', '));
+  });
+
+  for (const backend of BACKENDS) {
+    for (const options of OPTIONS) {
+      for (const modem of MODEMS) {
+        const name = `${backend}${options}${modem}`;
+        it(`dist/xs-ota-${name}.js: ${modem === '' ? 'both drivers' : `the ${modem.slice(1)} driver only`}`, () => {
+          const text = bundleText(name);
+          const sim7080 = SIM7080_CODE.filter((d) => present(text, d));
+          const sim7600 = SIM7600_CODE.filter((d) => present(text, d));
+          if (modem === '-sim7600') assert.deepEqual(sim7080, [], 'SIM7080 code in a SIM7600-only bundle');
+          else assert.deepEqual(sim7080, SIM7080_CODE, 'SIM7080 driver incomplete');
+          if (modem === '-sim7080') assert.deepEqual(sim7600, [], 'SIM7600 code in a SIM7080-only bundle');
+          else assert.deepEqual(sim7600, SIM7600_CODE, 'SIM7600 driver incomplete');
+          // Only the SIM7600 uses the modem's built-in HTTP client (src/net/modem-http.ts).
+          assert.equal(present(text, 'class NativeHttpClient'), modem !== '-sim7080', 'NativeHttpClient');
+          assert.ok(present(text, 'class SocketHttpClient'), 'SocketHttpClient missing');
+          assert.deepEqual(SIM7080_SH_HTTP.filter((d) => present(text, d)), [], 'the SIM7080 SH* client, which the agent never uses');
+        });
+      }
+    }
+  }
+
+  for (const [carried, other] of [['sim7080', 'sim7600'], ['sim7600', 'sim7080']] as const) {
+    it(`hawkbit-${carried}: otaModem ${other} is config-invalid naming OTA_MODEM before any hardware is touched; ${carried} builds`, async () => {
+      const one = (await import(pathToFileURL(path.join(repoRoot, 'dist', `xs-ota-hawkbit-${carried}.js`)).href)) as typeof Agent;
+      assert.deepEqual(one.MODEMS_CARRIED, [carried]);
+      const touched: string[] = [];
+      assert.throws(
+        () => one.createAgent(watchedPlatform(touched), { ...SETTINGS.hawkbit, modem: other }),
+        (e: unknown) => one.isOtaError(e, 'config-invalid') && new RegExp(`otaModem '${other}'.*only the ${carried} driver.*OTA_MODEM=-${other}`).test((e as Error).message),
+      );
+      assert.deepEqual(touched, [], 'hardware touched before the refusal');
+      const used: string[] = [];
+      const parts = one.createAgent(watchedPlatform(used), { ...SETTINGS.hawkbit, modem: carried });
+      assert.equal(parts.modem.model, carried);
+      // The watch does see a driver use its port (the constructor reads the UART's baud rate).
+      assert.ok(used.includes('modemSerial.baud'), used.join(', '));
+    });
+  }
+
+  it('each one-modem bundle takes the HTTP client its modem takes in the default bundle', async () => {
+    const both = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'xs-ota-hawkbit.js')).href)) as typeof Agent;
+    assert.deepEqual(both.MODEMS_CARRIED, ['sim7080', 'sim7600']);
+    const cases = [['sim7080', 'none'], ['sim7080', 'rts-cts'], ['sim7600', 'none'], ['sim7600', 'rts-cts']] as const;
+    const seen: string[] = [];
+    for (const [modem, uartFlowControl] of cases) {
+      const one = (await import(pathToFileURL(path.join(repoRoot, 'dist', `xs-ota-hawkbit-${modem}.js`)).href)) as typeof Agent;
+      const settings = { ...SETTINGS.hawkbit, modem, uartFlowControl };
+      const expected = both.createAgent(platform(), settings).http.constructor.name;
+      assert.equal(one.createAgent(platform(), settings).http.constructor.name, expected, `${modem} ${uartFlowControl}`);
+      seen.push(expected);
+    }
+    assert.deepEqual(seen, ['SocketHttpClient', 'SocketHttpClient', 'NativeHttpClient', 'SocketHttpClient']);
+  });
+});

@@ -27,12 +27,13 @@ interface Manifest {
 }
 
 /**
- * The device bundles rollup writes (rollup.config.mjs): one per backend and OTA_OPTIONS (the
- * optional parts: '' none, -delta, -tls, -tls-delta; test/unit/moddable/bundles.spec.ts checks
- * what each carries), and all of them (every part).
+ * The device bundles rollup writes (rollup.config.mjs): one per backend, OTA_OPTIONS (the
+ * optional parts: '' none, -delta, -tls, -tls-delta) and OTA_MODEM ('' both drivers, -sim7080,
+ * -sim7600; test/unit/moddable/bundles.spec.ts checks what each carries), and all of them.
  */
 const OPTIONS = ['', '-delta', '-tls', '-tls-delta'];
-const BUNDLES = [...['hawkbit', 'iotconnect', 'manifest'].flatMap((b) => OPTIONS.map((o) => b + o)), 'all'];
+const MODEMS = ['', '-sim7080', '-sim7600'];
+const BUNDLES = [...['hawkbit', 'iotconnect', 'manifest'].flatMap((b) => OPTIONS.flatMap((o) => MODEMS.map((m) => b + o + m))), 'all'];
 
 /** SDK modules modules/*.ts import, and the SDK manifest (by name) that provides each. */
 const SDK_MODULES: Record<string, string> = {
@@ -146,7 +147,7 @@ describe('manifest.json (Moddable device build)', () => {
         if (p.startsWith('$(')) continue;
         assert.ok(p.startsWith('./'), `module ${name}: path ${p} must be relative to the manifest`);
         for (const bundle of p.includes('$(OTA_BACKEND)') ? BUNDLES : ['']) {
-          const file = p.replace('$(OTA_BACKEND)$(OTA_OPTIONS)', bundle);
+          const file = p.replace('$(OTA_BACKEND)$(OTA_OPTIONS)$(OTA_MODEM)', bundle);
           assert.ok(localFiles(file).length > 0, `module ${name}: no ${file}{${SOURCE_EXTENSIONS.join(',')}}`);
         }
       }
@@ -166,10 +167,11 @@ describe('manifest.json (Moddable device build)', () => {
     assert.ok(!(manifest.preload ?? []).includes('main'), 'main must run on the device, not at build time');
   });
 
-  it('maps "xs-ota" to the bundle of the backend and optional parts chosen at build time (build.OTA_BACKEND, OTA_OPTIONS)', () => {
-    assert.deepEqual(names.get('xs-ota'), ['./dist/xs-ota-$(OTA_BACKEND)$(OTA_OPTIONS)']);
+  it('maps "xs-ota" to the bundle of the backend, optional parts and modem chosen at build time (build.OTA_BACKEND, OTA_OPTIONS, OTA_MODEM)', () => {
+    assert.deepEqual(names.get('xs-ota'), ['./dist/xs-ota-$(OTA_BACKEND)$(OTA_OPTIONS)$(OTA_MODEM)']);
     assert.equal(manifest.build?.['OTA_BACKEND ?='], 'hawkbit', 'default bundle: hawkBit, overridable from the shell');
     assert.equal(manifest.build?.['OTA_OPTIONS ?='], '', 'default bundle: no optional part (the modem\'s TLS, full images only)');
+    assert.equal(manifest.build?.['OTA_MODEM ?='], '', 'default bundle: both modem drivers (otaModem picks one)');
     assert.equal(manifest.config.otaBackend, manifest.build?.['OTA_BACKEND ?='], 'the default config names the default bundle');
     // mcconfig compiles .js and .ts modules and skips .mjs (SDK tools/mcmanifest.js, ModulesRule):
     // the all-backends bundle is written twice, byte for byte.

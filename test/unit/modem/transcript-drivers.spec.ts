@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { SimcomModem } from '../../../src/modem/modem.js';
-import { Sim7080 } from '../../../src/modem/sim7080.js';
+import { Sim7080, sim7080ShHttp } from '../../../src/modem/sim7080.js';
 import { Sim7600 } from '../../../src/modem/sim7600.js';
 import { download } from '../../../src/net/download.js';
 import type { HttpClient } from '../../../src/net/http.js';
@@ -265,7 +265,7 @@ describe('modem transcripts: drivers against the modem side', () => {
     const { responder, got, result } = await run(
       'sim7080g-https-range-get.txt',
       (r, time) => {
-        const modem = new Sim7080(ports(r, time), { caCert: CA_PEM, registrationPollMs: 4000 }, { shWindow: 2048, shReadMax: 2048 });
+        const modem = new Sim7080(ports(r, time), { caCert: CA_PEM, registrationPollMs: 4000 }, { shHttp: sim7080ShHttp({ window: 2048, readMax: 2048 }) });
         return { modem, client: new NativeHttpClient({ modem, clock: time.clockPort() }) };
       },
       5000,

@@ -4,7 +4,7 @@
  * test/xs/modem.spec.ts drives it; the bench's XS section uses it too.
  */
 import type { Modem } from '../../../src/modem/modem.js';
-import { Sim7080 } from '../../../src/modem/sim7080.js';
+import { Sim7080, sim7080ShHttp } from '../../../src/modem/sim7080.js';
 import { Sim7600 } from '../../../src/modem/sim7600.js';
 import { download } from '../../../src/net/download.js';
 import { NativeHttpClient, SocketHttpClient } from '../../../src/net/modem-http.js';
@@ -33,7 +33,7 @@ expose({
     const config = { caCert: args.caCert, registrationPollMs: 1_000 };
     const push = args.transport === 'socket-push';
     const flowControl = args.flowControl ?? 'none';
-    modem = args.model === 'sim7080' ? new Sim7080(ports, config, { shWindow: args.window, push, flowControl }) : new Sim7600(ports, config, { httpWindow: args.window, push, flowControl });
+    modem = args.model === 'sim7080' ? new Sim7080(ports, config, { shHttp: sim7080ShHttp({ window: args.window }), push, flowControl }) : new Sim7600(ports, config, { httpWindow: args.window, push, flowControl });
     client = args.transport === 'native' ? new NativeHttpClient({ modem, clock }) : new SocketHttpClient({ modem, clock });
     await modem.ready();
     return clock.now();
