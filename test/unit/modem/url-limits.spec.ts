@@ -3,7 +3,7 @@
  * one goes over the modem's socket (NativeHttpClient), never into a command that fails.
  */
 import assert from 'node:assert/strict';
-import { Sim7080 } from '../../../src/modem/sim7080.js';
+import { Sim7080, sim7080ShHttp } from '../../../src/modem/sim7080.js';
 import { Sim7600 } from '../../../src/modem/sim7600.js';
 
 const port = { attach() {}, read: () => 0, write: (b: Uint8Array) => b.length, readable: 0, setBaud() {}, baud: 115_200, close() {} };
@@ -22,7 +22,8 @@ describe('built-in HTTP stacks: the URLs their commands carry', () => {
   });
 
   it('SIM7080 SH*: a 512-byte SHREQ path and a 64-byte SHCONF origin', () => {
-    const native = new Sim7080(ports, config).native;
+    // The SH* client exists only when asked for (Sim7080Options.shHttp; the agent never does).
+    const native = new Sim7080(ports, config, { shHttp: sim7080ShHttp() }).native;
     assert.equal(native.carries!({ scheme: 'https', host: 'updates.example.com', port: 443, path: '/' + 'a'.repeat(511) }), true);
     assert.equal(native.carries!({ scheme: 'https', host: 'updates.example.com', port: 443, path: '/' + 'a'.repeat(512) }), false);
     assert.equal(native.carries!({ scheme: 'https', host: 'h'.repeat(57), port: 443, path: '/' }), false, 'origin of 65 bytes');
