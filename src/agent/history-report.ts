@@ -17,6 +17,7 @@ import { formatVersion } from '../image/version.js';
 import { parseUrl } from '../net/http-common.js';
 import { encodeHistoryEntry, type HistoryEntry, type UpdateHistory } from './history.js';
 import type { Deployment, Outcome } from './journal.js';
+import { mayPassAgain } from './retry-policy.js';
 
 export interface HistorySlots {
   primary: FlashPort;
@@ -57,6 +58,32 @@ export class HistoryRecorder {
   constructor(options: HistoryRecorderOptions) {
     this.#o = options;
     this.history = options.history;
+  }
+
+  /**
+   * The newest entry when `offer` repeats the action it ended and taking it again would only end
+   * the same way; else undefined. A backend that keeps offering what the device already did (a
+   * static manifest whose `version` is a label such as v1.1.0 over the header's 1.1.0+0, an
+   * IoTConnect command delivered again) would otherwise make every poll download the header
+   * again and report a `failed same-version` over the `running` the backend already has.
+   * - ended `running`, and the device runs what it installed: already done;
+   * - ended otherwise, from the version still running, for a reason that does not pass on its own
+   *   (mayPassAgain: the image, the policy, the hardware): the same offer fails the same way.
+   * The id decides, not a hash: the entry's toHash is the image's SHA256 TLV, a backend's sha256
+   * the file's, and a new file under an old id is no new action (its header decides anyway).
+   * Never throws: a store that cannot be read means no memory, and the offer is taken.
+   */
+  endedBefore(offer: Pick<UpdateOffer, 'actionId'>, running: string): HistoryEntry | undefined {
+    let latest: HistoryEntry | undefined;
+    try {
+      latest = this.history.latest();
+    } catch {
+      return undefined;
+    }
+    if (!latest || !sameAction(latest.actionId, offer.actionId)) return undefined;
+    if (latest.verdict === 'running') return latest.toVersion === running ? latest : undefined;
+    if (latest.verdict === 'download-only') return undefined; // the held image decides (machine #decide)
+    return latest.fromVersion === running && !mayPassAgain(latest.reason) ? latest : undefined;
   }
 
   /**

@@ -300,6 +300,8 @@ export class UpdateAgent {
    * map is empty and a deployment whose offer had headers (`linkHeaders`) fetches its offer again.
    */
   #links: { actionId: string; headers: Map<string, Record<string, string>> } | undefined;
+  /** The re-offered, already ended action last logged (deployment.already-ended once per action per boot). */
+  #endedNoted: string | undefined;
   #stopped = false;
   #booted = false;
   /** The deployment whose image verified in this boot: only that one may be staged. */
@@ -660,6 +662,14 @@ export class UpdateAgent {
     };
     if (windowClosed) deployment.windowClosed = true;
     if (this.#noteLinks(offer)) deployment.linkHeaders = true;
+    // An action this device already ended, offered again, would end the same way (and its report
+    // would overwrite the one the backend has): not taken again (HistoryRecorder.endedBefore).
+    const ended = this.#d.history?.endedBefore(offer, running);
+    if (ended) {
+      if (this.#endedNoted !== offer.actionId) this.#log('info', 'deployment.already-ended', { action: offer.actionId, verdict: ended.verdict, ...(ended.reason !== undefined ? { reason: ended.reason } : {}), seq: ended.seq });
+      this.#endedNoted = offer.actionId;
+      return { edge: 'nothing', sleepMs: this.#pollIntervalMs };
+    }
     const refusal = this.#refusal(offer, running);
     if (refusal) return { edge: 'refuse', deployment, outcome: { phase: 'failed', reason: refusal.reason, detail: refusal.detail } };
     if (offer.download === 'skip') return { edge: 'nothing', sleepMs: this.#pollIntervalMs };

@@ -59,6 +59,15 @@ const TRANSIENT: ReadonlySet<Reason> = new Set<Reason>([
   'platform-error',
 ] satisfies OtaReason[]);
 
+/**
+ * Whether a deployment that ended with `reason` may pass when the same offer comes again: a fault
+ * of the link, the modem or the server's load, or the attempts it ran out of. Every other reason
+ * (the image, the version policy, the device's hardware) fails the same way again.
+ */
+export function mayPassAgain(reason: string | undefined): boolean {
+  return reason === undefined || reason === 'retries-exhausted' || (TRANSIENT as ReadonlySet<string>).has(reason);
+}
+
 /** Failures that void what was delivered: the next attempt starts at byte 0. */
 const RESTART: ReadonlySet<Reason> = new Set<Reason>(['range-ignored', 'range-mismatch', 'range-not-satisfiable'] satisfies OtaReason[]);
 

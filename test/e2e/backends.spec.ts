@@ -195,6 +195,20 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.equal(running.label, 'v1.1.0', 'the label came back from the journal');
     });
 
+    it("static manifest 'v1.1.0' still offered after it ran: not taken again, no failed report over the running one", async () => {
+      let kit: Kit | undefined;
+      // Without HistoryRecorder.endedBefore the next poll downloads the header again and reports
+      // `failed same-version` for the action the backend already has as running, every poll.
+      const s = await run({ backend: 'manifest', manifestVersion: 'v1.1.0', deployments: 2, onReady: (k) => (kit = k), until: (e) => e.event === 'deployment.already-ended' });
+      const ended = s.logs.filter((l) => l.event === 'deployment.already-ended');
+      assert.equal(ended.length, 1, story(s));
+      assert.deepEqual([ended[0].fields?.action, ended[0].fields?.verdict], ['v1.1.0', 'running']);
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const phases = kit!.server.reports('manifest-report').map((r) => (r.body as any).phase);
+      assert.deepEqual(phases, ['accepted', 'downloaded', 'staged', 'running'], story(s));
+      assert.equal(s.logs.filter((l) => l.event === 'deployment.accepted').length, 1, 'accepted once');
+    });
+
     it("a single file labelled 'v2.0-release' whose header is 0.9.0: refused as a downgrade at its first 32 bytes, reported once, the rest never fetched", async () => {
       const older = makeImage('0.9.0', 200_000);
       const s = await run({ image: older, hawkbit: { version: 'v2.0-release' } });

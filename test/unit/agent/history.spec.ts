@@ -313,6 +313,37 @@ describe('update history: the recorder', () => {
     assert.equal(partial.fromHash, imageSha(base));
   });
 
+  it('endedBefore: an ended action offered again is named only when taking it again would end the same way', () => {
+    const fresh = () => new HistoryRecorder({ history: new UpdateHistory(new SimKeyValue()), clock, backend: 'manifest', keyId: 1 });
+    const offer = { actionId: '42' };
+    const r = fresh();
+    assert.equal(r.endedBefore(offer, '1.0.0+0'), undefined, 'no history: taken');
+    r.record(deployment(), { phase: 'running' });
+    assert.equal(r.endedBefore(offer, '1.1.0+0')?.verdict, 'running', 'installed and running it: done');
+    assert.equal(r.endedBefore(offer, '1.0.0+0'), undefined, 'installed, but the device runs another image now (reverted later, reflashed): taken');
+    assert.equal(r.endedBefore({ actionId: '43' }, '1.1.0+0'), undefined, 'another action: taken');
+    for (const [reason, again] of [['same-version', false], ['downgrade', false], ['bad-signature', false], ['health-check-failed', false], ['incompatible', false], ['retries-exhausted', true], ['link-lost', true], ['timeout', true], [undefined, true]] as const) {
+      const f = fresh();
+      f.record(deployment(), { phase: 'failed', ...(reason ? { reason } : {}) });
+      assert.equal(f.endedBefore(offer, '1.0.0+0') === undefined, again, `failed ${reason}`);
+      assert.equal(f.endedBefore(offer, '0.9.0+0'), undefined, `failed ${reason} from another running version: taken`);
+    }
+    const reverted = fresh();
+    reverted.record(deployment(), { phase: 'reverted', reason: 'health-check-failed' });
+    assert.equal(reverted.endedBefore(offer, '1.0.0+0')?.verdict, 'reverted', 'an image MCUboot reverted is not installed again and again');
+    const held = fresh();
+    held.record(deployment(), { phase: 'download-only' });
+    assert.equal(held.endedBefore(offer, '1.0.0+0'), undefined, 'download only: the held image decides');
+    const clipped = fresh();
+    clipped.record(deployment({ actionId: 'a'.repeat(100) }), { phase: 'running' });
+    assert.ok(clipped.endedBefore({ actionId: 'a'.repeat(100) }, '1.1.0+0'), 'a clipped stored id still names its action');
+    const broken = new UpdateHistory(new SimKeyValue());
+    broken.latest = () => {
+      throw new OtaError('platform-error', 'store unreadable');
+    };
+    assert.equal(new HistoryRecorder({ history: broken, clock, backend: 'manifest', keyId: 1 }).endedBefore(offer, '1.1.0+0'), undefined, 'an unreadable store: taken');
+  });
+
   it('a store that fails does not stop the deployment from ending: the error is returned', () => {
     const kv = new SimKeyValue();
     const recorder = new HistoryRecorder({ history: new UpdateHistory(kv), clock, backend: 'hawkbit', keyId: 1 });
