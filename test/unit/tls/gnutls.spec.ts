@@ -34,10 +34,16 @@ async function gnutlsServer(dir: string, version: '1.3' | '1.2', recordSize: num
   return { port, child, output: () => output };
 }
 
-/** Writes `n` bytes, resolves with everything echoed back once all of it has come. */
+/**
+ * Writes `n` bytes, resolves with everything echoed back once all of it has come; rejects when the
+ * server ends the connection first (gnutls-serv's record_overflow for a record above its limit).
+ */
 async function echo(client: TlsClient | Tls12Client, n: number): Promise<string> {
   let got = '';
-  const all = new Promise<string>((resolve) => client.onData((c) => (got += utf8Decode(c)).length >= n && resolve(got)));
+  const all = new Promise<string>((resolve, reject) => {
+    client.onData((c) => (got += utf8Decode(c)).length >= n && resolve(got));
+    client.onClose((error) => reject(error ?? new Error(`the server closed after ${got.length} of ${n} bytes`)));
+  });
   await client.write(utf8Encode('e'.repeat(n - 1) + '\n'));
   return all;
 }
