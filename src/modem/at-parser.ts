@@ -69,11 +69,6 @@ export class AtFramer {
     return this.#length === 0 && !this.#overflow && this.#state !== BINARY;
   }
 
-  /** Bytes of the current payload still to come. */
-  get binaryRemaining(): number {
-    return this.#state === BINARY ? this.#remaining : 0;
-  }
-
   /** Read the next `length` bytes as payload (call from `onLine`/`onInlineHeader`). */
   beginBinary(length: number): void {
     if (length <= 0) return;

@@ -223,11 +223,6 @@ export abstract class SimcomModem implements Modem {
     return this.config.caName;
   }
 
-  /** The bearer is up and the modem configured since its last boot. */
-  get isReady(): boolean {
-    return this.configured && this.online;
-  }
-
   protected log(level: 'debug' | 'info' | 'warn' | 'error', event: string, fields?: Record<string, string | number | boolean>): void {
     this.ports.log?.log(level, event, fields);
   }

@@ -74,11 +74,6 @@ export class HttpResponseParser {
     return this.#state === S_DONE;
   }
 
-  /** The body is delimited by the connection closing (no length, not chunked). */
-  get readsUntilClose(): boolean {
-    return this.#state === S_BODY_CLOSE;
-  }
-
   /** Bytes of a Content-Length body still to come (undefined before the head or for other framings). */
   get lengthRemaining(): number | undefined {
     return this.#state === S_BODY_LENGTH ? this.#remaining : undefined;

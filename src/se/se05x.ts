@@ -1,8 +1,7 @@
 /**
  * The SE05x IoT applet subset the OTA agent needs (NXP AN12413; encodings as NXP's nano package
  * sends them, lib/apdu/se05x_APDU_impl.c): SELECT, GetVersion, CheckObjectExists, ReadObject,
- * ECDSAVerify, GetRandom, and for the device's own identity WriteECKey (generate), ECDSASign,
- * ECDHGenerateSharedSecret and DeleteSecureObject. Every answer's status word is checked and mapped to a typed error, and
+ * ECDSAVerify, GetRandom (the device's own identity's key commands: src/se/se05x-keys.ts). Every answer's status word is checked and mapped to a typed error, and
  * where the verdict is in the data (ECDSAVerify, CheckObjectExists) TAG_1 is checked too: an
  * invalid signature is SW 9000 with TAG_1 = 0x02.
  */
@@ -109,7 +108,7 @@ export class SeStatusError extends OtaError {
   }
 }
 
-const objectName = (id: number): string => `0x${id.toString(16).padStart(8, '0').toUpperCase()}`;
+export const objectName = (id: number): string => `0x${id.toString(16).padStart(8, '0').toUpperCase()}`;
 
 export interface Se05xOptions {
   link: T1Link;
@@ -165,7 +164,7 @@ export class Se05x {
   /** GetVersion `80 04 00 20` (nano: case 1, no Le) → TAG_1 VersionInfo. */
   async getVersion(): Promise<VersionInfo> {
     const apdu = this.#builder.start(CLA_SE05X, INS_MGMT, P1_DEFAULT, P2_VERSION).finish();
-    const value = this.#tag1('GetVersion', await this.#send('GetVersion', apdu));
+    const value = tag1('GetVersion', await this.#send('GetVersion', apdu));
     if (value.length < 7) throw new OtaError('se-response-malformed', `GetVersion TAG_1 of ${value.length} bytes`);
     return versionInfo(value);
   }
@@ -184,7 +183,7 @@ export class Se05x {
   async readObject(objectId: number): Promise<Uint8Array> {
     const apdu = this.#builder.start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_DEFAULT).tlvUint(TAG_1, objectId, 4).finish({ extended: true });
     const name = `ReadObject ${objectName(objectId)}`;
-    return this.#tag1(name, await this.#send(name, apdu)).slice();
+    return tag1(name, await this.#send(name, apdu)).slice();
   }
 
   /**
@@ -208,85 +207,13 @@ export class Se05x {
     return this.#result(name, await this.#send(name, apdu));
   }
 
-  /**
-   * WriteECKey with no key material: the SE generates a P-256 key pair in `objectId`
-   * (`80 01 61 00 Lc 41 04 <id> 42 01 03`, nano Se05x_API_WriteECKey with P1_EC | P1_KEY_PAIR).
-   * The private key never leaves the SE; read the public point with `readObject`. `transient`:
-   * INS_WRITE | INS_TRANSIENT, the object lives until the session ends or the chip resets (an
-   * ephemeral TLS key). Policies are the applet's default (any authenticated session may use it).
-   */
-  async generateEcKey(objectId: number, options: { transient?: boolean } = {}): Promise<void> {
-    const ins = INS_WRITE | (options.transient ? INS_TRANSIENT : 0);
-    const apdu = this.#builder.start(CLA_SE05X, ins, P1_EC | P1_KEY_PAIR, P2_DEFAULT).tlvUint(TAG_1, objectId, 4).tlvUint(TAG_2, CURVE_NIST_P256, 1).finish();
-    await this.#send(`WriteECKey ${objectName(objectId)}`, apdu);
-  }
-
-  /**
-   * ECDSASign `80 03 0C 09 Lc 41 04 <id> 42 01 21 43 20 <digest> 00` → the DER signature (TAG_1)
-   * over a SHA-256 digest the host computed, made with the key pair in `objectId`. Returns a copy.
-   */
-  async ecdsaSign(objectId: number, digest: Uint8Array): Promise<Uint8Array> {
-    if (digest.length !== 32) throw new OtaError('invalid-argument', `SHA-256 digest of ${digest.length} bytes`);
-    const apdu = this.#builder
-      .start(CLA_SE05X, INS_CRYPTO, P1_SIGNATURE, P2_SIGN)
-      .tlvUint(TAG_1, objectId, 4)
-      .tlvUint(TAG_2, SIG_ECDSA_SHA_256, 1)
-      .tlv(TAG_3, digest)
-      .finish({ shortLe: true });
-    const name = `ECDSASign ${objectName(objectId)}`;
-    const signature = this.#tag1(name, await this.#send(name, apdu));
-    if (signature.length < 8 || signature.length > ECDSA_P256_DER_MAX || signature[0] !== 0x30) {
-      throw new OtaError('se-response-malformed', `ECDSASign: ${signature.length}-byte answer is not a DER P-256 signature`);
-    }
-    return signature.slice();
-  }
-
-  /**
-   * ECDHGenerateSharedSecret `80 03 01 0F Lc 41 04 <id> 42 41 <04||X||Y> 00` → the 32-byte x
-   * coordinate of the shared point, computed with the key pair in `objectId`. Returns a copy.
-   */
-  async ecdh(objectId: number, peerPublicKey: Uint8Array): Promise<Uint8Array> {
-    if (peerPublicKey.length !== 65 || peerPublicKey[0] !== 0x04) {
-      throw new OtaError('invalid-argument', `peer key of ${peerPublicKey.length} bytes, expected an uncompressed P-256 point`);
-    }
-    const apdu = this.#builder.start(CLA_SE05X, INS_CRYPTO, P1_EC, P2_DH).tlvUint(TAG_1, objectId, 4).tlv(TAG_2, peerPublicKey).finish({ shortLe: true });
-    const name = `ECDH ${objectName(objectId)}`;
-    const secret = this.#tag1(name, await this.#send(name, apdu));
-    if (secret.length !== 32) throw new OtaError('se-response-malformed', `ECDH returned ${secret.length} bytes, expected 32`);
-    return secret.slice();
-  }
-
-  /**
-   * WriteECKey with a public point: `80 01|80 21 00 Lc 41 04 <id> 42 01 03 44 41 <04||X||Y>`
-   * (P1_EC | P1_PUBLIC). The object must not exist (a key written over keeps its curve: nano
-   * sends no curve then; this driver writes fresh objects only). For verifying a peer's signature
-   * in the SE (ECDSAVerify needs the key as an object).
-   */
-  async writeEcPublicKey(objectId: number, point: Uint8Array, options: { transient?: boolean } = {}): Promise<void> {
-    if (point.length !== 65 || point[0] !== 0x04) throw new OtaError('invalid-argument', `public key of ${point.length} bytes, expected an uncompressed P-256 point`);
-    const ins = INS_WRITE | (options.transient ? INS_TRANSIENT : 0);
-    const apdu = this.#builder
-      .start(CLA_SE05X, ins, P1_EC | P1_PUBLIC, P2_DEFAULT)
-      .tlvUint(TAG_1, objectId, 4)
-      .tlvUint(TAG_2, CURVE_NIST_P256, 1)
-      .tlv(TAG_4, point)
-      .finish();
-    await this.#send(`WriteECKey public ${objectName(objectId)}`, apdu);
-  }
-
-  /** DeleteSecureObject `80 04 00 28 06 41 04 <id>`. */
-  async deleteObject(objectId: number): Promise<void> {
-    const apdu = this.#builder.start(CLA_SE05X, INS_MGMT, P1_DEFAULT, P2_DELETE_OBJECT).tlvUint(TAG_1, objectId, 4).finish();
-    await this.#send(`DeleteSecureObject ${objectName(objectId)}`, apdu);
-  }
-
   /** GetRandom `80 04 00 49 00 00 04 41 02 <n> 00 00` (full MW form, extended) → n random bytes. */
   async getRandom(length: number): Promise<Uint8Array> {
     if (!Number.isInteger(length) || length < 1 || length > SE05X_RANDOM_MAX) {
       throw new OtaError('invalid-argument', `GetRandom of ${length} bytes (1..${SE05X_RANDOM_MAX})`);
     }
     const apdu = this.#builder.start(CLA_SE05X, INS_MGMT, P1_DEFAULT, P2_RANDOM).tlvUint(TAG_1, length, 2).finish({ extended: true });
-    const value = this.#tag1('GetRandom', await this.#send('GetRandom', apdu));
+    const value = tag1('GetRandom', await this.#send('GetRandom', apdu));
     if (value.length !== length) throw new OtaError('se-response-malformed', `GetRandom(${length}) returned ${value.length} bytes`);
     return value.slice();
   }
@@ -296,6 +223,15 @@ export class Se05x {
     if (!this.#opened) return;
     this.#opened = false;
     await this.link.endSession();
+  }
+
+  /**
+   * Sends the command `build` writes with this session's APDU builder; returns the R-APDU (SW
+   * 9000: anything else throws). For the key commands of src/se/se05x-keys.ts, which only a
+   * firmware that uses them carries (TLS in the agent, provisioning tools).
+   */
+  command(name: string, build: (builder: ApduBuilder) => Uint8Array): Promise<Uint8Array> {
+    return this.#send(name, build(this.#builder));
   }
 
   /** Sends an applet command, reselecting when the SE may have lost the applet; returns the R-APDU. */
@@ -315,23 +251,23 @@ export class Se05x {
     return rapdu;
   }
 
-  /**
-   * TAG_1 of a successful answer (a view, valid until the next command). Synchronous, on the
-   * R-APDU `#send` returned: every async layer costs about 20 slots of the device's JS stack.
-   */
-  #tag1(name: string, rapdu: Uint8Array): Uint8Array {
-    const value = findTlv(rapdu, TAG_1, rapdu.length - 2);
-    if (value === undefined) throw new OtaError('se-response-malformed', `${name}: no TAG_1 in ${hex(rapdu)}`);
-    return value;
-  }
-
   /** The SE05x_Result_t in TAG_1: 0x01 true, 0x02 false, anything else malformed. */
   #result(name: string, rapdu: Uint8Array): boolean {
-    const value = this.#tag1(name, rapdu);
+    const value = tag1(name, rapdu);
     if (value.length === 1 && value[0] === RESULT_SUCCESS) return true;
     if (value.length === 1 && value[0] === RESULT_FAILURE) return false;
     throw new OtaError('se-response-malformed', `${name}: TAG_1 ${hex(value)} is not a result (01/02)`);
   }
+}
+
+/**
+ * TAG_1 of a successful answer (a view, valid until the next command). Synchronous, on the
+ * R-APDU `#send` returned: every async layer costs about 20 slots of the device's JS stack.
+ */
+export function tag1(name: string, rapdu: Uint8Array): Uint8Array {
+  const value = findTlv(rapdu, TAG_1, rapdu.length - 2);
+  if (value === undefined) throw new OtaError('se-response-malformed', `${name}: no TAG_1 in ${hex(rapdu)}`);
+  return value;
 }
 
 function versionInfo(bytes: Uint8Array): VersionInfo {

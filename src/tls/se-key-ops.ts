@@ -8,6 +8,7 @@
  */
 import type { Se05x } from '../se/se05x.js';
 import type { TlsKeyOps } from './connection.js';
+import { deleteObject, ecdh, ecdsaSign, generateEcKey, writeEcPublicKey } from '../se/se05x-keys.js';
 
 export interface SeKeyOpsOptions {
   se: Se05x;
@@ -41,21 +42,21 @@ export class SeKeyOps implements TlsKeyOps {
     this.commands++;
     if (await se.checkObjectExists(ephemeralKeyId)) {
       this.commands++;
-      await se.deleteObject(ephemeralKeyId);
+      await deleteObject(se, ephemeralKeyId);
     }
     this.commands += 2;
-    await se.generateEcKey(ephemeralKeyId, { transient: true });
+    await generateEcKey(se, ephemeralKeyId, { transient: true });
     return se.readObject(ephemeralKeyId);
   }
 
   async agree(peer: Uint8Array): Promise<Uint8Array> {
     this.commands++;
-    return this.#o.se.ecdh(this.#o.ephemeralKeyId, peer);
+    return ecdh(this.#o.se, this.#o.ephemeralKeyId, peer);
   }
 
   async dropEphemeral(): Promise<void> {
     this.commands++;
-    await this.#o.se.deleteObject(this.#o.ephemeralKeyId);
+    await deleteObject(this.#o.se, this.#o.ephemeralKeyId);
   }
 
   certificateChain(): Uint8Array[] {
@@ -64,17 +65,17 @@ export class SeKeyOps implements TlsKeyOps {
 
   async sign(digest: Uint8Array): Promise<Uint8Array> {
     this.commands++;
-    return this.#o.se.ecdsaSign(this.#o.deviceKeyId, digest);
+    return ecdsaSign(this.#o.se, this.#o.deviceKeyId, digest);
   }
 
   async verify(publicKey: Uint8Array, digest: Uint8Array, signature: Uint8Array): Promise<boolean> {
     const { se, peerKeyId } = this.#o;
     this.commands += 3;
-    await se.writeEcPublicKey(peerKeyId, publicKey, { transient: true });
+    await writeEcPublicKey(se, peerKeyId, publicKey, { transient: true });
     try {
       return await se.ecdsaVerify(peerKeyId, digest, signature);
     } finally {
-      await se.deleteObject(peerKeyId);
+      await deleteObject(se, peerKeyId);
     }
   }
 }

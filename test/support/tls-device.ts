@@ -23,6 +23,7 @@ import { NodeTlsCrypto } from '../../tools/node/node-tls-crypto.js';
 import { realClock } from '../../tools/node/real-clock.js';
 import { SimA5000 } from '../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../tools/devkit/pkcs10.js';
+import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
 
 export const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'node', 'test-pki');
 export const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
@@ -41,9 +42,9 @@ export async function provisionDevice(dir: string): Promise<Device> {
   const clock = realClock();
   const sim = new SimA5000({ clock });
   const se = new Se05x({ link: new T1Link({ i2c: sim, clock }) });
-  await se.generateEcKey(DEVICE_KEY);
+  await generateEcKey(se, DEVICE_KEY);
   const point = await se.readObject(DEVICE_KEY);
-  const csr = await buildCsr(point, 'CN=device-42,O=xs-ota test', (d) => se.ecdsaSign(DEVICE_KEY, d));
+  const csr = await buildCsr(point, 'CN=device-42,O=xs-ota test', (d) => ecdsaSign(se, DEVICE_KEY, d));
   writeFileSync(path.join(dir, 'device.csr'), csr);
   writeFileSync(path.join(dir, 'ca.key'), pki('ca.key'));
   writeFileSync(path.join(dir, 'ca.pem'), pki('ca.pem'));

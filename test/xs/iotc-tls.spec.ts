@@ -22,6 +22,7 @@ import { XsSession } from '../../tools/xs/session.js';
 import { requireMosquitto, startIotConnectCloud, type IotConnectCloud } from '../support/broker.js';
 import { NodeHttpClient } from '../../tools/node/node-http-client.js';
 import { serveTlsHost } from '../support/xs-tls-host.js';
+import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
 
 const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 const DEVICE_KEY = 0x7b000301;
@@ -47,9 +48,9 @@ describe('IoTConnect in XS over TLS in the agent, key in the simulated A5000, re
     const hostClock = realClock();
     sim = new SimA5000({ clock: hostClock });
     const se = new Se05x({ link: new T1Link({ i2c: sim, clock: hostClock }) });
-    await se.generateEcKey(DEVICE_KEY);
+    await generateEcKey(se, DEVICE_KEY);
     const dir = cloud.pki.dir;
-    writeFileSync(path.join(dir, 'se.csr'), await buildCsr(await se.readObject(DEVICE_KEY), `CN=${DUID}`, (d) => se.ecdsaSign(DEVICE_KEY, d)));
+    writeFileSync(path.join(dir, 'se.csr'), await buildCsr(await se.readObject(DEVICE_KEY), `CN=${DUID}`, (d) => ecdsaSign(se, DEVICE_KEY, d)));
     await se.close();
     writeFileSync(path.join(dir, 'se.ext'), 'extendedKeyUsage=clientAuth\n');
     execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'se.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'se.ext', '-out', 'se.crt'], { cwd: dir, stdio: 'pipe' });

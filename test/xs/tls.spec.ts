@@ -21,6 +21,7 @@ import { buildCsr } from '../../tools/devkit/pkcs10.js';
 import { serveRealClock, serveSockets } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
 import { serveTlsHost } from '../support/xs-tls-host.js';
+import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
 
 const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'node', 'test-pki');
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
@@ -42,8 +43,8 @@ describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', funct
     const clock = realClock();
     sim = new SimA5000({ clock });
     const se = new Se05x({ link: new T1Link({ i2c: sim, clock }) });
-    await se.generateEcKey(DEVICE_KEY);
-    const csr = await buildCsr(await se.readObject(DEVICE_KEY), 'CN=device-xs', (d) => se.ecdsaSign(DEVICE_KEY, d));
+    await generateEcKey(se, DEVICE_KEY);
+    const csr = await buildCsr(await se.readObject(DEVICE_KEY), 'CN=device-xs', (d) => ecdsaSign(se, DEVICE_KEY, d));
     await se.close();
     writeFileSync(path.join(dir, 'd.csr'), csr);
     writeFileSync(path.join(dir, 'ca.key'), pki('ca.key'));

@@ -10,6 +10,7 @@
  *   xs-ota bench --json-out docs/bench.json   also write the JSON there (`npm run docs:bench`)
  *   xs-ota bench --section modem-download
  *   xs-ota bench --section xs-modem     (the agent inside XS; slower)
+ *   xs-ota bench --section flash        (the flash cost per bundle; needs $MODDABLE, the real SDK)
  */
 import { MiB, runNode, type Model, type Transport } from '../bench/rig.js';
 import { runXs } from '../bench/rig-xs.js';
@@ -408,6 +409,8 @@ export const SECTIONS: Record<string, () => Promise<BenchSection>> = {
 /** Sections run only when named (`--section <name>`): slower ones. */
 export const EXTRA_SECTIONS: Record<string, () => Promise<BenchSection>> = {
   'xs-modem': () => xsModemSection(),
+  // issue 11: the flash cost per bundle with the real SDK (needs $MODDABLE): tools/bench/flash.ts
+  flash: async () => (await import('../bench/flash.js')).flashSection(),
 };
 
 /**

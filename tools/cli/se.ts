@@ -33,6 +33,7 @@ import { T1Link } from '../../src/se/t1-link.js';
 import { SimA5000 } from '../devkit/parts/sim-a5000.js';
 import { VirtualTime } from '../devkit/parts/virtual-time.js';
 import { buildCsr, pem } from '../devkit/pkcs10.js';
+import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
 
 export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
 const DEFAULT_OBJECT = 0x7b000201;
@@ -159,7 +160,7 @@ export const command: Command = {
         const existing = objects.get(id);
         if (existing && existing.type !== 'ec-p256-keypair') throw new Error(`${store}: object ${objectIdText(id)} holds a ${existing.type}; remove it first`);
         const point = await withSimulatedSe(objects, async (se) => {
-          await se.generateEcKey(id);
+          await generateEcKey(se, id);
           return se.readObject(id);
         });
         mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
@@ -178,7 +179,7 @@ export const command: Command = {
         const subject = opts.subject;
         const csr = await withSimulatedSe(objects, async (se) => {
           const point = await se.readObject(id);
-          return buildCsr(point, subject, (digest) => se.ecdsaSign(id, digest));
+          return buildCsr(point, subject, (digest) => ecdsaSign(se, id, digest));
         });
         const text = pem('CERTIFICATE REQUEST', csr);
         if (opts.out) {

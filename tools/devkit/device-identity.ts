@@ -9,6 +9,7 @@ import { T1Link } from '../../src/se/t1-link.js';
 import { buildCsr } from './pkcs10.js';
 import type { SimA5000 } from './parts/sim-a5000.js';
 import type { VirtualTime } from './parts/virtual-time.js';
+import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
 
 /** The device key object the dev kit provisions (next to the image key 0x7B000201). */
 export const DEVKIT_DEVICE_KEY_OBJECT = 0x7b000301;
@@ -22,9 +23,9 @@ export async function provisionDeviceIdentity(
   const se = new Se05x({ link: new T1Link({ i2c: a5000, clock: time.clockPort() }) });
   const csr = await time.runFor(
     (async () => {
-      await se.generateEcKey(DEVKIT_DEVICE_KEY_OBJECT);
+      await generateEcKey(se, DEVKIT_DEVICE_KEY_OBJECT);
       const point = await se.readObject(DEVKIT_DEVICE_KEY_OBJECT);
-      const request = await buildCsr(point, subject, (digest) => se.ecdsaSign(DEVKIT_DEVICE_KEY_OBJECT, digest));
+      const request = await buildCsr(point, subject, (digest) => ecdsaSign(se, DEVKIT_DEVICE_KEY_OBJECT, digest));
       await se.close();
       return request;
     })(),

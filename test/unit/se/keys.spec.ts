@@ -13,6 +13,7 @@ import { isOtaError } from '../../../src/util/errors.js';
 import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { VirtualTime } from '../../../tools/devkit/parts/virtual-time.js';
 import { trustedKey } from '../../support/se-scenarios.js';
+import { deleteObject, ecdh, ecdsaSign, generateEcKey } from '../../../src/se/se05x-keys.js';
 
 const DEVICE_KEY = 0x7b000301;
 const EPHEMERAL = 0x7b000302;
@@ -36,7 +37,7 @@ function commandsSent(sim: SimA5000): string[] {
 describe('se05x: key generation, signing and key agreement in the A5000', () => {
   it('generates a key pair inside the SE: ReadObject gives the public point only; the APDU is nano WriteECKey', async () => {
     const { sim, se, run } = setup();
-    await run(se.generateEcKey(DEVICE_KEY));
+    await run(generateEcKey(se, DEVICE_KEY));
     const point = await run(se.readObject(DEVICE_KEY));
     assert.equal(point.length, 65);
     assert.equal(point[0], 0x04);
@@ -48,12 +49,12 @@ describe('se05x: key generation, signing and key agreement in the A5000', () => 
 
   it('ECDSASign over a digest: node:crypto verifies the signature over the message', async () => {
     const { sim, se, run } = setup();
-    await run(se.generateEcKey(DEVICE_KEY));
+    await run(generateEcKey(se, DEVICE_KEY));
     const point = await run(se.readObject(DEVICE_KEY));
     for (let i = 0; i < 8; i++) {
       const message = Buffer.from(`TLS 1.3, client CertificateVerify ${i}`);
       const digest = new Uint8Array(createHash('sha256').update(message).digest());
-      const signature = await run(se.ecdsaSign(DEVICE_KEY, digest));
+      const signature = await run(ecdsaSign(se, DEVICE_KEY, digest));
       assert.ok(verify('sha256', message, nodeKey(point), Buffer.from(signature)), `signature ${i}`);
       assert.equal(verify('sha256', Buffer.from('other'), nodeKey(point), Buffer.from(signature)), false);
     }
@@ -64,11 +65,11 @@ describe('se05x: key generation, signing and key agreement in the A5000', () => 
 
   it('ECDH with a transient key pair agrees with node:crypto, and the transient object is gone after the session', async () => {
     const { sim, se, run } = setup();
-    await run(se.generateEcKey(EPHEMERAL, { transient: true }));
+    await run(generateEcKey(se, EPHEMERAL, { transient: true }));
     const point = await run(se.readObject(EPHEMERAL));
     const peer = createECDH('prime256v1');
     peer.generateKeys();
-    const shared = await run(se.ecdh(EPHEMERAL, new Uint8Array(peer.getPublicKey())));
+    const shared = await run(ecdh(se, EPHEMERAL, new Uint8Array(peer.getPublicKey())));
     assert.equal(hex(shared), peer.computeSecret(Buffer.from(point)).toString('hex'));
     assert.equal(sim.stats.agreements, 1);
     assert.ok(commandsSent(sim).some((c) => c.startsWith('80816100')), 'CLA 80, INS_WRITE | INS_TRANSIENT');
@@ -79,28 +80,28 @@ describe('se05x: key generation, signing and key agreement in the A5000', () => 
 
   it('DeleteSecureObject removes a key; using it afterwards is se-no-object', async () => {
     const { se, run } = setup();
-    await run(se.generateEcKey(DEVICE_KEY));
-    await run(se.deleteObject(DEVICE_KEY));
-    await assert.rejects(run(se.ecdsaSign(DEVICE_KEY, new Uint8Array(32))), (e: unknown) => isOtaError(e, 'se-no-object'));
-    await assert.rejects(run(se.deleteObject(DEVICE_KEY)), (e: unknown) => isOtaError(e, 'se-no-object'));
+    await run(generateEcKey(se, DEVICE_KEY));
+    await run(deleteObject(se, DEVICE_KEY));
+    await assert.rejects(run(ecdsaSign(se, DEVICE_KEY, new Uint8Array(32))), (e: unknown) => isOtaError(e, 'se-no-object'));
+    await assert.rejects(run(deleteObject(se, DEVICE_KEY)), (e: unknown) => isOtaError(e, 'se-no-object'));
   });
 
   it('refuses to sign with a public key object, and bad arguments before any APDU', async () => {
     const { sim, se, run } = setup();
     sim.provision(0x7b000201, trustedKey());
-    await assert.rejects(run(se.ecdsaSign(0x7b000201, new Uint8Array(32))), (e: unknown) => isOtaError(e, 'se-no-object'));
-    await assert.rejects(run(se.ecdh(0x7b000201, trustedKey())), (e: unknown) => isOtaError(e, 'se-no-object'));
+    await assert.rejects(run(ecdsaSign(se, 0x7b000201, new Uint8Array(32))), (e: unknown) => isOtaError(e, 'se-no-object'));
+    await assert.rejects(run(ecdh(se, 0x7b000201, trustedKey())), (e: unknown) => isOtaError(e, 'se-no-object'));
     const before = sim.stats.commands;
-    await assert.rejects(run(se.ecdsaSign(DEVICE_KEY, new Uint8Array(20))), (e: unknown) => isOtaError(e, 'invalid-argument'));
-    await assert.rejects(run(se.ecdh(DEVICE_KEY, new Uint8Array(33))), (e: unknown) => isOtaError(e, 'invalid-argument'));
+    await assert.rejects(run(ecdsaSign(se, DEVICE_KEY, new Uint8Array(20))), (e: unknown) => isOtaError(e, 'invalid-argument'));
+    await assert.rejects(run(ecdh(se, DEVICE_KEY, new Uint8Array(33))), (e: unknown) => isOtaError(e, 'invalid-argument'));
     assert.equal(sim.stats.commands, before);
   });
 
   it('the peer point must be on the curve (the SE refuses: se-wrong-data)', async () => {
     const { se, run } = setup();
-    await run(se.generateEcKey(EPHEMERAL, { transient: true }));
+    await run(generateEcKey(se, EPHEMERAL, { transient: true }));
     const off = trustedKey().slice();
     off[64] ^= 1;
-    await assert.rejects(run(se.ecdh(EPHEMERAL, off)), (e: unknown) => isOtaError(e, 'se-wrong-data'));
+    await assert.rejects(run(ecdh(se, EPHEMERAL, off)), (e: unknown) => isOtaError(e, 'se-wrong-data'));
   });
 });

@@ -25,6 +25,7 @@ import { socketByteStream } from '../../../tools/node/node-byte-stream.js';
 import { realClock } from '../../../tools/node/real-clock.js';
 import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../../tools/devkit/pkcs10.js';
+import { ecdsaSign, generateEcKey } from '../../../src/se/se05x-keys.js';
 
 const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'tools', 'node', 'test-pki');
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
@@ -51,8 +52,8 @@ describe('tls: control channel from the settings (otaControlTls agent)', functio
       s.on('error', () => undefined);
     });
     try {
-      await se.generateEcKey(0x7b000301);
-      writeFileSync(path.join(dir, 'd.csr'), await buildCsr(await se.readObject(0x7b000301), 'CN=device-cc', (d) => se.ecdsaSign(0x7b000301, d)));
+      await generateEcKey(se, 0x7b000301);
+      writeFileSync(path.join(dir, 'd.csr'), await buildCsr(await se.readObject(0x7b000301), 'CN=device-cc', (d) => ecdsaSign(se, 0x7b000301, d)));
       for (const f of ['ca.key', 'ca.pem']) writeFileSync(path.join(dir, f), pki(f));
       execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'd.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', 'd.pem'], { cwd: dir, stdio: 'pipe' });
       const settings = { deviceKeyId: 0x7b000301, certificatePem: bytes(readFileSync(path.join(dir, 'd.pem'), 'utf8')) };

@@ -26,6 +26,7 @@ import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../../tools/devkit/pkcs10.js';
 import { requireMosquitto, waitFor } from '../../support/broker.js';
 import type { ByteStreamConnector } from '../../../src/net/byte-stream.js';
+import { ecdsaSign, generateEcKey } from '../../../src/se/se05x-keys.js';
 
 const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 const DEVICE_KEY = 0x7b000301;
@@ -49,7 +50,7 @@ describe('tls: MQTT to mosquitto (require_certificate) over TLS in the agent, ke
   before(async function () {
     requireMosquitto(this);
     broker = await startBroker();
-    await se.generateEcKey(DEVICE_KEY);
+    await generateEcKey(se, DEVICE_KEY);
   });
   after(async () => broker?.stop());
 
@@ -57,7 +58,7 @@ describe('tls: MQTT to mosquitto (require_certificate) over TLS in the agent, ke
   async function issue(cn: string, ca: 'ca' | 'rogue-ca'): Promise<Uint8Array> {
     const dir = broker.pki.dir;
     if (ca === 'rogue-ca') broker.pki.rogueClient('make-the-rogue-ca');
-    const csr = await buildCsr(await se.readObject(DEVICE_KEY), `CN=${cn}`, (d) => se.ecdsaSign(DEVICE_KEY, d));
+    const csr = await buildCsr(await se.readObject(DEVICE_KEY), `CN=${cn}`, (d) => ecdsaSign(se, DEVICE_KEY, d));
     writeFileSync(path.join(dir, `${cn}.csr`), csr);
     writeFileSync(path.join(dir, `${cn}.ext`), 'extendedKeyUsage=clientAuth\n');
     execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', `${cn}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${cn}.ext`, '-out', `${cn}.se.crt`], { cwd: dir, stdio: 'pipe' });

@@ -25,6 +25,7 @@ import { socketByteStream } from '../../../tools/node/node-byte-stream.js';
 import { realClock } from '../../../tools/node/real-clock.js';
 import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../../tools/devkit/pkcs10.js';
+import { ecdsaSign, generateEcKey } from '../../../src/se/se05x-keys.js';
 
 const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'tools', 'node', 'test-pki');
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
@@ -49,8 +50,8 @@ describe('tls: TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256 with the key in the A5000',
     const clock = realClock();
     sim = new SimA5000({ clock });
     const se = new Se05x({ link: new T1Link({ i2c: sim, clock }) });
-    await se.generateEcKey(DEVICE_KEY);
-    writeFileSync(path.join(dir, 'd.csr'), await buildCsr(await se.readObject(DEVICE_KEY), 'CN=device-12', (d) => se.ecdsaSign(DEVICE_KEY, d)));
+    await generateEcKey(se, DEVICE_KEY);
+    writeFileSync(path.join(dir, 'd.csr'), await buildCsr(await se.readObject(DEVICE_KEY), 'CN=device-12', (d) => ecdsaSign(se, DEVICE_KEY, d)));
     for (const f of ['ca.key', 'ca.pem', 'server.key', 'server.pem']) writeFileSync(path.join(dir, f), pki(f));
     execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'd.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', 'd.pem'], { cwd: dir, stdio: 'pipe' });
     const cert = derOf(readFileSync(path.join(dir, 'd.pem'), 'utf8'));
