@@ -7,6 +7,8 @@
  * and the deepest JS stack. xsnap's heap grows to 2 GiB and its reservation says little.
  */
 static txInteger gxOtaPeakStack = 0;
+/* The deepest stack as the engine saw it, the test bridge's frames included. */
+static txInteger gxOtaPeakRawStack = 0;
 static txSize gxOtaPeakLiveSlots = 0;
 static txSize gxOtaPeakLiveChunks = 0;
 static txSize gxOtaPeakLiveBytes = 0;
@@ -64,8 +66,8 @@ static void xsOtaWriteProfile(void)
 	file = fopen(gxOtaProfileFile, "w");
 	if (!file)
 		return;
-	fprintf(file, "{\"peakLiveBytes\":%ld,\"peakLiveSlots\":%ld,\"peakLiveChunkBytes\":%ld,\"peakStackSlots\":%ld,\"collections\":%ld}\n",
-		(long)gxOtaPeakLiveBytes, (long)gxOtaPeakLiveSlots, (long)gxOtaPeakLiveChunks, (long)gxOtaPeakStack, (long)gxOtaCollections);
+	fprintf(file, "{\"peakLiveBytes\":%ld,\"peakLiveSlots\":%ld,\"peakLiveChunkBytes\":%ld,\"peakStackSlots\":%ld,\"peakRawStackSlots\":%ld,\"collections\":%ld}\n",
+		(long)gxOtaPeakLiveBytes, (long)gxOtaPeakLiveSlots, (long)gxOtaPeakLiveChunks, (long)gxOtaPeakStack, (long)gxOtaPeakRawStack, (long)gxOtaCollections);
 	fclose(file);
 }
 
@@ -254,6 +256,59 @@ static void xsOtaCollect(txMachine* the)
 
 static txBoolean gxOtaOverBound = 0;
 
+/* The bridge's two functions, found by name once, then by identity (their function objects are
+   the bundle's and live as long as it; slots never move). */
+static txSlot* gxOtaHostCall = C_NULL;
+static txSlot* gxOtaHandleCommand = C_NULL;
+
+static txSlot* xsOtaFrameFunction(txSlot* frame)
+{
+	txSlot* function = frame + 3;
+	return function->kind == XS_REFERENCE_KIND ? function->value.reference : C_NULL;
+}
+
+static int xsOtaFrameIs(txMachine* the, txSlot* frame, txSlot** known, const char* name)
+{
+	txSlot* function = xsOtaFrameFunction(frame);
+	if (!function)
+		return 0;
+	if (*known)
+		return function == *known;
+	char buffer[64];
+	buffer[0] = 0;
+	fxBufferFrameName(the, buffer, sizeof(buffer), frame, "");
+	if (c_strcmp(buffer, name) != 0)
+		return 0;
+	*known = function;
+	return 1;
+}
+
+/* The stack depth a device would have: without the test bridge's own frames (guest/bridge.ts).
+   Above the innermost `hostCall` is only the bridge encoding the request and decoding the reply
+   (a device's port is a native call: the frame that calls it stays counted). Between the
+   outermost `handleCommand` and the guest function it calls is the bridge decoding the event
+   (a device's native callback calls the handler from its host frame). Only a depth that may be
+   a new peak is corrected. */
+static txInteger xsOtaDeviceDepth(txMachine* the, txInteger depth)
+{
+	txSlot* frame = the->frame;
+	txSlot* inner = C_NULL;
+	txInteger top = depth;
+	txInteger excess = 0;
+	txBoolean cut = 0;
+	while (frame) {
+		if (!cut && xsOtaFrameIs(the, frame, &gxOtaHostCall, "hostCall")) {
+			top = (txInteger)(the->stackTop - frame);
+			cut = 1;
+		}
+		else if (inner && xsOtaFrameIs(the, frame, &gxOtaHandleCommand, "handleCommand"))
+			excess = (txInteger)(frame - inner);
+		inner = frame;
+		frame = frame->next;
+	}
+	return top - excess;
+}
+
 /* Records the stack depth. Called where the interpreter checks its meter (function entries,
    backward branches: `safe` 0) and where the guest calls the host (issueCommand, a host
    function: `safe` 1). A full collection (which moves chunks) is only done at a safe point: a
@@ -267,13 +322,18 @@ void xsOtaSample(void* machine, int safe, int collect)
 	txMachine* the = (txMachine*)machine;
 	txInteger depth = (txInteger)(the->stackTop - the->stack);
 	if (gxOtaPeakStack < depth) {
-		gxOtaPeakStack = depth;
+		txInteger device = xsOtaDeviceDepth(the, depth);
+		if (gxOtaPeakRawStack < depth)
+			gxOtaPeakRawStack = depth;
+		if (gxOtaPeakStack < device)
+			gxOtaPeakStack = device;
 		xsOtaWriteProfile();
 	}
-	if (gxOtaTraceDepth && depth > gxOtaTraceDepth) {
+	/* Only once the guest is loaded, as the recorded peaks (a device never runs the load). */
+	if (gxOtaTraceDepth && gxOtaBoundBytes && depth > gxOtaTraceDepth && xsOtaDeviceDepth(the, depth) > gxOtaTraceDepth) {
 		char name[128];
 		txSlot* frame = the->frame;
-		fprintf(stderr, "xs-ota device profile: JS stack %d slots deep:\n", (int)depth);
+		fprintf(stderr, "xs-ota device profile: JS stack %d slots deep (%d without the bridge):\n", (int)depth, (int)xsOtaDeviceDepth(the, depth));
 		while (frame) {
 			name[0] = 0;
 			fxBufferFrameName(the, name, sizeof(name), frame, "");
@@ -351,7 +411,7 @@ long xsOtaBoundHeap(void* machine, long budget)
 enum {
 	mxOtaSlotSize, mxOtaPointerSize, mxOtaStackSlots, mxOtaReservedBytes, mxOtaLiveSlots,
 	mxOtaLiveChunkBytes, mxOtaPeakLiveBytes, mxOtaPeakLiveSlots, mxOtaPeakLiveChunkBytes,
-	mxOtaPeakStackSlots, mxOtaCollections, mxOtaAllocatedBytes, mxOtaBoundBytes, mxOtaCodeBytes, mxOtaFigureCount
+	mxOtaPeakStackSlots, mxOtaCollections, mxOtaAllocatedBytes, mxOtaBoundBytes, mxOtaCodeBytes, mxOtaPeakRawStackSlots, mxOtaFigureCount
 };
 
 void xsOtaFigures(void* machine, long* figures, int reset)
@@ -364,6 +424,7 @@ void xsOtaFigures(void* machine, long* figures, int reset)
 	figures[mxOtaLiveSlots] = (long)the->currentHeapCount;
 	figures[mxOtaLiveChunkBytes] = (long)(the->currentChunksSize - gxOtaCodeBytes);
 	figures[mxOtaCodeBytes] = (long)gxOtaCodeBytes;
+	figures[mxOtaPeakRawStackSlots] = (long)gxOtaPeakRawStack;
 	figures[mxOtaPeakLiveBytes] = (long)gxOtaPeakLiveBytes;
 	figures[mxOtaPeakLiveSlots] = (long)gxOtaPeakLiveSlots;
 	figures[mxOtaPeakLiveChunkBytes] = (long)gxOtaPeakLiveChunks;
@@ -373,6 +434,7 @@ void xsOtaFigures(void* machine, long* figures, int reset)
 	figures[mxOtaBoundBytes] = (long)gxOtaBoundBytes;
 	if (reset) {
 		gxOtaPeakStack = 0;
+		gxOtaPeakRawStack = 0;
 		gxOtaPeakLiveBytes = gxOtaPeakLiveSlots = gxOtaPeakLiveChunks = 0;
 		gxOtaCollections = 0;
 	}

@@ -84,7 +84,7 @@ static void xs_ota_issue_command(xsMachine* the)
 static const char* const gxOtaFigureNames[] = {
 	"slotSize", "pointerSize", "stackSlots", "reservedBytes", "liveSlots", "liveChunkBytes",
 	"peakLiveBytes", "peakLiveSlots", "peakLiveChunkBytes", "peakStackSlots", "collections",
-	"allocatedBytes", "boundBytes", "codeBytes",
+	"allocatedBytes", "boundBytes", "codeBytes", "peakRawStackSlots",
 };
 #define mxOtaFigureCount (sizeof(gxOtaFigureNames) / sizeof(gxOtaFigureNames[0]))
 
