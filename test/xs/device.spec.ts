@@ -123,6 +123,29 @@ describe('XS device profile', function () {
     }
   });
 
+  it("leaves the byte code XS copies for each new function out of the live figures (a device's code is in flash)", async () => {
+    const probe = await XsSession.start({ bundle: 'device' });
+    try {
+      const before = await probe.deviceFigures();
+      assert.equal(await probe.call('holdClosures', { count: 200 }), 200);
+      const held = await probe.deviceFigures();
+      await probe.call('dropClosures');
+      const dropped = await probe.deviceFigures();
+      const codeGrowth = held.codeBytes - before.codeBytes;
+      // Each closure's copied code is its own chunk (its body is well over 40 bytes of byte code).
+      assert.ok(codeGrowth >= 200 * 40, `code bytes grew by ${codeGrowth}`);
+      assert.ok(dropped.codeBytes < held.codeBytes - 200 * 40, `code bytes after the drop ${dropped.codeBytes}`);
+      // What stays counted is what a device holds: each closure's slots (its function object, its
+      // loop environment, the array entry: 13 here), not its code (120 bytes more here).
+      const counted = held.liveSlots * SLOT_BYTES + held.liveChunkBytes - (before.liveSlots * SLOT_BYTES + before.liveChunkBytes);
+      assert.ok(counted > 200 * 4 * SLOT_BYTES, `counted growth ${counted}`);
+      assert.ok(counted < 200 * 15 * SLOT_BYTES, `counted growth ${counted} includes code (${codeGrowth})`);
+      assert.ok(held.peakLiveBytes >= counted);
+    } finally {
+      await probe.close();
+    }
+  });
+
   it('stops the engine when the live heap passes the bound, not before', async () => {
     const creation = deviceCreation();
     const small = await XsSession.start({ bundle: 'device', creation: { ...creation, heapBytes: 32 * 1024 } });

@@ -86,7 +86,7 @@ export async function deviceProfileSection(): Promise<{ name: string; title: str
     columns: ['figure', 'value', 'unit', 'target', 'meets'],
     rows,
     notes: [
-      'peak live = max over the update of (slots x 16 + chunk bytes) after a full collection, less the same once the agent bundle was loaded (XS built-ins and the bundle code, which a device keeps in flash); sampled at every 500th host call the agent makes (inside its engine calls: a UART read, a flash write, a timer), at every crank end and at every heap-bound check.',
+      'peak live = max over the update of (slots x 16 + chunk bytes) after a full collection, less the same once the agent bundle was loaded (XS built-ins and the bundle code, which a device keeps in flash); byte code is left out throughout (the guest runs as a script, so XS copies each new function object\'s code into a chunk; a preloaded device points it into flash); sampled at every 500th host call the agent makes (inside its engine calls: a UART read, a flash write, a timer), at every crank end and at every heap-bound check.',
       'peak JS stack = deepest XS stack at any meter check (function entries, backward branches), in slots, XS\'s ~190 intrinsic slots included as creation.stack counts them; the test bridge (handleCommand, host calls) adds frames a device does not have.',
     ],
   };

@@ -104,7 +104,14 @@ export interface DeviceFigures {
   /** Live bytes the engine may hold: live when the guest was loaded + heapBytes. */
   boundBytes: number;
   liveSlots: number;
+  /** Chunk bytes live after the last collection, byte code left out (codeBytes). */
   liveChunkBytes: number;
+  /**
+   * Byte code XS copied into chunks for the function objects it made (the guest is a script);
+   * on a device a function's code stays in the preloaded archive (flash), so every live figure
+   * here leaves these bytes out.
+   */
+  codeBytes: number;
   /** Peak of slots x slotSize + chunk bytes after a full collection, over the samples. */
   peakLiveBytes: number;
   peakLiveSlots: number;

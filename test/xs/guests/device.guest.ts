@@ -74,4 +74,24 @@ expose({
     hostCall('ping');
     return held.length;
   },
+  /** Closures kept alive: each copies its byte code into a chunk here (a device points into flash). */
+  holdClosures: (args: { count: number }) => {
+    const kept: (() => number)[] = [];
+    for (let i = 0; i < args.count; i++) {
+      kept.push(() => {
+        // A body of some size, so that its byte code is easy to tell from its slots.
+        let sum = i;
+        for (let j = 0; j < 4; j++) sum = (sum * 31 + j) ^ (sum >>> 3);
+        return sum + kept.length * 7 - (i % 5) + (i >> 2);
+      });
+    }
+    closures = kept;
+    return kept.length;
+  },
+  dropClosures: () => {
+    closures = [];
+    return 0;
+  },
 });
+
+let closures: (() => number)[] = [];
