@@ -116,8 +116,14 @@ export interface DeviceFigures {
   peakLiveBytes: number;
   peakLiveSlots: number;
   peakLiveChunkBytes: number;
-  /** Deepest JS stack seen (slots, XS's intrinsics included), over the samples. */
+  /**
+   * Deepest JS stack seen (slots, XS's intrinsics included), over the samples, as a device would
+   * have it: without the test bridge's frames (tools/xs/native/xs-ota-device-platform.c
+   * xsOtaDeviceDepth: below `hostCall`, inside `handleCommand` before the guest function).
+   */
   peakStackSlots: number;
+  /** The same with the bridge's frames: the deepest stack this engine really ran. */
+  peakRawStackSlots: number;
   samples: number;
   collections: number;
 }
@@ -160,7 +166,9 @@ export interface DeviceProfilePeaks {
   peakLiveBytes: number;
   peakLiveSlots: number;
   peakLiveChunkBytes: number;
+  /** Without the test bridge's frames (DeviceFigures.peakStackSlots). */
   peakStackSlots: number;
+  peakRawStackSlots: number;
   collections: number;
 }
 

@@ -53,6 +53,23 @@ expose({
     const down = (n: number): number => (n === 0 ? 0 : 1 + down(n - 1));
     return down(args.depth);
   },
+  /**
+   * Recurse `depth` frames, then at the bottom call the host (`hostCall`, the bridge) or a JS
+   * function of the same shape (`leaf`, what stays of a port call on a device): the stack figure
+   * without the bridge's frames must not tell them apart.
+   */
+  deepCall: (args: { depth: number; bottom: 'host' | 'leaf' }) => {
+    const down = (n: number): number => {
+      if (n === 0) {
+        if (args.bottom === 'host') hostCall('ping', { n });
+        else leaf('ping', { n });
+        return 0;
+      }
+      const below = down(n - 1);
+      return below + 1;
+    };
+    return down(args.depth);
+  },
   /** Decode `bytes` as ASCII and as UTF-8 from `depth` frames down (a deep caller's stack). */
   decodeDeep: (args: { depth: number; bytes: Uint8Array }) => {
     // Not a tail call (XS runs strict tail calls without growing the stack).
@@ -95,3 +112,15 @@ expose({
 });
 
 let closures: (() => number)[] = [];
+
+/**
+ * hostCall's shape (two arguments): where a device's native port call would be. Its one loop
+ * turn is a meter check, so the engine samples the stack with this frame on it (a function
+ * without a call or a loop is never sampled inside).
+ */
+function leaf(op: string, args: unknown): unknown {
+  for (let turn = 0; turn < 1; turn++) leafCalls.push(op);
+  return args;
+}
+/** What leaf did (a side effect, so that the bundler keeps the call). */
+const leafCalls: string[] = [];

@@ -283,12 +283,24 @@ static int xsOtaFrameIs(txMachine* the, txSlot* frame, txSlot** known, const cha
 	return 1;
 }
 
+/* The lowest slot of a frame's arguments (XS: argc at frame - 1, argument i at frame - 2 - i). */
+static txSlot* xsOtaFrameArguments(txSlot* frame)
+{
+	return frame - 1 - (frame - 1)->value.integer;
+}
+
 /* The stack depth a device would have: without the test bridge's own frames (guest/bridge.ts).
-   Above the innermost `hostCall` is only the bridge encoding the request and decoding the reply
-   (a device's port is a native call: the frame that calls it stays counted). Between the
-   outermost `handleCommand` and the guest function it calls is the bridge decoding the event
-   (a device's native callback calls the handler from its host frame). Only a depth that may be
-   a new peak is corrected. */
+   - Below the innermost `hostCall` (its locals, and what it calls: encoding the request, the
+     native issueCommand, decoding the reply). A device's port is one native call made where
+     `hostCall` is called, with the same `this`, function, result and arguments slots, so
+     `hostCall`'s own frame down to its last argument stays counted.
+   - Between the outermost `handleCommand` and the guest function it calls (handleCommand's
+     locals and operand stack: the decoded message, the handler lookup). A device's native
+     callback calls the handler from its host frame: `handleCommand`'s own frame and arguments
+     stand for that host frame, and the callee's `this`, function, target and result slots stay.
+     (Before it calls the handler, handleCommand decodes the message in frames that stay counted:
+     a shallow stack, never the peak.)
+   Only a depth that may be a new peak is corrected (a frame walk per new peak). */
 static txInteger xsOtaDeviceDepth(txMachine* the, txInteger depth)
 {
 	txSlot* frame = the->frame;
@@ -298,11 +310,11 @@ static txInteger xsOtaDeviceDepth(txMachine* the, txInteger depth)
 	txBoolean cut = 0;
 	while (frame) {
 		if (!cut && xsOtaFrameIs(the, frame, &gxOtaHostCall, "hostCall")) {
-			top = (txInteger)(the->stackTop - frame);
+			top = (txInteger)(the->stackTop - xsOtaFrameArguments(frame));
 			cut = 1;
 		}
 		else if (inner && xsOtaFrameIs(the, frame, &gxOtaHandleCommand, "handleCommand"))
-			excess = (txInteger)(frame - inner);
+			excess = (txInteger)(xsOtaFrameArguments(frame) - (inner + 4) - 1);
 		inner = frame;
 		frame = frame->next;
 	}
