@@ -15,13 +15,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { SLOT_BYTES } from './device-profile.js';
 
-interface CensusGroup {
+export interface CensusGroup {
   name: string;
   count: number;
   slots: number;
   chunkBytes: number;
 }
-interface Census {
+export interface Census {
   liveSlots: number;
   liveChunkBytes: number;
   groups: CensusGroup[];
@@ -38,6 +38,25 @@ function byName(census: Census): Map<string, CensusGroup> {
     out.set(g.name, sum);
   }
   return out;
+}
+
+/**
+ * Function rows are keyed by the function's name, and XS names a private method's function only
+ * when the first instance gets the method (in place: no allocation, and on a device the
+ * preloaded function stays unnamed in flash). So a `fn #name` row above the base is mostly a
+ * function that moved out of the base's `fn (unnamed function)` row: only the net over all
+ * function rows (`functions`) says how many function objects the agent really made.
+ */
+export function censusFunctions(rows: readonly (CensusGroup & { bytes: number })[]): CensusGroup & { bytes: number } {
+  const net = { name: 'functions, all names (net)', count: 0, slots: 0, chunkBytes: 0, bytes: 0 };
+  for (const r of rows) {
+    if (!r.name.startsWith('fn ')) continue;
+    net.count += r.count;
+    net.slots += r.slots;
+    net.chunkBytes += r.chunkBytes;
+    net.bytes += r.bytes;
+  }
+  return net;
 }
 
 export function censusGrowth(peak: Census, base: Census): { bytes: number; rows: (CensusGroup & { bytes: number })[] } {
@@ -65,6 +84,8 @@ function main(prefix: string, rowCount: number): void {
     const peak = read(file);
     const { bytes, rows } = censusGrowth(peak, read(`${file}.base`));
     console.log(`${file}: ${bytes} bytes above the loaded guest (byte code included)`);
+    const f = censusFunctions(rows);
+    console.log(`${String(f.bytes).padStart(8)}  ${f.name.padEnd(48)} n=${f.count} slots=${f.slots} chunks=${f.chunkBytes} (the fn rows below move between names)`);
     for (const r of rows.slice(0, rowCount)) console.log(`${String(r.bytes).padStart(8)}  ${r.name.padEnd(48)} n=${r.count} slots=${r.slots} chunks=${r.chunkBytes}`);
     console.log(`  at the peak: ${peak.frames.join(' < ')}`);
   }

@@ -134,6 +134,14 @@ static void xsOtaCensusName(txMachine* the, txOtaCensusGroup* group, char* name,
 {
 	name[0] = 0;
 	if (group->function) {
+		/* A private method's function object has no name until the first instance gets the
+		   method: XS names it then, in place (fxRenameFunction; on a device the preloaded
+		   function is read-only and keeps no name). Census groups are keyed by that name, so such
+		   a function moves from this group to its `#name` group without any allocation. */
+		if (group->key == (void*)(txUnsigned)(XS_NO_ID + 1)) {
+			c_strncat(name, "(unnamed function)", size - 1);
+			return;
+		}
 		fxBufferFunctionName(the, name, size, group->sample, "");
 		return;
 	}
