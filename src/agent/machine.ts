@@ -1240,7 +1240,10 @@ export class UpdateAgent {
   /** Progress reports are best effort: a lost one must not fail the download. */
   async #tryReport(d: Deployment, phase: Report['phase'], progress?: Report['progress']): Promise<void> {
     try {
-      await this.#d.backend.report(this.#reportOf(d, phase, progress));
+      // As a job (src/util/stack.ts): a report is called from deep in a state's work (a download
+      // segment, a verify), and its own chain (history, backend, JSON over HTTP, the modem) was
+      // the deepest JS stack of an update on top of that.
+      await startAsJob(() => this.#d.backend.report(this.#reportOf(d, phase, progress)));
     } catch (error) {
       this.#log('warn', 'report.failed', { phase, reason: reasonOf(error), detail: describeError(error) });
     }

@@ -32,11 +32,20 @@ export interface SlotInstallerOptions {
   supportedFlags?: number;
 }
 
+/**
+ * Largest flash read of the re-hashes (resume, the check from flash before staging), bytes. A
+ * read has no alignment or size rule of its own (the port reads any range, like Zephyr's
+ * flash_read), so this buffer need not be a sector: 1 KiB keeps it small in RAM (a 4 KiB sector
+ * buffer was 3 KiB more at the update's peak) for 4 reads and digest updates per sector instead
+ * of one, each a native call on a device (memory-mapped or SPI flash, the crypt Digest).
+ */
+export const SLOT_READ_PIECE_MAX = 1024;
+
 export class SlotInstaller implements Installer {
   readonly #o: SlotInstallerOptions;
   readonly #trailerSize: number;
-  /** One sector: the re-hash buffer (allocated once). */
-  readonly #sector: Uint8Array;
+  /** The re-hash buffer (allocated once, at most SLOT_READ_PIECE_MAX bytes). */
+  readonly #readPiece: Uint8Array;
   #stream: ImageStream | undefined;
   #writer: SlotWriter | undefined;
   #fileHash: Sha256 | undefined;
@@ -52,7 +61,7 @@ export class SlotInstaller implements Installer {
   constructor(options: SlotInstallerOptions) {
     this.#o = options;
     this.#trailerSize = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
-    this.#sector = new Uint8Array(options.secondary.status().blockLength);
+    this.#readPiece = new Uint8Array(Math.min(SLOT_READ_PIECE_MAX, options.secondary.status().blockLength));
   }
 
   get flushed(): number {
@@ -128,8 +137,8 @@ export class SlotInstaller implements Installer {
   }
 
   #feedFromFlash(end: number): void {
-    for (let at = 0; at < end; at += this.#sector.length) {
-      const piece = this.#sector.subarray(0, Math.min(this.#sector.length, end - at));
+    for (let at = 0; at < end; at += this.#readPiece.length) {
+      const piece = this.#readPiece.subarray(0, Math.min(this.#readPiece.length, end - at));
       this.#o.secondary.read(at, piece);
       this.#feed(piece);
     }
@@ -158,7 +167,7 @@ export class SlotInstaller implements Installer {
     const parsed = this.#stream.finish();
     await parsed.verify(this.#o.verifier);
     // Trust flash, not RAM: parse and hash the slot again from what is really written.
-    const fromFlash = readSlotImage(this.#o.secondary, { digest: this.#o.digest, trailerSize: this.#trailerSize, buffer: this.#sector, supportedFlags: this.#o.supportedFlags });
+    const fromFlash = readSlotImage(this.#o.secondary, { digest: this.#o.digest, trailerSize: this.#trailerSize, buffer: this.#readPiece, supportedFlags: this.#o.supportedFlags });
     if (!bytesEqual(fromFlash.computedHash, parsed.computedHash) || fromFlash.imageSize !== parsed.imageSize) {
       throw new OtaError('flash-readback', `slot re-hash ${hex(fromFlash.computedHash)} differs from the stream's ${hex(parsed.computedHash)}`);
     }

@@ -108,6 +108,39 @@ describe('XS device profile', function () {
     }
   });
 
+  it("counts the stack a device would have: the test bridge's frames left out, every guest frame kept", async () => {
+    const probe = await XsSession.start({ bundle: 'device', sampling: { interval: 1, gcEvery: 0 } });
+    probe.provide('ping', () => null);
+    const peak = async (depth: number, bottom: 'host' | 'leaf') => {
+      await probe.deviceFigures(true);
+      assert.equal(await probe.call('deepCall', { depth, bottom }), depth);
+      const f = await probe.deviceFigures();
+      return { device: f.peakStackSlots, raw: f.peakRawStackSlots };
+    };
+    try {
+      const host20 = await peak(20, 'host');
+      const leaf20 = await peak(20, 'leaf');
+      const host40 = await peak(40, 'host');
+      const leaf40 = await peak(40, 'leaf');
+      // A port call through the bridge counts as a JS call of its shape (a native call on a
+      // device): hostCall's frame and arguments stay, what it runs (encode, issueCommand,
+      // decode) does not. The leaf's sample has a few slots more (its loop variable, the
+      // operands of its push).
+      assert.ok(leaf20.device - host20.device >= 0 && leaf20.device - host20.device <= 8, `host ${host20.device}, leaf ${leaf20.device}`);
+      assert.ok(host20.raw - host20.device > 40, `bridge below hostCall: raw ${host20.raw}, device ${host20.device}`);
+      // Every guest frame stays counted: 20 more frames add as much with either bottom.
+      const perFrames = leaf40.device - leaf20.device;
+      assert.ok(perFrames >= 20 * 5, `20 frames: ${perFrames} slots`);
+      assert.equal(host40.device - host20.device, perFrames);
+      // Without a host call, what is left out is only handleCommand's own locals and operands.
+      const handle = leaf20.raw - leaf20.device;
+      assert.ok(handle > 0 && handle < 24, `left out of a plain call: ${handle}`);
+      assert.equal(leaf40.raw - leaf40.device, handle);
+    } finally {
+      await probe.close();
+    }
+  });
+
   it('decodes long text with a bounded stack (no fromCharCode with hundreds of arguments)', async () => {
     const ascii = 'OK\r\n+HTTPACTION: 0,200,1048576\r\n'.repeat(40);
     const utf8 = 'é✓𝄞 ASCII '.repeat(100);
@@ -120,6 +153,29 @@ describe('XS device profile', function () {
       assert.equal(u.utf8, utf8);
     } finally {
       deep.kill();
+    }
+  });
+
+  it("leaves the byte code XS copies for each new function out of the live figures (a device's code is in flash)", async () => {
+    const probe = await XsSession.start({ bundle: 'device' });
+    try {
+      const before = await probe.deviceFigures();
+      assert.equal(await probe.call('holdClosures', { count: 200 }), 200);
+      const held = await probe.deviceFigures();
+      await probe.call('dropClosures');
+      const dropped = await probe.deviceFigures();
+      const codeGrowth = held.codeBytes - before.codeBytes;
+      // Each closure's copied code is its own chunk (its body is well over 40 bytes of byte code).
+      assert.ok(codeGrowth >= 200 * 40, `code bytes grew by ${codeGrowth}`);
+      assert.ok(dropped.codeBytes < held.codeBytes - 200 * 40, `code bytes after the drop ${dropped.codeBytes}`);
+      // What stays counted is what a device holds: each closure's slots (its function object, its
+      // loop environment, the array entry: 13 here), not its code (120 bytes more here).
+      const counted = held.liveSlots * SLOT_BYTES + held.liveChunkBytes - (before.liveSlots * SLOT_BYTES + before.liveChunkBytes);
+      assert.ok(counted > 200 * 4 * SLOT_BYTES, `counted growth ${counted}`);
+      assert.ok(counted < 200 * 15 * SLOT_BYTES, `counted growth ${counted} includes code (${codeGrowth})`);
+      assert.ok(held.peakLiveBytes >= counted);
+    } finally {
+      await probe.close();
     }
   });
 

@@ -104,13 +104,26 @@ export interface DeviceFigures {
   /** Live bytes the engine may hold: live when the guest was loaded + heapBytes. */
   boundBytes: number;
   liveSlots: number;
+  /** Chunk bytes live after the last collection, byte code left out (codeBytes). */
   liveChunkBytes: number;
+  /**
+   * Byte code XS copied into chunks for the function objects it made (the guest is a script);
+   * on a device a function's code stays in the preloaded archive (flash), so every live figure
+   * here leaves these bytes out.
+   */
+  codeBytes: number;
   /** Peak of slots x slotSize + chunk bytes after a full collection, over the samples. */
   peakLiveBytes: number;
   peakLiveSlots: number;
   peakLiveChunkBytes: number;
-  /** Deepest JS stack seen (slots, XS's intrinsics included), over the samples. */
+  /**
+   * Deepest JS stack seen (slots, XS's intrinsics included), over the samples, as a device would
+   * have it: without the test bridge's frames (tools/xs/native/xs-ota-device-platform.c
+   * xsOtaDeviceDepth: below `hostCall`, inside `handleCommand` before the guest function).
+   */
   peakStackSlots: number;
+  /** The same with the bridge's frames: the deepest stack this engine really ran. */
+  peakRawStackSlots: number;
   samples: number;
   collections: number;
 }
@@ -153,7 +166,9 @@ export interface DeviceProfilePeaks {
   peakLiveBytes: number;
   peakLiveSlots: number;
   peakLiveChunkBytes: number;
+  /** Without the test bridge's frames (DeviceFigures.peakStackSlots). */
   peakStackSlots: number;
+  peakRawStackSlots: number;
   collections: number;
 }
 

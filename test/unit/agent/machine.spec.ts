@@ -45,6 +45,27 @@ describe('agent state machine', () => {
     assert.ok(s.kv.entries()['xs-ota.jr.a'] !== undefined && s.kv.entries()['xs-ota.jr.b'] !== undefined);
   });
 
+  it("starts each best-effort report as a job of its own: the report's chain does not stack on the state's work", async () => {
+    // On a device the report chain (history, backend, JSON over HTTP, the modem) on top of a
+    // state's work was the deepest JS stack of an update. V8 shows what is really on the stack as
+    // plain frames and the awaiting callers as `async` ones: a report started as a job has only
+    // its own starting arrow of the agent's code below it.
+    const s = setup();
+    const agentFrames = new Map<string, string[]>();
+    s.backend.onReport = (report) => {
+      const frames = new Error().stack!.split('\n').slice(1);
+      const onStack = frames.filter((f) => !/^\s*at async /.test(f) && /\/src\/agent\/machine\.js:/.test(f));
+      if (!agentFrames.has(report.phase)) agentFrames.set(report.phase, onStack);
+    };
+    await drive(s.make(), s.time);
+    for (const phase of ['accepted', 'downloaded', 'staged']) {
+      const onStack = agentFrames.get(phase);
+      assert.ok(onStack, `a ${phase} report`);
+      assert.equal(onStack.length, 1, `${phase}: agent frames on the stack under the report:\n${onStack.join('\n')}`);
+      assert.doesNotMatch(onStack[0]!, /#tryReport|#verify|#stage|#take/);
+    }
+  });
+
   it("the backend's version label is kept in the journal beside the header's version: the report after the reboot names it", async () => {
     const s = setup({ version: 'v1.3.0-rc1' });
     await drive(s.make(), s.time);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SlotInstaller } from '../../../src/agent/slot-installer.js';
+import { SLOT_READ_PIECE_MAX, SlotInstaller } from '../../../src/agent/slot-installer.js';
 import { readBootState } from '../../../src/slot/boot-state.js';
 import { SWAP_TYPE } from '../../../src/image/trailer.js';
 import { OtaError } from '../../../src/util/errors.js';
@@ -81,6 +81,31 @@ describe('SlotInstaller on the simulated NOR flash', () => {
     assert.equal((await second.finish()).version, '1.1.0+2');
     second.stage();
     assert.equal(readBootState(dk.primary, dk.secondary).nextSwap, SWAP_TYPE.TEST);
+  });
+
+  it('re-hashes from flash in reads of at most SLOT_READ_PIECE_MAX bytes: no sector-size buffer in RAM', async () => {
+    const dk = factoryDevkit();
+    assert.ok(dk.layout.sectorSize > SLOT_READ_PIECE_MAX, 'the piece is smaller than a sector here');
+    const first = installerOn(dk);
+    await first.resume(0);
+    await first.write(NEW_IMAGE);
+    const length = first.seal();
+    const reads: number[] = [];
+    const read = dk.secondary.read.bind(dk.secondary);
+    dk.secondary.read = (offset: number, into: Uint8Array) => {
+      reads.push(into.length);
+      return read(offset, into);
+    };
+    // A resume above the first sectors and the check before staging both read the slot back.
+    const resumed = installerOn(dk);
+    assert.equal(await resumed.resume(2 * dk.layout.sectorSize), 2 * dk.layout.sectorSize);
+    const afterResume = reads.length;
+    assert.ok(afterResume >= (2 * dk.layout.sectorSize) / SLOT_READ_PIECE_MAX, `resume re-hash reads: ${afterResume}`);
+    const second = installerOn(dk);
+    await second.reload(length);
+    assert.equal((await second.finish()).version, '1.1.0+2');
+    assert.ok(reads.length > afterResume + NEW_IMAGE.length / dk.layout.sectorSize, `reads: ${reads.length}`);
+    assert.ok(Math.max(...reads) <= SLOT_READ_PIECE_MAX, `largest read ${Math.max(...reads)}`);
   });
 
   it('an image signed by another key is refused by the verifier and never staged', async () => {

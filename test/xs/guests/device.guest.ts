@@ -53,6 +53,23 @@ expose({
     const down = (n: number): number => (n === 0 ? 0 : 1 + down(n - 1));
     return down(args.depth);
   },
+  /**
+   * Recurse `depth` frames, then at the bottom call the host (`hostCall`, the bridge) or a JS
+   * function of the same shape (`leaf`, what stays of a port call on a device): the stack figure
+   * without the bridge's frames must not tell them apart.
+   */
+  deepCall: (args: { depth: number; bottom: 'host' | 'leaf' }) => {
+    const down = (n: number): number => {
+      if (n === 0) {
+        if (args.bottom === 'host') hostCall('ping', { n });
+        else leaf('ping', { n });
+        return 0;
+      }
+      const below = down(n - 1);
+      return below + 1;
+    };
+    return down(args.depth);
+  },
   /** Decode `bytes` as ASCII and as UTF-8 from `depth` frames down (a deep caller's stack). */
   decodeDeep: (args: { depth: number; bytes: Uint8Array }) => {
     // Not a tail call (XS runs strict tail calls without growing the stack).
@@ -74,4 +91,36 @@ expose({
     hostCall('ping');
     return held.length;
   },
+  /** Closures kept alive: each copies its byte code into a chunk here (a device points into flash). */
+  holdClosures: (args: { count: number }) => {
+    const kept: (() => number)[] = [];
+    for (let i = 0; i < args.count; i++) {
+      kept.push(() => {
+        // A body of some size, so that its byte code is easy to tell from its slots.
+        let sum = i;
+        for (let j = 0; j < 4; j++) sum = (sum * 31 + j) ^ (sum >>> 3);
+        return sum + kept.length * 7 - (i % 5) + (i >> 2);
+      });
+    }
+    closures = kept;
+    return kept.length;
+  },
+  dropClosures: () => {
+    closures = [];
+    return 0;
+  },
 });
+
+let closures: (() => number)[] = [];
+
+/**
+ * hostCall's shape (two arguments): where a device's native port call would be. Its one loop
+ * turn is a meter check, so the engine samples the stack with this frame on it (a function
+ * without a call or a loop is never sampled inside).
+ */
+function leaf(op: string, args: unknown): unknown {
+  for (let turn = 0; turn < 1; turn++) leafCalls.push(op);
+  return args;
+}
+/** What leaf did (a side effect, so that the bundler keeps the call). */
+const leafCalls: string[] = [];

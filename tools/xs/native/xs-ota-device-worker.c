@@ -13,6 +13,8 @@
  *   XSOTA_GC_EVERY         collect and sample live memory at every Nth host call (0: never)
  *   XSOTA_TRACE_DEPTH      diagnosis: print the JS frames the first time the stack is deeper
  *   XSOTA_PROFILE_FILE     rewrite the peaks (JSON) there whenever one grows (the bench)
+ *   XSOTA_CENSUS_FILE      diagnosis: what the live heap holds, by constructor, at the heap bound
+ *                          (`<file>.<pid>.base`) and at every new live peak (`<file>.<pid>`)
  * Absent means xsnap's own value. The heap bound starts once the guest is loaded (on the device
  * the bundle is preloaded in flash): the host calls xsOtaBoundHeap(bytes).
  */
@@ -23,6 +25,7 @@ extern long xsOtaBoundHeap(void* machine, long budget);
 extern void xsOtaFigures(void* machine, long* figures, int reset);
 extern void xsOtaTraceDepth(long depth);
 extern void xsOtaProfileFile(const char* path);
+extern void xsOtaCensusFile(const char* path);
 
 static xsUnsignedValue gxOtaSampleInterval = 0;
 static xsUnsignedValue gxOtaGcEvery = 0;
@@ -49,6 +52,8 @@ void xsOtaDeviceCreation(xsCreation* creation)
 	xsOtaTraceDepth(xsOtaEnv("XSOTA_TRACE_DEPTH", 0));
 	if (getenv("XSOTA_PROFILE_FILE") && *getenv("XSOTA_PROFILE_FILE"))
 		xsOtaProfileFile(getenv("XSOTA_PROFILE_FILE"));
+	if (getenv("XSOTA_CENSUS_FILE") && *getenv("XSOTA_CENSUS_FILE"))
+		xsOtaCensusFile(getenv("XSOTA_CENSUS_FILE"));
 }
 
 xsBooleanValue xsOtaMeteringCallback(xsMachine* the, xsUnsignedValue index)
@@ -79,7 +84,7 @@ static void xs_ota_issue_command(xsMachine* the)
 static const char* const gxOtaFigureNames[] = {
 	"slotSize", "pointerSize", "stackSlots", "reservedBytes", "liveSlots", "liveChunkBytes",
 	"peakLiveBytes", "peakLiveSlots", "peakLiveChunkBytes", "peakStackSlots", "collections",
-	"allocatedBytes", "boundBytes",
+	"allocatedBytes", "boundBytes", "codeBytes", "peakRawStackSlots",
 };
 #define mxOtaFigureCount (sizeof(gxOtaFigureNames) / sizeof(gxOtaFigureNames[0]))
 
