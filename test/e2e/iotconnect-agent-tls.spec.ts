@@ -2,7 +2,7 @@
  * End to end over IoTConnect with TLS terminated in the agent: the agent bundle in XS on the
  * simulated dev kit, its MQTT sessions over the simulated modem's plain sockets (SIM7080G
  * AT+CAOPEN without SSL) to the broker's TLS listener as the dev kit's tap terminates it (the
- * broker's certificate, key and CA, a client certificate required: tools/node/mqtt-tls-tap.ts),
+ * broker's certificate, key and CA, a client certificate required: tools/devkit/parts/mqtt-tls-tap.ts),
  * the device key generated in the simulated A5000 and every private-key operation there. The
  * modem's TLS still carries discovery and the image download (docs/tls.md). The tap reads the MQTT
  * inside, so every wait of those sockets ends on counts, never on real silence.

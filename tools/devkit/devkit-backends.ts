@@ -3,7 +3,7 @@
  * the agent needs to reach it. One function per backend kind.
  */
 import { CloudWork } from '../node/cloud-work.js';
-import { startMqttTlsTap, TlsTaps } from '../node/mqtt-tls-tap.js';
+import { startMqttTlsTap, TlsTaps } from './parts/mqtt-tls-tap.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +62,7 @@ export interface PreparedBackend {
   iotconnect?: IotConnectSim;
   /** IoTConnect: what the cloud double still owes the device, for the modem's sockets (tools/node/cloud-work.ts). */
   cloudWork?: CloudWork;
-  /** IoTConnect with agentTls: the MQTT TLS tap the modem's plain sockets reach (tools/node/mqtt-tls-tap.ts). */
+  /** IoTConnect with agentTls: the MQTT TLS tap the modem's plain sockets reach (tools/devkit/parts/mqtt-tls-tap.ts). */
   tlsTaps?: TlsTaps;
   close?: () => Promise<void>;
 }

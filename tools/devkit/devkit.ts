@@ -610,7 +610,10 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
 
   const wanted = options.deployments ?? 1;
   const until = options.until;
-  const finalReport = (): LogEntry | undefined => device.logs.filter((e) => e.event === 'deployment.reported')[wanted - 1] ?? (until ? device.logs.find(until) : undefined);
+  // An offer the agent already ended (HistoryRecorder.endedBefore) is not taken again: nothing
+  // more happens for it, so the run ends there (outcome 'already-ended').
+  const finalReport = (): LogEntry | undefined =>
+    device.logs.filter((e) => e.event === 'deployment.reported')[wanted - 1] ?? (until ? device.logs.find(until) : undefined) ?? device.logs.find((e) => e.event === 'deployment.already-ended');
   const limit = options.maxVirtualMs ?? 6 * 3600_000;
   try {
     await runMcuboot();
@@ -634,7 +637,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const after = readSlotSummary(flash.primary);
   const downloadMs = downloadTime(device.logs);
   const summary: DevkitSummary = {
-    outcome: String(report.fields?.phase),
+    outcome: report.event === 'deployment.already-ended' ? 'already-ended' : String(report.fields?.phase),
     reason: report.fields?.reason === undefined ? undefined : String(report.fields.reason),
     versionBefore,
     versionAfter: after ? formatVersion(after.header.version) : 'none',

@@ -13,7 +13,7 @@ import { type ConnectFailure, openConnection, type TlsParams } from './tls.js';
 import type { Endpoint, NetworkModel } from './types.js';
 import { ExchangeTracker } from './exchange.js';
 import type { CloudWork } from '../../../node/cloud-work.js';
-import type { TapConnection, TlsTaps } from '../../../node/mqtt-tls-tap.js';
+import type { TapConnection, TlsTaps } from '../mqtt-tls-tap.js';
 
 interface Pending {
   resolve: () => void;
@@ -241,7 +241,7 @@ export const ANSWER_GUARD_REAL_MS = 30_000;
  * double) the wait also lasts until the cloud took every message the broker acknowledged and
  * every answer it owes arrived; without it (a broker with no double), once the acknowledgements
  * are in, after `quietMs` of real silence. TLS terminated in the agent (the socket carries
- * records) to the dev kit's MQTT TLS tap (`taps`, tools/node/mqtt-tls-tap.ts) waits on the tap's
+ * records) to the dev kit's MQTT TLS tap (`taps`, tools/devkit/parts/mqtt-tls-tap.ts) waits on the tap's
  * counts: every byte sent taken by the tap, nothing owed in the plaintext MQTT exchange, every
  * byte the tap wrote arrived here, and the cloud idle. Any other protocol the tracker does not
  * know waits for `quietMs` of real silence (ten times that before any data), counted in

@@ -2,7 +2,7 @@
  * Options, fault knobs and counters of the simulated SIMCom modem.
  */
 import type { CloudWork } from '../../../node/cloud-work.js';
-import type { TlsTaps } from '../../../node/mqtt-tls-tap.js';
+import type { TlsTaps } from '../mqtt-tls-tap.js';
 
 export type ModemModel = 'sim7080g' | 'sim7600';
 
@@ -124,7 +124,7 @@ export interface SimModemOptions {
    */
   cloudWork?: CloudWork;
   /**
-   * The dev kit's MQTT TLS taps (tools/node/mqtt-tls-tap.ts): a socket to one of them (TLS in
+   * The dev kit's MQTT TLS taps (tools/devkit/parts/mqtt-tls-tap.ts): a socket to one of them (TLS in
    * the agent) waits on the tap's counts instead of real silence.
    */
   tlsTaps?: TlsTaps;

@@ -20,8 +20,8 @@
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { ExchangeTracker } from '../devkit/parts/sim-modem/exchange.js';
-import type { CloudWork } from './cloud-work.js';
+import { ExchangeTracker } from './sim-modem/exchange.js';
+import type { CloudWork } from '../../node/cloud-work.js';
 
 /** One device connection, as the tap counts it. */
 export interface TapConnection {
