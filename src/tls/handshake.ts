@@ -124,12 +124,12 @@ export class Writer {
 
 /** Reads a handshake body; every read is bounds-checked. */
 export class Reader {
-  readonly #b: Uint8Array;
+  readonly #bytes: Uint8Array;
   #at: number;
   readonly #end: number;
   readonly #what: string;
   constructor(b: Uint8Array, what: string, start = 0, end = b.length) {
-    this.#b = b;
+    this.#bytes = b;
     this.#at = start;
     this.#end = end;
     this.#what = what;
@@ -139,7 +139,7 @@ export class Reader {
   }
   u8(field: string): number {
     this.#need(1, field);
-    return this.#b[this.#at++];
+    return this.#bytes[this.#at++];
   }
   u16(field: string): number {
     return (this.u8(field) << 8) | this.u8(field);
@@ -149,14 +149,14 @@ export class Reader {
   }
   bytes(n: number, field: string): Uint8Array {
     this.#need(n, field);
-    const out = this.#b.subarray(this.#at, this.#at + n);
+    const out = this.#bytes.subarray(this.#at, this.#at + n);
     this.#at += n;
     return out;
   }
   vector(size: 1 | 2 | 3, field: string): Reader {
     const n = size === 1 ? this.u8(field) : size === 2 ? this.u16(field) : this.u24(field);
     this.#need(n, field);
-    const r = new Reader(this.#b, `${this.#what} ${field}`, this.#at, this.#at + n);
+    const r = new Reader(this.#bytes, `${this.#what} ${field}`, this.#at, this.#at + n);
     this.#at += n;
     return r;
   }

@@ -50,7 +50,9 @@ describe('xs: VCDIFF decoder inside XS', function () {
       const before = await fresh.liveHeapCount();
       await fresh.call('keep');
       const slots = (await fresh.liveHeapCount()) - before;
+      assert.equal(await fresh.call('drop'), true, 'the decoder was kept');
       assert.ok(slots > 0 && slots <= DECODER_SLOTS_BUDGET, `${slots} slots`);
+      assert.ok((await fresh.liveHeapCount()) - before <= 0, 'and freed once dropped');
     } finally {
       await fresh.close();
     }

@@ -44,6 +44,15 @@ expose({
     kept = decoderFor(held!, () => undefined);
     return true;
   },
+  /**
+   * Let the kept decoder go; says whether there was one. It also reads `kept`: a variable only
+   * written is dropped by rollup's tree-shaking, and `keep` would then keep nothing.
+   */
+  drop: () => {
+    const had = kept !== undefined;
+    kept = undefined;
+    return had;
+  },
   decode: async () => {
     const r = await decoderFor(held!, () => undefined).decode();
     return { windows: r.windows, targetLength: r.targetLength };
