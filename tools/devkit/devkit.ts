@@ -31,6 +31,7 @@ import { UpdateHistory, type HistoryEntry } from '../../src/agent/history.js';
 import { provisionDeviceIdentity } from './device-identity.js';
 import { NodeTlsCrypto } from '../node/node-tls-crypto.js';
 import { createSimModem, type SimModemKit } from './parts/sim-modem/index.js';
+import { serverTlsTap, TlsTaps } from './parts/mqtt-tls-tap.js';
 import { TEST_CA, TEST_CA_PEM } from '../node/test-pki.js';
 import { VirtualTime } from './parts/virtual-time.js';
 import { deltaSourceOf } from '../delta/image-id.js';
@@ -346,7 +347,11 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     const settings: Partial<StartConfig> = { deviceId: options.deviceId ?? DEVKIT_DEVICE_ID, token: options.authToken ?? DEVKIT_TOKEN };
     return runPrepared(options, time, undefined, { backendUrl: options.server, resolve, settings }, realStart);
   }
+  // hawkBit with agentTls: the reference server's TLS runs through counting taps, so the modem's
+  // plain DDI sockets (TLS records) wait on counts, never on real silence (tools/devkit/parts/mqtt-tls-tap.ts).
+  const serverTaps = options.agentTls && (options.backend ?? 'hawkbit') === 'hawkbit' ? new TlsTaps() : undefined;
   const server = await startReferenceServer({
+    ...(serverTaps ? { tlsTap: serverTlsTap(serverTaps) } : {}),
     port: 0,
     // https:// URLs: the modem runs TLS to the server, verified against DEVKIT_CA.
     scheme: 'https',
@@ -358,6 +363,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     // hawkBit with agentTls: the DDI API wants the device's client certificate (docs/tls.md).
     ...((options.requireClientCertificate ?? options.agentTls) && (options.backend ?? 'hawkbit') === 'hawkbit' ? { clientCertificates: { caPem: TEST_CA_PEM } } : {}),
   });
+  serverTaps?.listening(server.port);
   const targetVersion = imageVersion(options.image);
   const backend = options.backend ?? 'hawkbit';
   let prepared: PreparedBackend;
@@ -377,6 +383,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     await server.close();
     throw error;
   }
+  if (serverTaps) prepared = { ...prepared, tlsTaps: serverTaps };
   options.onBackend?.(prepared);
   try {
     return await runPrepared(options, time, server, prepared, realStart);
