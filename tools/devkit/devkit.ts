@@ -123,6 +123,12 @@ export interface DevkitOptions {
    */
   uartBurstBytes?: number;
   /**
+   * The simulated modem's built-in HTTP client refuses (ERROR) a longer URL (SIM7600
+   * `AT+HTTPPARA="URL"`) or path (SIM7080G `AT+SHREQ`): a firmware whose limit is below the
+   * agent's (SimModemOptions.urlMax).
+   */
+  modemUrlMax?: number;
+  /**
    * The board's modem UART wiring. Default 'rts-cts': the dev kit wires RTS/CTS (the simulated
    * UART holds the modem's output while the MCU's RX FIFO is near full, once the modem is told
    * `AT+IFC=2,2`), and the agent takes pushed socket data. 'none': a board without the lines.
@@ -417,6 +423,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
     cloudWork: prepared.cloudWork,
     tlsTaps: prepared.tlsTaps,
+    urlMax: options.modemUrlMax,
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
   const digest = new NodeDigest();
