@@ -166,6 +166,11 @@ export interface DevkitOptions {
    * server's CA (docs/tls.md); default: the modem's TLS. The download keeps the modem's TLS.
    */
   agentTls?: boolean;
+  /**
+   * IoTConnect with agentTls: the broker TLS listener the device reaches, the dev kit's counting tap
+   * (default) or mosquitto's own (BackendSetup.mqttTlsListener).
+   */
+  mqttTlsListener?: 'tap' | 'mosquitto';
   /** With agentTls: the TLS versions the agent offers (otaTlsVersions; default 1.3,1.2). */
   tlsVersions?: '1.3,1.2' | '1.3' | '1.2';
   /**
@@ -375,7 +380,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   let prepared: PreparedBackend;
   try {
     const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
-    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls };
+    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls, mqttTlsListener: options.mqttTlsListener };
     if (options.offerAfterS !== undefined) {
       // The device boots into an idle fleet: its polls find nothing until the operator assigns
       // the update (hawkBit: the action is created then), as a device in the field meets one.
