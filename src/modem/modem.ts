@@ -227,6 +227,11 @@ export abstract class SimcomModem implements Modem {
     this.ports.log?.log(level, event, fields);
   }
 
+  /** A warning from a part of the driver (its built-in HTTP client), in the modem's log. */
+  warn(event: string, fields?: Record<string, string | number | boolean>): void {
+    this.log('warn', event, fields);
+  }
+
   protected sleep(ms: number): Promise<void> {
     return this.at.sleep(ms);
   }

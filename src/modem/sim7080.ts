@@ -270,6 +270,8 @@ class Sim7080Socket extends IndicatedSocket {
 
 /** `AT+SHREQ` path, bytes (M7080 13.2: path ≤ 512, simcom-at.md §4.1). */
 const SHREQ_PATH_MAX = 512;
+/** A path of at most this many bytes that `AT+SHREQ` refuses is not taken for a length limit (the error stands). */
+const SHREQ_PATH_SURE = 256;
 
 /** `native` of a SIM7080 built without its SH* client (Sim7080Options.shHttp). */
 const NO_SH_HTTP: NativeHttp = {
@@ -307,10 +309,16 @@ class Sim7080Http implements NativeHttp {
     this.#connected = false;
   }
 
+  /**
+   * Longest `AT+SHREQ` path this modem takes: SHREQ_PATH_MAX, or below it once the firmware
+   * refused a shorter one with ERROR (kept for the session, as on SIM7600).
+   */
+  #pathMax = SHREQ_PATH_MAX;
+
   /** SHCONF takes the origin (≤ 64 bytes, M7080 13.2.1), SHREQ the path (≤ 512). */
   carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
     const port = request.port === (request.scheme === 'https' ? 443 : 80) ? '' : `:${request.port}`;
-    return request.path.length <= SHREQ_PATH_MAX && `${request.scheme}://${request.host}${port}`.length <= 64;
+    return request.path.length <= this.#pathMax && `${request.scheme}://${request.host}${port}`.length <= 64;
   }
 
   async #connect(request: NativeHttpRequest): Promise<void> {
@@ -353,9 +361,19 @@ class Sim7080Http implements NativeHttp {
       await at.command(`AT+SHBOD=${request.body.length},10000`, { payload: request.body });
     }
     const type = { GET: 1, PUT: 2, POST: 3, HEAD: 5 }[request.method];
-    if (!this.carries(request)) throw new OtaError('invalid-argument', `SHREQ path longer than ${SHREQ_PATH_MAX} bytes`);
+    if (!this.carries(request)) throw new OtaError('invalid-argument', `SHREQ path longer than ${this.#pathMax} bytes`);
     // OK at once, then `+SHREQ: "<method>",<status>,<length>` once the whole body is in modem RAM.
-    const { lines } = await at.command(`AT+SHREQ=${quote(request.path, 'path')},${type}`, { until: '+SHREQ: ', timeoutMs: request.timeoutMs });
+    let lines: string[];
+    try {
+      ({ lines } = await at.command(`AT+SHREQ=${quote(request.path, 'path')},${type}`, { until: '+SHREQ: ', timeoutMs: request.timeoutMs }));
+    } catch (error) {
+      // ERROR instead of OK to a long path: the firmware's limit is below the manual's 512. The
+      // request did not leave the modem; NativeHttpClient sends it over the socket (see SIM7600).
+      if (!isOtaError(error, 'at-error', 'cme-error') || request.path.length <= SHREQ_PATH_SURE) throw error;
+      this.#pathMax = request.path.length - 1;
+      this.#modem.warn('modem.http-url-refused', { length: request.path.length, fallback: 'AT+CAOPEN' });
+      throw new OtaError('url-refused', `AT+SHREQ refused a path of ${request.path.length} bytes`, error);
+    }
     const m = /^\+SHREQ: "[A-Z]+",(\d+),(\d+)$/.exec(lines[lines.length - 1]);
     if (!m) throw new OtaError('http-malformed', lines[lines.length - 1]);
     const status = Number(m[1]);

@@ -29,6 +29,12 @@ const HTTP_VALUE_MAX = 256;
  * (NativeHttpClient), which carries the path in the request the agent writes.
  */
 const HTTP_URL_MAX = 1000;
+/**
+ * A URL of at most this many characters that `AT+HTTPPARA="URL"` refuses is not taken for a length
+ * limit (the error stands): no SIMCom stack is known to take fewer (the other HTTPPARA values take
+ * 256, M7600 13.2.3), so an ERROR there says something else is wrong.
+ */
+const HTTP_URL_SURE = 256;
 /** `AT+HTTPDATA` size, 1-153600 bytes (simcom-at.md §4.3). Agent reports stay under 1 KB (pitfall 11). Larger: invalid-argument. */
 const HTTPDATA_MAX = 153_600;
 
@@ -226,8 +232,15 @@ class Sim7600Http implements NativeHttp {
     this.#agent = undefined;
   }
 
+  /**
+   * Longest URL this modem's `AT+HTTPPARA="URL"` takes: HTTP_URL_MAX, or below it once the firmware
+   * refused a shorter one (M7600 states no limit; a real firmware may have one). Kept for the
+   * session: firmware does not change while the agent runs.
+   */
+  #urlMax = HTTP_URL_MAX;
+
   carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
-    return httpUrl(request).length <= HTTP_URL_MAX;
+    return httpUrl(request).length <= this.#urlMax;
   }
 
   async request(request: NativeHttpRequest): Promise<{ status: number; length: number }> {
@@ -235,8 +248,18 @@ class Sim7600Http implements NativeHttp {
     await this.#open();
     const at = this.#modem.at;
     const url = httpUrl(request);
-    if (url.length > HTTP_URL_MAX) throw new OtaError('invalid-argument', `URL of ${url.length} characters, AT+HTTPPARA takes at most ${HTTP_URL_MAX} here`);
-    await at.command(`AT+HTTPPARA="URL",${quote(url, 'url')}`);
+    if (url.length > this.#urlMax) throw new OtaError('invalid-argument', `URL of ${url.length} characters, AT+HTTPPARA takes at most ${this.#urlMax} here`);
+    try {
+      await at.command(`AT+HTTPPARA="URL",${quote(url, 'url')}`);
+    } catch (error) {
+      // A plain ERROR (or +CME ERROR) to a long URL: this firmware's limit is below ours. Nothing
+      // left the modem; the caller sends the request over the socket (NativeHttpClient), and every
+      // URL this long from now on goes there at once, so the refusal is logged once per limit.
+      if (!isOtaError(error, 'at-error', 'cme-error') || url.length <= HTTP_URL_SURE) throw error;
+      this.#urlMax = url.length - 1;
+      this.#modem.warn('modem.http-url-refused', { length: url.length, fallback: 'AT+CCHOPEN' });
+      throw new OtaError('url-refused', `AT+HTTPPARA="URL" refused a URL of ${url.length} characters`, error);
+    }
     if (request.scheme === 'https') await at.command(`AT+HTTPPARA="SSLCFG",${SSL_CTX}`);
     // The stack writes Content-Type, Accept and User-Agent itself from AT+HTTPPARA "CONTENT",
     // "ACCEPT" and "UA" (≤ 256 chars, defaults text/plain and */*, M7600 13.2.3): the same names in

@@ -215,15 +215,37 @@ export class NativeHttpClient extends ModemHttpBase {
     const native = this.modem.native;
     const timeoutMs = request.timeoutMs ?? this.timeoutMs;
     const base: NativeHttpRequest = { method: request.method, scheme: url.scheme, host: url.host, port: url.port, path: url.path, headers: [], timeoutMs };
-    if (native.carries && !native.carries(base)) {
-      // backend hook (issue 13): a URL longer than the stack's command takes (a 1.3 KiB pre-signed
-      // Location) would fail every attempt; the same modem's socket carries any URL. The manuals
-      // do not say whether HTTP* and CCH* connections can be open at once, so the built-in
-      // session ends first, and the socket's connection ends with its request.
-      await native.close();
-      this.#socket ??= new SocketHttpClient({ modem: this.modem, clock: this.clock, timeoutMs: this.timeoutMs, keepAlive: false });
-      return this.#socket.request(request, sink);
+    // backend hook (issue 13): a URL longer than the stack's command takes (a 1.3 KiB pre-signed
+    // Location) would fail every attempt; the same modem's socket carries any URL.
+    if (native.carries && !native.carries(base)) return this.#overSocket(request, sink);
+    const before = this.stats.requests;
+    try {
+      return await this.#native(request, sink, base);
+    } catch (error) {
+      // The firmware refused the URL command of the first window (its limit is below the
+      // driver's): nothing reached the server or the sink, so the same request goes over the
+      // socket, no attempt lost. The driver remembers the limit (its `carries`) and logged it.
+      if (isOtaError(error, 'url-refused') && this.stats.requests === before + 1) {
+        this.stats.requests = before;
+        return this.#overSocket(request, sink);
+      }
+      throw error;
     }
+  }
+
+  /**
+   * The request over the modem's socket, the agent's HTTP/1.1. The manuals do not say whether
+   * HTTP* and CCH* connections can be open at once, so the built-in session ends first, and the
+   * socket's connection ends with its request.
+   */
+  async #overSocket(request: HttpRequest, sink: HttpBodySink): Promise<HttpResponseHead> {
+    await this.modem.native.close();
+    this.#socket ??= new SocketHttpClient({ modem: this.modem, clock: this.clock, timeoutMs: this.timeoutMs, keepAlive: false });
+    return this.#socket.request(request, sink);
+  }
+
+  async #native(request: HttpRequest, sink: HttpBodySink, base: NativeHttpRequest): Promise<HttpResponseHead> {
+    const native = this.modem.native;
     const own = carriable(requestHeaders({ ...request, range: undefined }));
     if (request.method !== 'GET' || request.body) {
       // Not windowed: one request, body buffered in the modem (keep bodies small: pitfall 11).

@@ -75,6 +75,30 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.ok(control.length > 0 && control.every((r) => r.headers.connection === undefined), JSON.stringify(control.map((r) => r.headers)));
     });
 
+    it('SIM7600 whose firmware takes shorter URLs than the agent assumes: AT+HTTPPARA="URL" answers ERROR, the same request goes over AT+CCHOPEN, reported once, no attempt lost', async () => {
+      let kit: Kit | undefined;
+      // A 700-byte pre-signed URL fits the agent's HTTP_URL_MAX (1000); this modem refuses more than 512.
+      const s = await run({ modem: 'sim7600', flowControl: 'none', modemUrlMax: 512, hawkbit: { redirectArtifact: { host: 'objects.example.com', status: 302, locationBytes: 700 } }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const refused = s.logs.filter((l) => l.event === 'modem.http-url-refused');
+      assert.equal(refused.length, 1, `refused once, then remembered: ${story(s)}`);
+      assert.ok(Number(refused[0].fields?.length) > 512 && refused[0].fields?.fallback === 'AT+CCHOPEN', JSON.stringify(refused[0]));
+      const requests = kit!.server.requests();
+      assert.equal(requests.filter((r) => r.status === 302).length, 1, 'one redirect, then the kept Location');
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      // Every object-store request is the agent's own over the socket (its `Connection: close`):
+      // the refused command never reached the server.
+      assert.ok(objects.length >= 1 && objects.every((r) => r.path.length >= 600 && r.headers.connection === 'close' && r.status < 300), JSON.stringify(objects.map((r) => [r.status, r.headers])));
+      // The DDI host's short URLs stay on the built-in client.
+      const control = requestsOf(requests, '/DEFAULT/controller/');
+      assert.ok(control.length > 0 && control.every((r) => r.headers.connection === undefined), JSON.stringify(control.map((r) => r.headers)));
+      // No attempt lost: one download, never failed or retried; one success closes the action.
+      assert.ok(!s.logs.some((l) => l.event === 'download.failed' || l.event === 'download.retry'), story(s));
+      assert.equal(s.logs.filter((l) => l.event === 'download.start').length, 1, story(s));
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+    });
+
     it('a kept pre-signed URL that expired (403) is re-resolved from the original link, not a failed attempt', async () => {
       let kit: Kit | undefined;
       const s = await run({

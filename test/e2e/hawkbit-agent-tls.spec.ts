@@ -9,7 +9,9 @@
  * certificate (docs/tls.md).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { DEVKIT_DEVICE_ID, runDevkitUpdate, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
 import { makeImage, OLD_IMAGE, trustedKeyPem } from '../support/devkit-update.js';
 
 function checkAgentTls(summary: DevkitSummary): void {
@@ -43,6 +45,39 @@ describe('e2e: hawkBit DDI over TLS in the agent, key in the A5000', function ()
       console.log(`      A5000: ${summary.a5000.signatures - 1} TLS ${tlsVersions} sessions signed for ${summary.controlRequests.length} DDI requests; ${(summary.virtualMs / 1000).toFixed(1)} s device time`);
     });
   }
+
+  it('the same virtual figures on a loaded host: every wait of the TLS-in-the-agent DDI sockets ends on the server\'s TLS tap counts, none on real silence or the hang guard (issue 13)', async () => {
+    const update = () => runDevkitUpdate({ backend: 'hawkbit', agentTls: true, image: makeImage('0.1.0', 24_000), baseImage: OLD_IMAGE, trustedKeyPem, seed: 12 });
+    // As in iotconnect-agent-tls.spec.ts: ECDSA signatures are DER of 70 to 72 bytes, freshly
+    // random in every handshake, so TLS byte counts differ by a few bytes between runs whatever
+    // the load; instants may move by the UART time of those bytes (about 0.1 ms each at 115200).
+    // A wait ended by real time moves them by its whole window (100 ms, 1 s before data) or more.
+    // The device clock starts at the real now (the test PKI's validity): the history line's
+    // wall-clock stamp is the one field that differs between two runs by design.
+    const reports = (s: DevkitSummary) => s.reports.map((r) => JSON.stringify(r.body).replace(/history H1\|(\d+)\|\d+\|/, 'history H1|$1|<epoch>|'));
+    const events = (s: DevkitSummary) => JSON.stringify({ reports: reports(s), logs: s.logs.map((e) => `${e.boot} ${e.event}`), control: s.controlRequests.map((r) => `${r.method} ${r.path} ${r.status}`) });
+    const drift = (a: DevkitSummary, b: DevkitSummary) => Math.max(...a.logs.map((e, i) => Math.abs(e.at - b.logs[i].at)));
+    const quiet = SimSocket.quietSettles;
+    const guards = SimSocket.guardExpiries;
+    const idle = await update();
+    checkAgentTls(idle);
+    assert.equal(SimSocket.quietSettles, quiet, 'no wait ended by a window of real silence');
+    // Two CPU burners on this 2-core host: the reference server answers late in real time.
+    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    let loaded: DevkitSummary;
+    try {
+      loaded = await update();
+    } finally {
+      for (const b of burners) b.kill();
+    }
+    checkAgentTls(loaded);
+    assert.equal(events(loaded), events(idle));
+    const ms = drift(loaded, idle);
+    assert.ok(ms < 10, `log instants moved by up to ${ms} ms`);
+    assert.equal(SimSocket.quietSettles, quiet, 'none under load either');
+    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
+    console.log(`      idle and loaded: ${idle.logs.length} log lines, largest drift ${ms.toFixed(3)} ms; ${(idle.virtualMs / 1000).toFixed(3)} s / ${(loaded.virtualMs / 1000).toFixed(3)} s device time`);
+  });
 
   it('without the agent TLS the same server refuses every poll (the check can fail)', async () => {
     // The modem's TLS has no client certificate: the server answers 401 and no update starts.

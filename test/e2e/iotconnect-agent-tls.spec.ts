@@ -45,6 +45,35 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
     console.log(`      A5000: ${summary.a5000.signatures - 1} TLS sessions signed, ${summary.a5000.verifications} verifications; ${(summary.virtualMs / 1000).toFixed(1)} s device time`);
   });
 
+  it("against mosquitto's own TLS listener (require_certificate true, CA made with openssl for the run): the whole update completes on XS", async () => {
+    let prepared: PreparedBackend | undefined;
+    const quiet = SimSocket.quietSettles;
+    const summary = await runDevkitUpdate({
+      backend: 'iotconnect',
+      agentTls: true,
+      mqttTlsListener: 'mosquitto',
+      image: makeImage('0.1.0', 24_000),
+      baseImage: OLD_IMAGE,
+      trustedKeyPem,
+      seed: 11,
+      onBackend: (b) => (prepared = b),
+    });
+    assert.equal(summary.outcome, 'running', `${summary.reason}`);
+    assert.equal(summary.versionAfter, '0.1.0+0');
+    assert.deepEqual((summary.acks ?? []).map((a) => a.st).slice(-1), [3]);
+    assert.equal(prepared!.tlsTaps, undefined, 'no dev kit tap in the way');
+    assert.equal(prepared!.tlsHandshakes?.() ?? 0, 0, 'no MQTT TLS by the modem (the TLS front is unused)');
+    // mosquitto verified the device certificate (the A5000's key, issued by the run's CA): with
+    // use_identity_as_username its CN is the session's user name, on the TLS listener only.
+    const duid = prepared!.iotconnect!.device.duid;
+    const sessions = prepared!.iotconnect!.broker.log().split('\n').filter((l) => l.includes('New client connected') && l.includes(`u'${duid}'`));
+    assert.ok(sessions.length >= 2, `mosquitto's TLS sessions for ${duid}: ${sessions.length}`);
+    assert.equal(summary.a5000.agreements, summary.a5000.signatures - 1, 'one ECDHE per session, in the SE');
+    // mosquitto's records are opaque to the dev kit: these waits end on quiet windows (the tap
+    // spec above is the one whose figures do not depend on the host's load).
+    console.log(`      mosquitto TLS: ${sessions.length} sessions as ${duid}, ${SimSocket.quietSettles - quiet} waits ended by quiet windows; ${(summary.virtualMs / 1000).toFixed(1)} s device time`);
+  });
+
   it('the same virtual figures on a loaded host: every wait of the TLS-in-the-agent sockets ends on the tap\'s counts, none on real silence or the hang guard (issue 15)', async () => {
     const update = () => runDevkitUpdate({ backend: 'iotconnect', agentTls: true, image: makeImage('0.1.0', 24_000), baseImage: OLD_IMAGE, trustedKeyPem, seed: 11 });
     // ECDSA signatures are DER of 70 to 72 bytes, freshly random in every handshake (the SE's and

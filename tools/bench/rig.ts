@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Modem, ModemConfig } from '../../src/modem/modem.js';
+import type { LogPort } from '../../src/platform/log.js';
 import { Sim7080, sim7080ShHttp } from '../../src/modem/sim7080.js';
 import { Sim7600 } from '../../src/modem/sim7600.js';
 import { download, type DownloadResult } from '../../src/net/download.js';
@@ -53,6 +54,10 @@ export interface RigOptions {
   /** Bytes per Range request (default: one request for the whole file). 2048 is the nRF Connect
    * SDK downloader's pattern (a 2 KiB buffer, one Range request per buffer). */
   requestBytes?: number;
+  /** Appended to the image URL (the server ignores it): a long pre-signed query string. */
+  query?: string;
+  /** The driver's log (modem events such as a refused URL). */
+  log?: LogPort;
 }
 
 /** The board's UART wiring a run uses (see RigOptions.flowControl). */
@@ -87,6 +92,8 @@ export interface RigRun {
   wrongWrites: number;
   /** The driver's AT statistics (line errors seen). */
   atStats: Modem['at']['stats'];
+  /** The HTTP client the download used. */
+  client: NativeHttpClient | SocketHttpClient;
 }
 
 export const MiB = 1 << 20;
@@ -146,7 +153,7 @@ export async function buildRig(options: RigOptions): Promise<Rig> {
     uart,
     sim,
     server,
-    url: `https://${options.host ?? 'updates.example.com'}${path}`,
+    url: `https://${options.host ?? 'updates.example.com'}${path}${options.query ?? ''}`,
     image,
     network,
     close: async () => {
@@ -160,7 +167,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
   const rig = await buildRig(options);
   const { time, uart, sim } = rig;
   try {
-    const ports = { serial: uart.device, clock: time.clockPort(), powerKey: sim.powerKey };
+    const ports = { serial: uart.device, clock: time.clockPort(), powerKey: sim.powerKey, log: options.log };
     const config = { caCert: options.caCert ?? RIG_CA, registrationPollMs: 1_000, ...options.modemConfig };
     const push = options.transport === 'socket-push';
     const flowControl = rigFlowControl(options);
@@ -217,6 +224,7 @@ export async function runNode(options: RigOptions): Promise<RigRun> {
       driver: modem,
       sim,
       atStats: { ...modem.at.stats },
+      client,
     };
   } finally {
     await rig.close();

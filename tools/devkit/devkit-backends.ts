@@ -39,6 +39,13 @@ export interface BackendSetup {
    * with `clientCertificates`: it wants the device's certificate; the download keeps the modem's TLS).
    */
   agentTls?: boolean;
+  /**
+   * IoTConnect with agentTls: which TLS listener the modem's plain sockets reach. 'tap' (default):
+   * the dev kit's counting tap in front of mosquitto's plain listener (waits end on counts);
+   * 'mosquitto': mosquitto's own TLS listener (require_certificate true, CA made with openssl for
+   * the run), whose records nothing here can read, so those waits end on quiet windows.
+   */
+  mqttTlsListener?: 'tap' | 'mosquitto';
 }
 
 export interface PreparedBackend {
@@ -134,7 +141,7 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   });
   // agentTls: the broker's TLS listener as the dev kit's tap terminates it (its certificate, key
   // and CA, a client certificate required), so the waits can count the MQTT inside.
-  const tlsTaps = setup.agentTls ? new TlsTaps() : undefined;
+  const tlsTaps = setup.agentTls && setup.mqttTlsListener !== 'mosquitto' ? new TlsTaps() : undefined;
   const tap = tlsTaps
     ? await startMqttTlsTap({
         broker: { host: broker.host, port: broker.plainPort },
@@ -148,11 +155,12 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   return {
     backendUrl: double.discoveryUrl,
     settings: { deviceId: device.duid, token: undefined, tenant: sim.settings.cpid, iotcEnv: sim.settings.env },
-    // With agentTls the modem's plain socket goes to mosquitto's own TLS listener (client
-    // certificate required), and the broker's CA issues the device certificate for the SE's key.
+    // With agentTls the modem's plain socket goes to a TLS listener with the broker's certificate
+    // wanting a client certificate (the tap's, or mosquitto's own with mqttTlsListener
+    // 'mosquitto'), and the broker's CA issues the device certificate for the SE's key.
     ...(setup.agentTls ? { controlTls: { caPem: broker.pki.caPem, issue: (csrDer: Uint8Array) => issueFromCa(broker.pki.dir, csrDer, device.duid) } } : {}),
     resolve: (host, port) => {
-      if (host === mqttHost && port === broker.tlsPort) return tap ? tap.endpoint : mqttFront.endpoint;
+      if (host === mqttHost && port === broker.tlsPort) return tap ? tap.endpoint : setup.agentTls ? { host: broker.host, port: broker.tlsPort } : mqttFront.endpoint;
       if (host === '127.0.0.1') return { host, port };
       return undefined; // a DNS failure, as the modem reports it
     },

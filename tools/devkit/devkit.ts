@@ -31,6 +31,7 @@ import { UpdateHistory, type HistoryEntry } from '../../src/agent/history.js';
 import { provisionDeviceIdentity } from './device-identity.js';
 import { NodeTlsCrypto } from '../node/node-tls-crypto.js';
 import { createSimModem, type SimModemKit } from './parts/sim-modem/index.js';
+import { serverTlsTap, TlsTaps } from './parts/mqtt-tls-tap.js';
 import { TEST_CA, TEST_CA_PEM } from '../node/test-pki.js';
 import { VirtualTime } from './parts/virtual-time.js';
 import { deltaSourceOf } from '../delta/image-id.js';
@@ -122,6 +123,12 @@ export interface DevkitOptions {
    */
   uartBurstBytes?: number;
   /**
+   * The simulated modem's built-in HTTP client refuses (ERROR) a longer URL (SIM7600
+   * `AT+HTTPPARA="URL"`) or path (SIM7080G `AT+SHREQ`): a firmware whose limit is below the
+   * agent's (SimModemOptions.urlMax).
+   */
+  modemUrlMax?: number;
+  /**
    * The board's modem UART wiring. Default 'rts-cts': the dev kit wires RTS/CTS (the simulated
    * UART holds the modem's output while the MCU's RX FIFO is near full, once the modem is told
    * `AT+IFC=2,2`), and the agent takes pushed socket data. 'none': a board without the lines.
@@ -159,6 +166,11 @@ export interface DevkitOptions {
    * server's CA (docs/tls.md); default: the modem's TLS. The download keeps the modem's TLS.
    */
   agentTls?: boolean;
+  /**
+   * IoTConnect with agentTls: the broker TLS listener the device reaches, the dev kit's counting tap
+   * (default) or mosquitto's own (BackendSetup.mqttTlsListener).
+   */
+  mqttTlsListener?: 'tap' | 'mosquitto';
   /** With agentTls: the TLS versions the agent offers (otaTlsVersions; default 1.3,1.2). */
   tlsVersions?: '1.3,1.2' | '1.3' | '1.2';
   /**
@@ -346,7 +358,11 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     const settings: Partial<StartConfig> = { deviceId: options.deviceId ?? DEVKIT_DEVICE_ID, token: options.authToken ?? DEVKIT_TOKEN };
     return runPrepared(options, time, undefined, { backendUrl: options.server, resolve, settings }, realStart);
   }
+  // hawkBit with agentTls: the reference server's TLS runs through counting taps, so the modem's
+  // plain DDI sockets (TLS records) wait on counts, never on real silence (tools/devkit/parts/mqtt-tls-tap.ts).
+  const serverTaps = options.agentTls && (options.backend ?? 'hawkbit') === 'hawkbit' ? new TlsTaps() : undefined;
   const server = await startReferenceServer({
+    ...(serverTaps ? { tlsTap: serverTlsTap(serverTaps) } : {}),
     port: 0,
     // https:// URLs: the modem runs TLS to the server, verified against DEVKIT_CA.
     scheme: 'https',
@@ -358,12 +374,13 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     // hawkBit with agentTls: the DDI API wants the device's client certificate (docs/tls.md).
     ...((options.requireClientCertificate ?? options.agentTls) && (options.backend ?? 'hawkbit') === 'hawkbit' ? { clientCertificates: { caPem: TEST_CA_PEM } } : {}),
   });
+  serverTaps?.listening(server.port);
   const targetVersion = imageVersion(options.image);
   const backend = options.backend ?? 'hawkbit';
   let prepared: PreparedBackend;
   try {
     const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
-    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls };
+    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls, mqttTlsListener: options.mqttTlsListener };
     if (options.offerAfterS !== undefined) {
       // The device boots into an idle fleet: its polls find nothing until the operator assigns
       // the update (hawkBit: the action is created then), as a device in the field meets one.
@@ -377,6 +394,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     await server.close();
     throw error;
   }
+  if (serverTaps) prepared = { ...prepared, tlsTaps: serverTaps };
   options.onBackend?.(prepared);
   try {
     return await runPrepared(options, time, server, prepared, realStart);
@@ -410,6 +428,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
     cloudWork: prepared.cloudWork,
     tlsTaps: prepared.tlsTaps,
+    urlMax: options.modemUrlMax,
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
   const digest = new NodeDigest();

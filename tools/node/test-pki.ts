@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
 import { X509Certificate } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -88,6 +89,14 @@ function verifyClient(secure: tls.TLSSocket, ca: X509Certificate): string | unde
   return /(?:^|\n)CN=([^\n]*)/.exec(peer.subject)?.[1];
 }
 
+/**
+ * Sees one accepted TLS connection's bytes (the dev kit's counting taps,
+ * tools/devkit/parts/mqtt-tls-tap.ts `serverTlsTap`): builds the TLS socket for `raw` with
+ * `secureOptions`, and after the handshake gives the stream the server reads and writes instead
+ * of that socket.
+ */
+export type TlsTapFactory = (raw: net.Socket, secureOptions: tls.TLSSocketOptions) => { secure: tls.TLSSocket; plaintext(): Duplex };
+
 export interface TlsAcceptor {
   /** Switch the certificate new TLS connections see. */
   use(kind: ServerCertificate): void;
@@ -101,7 +110,7 @@ export interface TlsAcceptor {
  * Serve TLS with the test certificate on `server`'s port too (see the module comment). Call it
  * before the server gets connections; it takes over the 'connection' listeners present now.
  */
-export function acceptTls(server: net.Server, options: { certificate?: ServerCertificate; clientCa?: string } = {}): TlsAcceptor {
+export function acceptTls(server: net.Server, options: { certificate?: ServerCertificate; clientCa?: string; tap?: TlsTapFactory } = {}): TlsAcceptor {
   // clientCa: ask every client for a certificate and verify it against that CA, but let a client
   // without one in (the modem's TLS of the download has none): the application decides
   // (verifiedClientCn), as hawkBit behind a certificate-checking proxy does per path.
@@ -116,7 +125,11 @@ export function acceptTls(server: net.Server, options: { certificate?: ServerCer
     for (const listener of plain) listener.call(server, socket);
   };
   const serveTls = (raw: net.Socket): void => {
-    const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context, ...(clientCa ? { requestCert: true, rejectUnauthorized: false } : {}) });
+    const secureOptions: tls.TLSSocketOptions = { isServer: true, secureContext: context, ...(clientCa ? { requestCert: true, rejectUnauthorized: false } : {}) };
+    // tap: the TLS runs over a stream that counts its records, and the server is given a
+    // plaintext stream whose bytes are counted too (the dev kit's modem waits on those counts).
+    const tapped = options.tap?.(raw, secureOptions);
+    const secure = tapped?.secure ?? new tls.TLSSocket(raw, secureOptions);
     // The TLS socket takes over the connection; the raw one must still be destroyed with it, or
     // the server counts it open forever and close() never returns.
     secure.on('close', () => raw.destroy());
@@ -128,12 +141,13 @@ export function acceptTls(server: net.Server, options: { certificate?: ServerCer
     secure.once('secure', () => {
       served = true;
       const cn = clientCa && verifyClient(secure, clientCa);
+      const stream = tapped ? tapped.plaintext() : secure;
       if (cn) {
-        verifiedClients.set(secure, cn);
+        verifiedClients.set(stream, cn);
         clientAuthenticated++;
       }
       handshakes++;
-      handOver(secure);
+      handOver(stream as net.Socket);
     });
   };
   // Connections still waiting for their first byte belong to no listener yet, so nobody else

@@ -49,7 +49,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { acceptTls, verifiedClientCn, type TlsAcceptor } from '../node/test-pki.js';
+import { acceptTls, verifiedClientCn, type TlsAcceptor, type TlsTapFactory } from '../node/test-pki.js';
 import { createServerCore, type Misbehaviour, type RecordedReport, type RecordedRequest, type ReportKind } from './core.js';
 import { createHawkbitDdi, type HawkbitApi } from './hawkbit.js';
 import { createManifestService, type ManifestApi } from './manifest.js';
@@ -96,6 +96,12 @@ export interface ReferenceServerOptions {
   movedPrefixes?: string[];
   /** hawkBit DDI wants a client certificate from this CA for every request but a download (HawkbitOptions). */
   clientCertificates?: { caPem: string };
+  /**
+   * Every TLS connection runs through this tap (tools/node/test-pki.ts `TlsTapFactory`): the dev
+   * kit counts the records and the plaintext of TLS terminated in the agent, so its modem's waits
+   * end on counts (tools/devkit/parts/mqtt-tls-tap.ts `serverTlsTap`).
+   */
+  tlsTap?: TlsTapFactory;
 }
 
 export interface ReferenceServer {
@@ -198,7 +204,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
 
   // perf (issue 15): no idle close timed by the host's clock; the dev kit runs in virtual time.
   server.keepAliveTimeout = 0;
-  const tls = acceptTls(server, { clientCa: options.clientCertificates?.caPem });
+  const tls = acceptTls(server, { clientCa: options.clientCertificates?.caPem, tap: options.tlsTap });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());

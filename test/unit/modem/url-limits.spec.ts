@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { Sim7080, sim7080ShHttp } from '../../../src/modem/sim7080.js';
 import { Sim7600 } from '../../../src/modem/sim7600.js';
+import type { NativeHttpClient } from '../../../src/net/modem-http.js';
+import { runNode } from '../../../tools/bench/rig.js';
 
 const port = { attach() {}, read: () => 0, write: (b: Uint8Array) => b.length, readable: 0, setBaud() {}, baud: 115_200, close() {} };
 const ports = { serial: port, clock: { now: () => 0, wallClock: () => undefined, setTimeout: () => 0, clearTimeout() {} }, powerKey: { write() {} } };
@@ -27,5 +29,42 @@ describe('built-in HTTP stacks: the URLs their commands carry', () => {
     assert.equal(native.carries!({ scheme: 'https', host: 'updates.example.com', port: 443, path: '/' + 'a'.repeat(511) }), true);
     assert.equal(native.carries!({ scheme: 'https', host: 'updates.example.com', port: 443, path: '/' + 'a'.repeat(512) }), false);
     assert.equal(native.carries!({ scheme: 'https', host: 'h'.repeat(57), port: 443, path: '/' }), false, 'origin of 65 bytes');
+  });
+});
+
+describe('built-in HTTP stacks: a firmware that refuses a URL below the driver\'s limit (issue 13)', function () {
+  this.timeout(120_000);
+  // A 600-character pre-signed query: within the drivers' limits (SIM7600 1000, SHREQ path 512 is
+  // exceeded by SIM7080's path alone, so its query is shorter), above what this firmware takes.
+  const cases = [
+    { model: 'sim7600' as const, query: `?X-Amz-Signature=${'a'.repeat(600)}`, urlMax: 400, fallback: 'AT+CCHOPEN' },
+    { model: 'sim7080' as const, query: `?X-Amz-Signature=${'a'.repeat(400)}`, urlMax: 300, fallback: 'AT+CAOPEN' },
+  ];
+  for (const c of cases) {
+    it(`${c.model}: the URL command answers ERROR; the same download goes over the socket, logged once, remembered for the session`, async () => {
+      const logs: { event: string; fields?: Record<string, unknown> }[] = [];
+      const log = { log: (_level: string, event: string, fields?: Record<string, unknown>) => void logs.push({ event, fields }) };
+      const run = await runNode({ model: c.model, transport: 'native', baud: 115_200, size: 96 * 1024, window: 32 * 1024, query: c.query, sim: { urlMax: c.urlMax }, log: log as never });
+      assert.ok(Buffer.from(run.received).equals(Buffer.from(run.image)), 'byte-exact');
+      assert.equal(run.wrongWrites, 0);
+      assert.deepEqual(run.result.failures, [], 'no attempt lost');
+      assert.equal(run.result.resumes, 0);
+      const refused = logs.filter((l) => l.event === 'modem.http-url-refused');
+      assert.equal(refused.length, 1, JSON.stringify(logs));
+      assert.equal(refused[0].fields?.fallback, c.fallback);
+      const client = run.client as NativeHttpClient;
+      assert.ok((client.socketStats?.requests ?? 0) >= 1, 'the socket carried it');
+      // Remembered: the driver no longer claims to carry a URL this long (no second ERROR).
+      const url = new URL(`https://updates.example.com/fw/${c.model}-${96 * 1024}-0123abcd.bin${c.query}`); // the rig's path, as long
+      assert.equal(run.driver.native.carries!({ scheme: 'https', host: url.hostname, port: 443, path: url.pathname + url.search }), false);
+    });
+  }
+
+  it('without a lower firmware limit the same URLs stay on the built-in client (the check can fail)', async () => {
+    const logs: string[] = [];
+    const run = await runNode({ model: 'sim7600', transport: 'native', baud: 115_200, size: 96 * 1024, window: 32 * 1024, query: cases[0].query, log: { log: (_l: string, event: string) => void logs.push(event) } as never });
+    assert.ok(Buffer.from(run.received).equals(Buffer.from(run.image)));
+    assert.ok(!logs.includes('modem.http-url-refused'));
+    assert.equal((run.client as NativeHttpClient).socketStats, undefined, 'no request over the socket');
   });
 });

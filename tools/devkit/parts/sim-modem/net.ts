@@ -241,8 +241,9 @@ export const ANSWER_GUARD_REAL_MS = 30_000;
  * double) the wait also lasts until the cloud took every message the broker acknowledged and
  * every answer it owes arrived; without it (a broker with no double), once the acknowledgements
  * are in, after `quietMs` of real silence. TLS terminated in the agent (the socket carries
- * records) to the dev kit's MQTT TLS tap (`taps`, tools/devkit/parts/mqtt-tls-tap.ts) waits on the tap's
- * counts: every byte sent taken by the tap, nothing owed in the plaintext MQTT exchange, every
+ * records) to one of the dev kit's TLS taps (`taps`, tools/devkit/parts/mqtt-tls-tap.ts: the MQTT
+ * tap before mosquitto, the reference server's own TLS for hawkBit DDI) waits on the tap's
+ * counts: every byte sent taken by the tap, nothing owed in the plaintext MQTT or HTTP exchange, every
  * byte the tap wrote arrived here, and the cloud idle. Any other protocol the tracker does not
  * know waits for `quietMs` of real silence (ten times that before any data), counted in
  * `quietSettles`.
@@ -327,9 +328,13 @@ export class SimSocket {
 
   #pending: Pending[] = [];
 
-  /** Whether this connection goes to the dev kit's MQTT TLS tap (its waits end on the tap's counts). */
+  /**
+   * Whether this connection carries TLS records to one of the dev kit's TLS taps (its waits end on
+   * the tap's counts). A port may take plaintext too (the reference server's: the modem's own TLS
+   * hands this socket plaintext, which the tracker reads), so only what the tracker cannot read counts.
+   */
   #tapped(): boolean {
-    return this.taps?.taps(this.#targetPort) === true;
+    return this.#exchange.protocol === 'unknown' && this.taps?.taps(this.#targetPort) === true;
   }
 
   /** The tap's counts say nothing more is coming for what was sent (see the class comment). */

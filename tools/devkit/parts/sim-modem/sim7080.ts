@@ -526,7 +526,8 @@ export class SimulatedSim7080 extends ModemCore {
     const sh = this.#sh;
     const type = intArg(cmd, 1, 1, 5);
     const path = cmd.args[0];
-    if (cmd.kind !== 'set' || type === undefined || !path || path.length > 512 || !sh.connected || !sh.url) return this.error(), true;
+    // The manual's 512, or a lower firmware limit (`urlMax`), answered as a refused argument is: ERROR.
+    if (cmd.kind !== 'set' || type === undefined || !path || path.length > Math.min(512, this.options.urlMax ?? 512) || !sh.connected || !sh.url) return this.error(), true;
     const method = SHREQ_METHODS[type] as FetchRequest['method'];
     this.ok();
     sh.response = undefined;

@@ -512,6 +512,9 @@ export class SimulatedSim7600 extends ModemCore {
     const v = cmd.args[1] ?? '';
     switch ((cmd.args[0] ?? '').toUpperCase()) {
       case 'URL': {
+        // A firmware whose HTTP client takes shorter URLs than the agent assumes (`urlMax`; M7600
+        // states no limit): a plain ERROR, as a refused argument is answered.
+        if (this.options.urlMax !== undefined && v.length > this.options.urlMax) return this.error(), true;
         try {
           const u = new URL(v);
           if (!/^https?:$/.test(u.protocol)) return this.error(), true;

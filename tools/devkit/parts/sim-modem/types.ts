@@ -111,6 +111,13 @@ export interface SimModemOptions {
   files?: Record<string, Uint8Array>;
   /** Largest body `AT+SHREQ` buffers; above it `+SHREQ: "GET",602,0` (stacx: ~40 kB). */
   shBodyMax?: number;
+  /**
+   * The built-in HTTP client's URL limit of this firmware, characters: a longer SIM7600
+   * `AT+HTTPPARA="URL"` value, or SIM7080G `AT+SHREQ` path, answers `ERROR` (the manuals state no
+   * limit for the SIM7600 URL and 512 for the SHREQ path; a real firmware may take fewer).
+   * Default: none (SIM7600) / 512 (SIM7080G).
+   */
+  urlMax?: number;
   /** Largest body the SIM7600 HTTP client buffers; above it `+HTTPACTION: 0,706,0`. */
   httpBodyMax?: number;
   /** Auto-baud on the SIM7080G (factory `+IPR: 0`): true unless a fixed rate is saved. */
