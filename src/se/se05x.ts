@@ -192,8 +192,8 @@ export class Se05x {
   }
 
   /**
-   * ReadSize `80 02 00 07 Lc 41 04 <id> 00` → TAG_1 the object's size as u16 (Plug&Trust
-   * Se05x_API_ReadSize, checked through the code search of NXP's se05x_APDU.c).
+   * ReadSize `80 02 00 07 Lc 41 04 <id> 00` → TAG_1 the object's size as u16 (P2_SIZE = 0x07 as
+   * AN12413 table 23 lists it; Plug&Trust's Se05x_API_ReadSize).
    */
   async readSize(objectId: number): Promise<number> {
     const apdu = this.#builder.start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_SIZE).tlvUint(TAG_1, objectId, 4).finish({ extended: true });
@@ -212,12 +212,10 @@ export class Se05x {
     if (offset < 0 || offset > 0xffff || length <= 0 || length > SE05X_READ_CHUNK) {
       throw new OtaError('limit-exceeded', `ReadObject range ${offset}+${length} (chunk limit ${SE05X_READ_CHUNK})`);
     }
-    const apdu = this.#builder
-      .start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_DEFAULT)
-      .tlvUint(TAG_1, objectId, 4)
-      .tlvUint(TAG_2, offset, 2)
-      .tlvUint(TAG_3, length, 2)
-      .finish({ extended: true });
+    const builder = this.#builder.start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_DEFAULT).tlvUint(TAG_1, objectId, 4);
+    // Plug&Trust sets the offset as an optional u16 (TLVSET_U16Optional): absent when 0.
+    if (offset !== 0) builder.tlvUint(TAG_2, offset, 2);
+    const apdu = builder.tlvUint(TAG_3, length, 2).finish({ extended: true });
     const name = `ReadObject ${objectName(objectId)} @${offset}+${length}`;
     const value = tag1(name, await this.#send(name, apdu));
     if (value.length !== length) throw new OtaError('se-response-malformed', `${name}: ${value.length} bytes answered`);
@@ -241,16 +239,19 @@ export class Se05x {
   }
 
   /**
-   * WriteBinary `80 01 06 00` (Se05x_API_WriteBinary): TAG_1 id, TAG_2 offset u16, TAG_3 the
-   * object's total length u16 (first chunk only: it creates the object), TAG_4 the data. Chunked
-   * at SE05X_WRITE_CHUNK bytes so each command fits one short APDU.
+   * WriteBinary `80 01 06 00`: TAG_1 id, TAG_2 offset u16, TAG_3 the object's total length u16
+   * (first chunk only: it creates the object), TAG_4 the data; offset and length are optional and
+   * left out when 0, as NXPPlugNTrust/nano-package lib/apdu/se05x_APDU_impl.c
+   * Se05x_API_WriteBinary builds them (TLVSET_U16Optional). Chunked at SE05X_WRITE_CHUNK bytes so
+   * each command fits one short APDU.
    */
   async writeBinary(objectId: number, data: Uint8Array): Promise<void> {
     if (data.length === 0 || data.length > 0xffff) throw new OtaError('limit-exceeded', `WriteBinary of ${data.length} bytes`);
     for (let offset = 0; offset < data.length; ) {
       const length = Math.min(SE05X_WRITE_CHUNK, data.length - offset);
-      const builder = this.#builder.start(CLA_SE05X, INS_WRITE, P1_BINARY, P2_DEFAULT).tlvUint(TAG_1, objectId, 4).tlvUint(TAG_2, offset, 2);
+      const builder = this.#builder.start(CLA_SE05X, INS_WRITE, P1_BINARY, P2_DEFAULT).tlvUint(TAG_1, objectId, 4);
       if (offset === 0) builder.tlvUint(TAG_3, data.length, 2);
+      else builder.tlvUint(TAG_2, offset, 2);
       const apdu = builder.tlv(TAG_4, data.subarray(offset, offset + length)).finish();
       const name = `WriteBinary ${objectName(objectId)} @${offset}+${length}`;
       await this.#send(name, apdu);

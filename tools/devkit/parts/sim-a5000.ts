@@ -590,8 +590,9 @@ export class SimA5000 implements I2cPort {
       const id = objectId();
       const value = tlvs.get(0x44);
       if (id === undefined || !value) return quick(sw(0x6a80));
-      // Se05x_API_WriteBinary: TAG_2 offset u16, TAG_3 the total length u16 (on creation). With
-      // neither, the whole object is the data (the older single-shot form).
+      // Se05x_API_WriteBinary (NXPPlugNTrust/nano-package lib/apdu/se05x_APDU_impl.c): TAG_2 offset
+      // u16, TAG_3 the total length u16 (on creation), both optional (absent when 0). With
+      // neither, the whole object is the data (a single-shot write).
       const offsetTag = tlvs.get(0x42);
       const lengthTag = tlvs.get(0x43);
       if (!offsetTag && !lengthTag) {
