@@ -24,6 +24,11 @@ export const P1_DEFAULT = 0x00;
 export const P1_BINARY = 0x06;
 export const P1_SIGNATURE = 0x0c;
 export const P2_DEFAULT = 0x00;
+export const P2_SIZE = 0x07;
+/** Bytes per ReadObject chunk: one short R-APDU (256) less TAG_1's header and the SW. */
+export const SE05X_READ_CHUNK = 0xe0;
+/** Bytes per WriteBinary chunk: one short C-APDU body (255) less the id/offset/length TLVs. */
+export const SE05X_WRITE_CHUNK = 0xc0;
 export const P2_VERIFY = 0x0a;
 export const P2_VERSION = 0x20;
 export const P2_EXIST = 0x27;
@@ -184,6 +189,74 @@ export class Se05x {
     const apdu = this.#builder.start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_DEFAULT).tlvUint(TAG_1, objectId, 4).finish({ extended: true });
     const name = `ReadObject ${objectName(objectId)}`;
     return tag1(name, await this.#send(name, apdu)).slice();
+  }
+
+  /**
+   * ReadSize `80 02 00 07 Lc 41 04 <id> 00` → TAG_1 the object's size as u16 (P2_SIZE = 0x07 as
+   * AN12413 table 23 lists it; Plug&Trust's Se05x_API_ReadSize).
+   */
+  async readSize(objectId: number): Promise<number> {
+    const apdu = this.#builder.start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_SIZE).tlvUint(TAG_1, objectId, 4).finish({ extended: true });
+    const name = `ReadSize ${objectName(objectId)}`;
+    const value = tag1(name, await this.#send(name, apdu));
+    if (value.length !== 2) throw new OtaError('se-response-malformed', `${name}: TAG_1 of ${value.length} bytes, not a u16`);
+    return (value[0] << 8) | value[1];
+  }
+
+  /**
+   * ReadObject with offset and length (Se05x_API_ReadObject: TAG_1 id, TAG_2 offset u16, TAG_3
+   * length u16) → exactly `length` bytes; an answer of any other length is malformed. The caller
+   * chunks (one short response holds at most SE05X_READ_CHUNK bytes).
+   */
+  async readObjectRange(objectId: number, offset: number, length: number): Promise<Uint8Array> {
+    if (offset < 0 || offset > 0xffff || length <= 0 || length > SE05X_READ_CHUNK) {
+      throw new OtaError('limit-exceeded', `ReadObject range ${offset}+${length} (chunk limit ${SE05X_READ_CHUNK})`);
+    }
+    const builder = this.#builder.start(CLA_SE05X, INS_READ, P1_DEFAULT, P2_DEFAULT).tlvUint(TAG_1, objectId, 4);
+    // Plug&Trust sets the offset as an optional u16 (TLVSET_U16Optional): absent when 0.
+    if (offset !== 0) builder.tlvUint(TAG_2, offset, 2);
+    const apdu = builder.tlvUint(TAG_3, length, 2).finish({ extended: true });
+    const name = `ReadObject ${objectName(objectId)} @${offset}+${length}`;
+    const value = tag1(name, await this.#send(name, apdu));
+    if (value.length !== length) throw new OtaError('se-response-malformed', `${name}: ${value.length} bytes answered`);
+    return value.slice();
+  }
+
+  /**
+   * A whole binary object into `out` (its size read first with ReadSize, then chunked reads);
+   * throws limit-exceeded when the object is larger than `out`. Returns the bytes written.
+   */
+  async readBinaryInto(objectId: number, out: Uint8Array): Promise<number> {
+    const size = await this.readSize(objectId);
+    if (size === 0) throw new OtaError('se-response-malformed', `ReadSize ${objectName(objectId)}: empty object`);
+    if (size > out.length) throw new OtaError('limit-exceeded', `object ${objectName(objectId)} of ${size} bytes > ${out.length}`);
+    for (let offset = 0; offset < size; ) {
+      const length = Math.min(SE05X_READ_CHUNK, size - offset);
+      out.set(await this.readObjectRange(objectId, offset, length), offset);
+      offset += length;
+    }
+    return size;
+  }
+
+  /**
+   * WriteBinary `80 01 06 00`: TAG_1 id, TAG_2 offset u16, TAG_3 the object's total length u16
+   * (first chunk only: it creates the object), TAG_4 the data; offset and length are optional and
+   * left out when 0, as NXPPlugNTrust/nano-package lib/apdu/se05x_APDU_impl.c
+   * Se05x_API_WriteBinary builds them (TLVSET_U16Optional). Chunked at SE05X_WRITE_CHUNK bytes so
+   * each command fits one short APDU.
+   */
+  async writeBinary(objectId: number, data: Uint8Array): Promise<void> {
+    if (data.length === 0 || data.length > 0xffff) throw new OtaError('limit-exceeded', `WriteBinary of ${data.length} bytes`);
+    for (let offset = 0; offset < data.length; ) {
+      const length = Math.min(SE05X_WRITE_CHUNK, data.length - offset);
+      const builder = this.#builder.start(CLA_SE05X, INS_WRITE, P1_BINARY, P2_DEFAULT).tlvUint(TAG_1, objectId, 4);
+      if (offset === 0) builder.tlvUint(TAG_3, data.length, 2);
+      else builder.tlvUint(TAG_2, offset, 2);
+      const apdu = builder.tlv(TAG_4, data.subarray(offset, offset + length)).finish();
+      const name = `WriteBinary ${objectName(objectId)} @${offset}+${length}`;
+      await this.#send(name, apdu);
+      offset += length;
+    }
   }
 
   /**

@@ -6,6 +6,7 @@
  *   xs-ota se remove [--object 0x7B000201] [--store FILE]
  *   xs-ota se keygen --object ID [--store FILE]
  *   xs-ota se csr --object ID --subject CN=... [--out FILE.csr] [--store FILE]
+ *   xs-ota se cert --object ID --in device.pem [--store FILE]
  *
  * `keygen` asks the simulated A5000, over T=1 with the agent's own SE05x driver, to generate a
  * P-256 key pair in the object (WriteECKey without key material) and prints the public key it
@@ -34,6 +35,7 @@ import { SimA5000 } from '../devkit/parts/sim-a5000.js';
 import { VirtualTime } from '../devkit/parts/virtual-time.js';
 import { buildCsr, pem } from '../devkit/pkcs10.js';
 import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
+import { parseDerChain } from '../../src/se/cert-chain.js';
 
 export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
 const DEFAULT_OBJECT = 0x7b000201;
@@ -43,14 +45,15 @@ const USAGE = `usage:
   xs-ota se show [--store ${DEFAULT_STORE}]
   xs-ota se remove [--object 0x7B000201] [--store ${DEFAULT_STORE}]
   xs-ota se keygen --object ID [--store ${DEFAULT_STORE}]
-  xs-ota se csr --object ID --subject CN=... [--out FILE.csr] [--store ${DEFAULT_STORE}]`;
+  xs-ota se csr --object ID --subject CN=... [--out FILE.csr] [--store ${DEFAULT_STORE}]
+  xs-ota se cert --object ID --in device.pem [--store ${DEFAULT_STORE}]`;
 
 function options(args: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (!a.startsWith('--')) throw new UsageError(`unexpected argument '${a}'`);
-    if (!['--key', '--object', '--store', '--subject', '--out'].includes(a)) throw new UsageError(`unknown option ${a}`);
+    if (!['--key', '--object', '--store', '--subject', '--out', '--in'].includes(a)) throw new UsageError(`unknown option ${a}`);
     const value = args[i + 1];
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${a} needs a value`);
     out[a.slice(2)] = value;
@@ -113,7 +116,7 @@ async function withSimulatedSe<T>(objects: ReturnType<typeof loadSimA5000Store>,
 }
 
 export const command: Command = {
-  summary: 'simulated A5000 key store: provision | show | remove | keygen | csr',
+  summary: 'simulated A5000 key store: provision | show | remove | keygen | csr | cert',
   async run(args) {
     if (wantsHelp(args) || args[0] === 'help') {
       console.log(USAGE);
@@ -121,7 +124,7 @@ export const command: Command = {
     }
     // A UsageError (exit 2) or any other error (exit 1) is printed as one line by tools/cli/main.ts.
     const [sub, ...rest] = args;
-    if (!sub) throw new UsageError('missing subcommand: provision, show, remove, keygen or csr');
+    if (!sub) throw new UsageError('missing subcommand: provision, show, remove, keygen, csr or cert');
     const opts = options(rest);
     const store = opts.store ?? DEFAULT_STORE;
     const objects = loadSimA5000Store(store);
@@ -186,6 +189,25 @@ export const command: Command = {
           writeFileSync(opts.out, text);
           console.log(`${opts.out}: PKCS#10 request for object ${objectIdText(id)}, ${subject}, signed in the A5000`);
         } else process.stdout.write(text);
+        return 0;
+      }
+      case 'cert': {
+        // The device certificate chain (PEM, leaf first) as DER certificates back to back in one
+        // binary object, written with the agent's own WriteBinary, as a factory station would.
+        if (!opts.object) throw new UsageError('cert needs --object');
+        if (!opts.in) throw new UsageError('cert needs --in device.pem');
+        const id = parseObjectId(opts.object);
+        const blocks = [...readFileSync(opts.in, 'utf8').matchAll(/-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
+        if (blocks.length === 0) throw new Error(`${opts.in}: no CERTIFICATE block`);
+        const der = new Uint8Array(Buffer.concat(blocks));
+        const chain = parseDerChain(der);
+        const existing = objects.get(id);
+        if (existing && existing.type !== 'binary') throw new Error(`${store}: object ${objectIdText(id)} holds a ${existing.type}; remove it first`);
+        objects.delete(id);
+        await withSimulatedSe(objects, (se) => se.writeBinary(id, der));
+        mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
+        saveSimA5000Store(store, objects);
+        console.log(`${store}: object ${objectIdText(id)} = ${chain.length} certificate(s), ${der.length} bytes DER`);
         return 0;
       }
       default:

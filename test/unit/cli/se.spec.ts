@@ -110,4 +110,22 @@ describe('cli: xs-ota se', () => {
     await assert.rejects(command.run(['csr', '--object', '0x7B000301', '--store', store]), /needs --subject/);
     await assert.rejects(command.run(['csr', '--object', '0x7B000301', '--subject', 'XX=1', '--store', store]), /unknown/);
   });
+
+  it('cert: a PEM chain goes into one binary object as DER certificates (WriteBinary, chunked); garbage and a missing --in are refused', async () => {
+    const pemFile = path.join(dir, 'chain.pem');
+    const pki = path.join(process.cwd(), 'tools', 'node', 'test-pki');
+    const chainText = readFileSync(path.join(pki, 'server.pem'), 'utf8') + readFileSync(path.join(pki, 'ca.pem'), 'utf8');
+    writeFileSync(pemFile, chainText);
+    assert.equal(await command.run(['cert', '--object', '0x7B000304', '--in', pemFile, '--store', store]), 0);
+    const object = loadSimA5000Store(store).get(0x7b000304)!;
+    assert.equal(object.type, 'binary');
+    const ders = [...chainText.matchAll(/-----BEGIN CERTIFICATE-----([^-]+)-----END/g)].map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
+    assert.equal(ders.length, 2);
+    assert.equal(hex(object.value), hex(new Uint8Array(Buffer.concat(ders))));
+    assert.ok(object.value.length > 0xe0, 'more than one ReadObject chunk');
+    const bad = path.join(dir, 'bad.pem');
+    writeFileSync(bad, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+    await assert.rejects(command.run(['cert', '--object', '0x7B000304', '--in', bad, '--store', store]), /device certificate/);
+    await assert.rejects(command.run(['cert', '--object', '0x7B000304', '--store', store]), /needs --in/);
+  });
 });

@@ -490,7 +490,28 @@ export class SimA5000 implements I2cPort {
       const object = this.objects.get(id);
       // Absent objects and (here never stored) private parts answer "conditions not satisfied".
       if (!object) return quick(sw(0x6985));
+      // Se05x_API_ReadObject (Plug&Trust se05x_APDU.c): optional TAG_2 offset u16, TAG_3 length u16;
+      // a range past the object's end is "wrong data" (6A80).
+      const offsetTag = tlvs.get(0x42);
+      const lengthTag = tlvs.get(0x43);
+      if (offsetTag || lengthTag) {
+        const u16 = (b: Uint8Array | undefined, fallback: number): number | undefined =>
+          b === undefined ? fallback : b.length === 2 ? (b[0] << 8) | b[1] : undefined;
+        const offset = u16(offsetTag, 0);
+        const length = u16(lengthTag, object.value.length - (offset ?? 0));
+        if (offset === undefined || length === undefined || offset + length > object.value.length) return quick(sw(0x6a80));
+        return quick(tlv41(object.value.subarray(offset, offset + length)));
+      }
       return quick(tlv41(object.value));
+    }
+    // Se05x_API_ReadSize: 80 02 00 07, TAG_1 id → TAG_1 the size as u16.
+    if (ins === 0x02 && p1 === 0x00 && p2 === 0x07) {
+      const id = objectId();
+      if (id === undefined) return quick(sw(0x6a80));
+      const object = this.objects.get(id);
+      if (!object) return quick(sw(0x6985));
+      const n = object.value.length;
+      return quick(tlv41(new Uint8Array([n >> 8, n & 0xff])));
     }
     if (ins === 0x03 && p1 === 0x0c && p2 === 0x0a) {
       const id = objectId();
@@ -569,7 +590,26 @@ export class SimA5000 implements I2cPort {
       const id = objectId();
       const value = tlvs.get(0x44);
       if (id === undefined || !value) return quick(sw(0x6a80));
-      this.objects.set(id, { type: 'binary', value: value.slice() });
+      // Se05x_API_WriteBinary (NXPPlugNTrust/nano-package lib/apdu/se05x_APDU_impl.c): TAG_2 offset
+      // u16, TAG_3 the total length u16 (on creation), both optional (absent when 0). With
+      // neither, the whole object is the data (a single-shot write).
+      const offsetTag = tlvs.get(0x42);
+      const lengthTag = tlvs.get(0x43);
+      if (!offsetTag && !lengthTag) {
+        this.objects.set(id, { type: 'binary', value: value.slice() });
+        return quick(sw(0x9000));
+      }
+      if ((offsetTag && offsetTag.length !== 2) || (lengthTag && lengthTag.length !== 2)) return quick(sw(0x6a80));
+      const offset = offsetTag ? (offsetTag[0] << 8) | offsetTag[1] : 0;
+      let object = this.objects.get(id);
+      if (lengthTag) {
+        const total = (lengthTag[0] << 8) | lengthTag[1];
+        if (total === 0 || (object && object.type !== 'binary')) return quick(sw(0x6a80));
+        object = { type: 'binary', value: new Uint8Array(total) };
+        this.objects.set(id, object);
+      }
+      if (!object || object.type !== 'binary' || offset + value.length > object.value.length) return quick(sw(0x6a80));
+      object.value.set(value, offset);
       return quick(sw(0x9000));
     }
     return quick(sw(0x6d00));
