@@ -9,7 +9,7 @@ export type { OtaReason } from './agent/reasons.js';
 /** The agent's own version, reported to the backend. */
 export const AGENT_VERSION = '0.1.0';
 
-export { startAgent, createAgent, type StartConfig, type StartOptions, type BackendKind } from './agent/start.js';
+export { startAgent, createAgent, readBootInputs, type BootReads, type StartConfig, type StartOptions, type BackendKind } from './agent/start.js';
 export { UpdateAgent, type HealthCheck } from './agent/machine.js';
 /** What this bundle carries of the optional parts (rollup.config.mjs, build option OTA_OPTIONS). */
 export { AGENT_TLS_CARRIED } from './agent/agent-tls-part.js';

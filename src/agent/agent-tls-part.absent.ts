@@ -4,11 +4,16 @@
  * hardware is touched; with the modem's TLS (otaControlTls modem) nothing here runs. The type is
  * the real function's, so the two cannot drift apart.
  */
-import type { agentTlsControlConnector as carriedConnector } from './agent-tls-part.js';
+import type { agentTlsControlConnector as carriedConnector, readDeviceCertificate as carriedRead } from './agent-tls-part.js';
 import { OtaError } from '../util/errors.js';
 
 export const AGENT_TLS_CARRIED = false;
 
-export const agentTlsControlConnector: typeof carriedConnector = () => {
+const notCarried = (): never => {
   throw new OtaError('config-invalid', 'otaControlTls: this firmware carries no TLS in the agent (built without it; build with OTA_OPTIONS=-tls, docs/device-build.md)');
 };
+
+export const agentTlsControlConnector: typeof carriedConnector = notCarried;
+
+/** The boot read of the device certificate (startAgent), asked for only with otaControlTls agent. */
+export const readDeviceCertificate: typeof carriedRead = notCarried;

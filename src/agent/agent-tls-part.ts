@@ -6,6 +6,7 @@
  * only TLS that firmware has, and none of src/tls is in its flash.
  */
 export { agentTlsControlConnector } from '../tls/control-channel.js';
+export { readDeviceCertificate } from '../tls/device-certificate.js';
 
 /** Whether this firmware carries TLS terminated in the agent. */
 export const AGENT_TLS_CARRIED = true;

@@ -11,6 +11,9 @@
  */
 import { OtaError } from '../util/errors.js';
 import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
+import { DEFAULT_EPHEMERAL_KEY_ID, DEFAULT_PEER_KEY_ID } from '../se/objects.js';
+
+const objectText = (id: number): string => `0x${id.toString(16).padStart(8, '0').toUpperCase()}`;
 
 export type BackendKind = 'hawkbit' | 'manifest' | 'iotconnect';
 
@@ -71,6 +74,28 @@ function checkOriginList(value: string): string | undefined {
     if (!isOrigin(items[i])) return `item ${i + 1} is not an origin (scheme://host[:port])`;
   }
   return undefined;
+}
+
+/** The prefix of an otaDeviceCert value naming an A5000 object: `se:0x7B000304`. */
+const SE_OBJECT_PREFIX = 'se:';
+
+/**
+ * otaDeviceCert: the A5000 object id of an `se:0x…` value (1..0x7FFEFFFF, as otaDeviceKeyId),
+ * undefined for a resource name, NaN for an `se:` value that is not a valid id.
+ */
+export function deviceCertObject(value: string): number | undefined {
+  if (!value.startsWith(SE_OBJECT_PREFIX)) return undefined;
+  const id = value.slice(SE_OBJECT_PREFIX.length);
+  if (!/^0x[0-9a-fA-F]{1,8}$/.test(id)) return NaN;
+  const n = Number(id);
+  return n >= 1 && n <= 0x7ffeffff ? n : NaN;
+}
+
+/** otaDeviceCert: `se:0x<object id>` or a resource name (LABEL characters, no ':'). */
+function checkDeviceCert(value: string): string | undefined {
+  const object = deviceCertObject(value);
+  if (object === undefined) return value.includes(':') ? "neither 'se:0x<A5000 object id>' nor a resource name" : undefined;
+  return Number.isNaN(object) ? "'se:' takes an A5000 object id 0x1..0x7FFEFFFF in hex" : undefined;
 }
 
 /**
@@ -412,15 +437,18 @@ export const CONFIG_SCHEMA = {
     max: 0x7ffeffff, // 0x7FFF0000..0x7FFFFFFF is reserved for the SE05x applet
   },
   /**
-   * Resource name of the device certificate chain (PEM, leaf first) for otaDeviceKeyId; read only
-   * with otaControlTls agent.
+   * Where the device certificate chain for otaDeviceKeyId is, read once at boot only with
+   * otaControlTls agent: `se:0x7B000304` an A5000 binary object (DER certificates back to back,
+   * leaf first, written at provisioning beside the key: one fleet image for every device), or
+   * the name of a build resource (PEM, leaf first: one certificate per image, for a lab build).
    */
   otaDeviceCert: {
     type: 'text',
-    default: 'device.pem',
+    default: 'se:0x7B000304',
     maxLength: 64,
-    charset: LABEL,
+    charset: ID,
     required: true,
+    check: checkDeviceCert,
   },
 } as const satisfies Record<string, ConfigSpec>;
 // Frozen, so XS keeps the preloaded table in flash without a RAM pointer per object.
@@ -518,7 +546,7 @@ export interface AgentConfig {
   tlsVersions: '1.3,1.2' | '1.3' | '1.2';
   /** otaDeviceKeyId: A5000 object of the device key pair (client authentication with controlTls 'agent'). */
   deviceKeyId: number;
-  /** otaDeviceCert: name of the device certificate chain (the build's resource), read only with controlTls 'agent'. */
+  /** otaDeviceCert: where the device certificate chain is: `se:0x…` an A5000 object (deviceCertObject), else a build resource's name; read only with controlTls 'agent'. */
   deviceCert: string;
   // ── secrets (key-value store xs-ota-secret, modules/ota-config.ts SECRET_KEYS) ──
   /** The backend credential: the secret authToken or gatewayToken, as tokenScheme names. */
@@ -709,5 +737,13 @@ export function resolveConfig(input: SettingsInput): AgentConfig {
   if (typeof c.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');
   if (typeof c.hardwareId !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(c.hardwareId)) bad('hardwareId', 'must be 1-64 printable characters');
   if (c.imageLoadAddress !== -1) range(c, 'imageLoadAddress', 0, 0xffffffff);
+  const certObject = deviceCertObject(c.deviceCert);
+  if (certObject !== undefined) {
+    // The certificate object must not be one the agent writes or deletes: TLS's transient keys
+    // would delete it, and the key objects hold keys, not a certificate.
+    if (certObject === c.deviceKeyId) invalid('otaDeviceCert', 'the same A5000 object as otaDeviceKeyId (the device key pair)');
+    if (certObject === c.keyId) invalid('otaDeviceCert', 'the same A5000 object as otaKeyId (the image-signing public key)');
+    if (certObject === DEFAULT_EPHEMERAL_KEY_ID || certObject === DEFAULT_PEER_KEY_ID) invalid('otaDeviceCert', `${objectText(certObject)} is a transient key object of the agent's TLS (created and deleted by every handshake)`);
+  }
   return c;
 }

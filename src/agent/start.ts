@@ -18,7 +18,7 @@ import { RedirectingHttpClient } from '../net/redirect.js';
 import type { Platform } from '../platform/index.js';
 import { Se05xImageVerifier, Se05x, T1Link } from '../se/index.js';
 import { OtaError, describeError, reasonOf } from '../util/errors.js';
-import { resolveConfig, type AgentConfig, type SettingsInput } from './config.js';
+import { deviceCertObject, resolveConfig, type AgentConfig, type SettingsInput } from './config.js';
 import { UpdateAgent, type HealthCheck } from './machine.js';
 import { SlotInstaller } from './slot-installer.js';
 import type { DeltaInstaller } from '../delta/delta-installer.js';
@@ -26,9 +26,10 @@ import { ErasedAheadSlot } from '../slot/erased-ahead.js';
 import { UpdateHistory } from './history.js';
 import { HistoryRecorder, HistoryReportingBackend } from './history-report.js';
 import type { AgentTlsSettings } from '../tls/control-channel.js';
+import type { DeviceCertificate } from '../tls/device-certificate.js';
 // The optional parts of a device build, each reached only through its *-part module, which a
 // bundle built without that part replaces by its *-part.absent module (rollup.config.mjs).
-import { agentTlsControlConnector } from './agent-tls-part.js';
+import { agentTlsControlConnector, readDeviceCertificate } from './agent-tls-part.js';
 import { deltaPart } from './delta-part.js';
 import { modemPart } from './modem-part.js';
 
@@ -48,9 +49,10 @@ export interface StartConfig extends SettingsInput {
    */
   readonly caPem?: Uint8Array | ((caCert: string) => Uint8Array);
   /**
-   * With `controlTls` 'agent' (otaControlTls): the device certificate chain (PEM, leaf first) for
-   * the key at `deviceKeyId`, or how to load it by the resolved `deviceCert` name (the device: a
-   * build resource). Not read with the modem's TLS.
+   * With `controlTls` 'agent' (otaControlTls) and `deviceCert` naming a build resource (not
+   * `se:0x…`): the device certificate chain (PEM, leaf first) for the key at `deviceKeyId`, or
+   * how to load it by that name (the device: a build resource). Not read with the modem's TLS, nor
+   * for an A5000 object (startAgent reads that at boot).
    */
   readonly deviceCertPem?: Uint8Array | ((deviceCert: string) => Uint8Array);
   /**
@@ -87,13 +89,57 @@ export interface AgentParts {
   se: Se05x;
 }
 
-/** Build every part of the agent on `platform`. Throws OtaError('config-invalid', …) on a bad setting. */
-export function createAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): AgentParts {
-  const { caPem: ca, deviceCertPem, controlCaPem, ...given } = settings;
+/**
+ * What startAgent reads from the hardware before createAgent (async, once per boot), so that
+ * createAgent stays a synchronous composition of parts.
+ */
+export interface BootReads {
+  /** The A5000 session the reads used; createAgent's parts share it (one session, no second select). */
+  readonly se?: Se05x;
+  /** otaControlTls agent: the device certificate chain, or why it could not be read (readBootInputs). */
+  readonly deviceCertificate?: DeviceCertificate;
+}
+
+/**
+ * The boot step before createAgent: with otaControlTls agent, the device certificate chain from
+ * the A5000 object (`otaDeviceCert` `se:0x…`) or the build resource, checked (DER chain, at most
+ * DEVICE_CERT_CHAIN_MAX bytes, the leaf for the key at otaDeviceKeyId). A chain that cannot be
+ * read or is wrong is this device's provisioning fault, not the image's: it comes back as
+ * `deviceCertificate.error` and the agent still runs (every control connection fails with it,
+ * logged and retried; the device stays bootable). A bad setting, or a resource the build lacks,
+ * throws config-invalid as createAgent does.
+ */
+export async function readBootInputs(platform: Platform, settings: StartConfig): Promise<BootReads> {
+  const { caPem: _ca, deviceCertPem, controlCaPem: _controlCa, ...given } = settings;
+  const config = resolveConfig(given);
+  const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
+  if (config.controlTls !== 'agent') return { se };
+  if (config.deviceKeyId === config.keyId) throw new OtaError('config-invalid', 'otaDeviceKeyId: the same A5000 object as otaKeyId (the image-signing public key)');
+  const object = deviceCertObject(config.deviceCert);
+  let source: Parameters<typeof readDeviceCertificate>[1];
+  if (object === undefined) {
+    const pem = typeof deviceCertPem === 'function' ? deviceCertPem(config.deviceCert) : deviceCertPem;
+    if (!pem || pem.length === 0) throw new OtaError('config-invalid', `otaDeviceCert: no device certificate '${config.deviceCert}' for otaControlTls agent`);
+    source = { pem, name: config.deviceCert };
+  } else source = { object };
+  try {
+    return { se, deviceCertificate: { chain: await readDeviceCertificate(se, source, config.deviceKeyId) } };
+  } catch (error) {
+    if (!(error instanceof OtaError)) throw error;
+    return { se, deviceCertificate: { error } };
+  }
+}
+
+/**
+ * Build every part of the agent on `platform`. Throws OtaError('config-invalid', …) on a bad
+ * setting. With otaControlTls agent, `boot` carries the device certificate readBootInputs read.
+ */
+export function createAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}, boot: BootReads = {}): AgentParts {
+  const { caPem: ca, deviceCertPem: _deviceCertPem, controlCaPem, ...given } = settings;
   const config = resolveConfig(given);
   const caPem = typeof ca === 'function' ? ca(config.caCert) : ca;
   if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'caPem: a CA certificate is required for TLS');
-  const agentTls = config.controlTls === 'agent' ? agentTlsSettings(config, deviceCertPem, controlCaPem) : undefined;
+  const agentTls = config.controlTls === 'agent' ? agentTlsSettings(config, boot.deviceCertificate, controlCaPem) : undefined;
   const modemPorts = { serial: platform.modemSerial, clock: platform.clock, powerKey: platform.modemPowerKey, status: platform.modemStatus, log: platform.log };
   const modemConfig = { apn: config.apn === '' ? undefined : config.apn, caCert: caPem, caName: config.caCert };
   // The driver and its HTTP client; a one-modem firmware (OTA_MODEM) refuses another otaModem here.
@@ -105,7 +151,7 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     credentialOrigins: config.redirectCredentialOrigins,
     log: platform.log,
   });
-  const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
+  const se = boot.se ?? new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
   const verifier = new Se05xImageVerifier({ se, digest: platform.digest, keyId: config.keyId });
   // Every write of the secondary slot goes through this wrapper: it erases the slot ahead between
   // polls and knows what is still erased (src/slot/erased-ahead.ts).
@@ -156,12 +202,11 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
   return { config, agent, modem, http: transport, redirects: http, backend, installer, delta, se };
 }
 
-/** otaControlTls agent: the device key's object, its certificate chain, the version, from the settings. */
-function agentTlsSettings(config: AgentConfig, certificate: StartConfig['deviceCertPem'], caPem: Uint8Array | undefined): AgentTlsSettings {
-  const certificatePem = typeof certificate === 'function' ? certificate(config.deviceCert) : certificate;
-  if (!certificatePem || certificatePem.length === 0) throw new OtaError('config-invalid', `otaDeviceCert: no device certificate '${config.deviceCert}' for otaControlTls agent`);
+/** otaControlTls agent: the device key's object, its certificate chain as read at boot, the version, from the settings. */
+function agentTlsSettings(config: AgentConfig, certificate: DeviceCertificate | undefined, caPem: Uint8Array | undefined): AgentTlsSettings {
   if (config.deviceKeyId === config.keyId) throw new OtaError('config-invalid', 'otaDeviceKeyId: the same A5000 object as otaKeyId (the image-signing public key)');
-  return { deviceKeyId: config.deviceKeyId, certificatePem, caPem, version: config.tlsVersions };
+  if (!certificate) throw new OtaError('config-invalid', `otaDeviceCert: '${config.deviceCert}' is read at boot (readBootInputs, as startAgent does) before createAgent`);
+  return { deviceKeyId: config.deviceKeyId, certificate, caPem, version: config.tlsVersions };
 }
 
 interface BackendParts {
@@ -239,7 +284,14 @@ function createBackend(config: AgentConfig, platform: Platform, parts: BackendPa
 export async function startAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): Promise<void> {
   let parts: AgentParts;
   try {
-    parts = createAgent(platform, settings, options);
+    const boot = await readBootInputs(platform, settings);
+    const certificate = boot.deviceCertificate;
+    if (certificate && 'error' in certificate) {
+      // The agent runs on (polls fail with this reason, the device stays bootable); a field
+      // engineer reads here what is wrong with the device's certificate object.
+      platform.log.log('error', 'agent.device-cert-invalid', { reason: certificate.error.reason, detail: describeError(certificate.error) });
+    }
+    parts = createAgent(platform, settings, options, boot);
   } catch (error) {
     platform.log.log('error', 'agent.config-invalid', { reason: reasonOf(error), detail: describeError(error) });
     throw error;

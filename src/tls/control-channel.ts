@@ -8,16 +8,22 @@ import type { ClockPort } from '../platform/clock.js';
 import type { DigestPort } from '../platform/digest.js';
 import type { TlsCryptoPort } from '../platform/tls-crypto.js';
 import type { Se05x } from '../se/se05x.js';
+import { DEFAULT_EPHEMERAL_KEY_ID, DEFAULT_PEER_KEY_ID } from '../se/objects.js';
 import { OtaError } from '../util/errors.js';
 import { AGENT_TLS_VERSIONS, agentTlsConnector, type AgentTlsVersion } from './connector.js';
+import type { DeviceCertificate } from './device-certificate.js';
 import { pemBlocks } from './pem.js';
 import { SeKeyOps } from './se-key-ops.js';
 
 export interface AgentTlsSettings {
   /** A5000 object of the device key pair (generated there at provisioning). */
   readonly deviceKeyId: number;
-  /** The device certificate chain for that key, PEM (leaf first). */
-  readonly certificatePem: Uint8Array;
+  /**
+   * The device certificate chain for that key (DER, leaf first) as read at boot
+   * (readDeviceCertificate), or why it could not be read: then every connect fails with that
+   * error, so the agent still runs, logs it and retries, and the device stays bootable.
+   */
+  readonly certificate: DeviceCertificate;
   /** CA certificate(s), PEM, the broker's chain must lead to; default the agent's `caCert`. */
   readonly caPem?: Uint8Array;
   /** Free object ids for the transient ECDHE key and a peer key being verified. */
@@ -40,22 +46,27 @@ export interface ControlChannelParts {
   caPem: Uint8Array | undefined;
 }
 
-/** Object ids the agent uses for transient keys by default (next to the image key 0x7B000201). */
-export const DEFAULT_EPHEMERAL_KEY_ID = 0x7b000302;
-export const DEFAULT_PEER_KEY_ID = 0x7b000303;
+/** Object ids the agent uses for transient keys by default (src/se/objects.ts). */
+export { DEFAULT_EPHEMERAL_KEY_ID, DEFAULT_PEER_KEY_ID };
 
 export function agentTlsControlConnector(settings: AgentTlsSettings, parts: ControlChannelParts): ByteStreamConnector {
   if (!parts.crypto) throw new OtaError('config-invalid', 'otaControlTls agent: the platform has no TlsCryptoPort (modules/ota-tls-crypto.ts)');
   const caPem = settings.caPem ?? parts.caPem;
   if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'otaControlTls agent: otaCaCert is required');
+  const version = settings.version ?? '1.3,1.2';
+  if (!AGENT_TLS_VERSIONS.includes(version)) throw new OtaError('config-invalid', `otaTlsVersions: one of ${AGENT_TLS_VERSIONS.join(' ')}, not '${String(version)}'`);
+  const certificate = settings.certificate;
+  if ('error' in certificate) {
+    // No certificate to present: no handshake is attempted (no A5000 command, no socket).
+    const error = certificate.error;
+    return { connect: () => Promise.reject(error) };
+  }
   const keys = new SeKeyOps({
     se: parts.se,
     deviceKeyId: settings.deviceKeyId,
-    certificateChain: pemBlocks(settings.certificatePem),
+    certificateChain: certificate.chain,
     ephemeralKeyId: settings.ephemeralKeyId ?? DEFAULT_EPHEMERAL_KEY_ID,
     peerKeyId: settings.peerKeyId ?? DEFAULT_PEER_KEY_ID,
   });
-  const version = settings.version ?? '1.3,1.2';
-  if (!AGENT_TLS_VERSIONS.includes(version)) throw new OtaError('config-invalid', `otaTlsVersions: one of ${AGENT_TLS_VERSIONS.join(' ')}, not '${String(version)}'`);
   return agentTlsConnector(parts.plain, { trustAnchors: pemBlocks(caPem), keys, crypto: parts.crypto, digest: parts.digest, now: () => parts.clock.wallClock() }, version);
 }

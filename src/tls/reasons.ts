@@ -9,6 +9,7 @@ export type TlsReason =
   | 'tls-certificate-expired' // outside its validity (or not yet valid)
   | 'tls-host-mismatch' // the certificate does not name the host we connected to
   | 'tls-certificate-malformed' // DER we cannot read
+  | 'tls-certificate-key-mismatch' // our own (device) certificate is not for the A5000's device key
   | 'tls-no-time' // the certificate's validity cannot be checked: no wall-clock time
   | 'tls-downgrade' // offering 1.3 and 1.2, a TLS 1.3 server's 1.2 ServerHello says the offer was altered (RFC 8446 4.1.3)
   | 'tls-handshake-failed'; // Finished did not verify, or the server's CertificateVerify failed

@@ -24,11 +24,27 @@ import { realClock } from '../../tools/node/real-clock.js';
 import { SimA5000 } from '../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../tools/devkit/pkcs10.js';
 import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
+import { readDeviceCertificate } from '../../src/tls/device-certificate.js';
+import { writeDeviceCertificate } from '../../tools/devkit/device-cert.js';
 
 export const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'node', 'test-pki');
 export const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
 export const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 export const DEVICE_KEY = 0x7b000301;
+/** The A5000 object the device certificate chain is written to and read back from (otaDeviceCert's default). */
+export const DEVICE_CERT = 0x7b000304;
+
+/**
+ * The chain as a device presents it: written into the A5000's certificate object as `xs-ota se
+ * cert` and the dev kit's factory step write it, then read back by the agent's boot read
+ * (readDeviceCertificate: bounded, parsed, the leaf checked against the key at `deviceKeyId`).
+ */
+export async function viaCertificateObject(se: Se05x, certificates: Uint8Array[], deviceKeyId = DEVICE_KEY): Promise<Uint8Array[]> {
+  await writeDeviceCertificate(se, DEVICE_CERT, new Uint8Array(Buffer.concat(certificates)));
+  const chain = await readDeviceCertificate(se, { object: DEVICE_CERT }, deviceKeyId);
+  assert.deepEqual(chain.map((c) => Buffer.from(c).toString('hex')), certificates.map((c) => Buffer.from(c).toString('hex')), 'the chain read back is the chain written');
+  return chain;
+}
 
 export interface Device {
   se: Se05x;
@@ -37,7 +53,7 @@ export interface Device {
   keyOps: () => SeKeyOps;
 }
 
-/** A simulated A5000 with a device key generated inside it and a certificate from the test CA. */
+/** A simulated A5000 with a device key generated inside it and a certificate from the test CA in its certificate object. */
 export async function provisionDevice(dir: string): Promise<Device> {
   const clock = realClock();
   const sim = new SimA5000({ clock });
@@ -50,7 +66,8 @@ export async function provisionDevice(dir: string): Promise<Device> {
   writeFileSync(path.join(dir, 'ca.pem'), pki('ca.pem'));
   execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'device.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', 'device.pem'], { cwd: dir, stdio: 'pipe' });
   const certificatePem = readFileSync(path.join(dir, 'device.pem'), 'utf8');
-  const keyOps = () => new SeKeyOps({ se, deviceKeyId: DEVICE_KEY, certificateChain: [derOf(certificatePem)], ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
+  const certificateChain = await viaCertificateObject(se, [derOf(certificatePem)]);
+  const keyOps = () => new SeKeyOps({ se, deviceKeyId: DEVICE_KEY, certificateChain, ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
   return { se, sim, certificatePem, keyOps };
 }
 

@@ -36,6 +36,7 @@ import { VirtualTime } from '../devkit/parts/virtual-time.js';
 import { buildCsr, pem } from '../devkit/pkcs10.js';
 import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
 import { parseDerChain } from '../../src/se/cert-chain.js';
+import { pemChainDer, writeDeviceCertificate } from '../devkit/device-cert.js';
 
 export const DEFAULT_STORE = SIM_A5000_DEFAULT_STORE;
 const DEFAULT_OBJECT = 0x7b000201;
@@ -197,17 +198,16 @@ export const command: Command = {
         if (!opts.object) throw new UsageError('cert needs --object');
         if (!opts.in) throw new UsageError('cert needs --in device.pem');
         const id = parseObjectId(opts.object);
-        const blocks = [...readFileSync(opts.in, 'utf8').matchAll(/-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/g)].map((m) => Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
-        if (blocks.length === 0) throw new Error(`${opts.in}: no CERTIFICATE block`);
-        const der = new Uint8Array(Buffer.concat(blocks));
-        const chain = parseDerChain(der);
+        const der = pemChainDer(readFileSync(opts.in, 'utf8'), opts.in);
+        // Garbage is refused before the store's object is touched.
+        parseDerChain(der);
         const existing = objects.get(id);
         if (existing && existing.type !== 'binary') throw new Error(`${store}: object ${objectIdText(id)} holds a ${existing.type}; remove it first`);
         objects.delete(id);
-        await withSimulatedSe(objects, (se) => se.writeBinary(id, der));
+        const count = await withSimulatedSe(objects, (se) => writeDeviceCertificate(se, id, der));
         mkdirSync(path.dirname(path.resolve(store)), { recursive: true });
         saveSimA5000Store(store, objects);
-        console.log(`${store}: object ${objectIdText(id)} = ${chain.length} certificate(s), ${der.length} bytes DER`);
+        console.log(`${store}: object ${objectIdText(id)} = ${count} certificate(s), ${der.length} bytes DER`);
         return 0;
       }
       default:

@@ -171,6 +171,12 @@ export interface DevkitOptions {
    * (default) or mosquitto's own (BackendSetup.mqttTlsListener).
    */
   mqttTlsListener?: 'tap' | 'mosquitto';
+  /**
+   * With agentTls: what the factory step writes into the A5000's certificate object instead of
+   * the chain issued for the device key (bytes written raw), or null to write none: the specs of
+   * a missing, garbage, too large or wrong certificate object. Default: the issued chain.
+   */
+  deviceCertificate?: (issued: Uint8Array) => Uint8Array | null;
   /** With agentTls: the TLS versions the agent offers (otaTlsVersions; default 1.3,1.2). */
   tlsVersions?: '1.3,1.2' | '1.3' | '1.2';
   /**
@@ -419,8 +425,9 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
 
   const provisioned = options.a5000StoreFile && existsSync(options.a5000StoreFile) ? loadSimA5000Store(options.a5000StoreFile) : undefined;
   const a5000 = new SimA5000({ clock: time, objects: provisioned ?? new Map([[DEVKIT_KEY_OBJECT, { type: 'ec-p256-public', value: rawPublicPoint(options.trustedKeyPem) }]]) });
-  // agentTls: the factory's step, the device key born in the A5000 (tools/devkit/device-identity.ts).
-  const agentTls = prepared.controlTls ? await provisionDeviceIdentity(time, a5000, prepared.controlTls, `CN=${prepared.settings?.deviceId ?? DEVKIT_DEVICE_ID}`) : undefined;
+  // agentTls: the factory's step, the device key born in the A5000 and its certificate written
+  // into the A5000's certificate object (tools/devkit/device-identity.ts).
+  const agentTls = prepared.controlTls ? await provisionDeviceIdentity(time, a5000, prepared.controlTls, `CN=${prepared.settings?.deviceId ?? DEVKIT_DEVICE_ID}`, options.deviceCertificate) : undefined;
   const modem = createSimModem(time, {
     model: (options.modem ?? 'sim7080') === 'sim7080' ? 'sim7080g' : 'sim7600',
     server: server ? { host: '127.0.0.1', port: server.port } : undefined,
@@ -594,8 +601,9 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     trailerSize: layout.trailerSize,
     maxBytesPerDeployment: 4 * layout.secondary.size,
     ...prepared.settings,
-    // The device settings otaControlTls agent and otaDeviceKeyId; the certificate as main.ts loads it.
-    ...(agentTls ? { controlTls: 'agent', deviceKeyId: agentTls.deviceKeyId, deviceCertPem: agentTls.certificatePem, controlCaPem: agentTls.caPem, ...(options.tlsVersions ? { tlsVersions: options.tlsVersions } : {}) } : {}),
+    // The device settings otaControlTls agent, otaDeviceKeyId and otaDeviceCert: the agent reads
+    // the certificate from the A5000 object at boot, as a fleet device does.
+    ...(agentTls ? { controlTls: 'agent', deviceKeyId: agentTls.deviceKeyId, deviceCert: agentTls.deviceCert, controlCaPem: agentTls.caPem, ...(options.tlsVersions ? { tlsVersions: options.tlsVersions } : {}) } : {}),
     ...options.policy,
   };
   const device = new SimDevice({

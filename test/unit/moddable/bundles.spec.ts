@@ -60,7 +60,9 @@ const SETTINGS: Record<(typeof BACKENDS)[number], Agent.StartConfig> = {
   iotconnect: { backend: 'iotconnect', url: 'https://discovery.iotconnect.example.com', tenant: 'cpid', deviceId: 'dev-1', iotcEnv: 'qa', caPem: CA },
 };
 /** otaControlTls agent with a device certificate (any PEM: the build refuses before decoding it). */
-const AGENT_TLS = { controlTls: 'agent', deviceCertPem: CA } as const;
+const AGENT_TLS = { controlTls: 'agent' } as const;
+/** What startAgent's boot read (readBootInputs) hands createAgent: a chain (any: not presented here). */
+const BOOT_READ = { deviceCertificate: { chain: [] } };
 /** No TlsCryptoPort, so the carried connector refuses with its own error. */
 const noTlsCrypto = (): Platform => ({ ...platform(), tlsCrypto: undefined });
 
@@ -114,13 +116,13 @@ describe('device bundles: the optional parts (delta, agent TLS) are in a bundle 
   it('iotconnect without agent TLS: asking for it is config-invalid naming the build option; with -tls it is built', async () => {
     const bare = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'xs-ota-iotconnect.js')).href)) as typeof Agent;
     assert.throws(
-      () => bare.createAgent(noTlsCrypto(), { ...SETTINGS.iotconnect, ...AGENT_TLS }),
+      () => bare.createAgent(noTlsCrypto(), { ...SETTINGS.iotconnect, ...AGENT_TLS }, {}, BOOT_READ),
       (e: unknown) => bare.isOtaError(e, 'config-invalid') && /carries no TLS in the agent.*OTA_OPTIONS=-tls/.test((e as Error).message),
     );
     const tls = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'xs-ota-iotconnect-tls.js')).href)) as typeof Agent;
     // The real connector is reached: it refuses a platform without a TlsCryptoPort, a different error.
     assert.throws(
-      () => tls.createAgent(noTlsCrypto(), { ...SETTINGS.iotconnect, ...AGENT_TLS }),
+      () => tls.createAgent(noTlsCrypto(), { ...SETTINGS.iotconnect, ...AGENT_TLS }, {}, BOOT_READ),
       (e: unknown) => tls.isOtaError(e, 'config-invalid') && /TlsCryptoPort/.test((e as Error).message),
     );
   });

@@ -226,7 +226,7 @@ describe('device configuration (modules/ota-config.ts)', () => {
   it('selects the TLS of the control channel: the modem by default; the agent with the device key, its certificate and the version', () => {
     assert.deepEqual(
       (({ controlTls, tlsVersions, deviceKeyId, deviceCert }) => ({ controlTls, tlsVersions, deviceKeyId, deviceCert }))(read({}).agent),
-      { controlTls: 'modem', tlsVersions: '1.3,1.2', deviceKeyId: 0x7b000301, deviceCert: 'device.pem' },
+      { controlTls: 'modem', tlsVersions: '1.3,1.2', deviceKeyId: 0x7b000301, deviceCert: 'se:0x7B000304' },
     );
     const agent = read({ otaControlTls: 'agent', otaTlsVersions: '1.2', otaDeviceKeyId: '0x7B000310', otaDeviceCert: 'dev-42.pem' }).agent;
     assert.deepEqual([agent.controlTls, agent.tlsVersions, agent.deviceKeyId, agent.deviceCert], ['agent', '1.2', 0x7b000310, 'dev-42.pem']);
@@ -236,6 +236,11 @@ describe('device configuration (modules/ota-config.ts)', () => {
     rejects({ otaControlTls: 'agent', otaDeviceKeyId: 0x7fff0001 }, 'otaDeviceKeyId');
     rejects({ otaControlTls: 'agent', otaDeviceCert: 'certs/dev.pem' }, 'otaDeviceCert');
     rejects({ otaControlTls: 'agent', otaDeviceCert: '' }, 'otaDeviceCert');
+    // An A5000 object (se:0x…) or a resource name; a malformed object id, a ':' in a resource
+    // name, or an object the agent uses for keys is refused, naming the setting.
+    assert.equal(read({ otaControlTls: 'agent', otaDeviceCert: 'se:0x7B000310' }).agent.deviceCert, 'se:0x7B000310');
+    for (const bad of ['se:7B000310', 'se:0x', 'se:0x7FFF0001', 'se:0x123456789', 'se:0x0', 'hsm:0x7B000310', 'dev:42.pem']) rejects({ otaControlTls: 'agent', otaDeviceCert: bad }, 'otaDeviceCert');
+    for (const taken of ['se:0x7B000301', 'se:0x7B000201', 'se:0x7B000302', 'se:0x7B000303']) rejects({ otaControlTls: 'agent', otaDeviceCert: taken }, 'otaDeviceCert');
   });
 
   it('keeps its table frozen (preloaded into flash on the device)', () => {

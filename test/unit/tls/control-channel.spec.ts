@@ -18,7 +18,8 @@ import { T1Link } from '../../../src/se/t1-link.js';
 import { agentTlsControlConnector } from '../../../src/tls/control-channel.js';
 import { pemBlocks } from '../../../src/tls/pem.js';
 import { hex, utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
-import { isOtaError } from '../../../src/util/errors.js';
+import { OtaError, isOtaError } from '../../../src/util/errors.js';
+import { readDeviceCertificate } from '../../../src/tls/device-certificate.js';
 import { NodeDigest } from '../../../tools/node/node-digest.js';
 import { NodeTlsCrypto } from '../../../tools/node/node-tls-crypto.js';
 import { socketByteStream } from '../../../tools/node/node-byte-stream.js';
@@ -56,7 +57,9 @@ describe('tls: control channel from the settings (otaControlTls agent)', functio
       writeFileSync(path.join(dir, 'd.csr'), await buildCsr(await se.readObject(0x7b000301), 'CN=device-cc', (d) => ecdsaSign(se, 0x7b000301, d)));
       for (const f of ['ca.key', 'ca.pem']) writeFileSync(path.join(dir, f), pki(f));
       execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'd.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', 'd.pem'], { cwd: dir, stdio: 'pipe' });
-      const settings = { deviceKeyId: 0x7b000301, certificatePem: bytes(readFileSync(path.join(dir, 'd.pem'), 'utf8')) };
+      // The resource form of otaDeviceCert: the PEM read and checked at boot as the object form is.
+      const chain = await readDeviceCertificate(se, { pem: bytes(readFileSync(path.join(dir, 'd.pem'), 'utf8')), name: 'd.pem' }, 0x7b000301);
+      const settings = { deviceKeyId: 0x7b000301, certificate: { chain } };
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const port = (server.address() as net.AddressInfo).port;
       const plain: ByteStreamConnector = {
@@ -67,7 +70,9 @@ describe('tls: control channel from the settings (otaControlTls agent)', functio
             s.once('error', reject);
           }),
       };
-      const parts = { plain, se, clock, digest: new NodeDigest(), crypto: new NodeTlsCrypto(), caPem: bytes(pki('ca.pem')) };
+      let opened = 0;
+      const counted: ByteStreamConnector = { connect: (t) => (opened++, plain.connect(t)) };
+      const parts = { plain: counted, se, clock, digest: new NodeDigest(), crypto: new NodeTlsCrypto(), caPem: bytes(pki('ca.pem')) };
       assert.throws(() => agentTlsControlConnector(settings, { ...parts, crypto: undefined }), (e: unknown) => isOtaError(e, 'config-invalid') && /TlsCryptoPort/.test(e.message));
       assert.throws(() => agentTlsControlConnector(settings, { ...parts, caPem: undefined }), (e: unknown) => isOtaError(e, 'config-invalid') && /otaCaCert is required/.test(e.message));
       const stream = await agentTlsControlConnector(settings, parts).connect({ host: 'updates.example.com', port, tls: true });
@@ -75,6 +80,13 @@ describe('tls: control channel from the settings (otaControlTls agent)', functio
       await stream.write(utf8Encode('cc'));
       assert.equal(await reply, 'echo:cc');
       stream.close();
+      assert.equal(opened, 1);
+      // No chain at boot: every connect fails with the boot read's typed error, before any socket or A5000 command.
+      const bootError = new OtaError('se-no-object', 'otaDeviceCert se:0x7B000304: ReadSize 0x7B000304: SW 6985');
+      const commands = sim.stats.commands;
+      await assert.rejects(agentTlsControlConnector({ deviceKeyId: 0x7b000301, certificate: { error: bootError } }, parts).connect({ host: 'updates.example.com', port, tls: true }), (e: unknown) => e === bootError);
+      assert.equal(opened, 1, 'no socket opened');
+      assert.equal(sim.stats.commands, commands, 'no A5000 command');
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
       rmSync(dir, { recursive: true, force: true });

@@ -27,6 +27,7 @@ import { buildCsr } from '../../../tools/devkit/pkcs10.js';
 import { requireMosquitto, waitFor } from '../../support/broker.js';
 import type { ByteStreamConnector } from '../../../src/net/byte-stream.js';
 import { ecdsaSign, generateEcKey } from '../../../src/se/se05x-keys.js';
+import { viaCertificateObject } from '../../support/tls-device.js';
 
 const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 const DEVICE_KEY = 0x7b000301;
@@ -65,13 +66,15 @@ describe('tls: MQTT to mosquitto (require_certificate) over TLS in the agent, ke
     return derOf(readFileSync(path.join(dir, `${cn}.se.crt`), 'utf8'));
   }
 
-  function connector(certificate: Uint8Array): ByteStreamConnector {
-    const keys = new SeKeyOps({ se, deviceKeyId: DEVICE_KEY, certificateChain: [certificate], ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
+  /** The connector as the agent builds it, the chain read back from the A5000's certificate object. */
+  async function connector(certificate: Uint8Array): Promise<ByteStreamConnector> {
+    const certificateChain = await viaCertificateObject(se, [certificate]);
+    const keys = new SeKeyOps({ se, deviceKeyId: DEVICE_KEY, certificateChain, ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
     return agentTlsConnector(plainTcp, { trustAnchors: [derOf(broker.pki.caPem)], keys, crypto: new NodeTlsCrypto(), digest: new NodeDigest(), now: () => Math.floor(Date.now() / 1000) });
   }
 
   it('connects, subscribes and receives its own publish; the broker names the device by its certificate', async () => {
-    const stream = await connector(await issue('device-se-42', 'ca')).connect({ host: 'localhost', port: broker.tlsPort, tls: true });
+    const stream = await (await connector(await issue('device-se-42', 'ca'))).connect({ host: 'localhost', port: broker.tlsPort, tls: true });
     const inbox: string[] = [];
     const client = await MqttClient.connect({ stream, clock, clientId: 'device-se-42', keepAliveS: 30, onMessage: (m) => inbox.push(utf8Decode(m.payload)) });
     await client.subscribe([{ filter: 'devices/device-se-42/c2d', qos: 1 }]);
@@ -83,9 +86,9 @@ describe('tls: MQTT to mosquitto (require_certificate) over TLS in the agent, ke
     assert.ok(sim.stats.signatures >= 2, 'CSR + CertificateVerify signed in the SE');
   });
 
-  it('a certificate from another CA: the broker refuses the handshake (typed failure)', async () => {
+  it('a certificate from another CA in the certificate object: the broker refuses the handshake (typed failure)', async () => {
     const rogue = await issue('device-rogue', 'rogue-ca');
-    const outcome = await connector(rogue)
+    const outcome = await (await connector(rogue))
       .connect({ host: 'localhost', port: broker.tlsPort, tls: true })
       .then(async (stream) => MqttClient.connect({ stream, clock, clientId: 'device-rogue', keepAliveS: 30 }))
       .then(

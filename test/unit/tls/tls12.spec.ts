@@ -26,6 +26,7 @@ import { realClock } from '../../../tools/node/real-clock.js';
 import { SimA5000 } from '../../../tools/devkit/parts/sim-a5000.js';
 import { buildCsr } from '../../../tools/devkit/pkcs10.js';
 import { ecdsaSign, generateEcKey } from '../../../src/se/se05x-keys.js';
+import { viaCertificateObject } from '../../support/tls-device.js';
 
 const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'tools', 'node', 'test-pki');
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
@@ -54,11 +55,12 @@ describe('tls: TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256 with the key in the A5000',
     writeFileSync(path.join(dir, 'd.csr'), await buildCsr(await se.readObject(DEVICE_KEY), 'CN=device-12', (d) => ecdsaSign(se, DEVICE_KEY, d)));
     for (const f of ['ca.key', 'ca.pem', 'server.key', 'server.pem']) writeFileSync(path.join(dir, f), pki(f));
     execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'd.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', 'd.pem'], { cwd: dir, stdio: 'pipe' });
-    const cert = derOf(readFileSync(path.join(dir, 'd.pem'), 'utf8'));
+    // Presented as the agent presents it: read back from the A5000's certificate object.
+    const chain = await viaCertificateObject(se, [derOf(readFileSync(path.join(dir, 'd.pem'), 'utf8'))]);
     options = () => ({
       host: 'updates.example.com',
       trustAnchors: [derOf(pki('ca.pem'))],
-      keys: new SeKeyOps({ se, deviceKeyId: DEVICE_KEY, certificateChain: [cert], ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 }),
+      keys: new SeKeyOps({ se, deviceKeyId: DEVICE_KEY, certificateChain: chain, ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 }),
       crypto: new NodeTlsCrypto(),
       digest: new NodeDigest(),
       now: () => Math.floor(Date.now() / 1000),

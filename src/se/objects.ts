@@ -1,0 +1,14 @@
+/**
+ * The A5000 object ids the agent uses by default for its own identity (next to the image key
+ * 0x7B000201, otaKeyId): one place, so the settings check (src/agent/config.ts) can refuse a
+ * device certificate object that TLS would overwrite or delete as a transient key.
+ */
+
+/** The device key pair (otaDeviceKeyId's default), generated in the A5000 at provisioning. */
+export const DEFAULT_DEVICE_KEY_ID = 0x7b000301;
+/** The transient ECDHE key pair of a handshake (created and deleted by every handshake). */
+export const DEFAULT_EPHEMERAL_KEY_ID = 0x7b000302;
+/** The transient public key of a server signature being verified (created and deleted per signature). */
+export const DEFAULT_PEER_KEY_ID = 0x7b000303;
+/** The device certificate chain, a binary object written at provisioning (otaDeviceCert's default `se:0x7B000304`). */
+export const DEFAULT_DEVICE_CERT_ID = 0x7b000304;
