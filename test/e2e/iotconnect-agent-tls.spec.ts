@@ -15,6 +15,19 @@ import type { PreparedBackend } from '../../tools/devkit/devkit-backends.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import { makeImage, OLD_IMAGE, trustedKeyPem } from '../support/devkit-update.js';
 
+/** The DER certificate with one byte of its subject public key's point changed (a key the A5000 does not hold). */
+function flipKeyByte(der: Uint8Array): Uint8Array {
+  const out = der.slice();
+  // The uncompressed point: BIT STRING 03 42 00 04 <X 32> <Y 32>.
+  for (let i = 0; i + 4 < out.length; i++) {
+    if (out[i] === 0x03 && out[i + 1] === 0x42 && out[i + 2] === 0x00 && out[i + 3] === 0x04) {
+      out[i + 10] ^= 0x01;
+      return out;
+    }
+  }
+  throw new Error('no P-256 point in the certificate');
+}
+
 describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () {
   this.timeout(120_000);
   before(function () {
@@ -101,4 +114,40 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
     assert.equal(SimSocket.quietSettles, quiet, 'none under load either');
     assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
   });
+
+  // The factory step writes something else into the A5000's certificate object: the agent still
+  // boots and runs, logs what is wrong once, and every poll fails with that reason (no handshake
+  // is tried); the image is untouched, the device bootable. The issued leaf's key is the A5000's,
+  // so a wrong key is made by flipping a byte of its public point.
+  const faults: { name: string; certificate: (issued: Uint8Array) => Uint8Array | null; reason: string; detail: RegExp }[] = [
+    { name: 'no certificate object', certificate: () => null, reason: 'se-no-object', detail: /otaDeviceCert se:0x7B000304: ReadSize 0x7B000304/ },
+    { name: 'garbage in the object', certificate: () => new Uint8Array(200).fill(0xee), reason: 'config-invalid', detail: /otaDeviceCert se:0x7B000304: device certificate: no DER SEQUENCE/ },
+    { name: 'an object over DEVICE_CERT_CHAIN_MAX', certificate: () => new Uint8Array(3000).fill(0x30), reason: 'limit-exceeded', detail: /3000 bytes > 2048/ },
+    { name: 'a certificate for another key', certificate: (issued) => flipKeyByte(issued), reason: 'tls-certificate-key-mismatch', detail: /otaDeviceKeyId 0x7B000301/ },
+  ];
+  for (const fault of faults) {
+    it(`${fault.name}: typed at boot (${fault.reason}), the agent runs on and every poll fails with it`, async () => {
+      // Stop at the second failed poll (the predicate sees the log from its start on every call).
+      const failed = new Set<unknown>();
+      const summary = await runDevkitUpdate({
+        backend: 'iotconnect',
+        agentTls: true,
+        deviceCertificate: fault.certificate,
+        image: makeImage('0.1.0', 24_000),
+        baseImage: OLD_IMAGE,
+        trustedKeyPem,
+        seed: 11,
+        until: (e) => e.event === 'poll.failed' && (failed.add(e), failed.size >= 2),
+      });
+      const boot = summary.logs.filter((e) => e.event === 'agent.device-cert-invalid');
+      assert.equal(boot.length, 1, 'logged once, at boot');
+      assert.equal(boot[0].fields?.reason, fault.reason);
+      assert.match(String(boot[0].fields?.detail), fault.detail);
+      const polls = summary.logs.filter((e) => e.event === 'poll.failed');
+      assert.ok(polls.length >= 2 && polls.every((e) => e.fields?.reason === fault.reason), JSON.stringify(polls.map((e) => e.fields)));
+      assert.equal(summary.logs.filter((e) => e.event === 'agent.config-invalid').length, 0, 'not a start-up failure');
+      assert.equal(summary.versionAfter, summary.versionBefore, 'the running image untouched');
+      assert.equal(summary.a5000.signatures, 1, 'the factory CSR only: no handshake signed');
+    });
+  }
 });

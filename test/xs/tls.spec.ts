@@ -22,11 +22,14 @@ import { serveRealClock, serveSockets } from '../../tools/xs/serve-socket.js';
 import { XsSession } from '../../tools/xs/session.js';
 import { serveTlsHost } from '../support/xs-tls-host.js';
 import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
+import { writeDeviceCertificate } from '../../tools/devkit/device-cert.js';
+import { DEVICE_CERT_CHAIN_MAX } from '../../src/se/cert-chain.js';
 
 const PKI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'node', 'test-pki');
 const pki = (f: string) => readFileSync(path.join(PKI, f), 'utf8');
 const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 const DEVICE_KEY = 0x7b000301;
+const DEVICE_CERT = 0x7b000304;
 
 describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', function () {
   this.timeout(60_000);
@@ -35,6 +38,7 @@ describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', funct
   let dir: string;
   let sim: SimA5000;
   let certificate: Uint8Array;
+  let hostSe: Se05x;
   const peers: string[] = [];
   const errors: unknown[] = [];
 
@@ -45,12 +49,16 @@ describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', funct
     const se = new Se05x({ link: new T1Link({ i2c: sim, clock }) });
     await generateEcKey(se, DEVICE_KEY);
     const csr = await buildCsr(await se.readObject(DEVICE_KEY), 'CN=device-xs', (d) => ecdsaSign(se, DEVICE_KEY, d));
-    await se.close();
     writeFileSync(path.join(dir, 'd.csr'), csr);
     writeFileSync(path.join(dir, 'ca.key'), pki('ca.key'));
     writeFileSync(path.join(dir, 'ca.pem'), pki('ca.pem'));
     execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'd.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-out', 'd.pem'], { cwd: dir, stdio: 'pipe' });
     certificate = derOf(readFileSync(path.join(dir, 'd.pem'), 'utf8'));
+    hostSe = se;
+    // The factory's step: the chain into the A5000's certificate object (as xs-ota se cert); the
+    // guest reads it from there, as startAgent does at boot.
+    await writeDeviceCertificate(se, DEVICE_CERT, certificate);
+    await se.close();
     server = tls.createServer({ key: pki('server.key'), cert: pki('server.pem'), ca: pki('ca.pem'), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (s) => {
       peers.push(String(s.getPeerCertificate().subject?.CN));
       s.on('data', (d) => s.write(`echo:${d.toString()}`));
@@ -73,7 +81,7 @@ describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', funct
     const port = (server.address() as net.AddressInfo).port;
     const before = await session.liveHeapCount();
     const r = await session.call<{ error?: string; message?: string; stats?: { keyOps: Record<string, number>; clientAuthenticated: boolean; bytesIn: number; bytesOut: number }; seCommands?: number }>('connect', {
-      host: '127.0.0.1', port, serverName: 'updates.example.com', ca: derOf(pki('ca.pem')), certificate, deviceKeyId: DEVICE_KEY,
+      host: '127.0.0.1', port, serverName: 'updates.example.com', ca: derOf(pki('ca.pem')), certObject: DEVICE_CERT, deviceKeyId: DEVICE_KEY,
     });
     assert.equal(r.error, undefined, r.message);
     const during = await session.liveHeapCount();
@@ -101,7 +109,7 @@ describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', funct
     await new Promise<void>((r) => server12.listen(0, '127.0.0.1', r));
     try {
       const r = await session.call<{ error?: string; message?: string; version?: string; stats?: { keyOps: Record<string, number>; clientAuthenticated: boolean; bytesIn: number; bytesOut: number }; seCommands?: number }>('connect', {
-        host: '127.0.0.1', port: (server12.address() as net.AddressInfo).port, serverName: 'updates.example.com', ca: derOf(pki('ca.pem')), certificate, deviceKeyId: DEVICE_KEY, alsoTls12: true,
+        host: '127.0.0.1', port: (server12.address() as net.AddressInfo).port, serverName: 'updates.example.com', ca: derOf(pki('ca.pem')), certObject: DEVICE_CERT, deviceKeyId: DEVICE_KEY, alsoTls12: true,
       });
       assert.equal(r.error, undefined, r.message);
       assert.equal(r.version, '1.2');
@@ -120,5 +128,19 @@ describe('tls on XS (xsnap): TLS 1.3 with the key in the simulated A5000', funct
     } finally {
       await new Promise<void>((r) => server12.close(() => r()));
     }
+  });
+
+  it('the boot read on the 32-bit engine: the chain from the A5000 object, and a missing or too large object typed', async () => {
+    const ok = await session.call<{ chain?: Uint8Array[]; error?: string; message?: string }>('readCertificate', { object: DEVICE_CERT, deviceKeyId: DEVICE_KEY });
+    assert.equal(ok.error, undefined, ok.message);
+    assert.deepEqual(ok.chain!.map((c) => Buffer.from(c).toString('hex')), [Buffer.from(certificate).toString('hex')]);
+    const missing = await session.call<{ error?: string; message?: string }>('readCertificate', { object: 0x7b000305, deviceKeyId: DEVICE_KEY });
+    assert.equal(missing.error, 'se-no-object', missing.message);
+    assert.match(missing.message!, /otaDeviceCert se:0x7B000305/);
+    await hostSe.writeBinary(0x7b000306, new Uint8Array(DEVICE_CERT_CHAIN_MAX + 1).fill(0x30));
+    await hostSe.close();
+    const large = await session.call<{ error?: string; message?: string }>('readCertificate', { object: 0x7b000306, deviceKeyId: DEVICE_KEY });
+    assert.equal(large.error, 'limit-exceeded', large.message);
+    assert.equal(errors.length, 0, String(errors[0]));
   });
 });

@@ -9,6 +9,7 @@ import { Se05x } from '../../../src/se/se05x.js';
 import { T1Link } from '../../../src/se/t1-link.js';
 import { TlsClient } from '../../../src/tls/client.js';
 import { SeKeyOps } from '../../../src/tls/se-key-ops.js';
+import { readDeviceCertificate } from '../../../src/tls/device-certificate.js';
 import { utf8Decode, utf8Encode } from '../../../src/util/bytes.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { expose, hostCall } from '../../../tools/xs/guest/bridge.js';
@@ -26,9 +27,24 @@ let client: TlsClient | undefined;
 let received = '';
 
 expose({
-  connect: async (a: { host: string; port: number; serverName: string; ca: Uint8Array; certificate: Uint8Array; deviceKeyId: number; alsoTls12?: boolean }) => {
+  // startAgent's boot read on this engine: the chain from the A5000's certificate object.
+  readCertificate: async (a: { object: number; deviceKeyId: number }) => {
     const se = new Se05x({ link: new T1Link({ i2c: remoteI2c(0x48), clock }) });
-    const keys = new SeKeyOps({ se, deviceKeyId: a.deviceKeyId, certificateChain: [a.certificate], ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
+    try {
+      const chain = await readDeviceCertificate(se, { object: a.object }, a.deviceKeyId);
+      return { chain };
+    } catch (error) {
+      if (error instanceof OtaError) return { error: error.reason, message: error.message };
+      throw error;
+    } finally {
+      await se.close();
+    }
+  },
+  connect: async (a: { host: string; port: number; serverName: string; ca: Uint8Array; certObject: number; deviceKeyId: number; alsoTls12?: boolean }) => {
+    const se = new Se05x({ link: new T1Link({ i2c: remoteI2c(0x48), clock }) });
+    // The chain presented is the one the boot read takes from the A5000 object, here in XS.
+    const certificateChain = await readDeviceCertificate(se, { object: a.certObject }, a.deviceKeyId);
+    const keys = new SeKeyOps({ se, deviceKeyId: a.deviceKeyId, certificateChain, ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
     const stream = await connector.connect({ host: a.host, port: a.port, tls: false });
     try {
       client = await TlsClient.connect(stream, { host: a.serverName, trustAnchors: [a.ca], keys, crypto, digest: remoteDigest(), now: () => clock.wallClock() }, a.alsoTls12 === true);
