@@ -72,9 +72,10 @@ function readCaCertificate(name: string): Uint8Array {
 }
 
 /**
- * otaControlTls agent (docs/tls.md): the device certificate chain (PEM, leaf first) for the key
- * the A5000 holds at otaDeviceKeyId, a resource of the build (public data; the key never leaves
- * the A5000). Read only with otaControlTls agent.
+ * otaControlTls agent with otaDeviceCert naming a resource (a lab build for one board; docs/tls.md,
+ * "The device certificate"): the device certificate chain (PEM, leaf first) for the key the A5000
+ * holds at otaDeviceKeyId. With the default `se:0x7B000304` startAgent reads the chain from the
+ * A5000 object instead and never calls this.
  */
 function readDeviceCertificate(name: string): Uint8Array {
   return readResource('otaDeviceCert', name);
@@ -115,8 +116,9 @@ function main(): void {
   const log = new TraceLog((text) => trace(text));
   try {
     const device = readConfiguration(log);
-    // The CA and the device certificate are loaded by the names createAgent resolved (otaCaCert,
-    // otaDeviceCert), so each name is checked once; the certificate only with otaControlTls agent.
+    // The CA and a device certificate resource are loaded by the names the agent resolved
+    // (otaCaCert, otaDeviceCert), so each name is checked once; the certificate only with
+    // otaControlTls agent and a resource name (an `se:` object is read from the A5000 at boot).
     const settings: StartConfig = { ...device.agent, caPem: readCaCertificate, deviceCertPem: readDeviceCertificate };
     startAgent(buildPlatform(device, log), settings).catch((error: unknown) => {
       const reason = (error as { reason?: string }).reason ?? 'platform-error';

@@ -82,7 +82,8 @@ const USAGE = `usage: xs-ota sim [options]
   --verbose                 print every agent log line
   --agent-tls               the control channel (iotconnect MQTT, hawkbit DDI) over TLS terminated in the
                             agent, the device key generated in the simulated A5000 and certified by the
-                            server's CA (docs/tls.md); the download keeps the modem's TLS
+                            server's CA, the certificate written into the A5000 object 0x7B000304 and
+                            read from there at boot (docs/tls.md); the download keeps the modem's TLS
   --history                 print the update history the device holds at the end (with --json: in "history")
 exit codes: 0 the update ended as asked (running; download-only with --update skip; cancelled
 with a cancel fault), 1 it did not (failed, reverted, a --fault that never fired, a bad input
