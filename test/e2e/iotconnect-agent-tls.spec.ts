@@ -8,7 +8,10 @@
  * inside, so every wait of those sockets ends on counts, never on real silence.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { runDevkitUpdate, type DevkitSummary } from '../../tools/devkit/devkit.js';
 import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
 import type { PreparedBackend } from '../../tools/devkit/devkit-backends.js';
@@ -26,6 +29,22 @@ function flipKeyByte(der: Uint8Array): Uint8Array {
     }
   }
   throw new Error('no P-256 point in the certificate');
+}
+
+/** A certificate for the same public key as `issued`, from a CA made here (not the broker's). */
+function fromOtherCa(issued: Uint8Array): Uint8Array {
+  const dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-other-ca-'));
+  try {
+    const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    writeFileSync(path.join(dir, 'issued.der'), issued);
+    writeFileSync(path.join(dir, 'pub.pem'), run(['x509', '-inform', 'DER', '-in', 'issued.der', '-noout', '-pubkey']));
+    run(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'other.key']);
+    run(['req', '-x509', '-new', '-key', 'other.key', '-subj', '/CN=other CA', '-days', '2', '-out', 'other.pem']);
+    run(['x509', '-new', '-subj', '/CN=device-other-ca', '-force_pubkey', 'pub.pem', '-CA', 'other.pem', '-CAkey', 'other.key', '-days', '2', '-outform', 'DER', '-out', 'leaf.der']);
+    return new Uint8Array(readFileSync(path.join(dir, 'leaf.der')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () {
@@ -150,4 +169,23 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
       assert.equal(summary.a5000.signatures, 1, 'the factory CSR only: no handshake signed');
     });
   }
+
+  it("a certificate from another CA in the object (the A5000's key, so the boot read takes it): mosquitto refuses the session, the poll fails with tls-alert", async () => {
+    const summary = await runDevkitUpdate({
+      backend: 'iotconnect',
+      agentTls: true,
+      mqttTlsListener: 'mosquitto',
+      deviceCertificate: fromOtherCa,
+      image: makeImage('0.1.0', 24_000),
+      baseImage: OLD_IMAGE,
+      trustedKeyPem,
+      seed: 11,
+      until: (e) => e.event === 'poll.failed',
+    });
+    assert.equal(summary.logs.filter((e) => e.event === 'agent.device-cert-invalid').length, 0, 'a well-formed chain for the right key');
+    const polls = summary.logs.filter((e) => e.event === 'poll.failed');
+    assert.equal(polls[0].fields?.reason, 'tls-alert', JSON.stringify(polls[0].fields));
+    assert.match(String(polls[0].fields?.detail), /unknown_ca|bad_certificate|certificate_unknown|decrypt_error/);
+    assert.equal(summary.versionAfter, summary.versionBefore, 'the running image untouched');
+  });
 });

@@ -23,9 +23,11 @@ import { requireMosquitto, startIotConnectCloud, type IotConnectCloud } from '..
 import { NodeHttpClient } from '../../tools/node/node-http-client.js';
 import { serveTlsHost } from '../support/xs-tls-host.js';
 import { ecdsaSign, generateEcKey } from '../../src/se/se05x-keys.js';
+import { writeDeviceCertificate } from '../../tools/devkit/device-cert.js';
 
 const derOf = (pem: string) => new Uint8Array(Buffer.from(pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64'));
 const DEVICE_KEY = 0x7b000301;
+const DEVICE_CERT = 0x7b000304;
 const DUID = 'xs-se-device-1';
 
 describe('IoTConnect in XS over TLS in the agent, key in the simulated A5000, real mosquitto', function () {
@@ -51,10 +53,12 @@ describe('IoTConnect in XS over TLS in the agent, key in the simulated A5000, re
     await generateEcKey(se, DEVICE_KEY);
     const dir = cloud.pki.dir;
     writeFileSync(path.join(dir, 'se.csr'), await buildCsr(await se.readObject(DEVICE_KEY), `CN=${DUID}`, (d) => ecdsaSign(se, DEVICE_KEY, d)));
-    await se.close();
     writeFileSync(path.join(dir, 'se.ext'), 'extendedKeyUsage=clientAuth\n');
     execFileSync('openssl', ['x509', '-req', '-inform', 'DER', '-in', 'se.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'se.ext', '-out', 'se.crt'], { cwd: dir, stdio: 'pipe' });
     certificate = derOf(readFileSync(path.join(dir, 'se.crt'), 'utf8'));
+    // The factory's step: the chain into the A5000's certificate object, which the guest reads at its start.
+    await writeDeviceCertificate(se, DEVICE_CERT, certificate);
+    await se.close();
 
     session = await XsSession.start({ bundle: 'iotc-tls' });
     const plain: ByteStreamConnector = {
@@ -82,7 +86,7 @@ describe('IoTConnect in XS over TLS in the agent, key in the simulated A5000, re
     const { double, pki, broker } = cloud!;
     const ack = 'b0b0b0b0-0000-4000-8000-000000000001';
     await double.startOta(DUID, { ack, sw: '2.0.0', hw: 'xs-ota-devkit', files: [{ fileName: 'fw.bin' }] });
-    await session.call('create', { discoveryUrl: double.discoveryUrl, cpid: 'XSOTA', env: 'qa', duid: DUID, ca: derOf(pki.caPem), certificate, deviceKeyId: DEVICE_KEY });
+    await session.call('create', { discoveryUrl: double.discoveryUrl, cpid: 'XSOTA', env: 'qa', duid: DUID, ca: derOf(pki.caPem), certObject: DEVICE_CERT, deviceKeyId: DEVICE_KEY });
     const signaturesBefore = sim.stats.signatures;
     const result = await session.call<{ offer?: { actionId: string; version: string } }>('poll', { version: '1.0.0' });
     assert.equal(result.offer?.actionId, ack);

@@ -11,6 +11,7 @@ import { Se05x } from '../../../src/se/se05x.js';
 import { T1Link } from '../../../src/se/t1-link.js';
 import { agentTlsConnector } from '../../../src/tls/connector.js';
 import { SeKeyOps } from '../../../src/tls/se-key-ops.js';
+import { readDeviceCertificate } from '../../../src/tls/device-certificate.js';
 import { expose, hostCall } from '../../../tools/xs/guest/bridge.js';
 import { remoteClock, remoteDigest, remoteI2c } from '../../../tools/xs/guest/ports.js';
 import { remoteConnector, remoteHttp } from '../../../tools/xs/guest/socket.js';
@@ -25,9 +26,11 @@ let backend: IotConnectBackend | undefined;
 let keys: SeKeyOps | undefined;
 
 expose({
-  create: (a: { discoveryUrl: string; cpid: string; env: string; duid: string; ca: Uint8Array; certificate: Uint8Array; deviceKeyId: number }) => {
+  create: async (a: { discoveryUrl: string; cpid: string; env: string; duid: string; ca: Uint8Array; certObject: number; deviceKeyId: number }) => {
     const se = new Se05x({ link: new T1Link({ i2c: remoteI2c(0x48), clock }) });
-    keys = new SeKeyOps({ se, deviceKeyId: a.deviceKeyId, certificateChain: [a.certificate], ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
+    // The chain as startAgent reads it at boot: from the A5000's certificate object, here in XS.
+    const certificateChain = await readDeviceCertificate(se, { object: a.certObject }, a.deviceKeyId);
+    keys = new SeKeyOps({ se, deviceKeyId: a.deviceKeyId, certificateChain, ephemeralKeyId: 0x7b000302, peerKeyId: 0x7b000303 });
     const connector = agentTlsConnector(remoteConnector(), { trustAnchors: [a.ca], keys, crypto, digest: remoteDigest(), now: () => clock.wallClock() });
     backend = new IotConnectBackend({ http: remoteHttp(), connector, clock, discoveryUrl: a.discoveryUrl, cpid: a.cpid, env: a.env, duid: a.duid, commandWaitMs: 3000 });
     return true;
