@@ -48,7 +48,7 @@ describe('xs-ota server (CLI)', () => {
       child.kill('SIGINT');
     }
     assert.equal(await exited, 0);
-    for (const bad of [['--version', 'bogus'], ['--sleep', 'bogus']]) {
+    for (const bad of [['--version', 'bogus'], ['--sleep', 'bogus'], ['--redirect-artifact', 'a/b'], ['--location-bytes', '900'], ['--redirect-artifact', 'objects.example.com', '--location-bytes', '99']]) {
       const c = spawn(process.execPath, [path.join(repoRoot, 'tools/xs-ota.mjs'), 'server', '--port', '0', '--image', image, ...bad], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       c.stderr.on('data', (d: Buffer) => (err += d.toString()));
