@@ -164,6 +164,35 @@ describe('e2e: backends as deployed (issue 13)', function () {
     });
   });
 
+  describe('finding 3: no boot loop', () => {
+    it('a factory image flashed with a test trailer (unconfirmed, nothing to revert to, no journal): health-checked and confirmed once, never reset; the device polls and updates', async () => {
+      const s = await run({ baseTrailer: 'test' });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const adopted = s.logs.filter((l) => l.event === 'idle.unconfirmed-confirmed');
+      assert.equal(adopted.length, 1, story(s));
+      assert.equal(adopted[0].boot, 1, 'on the first boot, before any poll took the deployment');
+      assert.ok(!s.logs.some((l) => l.event === 'idle.unconfirmed-revert'), story(s));
+      // Two boots: power-on and the update's own reboot into the new image; no health-deadline reset.
+      assert.equal(s.boots, 2, story(s));
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+    });
+
+    it('... and when that health check fails: logged, left running unconfirmed, no reset, checked again after the deadline', async () => {
+      const checks = new Set<object>();
+      // The application reports unhealthy: the health check cannot pass. Stop at the third check.
+      const s = await run({ baseTrailer: 'test', faults: [{ kind: 'health-fail' }], until: (e) => e.event === 'idle.unconfirmed-unhealthy' && checks.add(e).size >= 3 });
+      const unhealthy = s.logs.filter((l) => l.event === 'idle.unconfirmed-unhealthy');
+      assert.equal(unhealthy.length, 3, story(s));
+      // Checked again one health deadline apart (the dev kit's healthDeadlineS 120), never reset in between.
+      const gap = unhealthy[1].at - unhealthy[0].at;
+      assert.ok(gap >= 120_000, `${gap} ms between checks`);
+      assert.equal(s.boots, 1, `never reset: ${story(s)}`);
+      assert.ok(!s.logs.some((l) => l.event === 'idle.unconfirmed-revert' || l.event === 'idle.unconfirmed-confirmed'), story(s));
+      assert.equal(s.versionAfter, '1.0.0+0');
+    });
+  });
+
   describe('finding 4: the right module', () => {
     const osImage = new Uint8Array(randomBytes(6000));
     const multi = {

@@ -15,7 +15,7 @@ import type { AgentConfig } from '../../src/agent/config.js';
 import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { readSwapState } from '../../src/slot/boot-state.js';
 import { eraseRange } from '../../src/slot/erase-range.js';
-import type { SwapState } from '../../src/image/trailer.js';
+import { BOOT_MAGIC, BOOT_MAGIC_SIZE, type SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
 import { startReferenceServer, type DeploymentSpec, type RecordedReport, type ReferenceServer } from '../server/index.js';
 import type { RecordedAck } from '../server/iotconnect.js';
@@ -147,6 +147,12 @@ export interface DevkitOptions {
   image: Uint8Array;
   /** The image in the primary slot at power-on, when the flash has none yet. */
   baseImage: Uint8Array;
+  /**
+   * 'test': the factory flashed `baseImage` with a test trailer (boot magic, image_ok unset, as
+   * `imgtool sign --pad` without `--confirm` writes it): it boots unconfirmed with nothing in the
+   * secondary slot to revert to (issue 13.3). Default: no trailer (a confirmed image).
+   */
+  baseTrailer?: 'test';
   /** PEM of the key MCUboot trusts and the A5000 holds (public or private). */
   trustedKeyPem: string;
   /** Persist the dev kit's flash here (the documented layout), reused if it exists. */
@@ -336,13 +342,17 @@ export function rawPublicPoint(pem: string): Uint8Array {
   return new Uint8Array(spki.subarray(26));
 }
 
-/** Program `image` into an erased partition as a factory would (no trailer: a confirmed image). */
-function factoryFlash(slot: FlashPort, image: Uint8Array): void {
+/**
+ * Program `image` into an erased partition as a factory would: no trailer (a confirmed image), or
+ * with `trailer` 'test' only the boot magic at the slot's end (image_ok unset: unconfirmed).
+ */
+function factoryFlash(slot: FlashPort, image: Uint8Array, trailer?: 'test'): void {
   const s = slot.status();
   const padded = new Uint8Array(Math.ceil(image.length / s.writeAlign) * s.writeAlign).fill(s.eraseValue);
   padded.set(image);
   for (let b = 0; b < s.size / s.blockLength; b++) slot.eraseBlock(b);
   for (let o = 0; o < padded.length; o += s.blockLength) slot.write(o, padded.subarray(o, Math.min(o + s.blockLength, padded.length)));
+  if (trailer === 'test') slot.write(s.size - BOOT_MAGIC_SIZE, BOOT_MAGIC);
 }
 
 export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSummary> {
@@ -409,7 +419,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const backend = options.backend ?? 'hawkbit';
   const layout = options.layout ?? DEVKIT_LAYOUT;
   const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed, layout, timing: flashTiming(options.flashTiming ?? 'typical') });
-  if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
+  if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage, options.baseTrailer);
   // perf (issue 15): from here on, flash operations block the MCU (or the bootloader) for the
   // part's erase/program/read times (the factory's programming above took none of the device's).
   const cpu = new CpuBusy(time);
@@ -614,7 +624,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     },
     startArgs: () => ({
       settings,
-      healthy: !(swapped && faults.some((f) => f.kind === 'health-fail')),
+      // health-fail: the image under test is unhealthy (after a swap, or the factory's test-trailer image).
+      healthy: !((swapped || options.baseTrailer === 'test') && faults.some((f) => f.kind === 'health-fail')),
       randomSeed: (options.seed ?? 1) + mcubootOutcomes.length,
       modemStatus: options.modemStatusPin === true,
     }),
