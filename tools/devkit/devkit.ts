@@ -19,7 +19,7 @@ import { BOOT_MAGIC, BOOT_MAGIC_SIZE, type SwapState } from '../../src/image/tra
 import { formatVersion } from '../../src/image/version.js';
 import { startReferenceServer, type DeploymentSpec, type RecordedReport, type ReferenceServer } from '../server/index.js';
 import type { RecordedAck } from '../server/iotconnect.js';
-import { prepareBackend, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
+import { prepareBackend, type BackendSetup, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from '../node/node-digest.js';
 import { loadSimA5000Store, SimA5000 } from './parts/sim-a5000.js';
@@ -236,6 +236,8 @@ export interface DevkitOptions {
   authToken?: string;
   /** hawkBit: more of the deployment the reference server offers (a label as `version`, extra chunks, a redirecting artifact...). */
   hawkbit?: Partial<DeploymentSpec>;
+  /** IoTConnect: more of the OTA command (further files in urls[], its `hw`, a `sw` label). */
+  iotconnect?: BackendSetup['iotconnect'];
   /** Static manifest: the document's `version` string (a label such as v1.1.0; default the image header's version). */
   manifestVersion?: string;
   /** Also stop at the first agent log line this accepts (an outcome the backend reports itself, e.g. `deployment.unusable`). */
@@ -390,7 +392,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   let prepared: PreparedBackend;
   try {
     const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
-    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls, mqttTlsListener: options.mqttTlsListener };
+    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, iotconnect: options.iotconnect, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls, mqttTlsListener: options.mqttTlsListener };
     if (options.offerAfterS !== undefined) {
       // The device boots into an idle fleet: its polls find nothing until the operator assigns
       // the update (hawkBit: the action is created then), as a device in the field meets one.

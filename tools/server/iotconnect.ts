@@ -106,7 +106,7 @@ export class IotConnectDouble {
   readonly env: string;
   readonly broker: Broker;
   readonly faults: IotConnectFaults = {};
-  /** Paths of HTTP requests, in order. */
+  /** Paths of HTTP requests with their queries (discovery's `?pf=`), in order. */
   readonly requests: string[] = [];
   /** Every MQTT message the devices sent on d2c topics: topic and text. */
   readonly d2c: { topic: string; text: string }[] = [];
@@ -331,7 +331,7 @@ export class IotConnectDouble {
 
   #http(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    this.requests.push(url.pathname);
+    this.requests.push(url.pathname + url.search);
     let m: RegExpExecArray | null;
     if ((m = /^\/api\/v2\.1\/dsdk\/cpId\/([^/]+)\/env\/([^/]+)$/.exec(url.pathname))) {
       if (this.faults.discoveryStatus) return this.#json(res, this.faults.discoveryStatus, { message: 'fault' });
