@@ -164,6 +164,35 @@ describe('e2e: backends as deployed (issue 13)', function () {
     });
   });
 
+  describe('finding 2: no silent stall, every unusable deployment', () => {
+    it('no artifact matches *.bin (an .img file): closed/failure once naming the pattern; nothing downloaded; the device polls on', async () => {
+      let kit: Kit | undefined;
+      // Five more polls after the answer (one a minute): still one answer, nothing taken again.
+      const s = await run({ hawkbit: { filename: 'app.signed.img' }, onReady: (k) => (kit = k), until: (e) => e.event === 'edge' && e.at > 330_000 });
+      const f = finals(s);
+      assert.equal(f.length, 1, story(s));
+      assert.equal(f[0].what, 'closed/failure');
+      assert.match(f[0].details, /\*\.bin/);
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'failed');
+      assert.equal(s.artifactRequests.length, 0);
+      assert.equal(s.logs.filter((l) => l.event === 'deployment.unusable').length, 1, story(s));
+      assert.ok(s.logs.filter((l) => l.event === 'edge').length >= 6, 'the device went on polling');
+    });
+
+    it('a download link longer than the configured urlMax: closed/failure once naming the field and the limit', async () => {
+      let kit: Kit | undefined;
+      // A 124-character file name (the field takes 128) on a download host with a long name: a link of about 275.
+      const hawkbit = { filename: `${'firmware-'.repeat(13)}app.bin`, downloadHost: `${'d'.repeat(63)}.example.com` };
+      const s = await run({ policy: { urlMax: 256 }, hawkbit, onReady: (k) => (kit = k), until: (e) => e.event === 'deployment.refused' });
+      const f = finals(s);
+      assert.equal(f.length, 1, story(s));
+      assert.equal(f[0].what, 'closed/failure');
+      assert.match(f[0].details, /_links\.download.*256|256.*_links\.download/);
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'failed');
+      assert.equal(s.artifactRequests.length, 0);
+    });
+  });
+
   describe('finding 3: no boot loop', () => {
     it('a factory image flashed with a test trailer (unconfirmed, nothing to revert to, no journal): health-checked and confirmed once, never reset; the device polls and updates', async () => {
       const s = await run({ baseTrailer: 'test' });
