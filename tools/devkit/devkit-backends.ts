@@ -49,12 +49,18 @@ export interface BackendSetup {
    * IoTConnect with agentTls: which TLS listener the modem's plain sockets reach. 'tap' (default):
    * the dev kit's counting tap in front of mosquitto's plain listener (waits end on counts);
    * 'mosquitto': mosquitto's own TLS listener (require_certificate true, CA made with openssl for
-   * the run), whose records nothing here can read, so those waits end on quiet windows.
+   * the run), whose records the modem's sockets read with the device's key (`observedTlsPorts`,
+   * tools/devkit/parts/tls13-observer.ts), so those waits end on counts too.
    */
   mqttTlsListener?: 'tap' | 'mosquitto';
 }
 
 export interface PreparedBackend {
+  /**
+   * TLS listeners the dev kit does not terminate (mosquitto's own) whose sockets it reads with the
+   * device's key, and the NewSessionTickets each sends after the client's Finished.
+   */
+  observedTlsPorts?: { ports: number[]; ticketsAfterFinished: number };
   /** agentTls: the server's CA (PEM) and a signer for the device's CSR (DER) → certificate PEM. */
   controlTls?: { caPem: string; issue(csrDer: Uint8Array): string };
   backendUrl: string;
@@ -180,6 +186,8 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
     iotconnect: sim,
     cloudWork,
     tlsTaps,
+    // mosquitto leaves OpenSSL's default of two TLS 1.3 session tickets (SSL_CTX_set_num_tickets).
+    ...(setup.agentTls && !tap ? { observedTlsPorts: { ports: [broker.tlsPort], ticketsAfterFinished: 2 } } : {}),
     close: async () => {
       await tap?.close();
       await mqttFront.close();

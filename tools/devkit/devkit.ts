@@ -440,6 +440,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
     cloudWork: prepared.cloudWork,
     tlsTaps: prepared.tlsTaps,
+    tlsObserve: prepared.observedTlsPorts ? { ports: prepared.observedTlsPorts.ports, ecdhFor: (point) => a5000.ecdhFor(point), ticketsAfterFinished: prepared.observedTlsPorts.ticketsAfterFinished } : undefined,
     urlMax: options.modemUrlMax,
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
