@@ -6,7 +6,7 @@
 import { asciiEncode } from '../util/bytes.js';
 import { OtaError, isOtaError } from '../util/errors.js';
 import { LIMITS } from './limits.js';
-import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
+import type { ByteSink, CarriedRequest, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
 import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
 import { refusesUrlLength } from './url-refusal.js';
@@ -315,7 +315,7 @@ class Sim7080Http implements NativeHttp {
   #pathMax = SHREQ_PATH_MAX;
 
   /** SHCONF takes the origin (≤ 64 bytes, M7080 13.2.1), SHREQ the path (≤ 512). */
-  carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
+  carries(request: CarriedRequest): boolean {
     const port = request.port === (request.scheme === 'https' ? 443 : 80) ? '' : `:${request.port}`;
     return request.path.length <= this.#pathMax && `${request.scheme}://${request.host}${port}`.length <= 64;
   }

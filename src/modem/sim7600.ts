@@ -4,7 +4,7 @@
  * (simcom-at.md §1, §3.3, §4.2, §5.2; SIM7500_SIM7600 Series AT Command Manual V3.00 = M7600).
  */
 import { OtaError, isOtaError } from '../util/errors.js';
-import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
+import type { ByteSink, CarriedRequest, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
 import { LIMITS } from './limits.js';
 import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
@@ -234,7 +234,9 @@ class Sim7600Http implements NativeHttp {
    */
   #urlMax = HTTP_URL_MAX;
 
-  carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
+  carries(request: CarriedRequest): boolean {
+    // AT+HTTPACTION: 0 GET, 1 POST, 2 HEAD, 3 DELETE; PUT (4) only on A76xx (simcom-at.md §4.2).
+    if (request.method === 'PUT') return false;
     return httpUrl(request).length <= this.#urlMax;
   }
 

@@ -23,6 +23,9 @@ describe('built-in HTTP stacks: the URLs their commands carry', () => {
     assert.equal(native.carries!({ scheme: 'https', host, port: 443, path: '/' + 'a'.repeat(1000 - prefix) }), false);
     assert.equal(native.carries!({ scheme: 'https', host, port: 8443, path: '/' + 'a'.repeat(1000 - prefix - 1) }), false, ':8443 counts');
     assert.equal(native.carries!({ scheme: 'https', host, port: 443, path: '/' + 'a'.repeat(1300) }), false, 'a 1.3 KiB pre-signed link');
+    // AT+HTTPACTION has no PUT on SIM7600 (hawkBit's configData): the socket carries it.
+    assert.equal(native.carries!({ method: 'PUT', scheme: 'https', host, port: 443, path: '/configData' }), false);
+    for (const method of ['GET', 'POST', 'HEAD'] as const) assert.equal(native.carries!({ method, scheme: 'https', host, port: 443, path: '/configData' }), true, method);
   });
 
   it('SIM7080 SH*: a 512-byte SHREQ path and a 64-byte SHCONF origin', () => {
