@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseMisbehaviour, startReferenceServer, type Misbehaviour } from '../server/index.js';
 import { decodeHeader } from '../../src/image/header.js';
-import { formatVersion, parseVersion } from '../../src/image/version.js';
+import { formatVersion } from '../../src/image/version.js';
+import { LABEL_MAX } from '../../src/backend/version-label.js';
 import { describeError, EXIT, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
@@ -16,8 +17,9 @@ const USAGE = `usage: xs-ota server --port N --image FILE [--version V] [--tenan
                      [--update skip|attempt|forced] [--window unavailable [--window-open-after S]]
                      [--cancel-after-bytes N] [--gateway-token T] [--scheme http|https]
                      [--advertise-host NAME] [--redirect-artifact HOST [--location-bytes N]]
-  --version: what the deployment announces (default: the image header's version, so the device
-  sees the version it will get; a different one is allowed, to test the agent's header check)
+  --version: what the deployment announces, a label such as v1.3.0-rc.1 (default: the image
+  header's version, so the device sees the version it will get; another one is allowed, to test
+  the agent's header check and labels: the header decides, the label is reported back)
   --scheme https: the URLs handed out are https:// (the port speaks TLS with the dev kit's test
   certificate and plain HTTP either way); --advertise-host: the host name in those URLs (e.g.
   localhost, as the dev kit's modem resolves it: xs-ota sim --server URL)
@@ -156,13 +158,16 @@ function parseServerArgs(args: string[]) {
   }
 }
 
-/** The version text as given, once it parses as major.minor.revision+build; a usage error otherwise (`--version bogus`). */
+/**
+ * The version text as given, as the deployment's label: hawkBit and IoTConnect versions are free
+ * text (`v1.3.0-rc.1`, `v1.5-release`) and the agent takes them as labels, the image header
+ * deciding (issue 13.5, src/backend/version-label.ts). Printable ASCII without quotes or
+ * backslashes, at most LABEL_MAX characters (what the agent keeps); a usage error otherwise.
+ */
 function checkedVersion(text: string): string {
-  try {
-    parseVersion(text);
-    return text;
-  } catch (error) {
-    throw new UsageError(`--version ${describeError(error)}`);
+  if (text.length === 0 || text.length > LABEL_MAX || !/^[\x20-\x7e]+$/.test(text) || /["\\]/.test(text)) {
+    throw new UsageError(`--version '${text.replace(/[^\x20-\x7e]/g, '?')}': 1..${LABEL_MAX} printable characters without quotes or backslashes`);
   }
+  return text;
 }
 
