@@ -348,6 +348,18 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.ok(art.length > 0 && art.every((r) => r.status !== 401 && r.headers.authorization === `TargetToken ${DEVKIT_TOKEN}`));
     });
 
+    it('a deployment without size or sha256 (DdiArtifact makes them optional): installed, the size taken from the server, the image verified by its signature', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { omitSize: true, omitSha256: true }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      assert.ok(kit!.server.requests().some((r) => r.path.includes('/deploymentBase/')), 'the deployment was fetched');
+      // The offer had no size: the agent took the deployment all the same.
+      const accepted = s.logs.find((l) => l.event === 'deployment.accepted');
+      assert.ok(accepted && accepted.fields?.size === undefined, JSON.stringify(accepted));
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+    });
+
     it('confirmationBase: the action waiting for consent is confirmed (autoConfirm), then installed', async () => {
       let kit: Kit | undefined;
       const s = await run({ hawkbit: { confirmationRequired: true }, onReady: (k) => (kit = k) });
