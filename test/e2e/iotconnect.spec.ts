@@ -47,7 +47,7 @@ interface Run {
   server: ReferenceServer;
 }
 
-async function run(options: Partial<Pick<DevkitOptions, 'image' | 'faults' | 'modem' | 'iotconnect' | 'policy' | 'until'>> = {}): Promise<Run> {
+async function run(options: Partial<Pick<DevkitOptions, 'image' | 'faults' | 'modem' | 'iotconnect' | 'policy' | 'until' | 'onBackend'>> = {}): Promise<Run> {
   let backend: PreparedBackend | undefined;
   let server: ReferenceServer | undefined;
   const summary = await runDevkitUpdate({
@@ -61,7 +61,10 @@ async function run(options: Partial<Pick<DevkitOptions, 'image' | 'faults' | 'mo
     policy: options.policy,
     until: options.until,
     seed: 7,
-    onBackend: (b) => (backend = b),
+    onBackend: (b) => {
+      backend = b;
+      options.onBackend?.(b);
+    },
     onReady: (k) => (server = k.server),
   });
   return { summary, acks: summary.acks ?? [], logs: summary.logs, backend: backend!, server: server! };
@@ -272,6 +275,19 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
       const osRequests = server.requests().filter((r) => r.path.includes('/os.bin'));
       assert.ok(osRequests.length >= 1 && osRequests.every((r) => r.headers.range === 'bytes=0-31'), JSON.stringify(osRequests.map((r) => r.headers.range)));
       assert.equal(server.requests().filter((r) => r.path.includes('/app.signature')).length, 0, 'not a .bin: never fetched');
+    });
+
+    it("discovery's top-level status checked (HTTP 200 carrying status 401 'Incorrect environment'): the poll fails naming it, no session, no ack", async () => {
+      const { acks, logs, backend } = await run({
+        onBackend: (b) => (b.iotconnect!.double.faults.discoveryBodyStatus = { status: 401, message: 'Incorrect environment' }),
+        until: (e) => e.event === 'poll.failed',
+      });
+      const failed = events(logs, 'poll.failed');
+      assert.equal(failed.length, 1);
+      assert.match(JSON.stringify(failed[0].fields), /backend-rejected.*discovery status 401 \(Incorrect environment\)/);
+      assert.equal(events(logs, 'mqtt.connected').length, 0, 'identity and the broker never reached');
+      assert.deepEqual(acks, []);
+      assert.ok(!backend.iotconnect!.double.requests.some((r) => r.includes('device-identity')));
     });
 
     it("hw checked when hardwareVersion is set: a command for other hardware is acked st 1 (not attempted) naming both, nothing downloaded", async () => {
