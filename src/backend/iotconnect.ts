@@ -317,7 +317,9 @@ function historyMsg(msg: string, lines: string[]): string {
 
 /** The acknowledgement for a report [IOTC-h]: st and msg. */
 export function ackOf(report: Report, successSt: number = OTA_ST.running): { st: number; msg: string } {
-  const why = report.reason ? `${report.reason}${report.detail ? `: ${report.detail}` : ''}` : '';
+  // A detail taken from an OtaError's message already starts with its reason: name it once.
+  const detail = report.detail !== undefined && report.reason !== undefined && report.detail.startsWith(`${report.reason}: `) ? report.detail.slice(report.reason.length + 2) : report.detail;
+  const why = report.reason ? `${report.reason}${detail ? `: ${detail}` : ''}` : '';
   const cut = (s: string): string => (s.length > IOTC_LIMITS.ackMsgMax ? `${s.slice(0, IOTC_LIMITS.ackMsgMax - 1)}…` : s);
   const phase: ReportPhase = report.phase;
   switch (phase) {

@@ -44,6 +44,9 @@ export interface NativeHttpRequest {
 }
 
 /** The modem's built-in HTTP(S) client: the response body is buffered in the modem. */
+/** What `NativeHttp.carries` looks at: the URL's parts, and the method when known. */
+export type CarriedRequest = Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'> & { method?: NativeHttpRequest['method'] };
+
 export interface NativeHttp {
   /** Largest body this modem's stack buffers reliably (bytes): the Range window. */
   readonly windowMax: number;
@@ -55,11 +58,12 @@ export interface NativeHttp {
    */
   readHead?(sink: ByteSink): Promise<void>;
   /**
-   * Whether the stack's commands can carry this request's URL (SIM7600: `AT+HTTPPARA="URL"` on
-   * one command line; SIM7080: the `AT+SHREQ` path). A request it cannot carry (a 1.3 KiB
-   * pre-signed link after a redirect) goes over the modem's socket instead. Absent: every URL.
+   * Whether the stack's commands can carry this request: its URL (SIM7600: `AT+HTTPPARA="URL"` on
+   * one command line; SIM7080: the `AT+SHREQ` path) and its method (SIM7600's `AT+HTTPACTION`
+   * has no PUT). A request it cannot carry (a 1.3 KiB pre-signed link after a redirect, hawkBit's
+   * configData PUT) goes over the modem's socket instead. Absent: every request.
    */
-  carries?(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean;
+  carries?(request: CarriedRequest): boolean;
   /** Read `[offset, offset + length)` of the buffered body into `sink`. */
   read(offset: number, length: number, sink: ByteSink): Promise<void>;
   /** End the session (after an error, or when idle). */

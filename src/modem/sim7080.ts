@@ -6,9 +6,10 @@
 import { asciiEncode } from '../util/bytes.js';
 import { OtaError, isOtaError } from '../util/errors.js';
 import { LIMITS } from './limits.js';
-import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
+import type { ByteSink, CarriedRequest, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
 import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
+import { refusesUrlLength } from './url-refusal.js';
 
 /** SSL context used for both SH* and CA* (M7080 CSSLCFG ctx 0-5). */
 const SSL_CTX = 1;
@@ -270,8 +271,6 @@ class Sim7080Socket extends IndicatedSocket {
 
 /** `AT+SHREQ` path, bytes (M7080 13.2: path ≤ 512, simcom-at.md §4.1). */
 const SHREQ_PATH_MAX = 512;
-/** A path of at most this many bytes that `AT+SHREQ` refuses is not taken for a length limit (the error stands). */
-const SHREQ_PATH_SURE = 256;
 
 /** `native` of a SIM7080 built without its SH* client (Sim7080Options.shHttp). */
 const NO_SH_HTTP: NativeHttp = {
@@ -316,7 +315,7 @@ class Sim7080Http implements NativeHttp {
   #pathMax = SHREQ_PATH_MAX;
 
   /** SHCONF takes the origin (≤ 64 bytes, M7080 13.2.1), SHREQ the path (≤ 512). */
-  carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
+  carries(request: CarriedRequest): boolean {
     const port = request.port === (request.scheme === 'https' ? 443 : 80) ? '' : `:${request.port}`;
     return request.path.length <= this.#pathMax && `${request.scheme}://${request.host}${port}`.length <= 64;
   }
@@ -369,7 +368,8 @@ class Sim7080Http implements NativeHttp {
     } catch (error) {
       // ERROR instead of OK to a long path: the firmware's limit is below the manual's 512. The
       // request did not leave the modem; NativeHttpClient sends it over the socket (see SIM7600).
-      if (!isOtaError(error, 'at-error', 'cme-error') || request.path.length <= SHREQ_PATH_SURE) throw error;
+      // Only an answer that names the length (./url-refusal.ts, with the references for it).
+      if (!refusesUrlLength(error, request.path.length)) throw error;
       this.#pathMax = request.path.length - 1;
       this.#modem.warn('modem.http-url-refused', { length: request.path.length, fallback: 'AT+CAOPEN' });
       throw new OtaError('url-refused', `AT+SHREQ refused a path of ${request.path.length} bytes`, error);

@@ -4,10 +4,11 @@
  * (simcom-at.md §1, §3.3, §4.2, §5.2; SIM7500_SIM7600 Series AT Command Manual V3.00 = M7600).
  */
 import { OtaError, isOtaError } from '../util/errors.js';
-import type { ByteSink, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
+import type { ByteSink, CarriedRequest, ModemConfig, ModemPorts, ModemSocket, NativeHttp, NativeHttpRequest, UartFlowControl } from './modem.js';
 import { LIMITS } from './limits.js';
 import { SimcomModem, quote, stagedRead } from './modem.js';
 import { IndicatedSocket } from './socket.js';
+import { refusesUrlLength } from './url-refusal.js';
 
 /** SSL context for HTTP* and CCH* (M7600 CSSLCFG ctx 0-9). */
 const SSL_CTX = 0;
@@ -29,12 +30,6 @@ const HTTP_VALUE_MAX = 256;
  * (NativeHttpClient), which carries the path in the request the agent writes.
  */
 const HTTP_URL_MAX = 1000;
-/**
- * A URL of at most this many characters that `AT+HTTPPARA="URL"` refuses is not taken for a length
- * limit (the error stands): no SIMCom stack is known to take fewer (the other HTTPPARA values take
- * 256, M7600 13.2.3), so an ERROR there says something else is wrong.
- */
-const HTTP_URL_SURE = 256;
 /** `AT+HTTPDATA` size, 1-153600 bytes (simcom-at.md §4.3). Agent reports stay under 1 KB (pitfall 11). Larger: invalid-argument. */
 const HTTPDATA_MAX = 153_600;
 
@@ -239,7 +234,9 @@ class Sim7600Http implements NativeHttp {
    */
   #urlMax = HTTP_URL_MAX;
 
-  carries(request: Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'>): boolean {
+  carries(request: CarriedRequest): boolean {
+    // AT+HTTPACTION: 0 GET, 1 POST, 2 HEAD, 3 DELETE; PUT (4) only on A76xx (simcom-at.md §4.2).
+    if (request.method === 'PUT') return false;
     return httpUrl(request).length <= this.#urlMax;
   }
 
@@ -255,7 +252,8 @@ class Sim7600Http implements NativeHttp {
       // A plain ERROR (or +CME ERROR) to a long URL: this firmware's limit is below ours. Nothing
       // left the modem; the caller sends the request over the socket (NativeHttpClient), and every
       // URL this long from now on goes there at once, so the refusal is logged once per limit.
-      if (!isOtaError(error, 'at-error', 'cme-error') || url.length <= HTTP_URL_SURE) throw error;
+      // Only an answer that names the length (./url-refusal.ts, with the references for it).
+      if (!refusesUrlLength(error, url.length)) throw error;
       this.#urlMax = url.length - 1;
       this.#modem.warn('modem.http-url-refused', { length: url.length, fallback: 'AT+CCHOPEN' });
       throw new OtaError('url-refused', `AT+HTTPPARA="URL" refused a URL of ${url.length} characters`, error);

@@ -216,7 +216,8 @@ export class NativeHttpClient extends ModemHttpBase {
     const timeoutMs = request.timeoutMs ?? this.timeoutMs;
     const base: NativeHttpRequest = { method: request.method, scheme: url.scheme, host: url.host, port: url.port, path: url.path, headers: [], timeoutMs };
     // backend hook (issue 13): a URL longer than the stack's command takes (a 1.3 KiB pre-signed
-    // Location) would fail every attempt; the same modem's socket carries any URL.
+    // Location), or a method it lacks (SIM7600: PUT, hawkBit's configData), would fail every
+    // attempt; the same modem's socket carries any request.
     if (native.carries && !native.carries(base)) return this.#overSocket(request, sink);
     const before = this.stats.requests;
     try {

@@ -164,6 +164,64 @@ describe('e2e: backends as deployed (issue 13)', function () {
     });
   });
 
+  describe('finding 2: no silent stall, every unusable deployment', () => {
+    it('no artifact matches *.bin (an .img file): closed/failure once naming the pattern; nothing downloaded; the device polls on', async () => {
+      let kit: Kit | undefined;
+      // Five more polls after the answer (one a minute): still one answer, nothing taken again.
+      const s = await run({ hawkbit: { filename: 'app.signed.img' }, onReady: (k) => (kit = k), until: (e) => e.event === 'edge' && e.at > 330_000 });
+      const f = finals(s);
+      assert.equal(f.length, 1, story(s));
+      assert.equal(f[0].what, 'closed/failure');
+      assert.match(f[0].details, /\*\.bin/);
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'failed');
+      assert.equal(s.artifactRequests.length, 0);
+      assert.equal(s.logs.filter((l) => l.event === 'deployment.unusable').length, 1, story(s));
+      assert.ok(s.logs.filter((l) => l.event === 'edge').length >= 6, 'the device went on polling');
+    });
+
+    it('a download link longer than the configured urlMax: closed/failure once naming the field and the limit', async () => {
+      let kit: Kit | undefined;
+      // A 124-character file name (the field takes 128) on a download host with a long name: a link of about 275.
+      const hawkbit = { filename: `${'firmware-'.repeat(13)}app.bin`, downloadHost: `${'d'.repeat(63)}.example.com` };
+      const s = await run({ policy: { urlMax: 256 }, hawkbit, onReady: (k) => (kit = k), until: (e) => e.event === 'deployment.refused' });
+      const f = finals(s);
+      assert.equal(f.length, 1, story(s));
+      assert.equal(f[0].what, 'closed/failure');
+      assert.match(f[0].details, /_links\.download.*256|256.*_links\.download/);
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'failed');
+      assert.equal(s.artifactRequests.length, 0);
+    });
+  });
+
+  describe('finding 3: no boot loop', () => {
+    it('a factory image flashed with a test trailer (unconfirmed, nothing to revert to, no journal): health-checked and confirmed once, never reset; the device polls and updates', async () => {
+      const s = await run({ baseTrailer: 'test' });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const adopted = s.logs.filter((l) => l.event === 'idle.unconfirmed-confirmed');
+      assert.equal(adopted.length, 1, story(s));
+      assert.equal(adopted[0].boot, 1, 'on the first boot, before any poll took the deployment');
+      assert.ok(!s.logs.some((l) => l.event === 'idle.unconfirmed-revert'), story(s));
+      // Two boots: power-on and the update's own reboot into the new image; no health-deadline reset.
+      assert.equal(s.boots, 2, story(s));
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+    });
+
+    it('... and when that health check fails: logged, left running unconfirmed, no reset, checked again after the deadline', async () => {
+      const checks = new Set<object>();
+      // The application reports unhealthy: the health check cannot pass. Stop at the third check.
+      const s = await run({ baseTrailer: 'test', faults: [{ kind: 'health-fail' }], until: (e) => e.event === 'idle.unconfirmed-unhealthy' && checks.add(e).size >= 3 });
+      const unhealthy = s.logs.filter((l) => l.event === 'idle.unconfirmed-unhealthy');
+      assert.equal(unhealthy.length, 3, story(s));
+      // Checked again one health deadline apart (the dev kit's healthDeadlineS 120), never reset in between.
+      const gap = unhealthy[1].at - unhealthy[0].at;
+      assert.ok(gap >= 120_000, `${gap} ms between checks`);
+      assert.equal(s.boots, 1, `never reset: ${story(s)}`);
+      assert.ok(!s.logs.some((l) => l.event === 'idle.unconfirmed-revert' || l.event === 'idle.unconfirmed-confirmed'), story(s));
+      assert.equal(s.versionAfter, '1.0.0+0');
+    });
+  });
+
   describe('finding 4: the right module', () => {
     const osImage = new Uint8Array(randomBytes(6000));
     const multi = {
@@ -288,6 +346,18 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.equal(s.outcome, 'running', story(s));
       const art = kit!.server.requests().filter((r) => r.path.includes('/artifacts/'));
       assert.ok(art.length > 0 && art.every((r) => r.status !== 401 && r.headers.authorization === `TargetToken ${DEVKIT_TOKEN}`));
+    });
+
+    it('a deployment without size or sha256 (DdiArtifact makes them optional): installed, the size taken from the server, the image verified by its signature', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { omitSize: true, omitSha256: true }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      assert.ok(kit!.server.requests().some((r) => r.path.includes('/deploymentBase/')), 'the deployment was fetched');
+      // The offer had no size: the agent took the deployment all the same.
+      const accepted = s.logs.find((l) => l.event === 'deployment.accepted');
+      assert.ok(accepted && accepted.fields?.size === undefined, JSON.stringify(accepted));
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
     });
 
     it('confirmationBase: the action waiting for consent is confirmed (autoConfirm), then installed', async () => {

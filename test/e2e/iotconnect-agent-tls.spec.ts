@@ -5,7 +5,9 @@
  * broker's certificate, key and CA, a client certificate required: tools/devkit/parts/mqtt-tls-tap.ts),
  * the device key generated in the simulated A5000 and every private-key operation there. The
  * modem's TLS still carries discovery and the image download (docs/tls.md). The tap reads the MQTT
- * inside, so every wait of those sockets ends on counts, never on real silence.
+ * inside, so every wait of those sockets ends on counts, never on real silence. Against mosquitto's
+ * own TLS listener the sockets read the records with the device's key share instead
+ * (tools/devkit/parts/tls13-observer.ts), and end their waits on the same counts.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -47,6 +49,14 @@ function fromOtherCa(issued: Uint8Array): Uint8Array {
   }
 }
 
+const events = (s: DevkitSummary) => JSON.stringify({ acks: (s.acks ?? []).map((a) => `${a.st} ${a.msg}`), logs: s.logs.map((e) => `${e.boot} ${e.event}`) });
+const drift = (a: DevkitSummary, b: DevkitSummary) => Math.max(...a.logs.map((e, i) => Math.abs(e.at - b.logs[i].at)));
+
+/** One update over the agent's TLS to mosquitto's own TLS listener. */
+function mosquittoUpdate(onBackend?: (b: PreparedBackend) => void): Promise<DevkitSummary> {
+  return runDevkitUpdate({ backend: 'iotconnect', agentTls: true, mqttTlsListener: 'mosquitto', image: makeImage('0.1.0', 24_000), baseImage: OLD_IMAGE, trustedKeyPem, seed: 11, onBackend });
+}
+
 describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () {
   this.timeout(120_000);
   before(function () {
@@ -77,19 +87,13 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
     console.log(`      A5000: ${summary.a5000.signatures - 1} TLS sessions signed, ${summary.a5000.verifications} verifications; ${(summary.virtualMs / 1000).toFixed(1)} s device time`);
   });
 
-  it("against mosquitto's own TLS listener (require_certificate true, CA made with openssl for the run): the whole update completes on XS", async () => {
+  it("against mosquitto's own TLS listener (require_certificate true, CA made with openssl for the run): the whole update completes on XS, every wait ending on counts read with the device's key", async () => {
     let prepared: PreparedBackend | undefined;
     const quiet = SimSocket.quietSettles;
-    const summary = await runDevkitUpdate({
-      backend: 'iotconnect',
-      agentTls: true,
-      mqttTlsListener: 'mosquitto',
-      image: makeImage('0.1.0', 24_000),
-      baseImage: OLD_IMAGE,
-      trustedKeyPem,
-      seed: 11,
-      onBackend: (b) => (prepared = b),
-    });
+    const guards = SimSocket.guardExpiries;
+    const failures = SimSocket.observerFailures;
+    const observed = SimSocket.observedSettles;
+    const summary = await mosquittoUpdate((b) => (prepared = b));
     assert.equal(summary.outcome, 'running', `${summary.reason}`);
     assert.equal(summary.versionAfter, '0.1.0+0');
     assert.deepEqual((summary.acks ?? []).map((a) => a.st).slice(-1), [3]);
@@ -101,9 +105,33 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
     const sessions = prepared!.iotconnect!.broker.log().split('\n').filter((l) => l.includes('New client connected') && l.includes(`u'${duid}'`));
     assert.ok(sessions.length >= 2, `mosquitto's TLS sessions for ${duid}: ${sessions.length}`);
     assert.equal(summary.a5000.agreements, summary.a5000.signatures - 1, 'one ECDHE per session, in the SE');
-    // mosquitto's records are opaque to the dev kit: these waits end on quiet windows (the tap
-    // spec above is the one whose figures do not depend on the host's load).
-    console.log(`      mosquitto TLS: ${sessions.length} sessions as ${duid}, ${SimSocket.quietSettles - quiet} waits ended by quiet windows; ${(summary.virtualMs / 1000).toFixed(1)} s device time`);
+    // mosquitto's records, opened with the device's key share (tools/devkit/parts/tls13-observer.ts):
+    // every wait ended on the handshake flight, the tickets and the MQTT inside, none on real silence.
+    assert.equal(SimSocket.observerFailures, failures, 'every session was read');
+    assert.ok(SimSocket.observedSettles - observed >= sessions.length * 3, `${SimSocket.observedSettles - observed} waits ended on the observer's counts`);
+    assert.equal(SimSocket.quietSettles, quiet, 'no wait ended by a window of real silence');
+    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
+    console.log(`      mosquitto TLS: ${sessions.length} sessions as ${duid}, ${SimSocket.observedSettles - observed} waits ended on counts; ${(summary.virtualMs / 1000).toFixed(1)} s device time`);
+  });
+
+  it("mosquitto's own TLS listener on a loaded host: the same events at the same virtual instants (issue 13: counts, not quiet windows)", async () => {
+    const quiet = SimSocket.quietSettles;
+    const guards = SimSocket.guardExpiries;
+    const idle = await mosquittoUpdate();
+    assert.equal(idle.outcome, 'running', `${idle.reason}`);
+    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+    let loaded: DevkitSummary;
+    try {
+      loaded = await mosquittoUpdate();
+    } finally {
+      for (const b of burners) b.kill();
+    }
+    assert.equal(events(loaded), events(idle));
+    // As for the tap: only the random DER lengths of the ECDSA signatures move instants (UART time).
+    const ms = drift(loaded, idle);
+    assert.ok(ms < 10, `log instants moved by up to ${ms} ms`);
+    assert.equal(SimSocket.quietSettles, quiet, 'no wait ended by a window of real silence');
+    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
   });
 
   it('the same virtual figures on a loaded host: every wait of the TLS-in-the-agent sockets ends on the tap\'s counts, none on real silence or the hang guard (issue 15)', async () => {
@@ -112,8 +140,6 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
     // the tap's), and the test PKI is new per run: TLS byte counts differ by a few bytes between
     // runs whatever the load, so instants may move by the UART time of those bytes (about 0.1 ms
     // each at 115200). A wait ended by real time moves them by its whole window or more.
-    const events = (s: DevkitSummary) => JSON.stringify({ acks: (s.acks ?? []).map((a) => `${a.st} ${a.msg}`), logs: s.logs.map((e) => `${e.boot} ${e.event}`) });
-    const drift = (a: DevkitSummary, b: DevkitSummary) => Math.max(...a.logs.map((e, i) => Math.abs(e.at - b.logs[i].at)));
     const quiet = SimSocket.quietSettles;
     const guards = SimSocket.guardExpiries;
     const idle = await update();

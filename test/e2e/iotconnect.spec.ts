@@ -8,7 +8,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { sign as cryptoSign } from 'node:crypto';
-import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import { randomBytes } from 'node:crypto';
+import { runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import type { ReferenceServer } from '../../tools/server/index.js';
 import { DEVKIT_IOTC_ACK, type PreparedBackend } from '../../tools/devkit/devkit-backends.js';
 import type { LogEntry } from '../../tools/devkit/device.js';
 import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
@@ -41,10 +43,13 @@ interface Run {
   acks: RecordedAck[];
   logs: LogEntry[];
   backend: PreparedBackend;
+  /** The reference server behind the pre-signed file URLs. */
+  server: ReferenceServer;
 }
 
-async function run(options: { image?: Uint8Array; faults?: DevkitFault[]; modem?: 'sim7080' | 'sim7600' } = {}): Promise<Run> {
+async function run(options: Partial<Pick<DevkitOptions, 'image' | 'faults' | 'modem' | 'iotconnect' | 'policy' | 'until' | 'onBackend'>> = {}): Promise<Run> {
   let backend: PreparedBackend | undefined;
+  let server: ReferenceServer | undefined;
   const summary = await runDevkitUpdate({
     backend: 'iotconnect',
     modem: options.modem,
@@ -52,10 +57,17 @@ async function run(options: { image?: Uint8Array; faults?: DevkitFault[]; modem?
     baseImage: OLD_IMAGE,
     trustedKeyPem,
     faults: options.faults,
+    iotconnect: options.iotconnect,
+    policy: options.policy,
+    until: options.until,
     seed: 7,
-    onBackend: (b) => (backend = b),
+    onBackend: (b) => {
+      backend = b;
+      options.onBackend?.(b);
+    },
+    onReady: (k) => (server = k.server),
   });
-  return { summary, acks: summary.acks ?? [], logs: summary.logs, backend: backend! };
+  return { summary, acks: summary.acks ?? [], logs: summary.logs, backend: backend!, server: server! };
 }
 
 const events = (logs: LogEntry[], name: string): LogEntry[] => logs.filter((e) => e.event === name);
@@ -249,6 +261,56 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
     const connected = summary.logs.filter((e) => e.event === 'mqtt.connected');
     assert.ok(connected.some((e) => e.boot === 1) && connected.some((e) => e.boot === 2), 'a session before and after the reset');
     assert.ok(new Set(connected.map((e) => e.fields?.clientId)).size === 1, 'the same client id: the broker hands the session over');
+  });
+
+  describe('as the SDKs speak it (issue 13 finding 8), on XS', () => {
+    it("discovery with ?pf=aws; the SDK fixture's hw '1' taken with the default settings; three files in urls[]: the image header chooses, the other .bin read for 32 bytes only", async () => {
+      const os = new Uint8Array(randomBytes(6000));
+      const { summary, acks, backend, server } = await run({ iotconnect: { hw: '1', extraFiles: [{ fileName: 'os.bin', bytes: os }, { fileName: 'app.signature', bytes: new Uint8Array(72) }] } });
+      assert.equal(summary.outcome, 'running', summary.reason);
+      assert.equal(summary.versionAfter, '0.1.0+0');
+      assert.deepEqual(acks.map((a) => a.st), [2, 2, 2, 3]);
+      const discovery = backend.iotconnect!.double.requests.filter((r) => r.includes('/dsdk/cpId/'));
+      assert.ok(discovery.length >= 1 && discovery.every((r) => r.endsWith('?pf=aws')), JSON.stringify(discovery));
+      const osRequests = server.requests().filter((r) => r.path.includes('/os.bin'));
+      assert.ok(osRequests.length >= 1 && osRequests.every((r) => r.headers.range === 'bytes=0-31'), JSON.stringify(osRequests.map((r) => r.headers.range)));
+      assert.equal(server.requests().filter((r) => r.path.includes('/app.signature')).length, 0, 'not a .bin: never fetched');
+    });
+
+    it("discovery's top-level status checked (HTTP 200 carrying status 401 'Incorrect environment'): the poll fails naming it, no session, no ack", async () => {
+      const { acks, logs, backend } = await run({
+        onBackend: (b) => (b.iotconnect!.double.faults.discoveryBodyStatus = { status: 401, message: 'Incorrect environment' }),
+        until: (e) => e.event === 'poll.failed',
+      });
+      const failed = events(logs, 'poll.failed');
+      assert.equal(failed.length, 1);
+      assert.match(JSON.stringify(failed[0].fields), /backend-rejected.*discovery status 401 \(Incorrect environment\)/);
+      assert.equal(events(logs, 'mqtt.connected').length, 0, 'identity and the broker never reached');
+      assert.deepEqual(acks, []);
+      assert.ok(!backend.iotconnect!.double.requests.some((r) => r.includes('device-identity')));
+    });
+
+    it("hw checked when hardwareVersion is set: a command for other hardware is acked st 1 (not attempted) naming both, nothing downloaded", async () => {
+      // A refused command is no deployment: the run ends at its acknowledgement.
+      const { acks, logs, server } = await run({ iotconnect: { hw: 'board-a' }, policy: { iotcHardwareVersion: 'board-b' }, until: (e) => e.event === 'iotc.ack' });
+      assert.deepEqual(acks.map((a) => a.st), [1]);
+      assert.match(acks[0].msg ?? '', /incompatible.*board-a.*board-b|incompatible.*board-b.*board-a/);
+      assert.equal(events(logs, 'download.start').length, 0);
+      assert.equal(server.requests().filter((r) => r.path.startsWith('/artifacts/')).length, 0);
+    });
+
+    it("an older image under a newer sw label ('v9.0-release'): refused at its first 32 bytes as a downgrade, acked st 1 once (after the st 2 accepted), the rest never fetched", async () => {
+      const { summary, acks, server } = await run({ image: makeImage('0.0.0', BODY), iotconnect: { sw: 'v9.0-release' } });
+      assert.equal(summary.outcome, 'failed');
+      assert.equal(summary.reason, 'downgrade');
+      // Accepted (st 2) when the command came; refused once the header's first 32 bytes were in.
+      assert.deepEqual(acks.map((a) => a.st), [2, 1], JSON.stringify(acks));
+      assert.match(acks[0].msg ?? '', /^accepted v9\.0-release/);
+      assert.match(acks[1].msg ?? '', /^downgrade: 0\.0\.0\+0 is older than running 0\.0\.1\+0/);
+      assert.equal(server.requests().filter((r) => r.path.startsWith('/artifacts/')).length, 1, 'one request, stopped at the header');
+      assert.equal(summary.flash.agentImageBytesWritten, 0, 'no byte of the older image reached the slot');
+      assert.equal(summary.a5000.verifications, 0, 'never verified: stopped in the download');
+    });
   });
 
   it('runs on the SIM7600 too (MQTT over AT+CCH*)', async () => {

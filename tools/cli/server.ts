@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseMisbehaviour, startReferenceServer, type Misbehaviour } from '../server/index.js';
 import { decodeHeader } from '../../src/image/header.js';
-import { formatVersion, parseVersion } from '../../src/image/version.js';
+import { formatVersion } from '../../src/image/version.js';
+import { LABEL_MAX } from '../../src/backend/version-label.js';
 import { describeError, EXIT, parseInteger, UsageError, wantsHelp } from './cli-common.js';
 import type { Command } from './main.js';
 
@@ -15,12 +16,16 @@ const USAGE = `usage: xs-ota server --port N --image FILE [--version V] [--tenan
                      [--token T] [--sleep HH:MM:SS] [--reports FILE.jsonl] [--misbehave SPEC]...
                      [--update skip|attempt|forced] [--window unavailable [--window-open-after S]]
                      [--cancel-after-bytes N] [--gateway-token T] [--scheme http|https]
-                     [--advertise-host NAME]
-  --version: what the deployment announces (default: the image header's version, so the device
-  sees the version it will get; a different one is allowed, to test the agent's header check)
+                     [--advertise-host NAME] [--redirect-artifact HOST [--location-bytes N]]
+  --version: what the deployment announces, a label such as v1.3.0-rc.1 (default: the image
+  header's version, so the device sees the version it will get; another one is allowed, to test
+  the agent's header check and labels: the header decides, the label is reported back)
   --scheme https: the URLs handed out are https:// (the port speaks TLS with the dev kit's test
   certificate and plain HTTP either way); --advertise-host: the host name in those URLs (e.g.
   localhost, as the dev kit's modem resolves it: xs-ota sim --server URL)
+  --redirect-artifact HOST: the image's download link answers 302 to a pre-signed object-store URL
+  on HOST (this port; the sim's --resolve HOST=127.0.0.1), --location-bytes long (default 1300,
+  200..4096), as a CDN or S3 answers; 403 once it expired (1 h of server clock)
   --update skip: download only; --window unavailable: the maintenance window is closed, and opens
   S seconds after start (default: never); --cancel-after-bytes: the hawkBit action is cancelled
   once N artifact bytes were sent (a cancel mid-download)
@@ -51,6 +56,10 @@ export const command: Command = {
     if (update !== 'skip' && update !== 'attempt' && update !== 'forced') throw new UsageError(`--update ${update}: skip, attempt or forced`);
     if (values.window !== undefined && values.window !== 'unavailable') throw new UsageError(`--window ${values.window}: unavailable (or leave it out)`);
     const openAfterS = values['window-open-after'] === undefined ? undefined : parseInteger(values['window-open-after'], '--window-open-after');
+    const redirectHost = values['redirect-artifact'];
+    if (redirectHost !== undefined && !/^[A-Za-z0-9.-]+$/.test(redirectHost)) throw new UsageError(`--redirect-artifact ${redirectHost}: a host name`);
+    if (values['location-bytes'] !== undefined && redirectHost === undefined) throw new UsageError('--location-bytes goes with --redirect-artifact');
+    const locationBytes = values['location-bytes'] === undefined ? undefined : parseInteger(values['location-bytes'], '--location-bytes', { min: 200, max: 4096 });
     const cancelAfter = values['cancel-after-bytes'] === undefined ? undefined : parseInteger(values['cancel-after-bytes'], '--cancel-after-bytes');
     let image: Uint8Array;
     try {
@@ -86,6 +95,7 @@ export const command: Command = {
       update,
       maintenanceWindow: values.window === 'unavailable' ? 'unavailable' : undefined,
       cancelAfterBytes: cancelAfter,
+      redirectArtifact: redirectHost === undefined ? undefined : { host: redirectHost, status: 302, locationBytes },
     });
     const opener =
       values.window === 'unavailable' && openAfterS !== undefined
@@ -137,6 +147,8 @@ function parseServerArgs(args: string[]) {
         window: { type: 'string' },
         'window-open-after': { type: 'string' },
         'cancel-after-bytes': { type: 'string' },
+        'redirect-artifact': { type: 'string' },
+        'location-bytes': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -146,13 +158,16 @@ function parseServerArgs(args: string[]) {
   }
 }
 
-/** The version text as given, once it parses as major.minor.revision+build; a usage error otherwise (`--version bogus`). */
+/**
+ * The version text as given, as the deployment's label: hawkBit and IoTConnect versions are free
+ * text (`v1.3.0-rc.1`, `v1.5-release`) and the agent takes them as labels, the image header
+ * deciding (issue 13.5, src/backend/version-label.ts). Printable ASCII without quotes or
+ * backslashes, at most LABEL_MAX characters (what the agent keeps); a usage error otherwise.
+ */
 function checkedVersion(text: string): string {
-  try {
-    parseVersion(text);
-    return text;
-  } catch (error) {
-    throw new UsageError(`--version ${describeError(error)}`);
+  if (text.length === 0 || text.length > LABEL_MAX || !/^[\x20-\x7e]+$/.test(text) || /["\\]/.test(text)) {
+    throw new UsageError(`--version '${text.replace(/[^\x20-\x7e]/g, '?')}': 1..${LABEL_MAX} printable characters without quotes or backslashes`);
   }
+  return text;
 }
 

@@ -1,7 +1,7 @@
 /**
  * `xs-ota sim`: one full update on the simulated dev kit, the agent running inside XS.
  *
- *   xs-ota sim [--modem sim7080|sim7600] [--baud N] [--uart-burst N] [--flow-control rts-cts|none] [--flash-timing typical|worst|none] [--backend hawkbit|manifest|iotconnect]
+ *   xs-ota sim [--modem sim7080|sim7600] [--modem-url-max N] [--baud N] [--uart-burst N] [--flow-control rts-cts|none] [--flash-timing typical|worst|none] [--backend hawkbit|manifest|iotconnect]
  *              [--image FILE] [--base-image FILE] [--key PUBKEY.pem] [--flash FILE] [--state DIR] [--se-store FILE]
  *              [--fault SPEC]... [--segment-bytes N] [--update skip|attempt|forced]
  *              [--window unavailable [--window-open-after S]] [--seed N] [--json] [--verbose]
@@ -34,6 +34,11 @@ const vectors = path.join(repoRoot, 'test', 'fixtures', 'mcuboot');
 
 const USAGE = `usage: xs-ota sim [options]
   --modem sim7080|sim7600   modem personality (default sim7080)
+  --modem-url-max N         the simulated modem's built-in HTTP client answers ERROR to a longer
+                            URL (SIM7600 AT+HTTPPARA="URL") or path (SIM7080 AT+SHREQ), 64..4096:
+                            a firmware whose limit is below the agent's (1000 / 512), as QA meets
+                            one with pre-signed links (xs-ota server --redirect-artifact); the
+                            agent falls back to the modem's socket for such URLs
   --baud N                  UART rate (default 115200)
   --uart-burst N            bytes per UART RX event, 16..1024 (default 64, a FIFO-threshold
                             interrupt; 1024: a DMA UART, as the fault campaign runs)
@@ -149,6 +154,7 @@ export const command: Command = {
     }
     const baud = Number(values.baud);
     if (![9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600].includes(baud)) throw new UsageError(`--baud ${values.baud}: a standard rate up to 921600`);
+    const modemUrlMax = values['modem-url-max'] === undefined ? undefined : parseInteger(values['modem-url-max'], '--modem-url-max', { min: 64, max: 4096 });
     const uartBurstBytes = values['uart-burst'] === undefined ? undefined : parseInteger(values['uart-burst'], '--uart-burst', { min: 16, max: 1024 });
     const faultSpecs = values.fault ?? [];
     const faults = faultSpecs.map((spec) => {
@@ -226,6 +232,7 @@ export const command: Command = {
       modem: values.modem,
       baud,
       uartBurstBytes,
+      modemUrlMax,
       flowControl,
       flashTiming,
       backend: values.backend,
@@ -315,6 +322,7 @@ function parseSimArgs(args: string[]) {
         modem: { type: 'string', default: 'sim7080' },
         baud: { type: 'string', default: '115200' },
         'uart-burst': { type: 'string' },
+        'modem-url-max': { type: 'string' },
         'flow-control': { type: 'string', default: 'rts-cts' },
         'flash-timing': { type: 'string', default: 'typical' },
         backend: { type: 'string', default: 'hawkbit' },

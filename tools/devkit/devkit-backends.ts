@@ -29,6 +29,12 @@ export interface BackendSetup {
   deployment?: { update?: 'skip' | 'attempt' | 'forced'; maintenanceWindow?: 'available' | 'unavailable' };
   /** hawkBit: more of the deployment (a label as `version`, extra chunks, a redirecting artifact). */
   hawkbit?: Partial<DeploymentSpec>;
+  /**
+   * IoTConnect: more of the OTA command. `extraFiles` go into urls[] before the image (another
+   * module's `.bin`, a signature file), each behind its own pre-signed URL; `hw` is the command's
+   * hardware field (the SDK fixture's is '1'); `sw` its version label (default `version`).
+   */
+  iotconnect?: { extraFiles?: { fileName: string; bytes: Uint8Array }[]; hw?: string; sw?: string };
   /** Static manifest: the document's `version` string (default `version`, the image header's). */
   manifestVersion?: string;
   /** A VCDIFF delta to offer beside the image (docs/delta.md), and the image it was made from. */
@@ -43,12 +49,18 @@ export interface BackendSetup {
    * IoTConnect with agentTls: which TLS listener the modem's plain sockets reach. 'tap' (default):
    * the dev kit's counting tap in front of mosquitto's plain listener (waits end on counts);
    * 'mosquitto': mosquitto's own TLS listener (require_certificate true, CA made with openssl for
-   * the run), whose records nothing here can read, so those waits end on quiet windows.
+   * the run), whose records the modem's sockets read with the device's key (`observedTlsPorts`,
+   * tools/devkit/parts/tls13-observer.ts), so those waits end on counts too.
    */
   mqttTlsListener?: 'tap' | 'mosquitto';
 }
 
 export interface PreparedBackend {
+  /**
+   * TLS listeners the dev kit does not terminate (mosquitto's own) whose sockets it reads with the
+   * device's key, and the NewSessionTickets each sends after the client's Finished.
+   */
+  observedTlsPorts?: { ports: number[]; ticketsAfterFinished: number };
   /** agentTls: the server's CA (PEM) and a signer for the device's CSR (DER) → certificate PEM. */
   controlTls?: { caPem: string; issue(csrDer: Uint8Array): string };
   backendUrl: string;
@@ -122,18 +134,23 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
   // A delta rides as a further file named with its source, size and SHA-256 (src/delta/offer-fields.ts).
   const delta = setup.delta;
   const deltaFile = delta && deltaFilename('app', delta.fromVersion, delta.fromImageHash, { size: delta.bytes.length, sha256: createHash('sha256').update(delta.bytes).digest('hex') });
+  const extraFiles = setup.iotconnect?.extraFiles ?? [];
   const sim = await startIotConnectSim({
-    fileUrl: (fileName) =>
-      delta && fileName === deltaFile
+    fileUrl: (fileName) => {
+      const extra = extraFiles.find((f) => f.fileName === fileName);
+      if (extra) return server.artifacts.put(`/artifacts/iotconnect/${extra.fileName}`, extra.bytes, { expiresInS: 3600 });
+      return delta && fileName === deltaFile
         ? server.artifacts.put(`/artifacts/iotconnect/${deltaFile}`, delta.bytes, { expiresInS: 3600 })
-        : server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 }),
+        : server.artifacts.put(artifactPath, image, { expiresInS: expireFirst ? (published++ === 0 ? 1 : 3600) : 3600 });
+    },
     now: () => Math.floor(setup.nowS()),
     scheme: 'https',
     work: cloudWork,
   });
   const { double, broker, device } = sim;
   if (faults.some((f) => f.kind === 'duplicate-command')) double.faults.copiesPer205 = 2;
-  await double.startOta(device.duid, { ack: DEVKIT_IOTC_ACK, sw: version, files: [{ fileName: DEVKIT_IOTC_FILE }, ...(deltaFile ? [{ fileName: deltaFile }] : [])] });
+  const files = [...extraFiles.map((f) => ({ fileName: f.fileName })), { fileName: DEVKIT_IOTC_FILE }, ...(deltaFile ? [{ fileName: deltaFile }] : [])];
+  await double.startOta(device.duid, { ack: DEVKIT_IOTC_ACK, sw: setup.iotconnect?.sw ?? version, hw: setup.iotconnect?.hw, files });
   const mqttHost = 'localhost'; // what identity names (the broker certificate's name)
   const mqttFront = await startTlsFront({ host: broker.host, port: broker.plainPort }).catch(async (error: unknown) => {
     await sim.stop();
@@ -169,6 +186,8 @@ async function prepareIotConnect(setup: BackendSetup, expireFirst: boolean): Pro
     iotconnect: sim,
     cloudWork,
     tlsTaps,
+    // mosquitto leaves OpenSSL's default of two TLS 1.3 session tickets (SSL_CTX_set_num_tickets).
+    ...(setup.agentTls && !tap ? { observedTlsPorts: { ports: [broker.tlsPort], ticketsAfterFinished: 2 } } : {}),
     close: async () => {
       await tap?.close();
       await mqttFront.close();

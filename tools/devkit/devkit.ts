@@ -15,11 +15,11 @@ import type { AgentConfig } from '../../src/agent/config.js';
 import { readSlotSummary } from '../../src/slot/slot-reader.js';
 import { readSwapState } from '../../src/slot/boot-state.js';
 import { eraseRange } from '../../src/slot/erase-range.js';
-import type { SwapState } from '../../src/image/trailer.js';
+import { BOOT_MAGIC, BOOT_MAGIC_SIZE, type SwapState } from '../../src/image/trailer.js';
 import { formatVersion } from '../../src/image/version.js';
 import { startReferenceServer, type DeploymentSpec, type RecordedReport, type ReferenceServer } from '../server/index.js';
 import type { RecordedAck } from '../server/iotconnect.js';
-import { prepareBackend, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
+import { prepareBackend, type BackendSetup, type DevkitBackend, type PreparedBackend } from './devkit-backends.js';
 import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from '../node/node-digest.js';
 import { loadSimA5000Store, SimA5000 } from './parts/sim-a5000.js';
@@ -147,6 +147,12 @@ export interface DevkitOptions {
   image: Uint8Array;
   /** The image in the primary slot at power-on, when the flash has none yet. */
   baseImage: Uint8Array;
+  /**
+   * 'test': the factory flashed `baseImage` with a test trailer (boot magic, image_ok unset, as
+   * `imgtool sign --pad` without `--confirm` writes it): it boots unconfirmed with nothing in the
+   * secondary slot to revert to (issue 13.3). Default: no trailer (a confirmed image).
+   */
+  baseTrailer?: 'test';
   /** PEM of the key MCUboot trusts and the A5000 holds (public or private). */
   trustedKeyPem: string;
   /** Persist the dev kit's flash here (the documented layout), reused if it exists. */
@@ -236,6 +242,8 @@ export interface DevkitOptions {
   authToken?: string;
   /** hawkBit: more of the deployment the reference server offers (a label as `version`, extra chunks, a redirecting artifact...). */
   hawkbit?: Partial<DeploymentSpec>;
+  /** IoTConnect: more of the OTA command (further files in urls[], its `hw`, a `sw` label). */
+  iotconnect?: BackendSetup['iotconnect'];
   /** Static manifest: the document's `version` string (a label such as v1.1.0; default the image header's version). */
   manifestVersion?: string;
   /** Also stop at the first agent log line this accepts (an outcome the backend reports itself, e.g. `deployment.unusable`). */
@@ -342,13 +350,17 @@ export function rawPublicPoint(pem: string): Uint8Array {
   return new Uint8Array(spki.subarray(26));
 }
 
-/** Program `image` into an erased partition as a factory would (no trailer: a confirmed image). */
-function factoryFlash(slot: FlashPort, image: Uint8Array): void {
+/**
+ * Program `image` into an erased partition as a factory would: no trailer (a confirmed image), or
+ * with `trailer` 'test' only the boot magic at the slot's end (image_ok unset: unconfirmed).
+ */
+function factoryFlash(slot: FlashPort, image: Uint8Array, trailer?: 'test'): void {
   const s = slot.status();
   const padded = new Uint8Array(Math.ceil(image.length / s.writeAlign) * s.writeAlign).fill(s.eraseValue);
   padded.set(image);
   for (let b = 0; b < s.size / s.blockLength; b++) slot.eraseBlock(b);
   for (let o = 0; o < padded.length; o += s.blockLength) slot.write(o, padded.subarray(o, Math.min(o + s.blockLength, padded.length)));
+  if (trailer === 'test') slot.write(s.size - BOOT_MAGIC_SIZE, BOOT_MAGIC);
 }
 
 export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSummary> {
@@ -386,7 +398,7 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
   let prepared: PreparedBackend;
   try {
     const delta = options.delta && { bytes: options.delta.bytes, ...deltaSourceOf(options.delta.from ?? options.baseImage) };
-    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls, mqttTlsListener: options.mqttTlsListener };
+    const setup = { server, image: options.image, version: targetVersion, faults, nowS: () => time.epochS + time.now() / 1000, deployment: options.deployment, hawkbit: options.hawkbit, iotconnect: options.iotconnect, manifestVersion: options.manifestVersion, delta, agentTls: options.agentTls, mqttTlsListener: options.mqttTlsListener };
     if (options.offerAfterS !== undefined) {
       // The device boots into an idle fleet: its polls find nothing until the operator assigns
       // the update (hawkBit: the action is created then), as a device in the field meets one.
@@ -415,7 +427,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
   const backend = options.backend ?? 'hawkbit';
   const layout = options.layout ?? DEVKIT_LAYOUT;
   const flash = createDevkitFlash({ file: options.flashFile, seed: options.seed, layout, timing: flashTiming(options.flashTiming ?? 'typical') });
-  if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage);
+  if (!readSlotSummary(flash.primary)) factoryFlash(flash.primary, options.baseImage, options.baseTrailer);
   // perf (issue 15): from here on, flash operations block the MCU (or the bootloader) for the
   // part's erase/program/read times (the factory's programming above took none of the device's).
   const cpu = new CpuBusy(time);
@@ -435,6 +447,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     uart: { baud: options.baud ?? 115200, flowControl: options.flowControl ?? 'rts-cts', burstBytes: options.uartBurstBytes },
     cloudWork: prepared.cloudWork,
     tlsTaps: prepared.tlsTaps,
+    tlsObserve: prepared.observedTlsPorts ? { ports: prepared.observedTlsPorts.ports, ecdhFor: (point) => a5000.ecdhFor(point), ticketsAfterFinished: prepared.observedTlsPorts.ticketsAfterFinished } : undefined,
     urlMax: options.modemUrlMax,
   });
   const keyValue = new SimKeyValue({ file: options.keyValueFile });
@@ -622,7 +635,8 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
     },
     startArgs: () => ({
       settings,
-      healthy: !(swapped && faults.some((f) => f.kind === 'health-fail')),
+      // health-fail: the image under test is unhealthy (after a swap, or the factory's test-trailer image).
+      healthy: !((swapped || options.baseTrailer === 'test') && faults.some((f) => f.kind === 'health-fail')),
       randomSeed: (options.seed ?? 1) + mcubootOutcomes.length,
       modemStatus: options.modemStatusPin === true,
     }),

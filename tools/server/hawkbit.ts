@@ -23,6 +23,8 @@ export interface DeploymentSpec {
   extraArtifacts?: { filename: string; bytes: Uint8Array }[];
   /** Leave `hashes.sha256` out of the artifact (as an old server would). */
   omitSha256?: boolean;
+  /** Leave `size` out of every artifact (DdiArtifact makes it optional). */
+  omitSize?: boolean;
   /**
    * The operator cancels the action once the server has sent this many bytes of its artifacts
    * (a cancel mid-download, for a device whose download the test cannot watch).
@@ -66,7 +68,7 @@ export interface Action extends ActionInfo {
   download: Handling;
   update: Handling;
   maintenanceWindow?: 'available' | 'unavailable';
-  artifacts: { filename: string; path: string; sha256: string; sha1: string; md5: string; size: number; omitSha256: boolean }[];
+  artifacts: { filename: string; path: string; sha256: string; sha1: string; md5: string; size: number; omitSha256: boolean; omitSize?: boolean }[];
   part: string;
   extraChunks: { part: string; name: string; version: string; artifacts: Action['artifacts'] }[];
   downloadHost?: string;
@@ -173,7 +175,7 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
     artifacts: list.map((a) => ({
       filename: a.filename,
       hashes: { sha1: a.sha1, md5: a.md5, ...(a.omitSha256 ? {} : { sha256: a.sha256 }) },
-      size: a.size,
+      ...(a.omitSize ? {} : { size: a.size }),
       _links: {
         download: { href: linkUrl(action, a.path) },
         'download-http': { href: linkUrl(action, a.path) },
@@ -352,7 +354,7 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
         files.map((a) => {
           const path = `${ddiPrefix}/softwaremodules/${sm}/artifacts/${a.filename}`;
           putArtifact(path, a.bytes, spec.expiresInS);
-          return { filename: a.filename, path, sha256: sha('sha256', a.bytes), sha1: sha('sha1', a.bytes), md5: sha('md5', a.bytes), size: a.bytes.length, omitSha256: spec.omitSha256 === true };
+          return { filename: a.filename, path, sha256: sha('sha256', a.bytes), sha1: sha('sha1', a.bytes), md5: sha('md5', a.bytes), size: a.bytes.length, omitSha256: spec.omitSha256 === true, omitSize: spec.omitSize === true };
         });
       const extraChunks = (spec.extraChunks ?? []).map((c) => ({ part: c.part, name: c.name ?? c.part, version: c.version, artifacts: describe(nextSm++, c.artifacts) }));
       const action: Action = {
@@ -383,6 +385,7 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
             md5: sha('md5', a.bytes),
             size: a.bytes.length,
             omitSha256: spec.omitSha256 === true,
+            omitSize: spec.omitSize === true,
           };
         }),
       };

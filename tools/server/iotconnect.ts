@@ -60,6 +60,8 @@ export interface RecordedAck {
 export interface IotConnectFaults {
   /** Discovery answers this HTTP status (e.g. 503). */
   discoveryStatus?: number;
+  /** Discovery answers HTTP 200 with this top-level `status` and `message` (the real service's "Incorrect environment" answer). */
+  discoveryBodyStatus?: { status: number; message: string };
   /** Discovery answers this `ec` (1 invalid CPID, 2 company not found, 3 subscription expired). */
   discoveryEc?: number;
   /** Identity answers this `ec` (1 device not found, …). */
@@ -106,7 +108,7 @@ export class IotConnectDouble {
   readonly env: string;
   readonly broker: Broker;
   readonly faults: IotConnectFaults = {};
-  /** Paths of HTTP requests, in order. */
+  /** Paths of HTTP requests with their queries (discovery's `?pf=`), in order. */
   readonly requests: string[] = [];
   /** Every MQTT message the devices sent on d2c topics: topic and text. */
   readonly d2c: { topic: string; text: string }[] = [];
@@ -331,7 +333,7 @@ export class IotConnectDouble {
 
   #http(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    this.requests.push(url.pathname);
+    this.requests.push(url.pathname + url.search);
     let m: RegExpExecArray | null;
     if ((m = /^\/api\/v2\.1\/dsdk\/cpId\/([^/]+)\/env\/([^/]+)$/.exec(url.pathname))) {
       if (this.faults.discoveryStatus) return this.#json(res, this.faults.discoveryStatus, { message: 'fault' });
@@ -339,8 +341,8 @@ export class IotConnectDouble {
       const ec = this.faults.discoveryEc ?? (ok ? 0 : 1);
       return this.#json(res, 200, {
         d: { ec, bu: ec === 0 ? `${this.#root}/api/2.1/agent/device-identity/cg/${this.#cg}` : '', 'log:mqtt': { hn: '', un: '', pwd: '', topic: '' }, pf: 'aws' },
-        status: 200,
-        message: ec === 0 ? 'Success' : 'Failed',
+        status: this.faults.discoveryBodyStatus?.status ?? 200,
+        message: this.faults.discoveryBodyStatus?.message ?? (ec === 0 ? 'Success' : 'Failed'),
       });
     }
     if ((m = /^\/api\/2\.1\/agent\/device-identity\/cg\/([^/]+)\/uid\/([^/]+)$/.exec(url.pathname))) {

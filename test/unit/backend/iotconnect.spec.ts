@@ -38,6 +38,8 @@ describe('IoTConnect backend: message rules', () => {
     assert.equal(ackOf({ ...base, phase: 'staged' }).st, 2);
     assert.deepEqual(ackOf({ ...base, phase: 'running', runningVersion: '1.5.0' }), { st: 3, msg: 'running 1.5.0' });
     assert.deepEqual(ackOf({ ...base, phase: 'failed', reason: 'downgrade', detail: '1.3.0 < 1.4.0' }), { st: 1, msg: 'downgrade: 1.3.0 < 1.4.0' });
+    // The detail of an OtaError's message (describeError) starts with the reason: named once.
+    assert.deepEqual(ackOf({ ...base, phase: 'failed', reason: 'downgrade', detail: 'downgrade: 1.3.0 < 1.4.0' }), { st: 1, msg: 'downgrade: 1.3.0 < 1.4.0' });
     assert.deepEqual(ackOf({ ...base, phase: 'failed', reason: 'bad-signature', detail: 'ECDSA P-256 verify failed' }), {
       st: 4,
       msg: 'bad-signature: ECDSA P-256 verify failed',

@@ -51,7 +51,7 @@ describe('CLI: xs-ota sim', function () {
   });
 
   it('bad option values are one-line usage errors, exit 2', async () => {
-    for (const args of [['--seed', 'abc'], ['--segment-bytes', '0'], ['--segment-bytes', '5000'], ['--frobnicate'], ['--modem', 'nokia'], ['--fault', 'power-cut@event:'], ['--window-open-after', 'soon'], ['--uart-burst', '8'], ['--uart-burst', '2048']]) {
+    for (const args of [['--seed', 'abc'], ['--segment-bytes', '0'], ['--segment-bytes', '5000'], ['--frobnicate'], ['--modem', 'nokia'], ['--fault', 'power-cut@event:'], ['--window-open-after', 'soon'], ['--uart-burst', '8'], ['--uart-burst', '2048'], ['--modem-url-max', '10'], ['--modem-url-max', 'short']]) {
       const r = await sim(...args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.out}`);
       assert.equal(r.out.trim().split('\n').length, 1, r.out);

@@ -7,6 +7,8 @@ import { Sim7080, sim7080ShHttp } from '../../../src/modem/sim7080.js';
 import { Sim7600 } from '../../../src/modem/sim7600.js';
 import type { NativeHttpClient } from '../../../src/net/modem-http.js';
 import { runNode } from '../../../tools/bench/rig.js';
+import { refusesUrlLength } from '../../../src/modem/url-refusal.js';
+import { OtaError } from '../../../src/util/errors.js';
 
 const port = { attach() {}, read: () => 0, write: (b: Uint8Array) => b.length, readable: 0, setBaud() {}, baud: 115_200, close() {} };
 const ports = { serial: port, clock: { now: () => 0, wallClock: () => undefined, setTimeout: () => 0, clearTimeout() {} }, powerKey: { write() {} } };
@@ -21,6 +23,9 @@ describe('built-in HTTP stacks: the URLs their commands carry', () => {
     assert.equal(native.carries!({ scheme: 'https', host, port: 443, path: '/' + 'a'.repeat(1000 - prefix) }), false);
     assert.equal(native.carries!({ scheme: 'https', host, port: 8443, path: '/' + 'a'.repeat(1000 - prefix - 1) }), false, ':8443 counts');
     assert.equal(native.carries!({ scheme: 'https', host, port: 443, path: '/' + 'a'.repeat(1300) }), false, 'a 1.3 KiB pre-signed link');
+    // AT+HTTPACTION has no PUT on SIM7600 (hawkBit's configData): the socket carries it.
+    assert.equal(native.carries!({ method: 'PUT', scheme: 'https', host, port: 443, path: '/configData' }), false);
+    for (const method of ['GET', 'POST', 'HEAD'] as const) assert.equal(native.carries!({ method, scheme: 'https', host, port: 443, path: '/configData' }), true, method);
   });
 
   it('SIM7080 SH*: a 512-byte SHREQ path and a 64-byte SHCONF origin', () => {
@@ -59,6 +64,31 @@ describe('built-in HTTP stacks: a firmware that refuses a URL below the driver\'
       assert.equal(run.driver.native.carries!({ scheme: 'https', host: url.hostname, port: 443, path: url.pathname + url.search }), false);
     });
   }
+
+  for (const c of cases) {
+    it(`${c.model}: an error to the URL command that does not name the length (+CME ERROR 3, operation not allowed) stands: retried on the built-in client, no limit learnt`, async () => {
+      const logs: { event: string; fields?: Record<string, unknown> }[] = [];
+      const log = { log: (_level: string, event: string, fields?: Record<string, unknown>) => void logs.push({ event, fields }) };
+      const command = c.model === 'sim7600' ? '+HTTPPARA' : '+SHREQ';
+      const run = await runNode({ model: c.model, transport: 'native', baud: 115_200, size: 96 * 1024, window: 32 * 1024, query: c.query, faults: () => ({ cmeError: { command, code: 3 } }), log: log as never });
+      assert.ok(Buffer.from(run.received).equals(Buffer.from(run.image)), 'byte-exact');
+      assert.equal(run.sim.faults.cmeError, undefined, 'the fault fired');
+      assert.ok(!logs.some((l) => l.event === 'modem.http-url-refused'), JSON.stringify(logs));
+      assert.equal((run.client as NativeHttpClient).socketStats, undefined, 'no request over the socket');
+      assert.equal(run.result.failures.length, 1, 'the error counted as the failure it is');
+      const url = new URL(`https://updates.example.com/fw/${c.model}-${96 * 1024}-0123abcd.bin${c.query}`);
+      assert.equal(run.driver.native.carries!({ scheme: 'https', host: url.hostname, port: 443, path: url.pathname + url.search }), true, 'the limit is unchanged');
+    });
+  }
+
+  it('which answers name the length: ERROR, +CME ERROR 24/50 (numeric or verbose), only above 256 characters', () => {
+    const at = new OtaError('at-error', 'ERROR');
+    assert.equal(refusesUrlLength(at, 257), true);
+    assert.equal(refusesUrlLength(at, 256), false, 'a short URL refused: something else is wrong');
+    for (const detail of ['24', '50', 'text string too long', 'Incorrect parameters']) assert.equal(refusesUrlLength(new OtaError('cme-error', detail), 600), true, detail);
+    for (const detail of ['3', 'operation not allowed', '14', 'SIM busy', '30']) assert.equal(refusesUrlLength(new OtaError('cme-error', detail), 600), false, detail);
+    assert.equal(refusesUrlLength(new OtaError('link-lost', 'AT'), 600), false);
+  });
 
   it('without a lower firmware limit the same URLs stay on the built-in client (the check can fail)', async () => {
     const logs: string[] = [];

@@ -35,7 +35,7 @@ describe('xs-ota server (CLI)', () => {
     assert.match(out, /"execution":"closed","result":\{"finished":"success"\}/);
   });
 
-  it('announces the image header\'s version by default; a bogus --version or --sleep is a usage error', async () => {
+  it('announces the image header\'s version by default, a label with --version (v1.3.0-rc.1); a --version no device keeps or a bogus --sleep is a usage error', async () => {
     const image = path.join(repoRoot, 'test', 'fixtures', 'mcuboot', 'images', 'small-v1.2.3+4.signed.bin');
     const child = spawn(process.execPath, [path.join(repoRoot, 'tools/xs-ota.mjs'), 'server', '--port', '0', '--image', image], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -48,7 +48,19 @@ describe('xs-ota server (CLI)', () => {
       child.kill('SIGINT');
     }
     assert.equal(await exited, 0);
-    for (const bad of [['--version', 'bogus'], ['--sleep', 'bogus']]) {
+    // A label, as hawkBit and IoTConnect carry them (issue 13.5): served as given.
+    const labelled = spawn(process.execPath, [path.join(repoRoot, 'tools/xs-ota.mjs'), 'server', '--port', '0', '--image', image, '--version', 'v1.3.0-rc.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let labelOut = '';
+    labelled.stdout.on('data', (c: Buffer) => (labelOut += c.toString()));
+    const labelExit = new Promise<number | null>((resolve) => labelled.on('exit', (code) => resolve(code)));
+    try {
+      while (!/manifest:/.test(labelOut)) await new Promise((r) => setTimeout(r, 20));
+      assert.match(labelOut, /version v1\.3\.0-rc\.1\)/);
+    } finally {
+      labelled.kill('SIGINT');
+    }
+    assert.equal(await labelExit, 0);
+    for (const bad of [['--version', ''], ['--version', 'v'.repeat(65)], ['--version', 'v1.0\u0007'], ['--version', 'v"1"'], ['--sleep', 'bogus'], ['--redirect-artifact', 'a/b'], ['--location-bytes', '900'], ['--redirect-artifact', 'objects.example.com', '--location-bytes', '99']]) {
       const c = spawn(process.execPath, [path.join(repoRoot, 'tools/xs-ota.mjs'), 'server', '--port', '0', '--image', image, ...bad], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       c.stderr.on('data', (d: Buffer) => (err += d.toString()));

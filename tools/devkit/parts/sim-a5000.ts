@@ -326,6 +326,21 @@ export class SimA5000 implements I2cPort {
     return object && object.type !== 'binary' ? object.value.slice() : undefined;
   }
 
+  /**
+   * For the dev kit's TLS observer (tools/devkit/parts/tls13-observer.ts), a test instrument that
+   * reads the device's own connections: the ECDH this SE would answer for the key pair whose public
+   * point is `ownPublic`, bound at the call (a transient pair may be deleted before the peer's share
+   * is known). No command reaches it; the device never sees it.
+   */
+  ecdhFor(ownPublic: Uint8Array): ((peer: Uint8Array) => Uint8Array) | undefined {
+    for (const object of this.objects.values()) {
+      if (object.type !== 'ec-p256-keypair' || object.value.length !== ownPublic.length || !object.value.every((b, i) => b === ownPublic[i])) continue;
+      const secret = object.secret.slice();
+      return (peer) => p256Ecdh(secret, peer);
+    }
+    return undefined;
+  }
+
   #onIBlock(pcb: number, inf: Uint8Array, now: number): void {
     if (pcbNs(pcb) !== this.#hostNs || this.#response !== undefined || this.#awaitingWtxResponse) {
       this.#sendControl(rPcb(this.#hostNs, R_OTHER_ERROR), now + 1);

@@ -14,6 +14,8 @@ import type { Endpoint, NetworkModel } from './types.js';
 import { ExchangeTracker } from './exchange.js';
 import type { CloudWork } from '../../../node/cloud-work.js';
 import type { TapConnection, TlsTaps } from '../mqtt-tls-tap.js';
+import { Tls13Observer } from '../tls13-observer.js';
+import type { TlsObserve } from './types.js';
 
 interface Pending {
   resolve: () => void;
@@ -244,7 +246,10 @@ export const ANSWER_GUARD_REAL_MS = 30_000;
  * records) to one of the dev kit's TLS taps (`taps`, tools/devkit/parts/mqtt-tls-tap.ts: the MQTT
  * tap before mosquitto, the reference server's own TLS for hawkBit DDI) waits on the tap's
  * counts: every byte sent taken by the tap, nothing owed in the plaintext MQTT or HTTP exchange, every
- * byte the tap wrote arrived here, and the cloud idle. Any other protocol the tracker does not
+ * byte the tap wrote arrived here, and the cloud idle. TLS in the agent to a listener the dev kit
+ * does not terminate (mosquitto's own, `observe`) is read with the device's key
+ * (tools/devkit/parts/tls13-observer.ts): the wait lasts while the server's handshake flight or an
+ * MQTT answer is owed, or the cloud has work, as for plaintext MQTT. Any other protocol the tracker does not
  * know waits for `quietMs` of real silence (ten times that before any data), counted in
  * `quietSettles`.
  */
@@ -275,9 +280,16 @@ export class SimSocket {
     private readonly quietMs: number,
     private readonly work?: CloudWork,
     private readonly taps?: TlsTaps,
+    private readonly observe?: TlsObserve,
   ) {
     this.#events = events;
   }
+
+  /** The agent's TLS to an observed listener, read with the device's key (see the class comment). */
+  #observer: Tls13Observer | undefined;
+  /** Waits ended by an observer's counts, and observers that could not read their connection. */
+  static observedSettles = 0;
+  static observerFailures = 0;
 
   /** While waits are pending: re-check them when the cloud's work changes. */
   #unwatch: (() => void) | undefined;
@@ -296,6 +308,7 @@ export class SimSocket {
     this.#socket = socket;
     this.#targetPort = target.port;
     this.#localPort = socket.localPort ?? 0;
+    if (this.observe?.ports.includes(target.port)) this.#observer = new Tls13Observer(this.observe.ecdhFor, this.observe.ticketsAfterFinished);
     if (this.#closed) socket.destroy(); // closed by the device while connecting
     socket.on('error', () => this.#onEnd('error'));
     socket.on('data', (chunk: Buffer) => this.#onData(new Uint8Array(chunk)));
@@ -314,6 +327,7 @@ export class SimSocket {
     const m = this.model();
     this.#sendAt = this.time.now() + transferMs(bytes.length, m.uplinkBps) + m.rttMs;
     this.#exchange.sent(bytes);
+    this.#observed()?.sent(bytes);
     this.#sentBytes += bytes.length;
     this.#socket.write(bytes);
     return new Promise<void>((resolve) => {
@@ -337,6 +351,17 @@ export class SimSocket {
     return this.#exchange.protocol === 'unknown' && this.taps?.taps(this.#targetPort) === true;
   }
 
+  /** The observer while it reads its connection (after a failure the quiet rule applies, counted). */
+  #observed(): Tls13Observer | undefined {
+    const o = this.#observer;
+    if (!o || o.failed === undefined) return o;
+    SimSocket.observerFailures++;
+    this.#observer = undefined;
+    // Pending waits were armed with the hang guard: from here on the quiet rule.
+    for (const p of this.#pending) this.#arm(p, p.sawData === true);
+    return undefined;
+  }
+
   /** The tap's counts say nothing more is coming for what was sent (see the class comment). */
   #tapDone(tap: TapConnection | undefined): boolean {
     if (!tap) return false; // not accepted yet: the ClientHello's answer is still owed
@@ -349,7 +374,7 @@ export class SimSocket {
   #arm(p: Pending, afterData: boolean): void {
     if (p.timer !== undefined) clearTimeout(p.timer);
     const x = this.#exchange;
-    if (x.protocol === 'http' || (x.protocol === 'mqtt' && (x.answered < p.want || this.work !== undefined)) || this.#tapped()) {
+    if (x.protocol === 'http' || (x.protocol === 'mqtt' && (x.answered < p.want || this.work !== undefined)) || this.#tapped() || this.#observed()) {
       p.timer = setTimeout(() => {
         SimSocket.guardExpiries++;
         this.#settle(p);
@@ -383,6 +408,15 @@ export class SimSocket {
 
   #check(): void {
     const x = this.#exchange;
+    const observer = this.#observed();
+    if (observer) {
+      const done = observer.settled && (this.work?.idle ?? true);
+      for (const p of [...this.#pending]) {
+        if (done) SimSocket.observedSettles++;
+        if (done || this.#peerClosed || this.#closed) this.#settle(p);
+      }
+      return;
+    }
     if (this.#tapped()) {
       const done = this.#tapDone(this.taps!.find(this.#localPort));
       for (const p of [...this.#pending]) if (done || this.#peerClosed || this.#closed) this.#settle(p);
@@ -402,10 +436,15 @@ export class SimSocket {
 
   #onData(chunk: Uint8Array): void {
     if (this.#closed) return;
-    const x = this.#exchange;
+    const observer = this.#observed();
+    // The MQTT inside the observed TLS, or the plaintext: the cloud's work counts from it.
+    const x = observer ? observer.exchange : this.#exchange;
     const pubacks = x.pubacksIn;
     const publishes = x.publishesIn;
-    x.received(chunk);
+    if (observer) {
+      this.#exchange.received(chunk);
+      observer.received(chunk);
+    } else x.received(chunk);
     this.#receivedBytes += chunk.length;
     // The loopback's write boundaries mean nothing on the radio: re-cut the stream into TCP
     // segments of one MSS, each arriving when its last byte would at the downlink rate.

@@ -670,6 +670,7 @@ export class SimulatedSim7080 extends ModemCore {
       this.options.socketQuietMs ?? 100,
       this.options.cloudWork,
       this.options.tlsTaps,
+      this.options.tlsObserve,
     );
     const ms = m.rrcSetupMs + m.rttMs * (cfg.ssl ? 3 : 1) + (cfg.ssl ? m.tlsCryptoMs : 0);
     this.io(entry.socket.connect(target, params), (ok) => {

@@ -728,6 +728,7 @@ export class SimulatedSim7600 extends ModemCore {
       this.options.socketQuietMs ?? 100,
       this.options.cloudWork,
       this.options.tlsTaps,
+      this.options.tlsObserve,
     );
     return sock;
   }

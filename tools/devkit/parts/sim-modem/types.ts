@@ -3,6 +3,7 @@
  */
 import type { CloudWork } from '../../../node/cloud-work.js';
 import type { TlsTaps } from '../mqtt-tls-tap.js';
+import type { EcdhFor } from '../tls13-observer.js';
 
 export type ModemModel = 'sim7080g' | 'sim7600';
 
@@ -88,6 +89,14 @@ export interface Endpoint {
   port: number;
 }
 
+/** Which connections a socket observes, and the device's ECDH for its key shares. */
+export interface TlsObserve {
+  ports: readonly number[];
+  ecdhFor: EcdhFor;
+  /** NewSessionTickets the listener sends after the client's Finished (OpenSSL's default: 2). */
+  ticketsAfterFinished: number;
+}
+
 export interface SimModemOptions {
   model: ModemModel;
   /** Loopback server for every host name the modem resolves (unless `resolve` says otherwise). */
@@ -135,6 +144,12 @@ export interface SimModemOptions {
    * the agent) waits on the tap's counts instead of real silence.
    */
   tlsTaps?: TlsTaps;
+  /**
+   * TLS in the agent to a listener nothing in the dev kit terminates (mosquitto's own): a socket
+   * to one of `ports` reads its records with the device's key (tools/devkit/parts/tls13-observer.ts)
+   * and waits on the MQTT inside.
+   */
+  tlsObserve?: TlsObserve;
   /** The server address the modem reports (`+CDNSGIP`, `RECV FROM:`); loopback is hidden
    * behind it (default 203.0.113.10, TEST-NET-3, as in the transcript). */
   publicIp?: string;
