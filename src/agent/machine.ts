@@ -778,7 +778,12 @@ export class UpdateAgent {
               budgetSpent = true;
               throw new OtaError('limit-exceeded', `fetched ${d.bytesFetched} bytes for one deployment`);
             }
-            await this.#d.installer.write(chunk);
+            // The installer's work (image parser, TLVs, digest, slot writer, erases) runs as a job
+            // of its own: on top of the socket read, the HTTP parser and this sink it was the
+            // deepest JS stack of a download (docs/device-build.md, "Memory"). Flow control is
+            // unchanged: this promise, which the parser and the socket wait for before they read on
+            // or reuse the chunk's buffer, settles only once the installer has taken the chunk.
+            await startAsJob(() => this.#d.installer.write(chunk));
             const flushed = this.#d.installer.flushed;
             if (flushed - lastSaved >= c.progressEveryBytes) {
               d.offset = flushed;
