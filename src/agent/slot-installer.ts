@@ -19,6 +19,7 @@ import { SlotWriter } from '../slot/slot-writer.js';
 import { ErasedAheadSlot } from '../slot/erased-ahead.js';
 import { bytesEqual, hex } from '../util/bytes.js';
 import { OtaError } from '../util/errors.js';
+import { startAsJob } from '../util/stack.js';
 import type { ImageInfo, Installer } from './installer.js';
 
 export interface SlotInstallerOptions {
@@ -165,7 +166,9 @@ export class SlotInstaller implements Installer {
     const imageSize = this.#fed;
     this.#finished = true;
     const parsed = this.#stream.finish();
-    await parsed.verify(this.#o.verifier);
+    // Its own job: the verifier's SE exchange (driver, T=1 link) was the deepest JS stack of an
+    // update on top of the agent's verify step and this installer.
+    await startAsJob(() => parsed.verify(this.#o.verifier));
     // Trust flash, not RAM: parse and hash the slot again from what is really written.
     const fromFlash = readSlotImage(this.#o.secondary, { digest: this.#o.digest, trailerSize: this.#trailerSize, buffer: this.#readPiece, supportedFlags: this.#o.supportedFlags });
     if (!bytesEqual(fromFlash.computedHash, parsed.computedHash) || fromFlash.imageSize !== parsed.imageSize) {

@@ -31,6 +31,7 @@ import type { AgentTlsSettings } from '../tls/control-channel.js';
 import { agentTlsControlConnector } from './agent-tls-part.js';
 import { deltaPart } from './delta-part.js';
 import { modemPart } from './modem-part.js';
+import { startAsJob } from '../util/stack.js';
 
 export type { BackendKind } from './config.js';
 
@@ -239,7 +240,9 @@ function createBackend(config: AgentConfig, platform: Platform, parts: BackendPa
 export async function startAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): Promise<void> {
   let parts: AgentParts;
   try {
-    parts = createAgent(platform, settings, options);
+    // Its own job: building the modem driver's layers does not stack on the caller's (the
+    // device's main module, a host callback).
+    parts = await startAsJob(() => createAgent(platform, settings, options));
   } catch (error) {
     platform.log.log('error', 'agent.config-invalid', { reason: reasonOf(error), detail: describeError(error) });
     throw error;

@@ -23,6 +23,7 @@ import type { HandlingType, PollResult, Report, ReportPhase, UpdateBackend, Upda
 import { chooseArtifact, matchFilename, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
 import type { DeltaOffer } from '../delta/plan.js';
 import { deltaSourceFromFilename } from '../delta/offer-fields.js';
+import { startAsJob } from '../util/stack.js';
 import {
   arrayField,
   BackendError,
@@ -560,7 +561,7 @@ export class HawkbitBackend implements UpdateBackend {
     // check) fetch the deployment again and must not read the headers again.
     const previous = this.#choice?.actionId === actionId ? this.#choice : undefined;
     const again = previous && candidates.find((k) => k.where === previous.where && k.filename === previous.filename);
-    const chosen = again ? { candidate: again, imageVersion: previous.imageVersion } : await chooseArtifact(this.#http, candidates, this.#image);
+    const chosen = again ? { candidate: again, imageVersion: previous.imageVersion } : await startAsJob(() => chooseArtifact(this.#http, candidates, this.#image));
     const c = chosen.candidate;
     this.#choice = { actionId, where: c.where, filename: c.filename, imageVersion: chosen.imageVersion };
     const offer: UpdateOffer = { actionId, version: c.version, url: c.url, download, update };

@@ -32,6 +32,7 @@ import { readSlotSummary } from '../slot/slot-reader.js';
 import { SlotWriter } from '../slot/slot-writer.js';
 import { hex } from '../util/bytes.js';
 import { OtaError } from '../util/errors.js';
+import { startAsJob } from '../util/stack.js';
 import { offsetSource } from './byte-source.js';
 import { VcdiffDecoder, type WindowProgress } from './decoder.js';
 import { FlashWindow } from './flash-window.js';
@@ -220,7 +221,9 @@ export class DeltaInstaller implements Installer, DeltaHook {
         if (p.targetOffset % block === 0) this.#saveProgress({ ...p, delta: delta.sha256.slice(0, 16), done: 0 });
       },
     });
-    const result = await decoder.decode();
+    // Its own job: the decoder's layers (window, instruction, section cursor, flash read) start
+    // from the job queue, not on top of the agent's verify step and this installer.
+    const result = await startAsJob(() => decoder.decode());
     const sealed = this.#inner.seal();
     if (sealed !== result.targetLength) throw new OtaError('bad-state', `sealed ${sealed} of ${result.targetLength} decoded bytes`);
     this.#saveProgress({ windows: result.windows, deltaOffset: length, targetOffset: sealed, delta: delta.sha256.slice(0, 16), done: sealed });

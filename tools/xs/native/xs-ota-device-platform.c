@@ -363,12 +363,20 @@ void xsOtaSample(void* machine, int safe, int collect)
 	txMachine* the = (txMachine*)machine;
 	txInteger depth = (txInteger)(the->stackTop - the->stack);
 	if (gxOtaPeakStack < depth) {
+		/* The raw depth passes the device peak wherever the bridge's frames are on the stack (a
+		   host call, a callback), so only a peak that really grew is written. */
 		txInteger device = xsOtaDeviceDepth(the, depth);
-		if (gxOtaPeakRawStack < depth)
+		txBoolean grew = 0;
+		if (gxOtaPeakRawStack < depth) {
 			gxOtaPeakRawStack = depth;
-		if (gxOtaPeakStack < device)
+			grew = 1;
+		}
+		if (gxOtaPeakStack < device) {
 			gxOtaPeakStack = device;
-		xsOtaWriteProfile();
+			grew = 1;
+		}
+		if (grew)
+			xsOtaWriteProfile();
 	}
 	/* Only once the guest is loaded, as the recorded peaks (a device never runs the load). */
 	if (gxOtaTraceDepth && gxOtaBoundBytes && depth > gxOtaTraceDepth && xsOtaDeviceDepth(the, depth) > gxOtaTraceDepth && xsOtaTraceFrameIn(the)) {
