@@ -67,10 +67,11 @@ export class DeltaInstaller implements Installer, DeltaHook {
   /** The slot's sector (erase block), bytes: the staging writer and decode progress resume at its multiples. */
   readonly #sectorSize: number;
   /**
-   * The re-hash buffer of the staged delta (allocated once, at most SLOT_READ_PIECE_MAX bytes,
-   * as SlotInstaller's: a flash read has no size rule, so no sector-sized buffer is needed).
+   * Length of the staged delta's re-hash buffer (at most SLOT_READ_PIECE_MAX bytes, as
+   * SlotInstaller's: a flash read has no size rule, so no sector-sized buffer is needed). Made for
+   * the re-hash and dropped after, as SlotInstaller's: a full image's download never uses it.
    */
-  readonly #readPiece: Uint8Array;
+  readonly #readPieceLength: number;
   #plan: { delta: DeltaDeployment; size: number; area: StagingArea } | undefined;
   #writer: SlotWriter | undefined;
   #sealed = false;
@@ -80,7 +81,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
     this.#inner = options.inner;
     this.#trailerSize = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
     this.#sectorSize = options.secondary.status().blockLength;
-    this.#readPiece = new Uint8Array(Math.min(SLOT_READ_PIECE_MAX, this.#sectorSize));
+    this.#readPieceLength = Math.min(SLOT_READ_PIECE_MAX, this.#sectorSize);
   }
 
   // ── the agent's hook (src/agent/machine.ts) ──────────────────────────────────────────────
@@ -266,8 +267,9 @@ export class DeltaInstaller implements Installer, DeltaHook {
   // ── helpers ──────────────────────────────────────────────────────────────────────────────
 
   #hashStaged(window: FlashPort, end: number, hash: Sha256): void {
-    for (let at = 0; at < end; at += this.#readPiece.length) {
-      const piece = this.#readPiece.subarray(0, Math.min(this.#readPiece.length, end - at));
+    const buffer = new Uint8Array(this.#readPieceLength);
+    for (let at = 0; at < end; at += buffer.length) {
+      const piece = buffer.subarray(0, Math.min(buffer.length, end - at));
       window.read(at, piece);
       hash.update(piece);
     }
