@@ -205,7 +205,8 @@ export interface HistoryLoad {
 export class UpdateHistory {
   readonly depth: number;
   readonly #store: KeyValuePort;
-  readonly #slots: RecordStore[] = [];
+  /** Key writes of the slot saves so far (each save's store is made for it: see #slot). */
+  #writes = 0;
   #entries: HistoryEntry[] | undefined;
   #sent = 0;
 
@@ -215,7 +216,15 @@ export class UpdateHistory {
     }
     this.depth = depth;
     this.#store = store;
-    for (let i = 0; i < depth; i++) this.#slots.push(new RecordStore(store, `${HISTORY_STORE_PREFIX}${i}`, HISTORY_ENTRY_MAX));
+  }
+
+  /**
+   * Slot `i`'s record store, made when it is used and dropped after: kept, the ring's stores were
+   * `depth` objects of about 200 bytes each in RAM for the agent's life, for state (the bank and
+   * sequence number) that a store's save reads again anyway (RecordStore.save scans first).
+   */
+  #slot(i: number): RecordStore {
+    return new RecordStore(this.#store, `${HISTORY_STORE_PREFIX}${i}`, HISTORY_ENTRY_MAX);
   }
 
   /** Reads every slot (once; later calls return what was read and appended since). */
@@ -223,25 +232,27 @@ export class UpdateHistory {
     const discarded: string[] = [];
     if (this.#entries) return { entries: this.#entries.slice(), discarded };
     const entries: HistoryEntry[] = [];
-    this.#slots.forEach((slot, i) => {
-      const loaded = slot.load();
-      for (const why of loaded.discarded) discarded.push(`slot ${i} ${why}`);
-      if (loaded.text === undefined) return;
-      try {
-        const entry = decodeHistoryEntry(loaded.text);
-        if (entry.seq % this.depth !== i) throw new OtaError('history-invalid', `seq ${entry.seq} in slot ${i}`);
-        entries.push(entry);
-      } catch (error) {
-        if (!(error instanceof OtaError)) throw error;
-        discarded.push(`slot ${i}: ${error.message}`);
-      }
-    });
+    for (let i = 0; i < this.depth; i++) this.#loadSlot(i, entries, discarded);
     entries.sort((a, b) => a.seq - b.seq);
     // A ring read after a change of depth can hold more than `depth` reachable seqs: keep the newest.
     this.#entries = entries.slice(-this.depth);
     const sent = this.#readSent();
     this.#sent = sent;
     return { entries: this.#entries.slice(), discarded };
+  }
+
+  #loadSlot(i: number, entries: HistoryEntry[], discarded: string[]): void {
+    const loaded = this.#slot(i).load();
+    for (const why of loaded.discarded) discarded.push(`slot ${i} ${why}`);
+    if (loaded.text === undefined) return;
+    try {
+      const entry = decodeHistoryEntry(loaded.text);
+      if (entry.seq % this.depth !== i) throw new OtaError('history-invalid', `seq ${entry.seq} in slot ${i}`);
+      entries.push(entry);
+    } catch (error) {
+      if (!(error instanceof OtaError)) throw error;
+      discarded.push(`slot ${i}: ${error.message}`);
+    }
   }
 
   /** Entries, oldest first. */
@@ -274,7 +285,12 @@ export class UpdateHistory {
     const entries = this.entries();
     const seq = Math.max(this.#sent, entries.length ? entries[entries.length - 1].seq : 0) + 1;
     const full: HistoryEntry = { ...entry, seq };
-    this.#slots[seq % this.depth].save(encodeHistoryEntry(full));
+    const slot = this.#slot(seq % this.depth);
+    try {
+      slot.save(encodeHistoryEntry(full));
+    } finally {
+      this.#writes += slot.totalWrites;
+    }
     entries.push(full);
     this.#entries = entries.slice(-this.depth);
     return full;
@@ -289,7 +305,7 @@ export class UpdateHistory {
 
   /** Key writes of all slot saves through this instance (for wear figures). */
   get writes(): number {
-    return this.#slots.reduce((n, s) => n + s.totalWrites, 0);
+    return this.#writes;
   }
 
   #readSent(): number {

@@ -383,7 +383,9 @@ export class UpdateAgent {
     this.#booted = true;
     if (this.#d.seedSource) {
       try {
-        this.#retry = this.#retryPolicy(((await this.#d.seedSource()) ^ (this.#d.randomSeed ?? 0)) >>> 0);
+        // Its own job: the SE's GetRandom (driver, open, T=1 link) does not stack on the boot.
+        const seedSource = this.#d.seedSource;
+        this.#retry = this.#retryPolicy(((await startAsJob(() => seedSource())) ^ (this.#d.randomSeed ?? 0)) >>> 0);
       } catch (error) {
         // Jitter still works from the fixed seed; only its spread over the fleet suffers.
         this.#log('warn', 'agent.seed-failed', { reason: reasonOf(error), detail: describeError(error) });
@@ -484,7 +486,11 @@ export class UpdateAgent {
     if (edge.to === 'report' && from !== 'report' && move.outcome && d) {
       // Update history (src/agent/history-report.ts): the attempt's entry, before the outcome is
       // journaled (after a reset the recorder recognises the repeat and writes nothing).
-      const entry = this.#d.history?.record(d, move.outcome);
+      // Its own job: the recorder re-reads the slot's image (slot reader, image parser, TLVs)
+      // synchronously, which does not then stack on this step's chain.
+      const history = this.#d.history;
+      const outcome = move.outcome;
+      const entry = history ? await startAsJob(() => history.record(d, outcome)) : undefined;
       if (entry instanceof Error) this.#log('warn', 'history.failed', { detail: entry.message });
     }
     if (edge.persist !== false) {
@@ -573,7 +579,8 @@ export class UpdateAgent {
       if (!held) this.#eraseWhileIdle();
       return this.#take('idle', { edge: 'nothing', sleepMs: this.#pollIntervalMs });
     }
-    return this.#take('idle', this.#decide(offer, running, held));
+    // The decision reads the history (record store, key-value port) synchronously: its own job.
+    return this.#take('idle', await startAsJob(() => this.#decide(offer, running, held)));
   }
 
   /**
@@ -731,7 +738,9 @@ export class UpdateAgent {
     const d: Deployment = { ...deployment };
     this.#d.delta?.select(d); // delta hook: the installer stages a delta's bytes
     const checkHeader = (header: ImageHeader) => this.#checkHeaderVersion(header, d);
-    const start = await this.#d.installer.resume(d.offset, d.size, checkHeader);
+    // Its own job: the resume re-hashes flash and erases the first unit (installer, slot writer,
+    // flash port) below this step's frame otherwise.
+    const start = await startAsJob(() => this.#d.installer.resume(d.offset, d.size, checkHeader));
     d.offset = start;
     this.#log('info', start > 0 ? 'download.resume' : 'download.start', { offset: start, attempt: d.attempts + 1 });
     // DDI `resumed` feedback (issue 13), once per resumed attempt (bounded by the retry policy).
@@ -778,7 +787,12 @@ export class UpdateAgent {
               budgetSpent = true;
               throw new OtaError('limit-exceeded', `fetched ${d.bytesFetched} bytes for one deployment`);
             }
-            await this.#d.installer.write(chunk);
+            // The installer's work (image parser, TLVs, digest, slot writer, erases) runs as a job
+            // of its own: on top of the socket read, the HTTP parser and this sink it was the
+            // deepest JS stack of a download (docs/device-build.md, "Memory"). Flow control is
+            // unchanged: this promise, which the parser and the socket wait for before they read on
+            // or reuse the chunk's buffer, settles only once the installer has taken the chunk.
+            await startAsJob(() => this.#d.installer.write(chunk));
             const flushed = this.#d.installer.flushed;
             if (flushed - lastSaved >= c.progressEveryBytes) {
               d.offset = flushed;
@@ -1201,7 +1215,8 @@ export class UpdateAgent {
    */
   async #report(d: Deployment, outcome: Outcome, held: HeldImage | undefined): Promise<StepResult> {
     try {
-      await this.#d.backend.report(this.#reportOf(d, outcome.phase, undefined, outcome));
+      // Its own job, as #tryReport's: the backend's layers (history, JSON request, client) start from the job queue.
+      await startAsJob(() => this.#d.backend.report(this.#reportOf(d, outcome.phase, undefined, outcome)));
     } catch (error) {
       if (reasonOf(error) !== 'backend-gone') {
         // The outcome stays in the journal until the backend has it.

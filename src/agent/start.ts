@@ -32,6 +32,7 @@ import type { DeviceCertificate } from '../tls/device-certificate.js';
 import { agentTlsControlConnector, readDeviceCertificate } from './agent-tls-part.js';
 import { deltaPart } from './delta-part.js';
 import { modemPart } from './modem-part.js';
+import { startAsJob } from '../util/stack.js';
 
 export type { BackendKind } from './config.js';
 
@@ -291,7 +292,9 @@ export async function startAgent(platform: Platform, settings: StartConfig, opti
       // engineer reads here what is wrong with the device's certificate object.
       platform.log.log('error', 'agent.device-cert-invalid', { reason: certificate.error.reason, detail: describeError(certificate.error) });
     }
-    parts = createAgent(platform, settings, options, boot);
+    // Its own job: building the modem driver's layers does not stack on the caller's (the
+    // device's main module, a host callback).
+    parts = await startAsJob(() => createAgent(platform, settings, options, boot));
   } catch (error) {
     platform.log.log('error', 'agent.config-invalid', { reason: reasonOf(error), detail: describeError(error) });
     throw error;

@@ -23,6 +23,7 @@ import type { HandlingType, PollResult, Report, ReportPhase, UpdateBackend, Upda
 import { chooseArtifact, matchFilename, type ArtifactCandidate, type ImageExpectation } from './artifact-select.js';
 import type { DeltaOffer } from '../delta/plan.js';
 import { deltaSourceFromFilename } from '../delta/offer-fields.js';
+import { startAsJob } from '../util/stack.js';
 import {
   arrayField,
   BackendError,
@@ -215,7 +216,12 @@ export class HawkbitBackend implements UpdateBackend {
   #pattern: string;
   #part: string | undefined;
   #credentials: 'ddi-links' | 'server-origin';
-  #ddiLinkPath: RegExp;
+  /**
+   * Source of the case-insensitive pattern of a DDI download link for this tenant and controller.
+   * The RegExp is compiled where a link on another host is checked (#auth), not kept: XS compiles
+   * it into about 2 KB of RAM, held for the agent's life for a check most offers never reach.
+   */
+  #ddiLinkPath: string;
   #autoConfirm: boolean;
   #confirm: ((offer: UpdateOffer) => boolean | Promise<boolean>) | undefined;
   #image: ImageExpectation;
@@ -265,7 +271,7 @@ export class HawkbitBackend implements UpdateBackend {
     const credentials = config.credentials ?? 'ddi-links';
     if (credentials !== 'ddi-links' && credentials !== 'server-origin') throw new OtaError('config-invalid', `credentials: ${String(credentials)}`);
     this.#credentials = credentials;
-    this.#ddiLinkPath = new RegExp(`^https?://[^/?#]+(?:/[^?#]*)?/${escapeRegExp(tenant)}/(?:[^?#]*/)?controller/(?:v1/)?${escapeRegExp(controllerId)}/softwaremodules/`, 'i');
+    this.#ddiLinkPath = `^https?://[^/?#]+(?:/[^?#]*)?/${escapeRegExp(tenant)}/(?:[^?#]*/)?controller/(?:v1/)?${escapeRegExp(controllerId)}/softwaremodules/`;
     this.#autoConfirm = config.autoConfirm ?? true;
     this.#confirm = config.confirm;
     this.#image = config.image ?? {};
@@ -382,7 +388,7 @@ export class HawkbitBackend implements UpdateBackend {
     // A DDI download resource on another host (a hawkBit download server, a CDN in front of it)
     // needs the token; anything else (a pre-signed object-store URL) carries its own authorisation.
     // A query (a signature, an expiry) means the URL authorises itself: no token then.
-    if (this.#credentials === 'ddi-links' && this.#ddiLinkPath.test(url) && url.startsWith('https:') && !url.includes('?')) return this.#authorization;
+    if (this.#credentials === 'ddi-links' && url.startsWith('https:') && !url.includes('?') && new RegExp(this.#ddiLinkPath, 'i').test(url)) return this.#authorization;
     return {};
   }
 
@@ -560,7 +566,7 @@ export class HawkbitBackend implements UpdateBackend {
     // check) fetch the deployment again and must not read the headers again.
     const previous = this.#choice?.actionId === actionId ? this.#choice : undefined;
     const again = previous && candidates.find((k) => k.where === previous.where && k.filename === previous.filename);
-    const chosen = again ? { candidate: again, imageVersion: previous.imageVersion } : await chooseArtifact(this.#http, candidates, this.#image);
+    const chosen = again ? { candidate: again, imageVersion: previous.imageVersion } : await startAsJob(() => chooseArtifact(this.#http, candidates, this.#image));
     const c = chosen.candidate;
     this.#choice = { actionId, where: c.where, filename: c.filename, imageVersion: chosen.imageVersion };
     const offer: UpdateOffer = { actionId, version: c.version, url: c.url, download, update };

@@ -27,10 +27,12 @@ import type { LogPort } from '../platform/log.js';
 import type { ImageHeader } from '../image/header.js';
 import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
 import { JOURNAL_FIELD_MAX } from '../agent/journal.js';
+import { SLOT_READ_PIECE_MAX } from '../agent/slot-installer.js';
 import { readSlotSummary } from '../slot/slot-reader.js';
 import { SlotWriter } from '../slot/slot-writer.js';
 import { hex } from '../util/bytes.js';
 import { OtaError } from '../util/errors.js';
+import { startAsJob } from '../util/stack.js';
 import { offsetSource } from './byte-source.js';
 import { VcdiffDecoder, type WindowProgress } from './decoder.js';
 import { FlashWindow } from './flash-window.js';
@@ -62,7 +64,14 @@ export class DeltaInstaller implements Installer, DeltaHook {
   readonly #o: DeltaInstallerOptions;
   readonly #inner: Installer;
   readonly #trailerSize: number;
-  readonly #sector: Uint8Array;
+  /** The slot's sector (erase block), bytes: the staging writer and decode progress resume at its multiples. */
+  readonly #sectorSize: number;
+  /**
+   * Length of the staged delta's re-hash buffer (at most SLOT_READ_PIECE_MAX bytes, as
+   * SlotInstaller's: a flash read has no size rule, so no sector-sized buffer is needed). Made for
+   * the re-hash and dropped after, as SlotInstaller's: a full image's download never uses it.
+   */
+  readonly #readPieceLength: number;
   #plan: { delta: DeltaDeployment; size: number; area: StagingArea } | undefined;
   #writer: SlotWriter | undefined;
   #sealed = false;
@@ -71,7 +80,8 @@ export class DeltaInstaller implements Installer, DeltaHook {
     this.#o = options;
     this.#inner = options.inner;
     this.#trailerSize = options.trailerSize ?? DEFAULT_TRAILER_SIZE;
-    this.#sector = new Uint8Array(options.secondary.status().blockLength);
+    this.#sectorSize = options.secondary.status().blockLength;
+    this.#readPieceLength = Math.min(SLOT_READ_PIECE_MAX, this.#sectorSize);
   }
 
   // ── the agent's hook (src/agent/machine.ts) ──────────────────────────────────────────────
@@ -125,7 +135,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
     if (!plan) return this.#inner.resume(offset, size, checkHeader);
     const window = new FlashWindow(this.#o.secondary, plan.area.base, plan.area.size);
     let start = Math.min(offset, plan.size);
-    start -= start % this.#sector.length;
+    start -= start % this.#sectorSize;
     if (start === 0) {
       // A new delta: nothing of an earlier attempt may stay pending or count as decoded.
       this.#inner.abandon();
@@ -195,7 +205,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
     const start = await this.#inner.resume(resume?.targetOffset ?? 0, targetLimit);
     if (start !== (resume?.targetOffset ?? 0)) throw new OtaError('bad-state', `target resumed at ${start}`);
     const secondary = this.#o.secondary;
-    const block = this.#sector.length;
+    const block = this.#sectorSize;
     const decoder = new VcdiffDecoder({
       delta: offsetSource(secondary, area.base),
       deltaLength: length,
@@ -212,7 +222,9 @@ export class DeltaInstaller implements Installer, DeltaHook {
         if (p.targetOffset % block === 0) this.#saveProgress({ ...p, delta: delta.sha256.slice(0, 16), done: 0 });
       },
     });
-    const result = await decoder.decode();
+    // Its own job: the decoder's layers (window, instruction, section cursor, flash read) start
+    // from the job queue, not on top of the agent's verify step and this installer.
+    const result = await startAsJob(() => decoder.decode());
     const sealed = this.#inner.seal();
     if (sealed !== result.targetLength) throw new OtaError('bad-state', `sealed ${sealed} of ${result.targetLength} decoded bytes`);
     this.#saveProgress({ windows: result.windows, deltaOffset: length, targetOffset: sealed, delta: delta.sha256.slice(0, 16), done: sealed });
@@ -255,8 +267,9 @@ export class DeltaInstaller implements Installer, DeltaHook {
   // ── helpers ──────────────────────────────────────────────────────────────────────────────
 
   #hashStaged(window: FlashPort, end: number, hash: Sha256): void {
-    for (let at = 0; at < end; at += this.#sector.length) {
-      const piece = this.#sector.subarray(0, Math.min(this.#sector.length, end - at));
+    const buffer = new Uint8Array(this.#readPieceLength);
+    for (let at = 0; at < end; at += buffer.length) {
+      const piece = buffer.subarray(0, Math.min(buffer.length, end - at));
       window.read(at, piece);
       hash.update(piece);
     }
@@ -271,7 +284,7 @@ export class DeltaInstaller implements Installer, DeltaHook {
     const n = f.slice(2).map(Number);
     if (!n.every((x) => Number.isSafeInteger(x) && x >= 0)) return undefined;
     const [windows, deltaOffset, targetOffset, done] = n;
-    if (targetOffset % this.#sector.length !== 0 && done === 0) return undefined;
+    if (targetOffset % this.#sectorSize !== 0 && done === 0) return undefined;
     return { delta: f[1], windows, deltaOffset, targetOffset, done };
   }
 

@@ -28,9 +28,13 @@ export const DEFAULT_TRAILER_SIZE = 3120;
 /**
  * Largest TLV area (either one) the parser buffers. imgtool's P-256 areas are 151-211 bytes
  * (SHA256 + KEYHASH or PUBKEY + ECDSA_SIG); protected areas hold SEC_CNT and a few vendor TLVs.
- * A larger area is refused (`limit-exceeded`), never buffered: the buffer does not grow.
+ * A larger area is refused (`limit-exceeded`), never buffered; each area is buffered at the length
+ * its info header states, once that header has arrived.
  */
 export const TLV_AREA_MAX = 1024;
+
+/** The TLV areas before their info headers arrived (no bytes: nothing is stored there then). */
+const NO_BYTES = new Uint8Array(0);
 /** Dev-kit flash sector (docs/flash-layout.md): the erase unit of both slots and the scratch. */
 export const DEFAULT_SECTOR_SIZE = 0x1000;
 
@@ -90,8 +94,14 @@ export class ImageStream {
   readonly #room: number;
   readonly #roomWhy: string;
   readonly #small = new Uint8Array(IMAGE_HEADER_SIZE);
-  readonly #protBuf: Uint8Array;
-  readonly #tlvBuf: Uint8Array;
+  /**
+   * The protected and unprotected TLV areas, each made when its info header has said its length
+   * (at most tlvAreaMax, checked first): made in the constructor at tlvAreaMax, they held 2 KiB
+   * through the whole body (the agent's RAM peak is the download) for the few hundred bytes of
+   * TLVs at its end.
+   */
+  #protBuf = NO_BYTES;
+  #tlvBuf = NO_BYTES;
   #hash: Sha256 | undefined;
   #state = S.Header;
   /** Image offset of the next byte expected. */
@@ -124,8 +134,6 @@ export class ImageStream {
       this.#room = sectorRoom;
       this.#roomWhy = `images must end below the slot's trailer sector at ${sectorRoom} (a power cut while MCUboot erases the scratch after swapping that sector can brick the device; docs/flash-layout.md)`;
     }
-    this.#protBuf = new Uint8Array(this.#tlvAreaMax);
-    this.#tlvBuf = new Uint8Array(this.#tlvAreaMax);
   }
 
   /** Bytes of the image consumed so far. */
@@ -225,6 +233,7 @@ export class ImageStream {
           throw new OtaError('tlv-malformed', `protected tlv_tot ${tot} != header protect_tlv_size ${this.#header!.protectTlvSize}`);
         }
         this.#protLen = tot - TLV_INFO_SIZE;
+        this.#protBuf = new Uint8Array(this.#protLen);
         this.#enter(S.ProtTlvs, this.#protLen);
         if (this.#stateEnd === this.#offset) this.#advance();
         return;
@@ -247,6 +256,7 @@ export class ImageStream {
         }
         const end = this.#tlvStart + this.#tlvLen;
         if (end > this.#room) throw new OtaError(this.#roomReason(end), `image ends at ${end}; ${this.#roomWhy}`);
+        this.#tlvBuf = new Uint8Array(this.#tlvLen);
         this.#enter(S.Tlvs, this.#tlvLen);
         if (this.#stateEnd === this.#offset) this.#advance();
         return;

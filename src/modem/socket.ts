@@ -163,8 +163,13 @@ export abstract class IndicatedSocket implements ModemSocket {
    * `needs`, when given, says how many bytes end the reader's message (undefined: not known): a
    * pushed block of exactly that length is whole without waiting for what follows it.
    */
-  async read(sink: ByteSink, idleMs: number, needs?: () => number | undefined): Promise<number> {
-    if (this.#push) return this.#readPushed(sink, idleMs, this.#push, needs);
+  read(sink: ByteSink, idleMs: number, needs?: () => number | undefined): Promise<number> {
+    // Not an async function: it only picks the mode, and an async layer here would add its
+    // slots to every read's chain (a wait for data is one of a download's deepest stacks).
+    return this.#push ? this.#readPushed(sink, idleMs, this.#push, needs) : this.#readPulled(sink, idleMs);
+  }
+
+  async #readPulled(sink: ByteSink, idleMs: number): Promise<number> {
     let idle = 0;
     for (;;) {
       if (this.#linkLost) throw new OtaError('link-lost', 'bearer lost while reading');

@@ -21,6 +21,7 @@ import type { HttpClient, HttpResponseHead } from './http.js';
 import { HttpStatusError, parseRetryAfter } from './http-status.js';
 import { RetryPolicy } from '../agent/retry-policy.js';
 import { xorshift32 } from '../agent/backoff.js';
+import { startAsJob } from '../util/stack.js';
 
 export interface DownloadIdentity {
   url: string;
@@ -112,7 +113,9 @@ export async function downloadAttempt(options: AttemptOptions): Promise<AttemptE
     let whole = false;
     p.requests++;
     try {
-      await client.request(
+      // The request starts as a job of its own: the client's layers (redirects, the modem's
+      // readiness, the socket) do not stack on the agent's download step and this attempt.
+      await startAsJob(() => client.request(
         { method: 'GET', url: options.url, headers: options.headers, range },
         {
           onSent: options.idle,
@@ -146,7 +149,7 @@ export async function downloadAttempt(options: AttemptOptions): Promise<AttemptE
             return deliver(chunk);
           },
         },
-      );
+      ));
     } catch (error) {
       const reason = reasonOf(error);
       if (from > 0 && (reason === 'range-not-satisfiable' || reason === 'range-mismatch') && restartsHere < MAX_RESTARTS_PER_ATTEMPT) {
@@ -177,7 +180,10 @@ export async function downloadAttempt(options: AttemptOptions): Promise<AttemptE
     // A body that ended early without an error is resumed by the next request.
     if (p.position === from) throw new OtaError('body-truncated', `the request from ${from} brought no bytes`);
     last = { bytes: p.position - from, ms: (options.clock?.now() ?? 0) - started };
-    if (options.between && !(await options.between(p.position))) return 'stopped';
+    // Its own job too: the caller's check (cancel poll, progress report) starts from the job queue.
+    const between = options.between;
+    const position = p.position;
+    if (between && !(await startAsJob(() => between(position)))) return 'stopped';
   }
 
   function deliver(chunk: Uint8Array): void | Promise<void> {

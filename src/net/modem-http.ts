@@ -16,6 +16,7 @@ import { checkRange, parseUrl, requestHead, requestHeaders } from './http-common
 import { HttpResponseParser } from './http-parser.js';
 import { LIMITS } from './limits.js';
 import type { SocketOpener } from './stream-socket.js';
+import { startAsJob } from '../util/stack.js';
 
 /** Failures after which the modem's state is unknown: recover it before the next request. */
 const MODEM_FAULTS = ['at-timeout', 'modem-unresponsive', 'platform-error', 'limit-exceeded'] as const;
@@ -109,7 +110,7 @@ export class SocketHttpClient extends ModemHttpBase {
       if (reusable && fresh && kept.origin === origin && !kept.socket.closed) {
         this.reuse.reused++;
         try {
-          return await this.#exchange(kept.socket, request, url, origin, sink, true);
+          return await startAsJob(() => this.#exchange(kept.socket, request, url, origin, sink, true));
         } catch (error) {
           if (!(error instanceof StaleConnection)) throw error;
           this.reuse.stale++;
@@ -119,9 +120,14 @@ export class SocketHttpClient extends ModemHttpBase {
       }
     }
     const socket = await this.#open(url.host, url.port, url.scheme === 'https');
-    return this.#exchange(socket, request, url, origin, sink, false);
+    return startAsJob(() => this.#exchange(socket, request, url, origin, sink, false));
   }
 
+  /**
+   * Started as a job of its own (startAsJob, both calls above): its frame is large (the parser,
+   * the feed closure and their state), and its request head and first send then do not stack on
+   * the request's layers (agent, download, redirects, this client).
+   */
   async #exchange(socket: ModemSocket, request: HttpRequest, url: ReturnType<typeof parseUrl>, origin: string, sink: HttpBodySink, reused: boolean): Promise<HttpResponseHead> {
     const keepAlive = this.keepAlive;
     const head = requestHead(request, url, requestHeaders(request), keepAlive);

@@ -26,6 +26,7 @@
  */
 import type { LogPort } from '../platform/log.js';
 import { OtaError } from '../util/errors.js';
+import { startAsJob } from '../util/stack.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from './http.js';
 
 /** Redirects followed per request by default (RFC 9110 sets no number; fota_http 3, NCS 10). */
@@ -242,7 +243,9 @@ export class RedirectingHttpClient implements HttpClient {
     let next: string | undefined;
     let stale: number | undefined;
     let dropped = 0;
-    const head = await this.#inner.request(request, {
+    // The inner client's request starts as a job of its own: its layers (the modem's readiness,
+    // the socket) do not stack on the caller's (agent, download or JSON request, these hops).
+    const head = await startAsJob(() => this.#inner.request(request, {
       onSent: () => sink.onSent?.(),
       onHead: (h) => {
         if (this.maxRedirects > 0 && REDIRECT_STATUSES.includes(h.status) && h.headers['location'] !== undefined) {
@@ -266,7 +269,7 @@ export class RedirectingHttpClient implements HttpClient {
         if (dropped > REDIRECT_BODY_MAX) throw new OtaError('body-too-large', `redirect body over ${REDIRECT_BODY_MAX} bytes`);
         return undefined;
       },
-    });
+    }));
     if (next !== undefined) return { next, status: head.status };
     if (stale !== undefined) return { stale };
     return { head };

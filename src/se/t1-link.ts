@@ -387,7 +387,12 @@ export class T1Link {
   }
 
   /** Frames and sends one I-block of `apdu` from `offset`; returns the offset after it. */
-  async #sendI(apdu: Uint8Array, offset: number): Promise<number> {
+  /** Started as a job of its own: the frame encoding and CRC do not stack on the exchange's frame. */
+  #sendI(apdu: Uint8Array, offset: number): Promise<number> {
+    return startAsJob(() => this.#sendINow(apdu, offset));
+  }
+
+  async #sendINow(apdu: Uint8Array, offset: number): Promise<number> {
     const end = Math.min(apdu.length, offset + this.#ifsc);
     const more = end < apdu.length;
     this.#txLastLength = encodeFrame(this.#txLast, NAD_HOST_TO_SE, iPcb(this.#hostNs, more), apdu, offset, end);

@@ -9,7 +9,7 @@
  */
 const SETTLED: Promise<void> = Promise.resolve();
 
-/** Run `work` as a new job: its depth no longer adds to the caller's. */
-export function startAsJob<T>(work: () => Promise<T>): Promise<T> {
+/** Run `work` as a new job: its depth no longer adds to the caller's (a throw becomes the rejection). */
+export function startAsJob<T>(work: () => T | PromiseLike<T>): Promise<T> {
   return SETTLED.then(work);
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceCreation, DeviceProfileRecorder, recordDeviceProfile, SLOT_BYTES } from '../../tools/xs/device-profile.js';
 import { XsSession } from '../../tools/xs/session.js';
+import { measureDeviceProfile, PEAK_STACK_TARGET_SLOTS } from '../../tools/bench/device-profile.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -139,6 +140,15 @@ describe('XS device profile', function () {
     } finally {
       await probe.close();
     }
+  });
+
+  it("keeps a whole update (hawkBit, sim7080, every boot) within issue 11's stack target: the deep chains start as jobs of their own", async function () {
+    this.timeout(120_000);
+    // A small image walks the same paths as the bench's 1 MiB one (boot, poll, download, verify in
+    // the A5000, stage, reboot, confirm, report); the bench prints the 1 MiB figure.
+    const f = await measureDeviceProfile(64 * 1024);
+    assert.ok(f.boots >= 2, `boots: ${f.boots}`);
+    assert.ok(f.peakStackSlots <= PEAK_STACK_TARGET_SLOTS, `peak JS stack ${f.peakStackSlots} slots (XSOTA_TRACE_DEPTH=${PEAK_STACK_TARGET_SLOTS} prints the path)`);
   });
 
   it('decodes long text with a bounded stack (no fromCharCode with hundreds of arguments)', async () => {

@@ -82,8 +82,8 @@ export function xsnapWorkerPath(): string {
 
 /**
  * Diagnosis only: XSOTA_* variables set in the environment win over the device profile, e.g.
- * `XSOTA_STACK_SLOTS=4096 XSOTA_TRACE_DEPTH=400 npx mocha ...` prints the JS frames of the first
- * path deeper than 400 slots (on stderr) instead of stopping at the manifest's stack, and
+ * `XSOTA_STACK_SLOTS=4096 XSOTA_TRACE_DEPTH=400 npx mocha ...` prints the JS frames of each
+ * new stack peak above 400 slots (on stderr; the last printed is the deepest path) instead of stopping at the manifest's stack, and
  * `XSOTA_CENSUS_FILE=/tmp/census/c` writes what the heap holds at the load and at each live peak
  * (read with tools/xs/census.ts).
  */

@@ -495,6 +495,49 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.equal(s.backend.polls, 6);
   });
 
+  it("the installer's write starts as a job of its own, never inside the HTTP client's onData call, and onData settles only after it", async () => {
+    const s = setup();
+    let inOnData = false;
+    let nested = 0;
+    let writes = 0;
+    let pendingWrite = false;
+    let settledBeforeWrite = 0;
+    const clock = s.time.clockPort();
+    const write = s.installer.write.bind(s.installer);
+    s.installer.write = async (chunk) => {
+      writes++;
+      if (inOnData) nested++;
+      pendingWrite = true;
+      // A slow flash: the client must not read on before the chunk is taken.
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, 10));
+      await write(chunk);
+      pendingWrite = false;
+    };
+    const request = s.http.request.bind(s.http);
+    s.http.request = (req, sink) =>
+      request(req, {
+        ...sink,
+        onData: (chunk) => {
+          // The synchronous part of the sink: what would stack on the modem read and the parser.
+          inOnData = true;
+          let wait: void | Promise<void>;
+          try {
+            wait = sink.onData(chunk);
+          } finally {
+            inOnData = false;
+          }
+          return Promise.resolve(wait).then(() => {
+            if (pendingWrite) settledBeforeWrite++;
+          });
+        },
+      });
+    await drive(s.make(), s.time);
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+    assert.ok(writes >= ARTIFACT.length / 1000, `writes: ${writes}`);
+    assert.equal(nested, 0, 'no installer write ran on the stack of onData');
+    assert.equal(settledBeforeWrite, 0, 'onData waited for every write (backpressure)');
+  });
+
   it('later segments last about one poll interval at the measured rate', async () => {
     const s = setup({}, { downloadSegmentBytes: 4096 });
     // 1000 bytes per 100 ms of virtual time: 10 kB/s; the fake backend asks for a poll every 600 s.

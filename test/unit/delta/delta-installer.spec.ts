@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { UpdateOffer } from '../../../src/backend/backend.js';
-import { SlotInstaller } from '../../../src/agent/slot-installer.js';
+import { SLOT_READ_PIECE_MAX, SlotInstaller } from '../../../src/agent/slot-installer.js';
 import { DeltaInstaller, PROGRESS_KEY } from '../../../src/delta/delta-installer.js';
 import type { DeltaAware } from '../../../src/delta/plan.js';
 import { isOtaError } from '../../../src/util/errors.js';
@@ -28,6 +28,7 @@ const V1 = fw('fw-v1.0.0+1.signed.bin');
 const V2 = fw('fw-v1.1.0+2.signed.bin');
 const V3 = fw('fw-v1.2.0+3.signed.bin');
 const D12 = fw('v1.0.0+1-to-v1.1.0+2.vcdiff');
+const D13 = fw('v1.0.0+1-to-v1.2.0+3.vcdiff');
 const unhex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const sha = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
 
@@ -155,6 +156,29 @@ describe('delta: DeltaInstaller on the dev kit flash', () => {
     const info = await installer.finish();
     assert.equal(info.version, '1.1.0+0');
     assert.deepEqual(info.fileSha256, sha(to));
+  });
+
+  it('re-hashes the staged delta in reads of at most SLOT_READ_PIECE_MAX bytes: no sector-size buffer in RAM', async () => {
+    const { make, dk } = kit();
+    assert.ok(dk.layout.sectorSize > SLOT_READ_PIECE_MAX, 'the piece is smaller than a sector here');
+    // v1.0.0+1 -> v1.2.0+3: a delta longer than one piece (not a sector), so its re-hash takes two reads.
+    assert.ok(D13.length > SLOT_READ_PIECE_MAX && D13.length < dk.layout.sectorSize, `delta of ${D13.length} bytes`);
+    const o: UpdateOffer = { ...offer(V1, D13), version: '1.2.0+3', size: V3.length, sha256: sha(V3) };
+    const installer = make();
+    const d = deployment(o);
+    assert.ok(installer.plan(d, o));
+    await stage(installer, d, D13, 512);
+    const reads: number[] = [];
+    const read = dk.secondary.read.bind(dk.secondary);
+    dk.secondary.read = (offset: number, into: Uint8Array) => {
+      reads.push(into.length);
+      return read(offset, into);
+    };
+    // Every read of the verify step: the staged delta's re-hash, the decoder's, the rebuilt image's re-hash.
+    await installer.reload(D13.length);
+    assert.equal((await installer.finish()).version, '1.2.0+3');
+    assert.ok(reads.includes(SLOT_READ_PIECE_MAX), `a full piece was read: ${reads.length} reads`);
+    assert.ok(Math.max(...reads) <= SLOT_READ_PIECE_MAX, `largest read ${Math.max(...reads)}`);
   });
 
   it('after a reset, a decoded delta is re-hashed from flash, not decoded again', async () => {

@@ -17,8 +17,12 @@ static txBoolean gxOtaCollecting = 0;
 /* Where to write the peaks whenever one grows (the bench: the engine may be killed, as a reset
    stops the device, and then cannot be asked). */
 static const char* gxOtaProfileFile = NULL;
-/* Diagnosis: the first time the stack is deeper than this, print the JS frames (0: never). */
+/* Diagnosis: each time the stack (without the bridge) is deeper than this, print the JS frames and
+   raise it to that depth, so every new peak above it is printed once (0: never). */
 static txInteger gxOtaTraceDepth = 0;
+/* Diagnosis: with XSOTA_TRACE_DEPTH, only stacks with a frame whose name contains this (NULL: any),
+   to see how deep one path goes when another is the overall peak. */
+static const char* gxOtaTraceFrame = NULL;
 /* Live bytes (slots + chunks) the engine may hold: live when the guest was loaded + the budget. */
 static size_t gxOtaBoundBytes = 0;
 
@@ -329,6 +333,23 @@ static txInteger xsOtaDeviceDepth(txMachine* the, txInteger depth)
 	return top - excess;
 }
 
+/* Whether the stack has a frame named like gxOtaTraceFrame (always, without one). */
+static txBoolean xsOtaTraceFrameIn(txMachine* the)
+{
+	char name[128];
+	txSlot* frame = the->frame;
+	if (!gxOtaTraceFrame)
+		return 1;
+	while (frame) {
+		name[0] = 0;
+		fxBufferFrameName(the, name, sizeof(name), frame, "");
+		if (c_strstr(name, gxOtaTraceFrame))
+			return 1;
+		frame = frame->next;
+	}
+	return 0;
+}
+
 /* Records the stack depth. Called where the interpreter checks its meter (function entries,
    backward branches: `safe` 0) and where the guest calls the host (issueCommand, a host
    function: `safe` 1). A full collection (which moves chunks) is only done at a safe point: a
@@ -342,25 +363,34 @@ void xsOtaSample(void* machine, int safe, int collect)
 	txMachine* the = (txMachine*)machine;
 	txInteger depth = (txInteger)(the->stackTop - the->stack);
 	if (gxOtaPeakStack < depth) {
+		/* The raw depth passes the device peak wherever the bridge's frames are on the stack (a
+		   host call, a callback), so only a peak that really grew is written. */
 		txInteger device = xsOtaDeviceDepth(the, depth);
-		if (gxOtaPeakRawStack < depth)
+		txBoolean grew = 0;
+		if (gxOtaPeakRawStack < depth) {
 			gxOtaPeakRawStack = depth;
-		if (gxOtaPeakStack < device)
+			grew = 1;
+		}
+		if (gxOtaPeakStack < device) {
 			gxOtaPeakStack = device;
-		xsOtaWriteProfile();
+			grew = 1;
+		}
+		if (grew)
+			xsOtaWriteProfile();
 	}
 	/* Only once the guest is loaded, as the recorded peaks (a device never runs the load). */
-	if (gxOtaTraceDepth && gxOtaBoundBytes && depth > gxOtaTraceDepth && xsOtaDeviceDepth(the, depth) > gxOtaTraceDepth) {
+	if (gxOtaTraceDepth && gxOtaBoundBytes && depth > gxOtaTraceDepth && xsOtaDeviceDepth(the, depth) > gxOtaTraceDepth && xsOtaTraceFrameIn(the)) {
 		char name[128];
 		txSlot* frame = the->frame;
-		fprintf(stderr, "xs-ota device profile: JS stack %d slots deep (%d without the bridge):\n", (int)depth, (int)xsOtaDeviceDepth(the, depth));
+		txInteger device = xsOtaDeviceDepth(the, depth);
+		fprintf(stderr, "xs-ota device profile: JS stack %d slots deep (%d without the bridge):\n", (int)depth, (int)device);
 		while (frame) {
 			name[0] = 0;
 			fxBufferFrameName(the, name, sizeof(name), frame, "");
 			fprintf(stderr, "  %5d %s\n", (int)(the->stackTop - frame), name);
 			frame = frame->next;
 		}
-		gxOtaTraceDepth = 0;
+		gxOtaTraceDepth = device;
 	}
 	if (gxOtaCollecting)
 		return;
@@ -383,6 +413,11 @@ void xsOtaSample(void* machine, int safe, int collect)
 void xsOtaTraceDepth(long depth)
 {
 	gxOtaTraceDepth = (txInteger)depth;
+}
+
+void xsOtaTraceFrame(const char* name)
+{
+	gxOtaTraceFrame = name;
 }
 
 /* At the end of a crank (the host's turn, a safe point): what passed the bound since the last

@@ -11,7 +11,8 @@
  *   XSOTA_HEAP_INITIAL  / XSOTA_HEAP_INCREMENTAL       creation heap sizes, slots
  *   XSOTA_SAMPLE_INTERVAL  meter units between stack samples and heap-bound checks (0: none)
  *   XSOTA_GC_EVERY         collect and sample live memory at every Nth host call (0: never)
- *   XSOTA_TRACE_DEPTH      diagnosis: print the JS frames the first time the stack is deeper
+ *   XSOTA_TRACE_DEPTH      diagnosis: print the JS frames at each new stack peak deeper than this
+ *   XSOTA_TRACE_FRAME      with it: only stacks with a frame whose name contains this text
  *   XSOTA_PROFILE_FILE     rewrite the peaks (JSON) there whenever one grows (the bench)
  *   XSOTA_CENSUS_FILE      diagnosis: what the live heap holds, by constructor, at the heap bound
  *                          (`<file>.<pid>.base`) and at every new live peak (`<file>.<pid>`)
@@ -24,6 +25,7 @@ extern void xsOtaSample(void* machine, int safe, int collect);
 extern long xsOtaBoundHeap(void* machine, long budget);
 extern void xsOtaFigures(void* machine, long* figures, int reset);
 extern void xsOtaTraceDepth(long depth);
+extern void xsOtaTraceFrame(const char* name);
 extern void xsOtaProfileFile(const char* path);
 extern void xsOtaCensusFile(const char* path);
 
@@ -50,6 +52,8 @@ void xsOtaDeviceCreation(xsCreation* creation)
 	gxOtaSampleInterval = (xsUnsignedValue)xsOtaEnv("XSOTA_SAMPLE_INTERVAL", 0);
 	gxOtaGcEvery = (xsUnsignedValue)xsOtaEnv("XSOTA_GC_EVERY", 0);
 	xsOtaTraceDepth(xsOtaEnv("XSOTA_TRACE_DEPTH", 0));
+	if (getenv("XSOTA_TRACE_FRAME") && *getenv("XSOTA_TRACE_FRAME"))
+		xsOtaTraceFrame(getenv("XSOTA_TRACE_FRAME"));
 	if (getenv("XSOTA_PROFILE_FILE") && *getenv("XSOTA_PROFILE_FILE"))
 		xsOtaProfileFile(getenv("XSOTA_PROFILE_FILE"));
 	if (getenv("XSOTA_CENSUS_FILE") && *getenv("XSOTA_CENSUS_FILE"))
