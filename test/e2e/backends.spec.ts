@@ -117,6 +117,63 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.ok(!s.logs.some((l) => l.event === 'download.failed' && l.fields?.reason === 'url-expired'), story(s));
     });
 
+    it('a CDN chain of five redirects (the bound) on another host name: every hop followed, the object fetched without the token', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { redirectArtifact: { host: 'cdn.example.com', status: 302, hops: 5 } }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      // The first request of the image (its 32-byte header) walks the chain: the artifact link and four hops.
+      const hops = requests.filter((r) => r.path.startsWith('/redirects/'));
+      assert.deepEqual([...new Set(hops.map((r) => r.path.split('/')[2]))], ['4', '3', '2', '1'], JSON.stringify(hops.map((r) => r.path.slice(0, 16))));
+      assert.equal(s.logs.filter((l) => l.event === 'http.redirect' && l.fields?.hop === 5).length >= 1, true, story(s));
+      assert.ok(!s.logs.some((l) => l.event === 'http.redirect' && Number(l.fields?.hop) > 5), story(s));
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      assert.ok(objects.length >= 1 && objects.every((r) => r.status < 300 && r.headers.authorization === undefined), JSON.stringify(objects.map((r) => [r.status, r.headers.authorization])));
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+    });
+
+    for (const [name, redirectArtifact] of [
+      ['a sixth redirect', { host: 'cdn.example.com', status: 302, hops: 6 }],
+      ['a redirect loop (two CDN hops sending each other on)', { host: 'cdn.example.com', status: 307, loop: true }],
+    ] as const) {
+      it(`${name}: too-many-redirects after the fifth hop, answered closed/failure once naming it; nothing downloaded`, async () => {
+        let kit: Kit | undefined;
+        const s = await run({ hawkbit: { redirectArtifact }, onReady: (k) => (kit = k) });
+        const f = finals(s);
+        assert.equal(f.length, 1, story(s));
+        assert.equal(f[0].what, 'closed/failure');
+        assert.match(f[0].details, /too-many-redirects|more than 5 redirects/, story(s));
+        assert.equal(kit!.server.hawkbit.action('1')!.state, 'failed');
+        const requests = kit!.server.requests();
+        // One walk: five redirects followed (the link's and four hops'), the fifth hop's
+        // answer is the sixth and its Location is never requested; the object store never reached.
+        const hops = requests.filter((r) => r.path.startsWith('/redirects/'));
+        assert.equal(hops.length, 5, JSON.stringify(hops.map((r) => r.path.slice(0, 20))));
+        assert.equal(requests.filter((r) => r.path.startsWith('/objects/')).length, 0);
+        assert.ok(s.logs.filter((l) => l.event === 'http.redirect').every((l) => Number(l.fields?.hop) <= 5), story(s));
+        assert.equal(s.flash.agentImageBytesWritten, 0);
+        assertNothingPending(s);
+      });
+    }
+
+    it('feedback POSTs answered 303 See Other (a Post/Redirect/Get gateway): the receipt fetched with GET, never POSTed; every feedback delivered once', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { feedbackSeeOther: true }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      const seeOther = requests.filter((r) => r.status === 303);
+      const receipts = requests.filter((r) => r.path.includes('/feedbackReceipts/'));
+      assert.ok(seeOther.length >= 2 && seeOther.every((r) => r.method === 'POST'), JSON.stringify(seeOther.map((r) => r.method)));
+      assert.deepEqual(receipts.map((r) => `${r.method} ${r.status}`), seeOther.map(() => 'GET 200'), 'each 303 followed by one GET of its receipt');
+      // Each feedback reached the server once: none was sent again because its 303 looked like a failure.
+      const feedback = kit!.server.reports('hawkbit-feedback');
+      assert.equal(feedback.length, seeOther.length);
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'finished');
+    });
+
     it('a server that moved (308, relative Location): poll, deployment and feedback POSTs follow it; and xs-ota sim --server talks to a server it did not start', async () => {
       // Finding 9: the server is started apart from the dev kit, as `xs-ota server` runs it, and
       // the device reaches it by name (localhost), resolved by the dev kit's modem.
