@@ -425,6 +425,41 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.deepEqual(confirmations, ['confirmed']);
     });
 
+    it('confirmationBase, autoConfirm off and no application hook: denied with the reason, nothing installed, the action still waits', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { confirmationRequired: true }, policy: { autoConfirm: false }, onReady: (k) => (kit = k), until: (e) => e.at > 200_000 });
+      const answers = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => r.body as any);
+      // Answered once; the polls after it (the root unchanged: 304) do not ask again.
+      const polls = kit!.server.requests().filter((r) => r.method === 'GET' && /\/controller\/v1\/[^/]+$/.test(r.path.split('?')[0]));
+      assert.ok(polls.length >= 3, JSON.stringify(polls.map((r) => r.status)));
+      assert.equal(answers.length, 1, story(s));
+      assert.deepEqual([answers[0].confirmation, answers[0].code], ['denied', 403]);
+      assert.match(answers[0].details.join(' '), /autoConfirm is off and no application hook confirms/);
+      // hawkBit keeps a denied action waiting for consent; the device took nothing.
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'waiting-confirmation');
+      assert.equal(kit!.server.requests().filter((r) => r.path.includes('/deploymentBase/') || r.path.includes('/artifacts/')).length, 0);
+      assert.equal(s.versionAfter, '1.0.0+0');
+    });
+
+    it("confirmationBase, the application's hook in XS decides on the offer: it denies what autoConfirm would confirm, and confirms what autoConfirm off would deny", async () => {
+      let kit: Kit | undefined;
+      // autoConfirm (default true) would confirm; the hook confirms only 1.0.5+0.
+      const denied = await run({ hawkbit: { confirmationRequired: true }, confirmVersions: ['1.0.5+0'], onReady: (k) => (kit = k), until: (e) => e.at > 200_000 });
+      const no = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => r.body as any);
+      assert.equal(no.length, 1, story(denied));
+      assert.equal(no[0].confirmation, 'denied');
+      assert.match(no[0].details.join(' '), /the application declined 1\.1\.0\+0/, JSON.stringify(no[0]));
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'waiting-confirmation');
+      // autoConfirm off would deny; the hook confirms the offer's version: installed.
+      const s = await run({ hawkbit: { confirmationRequired: true }, policy: { autoConfirm: false }, confirmVersions: ['1.1.0+0'], onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const yes = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => r.body as any);
+      assert.deepEqual(yes.map((b) => b.confirmation), ['confirmed'], story(s));
+      assert.match(yes[0].details.join(' '), /confirmed 1\.1\.0\+0/);
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+    });
+
     it('download, resumed and bounded progress feedback; a 200 to the resume is used from byte 0, not a lost attempt', async () => {
       let kit: Kit | undefined;
       const s = await run({

@@ -242,6 +242,12 @@ export interface DevkitOptions {
   authToken?: string;
   /** hawkBit: more of the deployment the reference server offers (a label as `version`, extra chunks, a redirecting artifact...). */
   hawkbit?: Partial<DeploymentSpec>;
+  /**
+   * hawkBit confirmationBase: the application's consent hook (StartOptions.confirmDeployment), run
+   * in XS, confirms an offer whose `version` is listed and denies any other (`xs-ota sim` has no
+   * such option: an application decides). Default: no hook, the `autoConfirm` setting decides.
+   */
+  confirmVersions?: string[];
   /** IoTConnect: more of the OTA command (further files in urls[], its `hw`, a `sw` label). */
   iotconnect?: BackendSetup['iotconnect'];
   /** Static manifest: the document's `version` string (a label such as v1.1.0; default the image header's version). */
@@ -639,6 +645,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       healthy: !((swapped || options.baseTrailer === 'test') && faults.some((f) => f.kind === 'health-fail')),
       randomSeed: (options.seed ?? 1) + mcubootOutcomes.length,
       modemStatus: options.modemStatusPin === true,
+      confirmVersions: options.confirmVersions,
     }),
     onReset: async () => {
       await runMcuboot();
