@@ -283,6 +283,8 @@ export interface DevkitSummary {
   uart: { bytesToModem: number; bytesFromModem: number; overrunBytes: number; ctsHolds: number };
   /** Payload bytes the modem exchanged with the network (HTTP and MQTT over TLS; records not counted). */
   network: { rxBytes: number; txBytes: number };
+  /** MQTT packets the device sent over the modem's TLS (SimModemCounters.mqttSent): type and virtual ms, in order. */
+  mqttSent: { type: number; at: number }[];
   flash: {
     erases: number;
     /** Of those, 64 KiB block erases (the agent's, through eraseBlocks). */
@@ -713,6 +715,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       ctsHolds: modem.counters().uart.ctsHolds,
     },
     network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
+    mqttSent: modem.counters().mqttSent.slice(),
     flash: {
       erases: flash.device.stats.erases,
       blockErases: flash.device.stats.blockErases,
