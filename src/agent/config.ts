@@ -522,7 +522,7 @@ export interface AgentConfig {
   artifactPattern: string;
   /** otaModulePart: hawkBit chunk `part` of this device's image (`bApp`, `os`); '': any, the header chooses. */
   modulePart: string;
-  /** otaAutoConfirm: hawkBit confirmationBase (user consent): confirm without the application hook. */
+  /** otaAutoConfirm: hawkBit confirmationBase (user consent) when the application gives no hook: confirm (true) or deny. */
   autoConfirm: boolean;
   /** otaBodyMax: largest JSON body from a backend, bytes read (streamed: no buffer of this size, src/backend/json-reader.ts). */
   bodyMax: number;

@@ -117,6 +117,63 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.ok(!s.logs.some((l) => l.event === 'download.failed' && l.fields?.reason === 'url-expired'), story(s));
     });
 
+    it('a CDN chain of five redirects (the bound) on another host name: every hop followed, the object fetched without the token', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { redirectArtifact: { host: 'cdn.example.com', status: 302, hops: 5 } }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      // The first request of the image walks the chain (the link and four hops); the rest go to the kept Location.
+      const hops = requests.filter((r) => r.path.startsWith('/redirects/'));
+      assert.deepEqual([...new Set(hops.map((r) => r.path.split('/')[2]))], ['4', '3', '2', '1'], JSON.stringify(hops.map((r) => r.path.slice(0, 16))));
+      assert.ok(s.logs.some((l) => l.event === 'http.redirect' && l.fields?.hop === 5), story(s));
+      assert.ok(!s.logs.some((l) => l.event === 'http.redirect' && Number(l.fields?.hop) > 5), story(s));
+      const objects = requests.filter((r) => r.path.startsWith('/objects/'));
+      assert.ok(objects.length >= 1 && objects.every((r) => r.status < 300 && r.headers.authorization === undefined), JSON.stringify(objects.map((r) => [r.status, r.headers.authorization])));
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+    });
+
+    for (const [name, redirectArtifact] of [
+      ['a sixth redirect', { host: 'cdn.example.com', status: 302, hops: 6 }],
+      ['a redirect loop (two CDN hops sending each other on)', { host: 'cdn.example.com', status: 307, loop: true }],
+    ] as const) {
+      it(`${name}: too-many-redirects after the fifth hop, answered closed/failure once naming it; nothing downloaded`, async () => {
+        let kit: Kit | undefined;
+        const s = await run({ hawkbit: { redirectArtifact }, onReady: (k) => (kit = k) });
+        const f = finals(s);
+        assert.equal(f.length, 1, story(s));
+        assert.equal(f[0].what, 'closed/failure');
+        assert.match(f[0].details, /too-many-redirects|more than 5 redirects/, story(s));
+        assert.equal(kit!.server.hawkbit.action('1')!.state, 'failed');
+        const requests = kit!.server.requests();
+        // One walk: five redirects followed (the link's and four hops'), the fifth hop's
+        // answer is the sixth and its Location is never requested; the object store never reached.
+        const hops = requests.filter((r) => r.path.startsWith('/redirects/'));
+        assert.equal(hops.length, 5, JSON.stringify(hops.map((r) => r.path.slice(0, 20))));
+        assert.equal(requests.filter((r) => r.path.startsWith('/objects/')).length, 0);
+        assert.ok(s.logs.filter((l) => l.event === 'http.redirect').every((l) => Number(l.fields?.hop) <= 5), story(s));
+        assert.equal(s.flash.agentImageBytesWritten, 0);
+        assertNothingPending(s);
+      });
+    }
+
+    it('feedback POSTs answered 303 See Other (a Post/Redirect/Get gateway): the receipt fetched with GET, never POSTed; every feedback delivered once', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { feedbackSeeOther: true }, onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const requests = kit!.server.requests();
+      const seeOther = requests.filter((r) => r.status === 303);
+      const receipts = requests.filter((r) => r.path.includes('/feedbackReceipts/'));
+      assert.ok(seeOther.length >= 2 && seeOther.every((r) => r.method === 'POST'), JSON.stringify(seeOther.map((r) => r.method)));
+      assert.deepEqual(receipts.map((r) => `${r.method} ${r.status}`), seeOther.map(() => 'GET 200'), 'each 303 followed by one GET of its receipt');
+      // Each feedback reached the server once: none was sent again because its 303 looked like a failure.
+      const feedback = kit!.server.reports('hawkbit-feedback');
+      assert.equal(feedback.length, seeOther.length);
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'finished');
+    });
+
     it('a server that moved (308, relative Location): poll, deployment and feedback POSTs follow it; and xs-ota sim --server talks to a server it did not start', async () => {
       // Finding 9: the server is started apart from the dev kit, as `xs-ota server` runs it, and
       // the device reaches it by name (localhost), resolved by the dev kit's modem.
@@ -366,6 +423,41 @@ describe('e2e: backends as deployed (issue 13)', function () {
       assert.equal(s.outcome, 'running', story(s));
       const confirmations = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => (r.body as any).confirmation);
       assert.deepEqual(confirmations, ['confirmed']);
+    });
+
+    it('confirmationBase, autoConfirm off and no application hook: denied with the reason, nothing installed, the action still waits', async () => {
+      let kit: Kit | undefined;
+      const s = await run({ hawkbit: { confirmationRequired: true }, policy: { autoConfirm: false }, onReady: (k) => (kit = k), until: (e) => e.at > 200_000 });
+      const answers = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => r.body as any);
+      // Answered once; the polls after it (the root unchanged: 304) do not ask again.
+      const polls = kit!.server.requests().filter((r) => r.method === 'GET' && /\/controller\/v1\/[^/]+$/.test(r.path.split('?')[0]));
+      assert.ok(polls.length >= 3, JSON.stringify(polls.map((r) => r.status)));
+      assert.equal(answers.length, 1, story(s));
+      assert.deepEqual([answers[0].confirmation, answers[0].code], ['denied', 403]);
+      assert.match(answers[0].details.join(' '), /autoConfirm is off and no application hook confirms/);
+      // hawkBit keeps a denied action waiting for consent; the device took nothing.
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'waiting-confirmation');
+      assert.equal(kit!.server.requests().filter((r) => r.path.includes('/deploymentBase/') || r.path.includes('/artifacts/')).length, 0);
+      assert.equal(s.versionAfter, '1.0.0+0');
+    });
+
+    it("confirmationBase, the application's hook in XS decides on the offer: it denies what autoConfirm would confirm, and confirms what autoConfirm off would deny", async () => {
+      let kit: Kit | undefined;
+      // autoConfirm (default true) would confirm; the hook confirms only 1.0.5+0.
+      const denied = await run({ hawkbit: { confirmationRequired: true }, confirmVersions: ['1.0.5+0'], onReady: (k) => (kit = k), until: (e) => e.at > 200_000 });
+      const no = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => r.body as any);
+      assert.equal(no.length, 1, story(denied));
+      assert.equal(no[0].confirmation, 'denied');
+      assert.match(no[0].details.join(' '), /the application declined 1\.1\.0\+0/, JSON.stringify(no[0]));
+      assert.equal(kit!.server.hawkbit.action('1')!.state, 'waiting-confirmation');
+      // autoConfirm off would deny; the hook confirms the offer's version: installed.
+      const s = await run({ hawkbit: { confirmationRequired: true }, policy: { autoConfirm: false }, confirmVersions: ['1.1.0+0'], onReady: (k) => (kit = k) });
+      assert.equal(s.outcome, 'running', story(s));
+      assert.equal(s.versionAfter, '1.1.0+0');
+      const yes = kit!.server.reports('hawkbit-confirmation-feedback').map((r) => r.body as any);
+      assert.deepEqual(yes.map((b) => b.confirmation), ['confirmed'], story(s));
+      assert.match(yes[0].details.join(' '), /confirmed 1\.1\.0\+0/);
+      assert.deepEqual(finals(s).map((f) => f.what), ['closed/success']);
     });
 
     it('download, resumed and bounded progress feedback; a 200 to the resume is used from byte 0, not a lost attempt', async () => {

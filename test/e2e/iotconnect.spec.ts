@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { sign as cryptoSign } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
@@ -17,10 +19,30 @@ import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import type { RecordedAck } from '../../tools/server/iotconnect.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
+import { encodeConnect } from '../../src/net/mqtt/codec.js';
 import { makeImage, OLD_IMAGE, signingKeyPem, trustedKeyPem } from '../support/devkit-update.js';
 
 const BODY = 48 * 1024;
 const NEW_IMAGE = makeImage('0.1.0', BODY);
+
+/**
+ * Another MQTT client connects with `clientId`: the broker closes the session that held it (MQTT
+ * 3.1.1 §3.1.4, [MQTT-3.1.4-2]), as a real broker drops a device whose id is taken over. Resolves
+ * once mosquitto says it closed the old connection and the close had time to reach the modem.
+ */
+async function takeOverClientId(broker: { plainPort: number; log(): string }, clientId: string): Promise<void> {
+  const socket = net.connect(broker.plainPort, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(encodeConnect({ clientId, cleanSession: true, keepAliveS: 0 }));
+  const [connack] = (await once(socket, 'data')) as [Buffer];
+  assert.deepEqual([connack[0], connack[3]], [0x20, 0], 'CONNACK accepted');
+  socket.end(Buffer.from([0xe0, 0x00])); // DISCONNECT
+  await once(socket, 'close');
+  for (let i = 0; i < 200 && !broker.log().includes(`${clientId} already connected, closing old connection`); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(broker.log().includes('closing old connection'), broker.log().slice(-500));
+  // The close travels broker → TLS front → the modem's socket in real time (loopback: well within this).
+  await new Promise((r) => setTimeout(r, 200));
+}
 
 /** The same image layout, its ECDSA signature's last byte flipped: valid DER, wrong signature. */
 function badSignatureImage(): Uint8Array {
@@ -227,6 +249,58 @@ describe('IoTConnect end to end: agent in XS, modem, mosquitto, IoTConnect doubl
       assert.ok(logs.filter((e) => e.event === 'mqtt.connected' && e.boot === 2).length >= 1, 'a new session after the reboot');
     });
   }
+
+  it('the kept session over time: PINGREQ every keep-alive (60 s) while idle between polls; the broker drops it (another client takes its id): reopened at the next poll, which takes the command', async () => {
+    let prepared: PreparedBackend | undefined;
+    const DROP_AT_MS = 400_000;
+    const summary = await runDevkitUpdate({
+      backend: 'iotconnect',
+      image: NEW_IMAGE,
+      baseImage: OLD_IMAGE,
+      trustedKeyPem,
+      seed: 7,
+      // Polls five keep-alives apart: the idle session between them lives on PINGREQs alone.
+      policy: { pollIntervalS: 300 },
+      onBackend: (b) => {
+        prepared = b;
+        b.iotconnect!.double.faults.ignore205 = true; // nothing pending until the drop
+      },
+      onReady: (kit) =>
+        kit.time.after(DROP_AT_MS, async () => {
+          // Virtual time waits for this: the broker closes the device's session, then the OTA starts.
+          const sim = prepared!.iotconnect!;
+          await takeOverClientId(sim.broker, `${sim.settings.cpid}-${sim.settings.duid}`);
+          sim.double.faults.ignore205 = false;
+        }),
+    });
+    assert.equal(summary.outcome, 'running', JSON.stringify(summary.logs.map((e) => `${e.boot} ${Math.round(e.at)} ${e.event}`)));
+    assertAcksOnce(summary.acks ?? []);
+    assert.deepEqual((summary.acks ?? []).map((a) => a.st), [2, 2, 2, 3]);
+    const boot1 = summary.logs.filter((e) => e.boot === 1);
+    const polls = boot1.filter((e) => e.event === 'iotc.poll');
+    const firstConnect = boot1.find((e) => e.event === 'mqtt.connected')!;
+    // Keep-alive: between the first poll and the drop, only PINGREQs, each 60 s after the device's last packet.
+    const beforeDrop = summary.mqttSent.filter((p) => p.at > polls[0].at && p.at < DROP_AT_MS);
+    const pings = beforeDrop.filter((p) => p.type === 12);
+    assert.ok(pings.length >= 4, JSON.stringify(beforeDrop));
+    for (const ping of pings) {
+      const previous = summary.mqttSent.filter((p) => p.at < ping.at).at(-1)!;
+      const gap = ping.at - previous.at;
+      // The modem takes each packet off the UART: a few ms of transfer either side of the agent's 60 s.
+      assert.ok(Math.abs(gap - 60_000) < 1000, `PINGREQ ${gap} ms after the packet before it`);
+    }
+    assert.equal(summary.mqttSent.filter((p) => p.at < DROP_AT_MS && p.type === 1).length, 1, 'one CONNECT: both polls before the drop used the kept session');
+    assert.ok(firstConnect.at < polls[1].at && polls[1].at < DROP_AT_MS, JSON.stringify(polls.map((p) => p.at)));
+    // The drop: the session closed by the broker (not by the agent), seen before the next poll.
+    const closed = boot1.filter((e) => e.event === 'mqtt.closed' && e.at >= DROP_AT_MS);
+    assert.ok(closed.length >= 1 && closed[0].fields?.from !== 'disconnecting', JSON.stringify(closed));
+    // Reopened at the next poll (a new CONNECT, identity kept: not asked again), which took the command.
+    const reconnect = summary.mqttSent.find((p) => p.at > DROP_AT_MS && p.type === 1);
+    assert.ok(reconnect, JSON.stringify(summary.mqttSent.filter((p) => p.at > DROP_AT_MS).slice(0, 5)));
+    assert.equal(boot1.filter((e) => e.event === 'iotc.identity').length, 1);
+    const offered = polls.find((p) => p.fields?.ack !== undefined);
+    assert.ok(offered && offered.at > reconnect.at, JSON.stringify(polls.map((p) => [p.at, p.fields?.ack])));
+  });
 
   it('SIM7600: a reset while idle with the session kept; after the reboot a new session (same client id) takes the command once', async () => {
     let double: PreparedBackend['iotconnect'] extends infer T ? (T extends { double: infer D } ? D : never) : never;

@@ -14,6 +14,11 @@ export interface GuestStartArgs {
   randomSeed: number;
   /** The board wires the modem's STATUS to a GPIO input (Platform.modemStatus). */
   modemStatus?: boolean;
+  /**
+   * The application's consent hook (hawkBit confirmationBase): it confirms an offer whose version
+   * is listed and denies any other. Absent: no hook, the autoConfirm setting decides.
+   */
+  confirmVersions?: string[];
 }
 
 expose({
@@ -21,5 +26,7 @@ expose({
     startAgent(remotePlatform({ modemStatus: args.modemStatus === true }), args.settings, {
       healthCheck: async () => args.healthy,
       randomSeed: args.randomSeed,
+      // The hook runs here, in XS, on the offer the backend parsed, as the device's application's would.
+      ...(args.confirmVersions ? { confirmDeployment: (offer) => args.confirmVersions!.includes(offer.version) } : {}),
     }),
 });

@@ -242,6 +242,12 @@ export interface DevkitOptions {
   authToken?: string;
   /** hawkBit: more of the deployment the reference server offers (a label as `version`, extra chunks, a redirecting artifact...). */
   hawkbit?: Partial<DeploymentSpec>;
+  /**
+   * hawkBit confirmationBase: the application's consent hook (StartOptions.confirmDeployment), run
+   * in XS, confirms an offer whose `version` is listed and denies any other (`xs-ota sim` has no
+   * such option: an application decides). Default: no hook, the `autoConfirm` setting decides.
+   */
+  confirmVersions?: string[];
   /** IoTConnect: more of the OTA command (further files in urls[], its `hw`, a `sw` label). */
   iotconnect?: BackendSetup['iotconnect'];
   /** Static manifest: the document's `version` string (a label such as v1.1.0; default the image header's version). */
@@ -277,6 +283,8 @@ export interface DevkitSummary {
   uart: { bytesToModem: number; bytesFromModem: number; overrunBytes: number; ctsHolds: number };
   /** Payload bytes the modem exchanged with the network (HTTP and MQTT over TLS; records not counted). */
   network: { rxBytes: number; txBytes: number };
+  /** MQTT packets the device sent over the modem's TLS (SimModemCounters.mqttSent): type and virtual ms, in order. */
+  mqttSent: { type: number; at: number }[];
   flash: {
     erases: number;
     /** Of those, 64 KiB block erases (the agent's, through eraseBlocks). */
@@ -639,6 +647,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       healthy: !((swapped || options.baseTrailer === 'test') && faults.some((f) => f.kind === 'health-fail')),
       randomSeed: (options.seed ?? 1) + mcubootOutcomes.length,
       modemStatus: options.modemStatusPin === true,
+      confirmVersions: options.confirmVersions,
     }),
     onReset: async () => {
       await runMcuboot();
@@ -706,6 +715,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       ctsHolds: modem.counters().uart.ctsHolds,
     },
     network: { rxBytes: modem.counters().netRxBytes, txBytes: modem.counters().netTxBytes },
+    mqttSent: modem.counters().mqttSent.slice(),
     flash: {
       erases: flash.device.stats.erases,
       blockErases: flash.device.stats.blockErases,

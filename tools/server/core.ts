@@ -83,7 +83,8 @@ export interface ServerCore {
   /** The URL of a stored artifact, pre-signed from now when it expires. */
   artifactUrl(path: string): string;
   sign(path: string, expires: number): string;
-  record(kind: ReportKind, path: string, id: string, status: number, body: unknown): void;
+  /** Records a report; its `seq`. */
+  record(kind: ReportKind, path: string, id: string, status: number, body: unknown): number;
   reports: RecordedReport[];
   requests: RecordedRequest[];
   faults: ArmedFault[];
@@ -120,10 +121,11 @@ export function createServerCore(options: ServerCoreOptions = {}): ServerCore {
     artifacts.set(path, { bytes: copy, etag: `"${sha('sha1', copy)}"`, filename: path.slice(path.lastIndexOf('/') + 1), expiresInS });
   };
 
-  const record = (kind: ReportKind, path: string, id: string, status: number, body: unknown): void => {
+  const record = (kind: ReportKind, path: string, id: string, status: number, body: unknown): number => {
     const entry: RecordedReport = { seq: reports.length + 1, at: now(), kind, path, id, status, body };
     reports.push(entry);
     if (options.reportFile) appendFileSync(options.reportFile, JSON.stringify(entry) + '\n');
+    return entry.seq;
   };
 
   const takeFault = (path: string, kinds: ('status' | 'drop' | 'truncate' | 'ignoreRange')[]): ArmedFault | undefined => {

@@ -45,9 +45,18 @@ export interface DeploymentSpec {
    * The image's download link answers with a redirect to a pre-signed object-store URL on
    * `host` (default: this server's host): `/objects/{sm}/{file}?X-Amz-...&expires=&sig=`, padded
    * to `locationBytes` (default 1300) as an S3 URL with a session token is; valid `expiresInS`
-   * (default 3600) of server clock, then 403 as S3 answers.
+   * (default 3600) of server clock, then 403 as S3 answers. `hops` (default 1): redirects in the
+   * chain, a CDN's edge and region hops (`/redirects/{k}/...` on `host`) before the object store's
+   * Location; `loop`: the hops send each other on for ever (`/redirects/loop-a/...` ↔ `loop-b`), a
+   * misconfigured CDN.
    */
-  redirectArtifact?: { host?: string; status?: 301 | 302 | 303 | 307 | 308; expiresInS?: number; locationBytes?: number };
+  redirectArtifact?: { host?: string; status?: 301 | 302 | 303 | 307 | 308; expiresInS?: number; locationBytes?: number; hops?: number; loop?: boolean };
+  /**
+   * Feedback POSTs to this action are taken (recorded, applied) and answered `303 See Other` to a
+   * receipt (`.../feedbackReceipts/{seq}`, GET only: a POST there is 405), as a gateway doing
+   * Post/Redirect/Get does: the device must fetch it with GET (RFC 9110 §15.4.4).
+   */
+  feedbackSeeOther?: boolean;
 }
 
 export type ActionState = 'open' | 'canceling' | 'canceled' | 'finished' | 'failed' | 'waiting-confirmation';
@@ -73,6 +82,7 @@ export interface Action extends ActionInfo {
   extraChunks: { part: string; name: string; version: string; artifacts: Action['artifacts'] }[];
   downloadHost?: string;
   redirectArtifact?: DeploymentSpec['redirectArtifact'];
+  feedbackSeeOther?: boolean;
 }
 
 export interface HawkbitOptions {
@@ -111,6 +121,8 @@ export interface HawkbitDdi {
   prefix: string;
   /** A request under `prefix`; `rest` is the path after it. */
   route(req: http.IncomingMessage, res: http.ServerResponse, rest: string, log: RecordedRequest): Promise<void>;
+  /** GET /redirects/...: the hops of a redirect chain or loop (DeploymentSpec.redirectArtifact). */
+  serveRedirect(req: http.IncomingMessage, res: http.ServerResponse, path: string, log: RecordedRequest): void;
   /** GET /objects/...: the object store a redirected artifact points to. */
   serveObject(req: http.IncomingMessage, res: http.ServerResponse, path: string, log: RecordedRequest): void;
   api: HawkbitApi;
@@ -241,8 +253,9 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
       const body = await readJson(req);
       const action = actions.get(match[1]);
       const status = !action ? 404 : action.state === 'open' || action.state === 'canceling' ? 200 : 410;
-      record('hawkbit-feedback', log.path, match[1], status, body);
+      const seq = record('hawkbit-feedback', log.path, match[1], status, body);
       if (action && status === 200) applyFeedback(action, body);
+      if (action?.feedbackSeeOther && status === 200) return send(res, log, 303, 'see Location', { location: `${core.baseUrl}${ddiPrefix}/feedbackReceipts/${seq}`, 'content-type': 'text/plain' });
       return send(res, log, status, status === 200 ? undefined : { message: status === 410 ? 'action no longer active' : 'no such action' });
     }
     match = /^\/confirmationBase\/([^/?]+)$/.exec(rest);
@@ -281,6 +294,12 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
       }
       return send(res, log, status, status === 200 ? undefined : { message: 'no cancel pending' });
     }
+    match = /^\/feedbackReceipts\/(\d+)$/.exec(rest);
+    if (match) {
+      // What a Post/Redirect/Get gateway sends the client to: readable, never a target of the POST.
+      if (method !== 'GET') return send(res, log, 405, { message: 'a receipt is read with GET' }, { allow: 'GET' });
+      return send(res, log, 200, { receipt: Number(match[1]) });
+    }
     if (rest === '/configData' && method === 'PUT') {
       const body = await readJson(req);
       record('hawkbit-config-data', log.path, controllerId, 200, body);
@@ -298,24 +317,52 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
 
   // The object store behind a redirect (a CDN / S3 pre-signed URL).
 
+  /** The action whose redirecting artifact is at `path`. */
+  function redirectingAction(path: string): Action | undefined {
+    for (const action of actions.values()) if (action.redirectArtifact && action.artifacts.some((a) => a.path === path)) return action;
+    return undefined;
+  }
+
+  /** `scheme://host:port` of the redirect hops and the object store (the spec's host). */
+  function redirectOrigin(spec: NonNullable<DeploymentSpec['redirectArtifact']>): string {
+    const base = new URL(core.baseUrl);
+    return `${base.protocol}//${spec.host ?? base.hostname}:${base.port}`;
+  }
+
+  /** The pre-signed object-store URL an artifact's chain ends at, signed from now. */
+  function objectLocation(path: string, spec: NonNullable<DeploymentSpec['redirectArtifact']>): string {
+    const objectPath = `/objects${path.slice(ddiPrefix.length)}`;
+    if (!artifacts.has(objectPath)) artifacts.set(objectPath, artifacts.get(path)!);
+    const expires = now() + (spec.expiresInS ?? 3600);
+    // An S3-style pre-signed URL: credential scope and a session token make it long.
+    let query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAXSOTADEVKIT%2F20261203%2Fdevkit%2Fs3%2Faws4_request&X-Amz-Date=20261203T000000Z&X-Amz-Expires=${spec.expiresInS ?? 3600}&X-Amz-SignedHeaders=host&expires=${expires}&sig=${sign(objectPath, expires)}&X-Amz-Security-Token=`;
+    const base = `${redirectOrigin(spec)}${objectPath}?`;
+    const want = spec.locationBytes ?? 1300;
+    const token = createHash('sha256').update(objectPath).digest('base64url');
+    while (base.length + query.length < want) query += token.slice(0, Math.min(token.length, want - base.length - query.length));
+    return base + query;
+  }
+
+  /** The Location a hop sends on to: `hops` left in the chain (0: the object store), or the loop's other half. */
+  function hopLocation(path: string, spec: NonNullable<DeploymentSpec['redirectArtifact']>, left: number | 'loop-a' | 'loop-b'): string {
+    if (left === 0) return objectLocation(path, spec);
+    return `${redirectOrigin(spec)}/redirects/${left}${path}`;
+  }
+
   /** The redirect an artifact path answers with, when its action says so. */
   function redirectFor(path: string): { status: number; location: string } | undefined {
-    for (const action of actions.values()) {
-      const spec = action.redirectArtifact;
-      if (!spec || !action.artifacts.some((a) => a.path === path)) continue;
-      const objectPath = `/objects${path.slice(ddiPrefix.length)}`;
-      if (!artifacts.has(objectPath)) artifacts.set(objectPath, artifacts.get(path)!);
-      const expires = now() + (spec.expiresInS ?? 3600);
-      const host = spec.host ?? new URL(core.baseUrl).hostname;
-      // An S3-style pre-signed URL: credential scope and a session token make it long.
-      let query = `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=ASIAXSOTADEVKIT%2F20261203%2Fdevkit%2Fs3%2Faws4_request&X-Amz-Date=20261203T000000Z&X-Amz-Expires=${spec.expiresInS ?? 3600}&X-Amz-SignedHeaders=host&expires=${expires}&sig=${sign(objectPath, expires)}&X-Amz-Security-Token=`;
-      const base = `${new URL(core.baseUrl).protocol}//${host}:${new URL(core.baseUrl).port}${objectPath}?`;
-      const want = spec.locationBytes ?? 1300;
-      const token = createHash('sha256').update(objectPath).digest('base64url');
-      while (base.length + query.length < want) query += token.slice(0, Math.min(token.length, want - base.length - query.length));
-      return { status: spec.status ?? 302, location: base + query };
-    }
-    return undefined;
+    const spec = redirectingAction(path)?.redirectArtifact;
+    if (!spec) return undefined;
+    return { status: spec.status ?? 302, location: hopLocation(path, spec, spec.loop ? 'loop-a' : (spec.hops ?? 1) - 1) };
+  }
+
+  /** GET /redirects/{k|loop-a|loop-b}{artifact path}: one hop of a chain or loop. */
+  function serveRedirect(req: http.IncomingMessage, res: http.ServerResponse, path: string, log: RecordedRequest): void {
+    const m = /^\/redirects\/(\d+|loop-a|loop-b)(\/.*)$/.exec(path);
+    const spec = m ? redirectingAction(m[2])?.redirectArtifact : undefined;
+    if (!m || !spec) return send(res, log, 404, 'NoSuchHop', { 'content-type': 'text/plain' });
+    const next = m[1] === 'loop-a' ? 'loop-b' : m[1] === 'loop-b' ? 'loop-a' : Number(m[1]) - 1;
+    return send(res, log, spec.status ?? 302, 'see Location', { location: hopLocation(m[2], spec, next), 'content-type': 'text/plain' });
   }
 
   /** GET /objects/...: the pre-signed object, checked like S3 (403 when expired or forged). */
@@ -365,6 +412,7 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
         extraChunks,
         downloadHost: spec.downloadHost,
         redirectArtifact: spec.redirectArtifact,
+        feedbackSeeOther: spec.feedbackSeeOther,
         filename: spec.filename ?? 'zephyr.signed.bin',
         size: spec.image.length,
         sha256: sha('sha256', spec.image),
@@ -416,5 +464,5 @@ export function createHawkbitDdi(core: ServerCore, options: HawkbitOptions = {})
     },
   };
 
-  return { prefix: ddiPrefix, route: ddi, serveObject, api };
+  return { prefix: ddiPrefix, route: ddi, serveRedirect, serveObject, api };
 }

@@ -189,6 +189,7 @@ export async function startReferenceServer(options: ReferenceServerOptions = {})
           return send(res, log, 308, undefined, { location: (req.url ?? '/').slice(prefix.length) });
         }
       }
+      if (path.startsWith('/redirects/') && (req.method === 'GET' || req.method === 'HEAD')) return hawkbit.serveRedirect(req, res, path, log);
       if (path.startsWith('/objects/') && (req.method === 'GET' || req.method === 'HEAD')) return hawkbit.serveObject(req, res, path, log);
       if (path === hawkbit.prefix || path.startsWith(hawkbit.prefix + '/')) return hawkbit.route(req, res, path.slice(hawkbit.prefix.length), log);
       if (path.startsWith('/manifest/')) return manifest.route(req, res, path, log);

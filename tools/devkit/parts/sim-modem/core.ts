@@ -43,6 +43,7 @@ export abstract class ModemCore {
     netTxBytes: 0,
     boots: 0,
     virtualMs: 0,
+    mqttSent: [],
   };
   /** The module's PWRKEY as the MCU drives it (1 = key pressed). */
   readonly powerKey: DigitalOut;

@@ -47,17 +47,20 @@ export class ExchangeTracker {
   #mqttOut = new MqttFramer();
   #mqttIn = new MqttFramer();
 
-  /** Bytes the device sent. */
-  sent(bytes: Uint8Array): void {
+  /** Bytes the device sent; the MQTT control packet types that began in them (§2.2.1; none for other protocols). */
+  sent(bytes: Uint8Array): number[] {
+    const types: number[] = [];
     if (this.protocol === 'undecided') this.#decide(bytes);
     if (this.protocol === 'http') this.#httpOut(bytes);
     else if (this.protocol === 'mqtt') {
       for (const p of this.#mqttOut.push(bytes)) {
+        types.push(p.type);
         this.owed += mqttOwes(p.type, p.flags);
         // DISCONNECT (§3.14): the server closes the connection; that close is the answer.
         if (p.type === 14) this.closeOwed = true;
       }
     }
+    return types;
   }
 
   /** Bytes the server sent. */

@@ -221,6 +221,8 @@ export interface SocketEvents {
   onData(bytes: Uint8Array): void;
   /** The peer closed (after all its data was delivered), or the connection broke. */
   onClose(reason: 'peer' | 'error'): void;
+  /** The device began an MQTT control packet of this type (§2.2.1, e.g. 12 PINGREQ) at this virtual ms. */
+  onMqttSent?(type: number, at: number): void;
 }
 
 /**
@@ -326,7 +328,7 @@ export class SimSocket {
     if (!this.#socket || this.#closed) return Promise.resolve();
     const m = this.model();
     this.#sendAt = this.time.now() + transferMs(bytes.length, m.uplinkBps) + m.rttMs;
-    this.#exchange.sent(bytes);
+    for (const type of this.#exchange.sent(bytes)) this.#events.onMqttSent?.(type, this.time.now());
     this.#observed()?.sent(bytes);
     this.#sentBytes += bytes.length;
     this.#socket.write(bytes);

@@ -666,6 +666,7 @@ export class SimulatedSim7080 extends ModemCore {
           if (entry.push) this.pushOut(entry, [`\r\n+CASTATE: ${cid},0\r\n`]);
           else this.line(`+CASTATE: ${cid},0`);
         },
+        onMqttSent: (type, at) => void this.counters.mqttSent.push({ type, at }),
       },
       this.options.socketQuietMs ?? 100,
       this.options.cloudWork,

@@ -724,6 +724,7 @@ export class SimulatedSim7600 extends ModemCore {
           sock.open = false;
           onClose(sock);
         },
+        onMqttSent: (type, at) => void this.counters.mqttSent.push({ type, at }),
       },
       this.options.socketQuietMs ?? 100,
       this.options.cloudWork,

@@ -81,6 +81,12 @@ export interface SimModemCounters {
   boots: number;
   /** Virtual time now, ms (read it at the end of a run). */
   virtualMs: number;
+  /**
+   * MQTT control packets the device sent in plaintext over the modem's sockets (the modem's TLS,
+   * not TLS in the agent), in order: type (§2.2.1: 1 CONNECT, 8 SUBSCRIBE, 12 PINGREQ, 14
+   * DISCONNECT…) and virtual ms. The keep-alive as the network sees it.
+   */
+  mqttSent: { type: number; at: number }[];
 }
 
 /** Where the modem's connections go. */
