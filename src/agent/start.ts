@@ -285,15 +285,15 @@ function createBackend(config: AgentConfig, platform: Platform, parts: BackendPa
 export async function startAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}): Promise<void> {
   let parts: AgentParts;
   try {
-    const boot = await readBootInputs(platform, settings);
+    // Its own job, as createAgent below: the settings check (resolveConfig) does not stack on
+    // the caller's frames (the device's main module, a host callback).
+    const boot = await startAsJob(() => readBootInputs(platform, settings));
     const certificate = boot.deviceCertificate;
     if (certificate && 'error' in certificate) {
       // The agent runs on (polls fail with this reason, the device stays bootable); a field
       // engineer reads here what is wrong with the device's certificate object.
       platform.log.log('error', 'agent.device-cert-invalid', { reason: certificate.error.reason, detail: describeError(certificate.error) });
     }
-    // Its own job: building the modem driver's layers does not stack on the caller's (the
-    // device's main module, a host callback).
     parts = await startAsJob(() => createAgent(platform, settings, options, boot));
   } catch (error) {
     platform.log.log('error', 'agent.config-invalid', { reason: reasonOf(error), detail: describeError(error) });
