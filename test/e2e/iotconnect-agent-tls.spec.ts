@@ -10,7 +10,7 @@
  * (tools/devkit/parts/tls13-observer.ts), and end their waits on the same counts.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,7 @@ import { SimSocket } from '../../tools/devkit/parts/sim-modem/net.js';
 import type { PreparedBackend } from '../../tools/devkit/devkit-backends.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
 import { makeImage, OLD_IMAGE, trustedKeyPem } from '../support/devkit-update.js';
+import { idleAndLoaded } from '../support/under-load.js';
 
 /** The DER certificate with one byte of its subject public key's point changed (a key the A5000 does not hold). */
 function flipKeyByte(der: Uint8Array): Uint8Array {
@@ -50,7 +51,6 @@ function fromOtherCa(issued: Uint8Array): Uint8Array {
 }
 
 const events = (s: DevkitSummary) => JSON.stringify({ acks: (s.acks ?? []).map((a) => `${a.st} ${a.msg}`), logs: s.logs.map((e) => `${e.boot} ${e.event}`) });
-const drift = (a: DevkitSummary, b: DevkitSummary) => Math.max(...a.logs.map((e, i) => Math.abs(e.at - b.logs[i].at)));
 
 /** One update over the agent's TLS to mosquitto's own TLS listener. */
 function mosquittoUpdate(onBackend?: (b: PreparedBackend) => void): Promise<DevkitSummary> {
@@ -115,23 +115,10 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
   });
 
   it("mosquitto's own TLS listener on a loaded host: the same events at the same virtual instants (issue 13: counts, not quiet windows)", async () => {
-    const quiet = SimSocket.quietSettles;
-    const guards = SimSocket.guardExpiries;
-    const idle = await mosquittoUpdate();
-    assert.equal(idle.outcome, 'running', `${idle.reason}`);
-    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-    let loaded: DevkitSummary;
-    try {
-      loaded = await mosquittoUpdate();
-    } finally {
-      for (const b of burners) b.kill();
-    }
+    const { idle, loaded, driftMs: ms } = await idleAndLoaded(() => mosquittoUpdate(), (s) => assert.equal(s.outcome, 'running', `${s.reason}`));
     assert.equal(events(loaded), events(idle));
     // As for the tap: only the random DER lengths of the ECDSA signatures move instants (UART time).
-    const ms = drift(loaded, idle);
     assert.ok(ms < 10, `log instants moved by up to ${ms} ms`);
-    assert.equal(SimSocket.quietSettles, quiet, 'no wait ended by a window of real silence');
-    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
   });
 
   it('the same virtual figures on a loaded host: every wait of the TLS-in-the-agent sockets ends on the tap\'s counts, none on real silence or the hang guard (issue 15)', async () => {
@@ -140,24 +127,10 @@ describe('e2e: IoTConnect over TLS in the agent, key in the A5000', function () 
     // the tap's), and the test PKI is new per run: TLS byte counts differ by a few bytes between
     // runs whatever the load, so instants may move by the UART time of those bytes (about 0.1 ms
     // each at 115200). A wait ended by real time moves them by its whole window or more.
-    const quiet = SimSocket.quietSettles;
-    const guards = SimSocket.guardExpiries;
-    const idle = await update();
-    assert.equal(idle.outcome, 'running', `${idle.reason}`);
-    assert.equal(SimSocket.quietSettles, quiet, 'no wait ended by a window of real silence');
     // Two CPU burners on this 2-core host: the broker, the double and the tap answer late in real time.
-    const burners = [0, 1].map(() => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
-    let loaded: DevkitSummary;
-    try {
-      loaded = await update();
-    } finally {
-      for (const b of burners) b.kill();
-    }
+    const { idle, loaded, driftMs: ms } = await idleAndLoaded(update, (s) => assert.equal(s.outcome, 'running', `${s.reason}`));
     assert.equal(events(loaded), events(idle));
-    const ms = drift(loaded, idle);
     assert.ok(ms < 10, `log instants moved by up to ${ms} ms`);
-    assert.equal(SimSocket.quietSettles, quiet, 'none under load either');
-    assert.equal(SimSocket.guardExpiries, guards, 'no wait ended by the real-time hang guard');
   });
 
   // The factory step writes something else into the A5000's certificate object: the agent still
