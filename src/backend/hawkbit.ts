@@ -224,6 +224,8 @@ export class HawkbitBackend implements UpdateBackend {
   #ddiLinkPath: string;
   #autoConfirm: boolean;
   #confirm: ((offer: UpdateOffer) => boolean | Promise<boolean>) | undefined;
+  /** The action whose consent was last answered `denied` (its denial is not sent again). */
+  #deniedAction: string | undefined;
   #image: ImageExpectation;
   #urlMax: number;
   /** The download's client, for artifact probes. */
@@ -313,11 +315,13 @@ export class HawkbitBackend implements UpdateBackend {
 
     if (cancelHref !== undefined) result.cancelActionId = await this.#fetchCancel(cancelHref);
     if (deploymentHref !== undefined) result.offer = await this.#usableDeployment(deploymentHref);
-    else if (confirmationHref !== undefined) await this.#answerConfirmation(confirmationHref);
+    // An application hook that declined may consent at a later poll (hawkBit keeps a denied
+    // action waiting for consent): the root is then not cached, so the next poll asks it again.
+    const askAgain = confirmationHref !== undefined && deploymentHref === undefined && !(await this.#answerConfirmation(confirmationHref)) && this.#confirm !== undefined;
 
     const etag = response.head.headers['etag'];
-    this.#rootEtag = etag;
-    this.#cached = etag === undefined ? undefined : result;
+    this.#rootEtag = askAgain ? undefined : etag;
+    this.#cached = etag === undefined || askAgain ? undefined : result;
     return result;
   }
 
@@ -461,11 +465,13 @@ export class HawkbitBackend implements UpdateBackend {
    * confirmationBase (hawkBit's user consent): the action waits for the device. The application's
    * `confirm` hook (or `autoConfirm`) answers it with DdiConfirmationFeedback
    * {confirmation: confirmed|denied, code, details}; once confirmed, the next poll links deploymentBase.
+   * A denial is sent once per action: asked again, an application that still declines sends
+   * nothing (the server already shows the action denied and waiting). Returns whether it confirmed.
    */
-  async #answerConfirmation(href: string): Promise<void> {
+  async #answerConfirmation(href: string): Promise<boolean> {
     const response = await this.#json.request({ method: 'GET', url: href, headers: this.#auth(href) }, undefined, CONFIRMATION_KEEP);
     const body = this.#body(response, 'confirmationBase');
-    if (body.id === undefined && body.autoConfirm !== undefined) return; // the auto-confirm state only: no action waits
+    if (body.id === undefined && body.autoConfirm !== undefined) return true; // the auto-confirm state only: no action waits
     const actionId = idField(body.id, 'confirmationBase.id');
     let offer: UpdateOffer | undefined;
     let confirmed: boolean;
@@ -479,6 +485,8 @@ export class HawkbitBackend implements UpdateBackend {
       confirmed = false;
       detail = `deployment not usable: ${error.detail ?? error.reason}`;
     }
+    if (!confirmed && this.#deniedAction === actionId) return false;
+    this.#deniedAction = confirmed ? undefined : actionId;
     this.#log?.log('info', 'confirmation.answer', { action: actionId, confirmed });
     this.#invalidate();
     await this.#post(
@@ -486,6 +494,7 @@ export class HawkbitBackend implements UpdateBackend {
       { confirmation: confirmed ? 'confirmed' : 'denied', code: confirmed ? 200 : 403, details: [detail.slice(0, HAWKBIT_DETAIL_MAX)] },
       'confirmationBase feedback',
     );
+    return confirmed;
   }
 
   async #fetchDeployment(href: string): Promise<UpdateOffer> {

@@ -225,6 +225,33 @@ describe('hawkBit DDI as its model classes define it (issue 13)', () => {
       assert.match(answer(http)[0].details[0], /the application declined 1\.0\.91/);
     });
 
+    // The root as hawkBit answers a device whose action waits: the same ETag every poll, 304 to If-None-Match.
+    const withEtag = (http: ScriptedHttp): ScriptedHttp =>
+      http.on('GET', ROOT, (request) =>
+        request.headers?.['if-none-match'] === '"r1"'
+          ? { status: 304, headers: { etag: '"r1"' } }
+          : { status: 200, headers: { etag: '"r1"' }, body: { config: { polling: { sleep: '00:05:00' } }, _links: { confirmationBase: { href: CONFIRM } } } },
+      );
+
+    it('a hook that declines is asked again at the next poll (the root not cached), and its consent is sent; the same denial is sent once', async () => {
+      const http = withEtag(consent());
+      const answers = [false, false, true];
+      const hawkbit = backend(http, { artifactPattern: 'binary.tgz', part: 'bApp', confirm: () => answers.shift()! });
+      for (let i = 0; i < 3; i++) await hawkbit.poll({ version: '1.0.0' });
+      assert.deepEqual(answers, [], 'asked at each of the three polls');
+      assert.deepEqual(answer(http).map((a) => a.confirmation), ['denied', 'confirmed']);
+      const roots = http.sent.filter((r) => r.method === 'GET' && r.url === ROOT);
+      assert.deepEqual(roots.map((r) => r.headers?.['if-none-match']), [undefined, undefined, undefined], 'no poll answered from the cache while the hook declines');
+    });
+
+    it('autoConfirm false without a hook cannot change its answer: denied once, the root cached (304) after it', async () => {
+      const http = withEtag(consent());
+      const hawkbit = backend(http, { artifactPattern: 'binary.tgz', part: 'bApp', autoConfirm: false });
+      for (let i = 0; i < 3; i++) await hawkbit.poll({ version: '1.0.0' });
+      assert.deepEqual(answer(http).map((a) => a.confirmation), ['denied']);
+      assert.equal(http.sent.filter((r) => r.method === 'GET' && r.url === CONFIRM).length, 1);
+    });
+
     it('autoConfirm false without a hook: denied with the reason', async () => {
       const http = consent();
       await backend(http, { artifactPattern: 'binary.tgz', part: 'bApp', autoConfirm: false }).poll({ version: '1.0.0' });
