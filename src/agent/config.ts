@@ -11,9 +11,7 @@
  */
 import { OtaError } from '../util/errors.js';
 import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
-import { DEFAULT_EPHEMERAL_KEY_ID, DEFAULT_PEER_KEY_ID } from '../se/objects.js';
-
-const objectText = (id: number): string => `0x${id.toString(16).padStart(8, '0').toUpperCase()}`;
+import { DEFAULT_DEVICE_KEY_ID, DEFAULT_EPHEMERAL_KEY_ID, DEFAULT_PEER_KEY_ID, objectName } from '../se/objects.js';
 
 export type BackendKind = 'hawkbit' | 'manifest' | 'iotconnect';
 
@@ -432,7 +430,7 @@ export const CONFIG_SCHEMA = {
    */
   otaDeviceKeyId: {
     type: 'int',
-    default: 0x7b000301,
+    default: DEFAULT_DEVICE_KEY_ID,
     min: 0x00000001,
     max: 0x7ffeffff, // 0x7FFF0000..0x7FFFFFFF is reserved for the SE05x applet
   },
@@ -743,7 +741,7 @@ export function resolveConfig(input: SettingsInput): AgentConfig {
     // would delete it, and the key objects hold keys, not a certificate.
     if (certObject === c.deviceKeyId) invalid('otaDeviceCert', 'the same A5000 object as otaDeviceKeyId (the device key pair)');
     if (certObject === c.keyId) invalid('otaDeviceCert', 'the same A5000 object as otaKeyId (the image-signing public key)');
-    if (certObject === DEFAULT_EPHEMERAL_KEY_ID || certObject === DEFAULT_PEER_KEY_ID) invalid('otaDeviceCert', `${objectText(certObject)} is a transient key object of the agent's TLS (created and deleted by every handshake)`);
+    if (certObject === DEFAULT_EPHEMERAL_KEY_ID || certObject === DEFAULT_PEER_KEY_ID) invalid('otaDeviceCert', `${objectName(certObject)} is a transient key object of the agent's TLS (created and deleted by every handshake)`);
   }
   return c;
 }

@@ -95,6 +95,8 @@ export interface AgentParts {
  * createAgent stays a synchronous composition of parts.
  */
 export interface BootReads {
+  /** The settings as readBootInputs resolved and checked them (createAgent does not check them again). */
+  readonly config?: AgentConfig;
   /** The A5000 session the reads used; createAgent's parts share it (one session, no second select). */
   readonly se?: Se05x;
   /** otaControlTls agent: the device certificate chain, or why it could not be read (readBootInputs). */
@@ -114,7 +116,7 @@ export async function readBootInputs(platform: Platform, settings: StartConfig):
   const { caPem: _ca, deviceCertPem, controlCaPem: _controlCa, ...given } = settings;
   const config = resolveConfig(given);
   const se = new Se05x({ link: new T1Link({ i2c: platform.seI2c, clock: platform.clock }) });
-  if (config.controlTls !== 'agent') return { se };
+  if (config.controlTls !== 'agent') return { config, se };
   if (config.deviceKeyId === config.keyId) throw new OtaError('config-invalid', 'otaDeviceKeyId: the same A5000 object as otaKeyId (the image-signing public key)');
   const object = deviceCertObject(config.deviceCert);
   let source: Parameters<typeof readDeviceCertificate>[1];
@@ -124,10 +126,10 @@ export async function readBootInputs(platform: Platform, settings: StartConfig):
     source = { pem, name: config.deviceCert };
   } else source = { object };
   try {
-    return { se, deviceCertificate: { chain: await readDeviceCertificate(se, source, config.deviceKeyId) } };
+    return { config, se, deviceCertificate: { chain: await readDeviceCertificate(se, source, config.deviceKeyId) } };
   } catch (error) {
     if (!(error instanceof OtaError)) throw error;
-    return { se, deviceCertificate: { error } };
+    return { config, se, deviceCertificate: { error } };
   }
 }
 
@@ -137,7 +139,7 @@ export async function readBootInputs(platform: Platform, settings: StartConfig):
  */
 export function createAgent(platform: Platform, settings: StartConfig, options: StartOptions = {}, boot: BootReads = {}): AgentParts {
   const { caPem: ca, deviceCertPem: _deviceCertPem, controlCaPem, ...given } = settings;
-  const config = resolveConfig(given);
+  const config = boot.config ?? resolveConfig(given);
   const caPem = typeof ca === 'function' ? ca(config.caCert) : ca;
   if (!caPem || caPem.length === 0) throw new OtaError('config-invalid', 'caPem: a CA certificate is required for TLS');
   const agentTls = config.controlTls === 'agent' ? agentTlsSettings(config, boot.deviceCertificate, controlCaPem) : undefined;

@@ -43,10 +43,10 @@ export interface NativeHttpRequest {
   timeoutMs: number;
 }
 
-/** The modem's built-in HTTP(S) client: the response body is buffered in the modem. */
 /** What `NativeHttp.carries` looks at: the URL's parts, and the method when known. */
 export type CarriedRequest = Pick<NativeHttpRequest, 'scheme' | 'host' | 'port' | 'path'> & { method?: NativeHttpRequest['method'] };
 
+/** The modem's built-in HTTP(S) client: the response body is buffered in the modem. */
 export interface NativeHttp {
   /** Largest body this modem's stack buffers reliably (bytes): the Range window. */
   readonly windowMax: number;

@@ -4,6 +4,9 @@
  * device certificate object that TLS would overwrite or delete as a transient key.
  */
 
+/** An object id as NXP's tools and the agent's messages print it: 0x7B000304. */
+export const objectName = (id: number): string => `0x${id.toString(16).padStart(8, '0').toUpperCase()}`;
+
 /** The device key pair (otaDeviceKeyId's default), generated in the A5000 at provisioning. */
 export const DEFAULT_DEVICE_KEY_ID = 0x7b000301;
 /** The transient ECDHE key pair of a handshake (created and deleted by every handshake). */

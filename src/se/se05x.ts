@@ -8,6 +8,7 @@
 import { hex, unhex } from '../util/bytes.js';
 import { OtaError, type CommonReason } from '../util/errors.js';
 import type { SeReason } from './reasons.js';
+import { objectName } from './objects.js';
 import { ApduBuilder, SW_OK, statusWord } from './apdu.js';
 import type { T1Link } from './t1-link.js';
 import { TAG_1, TAG_2, TAG_3, TAG_4, TAG_5, findTlv } from './tlv.js';
@@ -113,7 +114,7 @@ export class SeStatusError extends OtaError {
   }
 }
 
-export const objectName = (id: number): string => `0x${id.toString(16).padStart(8, '0').toUpperCase()}`;
+export { objectName };
 
 export interface Se05xOptions {
   link: T1Link;

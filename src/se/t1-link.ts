@@ -386,8 +386,10 @@ export class T1Link {
     await this.#write(this.#txCtl, length);
   }
 
-  /** Frames and sends one I-block of `apdu` from `offset`; returns the offset after it. */
-  /** Started as a job of its own: the frame encoding and CRC do not stack on the exchange's frame. */
+  /**
+   * Frames and sends one I-block of `apdu` from `offset`; returns the offset after it. Started as
+   * a job of its own: the frame encoding and CRC do not stack on the exchange's frame.
+   */
   #sendI(apdu: Uint8Array, offset: number): Promise<number> {
     return startAsJob(() => this.#sendINow(apdu, offset));
   }

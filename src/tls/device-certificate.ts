@@ -8,6 +8,7 @@
  */
 import { DEVICE_CERT_CHAIN_MAX, parseDerChain } from '../se/cert-chain.js';
 import { objectName, type Se05x } from '../se/se05x.js';
+import { bytesEqual } from '../util/bytes.js';
 import { OtaError, isOtaError } from '../util/errors.js';
 import { pemBlocks } from './pem.js';
 import { parseCertificate } from './x509.js';
@@ -30,7 +31,7 @@ export async function readDeviceCertificate(se: Se05x, source: DeviceCertificate
     const chain = 'object' in source ? await readObjectChain(se, source.object) : pemChain(source.pem);
     const leaf = parseCertificate(chain[0]).publicKey;
     const key = await se.readObject(deviceKeyId);
-    if (!sameBytes(leaf, key)) throw new OtaError('tls-certificate-key-mismatch', `the leaf certificate's public key is not that of otaDeviceKeyId ${objectName(deviceKeyId)} (a certificate issued for another key)`);
+    if (!bytesEqual(leaf, key)) throw new OtaError('tls-certificate-key-mismatch', `the leaf certificate's public key is not that of otaDeviceKeyId ${objectName(deviceKeyId)} (a certificate issued for another key)`);
     return chain;
   } catch (error) {
     if (!isOtaError(error)) throw error;
@@ -58,11 +59,4 @@ function pemChain(pem: Uint8Array): Uint8Array[] {
     at += block.length;
   }
   return parseDerChain(der);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
