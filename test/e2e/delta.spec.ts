@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { fixturePath } from '../support/paths.js';
 import { trustedKeyPem } from '../support/devkit-update.js';
 import { parseFault, runDevkitUpdate, type DevkitOptions, type DevkitSummary } from '../../tools/devkit/devkit.js';
+import { DEVKIT_LAYOUT, type DevkitFlash } from '../../tools/devkit/parts/sim-flash.js';
 import type { ReferenceServer } from '../../tools/server/index.js';
 import { assertNothingPending, finals, story } from './e2e-support.js';
 import { mosquittoMissing } from '../../tools/node/mosquitto.js';
@@ -216,5 +217,27 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
     assert.equal(s.a5000.verifications, 1);
     assert.equal(logged(s, 'delta.failed').length, 0, story(s));
     assertNothingPending(s);
+  });
+
+  it('manifest, offered after the device idled: the slot was erased ahead, the decode programs the rebuilt image without erasing it', async () => {
+    let flash: DevkitFlash | undefined;
+    const erasesAt: Record<string, number> = {};
+    const s = await run({
+      offerAfterS: 60,
+      onReady: (kit) => (flash = kit.flash),
+      onLog: (l) => {
+        if (flash && (l.event === 'delta.decode' || l.event === 'delta.decoded')) erasesAt[l.event] = flash.device.stats.erases;
+      },
+    });
+    assert.equal(s.outcome, 'running', story(s));
+    assert.equal(s.versionAfter, '1.1.0+2');
+    assert.equal(s.artifactBytesSent, DELTA_1_2.length, 'only the delta crossed the air');
+    const accepted = s.logs.findIndex((l) => l.event === 'deployment.accepted');
+    const erasedAhead = s.logs.findIndex((l) => l.event === 'slot.erased-ahead');
+    assert.ok(erasedAhead >= 0 && erasedAhead < accepted, story(s));
+    // The target's sectors were erased while idle; the slot writer still erases the trailer's
+    // sector(s) before the first write (a stale pending marker must never survive), nothing else.
+    const trailerSectors = Math.ceil(DEVKIT_LAYOUT.trailerSize / DEVKIT_LAYOUT.sectorSize);
+    assert.equal(erasesAt['delta.decoded'] - erasesAt['delta.decode'], trailerSectors, story(s));
   });
 });

@@ -67,6 +67,9 @@ export interface DeltaFigures {
   /** Virtual seconds from the offer accepted to the final report (the update itself). */
   secondsFull: number;
   secondsDelta: number;
+  /** The same two updates offered after the device idled (IDLE_BEFORE_OFFER_S): its slot erased ahead. */
+  secondsFullAfterIdle: number;
+  secondsDeltaAfterIdle: number;
   /** Virtual seconds from power-on (modem bring-up and network registration included) to the final report. */
   powerOnFull: number;
   powerOnDelta: number;
@@ -119,8 +122,16 @@ function swapSeconds(s: DevkitSummary): number {
   return ms / 1000;
 }
 
-async function update(image: Uint8Array, baseImage: Uint8Array, delta?: Uint8Array): Promise<DevkitSummary> {
+/**
+ * Virtual seconds after power-on at which the field-like runs get their offer: the device polls,
+ * finds its running image named and idles first, erasing its secondary slot ahead (issue 15),
+ * as a fleet device meets an update; a whole 1 MiB slot is erased well within it.
+ */
+export const IDLE_BEFORE_OFFER_S = 60;
+
+async function update(image: Uint8Array, baseImage: Uint8Array, delta?: Uint8Array, offerAfterS?: number): Promise<DevkitSummary> {
   const s = await runDevkitUpdate({
+    offerAfterS,
     image,
     baseImage,
     trustedKeyPem: readFileSync(SIGNING_KEY_FILE, 'utf8'),
@@ -164,7 +175,9 @@ export async function deltaFigures(): Promise<DeltaFigures[]> {
     const [from, to, delta] = [read(p.from), read(p.to), read(p.delta)];
     const full = await update(to, from);
     const viaDelta = await update(to, from, delta);
-    if (viaDelta.artifactBytesSent !== delta.length) throw new Error(`bench delta: ${p.name} did not go by delta`);
+    const fullAfterIdle = await update(to, from, undefined, IDLE_BEFORE_OFFER_S);
+    const deltaAfterIdle = await update(to, from, delta, IDLE_BEFORE_OFFER_S);
+    for (const run of [viaDelta, deltaAfterIdle]) if (run.artifactBytesSent !== delta.length) throw new Error(`bench delta: ${p.name} did not go by delta`);
     out.push({
       pair: p.name,
       fullBytes: to.length,
@@ -173,6 +186,8 @@ export async function deltaFigures(): Promise<DeltaFigures[]> {
       airDelta: air(viaDelta),
       secondsFull: updateSeconds(full),
       secondsDelta: updateSeconds(viaDelta),
+      secondsFullAfterIdle: updateSeconds(fullAfterIdle),
+      secondsDeltaAfterIdle: updateSeconds(deltaAfterIdle),
       powerOnFull: full.virtualMs / 1000,
       powerOnDelta: viaDelta.virtualMs / 1000,
       ...(await decoderUnits(delta, from, to).then((d) => ({ decoderUnitsPerByte: d.units / to.length, decoderSlots: d.slots }))),
@@ -206,6 +221,9 @@ export async function deltaSection(): Promise<import('../cli/bench.js').BenchSec
       secondsFull: r3(f.secondsFull),
       secondsDelta: r3(f.secondsDelta),
       timeRatio: r3(timeRatio),
+      secondsFullAfterIdle: r3(f.secondsFullAfterIdle),
+      secondsDeltaAfterIdle: r3(f.secondsDeltaAfterIdle),
+      timeRatioAfterIdle: r3(f.secondsDeltaAfterIdle / f.secondsFullAfterIdle),
       powerOnSecondsFull: r3(f.powerOnFull),
       powerOnSecondsDelta: r3(f.powerOnDelta),
       decoderRamBytes: DECODER_RAM_BYTES,
@@ -230,6 +248,7 @@ export async function deltaSection(): Promise<import('../cli/bench.js').BenchSec
       'air: payload bytes the modem exchanged with the network for the whole update (poll, reports, artifact; after TLS, records not counted), from power-on to the final report.',
       'seconds: virtual time of the update, from the offer accepted (deployment.accepted) to the final report (deployment.reported): download, verify (decode), stage, swap, health check, confirm, and the reports, each a TLS connection; timeRatio = delta / full. powerOnSeconds: from power-on, adding the modem bring-up and network registration (about 24 s) that every poll pays, update or not.',
       'pairs: gcc-arm-none-eabi builds of one application (test/fixtures/firmware/README.md), signed in imgtool\'s format, the dev kit\'s 1 MiB slots. device build: an RP2350 (Cortex-M33) firmware of the size of this device class, the application with newlib (full printf/scanf with float, libm), the static libstdc++ (iostreams, locales, regex) and the system CA bundle in DER; v1.1.0+2 changes one function, v1.2.0+3 upgrades a library. small build: the same application alone (the tests\' fixtures), a row for contrast where the fixed part of an update dominates.',
+      `afterIdle: the same updates offered ${IDLE_BEFORE_OFFER_S} s after power-on: the device polls, finds its running image named, idles and erases its secondary slot ahead (src/slot/erased-ahead.ts), as a fleet device meets an update; the delta's decode then programs without erasing. meets judges the offer at the first poll (the slot not erased ahead), the worse case.`,
       'download/verify seconds: the phases download.start -> download.done and verify.start -> stage.start. A delta\'s verify holds its decode: the rebuilt image\'s erases and programs in the secondary slot, which a full download spreads over its reception.',
       'swapSeconds: MCUboot\'s run at the swap boot (swap using scratch: per scratch-sized group, three erases and three copies), the same in both updates; swapShareOfFull = swapSeconds / secondsFull is the least timeRatio any delta can reach with this bootloader and flash. Groups start from the image\'s last sector downward, so an image that does not end on a 64 KiB block boundary pays sector erases (45 ms each) for every group instead of block erases (150 ms per 16 sectors).',
       `decoderRamBytes: DECODER_RAM_BYTES (src/delta/decoder.ts), the decoder's buffers and address cache plus its objects on 32-bit XS, whatever the window sizes; beyond the slot writer's buffers.`,

@@ -24,6 +24,7 @@ export function renderTable(rows: Record<string, string | number | boolean>[]): 
     ['secondsFull', 'update s, full'],
     ['secondsDelta', 'update s, delta'],
     ['timeRatio', 'time ratio'],
+    ['timeRatioAfterIdle', 'time ratio, offered after idling'],
     ['verifySecondsDelta', 'verify s, delta (decode)'],
     ['swapSeconds', 'MCUboot swap s'],
     ['swapShareOfFull', 'swap / full update'],
