@@ -217,9 +217,10 @@ export interface DevkitOptions {
    */
   delta?: { bytes: Uint8Array; from?: Uint8Array };
   /**
-   * hawkBit: the update is assigned this many virtual seconds after power-on, not before the
-   * first poll: the device polls, finds nothing and idles first (it erases its secondary slot
-   * ahead meanwhile, src/slot/erased-ahead.ts), as a fleet device meets an update.
+   * hawkBit or the static manifest: the update is offered this many virtual seconds after
+   * power-on, not before the first poll: the device polls, finds nothing (hawkBit: no action; the
+   * manifest: it names the running image) and idles first (it erases its secondary slot ahead
+   * meanwhile, src/slot/erased-ahead.ts), as a fleet device meets an update.
    */
   offerAfterS?: number;
   /**
@@ -410,8 +411,9 @@ export async function runDevkitUpdate(options: DevkitOptions): Promise<DevkitSum
     if (options.offerAfterS !== undefined) {
       // The device boots into an idle fleet: its polls find nothing until the operator assigns
       // the update (hawkBit: the action is created then), as a device in the field meets one.
-      if (backend !== 'hawkbit') throw new Error(`offerAfterS: only hawkBit (backend ${backend})`);
-      prepared = { backendUrl: server.url };
+      if (backend === 'hawkbit') prepared = { backendUrl: server.url };
+      else if (backend === 'manifest') prepared = { backendUrl: server.manifest.publish({ name: 'devkit', version: imageVersion(options.baseImage), image: options.baseImage }).url };
+      else throw new Error(`offerAfterS: hawkBit or the manifest (backend ${backend})`);
       time.after(options.offerAfterS * 1000, () => prepareBackend(backend, setup));
     } else {
       prepared = await prepareBackend(backend, setup);
