@@ -45,6 +45,14 @@ const BACKENDS = {
   iotconnect: { module: 'iotconnect.js', exported: 'IotConnectBackend' },
   manifest: { module: 'manifest.js', exported: 'ManifestBackend' },
 };
+/**
+ * The settings only one backend reads (src/agent/config.ts, CONFIG_SCHEMA): a bundle without that
+ * backend resolves the module to its `.absent.js` sibling, which declares none of them.
+ */
+const BACKEND_SETTINGS = {
+  hawkbit: path.resolve('build/src/agent/settings-hawkbit.js'),
+  iotconnect: path.resolve('build/src/agent/settings-iotconnect.js'),
+};
 const BACKEND_DIR = path.resolve('build/src/backend');
 const ERRORS_MODULE = path.resolve('build/src/util/errors.js');
 const ABSENT_PREFIX = '\0xs-ota-absent-backend:';
@@ -61,6 +69,8 @@ function onlyBackend(kept) {
     resolveId(source, importer) {
       if (!importer || !source.startsWith('.')) return null;
       const resolved = path.resolve(path.dirname(importer), source);
+      const settingsOf = Object.keys(BACKEND_SETTINGS).find((k) => BACKEND_SETTINGS[k] === resolved);
+      if (settingsOf !== undefined) return settingsOf === kept ? null : resolved.replace(/\.js$/, '.absent.js');
       if (path.dirname(resolved) !== BACKEND_DIR) return null;
       const kind = Object.keys(BACKENDS).find((k) => BACKENDS[k].module === path.basename(resolved));
       if (kind === undefined || kind === kept) return null;
@@ -84,12 +94,13 @@ function onlyBackend(kept) {
 
 /**
  * The optional parts of a device bundle: each is reached from the rest of the agent only through
- * one module (src/agent/start.ts imports it), which a bundle without the part resolves to the
- * sibling `.absent.js` module instead (same exports and types, no code of the part).
+ * its modules here (src/agent/start.ts imports the part, src/agent/config.ts its settings), which
+ * a bundle without the part resolves to the sibling `.absent.js` modules instead (same exports
+ * and types, no code of the part).
  */
 const PARTS = {
-  delta: path.resolve('build/src/agent/delta-part.js'),
-  tls: path.resolve('build/src/agent/agent-tls-part.js'),
+  delta: [path.resolve('build/src/agent/delta-part.js')],
+  tls: [path.resolve('build/src/agent/agent-tls-part.js'), path.resolve('build/src/agent/settings-tls.js')],
 };
 /** OTA_OPTIONS suffix -> the parts it carries. */
 const OPTIONS = { '': [], '-delta': ['delta'], '-tls': ['tls'], '-tls-delta': ['tls', 'delta'] };
@@ -101,7 +112,7 @@ function onlyParts(carried) {
     resolveId(source, importer) {
       if (!importer || !source.startsWith('.')) return null;
       const resolved = path.resolve(path.dirname(importer), source);
-      const part = absent.find((p) => PARTS[p] === resolved);
+      const part = absent.find((p) => PARTS[p].includes(resolved));
       return part === undefined ? null : resolved.replace(/\.js$/, '.absent.js');
     },
   };
