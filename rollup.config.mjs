@@ -19,12 +19,15 @@
 //    (every *.guest.ts under test/ and tools/), each the agent code it needs plus the bridge.
 // Every output has its class private names flattened to ordinary properties (`#x` -> `$_x`,
 // tools/bundle/flatten-private-names.ts): about 10 % of the agent's flash on XS, no RAM; then its
-// local bindings renamed short (tools/bundle/shorten-local-names.ts: fewer distinct keys in the
-// preloaded heap). The XS tests and the dev kit run exactly what a device runs.
+// classes' fields set in their constructors (tools/bundle/fields-in-constructor.ts: no hidden
+// initializer function per class) and its local bindings renamed short
+// (tools/bundle/shorten-local-names.ts: fewer distinct keys in the preloaded heap). The XS tests
+// and the dev kit run exactly what a device runs.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 // Built by build:ts before build:bundle runs (npm run build).
 import { flattenPrivateNamesPlugin } from './build/tools/bundle/flatten-private-names.js';
+import { fieldsInConstructorPlugin } from './build/tools/bundle/fields-in-constructor.js';
 import { shortenLocalNamesPlugin } from './build/tools/bundle/shorten-local-names.js';
 
 function findGuests(dir, found = []) {
@@ -194,7 +197,7 @@ export default [
   {
     ...common,
     input: 'build/src/index.js',
-    plugins: [declarationsBeside({ tls: true }), flattenPrivateNamesPlugin(), shortenLocalNamesPlugin()],
+    plugins: [declarationsBeside({ tls: true }), flattenPrivateNamesPlugin(), fieldsInConstructorPlugin(), shortenLocalNamesPlugin()],
     // The same module twice: .mjs for Node and XS tests; .js for Moddable's mcconfig, whose
     // manifest rules compile .js and .ts modules and skip .mjs (SDK tools/mcmanifest.js, ModulesRule).
     output: [
@@ -205,13 +208,13 @@ export default [
   ...Object.keys(BACKENDS).flatMap((kind) => Object.entries(OPTIONS).flatMap(([suffix, parts]) => Object.entries(MODEMS).map(([modemSuffix, model]) => ({
     ...common,
     input: 'build/src/index.js',
-    plugins: [onlyBackend(kind), onlyParts(parts), onlyModem(model), declarationsBeside({ tls: parts.includes('tls') }), flattenPrivateNamesPlugin(), shortenLocalNamesPlugin({ verify: false })],
+    plugins: [onlyBackend(kind), onlyParts(parts), onlyModem(model), declarationsBeside({ tls: parts.includes('tls') }), flattenPrivateNamesPlugin(), fieldsInConstructorPlugin(), shortenLocalNamesPlugin({ verify: false })],
     output: { file: `dist/xs-ota-${kind}${suffix}${modemSuffix}.js`, format: 'es', sourcemap: false },
   })))),
   ...[...findGuests('build/test'), ...findGuests('build/tools')].map((input) => ({
     ...common,
     input,
-    plugins: [xsOtaName, flattenPrivateNamesPlugin(), shortenLocalNamesPlugin()],
+    plugins: [xsOtaName, flattenPrivateNamesPlugin(), fieldsInConstructorPlugin(), shortenLocalNamesPlugin()],
     output: {
       file: path.join('build/xs', path.basename(input).replace(/\.guest\.js$/, '.js')),
       format: 'iife',
