@@ -13,15 +13,22 @@
 //  - dist/<bundle>.d.ts beside every .js bundle: mcconfig's TypeScript pass resolves module
 //    "xs-ota" to the bundle's path without extension and needs its declarations there; they
 //    re-export the agent's declarations (dist/types/src, npm run build:types).
+//  - dist/<bundle>.manifest.json beside every .js bundle, included by manifest.json: the device
+//    modules only that bundle needs (agent TLS's crypto, SDK gcm and hmac, only in a TLS bundle).
 //  - build/xs/<name>.js: guest scripts for the XS engine in tests and the simulated dev kit
 //    (every *.guest.ts under test/ and tools/), each the agent code it needs plus the bridge.
 // Every output has its class private names flattened to ordinary properties (`#x` -> `$_x`,
-// tools/bundle/flatten-private-names.ts): about 10 % of the agent's flash on XS, no RAM; the XS
-// tests and the dev kit run exactly what a device runs.
+// tools/bundle/flatten-private-names.ts): about 10 % of the agent's flash on XS, no RAM; then its
+// classes' fields set in their constructors (tools/bundle/fields-in-constructor.ts: no hidden
+// initializer function per class) and its local bindings renamed short
+// (tools/bundle/shorten-local-names.ts: fewer distinct keys in the preloaded heap). The XS tests
+// and the dev kit run exactly what a device runs.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 // Built by build:ts before build:bundle runs (npm run build).
 import { flattenPrivateNamesPlugin } from './build/tools/bundle/flatten-private-names.js';
+import { fieldsInConstructorPlugin } from './build/tools/bundle/fields-in-constructor.js';
+import { shortenLocalNamesPlugin } from './build/tools/bundle/shorten-local-names.js';
 
 function findGuests(dir, found = []) {
   if (!existsSync(dir)) return found;
@@ -45,6 +52,14 @@ const BACKENDS = {
   iotconnect: { module: 'iotconnect.js', exported: 'IotConnectBackend' },
   manifest: { module: 'manifest.js', exported: 'ManifestBackend' },
 };
+/**
+ * The settings only one backend reads (src/agent/config.ts, CONFIG_SCHEMA): a bundle without that
+ * backend resolves the module to its `.absent.js` sibling, which declares none of them.
+ */
+const BACKEND_SETTINGS = {
+  hawkbit: path.resolve('build/src/agent/settings-hawkbit.js'),
+  iotconnect: path.resolve('build/src/agent/settings-iotconnect.js'),
+};
 const BACKEND_DIR = path.resolve('build/src/backend');
 const ERRORS_MODULE = path.resolve('build/src/util/errors.js');
 const ABSENT_PREFIX = '\0xs-ota-absent-backend:';
@@ -61,6 +76,8 @@ function onlyBackend(kept) {
     resolveId(source, importer) {
       if (!importer || !source.startsWith('.')) return null;
       const resolved = path.resolve(path.dirname(importer), source);
+      const settingsOf = Object.keys(BACKEND_SETTINGS).find((k) => BACKEND_SETTINGS[k] === resolved);
+      if (settingsOf !== undefined) return settingsOf === kept ? null : resolved.replace(/\.js$/, '.absent.js');
       if (path.dirname(resolved) !== BACKEND_DIR) return null;
       const kind = Object.keys(BACKENDS).find((k) => BACKENDS[k].module === path.basename(resolved));
       if (kind === undefined || kind === kept) return null;
@@ -84,12 +101,13 @@ function onlyBackend(kept) {
 
 /**
  * The optional parts of a device bundle: each is reached from the rest of the agent only through
- * one module (src/agent/start.ts imports it), which a bundle without the part resolves to the
- * sibling `.absent.js` module instead (same exports and types, no code of the part).
+ * its modules here (src/agent/start.ts imports the part, src/agent/config.ts its settings), which
+ * a bundle without the part resolves to the sibling `.absent.js` modules instead (same exports
+ * and types, no code of the part).
  */
 const PARTS = {
-  delta: path.resolve('build/src/agent/delta-part.js'),
-  tls: path.resolve('build/src/agent/agent-tls-part.js'),
+  delta: [path.resolve('build/src/agent/delta-part.js')],
+  tls: [path.resolve('build/src/agent/agent-tls-part.js'), path.resolve('build/src/agent/settings-tls.js')],
 };
 /** OTA_OPTIONS suffix -> the parts it carries. */
 const OPTIONS = { '': [], '-delta': ['delta'], '-tls': ['tls'], '-tls-delta': ['tls', 'delta'] };
@@ -101,7 +119,7 @@ function onlyParts(carried) {
     resolveId(source, importer) {
       if (!importer || !source.startsWith('.')) return null;
       const resolved = path.resolve(path.dirname(importer), source);
-      const part = absent.find((p) => PARTS[p] === resolved);
+      const part = absent.find((p) => PARTS[p].includes(resolved));
       return part === undefined ? null : resolved.replace(/\.js$/, '.absent.js');
     },
   };
@@ -127,8 +145,33 @@ function onlyModem(model) {
   };
 }
 
-/** Writes <bundle>.d.ts beside each output file: the bundle's types, for mcconfig's tsc. */
-function declarationsBeside() {
+/**
+ * The manifest fragment of a TLS bundle (manifest.json includes
+ * dist/xs-ota-$(OTA_BACKEND)$(OTA_OPTIONS)$(OTA_MODEM).manifest.json): the device modules and SDK
+ * crypto only TLS in the agent uses, modules/ota-tls-port.ts (the TlsCryptoPort main.ts hands the
+ * agent), modules/ota-tls-crypto.ts and the SDK's gcm and hmac, all preloaded.
+ */
+const TLS_MANIFEST = {
+  modules: {
+    'ota-tls-port': '$(XS_OTA)/modules/ota-tls-port',
+    'ota-tls-crypto': '$(XS_OTA)/modules/ota-tls-crypto',
+    gcm: '$(MODDABLE)/modules/crypt/etc/gcm',
+    hmac: '$(MODDABLE)/modules/crypt/etc/hmac',
+  },
+  preload: ['ota-tls-port', 'ota-tls-crypto', 'gcm', 'hmac'],
+};
+/** A bundle without agent TLS: "ota-tls-port" gives no port, and none of that code is in the build. */
+const NO_TLS_MANIFEST = {
+  modules: { 'ota-tls-port': '$(XS_OTA)/modules/absent/ota-tls-port' },
+  preload: ['ota-tls-port'],
+};
+
+/**
+ * Writes <bundle>.d.ts beside each output file: the bundle's types, for mcconfig's tsc; and
+ * <bundle>.manifest.json, the device modules the bundle needs beside it (`tls`: it carries TLS in
+ * the agent).
+ */
+function declarationsBeside({ tls }) {
   return {
     name: 'xs-ota-declarations',
     generateBundle(options) {
@@ -137,6 +180,11 @@ function declarationsBeside() {
         type: 'asset',
         fileName: path.basename(options.file).replace(/\.js$/, '.d.ts'),
         source: "// Generated by rollup.config.mjs: the types of the agent bundle beside this file.\nexport * from './types/src/index.js';\n",
+      });
+      this.emitFile({
+        type: 'asset',
+        fileName: path.basename(options.file).replace(/\.js$/, '.manifest.json'),
+        source: `${JSON.stringify(tls ? TLS_MANIFEST : NO_TLS_MANIFEST, null, '\t')}\n`,
       });
     },
   };
@@ -149,7 +197,7 @@ export default [
   {
     ...common,
     input: 'build/src/index.js',
-    plugins: [declarationsBeside(), flattenPrivateNamesPlugin()],
+    plugins: [declarationsBeside({ tls: true }), flattenPrivateNamesPlugin(), fieldsInConstructorPlugin(), shortenLocalNamesPlugin()],
     // The same module twice: .mjs for Node and XS tests; .js for Moddable's mcconfig, whose
     // manifest rules compile .js and .ts modules and skip .mjs (SDK tools/mcmanifest.js, ModulesRule).
     output: [
@@ -160,13 +208,13 @@ export default [
   ...Object.keys(BACKENDS).flatMap((kind) => Object.entries(OPTIONS).flatMap(([suffix, parts]) => Object.entries(MODEMS).map(([modemSuffix, model]) => ({
     ...common,
     input: 'build/src/index.js',
-    plugins: [onlyBackend(kind), onlyParts(parts), onlyModem(model), declarationsBeside(), flattenPrivateNamesPlugin()],
+    plugins: [onlyBackend(kind), onlyParts(parts), onlyModem(model), declarationsBeside({ tls: parts.includes('tls') }), flattenPrivateNamesPlugin(), fieldsInConstructorPlugin(), shortenLocalNamesPlugin({ verify: false })],
     output: { file: `dist/xs-ota-${kind}${suffix}${modemSuffix}.js`, format: 'es', sourcemap: false },
   })))),
   ...[...findGuests('build/test'), ...findGuests('build/tools')].map((input) => ({
     ...common,
     input,
-    plugins: [xsOtaName, flattenPrivateNamesPlugin()],
+    plugins: [xsOtaName, flattenPrivateNamesPlugin(), fieldsInConstructorPlugin(), shortenLocalNamesPlugin()],
     output: {
       file: path.join('build/xs', path.basename(input).replace(/\.guest\.js$/, '.js')),
       format: 'iife',

@@ -14,10 +14,6 @@ import Digital from 'embedded:io/digital';
 import FlashStorage from 'embedded:storage/flash';
 import KeyValueStorage from 'embedded:storage/key-value';
 import { Digest } from 'crypt';
-// crypt's BlockCipher (native AES) is missing from the SDK's typings of "crypt": read from the namespace.
-import * as crypt from 'crypt';
-import GCM from 'gcm';
-import HMAC from 'hmac';
 import Time from 'time';
 import Timer from 'timer';
 import sysReboot from 'ota-sys-reboot';
@@ -34,7 +30,7 @@ import { ModdableKeyValue, type ZephyrKeyValueStorage } from 'ota-key-value';
 import { TraceLog } from 'ota-log';
 import { ZephyrReboot } from 'ota-reboot';
 import { ModdableSerial } from 'ota-serial';
-import { ModdableTlsCrypto, type ModdableTlsCryptoClasses } from 'ota-tls-crypto';
+import { tlsCryptoPort } from 'ota-tls-port';
 import type { ZephyrDigitalConstructor, ZephyrI2cConstructor, ZephyrSerialConstructor } from 'ota-zephyr-io';
 
 /** The A5000's 7-bit I2C address (NXP nano package sm_i2c.c SE05X_I2C_DEV_ADDR; vectors/se05x README). */
@@ -103,9 +99,9 @@ function buildPlatform(device: DeviceConfig, log: TraceLog): Platform {
     secondarySlot: new ModdableFlash(flashStorage, hw.secondaryLabel, { largeBlockLength: hw.flashBlockErase }),
     keyValue: new ModdableKeyValue(keyValueStorage, JOURNAL_DOMAIN),
     digest: new ModdableDigest(Digest as unknown as CryptDigestConstructor),
-    // AES-GCM and HMAC on crypt's native parts, for the agent's TLS (otaControlTls agent); it holds
-    // only the classes, so it is built whichever TLS the settings choose.
-    tlsCrypto: new ModdableTlsCrypto({ BlockCipher: (crypt as unknown as Pick<ModdableTlsCryptoClasses, 'BlockCipher'>).BlockCipher, GCM, HMAC, Digest } as unknown as ModdableTlsCryptoClasses),
+    // AES-GCM and HMAC on crypt's native parts, for the agent's TLS (otaControlTls agent), in a
+    // build whose bundle carries it (modules/ota-tls-port.ts); none in another.
+    tlsCrypto: tlsCryptoPort(),
     clock: new ModdableClock(Time, { set: (callback, ms) => Timer.set(callback, ms), clear: (timer) => Timer.clear(timer as ReturnType<typeof Timer.set>) }),
     reboot: new ZephyrReboot(sysReboot, log),
     log,

@@ -6,11 +6,12 @@
  */
 import type { agentTlsControlConnector as carriedConnector, readDeviceCertificate as carriedRead } from './agent-tls-part.js';
 import { OtaError } from '../util/errors.js';
+import { AGENT_TLS_NOT_CARRIED } from './settings-tls.absent.js';
 
 export const AGENT_TLS_CARRIED = false;
 
 const notCarried = (): never => {
-  throw new OtaError('config-invalid', 'otaControlTls: this firmware carries no TLS in the agent (built without it; build with OTA_OPTIONS=-tls, docs/device-build.md)');
+  throw new OtaError('config-invalid', AGENT_TLS_NOT_CARRIED);
 };
 
 export const agentTlsControlConnector: typeof carriedConnector = notCarried;

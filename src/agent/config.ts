@@ -11,49 +11,18 @@
  */
 import { OtaError } from '../util/errors.js';
 import { DEFAULT_TRAILER_SIZE } from '../image/image-stream.js';
-import { DEFAULT_DEVICE_KEY_ID, DEFAULT_EPHEMERAL_KEY_ID, DEFAULT_PEER_KEY_ID, objectName } from '../se/objects.js';
+import { LABEL, ID, PRINTABLE, type ConfigSpec, type TextSpec } from './setting-spec.js';
+import { HAWKBIT_SETTINGS } from './settings-hawkbit.js';
+import { IOTCONNECT_SETTINGS } from './settings-iotconnect.js';
+import { TLS_SETTINGS, checkTlsSettings } from './settings-tls.js';
+
+export type { IntSpec, TextSpec, ChoiceSpec, ConfigSpec } from './setting-spec.js';
+export { deviceCertObject } from '../se/objects.js';
 
 export type BackendKind = 'hawkbit' | 'manifest' | 'iotconnect';
 
 // ── the manifest's settings (mc/config on the device) ───────────────────────────────────
 
-export interface IntSpec {
-  readonly type: 'int';
-  readonly default: number;
-  readonly min: number;
-  readonly max: number;
-}
-
-export interface TextSpec {
-  readonly type: 'text';
-  readonly default: string;
-  /** Longest accepted value (characters). */
-  readonly maxLength: number;
-  /** Every character code must pass (checked per character, so no backtracking on long input). */
-  readonly charset: (code: number) => boolean;
-  /** An empty value is a start-up error (there is no safe default). */
-  readonly required: boolean;
-  /** A check of the whole value beyond its characters (e.g. a list of origins): what is wrong, or undefined. */
-  readonly check?: (value: string) => string | undefined;
-}
-
-export interface ChoiceSpec {
-  readonly type: 'choice';
-  readonly default: string;
-  readonly choices: readonly string[];
-}
-
-export type ConfigSpec = IntSpec | TextSpec | ChoiceSpec;
-
-// Character classes as functions, not RegExp objects: this module is preloaded into flash, and
-// plain functions and numbers are what XS preload stores best (documentation/xs/preload.md).
-const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-/** A-Z a-z 0-9 _ . - */
-const LABEL = (c: number): boolean => isAlnum(c) || c === 0x5f || c === 0x2e || c === 0x2d;
-/** LABEL and ':' */
-const ID = (c: number): boolean => LABEL(c) || c === 0x3a;
-/** Printable ASCII without space. */
-const PRINTABLE = (c: number): boolean => c >= 0x21 && c <= 0x7e;
 
 /** `scheme://host[:port]`, nothing after: an origin that may receive the token after a redirect. */
 export function isOrigin(value: string): boolean {
@@ -74,28 +43,6 @@ function checkOriginList(value: string): string | undefined {
   return undefined;
 }
 
-/** The prefix of an otaDeviceCert value naming an A5000 object: `se:0x7B000304`. */
-const SE_OBJECT_PREFIX = 'se:';
-
-/**
- * otaDeviceCert: the A5000 object id of an `se:0x…` value (1..0x7FFEFFFF, as otaDeviceKeyId),
- * undefined for a resource name, NaN for an `se:` value that is not a valid id.
- */
-export function deviceCertObject(value: string): number | undefined {
-  if (!value.startsWith(SE_OBJECT_PREFIX)) return undefined;
-  const id = value.slice(SE_OBJECT_PREFIX.length);
-  if (!/^0x[0-9a-fA-F]{1,8}$/.test(id)) return NaN;
-  const n = Number(id);
-  return n >= 1 && n <= 0x7ffeffff ? n : NaN;
-}
-
-/** otaDeviceCert: `se:0x<object id>` or a resource name (LABEL characters, no ':'). */
-function checkDeviceCert(value: string): string | undefined {
-  const object = deviceCertObject(value);
-  if (object === undefined) return value.includes(':') ? "neither 'se:0x<A5000 object id>' nor a resource name" : undefined;
-  return Number.isNaN(object) ? "'se:' takes an A5000 object id 0x1..0x7FFEFFFF in hex" : undefined;
-}
-
 /**
  * Every `config` key of the manifest that xs-ota reads, keyed by its manifest name: its type,
  * default and range; what it means is the comment above it (a comment, not a string: no code
@@ -103,8 +50,17 @@ function checkDeviceCert(value: string): string | undefined {
  * docs/device-build.md renders the same table. readSetting below is its one check: resolveConfig
  * applies it to every setting the agent takes (under the setting's name, `settingName`),
  * modules/ota-config.ts to the hardware settings (HARDWARE_KEYS) only.
+ *
+ * Per build: the settings only one backend or one optional part reads are declared beside it
+ * (src/agent/settings-hawkbit.ts, -iotconnect.ts, -tls.ts) and are in this table only in a bundle
+ * that carries that backend or part (rollup.config.mjs resolves each to its `.absent` sibling
+ * otherwise). A build does not read a setting it leaves out: the manifest's value is ignored
+ * (modules/ota-config.ts reads this table's keys), a StartConfig field naming it is an unknown
+ * setting. The settings that choose a backend, a modem or agent TLS (otaBackend, otaModem,
+ * otaControlTls) are in every build, so that asking for one the build lacks still stops the
+ * start-up naming the build option.
  */
-export const CONFIG_SCHEMA = {
+const DEVICE_SETTINGS = {
   /** Update backend protocol: Eclipse hawkBit DDI, Avnet IoTConnect, or a static manifest file. */
   otaBackend: {
     type: 'choice',
@@ -167,14 +123,6 @@ export const CONFIG_SCHEMA = {
     type: 'choice',
     default: 'none',
     choices: ['none', 'rts-cts'],
-  },
-  /** IoTConnect environment name (otaBackend iotconnect; otaTenant holds the CPID). */
-  otaIotcEnv: {
-    type: 'text',
-    default: '',
-    maxLength: 64,
-    charset: LABEL,
-    required: false,
   },
   /** A5000 object id of the ECDSA P-256 update-signing public key. */
   otaKeyId: {
@@ -288,15 +236,6 @@ export const CONFIG_SCHEMA = {
     max: 31,
   },
   // ── backend policy (issue 13; docs/update-server.md, docs/iotconnect.md) ──
-  /**
-   * hawkBit Authorization scheme, and which secret is sent: TargetToken (per device, secret
-   * authToken) or GatewayToken (tenant-wide, secret gatewayToken).
-   */
-  otaTokenScheme: {
-    type: 'choice',
-    default: 'TargetToken',
-    choices: ['TargetToken', 'GatewayToken'],
-  },
   /** File name pattern of this device's image (`*` any run), hawkBit and IoTConnect. */
   otaArtifactPattern: {
     type: 'text',
@@ -304,26 +243,6 @@ export const CONFIG_SCHEMA = {
     maxLength: 128,
     charset: PRINTABLE,
     required: true,
-  },
-  /**
-   * hawkBit chunk `part` of this device's image (e.g. bApp). Empty: any part, the image header
-   * chooses.
-   */
-  otaModulePart: {
-    type: 'text',
-    default: '',
-    maxLength: 64,
-    charset: LABEL,
-    required: false,
-  },
-  /**
-   * hawkBit confirmationBase (user consent): true confirms without the application hook; false asks
-   * it (no hook: denied).
-   */
-  otaAutoConfirm: {
-    type: 'choice',
-    default: 'true',
-    choices: ['true', 'false'],
   },
   /**
    * Largest JSON body taken from a backend, bytes (one buffer of this size); a larger one is a
@@ -364,44 +283,6 @@ export const CONFIG_SCHEMA = {
     required: false,
     check: checkOriginList,
   },
-  /**
-   * IoTConnect discovery `pf` (the global discovery host needs aws or az); empty: left out (a
-   * platform-specific discovery host).
-   */
-  otaIotcPlatform: {
-    type: 'choice',
-    default: 'aws',
-    choices: ['aws', 'az', ''],
-  },
-  /**
-   * IoTConnect template hardware version matched against a command's `hw` (trimmed, any case).
-   * Empty: `hw` not checked, the image header decides.
-   */
-  otaIotcHardwareVersion: {
-    type: 'text',
-    default: '',
-    maxLength: 32,
-    charset: LABEL,
-    required: false,
-  },
-  /**
-   * IoTConnect MQTT session: kept open between polls with keep-alive (as the SDKs), or per-call for
-   * a duty-cycled modem.
-   */
-  otaIotcSession: {
-    type: 'choice',
-    default: 'kept',
-    choices: ['kept', 'per-call'],
-  },
-  /**
-   * IoTConnect st of the final success ack: 3 (OTA_DOWNLOAD_DONE, the SDKs' OTA samples) or 0 (iotc-
-   * c-lib IOTCL_C2D_EVT_OTA_SUCCESS).
-   */
-  otaIotcSuccessSt: {
-    type: 'choice',
-    default: '3',
-    choices: ['3', '0'],
-  },
   // ── TLS of the control channel (issue 16; docs/tls.md, "Which channel uses which TLS") ──
   /**
    * TLS of the control channel (hawkBit DDI, IoTConnect MQTT): the modem's, or the agent's with
@@ -413,42 +294,15 @@ export const CONFIG_SCHEMA = {
     default: 'modem',
     choices: ['modem', 'agent'],
   },
-  /**
-   * TLS versions the agent offers with otaControlTls agent: 1.3,1.2 (one ClientHello, the server
-   * picks; the RFC 8446 downgrade sentinel is checked), or one alone: 1.3 (TLS_AES_128_GCM_SHA256,
-   * secp256r1) or 1.2 (ECDHE-ECDSA-AES128-GCM-SHA256). Both by default: a broker that changes its
-   * TLS versions in the device's lifetime must not cut off the channel that brings updates.
-   */
-  otaTlsVersions: {
-    type: 'choice',
-    default: '1.3,1.2',
-    choices: ['1.3,1.2', '1.3', '1.2'],
-  },
-  /**
-   * A5000 object id of the device key pair (generated in the A5000, never exported) that signs the
-   * client CertificateVerify with otaControlTls agent.
-   */
-  otaDeviceKeyId: {
-    type: 'int',
-    default: DEFAULT_DEVICE_KEY_ID,
-    min: 0x00000001,
-    max: 0x7ffeffff, // 0x7FFF0000..0x7FFFFFFF is reserved for the SE05x applet
-  },
-  /**
-   * Where the device certificate chain for otaDeviceKeyId is, read once at boot only with
-   * otaControlTls agent: `se:0x7B000304` an A5000 binary object (DER certificates back to back,
-   * leaf first, written at provisioning beside the key: one fleet image for every device), or
-   * the name of a build resource (PEM, leaf first: one certificate per image, for a lab build).
-   */
-  otaDeviceCert: {
-    type: 'text',
-    default: 'se:0x7B000304',
-    maxLength: 64,
-    charset: ID,
-    required: true,
-    check: checkDeviceCert,
-  },
 } as const satisfies Record<string, ConfigSpec>;
+
+/** The type names every setting of every part; at run time a bundle has only those it carries (above). */
+export const CONFIG_SCHEMA: typeof DEVICE_SETTINGS & typeof HAWKBIT_SETTINGS & typeof IOTCONNECT_SETTINGS & typeof TLS_SETTINGS = {
+  ...DEVICE_SETTINGS,
+  ...HAWKBIT_SETTINGS,
+  ...IOTCONNECT_SETTINGS,
+  ...TLS_SETTINGS,
+};
 // Frozen, so XS keeps the preloaded table in flash without a RAM pointer per object.
 for (const spec of Object.values(CONFIG_SCHEMA) as ConfigSpec[]) {
   if (spec.type === 'choice') Object.freeze(spec.choices);
@@ -617,7 +471,8 @@ function invalid(key: string, why: string): never {
  * OtaError('config-invalid', '<manifest key>: …'), never repeating a long value.
  */
 export function readSetting(key: ConfigKey, raw: unknown): unknown {
-  const spec = CONFIG_SCHEMA[key] as ConfigSpec;
+  const spec = CONFIG_SCHEMA[key] as ConfigSpec | undefined;
+  if (spec === undefined) invalid(key, 'not a setting of this firmware (a part its build leaves out)');
   const value = raw === undefined ? spec.default : raw;
   if (spec.type === 'int') {
     let n: number;
@@ -735,13 +590,6 @@ export function resolveConfig(input: SettingsInput): AgentConfig {
   if (typeof c.allowSameVersion !== 'boolean') bad('allowSameVersion', 'must be true or false');
   if (typeof c.hardwareId !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(c.hardwareId)) bad('hardwareId', 'must be 1-64 printable characters');
   if (c.imageLoadAddress !== -1) range(c, 'imageLoadAddress', 0, 0xffffffff);
-  const certObject = deviceCertObject(c.deviceCert);
-  if (certObject !== undefined) {
-    // The certificate object must not be one the agent writes or deletes: TLS's transient keys
-    // would delete it, and the key objects hold keys, not a certificate.
-    if (certObject === c.deviceKeyId) invalid('otaDeviceCert', 'the same A5000 object as otaDeviceKeyId (the device key pair)');
-    if (certObject === c.keyId) invalid('otaDeviceCert', 'the same A5000 object as otaKeyId (the image-signing public key)');
-    if (certObject === DEFAULT_EPHEMERAL_KEY_ID || certObject === DEFAULT_PEER_KEY_ID) invalid('otaDeviceCert', `${objectName(certObject)} is a transient key object of the agent's TLS (created and deleted by every handshake)`);
-  }
+  checkTlsSettings(c);
   return c;
 }

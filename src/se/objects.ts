@@ -15,3 +15,18 @@ export const DEFAULT_EPHEMERAL_KEY_ID = 0x7b000302;
 export const DEFAULT_PEER_KEY_ID = 0x7b000303;
 /** The device certificate chain, a binary object written at provisioning (otaDeviceCert's default `se:0x7B000304`). */
 export const DEFAULT_DEVICE_CERT_ID = 0x7b000304;
+
+/** The prefix of an otaDeviceCert value naming an A5000 object: `se:0x7B000304`. */
+const SE_OBJECT_PREFIX = 'se:';
+
+/**
+ * otaDeviceCert: the A5000 object id of an `se:0x…` value (1..0x7FFEFFFF, as otaDeviceKeyId),
+ * undefined for a resource name, NaN for an `se:` value that is not a valid id.
+ */
+export function deviceCertObject(value: string): number | undefined {
+  if (!value.startsWith(SE_OBJECT_PREFIX)) return undefined;
+  const id = value.slice(SE_OBJECT_PREFIX.length);
+  if (!/^0x[0-9a-fA-F]{1,8}$/.test(id)) return NaN;
+  const n = Number(id);
+  return n >= 1 && n <= 0x7ffeffff ? n : NaN;
+}

@@ -128,6 +128,62 @@ describe('device bundles: the optional parts (delta, agent TLS) are in a bundle 
   });
 });
 
+/** The settings only one backend or agent TLS reads (src/agent/settings-*.ts): in a bundle only with that part. */
+const PART_SETTINGS = {
+  hawkbit: ['otaTokenScheme', 'otaModulePart', 'otaAutoConfirm'],
+  iotconnect: ['otaIotcEnv', 'otaIotcPlatform', 'otaIotcHardwareVersion', 'otaIotcSession', 'otaIotcSuccessSt'],
+  tls: ['otaTlsVersions', 'otaDeviceKeyId', 'otaDeviceCert'],
+} as const;
+
+describe("device bundles: the settings schema is the build's (a setting of a part left out is neither carried nor read)", () => {
+  const load = async (name: string) => (await import(pathToFileURL(path.join(repoRoot, 'dist', `xs-ota-${name}.js`)).href)) as typeof Agent;
+
+  for (const backend of BACKENDS) {
+    for (const options of ['', '-tls'] as const) {
+      const name = `${backend}${options}`;
+      it(`dist/xs-ota-${name}.js: the settings of ${backend}${options === '-tls' ? ' and agent TLS' : ''} only`, async () => {
+        const keys = Object.keys((await load(name)).configSchema());
+        const carried = (part: keyof typeof PART_SETTINGS) => part === backend || (part === 'tls' && options === '-tls');
+        for (const part of Object.keys(PART_SETTINGS) as (keyof typeof PART_SETTINGS)[]) {
+          for (const key of PART_SETTINGS[part]) assert.equal(keys.includes(key), carried(part), `${key} in ${name}`);
+        }
+        // What chooses a backend, a modem or agent TLS is in every build: asking for one it lacks names the build option.
+        for (const key of ['otaBackend', 'otaModem', 'otaControlTls', 'otaUrl', 'otaKeyId']) assert.ok(keys.includes(key), `${key} missing from ${name}`);
+      });
+    }
+  }
+
+  it("the all bundle carries every setting (the docs' table, manifest.json config)", async () => {
+    const keys = Object.keys((await load('all')).configSchema());
+    for (const key of Object.values(PART_SETTINGS).flat()) assert.ok(keys.includes(key), key);
+  });
+
+  it('hawkbit: the device does not read an IoTConnect or TLS setting (settingKeys, what modules/ota-config.ts reads), a StartConfig naming one is refused', async () => {
+    const bare = await load('hawkbit');
+    const { agent } = bare.settingKeys();
+    for (const key of [...PART_SETTINGS.iotconnect, ...PART_SETTINGS.tls]) assert.ok(!(agent as readonly string[]).includes(key), key);
+    assert.ok((agent as readonly string[]).includes('otaTokenScheme'));
+    assert.throws(() => bare.readSetting('otaIotcEnv', 'qa'), (e: unknown) => bare.isOtaError(e, 'config-invalid') && /config-invalid: otaIotcEnv: not a setting of this firmware/.test((e as Error).message));
+    assert.throws(
+      () => bare.createAgent(platform(), { ...SETTINGS.hawkbit, iotcEnv: 'qa' } as Agent.StartConfig),
+      (e: unknown) => bare.isOtaError(e, 'config-invalid') && /config-invalid: iotcEnv: unknown setting/.test((e as Error).message),
+    );
+    // The same StartConfig is taken by the all bundle, which carries IoTConnect.
+    const all = await load('all');
+    assert.ok(all.createAgent(platform(), { ...SETTINGS.hawkbit, iotcEnv: 'qa' } as Agent.StartConfig).backend !== undefined);
+  });
+
+  it('hawkbit without agent TLS: otaControlTls agent is refused by the settings check naming the build option, before any hardware is touched', async () => {
+    const bare = await load('hawkbit');
+    const touched: string[] = [];
+    await assert.rejects(
+      bare.readBootInputs(watchedPlatform(touched), { ...SETTINGS.hawkbit, ...AGENT_TLS }),
+      (e: unknown) => bare.isOtaError(e, 'config-invalid') && /config-invalid: otaControlTls: this firmware carries no TLS in the agent.*OTA_OPTIONS=-tls/.test((e as Error).message),
+    );
+    assert.deepEqual(touched, [], 'hardware touched before the refusal');
+  });
+});
+
 /** The modem drivers' own classes (src/modem/sim7080.ts, sim7600.ts): a one-modem bundle has the other's none. */
 /** The SIM7080's SH* HTTP client, which the agent never uses (Sim7080Options.shHttp): in no bundle. */
 const SIM7080_SH_HTTP = ['class Sim7080Http', 'function sim7080ShHttp'];

@@ -120,9 +120,23 @@ function importsOf(file: string): ImportRef[] {
   return refs;
 }
 
+/** dist/<bundle>.manifest.json: the device modules only that bundle needs, included by manifest.json (rollup.config.mjs). */
+function bundleManifest(bundle: string): Pick<Manifest, 'modules' | 'preload'> {
+  return JSON.parse(readFileSync(path.join(repoRoot, 'dist', `xs-ota-${bundle}.manifest.json`), 'utf8')) as Pick<Manifest, 'modules' | 'preload'>;
+}
+const BUNDLE_INCLUDE = './dist/xs-ota-$(OTA_BACKEND)$(OTA_OPTIONS)$(OTA_MODEM).manifest.json';
+
 describe('manifest.json (Moddable device build)', () => {
   const manifest = readManifest();
   const names = moduleNames(manifest);
+  // The modules of every bundle's fragment, by the repository path mcconfig resolves $(XS_OTA) to.
+  for (const bundle of BUNDLES) {
+    for (const [name, paths] of moduleNames({ ...bundleManifest(bundle), config: {} })) {
+      const known = names.get(name) ?? [];
+      for (const p of paths) if (!known.includes(p.replace('$(XS_OTA)/', './'))) known.push(p.replace('$(XS_OTA)/', './'));
+      names.set(name, known);
+    }
+  }
 
   it('is valid JSON with the sections mcconfig needs', () => {
     for (const key of ['include', 'modules', 'preload', 'config', 'platforms'] as const) {
@@ -140,6 +154,8 @@ describe('manifest.json (Moddable device build)', () => {
         const boards = readdirSync(path.join(repoRoot, 'boards')).filter((b) => existsSync(path.join(repoRoot, 'boards', b, 'manifest.json')));
         assert.ok(boards.includes('pico_plus2'), 'boards/pico_plus2/manifest.json missing');
         for (const board of boards) assert.ok(existsSync(path.join(repoRoot, include.replace('$(SUBPLATFORM)', board))));
+      } else if (include === BUNDLE_INCLUDE) {
+        for (const bundle of BUNDLES) assert.ok(existsSync(path.join(repoRoot, `dist/xs-ota-${bundle}.manifest.json`)), `dist/xs-ota-${bundle}.manifest.json missing`);
       } else assert.ok(existsSync(path.join(repoRoot, include)), `include ${include} missing`);
     }
     for (const [name, paths] of names) {
@@ -160,6 +176,7 @@ describe('manifest.json (Moddable device build)', () => {
       assert.ok(!asList(manifest.modules['*']).includes(`./modules/types/${sdkTyped}`), `${sdkTyped}.d.ts duplicates SDK typings`);
     }
     const listed = new Set(asList(manifest.modules['*']));
+    for (const paths of names.values()) for (const p of paths) listed.add(p);
     for (const file of readdirSync(path.join(repoRoot, 'modules'))) {
       if (file.endsWith('.ts')) assert.ok(listed.has(`./modules/${file.replace(/\.ts$/, '')}`), `modules/${file} not in manifest`);
     }
@@ -192,6 +209,28 @@ describe('manifest.json (Moddable device build)', () => {
     const main = importsOf(path.join(repoRoot, 'modules', 'main.ts')).find((ref) => ref.specifier === 'xs-ota');
     assert.ok(main, 'modules/main.ts does not import "xs-ota"');
     assert.ok(main.names.includes('startAgent'));
+  });
+
+  it('the crypto of agent TLS (ota-tls-crypto, the SDK\'s gcm and hmac) is in a build only when its bundle carries agent TLS', () => {
+    assert.ok(asList(manifest.include).includes(BUNDLE_INCLUDE), `manifest.json does not include ${BUNDLE_INCLUDE}`);
+    for (const name of ['gcm', 'hmac', 'ota-tls-crypto', 'ota-tls-port']) {
+      assert.ok(!(name in manifest.modules) && !(manifest.preload ?? []).includes(name), `manifest.json names ${name} for every build`);
+    }
+    assert.ok(!asList(manifest.modules['*']).includes('./modules/ota-tls-crypto'));
+    for (const bundle of BUNDLES) {
+      const fragment = bundleManifest(bundle);
+      const tls = bundle === 'all' || bundle.includes('-tls');
+      assert.deepEqual(Object.keys(fragment.modules).sort(), tls ? ['gcm', 'hmac', 'ota-tls-crypto', 'ota-tls-port'] : ['ota-tls-port'], bundle);
+      assert.deepEqual([...(fragment.preload ?? [])].sort(), Object.keys(fragment.modules).sort(), `${bundle}: preloads`);
+      assert.equal(fragment.modules['ota-tls-port'], tls ? '$(XS_OTA)/modules/ota-tls-port' : '$(XS_OTA)/modules/absent/ota-tls-port', bundle);
+    }
+    // Both ota-tls-port modules export the same function; main.ts takes the port from it.
+    for (const file of ['modules/ota-tls-port.ts', 'modules/absent/ota-tls-port.ts']) {
+      assert.match(readFileSync(path.join(repoRoot, file), 'utf8'), /export function tlsCryptoPort\(\): TlsCryptoPort \| undefined/, file);
+    }
+    const main = importsOf(path.join(repoRoot, 'modules', 'main.ts'));
+    assert.ok(main.some((ref) => ref.specifier === 'ota-tls-port' && ref.names.includes('tlsCryptoPort')));
+    assert.ok(!main.some((ref) => ['gcm', 'hmac', 'ota-tls-crypto'].includes(ref.specifier)), 'main.ts imports TLS crypto in every build');
   });
 
   it('a single-backend bundle carries no other backend code, and refuses another otaBackend at start-up', () => {

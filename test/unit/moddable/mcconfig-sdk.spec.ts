@@ -42,6 +42,7 @@ describe(`Moddable SDK build of manifest.json for zephyr/${TARGET} (host-side st
   }
   const moddable = process.env.MODDABLE!;
   const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'manifest.json'), 'utf8')) as { modules: Record<string, string | string[]>; preload: string[]; creation: { stack: number; static: number } };
+  const fragment = JSON.parse(readFileSync(path.join(repoRoot, 'dist', 'xs-ota-hawkbit.manifest.json'), 'utf8')) as { modules: Record<string, string | string[]>; preload: string[] };
   let build: HostBuildResult;
   let outputDir: string;
   const steps = (tool: string) => build.steps.filter((s) => s.tool === tool);
@@ -63,7 +64,10 @@ describe(`Moddable SDK build of manifest.json for zephyr/${TARGET} (host-side st
 
   it('TypeScript pass: the project tsc (>= 6) compiles every modules/*.ts with the paths mcconfig generates', () => {
     const tsc = steps('tsc');
-    const tsModules = (manifest.modules['*'] as string[]).filter((p) => existsSync(path.join(repoRoot, `${p}.ts`)) && !p.includes('/types/'));
+    // The manifest's own, and those of the default bundle's fragment (dist/xs-ota-hawkbit.manifest.json: no agent TLS).
+    const fragmentModules = Object.values(fragment.modules).flat().filter((p) => p.startsWith('$(XS_OTA)/')).map((p) => p.replace('$(XS_OTA)/', './'));
+    const tsModules = [...(manifest.modules['*'] as string[]), ...fragmentModules].filter((p) => existsSync(path.join(repoRoot, `${p}.ts`)) && !p.includes('/types/'));
+    assert.deepEqual(fragmentModules, ['./modules/absent/ota-tls-port']);
     assert.equal(tsc.length, tsModules.length, `tsc ran ${tsc.length} times for ${tsModules.length} modules`);
     for (const step of tsc) assert.equal(step.status, 0, `${step.argv.join(' ')}\n${step.output}`);
   });
@@ -90,7 +94,7 @@ describe(`Moddable SDK build of manifest.json for zephyr/${TARGET} (host-side st
     const creation = xsl.argv[xsl.argv.indexOf('-c') + 1]!.split(',');
     assert.equal(Number(creation[4]), manifest.creation.stack, 'creation.stack');
     assert.equal(Number(creation[11]), manifest.creation.static, 'creation.static');
-    for (const name of manifest.preload) assert.ok(build.preloads.includes(`${name}.xsb`), `${name} not preloaded`);
+    for (const name of [...manifest.preload, ...fragment.preload]) assert.ok(build.preloads.includes(`${name}.xsb`), `${name} not preloaded`);
     assert.ok(build.linkedSource && existsSync(build.linkedSource));
     const linked = linkedImage(build.linkedSource);
     console.log(`      ${build.preloads.length} preloads; xs-ota.xsb ${build.xsb.get('xs-ota.xsb')} bytes; linked preloads ${linked.totalBytes} bytes (heap ${linked.heapSlots} slots, code ${linked.codeBytes}, strings ${linked.stringBytes})`);
