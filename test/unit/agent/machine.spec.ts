@@ -9,6 +9,7 @@ import { CANCEL_RULE, MAX_SEGMENT_BYTES, TRANSITIONS, nextSegmentBytes, type Ste
 import { Journal, STATES } from '../../../src/agent/journal.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { ARTIFACT, FakeBackend, drive, setup } from './machine-fakes.js';
+import type { LinkBringUp } from '../../../src/agent/machine.js';
 
 /** Make the backend's refreshOffer answer the current offer, counting the calls. */
 function countRefreshes(backend: FakeBackend): { count: number } {
@@ -148,6 +149,108 @@ describe('agent state machine', () => {
     await unconfirmed.time.runFor(unconfirmed.make().step());
     await unconfirmed.time.advance(1000);
     assert.equal(unconfirmed.installer.idleEraseCalls, 0, 'an image on trial keeps the slot MCUboot reverts from');
+  });
+
+  /**
+   * A link that comes up `ms` after it is asked (the modem's power-up and registration), quiet
+   * (nothing asked of the MCU) throughout unless `quietUntil` says otherwise.
+   */
+  function slowLink(s: ReturnType<typeof setup>, ms: number, at: { upCalls?: number; pollsAtUp?: number; asked: number }, fail?: OtaError, quietUntil = () => Number.MAX_SAFE_INTEGER): LinkBringUp {
+    const up = () => {
+      at.asked++;
+      return new Promise<void>((resolve, reject) =>
+        s.time.clockPort().setTimeout(() => {
+          at.upCalls = s.installer.idleEraseCalls;
+          at.pollsAtUp = s.backend.polls;
+          if (fail) reject(fail);
+          else resolve();
+        }, ms),
+      );
+    };
+    return { up, quietUntil };
+  }
+
+  it('a cold boot erases the secondary slot ahead while the link comes up, and stops once it is up', async () => {
+    const s = setup();
+    s.installer.idleEraseUnits = 10_000;
+    const at: { upCalls?: number; pollsAtUp?: number; asked: number } = { asked: 0 };
+    const agent = s.make({ link: slowLink(s, 12_000, at) });
+    const r = await s.time.runFor(agent.step());
+    assert.equal(r.state, 'download', 'the first poll took the offer');
+    assert.equal(at.asked, 1);
+    assert.equal(at.pollsAtUp, 0, 'the link came up before the first poll');
+    assert.ok(at.upCalls! > 1000, `units erased during the 12 s link-up (${at.upCalls})`);
+    assert.ok(s.logs.includes('slot.erase-at-link-up'));
+    await s.time.advance(5000);
+    assert.equal(s.installer.idleEraseCalls, at.upCalls, 'no unit once the link is up (the poll, then the download, own the MCU)');
+    // A second step of the same boot does not bring the link up on its own again.
+    await s.time.runFor(agent.step());
+    assert.equal(at.asked, 1);
+  });
+
+  it('the link-up erase runs only inside the bring-up\'s quiet waits', async () => {
+    const s = setup();
+    s.installer.idleEraseUnits = 10_000;
+    const at: { upCalls?: number; asked: number } = { asked: 0 };
+    // Quiet from 4 s to 6 s after boot only (a registration poll's pause).
+    const quietUntil = () => (s.time.now() >= 4000 && s.time.now() < 6000 ? 6000 : 0);
+    const agent = s.make({ link: slowLink(s, 12_000, at, undefined, quietUntil) });
+    const step = agent.step();
+    await s.time.advance(3900);
+    assert.equal(s.installer.idleEraseCalls, 0, 'nothing before the quiet wait');
+    await s.time.advance(2100);
+    const inQuiet = s.installer.idleEraseCalls;
+    assert.ok(inQuiet > 100, `units in the 2 s quiet wait (${inQuiet})`);
+    await s.time.runFor(step);
+    assert.equal(s.installer.idleEraseCalls, inQuiet, 'nothing after it');
+  });
+
+  it('the link-up erase never runs with a held image, an image on trial, a resumable download or a staged image', async () => {
+    const SHA = new Uint8Array(createHash('sha256').update(ARTIFACT).digest());
+    const noErase = async (s: ReturnType<typeof setup>, what: string) => {
+      s.installer.idleEraseUnits = 10_000;
+      const at = { asked: 0 };
+      const before = s.installer.idleEraseCalls;
+      await s.time.runFor(s.make({ link: slowLink(s, 12_000, at) }).step());
+      await s.time.advance(20_000);
+      assert.equal(s.installer.idleEraseCalls, before, what);
+      return at;
+    };
+    // A download-only image held in the slot (the idle record's `held`).
+    const held = setup({ update: 'skip', sha256: SHA });
+    await drive(held.make(), held.time);
+    assert.ok(new Journal(held.kv).load().record.held);
+    held.backend.offer = undefined;
+    assert.equal((await noErase(held, 'a held image is kept')).asked, 1, 'the link still comes up first');
+    // The running image on trial (MCUboot reverts from the secondary slot).
+    const trial = setup();
+    trial.installer.confirmed = false;
+    await noErase(trial, 'an image on trial keeps the slot MCUboot reverts from');
+    // A partial download the next attempt resumes (the journal in `download`).
+    const partial = setup();
+    partial.http.dropAt = [9000];
+    const first = partial.make();
+    await partial.time.runFor(first.step());
+    await partial.time.runFor(first.step());
+    assert.equal(new Journal(partial.kv).load().record.state, 'download');
+    assert.equal((await noErase(partial, 'a resumable download keeps its prefix')).asked, 0, 'the download state brings the link up itself');
+    // A staged image whose reset did not happen yet (the journal in `reboot`, the trailer pending).
+    const staged = setup();
+    await drive(staged.make(), staged.time);
+    assert.equal(staged.installer.pending, true);
+    await noErase(staged, 'a pending swap is kept');
+    assert.ok(![held, trial, partial, staged].some((x) => x.logs.includes('slot.erase-at-link-up')));
+  });
+
+  it('a link that fails to come up is the first poll failing: logged, polled again after the interval', async () => {
+    const s = setup();
+    s.installer.idleEraseUnits = 10_000;
+    const at = { asked: 0 };
+    const r = await s.time.runFor(s.make({ link: slowLink(s, 3000, at, new OtaError('not-registered', 'no network')) }).step());
+    assert.equal(r.state, 'idle');
+    assert.equal(r.sleepMs, 3_600_000, 'the configured poll interval: no server answer set another');
+    assert.equal(s.backend.polls, 0);
+    assert.ok(s.logs.includes('poll.failed'));
   });
 
   it('a noise line mid-body (at-garbled) resumes from the flushed sector, as a link loss does', async () => {
