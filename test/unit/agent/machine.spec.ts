@@ -585,8 +585,24 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.deepEqual(STATES.filter((st) => CANCEL_RULE[st] === 'reject'), ['reboot', 'health-check', 'confirm']);
   });
 
+  /** Each 1000-byte chunk of the fake server takes `ms` of virtual time. */
+  function slowLine(s: ReturnType<typeof setup>, ms: number): void {
+    const clock = s.time.clockPort();
+    const request = s.http.request.bind(s.http);
+    s.http.request = (req, sink) =>
+      request(req, {
+        ...sink,
+        onData: async (chunk) => {
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+          return sink.onData(chunk);
+        },
+      });
+  }
+
   it('downloads in segments of downloadSegmentBytes and asks for a cancel between them', async () => {
-    const s = setup({}, { downloadSegmentBytes: 8192 });
+    const s = setup({}, { downloadSegmentBytes: 8192, downloadSegmentMaxBytes: 8192 });
+    // 9 chunks of 40 s a segment: each boundary is more than half a poll interval (600 s) after the last check.
+    slowLine(s, 40_000);
     await drive(s.make(), s.time);
     assert.deepEqual(
       s.http.requests.map((r) => r.range),
@@ -641,6 +657,23 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.equal(settledBeforeWrite, 0, 'onData waited for every write (backpressure)');
   });
 
+  it('a boundary within half a poll interval of the last check asks and sends nothing; the next segment ends one interval after that check', async () => {
+    const s = setup({}, { downloadSegmentBytes: 4096 });
+    // 1000 bytes a second: the first segment ends 5 s after the poll that offered the update.
+    slowLine(s, 1000);
+    await drive(s.make(), s.time);
+    assert.deepEqual(
+      s.http.requests.map((r) => r.range),
+      [{ start: 0, end: 4095 }, { start: 4096, end: 19_999, ifRange: '"e1"' }],
+    );
+    // idle, then download→verify, verify→stage, stage→reboot: none at the boundary.
+    assert.equal(s.backend.polls, 4);
+    assert.ok(!s.backend.reports.some((r) => r.phase === 'downloading'), 'no progress report at that boundary');
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+    // The window the segment after a skipped check fills: what is left of the interval.
+    assert.equal(nextSegmentBytes(4096, 5000, 595_000, 4096), 487_424);
+  });
+
   it('later segments last about one poll interval at the measured rate', async () => {
     const s = setup({}, { downloadSegmentBytes: 4096 });
     // 1000 bytes per 100 ms of virtual time: 10 kB/s; the fake backend asks for a poll every 600 s.
@@ -683,6 +716,8 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
 
   it('a cancel mid-download stops it: slot abandoned, never pending, cancelled reported once', async () => {
     const s = setup({}, { downloadSegmentBytes: 4096 });
+    // 5 chunks of 100 s a segment: each boundary checks (more than half a poll interval after the last).
+    slowLine(s, 100_000);
     const http = s.http;
     const request = http.request.bind(http);
     http.request = async (req, sink) => {
