@@ -1279,7 +1279,9 @@ export class UpdateAgent {
     if (this.#d.backend.cancellable !== true) return false;
     let poll: PollResult;
     try {
-      poll = await this.#d.backend.poll({ version: this.#d.installer.runningVersion() });
+      const backend = this.#d.backend;
+      const current = { version: this.#d.installer.runningVersion() };
+      poll = await (backend.pollCancel ? backend.pollCancel(current) : backend.poll(current));
     } catch (error) {
       this.#log('warn', 'cancel.check-failed', { reason: reasonOf(error), detail: describeError(error) });
       return false;
