@@ -176,6 +176,11 @@ export class HistoryReportingBackend implements UpdateBackend {
     return this.#inner.poll(current);
   }
 
+  pollCancel(current: { version: string }): Promise<PollResult> {
+    const inner = this.#inner;
+    return inner.pollCancel ? inner.pollCancel(current) : inner.poll(current);
+  }
+
   async report(report: Report): Promise<void> {
     if (!FINAL.has(report.phase)) return this.#inner.report(report);
     const unsent = this.#history.unsent().slice(0, HISTORY_PER_REPORT);

@@ -34,7 +34,8 @@ export interface Installer {
    */
   eraseAhead(): void;
   /**
-   * The agent is idle (no deployment, no held image, the running image confirmed): erase the next
+   * The agent is idle or bringing the link up at boot (no deployment, no held image, the running
+   * image confirmed; never a slot with a pending trailer): erase the next
    * unit of the secondary slot, so the next download programs erased flash without erasing in
    * series with reception (src/slot/erased-ahead.ts). Returns whether more is left to erase; false
    * when the slot is erased, when this installer is busy, or when it has no idle erase.

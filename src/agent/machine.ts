@@ -274,6 +274,19 @@ export interface AgentDeps {
   delta?: DeltaHook;
   /** Update history (identity helper, src/agent/history-report.ts): records each deployment's end. */
   history?: HistoryRecorder;
+  /**
+   * The link's bring-up (createAgent: the modem's), which the first poll would otherwise do
+   * inside its request. Given, the first idle step of a boot awaits it first and erases the
+   * secondary slot ahead in its quiet waits (#eraseWhileLinkUp).
+   */
+  link?: LinkBringUp;
+}
+
+export interface LinkBringUp {
+  /** Bring the link up (Modem.ready: power, registration, bearer); cheap when it is up. */
+  up(): Promise<void>;
+  /** The clock instant until which the bring-up waits needing nothing of the MCU, 0 outside such a wait (Modem.quietUntil). */
+  quietUntil(): number;
 }
 
 /** What one `step` did: the caller (run loop, tests) waits `sleepMs` before the next. */
@@ -322,6 +335,12 @@ export class UpdateAgent {
   #idleWindow = false;
   /** The idle erase's timer chain is running. */
   #erasing = false;
+  /** This boot's first idle step has not polled yet (the link-up erase is still to come). */
+  #firstPoll = true;
+  /** During the link-up erase: until when the bring-up waits for nothing (LinkBringUp.quietUntil). */
+  #eraseQuietUntil: (() => number) | undefined;
+  /** The longest erase unit measured in this boot, ms (0 until one ran). */
+  #eraseUnitMs = 0;
 
   constructor(deps: AgentDeps) {
     this.#d = deps;
@@ -361,6 +380,8 @@ export class UpdateAgent {
     // Whatever this step does (a poll may start a download), the slot is no longer the idle erase's.
     this.#idleWindow = false;
     const view = this.#unsaved ?? viewOf(this.journal.record);
+    // The link-up erase is for a boot that starts idle; any other state brings the link up itself.
+    if (view.state !== 'idle') this.#firstPoll = false;
     const now = this.#d.clock.now();
     if (view.state === 'download' && this.#notBefore !== undefined && this.#notBefore > now) {
       return { state: view.state, sleepMs: this.#notBefore - now };
@@ -562,6 +583,10 @@ export class UpdateAgent {
     if (!this.#d.installer.runningConfirmed()) return this.#take('idle', await this.#unconfirmed(running));
     let poll: PollResult;
     try {
+      if (this.#firstPoll) {
+        this.#firstPoll = false;
+        await this.#eraseWhileLinkUp(held);
+      }
       poll = await this.#d.backend.poll({ version: running });
     } catch (error) {
       this.#log('warn', 'poll.failed', { reason: reasonOf(error), detail: describeError(error) });
@@ -592,14 +617,66 @@ export class UpdateAgent {
    */
   #eraseWhileIdle(): void {
     this.#idleWindow = true;
+    this.#eraseQuietUntil = undefined;
+    this.#startEraseChain();
+  }
+
+  /**
+   * The first poll of a boot (a cold start): the link comes up first (modem power-up, boot,
+   * registration, bearer: 12 s or more, most of it spent waiting on the modem), and the secondary
+   * slot is erased ahead meanwhile, on the same timer chain and under the same rules as the idle
+   * erase (reached only in idle with the running image confirmed; not with a held image; the
+   * installer refuses a slot it is writing, a sealed image or a pending trailer, and
+   * ErasedAheadSlot's mark protocol covers a power cut). A journal in any other state (a
+   * resumable download, a staged or swapped image) never gets here.
+   *
+   * A unit runs only inside the driver's quiet waits (LinkBringUp.quietUntil: a registration
+   * poll's pause, a busy SIM) and only when the longest unit seen so far ends before the wait
+   * does, so the bring-up is never slowed by more than the one first unit (whose length is not
+   * known yet): an erase during an AT exchange would stretch every command's round trip, and
+   * during the probes before the power key every probe's timeout. The erase stops when the link
+   * is up; the download that may follow starts from what is erased, and what is left is erased
+   * after an empty poll or by the slot writer. A link-up failure throws as the poll would have
+   * (the poll's own failure path).
+   */
+  async #eraseWhileLinkUp(held: HeldImage | undefined): Promise<void> {
+    const link = this.#d.link;
+    if (!link) return;
+    if (!held) {
+      this.#log('info', 'slot.erase-at-link-up', {});
+      this.#idleWindow = true;
+      this.#eraseQuietUntil = () => link.quietUntil();
+      this.#startEraseChain();
+    }
+    try {
+      await link.up();
+    } finally {
+      this.#idleWindow = false;
+    }
+  }
+
+  /**
+   * The erase chain of #eraseWhileIdle/#eraseWhileLinkUp: one unit per tick while `#idleWindow`
+   * is open, and with `#eraseQuietUntil` only when the longest unit so far fits before it.
+   */
+  #startEraseChain(): void {
     if (this.#erasing) return;
     this.#erasing = true;
     let units = 0;
+    const clock = this.#d.clock;
     const tick = (): void => {
       let more = false;
-      if (!this.#stopped && this.#idleWindow) {
+      let gap = IDLE_ERASE_GAP_MS;
+      const quietUntil = this.#eraseQuietUntil;
+      if (!this.#stopped && this.#idleWindow && quietUntil && clock.now() + this.#eraseUnitMs > quietUntil()) {
+        more = true; // not now: look again shortly
+        gap = QUIET_LOOK_MS;
+      } else if (!this.#stopped && this.#idleWindow) {
         try {
+          const began = clock.now();
           more = this.#d.installer.eraseIdle();
+          // The clock moved on while the erase blocked the MCU (the device's own time).
+          this.#eraseUnitMs = Math.max(this.#eraseUnitMs, clock.now() - began);
           units++;
           if (!more && units > 1) this.#log('info', 'slot.erased-ahead', { steps: units });
         } catch (error) {
@@ -607,10 +684,10 @@ export class UpdateAgent {
           this.#log('warn', 'slot.erase-ahead-failed', { reason: reasonOf(error), detail: describeError(error) });
         }
       }
-      if (more) this.#d.clock.setTimeout(tick, IDLE_ERASE_GAP_MS);
+      if (more) clock.setTimeout(tick, gap);
       else this.#erasing = false;
     };
-    this.#d.clock.setTimeout(tick, IDLE_ERASE_GAP_MS);
+    clock.setTimeout(tick, IDLE_ERASE_GAP_MS);
   }
 
   /**
@@ -752,6 +829,14 @@ export class UpdateAgent {
     let report: { done: number; total: number } | undefined;
     // A backend that cannot cancel gains nothing from segments: one request for the rest.
     const cancellable = this.#d.backend.cancellable === true;
+    // perf (issue 15): when the deployment was last asked about (the poll that offered it, or a
+    // boundary's cancel check). A boundary in the first half of a poll interval after it asks
+    // nothing and sends nothing (at 921600 baud the first 256 KiB segment ends 3 s after the
+    // poll: its check and progress report cost 0.6 s of a 12 s download); the segment after it is
+    // sized to end one interval after that last check instead, so a cancel is still seen within
+    // about one poll interval at the measured rate, and no segment is shorter than half of one.
+    const clock = this.#d.clock;
+    let checkedAt = clock.now();
     let end;
     try {
       end = await downloadAttempt({
@@ -761,11 +846,18 @@ export class UpdateAgent {
         headers: await this.#linkHeaders(d),
         progress,
         segmentBytes: (last) =>
-          !cancellable ? undefined : last ? nextSegmentBytes(last.bytes, last.ms, this.#pollIntervalMs, c.downloadSegmentBytes, c.downloadSegmentMaxBytes) : c.downloadSegmentBytes,
+          !cancellable
+            ? undefined
+            : last
+              ? nextSegmentBytes(last.bytes, last.ms, checkedAt + this.#pollIntervalMs - clock.now(), c.downloadSegmentBytes, c.downloadSegmentMaxBytes)
+              : c.downloadSegmentBytes,
         // Between requests the modem is free: ask whether the deployment still stands, and send
         // progress when a quarter of the image has passed since the last (issue 13: at most four
-        // per image, since each report also costs the poll its ETag; docs/benchmarks.md).
+        // per image, since each report also costs the poll its ETag; docs/benchmarks.md) -- once
+        // half a poll interval has passed since the last check (see checkedAt).
         between: async () => {
+          if (clock.now() - checkedAt < this.#pollIntervalMs / 2) return true;
+          checkedAt = clock.now();
           if (await this.#cancelRequested(d)) return false;
           if (report) {
             await this.#tryReport(d, 'downloading', report);
@@ -1187,7 +1279,9 @@ export class UpdateAgent {
     if (this.#d.backend.cancellable !== true) return false;
     let poll: PollResult;
     try {
-      poll = await this.#d.backend.poll({ version: this.#d.installer.runningVersion() });
+      const backend = this.#d.backend;
+      const current = { version: this.#d.installer.runningVersion() };
+      poll = await (backend.pollCancel ? backend.pollCancel(current) : backend.poll(current));
     } catch (error) {
       this.#log('warn', 'cancel.check-failed', { reason: reasonOf(error), detail: describeError(error) });
       return false;
@@ -1292,10 +1386,12 @@ export class UpdateAgent {
   }
 }
 
-/** The largest segment (one request) the agent asks for: a backend that cannot cancel gets one. */
 /** Between two units of the idle erase, ms: timers, the UART and the modem's URCs run in between. */
 const IDLE_ERASE_GAP_MS = 5;
+/** How often the link-up erase looks for a quiet wait of the bring-up, ms (a timer, not a unit: nothing blocks). */
+const QUIET_LOOK_MS = 50;
 
+/** The largest segment (one request) the agent asks for: a backend that cannot cancel gets one. */
 export const MAX_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /**

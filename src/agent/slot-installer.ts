@@ -101,6 +101,9 @@ export class SlotInstaller implements Installer {
     const secondary = this.#o.secondary;
     if (!(secondary instanceof ErasedAheadSlot) || this.#writer || this.#sealed) return false;
     if (!this.runningConfirmed()) return false;
+    // A trailer with good magic is a swap request MCUboot acts on at the next reset (or one it
+    // left): never erased here, whatever the journal says (abandon() is the one way to drop it).
+    if (readSwapState(secondary).magic === 'good') return false;
     return secondary.eraseStep();
   }
 

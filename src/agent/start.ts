@@ -201,6 +201,8 @@ export function createAgent(platform: Platform, settings: StartConfig, options: 
     },
     randomSeed: options.randomSeed,
     minSecurityCounter: options.minSecurityCounter,
+    // The first poll's modem bring-up, awaited on its own so the slot is erased in its quiet waits.
+    link: { up: () => modem.ready(), quietUntil: () => modem.quietUntil ?? 0 },
   });
   return { config, agent, modem, http: transport, redirects: http, backend, installer, delta, se };
 }

@@ -104,6 +104,12 @@ export interface UpdateBackend {
   readonly cancellable?: boolean;
   /** Ask what to do. Rejects with an OtaError (`backend-unavailable`, `http-status`, …). */
   poll(current: { version: string }): Promise<PollResult>;
+  /**
+   * The agent's cancel check during a deployment (between download segments, at state edges):
+   * only `cancelActionId` and `pollIntervalS` are read, so a backend may skip what `poll` fetches
+   * for an offer (hawkBit: the deploymentBase, one request of each check). Absent: `poll`.
+   */
+  pollCancel?(current: { version: string }): Promise<PollResult>;
   /** Tell the backend what happened. Rejects with an OtaError when it was not delivered. */
   report(report: Report): Promise<void>;
   /** Answer a cancellation (hawkBit: cancelAction feedback). */

@@ -325,6 +325,23 @@ export class HawkbitBackend implements UpdateBackend {
     return result;
   }
 
+  /**
+   * perf (issue 15): the root only, and the cancelAction when it links one; never the
+   * deploymentBase, which a cancel check does not read (one request fewer per check). The
+   * root's ETag cache is neither used nor updated: it belongs to `poll`'s whole answer.
+   */
+  async pollCancel(_current: { version: string }): Promise<PollResult> {
+    const headers: Record<string, string> = { ...this.#authorization, accept: 'application/hal+json, application/json' };
+    const response = await this.#json.request({ method: 'GET', url: this.rootUrl, headers }, undefined, ROOT_KEEP);
+    const root = this.#body(response, 'poll root');
+    const polling = objectField(objectField(root.config, 'config').polling, 'config.polling');
+    const result: PollResult = { pollIntervalS: parsePollingSleep(polling.sleep) };
+    const links = root._links === undefined ? {} : objectField(root._links, '_links');
+    const cancelHref = linkHref(links, 'cancelAction', '_links');
+    if (cancelHref !== undefined) result.cancelActionId = await this.#fetchCancel(cancelHref);
+    return result;
+  }
+
   async report(report: Report): Promise<void> {
     // The agent stopped because the server cancelled: DDI wants that confirmed on the cancel
     // action (closed+success), and a canceled action takes no more deploymentBase feedback.

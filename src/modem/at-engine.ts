@@ -189,6 +189,10 @@ export class AtEngine {
   };
   /** The modem echoed the last command (echo is on: send ATE0). */
   echo = false;
+  /** Lines received from the modem since the engine was made (any line: a sign of life). */
+  linesIn = 0;
+  /** The clock instant the command in flight times out at, 0 with none armed. */
+  timesOutAt = 0;
 
   readonly #serial: SerialPort;
   readonly #clock: ClockPort;
@@ -372,8 +376,10 @@ export class AtEngine {
   #arm(exchange: Exchange): void {
     if (exchange.timer !== undefined) this.#clock.clearTimeout(exchange.timer);
     const ms = exchange.options.timeoutMs ?? LIMITS.atTimeoutMs;
+    this.timesOutAt = this.#clock.now() + ms;
     exchange.timer = this.#clock.setTimeout(() => {
       exchange.timer = undefined;
+      this.timesOutAt = 0;
       if (exchange.settled) return;
       this.stats.timeouts++;
       // The reply may be stuck behind pushed data nobody consumes: void that stream so the pump
@@ -388,6 +394,7 @@ export class AtEngine {
   #disarm(exchange: Exchange): void {
     if (exchange.timer !== undefined) this.#clock.clearTimeout(exchange.timer);
     exchange.timer = undefined;
+    this.timesOutAt = 0;
   }
 
   #settle(exchange: Exchange, error?: unknown): void {
@@ -421,6 +428,7 @@ export class AtEngine {
   }
 
   #onLine(line: string): void {
+    this.linesIn++;
     const exchange = this.#current;
     const n = binaryHeaderLength(line);
     if (n >= 0) {

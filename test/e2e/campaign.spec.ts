@@ -10,9 +10,12 @@ import { bootMcuboot } from '../../tools/devkit/parts/sim-mcuboot.js';
 import { DEVKIT_LAYOUT, type DevkitFlash } from '../../tools/devkit/parts/sim-flash.js';
 import type { VirtualTime } from '../../tools/devkit/parts/virtual-time.js';
 import type { ReferenceServer } from '../../tools/server/index.js';
-import { trustedKeyPem } from '../support/devkit-update.js';
+import { makeImage, trustedKeyPem } from '../support/devkit-update.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
 import type { DevkitSummary } from '../../tools/devkit/devkit.js';
+
+/** 300 000 bytes of body: about 40 s of download at 115200 baud in 4 KiB segments. */
+const LONG_TARGET = makeImage('1.1.0', 300_000);
 
 /** What the device answered on cancelAction/{id}/feedback: execution/finished, and the server's status. */
 function cancelFeedback(s: DevkitSummary): { what: string; status: number }[] {
@@ -57,6 +60,10 @@ describe('e2e: cancel, download only, maintenance window (hawkBit)', function ()
     let flash: DevkitFlash | undefined;
     let server: ReferenceServer | undefined;
     const s = await run({
+      // A download of more than half a poll interval (60 s on the dev kit): the boundaries in the
+      // first half of the interval ask nothing (src/agent/machine.ts checkedAt), the first one
+      // after it sees the cancel (the small TARGET would finish in 3 s and stop only before verify).
+      image: LONG_TARGET,
       faults: [parseFault('cancel@50%')],
       policy: { downloadSegmentBytes: 4096, downloadSegmentMaxBytes: 4096 },
       onReady: (kit) => {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { PollResult, Report, UpdateBackend, UpdateOffer } from '../../../src/backend/backend.js';
 import { resolveConfig } from '../../../src/agent/config.js';
 import type { ImageInfo, Installer } from '../../../src/agent/installer.js';
-import { UpdateAgent, type StepResult } from '../../../src/agent/machine.js';
+import { UpdateAgent, type LinkBringUp, type StepResult } from '../../../src/agent/machine.js';
 import type { HttpBodySink, HttpClient, HttpRequest, HttpResponseHead } from '../../../src/net/http.js';
 import type { KeyValuePort } from '../../../src/platform/key-value.js';
 import { OtaError } from '../../../src/util/errors.js';
@@ -227,7 +227,7 @@ export function setup(offer?: Partial<UpdateOffer>, config: Record<string, unkno
   const edges: string[] = [];
   let reboots = 0;
   let healthy = true;
-  const make = (options: { clockRestartsAtBoot?: boolean; keyValue?: KeyValuePort; randomSeed?: number; seedSource?: () => Promise<number>; minSecurityCounter?: number; delta?: DeltaHook } = {}) =>
+  const make = (options: { clockRestartsAtBoot?: boolean; keyValue?: KeyValuePort; randomSeed?: number; seedSource?: () => Promise<number>; minSecurityCounter?: number; delta?: DeltaHook; link?: LinkBringUp } = {}) =>
     new UpdateAgent({
       config: resolveConfig({ url: 'https://srv', deviceId: 'dev1', retryBaseS: 10, ...config }),
       backend,
@@ -247,6 +247,7 @@ export function setup(offer?: Partial<UpdateOffer>, config: Record<string, unkno
       seedSource: options.seedSource,
       minSecurityCounter: options.minSecurityCounter,
       delta: options.delta,
+      link: options.link,
     });
   return {
     time, kv, backend, http, installer, logs, edges, make,

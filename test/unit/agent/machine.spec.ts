@@ -9,6 +9,7 @@ import { CANCEL_RULE, MAX_SEGMENT_BYTES, TRANSITIONS, nextSegmentBytes, type Ste
 import { Journal, STATES } from '../../../src/agent/journal.js';
 import { OtaError } from '../../../src/util/errors.js';
 import { ARTIFACT, FakeBackend, drive, setup } from './machine-fakes.js';
+import type { LinkBringUp } from '../../../src/agent/machine.js';
 
 /** Make the backend's refreshOffer answer the current offer, counting the calls. */
 function countRefreshes(backend: FakeBackend): { count: number } {
@@ -148,6 +149,108 @@ describe('agent state machine', () => {
     await unconfirmed.time.runFor(unconfirmed.make().step());
     await unconfirmed.time.advance(1000);
     assert.equal(unconfirmed.installer.idleEraseCalls, 0, 'an image on trial keeps the slot MCUboot reverts from');
+  });
+
+  /**
+   * A link that comes up `ms` after it is asked (the modem's power-up and registration), quiet
+   * (nothing asked of the MCU) throughout unless `quietUntil` says otherwise.
+   */
+  function slowLink(s: ReturnType<typeof setup>, ms: number, at: { upCalls?: number; pollsAtUp?: number; asked: number }, fail?: OtaError, quietUntil = () => Number.MAX_SAFE_INTEGER): LinkBringUp {
+    const up = () => {
+      at.asked++;
+      return new Promise<void>((resolve, reject) =>
+        s.time.clockPort().setTimeout(() => {
+          at.upCalls = s.installer.idleEraseCalls;
+          at.pollsAtUp = s.backend.polls;
+          if (fail) reject(fail);
+          else resolve();
+        }, ms),
+      );
+    };
+    return { up, quietUntil };
+  }
+
+  it('a cold boot erases the secondary slot ahead while the link comes up, and stops once it is up', async () => {
+    const s = setup();
+    s.installer.idleEraseUnits = 10_000;
+    const at: { upCalls?: number; pollsAtUp?: number; asked: number } = { asked: 0 };
+    const agent = s.make({ link: slowLink(s, 12_000, at) });
+    const r = await s.time.runFor(agent.step());
+    assert.equal(r.state, 'download', 'the first poll took the offer');
+    assert.equal(at.asked, 1);
+    assert.equal(at.pollsAtUp, 0, 'the link came up before the first poll');
+    assert.ok(at.upCalls! > 1000, `units erased during the 12 s link-up (${at.upCalls})`);
+    assert.ok(s.logs.includes('slot.erase-at-link-up'));
+    await s.time.advance(5000);
+    assert.equal(s.installer.idleEraseCalls, at.upCalls, 'no unit once the link is up (the poll, then the download, own the MCU)');
+    // A second step of the same boot does not bring the link up on its own again.
+    await s.time.runFor(agent.step());
+    assert.equal(at.asked, 1);
+  });
+
+  it('the link-up erase runs only inside the bring-up\'s quiet waits', async () => {
+    const s = setup();
+    s.installer.idleEraseUnits = 10_000;
+    const at: { upCalls?: number; asked: number } = { asked: 0 };
+    // Quiet from 4 s to 6 s after boot only (a registration poll's pause).
+    const quietUntil = () => (s.time.now() >= 4000 && s.time.now() < 6000 ? 6000 : 0);
+    const agent = s.make({ link: slowLink(s, 12_000, at, undefined, quietUntil) });
+    const step = agent.step();
+    await s.time.advance(3900);
+    assert.equal(s.installer.idleEraseCalls, 0, 'nothing before the quiet wait');
+    await s.time.advance(2100);
+    const inQuiet = s.installer.idleEraseCalls;
+    assert.ok(inQuiet > 100, `units in the 2 s quiet wait (${inQuiet})`);
+    await s.time.runFor(step);
+    assert.equal(s.installer.idleEraseCalls, inQuiet, 'nothing after it');
+  });
+
+  it('the link-up erase never runs with a held image, an image on trial, a resumable download or a staged image', async () => {
+    const SHA = new Uint8Array(createHash('sha256').update(ARTIFACT).digest());
+    const noErase = async (s: ReturnType<typeof setup>, what: string) => {
+      s.installer.idleEraseUnits = 10_000;
+      const at = { asked: 0 };
+      const before = s.installer.idleEraseCalls;
+      await s.time.runFor(s.make({ link: slowLink(s, 12_000, at) }).step());
+      await s.time.advance(20_000);
+      assert.equal(s.installer.idleEraseCalls, before, what);
+      return at;
+    };
+    // A download-only image held in the slot (the idle record's `held`).
+    const held = setup({ update: 'skip', sha256: SHA });
+    await drive(held.make(), held.time);
+    assert.ok(new Journal(held.kv).load().record.held);
+    held.backend.offer = undefined;
+    assert.equal((await noErase(held, 'a held image is kept')).asked, 1, 'the link still comes up first');
+    // The running image on trial (MCUboot reverts from the secondary slot).
+    const trial = setup();
+    trial.installer.confirmed = false;
+    await noErase(trial, 'an image on trial keeps the slot MCUboot reverts from');
+    // A partial download the next attempt resumes (the journal in `download`).
+    const partial = setup();
+    partial.http.dropAt = [9000];
+    const first = partial.make();
+    await partial.time.runFor(first.step());
+    await partial.time.runFor(first.step());
+    assert.equal(new Journal(partial.kv).load().record.state, 'download');
+    assert.equal((await noErase(partial, 'a resumable download keeps its prefix')).asked, 0, 'the download state brings the link up itself');
+    // A staged image whose reset did not happen yet (the journal in `reboot`, the trailer pending).
+    const staged = setup();
+    await drive(staged.make(), staged.time);
+    assert.equal(staged.installer.pending, true);
+    await noErase(staged, 'a pending swap is kept');
+    assert.ok(![held, trial, partial, staged].some((x) => x.logs.includes('slot.erase-at-link-up')));
+  });
+
+  it('a link that fails to come up is the first poll failing: logged, polled again after the interval', async () => {
+    const s = setup();
+    s.installer.idleEraseUnits = 10_000;
+    const at = { asked: 0 };
+    const r = await s.time.runFor(s.make({ link: slowLink(s, 3000, at, new OtaError('not-registered', 'no network')) }).step());
+    assert.equal(r.state, 'idle');
+    assert.equal(r.sleepMs, 3_600_000, 'the configured poll interval: no server answer set another');
+    assert.equal(s.backend.polls, 0);
+    assert.ok(s.logs.includes('poll.failed'));
   });
 
   it('a noise line mid-body (at-garbled) resumes from the flushed sector, as a link loss does', async () => {
@@ -482,8 +585,24 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.deepEqual(STATES.filter((st) => CANCEL_RULE[st] === 'reject'), ['reboot', 'health-check', 'confirm']);
   });
 
+  /** Each 1000-byte chunk of the fake server takes `ms` of virtual time. */
+  function slowLine(s: ReturnType<typeof setup>, ms: number): void {
+    const clock = s.time.clockPort();
+    const request = s.http.request.bind(s.http);
+    s.http.request = (req, sink) =>
+      request(req, {
+        ...sink,
+        onData: async (chunk) => {
+          await new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
+          return sink.onData(chunk);
+        },
+      });
+  }
+
   it('downloads in segments of downloadSegmentBytes and asks for a cancel between them', async () => {
-    const s = setup({}, { downloadSegmentBytes: 8192 });
+    const s = setup({}, { downloadSegmentBytes: 8192, downloadSegmentMaxBytes: 8192 });
+    // 9 chunks of 40 s a segment: each boundary is more than half a poll interval (600 s) after the last check.
+    slowLine(s, 40_000);
     await drive(s.make(), s.time);
     assert.deepEqual(
       s.http.requests.map((r) => r.range),
@@ -538,6 +657,23 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.equal(settledBeforeWrite, 0, 'onData waited for every write (backpressure)');
   });
 
+  it('a boundary within half a poll interval of the last check asks and sends nothing; the next segment ends one interval after that check', async () => {
+    const s = setup({}, { downloadSegmentBytes: 4096 });
+    // 1000 bytes a second: the first segment ends 5 s after the poll that offered the update.
+    slowLine(s, 1000);
+    await drive(s.make(), s.time);
+    assert.deepEqual(
+      s.http.requests.map((r) => r.range),
+      [{ start: 0, end: 4095 }, { start: 4096, end: 19_999, ifRange: '"e1"' }],
+    );
+    // idle, then download→verify, verify→stage, stage→reboot: none at the boundary.
+    assert.equal(s.backend.polls, 4);
+    assert.ok(!s.backend.reports.some((r) => r.phase === 'downloading'), 'no progress report at that boundary');
+    assert.deepEqual(s.installer.slot, ARTIFACT);
+    // The window the segment after a skipped check fills: what is left of the interval.
+    assert.equal(nextSegmentBytes(4096, 5000, 595_000, 4096), 487_424);
+  });
+
   it('later segments last about one poll interval at the measured rate', async () => {
     const s = setup({}, { downloadSegmentBytes: 4096 });
     // 1000 bytes per 100 ms of virtual time: 10 kB/s; the fake backend asks for a poll every 600 s.
@@ -580,6 +716,8 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
 
   it('a cancel mid-download stops it: slot abandoned, never pending, cancelled reported once', async () => {
     const s = setup({}, { downloadSegmentBytes: 4096 });
+    // 5 chunks of 100 s a segment: each boundary checks (more than half a poll interval after the last).
+    slowLine(s, 100_000);
     const http = s.http;
     const request = http.request.bind(http);
     http.request = async (req, sink) => {

@@ -16,6 +16,8 @@ import { NodeSignatureVerifier } from '../../../tools/node/node-signature-verifi
 import { digest, factoryDevkit, makeImage, trustedKeyPem, verifier, vectors } from '../../support/devkit-update.js';
 import { vectorBytes } from '../../support/mcuboot-vectors.js';
 import { installerContract } from '../../support/installer-contract.js';
+import { ErasedAheadSlot } from '../../../src/slot/erased-ahead.js';
+import { SimKeyValue } from '../../../tools/devkit/parts/sim-key-value.js';
 
 const NEW_IMAGE = makeImage('1.1.0+2', 9000);
 
@@ -132,6 +134,28 @@ describe('SlotInstaller on the simulated NOR flash', () => {
     installer.abandon();
     assert.equal(readBootState(dk.primary, dk.secondary).nextSwap, SWAP_TYPE.NONE);
     assert.equal(bootMcuboot(dk, { trustedKeyPem }).outcome, 'none');
+  });
+
+  it('the ahead erase (idle or at link-up) never erases a pending swap request, whatever the journal says', async () => {
+    const dk = factoryDevkit();
+    const kv = new SimKeyValue();
+    const wrapped = () => new SlotInstaller({ primary: dk.primary, secondary: new ErasedAheadSlot(dk.secondary, kv), digest, verifier, trailerSize: dk.layout.trailerSize });
+    const first = wrapped();
+    await first.resume(0);
+    await first.write(NEW_IMAGE);
+    first.seal();
+    await first.finish();
+    first.stage();
+    // The next boot (a lost journal, a reset before the reboot): nothing in RAM says the slot is staged.
+    const next = wrapped();
+    const erases = dk.device.stats.erases;
+    assert.equal(next.eraseIdle(), false);
+    assert.equal(dk.device.stats.erases, erases, 'nothing erased');
+    assert.equal(readBootState(dk.primary, dk.secondary).nextSwap, SWAP_TYPE.TEST, 'the request stands');
+    // Once abandoned (the trailer erased), the slot is the ahead erase's again.
+    next.abandon();
+    assert.equal(next.eraseIdle(), true);
+    assert.ok(dk.device.stats.erases > erases);
   });
 
   it('an empty primary slot has no running version: a typed error, not a crash', () => {

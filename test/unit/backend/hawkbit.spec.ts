@@ -164,6 +164,22 @@ describe('hawkBit DDI backend', () => {
     assert.deepEqual(result, { pollIntervalS: 300, cancelActionId: '11' });
   });
 
+  it("the agent's cancel check (pollCancel) reads the root and the cancelAction, never the deploymentBase", async () => {
+    const cancel = `${ROOT}/cancelAction/11`;
+    const base = `${ROOT}/deploymentBase/8?c=1`;
+    const http = new ScriptedHttp()
+      .on('GET', ROOT, { status: 200, body: rootWith({ deploymentBase: { href: base } }) })
+      .on('GET', base, { status: 200, body: deployment() });
+    const b = backend(http);
+    assert.deepEqual(await b.pollCancel({ version: '1.0.0' }), { pollIntervalS: 300 });
+    assert.deepEqual(http.sent.map((r) => r.url), [ROOT], 'one request: the root');
+    const cancelled = new ScriptedHttp()
+      .on('GET', ROOT, { status: 200, body: rootWith({ cancelAction: { href: cancel }, deploymentBase: { href: base } }) })
+      .on('GET', cancel, { status: 200, body: { id: '11', cancelAction: { stopId: '11' } } });
+    assert.deepEqual(await backend(cancelled).pollCancel({ version: '1.0.0' }), { pollIntervalS: 300, cancelActionId: '11' });
+    assert.deepEqual(cancelled.sent.map((r) => r.url), [ROOT, cancel]);
+  });
+
   it('revalidates the root with If-None-Match and reuses the answer on 304', async () => {
     let calls = 0;
     const http = new ScriptedHttp()
