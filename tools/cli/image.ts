@@ -212,6 +212,9 @@ function runSign(args: string[]): number {
       case '--slot-size':
         o.slotSize = num(args[++i], a);
         break;
+      case '--align-end':
+        o.alignEnd = num(args[++i], a);
+        break;
       case '--pad':
         o.pad = true;
         break;
