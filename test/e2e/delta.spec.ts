@@ -5,7 +5,7 @@
  * Covers: the delta taken on both modems (manifest and hawkBit), an expired delta URL refreshed
  * from the backend (the delta resumes, no fallback), the full image taken when the delta was made from
  * another image, the fallback to the full image when the delta is corrupt, power cuts while the
- * delta downloads and while it is decoded. The device-sized build (~730 KB, the pair the bench
+ * delta downloads and while it is decoded. The device-sized build (~786 KB, the pair the bench
  * judges the targets on) once, across a power cut deep in its decode.
  */
 import assert from 'node:assert/strict';
@@ -202,7 +202,7 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
     });
   }
 
-  it('the device-sized build (730 KB, 45 windows): by delta across a power cut deep in the decode, resumed at a later window, nothing downloaded again', async () => {
+  it('the device-sized build (786 KB signed with --align-end 0x10000, 48 windows): by delta across a power cut deep in the decode, resumed at a later window, nothing downloaded again', async () => {
     const from = fw('device-fw-v1.0.0+1.signed.bin');
     const to = fw('device-fw-v1.1.0+2.signed.bin');
     const delta = fw('device-v1.0.0+1-to-v1.1.0+2.vcdiff');

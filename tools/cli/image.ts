@@ -5,7 +5,7 @@
  *   1 = reject (or not verified), 2 = usage. Without --key the signature is not checked: the
  *   verdict says so and the exit code is 1, unless --no-verify asks for the structure only.
  * `xs-ota image sign --key KEY.pem --version 1.2.3+4 [--header-size 0x200] [--pad-header]
- *   [--align 8] [--slot-size N] [--pad] [--confirm] [--security-counter N]
+ *   [--align 8] [--slot-size N] [--align-end N] [--pad] [--confirm] [--security-counter N]
  *   [--custom-tlv TYPE VALUE]... [--public-key-format hash|full] IN OUT`
  *   Signs like MCUboot's imgtool 2.4.0 (ECDSA P-256; KEYHASH + SHA256 + ECDSA_SIG TLVs).
  */
@@ -30,7 +30,7 @@ const USAGE = `usage:
       or not verified (no --key: the signature is not checked, unless --no-verify), 2 usage
   xs-ota image delta --from OLD.bin --to NEW.bin OUT [--json]
   xs-ota image sign --key KEY.pem --version 1.2.3+4 [--header-size 0x200] [--pad-header] [--align 8]
-                    [--slot-size N] [--pad] [--confirm] [--security-counter N] [--custom-tlv TYPE VALUE]
+                    [--slot-size N] [--align-end N] [--pad] [--confirm] [--security-counter N] [--custom-tlv TYPE VALUE]
                     [--public-key-format hash] IN OUT
       signs like imgtool (ECDSA P-256, SHA-256, KEYHASH); --security-counter is a u32
       (--public-key-format full is refused: this MCUboot build, without MCUBOOT_HW_KEY, ignores
@@ -211,6 +211,9 @@ function runSign(args: string[]): number {
         break;
       case '--slot-size':
         o.slotSize = num(args[++i], a);
+        break;
+      case '--align-end':
+        o.alignEnd = num(args[++i], a);
         break;
       case '--pad':
         o.pad = true;

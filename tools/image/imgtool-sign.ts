@@ -40,6 +40,15 @@ export interface SignOptions {
   maxSectors?: number;
   /** --load-addr (default 0). */
   loadAddr?: number;
+  /**
+   * --align-end: append erased-value (0xff) padding to the body, before hashing and signing, so
+   * that the image's copy size (header + body + protected TLVs + TLV area: what MCUboot's
+   * boot_read_image_size returns and swap_run swaps) is a multiple of this power of two. With
+   * 0x10000, swap-using-scratch's sector groups (boot_copy_sz: as many sectors as the 64 KiB
+   * scratch holds, from the image's last sector down) each cover one aligned 64 KiB block, which
+   * a NOR driver erases with one block erase instead of sixteen sector erases (docs/flash-layout.md).
+   */
+  alignEnd?: number;
   /** Test hook: produce the signature over the signed region (default: node:crypto ECDSA P-256/SHA-256, DER). */
   signFn?: (region: Uint8Array, key: KeyObject) => Uint8Array;
 }
@@ -77,6 +86,55 @@ export function signImage(input: Uint8Array, options: SignOptions): Uint8Array {
     prot.push(t);
   }
   const protArea = prot.length > 0 ? encodeTlvArea(TLV_PROT_INFO_MAGIC, prot) : new Uint8Array(0);
+  const key = options.keyPem ? createPrivateKey(options.keyPem) : undefined;
+  const alignEnd = options.alignEnd;
+  if (alignEnd !== undefined && !(Number.isInteger(alignEnd) && alignEnd >= 1 && alignEnd <= 0x1000000 && (alignEnd & (alignEnd - 1)) === 0)) {
+    throw new OtaError('invalid-argument', `--align-end ${alignEnd} is not a power of two up to 0x1000000`);
+  }
+  // The ECDSA DER signature is 70..72 bytes (more rarely shorter), so the TLV area's length is
+  // known only after signing: pad for an expected signature length, sign, and when the signature
+  // came out another length, pad for that length and sign again (randomized ECDSA: each attempt
+  // has a fresh length; MAX_ALIGN_END_ATTEMPTS bounds the loop, 2^-32-ish odds of running out).
+  let sigLen = ECDSA_P256_DER_LIKELY_BYTES;
+  for (let attempt = 0; ; attempt++) {
+    const built = buildSigned(payload, headerSize, protArea, options, version, key, alignEnd === undefined ? 0 : sigLen, alignEnd);
+    if (alignEnd === undefined || (built.region.length + built.tlvArea.length) % alignEnd === 0) {
+      return finish(built.region, built.tlvArea, options, align, pad);
+    }
+    if (attempt + 1 >= MAX_ALIGN_END_ATTEMPTS) {
+      throw new OtaError('invalid-argument', `--align-end ${alignEnd}: the signature never came out at a length that ends the image on the boundary`);
+    }
+    sigLen = built.sigLen;
+  }
+}
+
+/** The DER length of most P-256 signatures (r or s has its top bit set: 71 bytes about half the time). */
+const ECDSA_P256_DER_LIKELY_BYTES = 71;
+/** Attempts at a signature of the padded-for length before --align-end gives up. */
+const MAX_ALIGN_END_ATTEMPTS = 64;
+
+/**
+ * The signed region (header + body + alignEnd padding + protected TLVs) and the TLV area, with
+ * the padding chosen for a signature of sigLen bytes (0: no padding).
+ */
+function buildSigned(
+  input: Uint8Array,
+  headerSize: number,
+  protArea: Uint8Array,
+  options: SignOptions,
+  version: ImageVersion,
+  key: KeyObject | undefined,
+  sigLen: number,
+  alignEnd: number | undefined,
+): { region: Uint8Array; tlvArea: Uint8Array; sigLen: number } {
+  let padLength = 0;
+  if (alignEnd !== undefined) {
+    const tlvLength = encodeTlvArea(TLV_INFO_MAGIC, tlvsOf(new Uint8Array(32), options, key, new Uint8Array(sigLen))).length;
+    const unpadded = input.length + protArea.length + tlvLength;
+    padLength = (alignEnd - (unpadded % alignEnd)) % alignEnd;
+  }
+  const payload = new Uint8Array(input.length + padLength).fill(0xff);
+  payload.set(input);
   encodeHeader(
     { magic: IMAGE_MAGIC, loadAddr: options.loadAddr ?? 0, hdrSize: headerSize, protectTlvSize: protArea.length, imgSize: payload.length - headerSize, flags: 0, version },
     payload,
@@ -85,16 +143,24 @@ export function signImage(input: Uint8Array, options: SignOptions): Uint8Array {
   region.set(payload);
   region.set(protArea, payload.length);
   const digest = new Uint8Array(createHash('sha256').update(region).digest());
+  const sig = key ? (options.signFn ? options.signFn(region, key) : new Uint8Array(cryptoSign('sha256', region, key))) : undefined;
+  return { region, tlvArea: encodeTlvArea(TLV_INFO_MAGIC, tlvsOf(digest, options, key, sig)), sigLen: sig?.length ?? 0 };
+}
+
+/** SHA256, then KEYHASH (or PUBKEY) and ECDSA_SIG when signed: imgtool's order. */
+function tlvsOf(digest: Uint8Array, options: SignOptions, key: KeyObject | undefined, sig: Uint8Array | undefined): { type: number; value: Uint8Array }[] {
   const tlvs: { type: number; value: Uint8Array }[] = [{ type: TLV.SHA256, value: digest }];
-  if (options.keyPem) {
-    const key = createPrivateKey(options.keyPem);
+  if (key) {
     const info = p256KeyInfo(key);
     if ((options.publicKeyFormat ?? 'hash') === 'hash') tlvs.push({ type: TLV.KEYHASH, value: info.keyHash });
     else tlvs.push({ type: TLV.PUBKEY, value: info.spki });
-    const sig = options.signFn ? options.signFn(region, key) : new Uint8Array(cryptoSign('sha256', region, key));
-    tlvs.push({ type: TLV.ECDSA_SIG, value: sig });
+    tlvs.push({ type: TLV.ECDSA_SIG, value: sig! });
   }
-  const tlvArea = encodeTlvArea(TLV_INFO_MAGIC, tlvs);
+  return tlvs;
+}
+
+/** Slot fit (room for the trailer), then --pad/--confirm. */
+function finish(region: Uint8Array, tlvArea: Uint8Array, options: SignOptions, align: number, pad: boolean): Uint8Array {
   const imageLength = region.length + tlvArea.length;
   const tsize = trailerSize(options.maxSectors ?? BOOT_MAX_IMG_SECTORS, align);
   if (options.slotSize !== undefined && imageLength + tsize > options.slotSize) {

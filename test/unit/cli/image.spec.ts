@@ -1,6 +1,6 @@
 /** `xs-ota image inspect` gives every public vector its expected verdict; `image sign` output is accepted. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { command } from '../../../tools/cli/image.js';
@@ -43,6 +43,26 @@ describe('CLI: xs-ota image', () => {
       const other = await cli('inspect', out, '--key', key('other-key-p256', 'public_pem'));
       assert.equal(other.code, 1);
       assert.match(other.out, /REJECT: key-mismatch/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('sign --align-end 0x10000: the image ends on a 64 KiB boundary and inspects VALID; too-large when it cannot fit the slot', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'xs-ota-align-end-'));
+    try {
+      const input = path.join(dir, 'app.bin');
+      writeFileSync(input, new Uint8Array(0x200 + 100_000).fill(0x42, 0x200));
+      const out = path.join(dir, 'app.signed.bin');
+      const base = ['sign', '--key', key(set.trusted_key, 'private_pem'), '--version', '1.2.3+4', '--slot-size', '0x60000'];
+      const s = await cli(...base, '--align-end', '0x10000', input, out);
+      assert.equal(s.code, 0, s.out);
+      assert.equal(readFileSync(out).length, 0x20000);
+      const r = await cli('inspect', out, '--key', TRUSTED_PUB);
+      assert.equal(r.code, 0, r.out);
+      const tooLarge = await cli(...base, '--align-end', '0x80000', input, path.join(dir, 'big.bin'));
+      assert.notEqual(tooLarge.code, 0);
+      assert.match(tooLarge.out, /too-large/);
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -12,7 +12,7 @@ import { applyDelta } from '../../../tools/delta/decode.js';
 import { imageId } from '../../../tools/delta/image-id.js';
 import { DELTA_PAIRS } from '../../../tools/bench/delta.js';
 import { SIGNING_KEY_FILE } from '../../../tools/bench/update.js';
-import { DEVKIT_LAYOUT } from '../../../tools/devkit/parts/sim-flash.js';
+import { BLOCK_ERASE_BYTES, DEVKIT_LAYOUT } from '../../../tools/devkit/parts/sim-flash.js';
 import { stagingArea } from '../../../src/delta/staging.js';
 import { fixturePath } from '../../support/paths.js';
 
@@ -36,6 +36,19 @@ describe('delta: the device-sized firmware pairs (the bench judges the targets o
       assert.equal(r.verdict, 'valid', `${r.reason}: ${r.detail}`);
       assert.ok(bytes.length >= 0.6 * 1024 * 1024, `${bytes.length} bytes: not device-sized`);
       assert.ok(bytes.length + DEVKIT_LAYOUT.trailerSize <= SLOT, `${bytes.length} + trailer ${DEVKIT_LAYOUT.trailerSize} > ${SLOT}`);
+    });
+
+    it(`${name}: signed with --align-end 0x10000, its copy size ends on a 64 KiB block (the swap block-erases)`, () => {
+      // boot_read_image_size: header + body + protected TLVs + the TLV area's it_tlv_tot. The
+      // swap's sector groups (boot_copy_sz, as many sectors as the scratch holds, from the last
+      // one down) are then aligned 64 KiB blocks, each erased with one block erase.
+      const v = new DataView(fw(name).buffer);
+      const tlvOff = v.getUint16(8, true) + v.getUint32(12, true);
+      const copySize = tlvOff + v.getUint16(10, true) + v.getUint16(tlvOff + v.getUint16(10, true) + 2, true);
+      assert.equal(copySize, fw(name).length, 'the file is the image, nothing behind it');
+      assert.equal(DEVKIT_LAYOUT.scratch.size, BLOCK_ERASE_BYTES, 'the scratch holds one block');
+      assert.equal(DEVKIT_LAYOUT.primary.offset % BLOCK_ERASE_BYTES, 0, 'the slot starts on a block');
+      assert.equal(copySize % BLOCK_ERASE_BYTES, 0, `copy size ${copySize} is not a multiple of 64 KiB`);
     });
   }
 

@@ -107,7 +107,7 @@ export interface FlashStats {
 }
 
 /** The block erase of the part (W25Q64JV tBE2: 64 KiB). */
-const BLOCK_ERASE_BYTES = 0x10000;
+export const BLOCK_ERASE_BYTES = 0x10000;
 
 /** Deterministic xorshift32. */
 function rng(seed: number): () => number {
