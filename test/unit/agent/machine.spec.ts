@@ -677,16 +677,7 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
   it('later segments last about one poll interval at the measured rate', async () => {
     const s = setup({}, { downloadSegmentBytes: 4096 });
     // 1000 bytes per 100 ms of virtual time: 10 kB/s; the fake backend asks for a poll every 600 s.
-    const clock = s.time.clockPort();
-    const request = s.http.request.bind(s.http);
-    s.http.request = (req, sink) =>
-      request(req, {
-        ...sink,
-        onData: async (chunk) => {
-          await new Promise<void>((resolve) => clock.setTimeout(resolve, 100));
-          return sink.onData(chunk);
-        },
-      });
+    slowLine(s, 100);
     await drive(s.make(), s.time);
     assert.deepEqual(
       s.http.requests.map((r) => r.range),

@@ -6,19 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import vm from 'node:vm';
 import { fieldsInConstructor } from '../../../tools/bundle/fields-in-constructor.js';
 import { repoRoot } from '../../support/paths.js';
+import { sameProgram } from '../../support/same-program.js';
 
-function run(code: string): unknown {
-  return JSON.stringify(vm.runInNewContext(code, {}));
-}
-
-function moved(code: string): string {
-  const out = fieldsInConstructor(code, 'script', 'case');
-  assert.equal(run(out), run(code), `changed:\n${out}`);
-  return out;
-}
+const moved = sameProgram(fieldsInConstructor);
 
 describe('tools/bundle/fields-in-constructor: fields set by the constructor, the same program', () => {
   it('a base class: the fields first, in order, then the constructor body; a class without constructor gets one', () => {

@@ -5,20 +5,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import vm from 'node:vm';
 import { ShortenNamesError, shortName, shortenLocalNames } from '../../../tools/bundle/shorten-local-names.js';
 import { repoRoot } from '../../support/paths.js';
+import { sameProgram } from '../../support/same-program.js';
 
-/** Runs a script whose last expression is the result, in a fresh context. */
-function run(code: string): unknown {
-  return JSON.stringify(vm.runInNewContext(code, { outer: 'global value' }));
-}
-
-function same(code: string): string {
-  const out = shortenLocalNames(code, 'script', 'case');
-  assert.equal(run(out), run(code), `changed:\n${out}`);
-  return out;
-}
+const same = sameProgram(shortenLocalNames, { outer: 'global value' });
 
 describe('tools/bundle/shorten-local-names: short local names, the same program', () => {
   it('short names: a..Z, then two characters, all distinct', () => {
