@@ -300,20 +300,14 @@ export class HawkbitBackend implements UpdateBackend {
     if (this.#rootEtag !== undefined && this.#cached !== undefined) headers['if-none-match'] = this.#rootEtag;
     const response = await this.#json.request({ method: 'GET', url: this.rootUrl, headers }, undefined, ROOT_KEEP);
     if (response.status === 304 && this.#cached !== undefined) return this.#cached;
-    const root = this.#body(response, 'poll root');
-    const config = objectField(root.config, 'config');
-    const polling = objectField(config.polling, 'config.polling');
-    const result: PollResult = { pollIntervalS: parsePollingSleep(polling.sleep) };
-    const links = root._links === undefined ? {} : objectField(root._links, '_links');
+    const { result, links } = await this.#rootAndCancel(response);
     const deploymentHref = linkHref(links, 'deploymentBase', '_links');
-    const cancelHref = linkHref(links, 'cancelAction', '_links');
     const configHref = linkHref(links, 'configData', '_links');
     const confirmationHref = linkHref(links, 'confirmationBase', '_links');
 
     if (configHref === undefined) this.#configPending = true;
     else if (this.#configPending && this.#attributes !== undefined) await this.#putConfigData(configHref);
 
-    if (cancelHref !== undefined) result.cancelActionId = await this.#fetchCancel(cancelHref);
     if (deploymentHref !== undefined) result.offer = await this.#usableDeployment(deploymentHref);
     // An application hook that declined may consent at a later poll (hawkBit keeps a denied
     // action waiting for consent): the root is then not cached, so the next poll asks it again.
@@ -333,13 +327,18 @@ export class HawkbitBackend implements UpdateBackend {
   async pollCancel(_current: { version: string }): Promise<PollResult> {
     const headers: Record<string, string> = { ...this.#authorization, accept: 'application/hal+json, application/json' };
     const response = await this.#json.request({ method: 'GET', url: this.rootUrl, headers }, undefined, ROOT_KEEP);
+    return (await this.#rootAndCancel(response)).result;
+  }
+
+  /** The root's polling interval and links, and the cancelAction it links (read alike by poll and pollCancel). */
+  async #rootAndCancel(response: JsonResponse): Promise<{ result: PollResult; links: Record<string, unknown> }> {
     const root = this.#body(response, 'poll root');
     const polling = objectField(objectField(root.config, 'config').polling, 'config.polling');
     const result: PollResult = { pollIntervalS: parsePollingSleep(polling.sleep) };
     const links = root._links === undefined ? {} : objectField(root._links, '_links');
     const cancelHref = linkHref(links, 'cancelAction', '_links');
     if (cancelHref !== undefined) result.cancelActionId = await this.#fetchCancel(cancelHref);
-    return result;
+    return { result, links };
   }
 
   async report(report: Report): Promise<void> {
