@@ -14,7 +14,7 @@ import { formatVersion } from '../image/version.js';
 import { decodeHeader, IMAGE_HEADER_SIZE, IMAGE_MAGIC, type ImageHeader } from '../image/header.js';
 import { TLV, TLV_PROT_INFO_MAGIC } from '../image/tlv.js';
 import { confirmPrimary, markPending, readSwapState } from '../slot/boot-state.js';
-import { readSlotImage, readSlotSummary } from '../slot/slot-reader.js';
+import { readSlotImage, readSlotSummary, SLOT_READ_PIECE_MAX } from '../slot/slot-reader.js';
 import { SlotWriter } from '../slot/slot-writer.js';
 import { ErasedAheadSlot } from '../slot/erased-ahead.js';
 import { bytesEqual, hex } from '../util/bytes.js';
@@ -33,14 +33,7 @@ export interface SlotInstallerOptions {
   supportedFlags?: number;
 }
 
-/**
- * Largest flash read of the re-hashes (resume, the check from flash before staging), bytes. A
- * read has no alignment or size rule of its own (the port reads any range, like Zephyr's
- * flash_read), so this buffer need not be a sector: 1 KiB keeps it small in RAM (a 4 KiB sector
- * buffer was 3 KiB more at the update's peak) for 4 reads and digest updates per sector instead
- * of one, each a native call on a device (memory-mapped or SPI flash, the crypt Digest).
- */
-export const SLOT_READ_PIECE_MAX = 1024;
+export { SLOT_READ_PIECE_MAX } from '../slot/slot-reader.js';
 
 export class SlotInstaller implements Installer {
   readonly #o: SlotInstallerOptions;

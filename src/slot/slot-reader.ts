@@ -21,6 +21,15 @@ export interface ReadSlotOptions {
 }
 
 /**
+ * Largest flash read of the re-hashes (resume, the check from flash before staging), bytes. A
+ * read has no alignment or size rule of its own (the port reads any range, like Zephyr's
+ * flash_read), so this buffer need not be a sector: 1 KiB keeps it small in RAM (a 4 KiB sector
+ * buffer was 3 KiB more at the update's peak) for 4 reads and digest updates per sector instead
+ * of one, each a native call on a device (memory-mapped or SPI flash, the crypt Digest).
+ */
+export const SLOT_READ_PIECE_MAX = 1024;
+
+/**
  * Streams the image in `flash` through an ImageStream and returns the parsed result (structure
  * checked, hash computed from flash). Throws the parser's reasons; `truncated` if the slot holds
  * no complete image.
@@ -36,7 +45,8 @@ export function readSlotImage(flash: FlashPort, options: ReadSlotOptions): Parse
     sectorSize: status.blockLength,
     allowLastSector: options.allowLastSector,
   });
-  const buffer = options.buffer ?? new Uint8Array(status.blockLength);
+  // Never a sector-sized buffer: a sector is 64 KiB on the named board.
+  const buffer = options.buffer ?? new Uint8Array(Math.min(SLOT_READ_PIECE_MAX, status.blockLength));
   const limit = status.size - trailer;
   feedFromFlash(flash, stream, 0, limit, buffer);
   return stream.finish();

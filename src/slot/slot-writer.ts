@@ -60,11 +60,14 @@ export interface SlotWriterOptions {
 }
 
 /**
- * Largest single write (and read-back buffer): one sector. A chunk larger than this is written
- * in sector-sized pieces, so the writer's memory does not grow with the caller's chunk size.
+ * Largest single write, and the read-back buffer's length: a chunk larger than this is written
+ * in pieces, so the writer's memory grows neither with the caller's chunk size nor with the
+ * flash's erase page (64 KiB on the named board). 4 KiB: a sector on 4 KiB-sector boards, as before.
  */
+export const SLOT_WRITE_PIECE_MAX = 4096;
+
 function maxPiece(status: FlashStatus): number {
-  return status.blockLength;
+  return Math.min(SLOT_WRITE_PIECE_MAX, status.blockLength);
 }
 
 export class SlotWriter {

@@ -15,6 +15,7 @@ import { readDeviceConfig, type SecretKey } from '../../modules/ota-config.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { makeImage } from '../support/devkit-update.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
+import { SMALL_SLOT_LAYOUT } from '../../tools/devkit/parts/sim-flash.js';
 
 type Kit = { time: VirtualTime; server: ReferenceServer };
 
@@ -462,7 +463,10 @@ describe('e2e: backends as deployed (issue 13)', function () {
 
     it('download, resumed and bounded progress feedback; a 200 to the resume is used from byte 0, not a lost attempt', async () => {
       let kit: Kit | undefined;
+      // 4 KiB sectors (SMALL_SLOT_LAYOUT, a 4 KiB-sector board): resumes are at sector boundaries, and
+      // this image is smaller than one of the named board's 64 KiB sectors (docs/flash-layout.md).
       const s = await run({
+        layout: SMALL_SLOT_LAYOUT,
         policy: { downloadSegmentBytes: 4096 },
         faults: [{ kind: 'link-drop', at: 0.6 }],
         onReady: (k) => (kit = k),

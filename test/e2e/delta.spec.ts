@@ -21,6 +21,7 @@ import { encodeDelta, haveXdelta3 } from '../../tools/delta/encode.js';
 import { imageId } from '../../tools/delta/image-id.js';
 import { signImage } from '../../tools/image/imgtool-sign.js';
 import { signingKeyPem } from '../support/devkit-update.js';
+import { SMALL_SLOT_LAYOUT } from '../../tools/devkit/parts/sim-flash.js';
 
 /** Deterministic bytes (xorshift32), standing in for new machine code. */
 function prngBytes(n: number, seed: number): Uint8Array {
@@ -173,7 +174,9 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
     const target = signImage(grown, { keyPem: signingKeyPem, version: '1.3.0+4', slotSize: 0x60000 });
     const delta = encodeDelta(V1, target);
     assert.ok(delta.length > 4 * 4096, `${delta.length}`);
-    const s = await run({ image: target, delta: { bytes: delta }, policy: { progressEveryBytes: 4096 }, faults: [{ kind: 'power-cut', event: { event: 'download.start', afterFlashOps: 16 } }] });
+    // 4 KiB sectors (SMALL_SLOT_LAYOUT, a 4 KiB-sector board): resumes are at sector boundaries, and
+    // this image is smaller than one of the named board's 64 KiB sectors (docs/flash-layout.md).
+    const s = await run({ image: target, delta: { bytes: delta }, layout: SMALL_SLOT_LAYOUT, policy: { progressEveryBytes: 4096 }, faults: [{ kind: 'power-cut', event: { event: 'download.start', afterFlashOps: 16 } }] });
     assert.equal(s.outcome, 'running', story(s));
     assert.equal(s.versionAfter, '1.3.0+4');
     const resumed = logged(s, 'download.resume');
@@ -189,7 +192,9 @@ describe('e2e: delta updates (VCDIFF, firmware fixtures)', function () {
   // writes follow. A cut past the first window resumes at window 1.
   for (const [afterFlashOps, fromWindow] of [[3, 0], [12, 0], [36, 1]]) {
     it(`power cut while the delta is decoded (${afterFlashOps} flash operations in): decoding resumes at window ${fromWindow}, installs`, async () => {
-      const s = await run({ faults: [{ kind: 'power-cut', event: { event: 'delta.decode', afterFlashOps } }] });
+      // 4 KiB sectors (SMALL_SLOT_LAYOUT, a 4 KiB-sector board): resumes are at sector boundaries, and
+      // this image is smaller than one of the named board's 64 KiB sectors (docs/flash-layout.md).
+      const s = await run({ layout: SMALL_SLOT_LAYOUT, faults: [{ kind: 'power-cut', event: { event: 'delta.decode', afterFlashOps } }] });
       const decodes = logged(s, 'delta.decode');
       assert.equal(decodes.length, 2, story(s));
       assert.equal(decodes[1].fields?.fromWindow, fromWindow, story(s));

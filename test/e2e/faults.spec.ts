@@ -6,12 +6,15 @@ import assert from 'node:assert/strict';
 import { parseFault } from '../../tools/devkit/devkit.js';
 import type { ReferenceServer } from '../../tools/server/index.js';
 import { assertNothingPending, finals, run, seen, story, TARGET } from './e2e-support.js';
+import { SMALL_SLOT_LAYOUT } from '../../tools/devkit/parts/sim-flash.js';
 
 describe('e2e: link, server and health faults', function () {
   this.timeout(40_000);
 
   it('a link drop at 50% resumes where the flash stopped: the server sends < image + 8 KiB', async () => {
-    const s = await run({ faults: [parseFault('link-drop@50%')] });
+    // 4 KiB sectors (SMALL_SLOT_LAYOUT, a 4 KiB-sector board): resumes are at sector boundaries, and
+    // this image is smaller than one of the named board's 64 KiB sectors (docs/flash-layout.md).
+    const s = await run({ faults: [parseFault('link-drop@50%')], layout: SMALL_SLOT_LAYOUT });
     assert.equal(s.outcome, 'running', story(s));
     assert.equal(s.versionAfter, '1.1.0+0');
     assert.ok(s.logs.some((l) => l.event === 'download.resume'), story(s));
@@ -33,7 +36,9 @@ describe('e2e: link, server and health faults', function () {
   });
 
   it('noise on the modem UART mid-body (at-garbled in the AT engine) resumes from the flushed prefix, as a link drop does', async () => {
-    const s = await run({ faults: [parseFault('uart-noise@50%')], flowControl: 'none' });
+    // 4 KiB sectors (SMALL_SLOT_LAYOUT, a 4 KiB-sector board): resumes are at sector boundaries, and
+    // this image is smaller than one of the named board's 64 KiB sectors (docs/flash-layout.md).
+    const s = await run({ faults: [parseFault('uart-noise@50%')], flowControl: 'none', layout: SMALL_SLOT_LAYOUT });
     assert.equal(s.outcome, 'running', story(s));
     const failed = s.logs.filter((l) => l.event === 'download.failed');
     assert.ok(failed.length >= 1, `the noise was met: ${story(s)}`);

@@ -8,7 +8,7 @@ import { CAT_1, CAT_M } from '../devkit/parts/sim-modem/index.js';
 import type { FlashTiming, FlashTimingName } from '../devkit/parts/sim-flash.js';
 import { DEFAULT_RX_FIFO_BYTES } from '../devkit/parts/sim-uart.js';
 import type { LogEntry } from '../devkit/device.js';
-import { benchImage, runBenchUpdate, slotLayout, type UpdateRun } from './update.js';
+import { benchImage, boardSlotLayout, runBenchUpdate, type UpdateRun } from './update.js';
 import type { Model } from './rig.js';
 
 export const MODEMS: Model[] = ['sim7080', 'sim7600'];
@@ -84,7 +84,7 @@ export function cycleRun(model: Model, baud: number, timing: FlashTimingName, si
     const img = image;
     // A run that does not end 'running' is still reported (its outcome is a column, and the
     // section's note lists it).
-    run = runBenchUpdate({ image: img, layout: slotLayout(CYCLE_SLOT_SIZE), modem: model, baud, flashTiming: timing, offerAfterS: start === 'idle' ? IDLE_OFFER_AFTER_S : undefined, modemStatusPin: status === 'pin' });
+    run = runBenchUpdate({ image: img, layout: boardSlotLayout(CYCLE_SLOT_SIZE), modem: model, baud, flashTiming: timing, offerAfterS: start === 'idle' ? IDLE_OFFER_AFTER_S : undefined, modemStatusPin: status === 'pin' });
     cache.set(key, run);
   }
   return run;

@@ -7,7 +7,7 @@
  */
 import { DeviceProfileRecorder, deviceCreation, recordDeviceProfile, SLOT_BYTES, type DeviceSampling } from '../xs/device-profile.js';
 import { MiB } from './rig.js';
-import { benchImage, runBenchUpdate, slotLayout, updateFigures } from './update.js';
+import { benchImage, boardSlotLayout, runBenchUpdate, updateFigures } from './update.js';
 
 /** Targets of issue 11 ("Benchmark"). */
 export const PEAK_LIVE_TARGET_BYTES = 48 * 1024;
@@ -45,7 +45,7 @@ export async function measureDeviceProfile(size = MiB): Promise<DeviceProfileFig
   const recorder = new DeviceProfileRecorder(BENCH_SAMPLING);
   recordDeviceProfile(recorder);
   try {
-    const run = await runBenchUpdate({ image: benchImage(size), layout: slotLayout(SLOT_SIZE), modem: 'sim7080', baud: 115_200 });
+    const run = await runBenchUpdate({ image: benchImage(size), layout: boardSlotLayout(SLOT_SIZE), modem: 'sim7080', baud: 115_200 });
     const outcome = updateFigures(run).outcome;
     if (outcome !== 'running') throw new Error(`device profile update: outcome ${outcome} (${run.summary.reason ?? ''})`);
     const peaks = recorder.peaks();

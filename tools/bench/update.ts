@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { signImage } from '../image/imgtool-sign.js';
 import type { AgentConfig } from '../../src/agent/config.js';
 import { runDevkitUpdate, type DevkitFault, type DevkitSummary } from '../devkit/devkit.js';
-import { DEVKIT_LAYOUT, slotLayout, type FlashLayout, type FlashTimingName } from '../devkit/parts/sim-flash.js';
+import { DEVKIT_LAYOUT, boardSlotLayout, slotLayout, type FlashLayout, type FlashTimingName } from '../devkit/parts/sim-flash.js';
 import { rigImage } from './rig.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -83,7 +83,7 @@ export async function runBenchUpdate(options: {
   return { summary, layout };
 }
 
-export { slotLayout };
+export { boardSlotLayout, slotLayout };
 
 /** Target for bytes fetched again after a power cut mid-download (issue). */
 export const REDOWNLOAD_TARGET_BYTES = 4096;

@@ -16,7 +16,7 @@ import { MiB, runNode, type Model, type Transport } from '../bench/rig.js';
 import { runXs } from '../bench/rig-xs.js';
 import { deviceProfileSection } from '../bench/device-profile.js';
 import { benchSeVerification } from '../bench/se.js';
-import { benchImage, ERASES_PER_SECTOR_TARGET, REDOWNLOAD_TARGET_BYTES, runBenchUpdate, slotLayout, updateFigures, type UpdateFigures } from '../bench/update.js';
+import { benchImage, ERASES_PER_SECTOR_TARGET, REDOWNLOAD_TARGET_BYTES, runBenchUpdate, boardSlotLayout, updateFigures, type UpdateFigures } from '../bench/update.js';
 import { CAT_1, CAT_M } from '../devkit/parts/sim-modem/index.js';
 import { BAUDS, bottleneckBps, confirmedMs, type CycleStart, cycleRun, flashLimit, flashLimitErased, IDLE_OFFER_AFTER_S, type ModemStatusWiring, MODEMS, phases, STARTS, TARGET_CONFIRMED_OVER_TRANSFER, TARGET_TYPICAL, TARGET_WORST, TIMINGS } from '../bench/cycle.js';
 import { writeFileSync, mkdirSync } from 'node:fs';
@@ -162,7 +162,7 @@ export const UPDATE_SLOT_SIZE = 0x140000;
 /**
  * Whole updates on the simulated dev kit with the agent inside XS (server, modem, A5000, flash,
  * MCUboot): a 1 MiB image signed now with the vectors' key, in a layout with 0x140000-byte slots
- * (the board's 1 MiB slots, the dev kit's default, hold at most 0xFE7D0 bytes). Runs: 1 MiB on SIM7080 at 115200 baud
+ * (the board's 1 MiB slots, the dev kit's default, hold at most 0xF0000 bytes of image). Runs: 1 MiB on SIM7080 at 115200 baud
  * (SIM7600 is left out: on the dev kit its built-in HTTP POST answers ERROR, so the hawkBit
  * feedback never gets through and the update never reports), 128 KiB on SIM7080 (does XS memory grow with the image?), and 1 MiB on SIM7080 with
  * a power cut at 50% of the download.
@@ -170,7 +170,7 @@ export const UPDATE_SLOT_SIZE = 0x140000;
 export async function updateSection(options: { small?: number; large?: number } = {}): Promise<BenchSection> {
   const large = options.large ?? MiB;
   const small = options.small ?? 128 * 1024;
-  const layout = slotLayout(UPDATE_SLOT_SIZE);
+  const layout = boardSlotLayout(UPDATE_SLOT_SIZE);
   const largeImage = benchImage(large);
   const baud = 115_200;
   const runs: { label: string; modem: Model; f: UpdateFigures }[] = [];
@@ -237,7 +237,7 @@ export async function updateSection(options: { small?: number; large?: number } 
     columns: ['figure', 'run', 'value', 'unit', 'target', 'meets'],
     rows,
     notes: [
-      `layout: slots 0x${UPDATE_SLOT_SIZE.toString(16)} + 64 KiB scratch, MCUBOOT_MAX_IMG_SECTORS ${layout.maxSectors}, trailer ${layout.trailerSize} bytes (the agent's trailerSize policy set to match); the dev kit's default (the board's 1 MiB slots) takes at most 0xFE7D0 bytes. Images: signImage with the vectors' signing key, version 2.0.0+1 over 1.2.3+4.`,
+      `layout: slots 0x${UPDATE_SLOT_SIZE.toString(16)} of ${layout.sectorSize / 1024} KiB sectors (the board's) + 64 KiB scratch, MCUBOOT_MAX_IMG_SECTORS ${layout.maxSectors}, trailer ${layout.trailerSize} bytes (the agent's trailerSize policy set to match); the dev kit's default (the board's 1 MiB slots, 64 KiB sectors) takes at most 0xF0000 bytes of image. Images: signImage with the vectors' signing key, version 2.0.0+1 over 1.2.3+4.`,
       'goodput = image bytes / virtual seconds from download.start to download.done (the first artifact request to entering verify); bottleneck = min(UART baud/10, simulated downlink) as in modem-download.',
       'XS live heap = heap slots in use right after a full collection (xsnap gc), at boot and at every 1/16 of the download and at the end; slots in use peak = before collections (bounded by the heap size, so it says little); reserved heap = xsnap allocate.',
       'power cut: the whole board (MCU, flash, modem) loses power after the flash write that reaches 50% of the image; programmed again = image bytes the agent wrote to the slot minus the image size (what crossed the link twice and reached flash).',

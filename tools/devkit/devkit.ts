@@ -23,7 +23,7 @@ import { prepareBackend, type BackendSetup, type DevkitBackend, type PreparedBac
 import { SimDevice, type LogEntry } from './device.js';
 import { NodeDigest } from '../node/node-digest.js';
 import { loadSimA5000Store, SimA5000 } from './parts/sim-a5000.js';
-import { bootMcuboot, type McubootResult } from './parts/sim-mcuboot.js';
+import { bootMcuboot, type McubootEraseCalls, type McubootResult } from './parts/sim-mcuboot.js';
 import { createDevkitFlash, DEVKIT_LAYOUT, flashTiming, isPowerCut, PowerCut, type DevkitFlash, type FlashLayout, type FlashTimingName } from './parts/sim-flash.js';
 import { CpuBusy } from './parts/cpu-busy.js';
 import { SimKeyValue } from './parts/sim-key-value.js';
@@ -142,6 +142,12 @@ export interface DevkitOptions {
   modemStatusPin?: boolean;
   /** Flash erase/program times of the NOR part (default 'typical'; tools/devkit/parts/sim-flash.ts). */
   flashTiming?: FlashTimingName;
+  /**
+   * How the simulated MCUboot's erases reach the flash (sim-mcuboot.ts `eraseCalls`): default
+   * 'per-sector', the named board's MCUboot (v2.3, pinned by Zephyr 4.4.0); 'per-region' for
+   * MCUboot up to v2.1.
+   */
+  mcubootEraseCalls?: McubootEraseCalls;
   backend?: DevkitBackend;
   /** The signed image the server offers. */
   image: Uint8Array;
@@ -588,7 +594,7 @@ async function runPrepared(options: DevkitOptions, time: VirtualTime, server: Re
       if (!flash.device.powered) flash.powerCut.powerOn();
       powerLost = false;
       try {
-        result = bootMcuboot(flash, { trustedKeyPem, maxSectors: layout.maxSectors });
+        result = bootMcuboot(flash, { trustedKeyPem, maxSectors: layout.maxSectors, eraseCalls: options.mcubootEraseCalls });
         break;
       } catch (error) {
         if (!isPowerCut(error)) throw error;

@@ -6,26 +6,64 @@
  */
 import assert from 'node:assert/strict';
 import { benchImage, runBenchUpdate, slotLayout, updateFigures } from '../../../tools/bench/update.js';
-import { isPowerCut, NOR_TIMING_TYPICAL, NOR_TIMING_WORST, SimNorFlash } from '../../../tools/devkit/parts/sim-flash.js';
+import { boardSlotLayout, createDevkitFlash, isPowerCut, NOR_TIMING_TYPICAL, NOR_TIMING_WORST, SimNorFlash, SMALL_SLOT_LAYOUT, type FlashLayout } from '../../../tools/devkit/parts/sim-flash.js';
+import { bootMcuboot, type McubootEraseCalls } from '../../../tools/devkit/parts/sim-mcuboot.js';
+import { makeImage, programRaw, trustedKeyPem as TEST_PUBLIC_KEY_PEM, writeAndStage } from '../../support/devkit-update.js';
 
 describe('SimNorFlash timing (W25Q64JV)', () => {
-  it('a back-to-back run of sector erases over an aligned 64 KiB block takes one block erase; a write between breaks it', () => {
+  it('times every erase command on its own: sixteen 4 KiB sector erases stay sixteen tSE, never merged into a block', () => {
     const f = new SimNorFlash({ size: 0x40000 });
     const seen: number[] = [];
     f.onBusy = (us) => seen.push(us);
     for (let s = 16; s < 32; s++) f.eraseSector(s);
+    assert.equal(f.stats.busyUs, 16 * NOR_TIMING_TYPICAL.sectorEraseUs);
+    assert.deepEqual(seen, new Array(16).fill(NOR_TIMING_TYPICAL.sectorEraseUs));
+    assert.equal(f.stats.blockErases, 0);
+  });
+
+  it('a 64 KiB layout sector (the named board) is one block erase per command (tBE2), and the port offers no larger unit', () => {
+    const f = new SimNorFlash({ size: 0x40000, sectorSize: 0x10000 });
+    f.eraseSector(1);
     assert.equal(f.stats.busyUs, NOR_TIMING_TYPICAL.blockEraseUs);
-    assert.equal(seen.reduce((a, b) => a + b, 0), NOR_TIMING_TYPICAL.blockEraseUs);
-    const g = new SimNorFlash({ size: 0x40000 });
-    for (let s = 16; s < 32; s++) {
-      g.eraseSector(s);
-      if (s === 20) g.write(s * 4096, new Uint8Array(256));
-    }
-    assert.equal(g.stats.busyUs, 16 * NOR_TIMING_TYPICAL.sectorEraseUs + NOR_TIMING_TYPICAL.programUsPer256);
-    // Not from a 64 KiB boundary: sector erases only.
-    const h = new SimNorFlash({ size: 0x40000 });
-    for (let s = 8; s < 24; s++) h.eraseSector(s);
-    assert.equal(h.stats.busyUs, 16 * NOR_TIMING_TYPICAL.sectorEraseUs);
+    assert.equal(f.stats.blockErases, 1);
+    f.eraseRange(2, 4);
+    assert.equal(f.stats.busyUs, 3 * NOR_TIMING_TYPICAL.blockEraseUs);
+    assert.equal(f.partition(0, 0x40000).status().largeBlockLength, undefined);
+    assert.equal(new SimNorFlash({ size: 0x40000 }).partition(0, 0x40000).status().largeBlockLength, 0x10000);
+  });
+});
+
+describe('simulated MCUboot: what its swap erases cost, per version (eraseCalls)', () => {
+  // MCUboot >= 2.2 erases one layout sector per flash_area_erase (bootutil_area.c); <= 2.1 one
+  // call per region, which the driver turns into block erases for the aligned 64 KiB inside.
+  const swapBusyMs = (layout: FlashLayout, eraseCalls: McubootEraseCalls | undefined): { ms: number; blocks: number; outcome: string } => {
+    const dk = createDevkitFlash({ layout, timing: NOR_TIMING_TYPICAL });
+    programRaw(dk.primary, makeImage('1.0.0', 0x30000));
+    writeAndStage(dk.secondary, makeImage('1.1.0', 0x30000));
+    const before = dk.device.stats.busyUs;
+    const blocks = dk.device.stats.blockErases;
+    const r = bootMcuboot(dk, { trustedKeyPem: TEST_PUBLIC_KEY_PEM, maxSectors: layout.maxSectors, eraseCalls });
+    return { ms: Math.round((dk.device.stats.busyUs - before) / 1000), blocks: dk.device.stats.blockErases - blocks, outcome: r.outcome };
+  };
+
+  it('on 4 KiB sectors the default (v2.2+, the named board\'s MCUboot) pays tSE per sector; v2.1 pays block erases', () => {
+    const perSector = swapBusyMs(SMALL_SLOT_LAYOUT, undefined);
+    const perRegion = swapBusyMs(SMALL_SLOT_LAYOUT, 'per-region');
+    assert.deepEqual([perSector.outcome, perRegion.outcome], ['test-swap', 'test-swap']);
+    assert.equal(perSector.blocks, 0);
+    assert.ok(perRegion.blocks >= 3, `${perRegion.blocks} block erases`);
+    // The same erases in the same order; each aligned 64 KiB that v2.1 erased with one command
+    // costs v2.2+ sixteen sector erases instead.
+    const saved = (16 * NOR_TIMING_TYPICAL.sectorEraseUs - NOR_TIMING_TYPICAL.blockEraseUs) / 1000;
+    assert.equal(perSector.ms - perRegion.ms, perRegion.blocks * saved, `${perSector.ms} ms against ${perRegion.ms} ms`);
+  });
+
+  it('on the named board\'s 64 KiB sectors every swap erase is a block erase, whichever the version', () => {
+    const a = swapBusyMs(boardSlotLayout(0x60000), undefined);
+    const b = swapBusyMs(boardSlotLayout(0x60000), 'per-region');
+    assert.equal(a.outcome, 'test-swap');
+    assert.deepEqual([a.ms, a.blocks], [b.ms, b.blocks]);
+    assert.ok(a.blocks >= 3 * 4, `${a.blocks} block erases`);
   });
 });
 

@@ -7,17 +7,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { trailerSize } from '../../../src/image/trailer.js';
-import { boardLayout, createDevkitFlash, DEVKIT_BOARD, DEVKIT_LAYOUT, SimNorFlash, SMALL_SLOT_LAYOUT, slotLayout } from '../../../tools/devkit/parts/sim-flash.js';
+import { boardLayout, boardSlotLayout, createDevkitFlash, DEVKIT_BOARD, DEVKIT_LAYOUT, SimNorFlash, SMALL_SLOT_LAYOUT, slotLayout } from '../../../tools/devkit/parts/sim-flash.js';
 import { repoRoot } from '../../support/paths.js';
 
 describe('dev kit flash layout', () => {
-  it('defaults to the named board: pico_plus2, 1 MiB slots at 0x10000 and 0x110000, 64 KiB scratch, 256 sectors', () => {
+  it('defaults to the named board: pico_plus2, 1 MiB slots at 0x10000 and 0x110000, 64 KiB scratch, 64 KiB sectors, 16 per slot', () => {
     assert.equal(DEVKIT_BOARD, 'pico_plus2');
     assert.deepEqual(
       [DEVKIT_LAYOUT.primary, DEVKIT_LAYOUT.secondary, DEVKIT_LAYOUT.scratch, DEVKIT_LAYOUT.deviceSize, DEVKIT_LAYOUT.maxSectors, DEVKIT_LAYOUT.writeAlign, DEVKIT_LAYOUT.trailerSize],
-      [{ offset: 0x10000, size: 0x100000 }, { offset: 0x110000, size: 0x100000 }, { offset: 0x210000, size: 0x10000 }, 0x220000, 256, 8, 6192],
+      [{ offset: 0x10000, size: 0x100000 }, { offset: 0x110000, size: 0x100000 }, { offset: 0x210000, size: 0x10000 }, 0x220000, 16, 8, 432],
     );
-    // 256 sectors x 3 steps x 8 bytes + 4 x 8 + 16 (imgtool --max-sectors 256 --align 8).
+    assert.equal(DEVKIT_LAYOUT.sectorSize, 0x10000);
+    // 16 sectors x 3 steps x 8 bytes + 4 x 8 + 16 (imgtool --max-sectors 16 --align 8).
     assert.equal(trailerSize(DEVKIT_LAYOUT.maxSectors, DEVKIT_LAYOUT.writeAlign), DEVKIT_LAYOUT.trailerSize);
     const dk = createDevkitFlash();
     assert.equal(dk.device.size, 0x220000);
@@ -56,6 +57,11 @@ describe('dev kit flash layout', () => {
     assert.throws(() => slotLayout(0x1234), /multiple/);
     const dk = createDevkitFlash({ layout: L });
     assert.equal(dk.secondary.status().size, 0x140000);
+    // The bench's slots with the named board's 64 KiB sectors: MCUBOOT_MAX_IMG_SECTORS is the
+    // slot's 20 sectors (20 x 3 x 8 + 48), the scratch one sector.
+    const B = boardSlotLayout(0x140000);
+    assert.deepEqual([B.sectorSize, B.maxSectors, B.trailerSize, B.scratch.size], [0x10000, 20, 528, 0x10000]);
+    assert.equal(createDevkitFlash({ layout: B }).secondary.status().blockLength, 0x10000);
   });
 
   it('counts erases per sector, a torn erase included', () => {

@@ -87,6 +87,11 @@ describe('boards/: overlays, flash layouts and the manifest agree', () => {
         assert.match(overlay, /zephyr,code-partition = &slot0_partition;/);
       });
 
+      it('the layout\'s sector is the erase page the overlay gives the flash (the SoC dtsi\'s 4 KiB where it sets none)', () => {
+        const set = /erase-block-size = <(DT_SIZE_K\(\d+\)|0x[0-9a-fA-F]+)>;/.exec(overlay);
+        assert.equal(layout.flash.sectorSize, set ? regValue(set[1]!) : 4096);
+      });
+
       it('partitions fit the flash, do not overlap, and the slots fit MCUboot', () => {
         const sorted = [...layout.partitions].sort((a, b) => a.offset - b.offset);
         let end = 0;

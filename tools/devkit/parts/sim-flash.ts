@@ -62,13 +62,17 @@ export interface SimFlashOptions {
  * (256 bytes) tPP 0.4 / 3 ms; reads at 50 MHz quad I/O about 0.04 us per byte (no max: reads are
  * clocked).
  *
- * Block erases: Zephyr's spi_nor driver serves a flash_erase of an aligned 64 KiB range with one
- * block erase (tBE2), not sixteen sector erases. The agent asks for them through the port's
- * `eraseBlocks(first, end)` (`eraseRange` here): every aligned 64 KiB block inside the range is
- * one operation timed tBE2 (a power cut tears the whole block), the rest one sector erase each.
- * MCUboot's flash_area_erase calls (tools/devkit/parts/sim-mcuboot.ts) arrive as runs of sector
- * erases: a run of back-to-back sector erases (no read or program between) that completes an
- * aligned 64 KiB block is timed as one block erase too.
+ * Erases are timed as the board's flash driver issues them, one command per erase call: Zephyr's
+ * spi_nor driver, and the RP2350's flash_rpi_pico driver through the pico-sdk's
+ * flash_range_erase (the boot ROM's range erase, given the 64 KiB block command 0xD8), erase
+ * every aligned 64 KiB block inside a range with one block erase (tBE2) and the rest 4 KiB sector
+ * by sector (tSE). So an erase of one 4 KiB layout sector costs tSE, of one 64 KiB layout sector
+ * (a board whose devicetree gives the flash a 64 KiB erase-block-size) tBE2, and a range through
+ * the port's `eraseBlocks(first, end)` (`eraseRange` here) tBE2 per aligned block inside it. A
+ * power cut tears what the command was erasing: one sector, or the whole block. The part never
+ * merges separate commands: MCUboot from v2.2 erases sector by sector (bootutil_area.c
+ * boot_erase_region), so on a 4 KiB layout its swap pays tSE per sector
+ * (tools/devkit/parts/sim-mcuboot.ts `eraseCalls`).
  */
 export interface FlashTiming {
   /** Which figures these are (for reports). */
@@ -102,12 +106,14 @@ export interface FlashStats {
   rewrites: number;
   /** Device busy time the operations would take (see FlashTiming). */
   busyUs: number;
-  /** 64 KiB block erases asked for through eraseRange (each also counts in `erases`). */
+  /** 64 KiB block erase commands (tBE2) among `erases`: from eraseRange, or a 64 KiB layout sector. */
   blockErases: number;
 }
 
 /** The block erase of the part (W25Q64JV tBE2: 64 KiB). */
 export const BLOCK_ERASE_BYTES = 0x10000;
+/** The part's smallest erase (W25Q64JV tSE: 4 KiB); a layout sector is a multiple of it. */
+export const PART_SECTOR_BYTES = 0x1000;
 
 /** Deterministic xorshift32. */
 function rng(seed: number): () => number {
@@ -137,11 +143,8 @@ export class SimNorFlash {
   readonly timing: FlashTiming;
   /** Program/erase operations so far (reads do not count): the index power cuts are scheduled by. */
   ops = 0;
-  /** Told the device time of every operation, us (the dev kit blocks the MCU for it); negative
-   * when a run of sector erases turned out to be one block erase (see FlashTiming). */
+  /** Told the device time of every operation, us (the dev kit blocks the MCU for it). */
   onBusy: ((us: number) => void) | undefined;
-  /** Back-to-back sector erases from a 64 KiB boundary: the next sector expected, the count. */
-  #eraseRun = { next: -1, count: 0 };
   #cutAt: number | undefined;
   #tear: TearMode = 'prefix';
   #powered = true;
@@ -156,6 +159,7 @@ export class SimNorFlash {
     this.#seed = options.seed ?? 1;
     this.timing = options.timing ?? NOR_TIMING_TYPICAL;
     if (this.size % this.sectorSize !== 0) throw new Error('flash size must be a multiple of the sector size');
+    if (this.sectorSize % PART_SECTOR_BYTES !== 0) throw new Error(`sector size ${this.sectorSize} is not a multiple of the part's 4 KiB sector`);
     this.bytes = new Uint8Array(this.size).fill(this.eraseValue);
     this.sectorErases = new Uint32Array(this.size / this.sectorSize);
     if (options.file) {
@@ -209,7 +213,6 @@ export class SimNorFlash {
     this.#alive();
     if (addr < 0 || addr + into.length > this.size) throw new OtaError('flash-error', `read [${addr}, +${into.length}) outside the device`);
     this.stats.reads++;
-    this.#eraseRun.count = 0;
     this.#busy(into.length * this.timing.readUsPerByte);
     into.set(this.bytes.subarray(addr, addr + into.length));
   }
@@ -239,7 +242,6 @@ export class SimNorFlash {
       for (let i = end; i < unitEnd; i++) this.bytes[addr + i] &= data[i] | (random() & 0xff);
     }
     this.stats.writes++;
-    this.#eraseRun.count = 0;
     this.stats.bytesWritten += data.length;
     this.#busy((data.length / 256) * this.timing.programUsPer256);
     if (rewrite) this.stats.rewrites++;
@@ -247,88 +249,65 @@ export class SimNorFlash {
     if (torn) this.#cut(op);
   }
 
+  /**
+   * Erases one layout sector with one erase command, timed as the driver issues it: a 64 KiB
+   * sector (or a multiple) with block erases (tBE2), a 4 KiB one with a sector erase (tSE).
+   */
   eraseSector(sector: number): void {
     this.#alive();
     if (sector < 0 || (sector + 1) * this.sectorSize > this.size) throw new OtaError('flash-error', `erase of sector ${sector} outside the device`);
-    const op = this.ops++;
-    this.sectorErases[sector]++;
-    const from = sector * this.sectorSize;
-    const to = from + this.sectorSize;
-    if (op === this.#cutAt) {
-      const random = rng(this.#seed * 7919 + op);
-      if (this.#tear === 'prefix') {
-        this.bytes.fill(this.eraseValue, from, from + (random() % this.sectorSize));
-      } else {
-        // Erase raises bits; a torn erase leaves each byte somewhere between old and erased.
-        for (let i = from; i < to; i++) this.bytes[i] |= random() & 0xff;
-      }
-      this.stats.erases++;
-      this.#busy(this.timing.sectorEraseUs);
-      this.#persist(from, to);
-      this.#cut(op);
-    }
-    this.bytes.fill(this.eraseValue, from, to);
-    this.stats.erases++;
-    this.#busy(this.timing.sectorEraseUs);
-    this.#persist(from, to);
-    this.#blockErase(sector);
+    this.#eraseCommand(sector, 1);
   }
 
   /**
-   * Erases sectors [first, end): every aligned 64 KiB block inside the range with one block erase
-   * (one operation, tBE2), the sectors outside such blocks one by one (the spi_nor driver's
-   * flash_erase). A power cut at a block erase tears the whole block: in 'prefix' mode it is
-   * erased up to a random byte, in 'random' mode every byte lies between old and erased.
+   * Erases sectors [first, end) as one flash_erase over the range: every aligned 64 KiB block
+   * inside it with one block erase (one operation, tBE2), the sectors outside such blocks one by
+   * one. A power cut at a block erase tears the whole block: in 'prefix' mode it is erased up to
+   * a random byte, in 'random' mode every byte lies between old and erased.
    */
   eraseRange(first: number, end: number): void {
     this.#alive();
     const sectors = this.size / this.sectorSize;
     if (!(first >= 0 && end <= sectors && first < end)) throw new OtaError('flash-error', `erase of sectors [${first}, ${end}) outside the device`);
-    const perBlock = BLOCK_ERASE_BYTES / this.sectorSize;
+    const perBlock = Math.max(1, BLOCK_ERASE_BYTES / this.sectorSize);
     for (let sector = first; sector < end; ) {
-      if (sector % perBlock === 0 && sector + perBlock <= end) {
-        this.#eraseBlock64(sector, perBlock);
+      if (perBlock > 1 && sector % perBlock === 0 && sector + perBlock <= end) {
+        this.#eraseCommand(sector, perBlock);
         sector += perBlock;
       } else {
-        this.eraseSector(sector);
+        this.#eraseCommand(sector, 1);
         sector++;
       }
     }
   }
 
-  #eraseBlock64(sector: number, perBlock: number): void {
-    this.#alive();
+  /** The part's time for erasing `bytes` from an aligned offset: tBE2 per 64 KiB block, tSE per 4 KiB rest. */
+  #eraseUs(bytes: number): { us: number; blocks: number } {
+    const blocks = Math.floor(bytes / BLOCK_ERASE_BYTES);
+    const sectors = Math.ceil((bytes - blocks * BLOCK_ERASE_BYTES) / PART_SECTOR_BYTES);
+    return { us: blocks * this.timing.blockEraseUs + sectors * this.timing.sectorEraseUs, blocks };
+  }
+
+  /** One erase operation over `count` layout sectors from `sector` (one op index: a cut tears all of it). */
+  #eraseCommand(sector: number, count: number): void {
     const op = this.ops++;
-    for (let k = 0; k < perBlock; k++) this.sectorErases[sector + k]++;
+    for (let k = 0; k < count; k++) this.sectorErases[sector + k]++;
     const from = sector * this.sectorSize;
-    const to = from + perBlock * this.sectorSize;
-    this.#eraseRun.count = 0;
+    const to = from + count * this.sectorSize;
+    const cost = this.#eraseUs(to - from);
     this.stats.erases++;
-    this.stats.blockErases++;
-    this.#busy(this.timing.blockEraseUs);
+    this.stats.blockErases += cost.blocks;
+    this.#busy(cost.us);
     if (op === this.#cutAt) {
       const random = rng(this.#seed * 7919 + op);
       if (this.#tear === 'prefix') this.bytes.fill(this.eraseValue, from, from + (random() % (to - from)));
+      // Erase raises bits; a torn erase leaves each byte somewhere between old and erased.
       else for (let i = from; i < to; i++) this.bytes[i] |= random() & 0xff;
       this.#persist(from, to);
       this.#cut(op);
     }
     this.bytes.fill(this.eraseValue, from, to);
     this.#persist(from, to);
-  }
-
-  /** Times a run of sector erases that completes an aligned 64 KiB block as one block erase. */
-  #blockErase(sector: number): void {
-    const perBlock = BLOCK_ERASE_BYTES / this.sectorSize;
-    const run = this.#eraseRun;
-    if (run.count > 0 && sector === run.next) run.count++;
-    else run.count = sector % perBlock === 0 ? 1 : 0;
-    run.next = sector + 1;
-    if (run.count === perBlock) {
-      run.count = 0;
-      const refund = perBlock * this.timing.sectorEraseUs - this.timing.blockEraseUs;
-      if (refund > 0) this.#busy(-refund);
-    }
   }
 
   #busy(us: number): void {
@@ -349,7 +328,8 @@ export class SimNorFlash {
     }
     // The large erase is aligned on the device: a partition that does not start on a 64 KiB
     // boundary has no aligned block of its own offsets (the port then erases sector by sector).
-    const large = offset % BLOCK_ERASE_BYTES === 0 && size >= BLOCK_ERASE_BYTES ? { largeBlockLength: BLOCK_ERASE_BYTES } : {};
+    // A layout sector of 64 KiB is already the large erase: no larger unit to offer.
+    const large = this.sectorSize < BLOCK_ERASE_BYTES && offset % BLOCK_ERASE_BYTES === 0 && size >= BLOCK_ERASE_BYTES ? { largeBlockLength: BLOCK_ERASE_BYTES } : {};
     const status: FlashStatus = { size, blockLength: this.sectorSize, writeAlign: this.writeAlign, eraseValue: this.eraseValue, ...large };
     const check = (at: number, length: number) => {
       if (at < 0 || length < 0 || at + length > size) throw new OtaError('flash-error', `access [${at}, +${length}) outside the ${size}-byte partition`);
@@ -445,7 +425,7 @@ export function boardLayout(board: string): FlashLayout {
 
 /**
  * The dev kit's default flash layout: the named board's (boards/pico_plus2: 1 MiB slots at
- * 0x10000 and 0x110000, 64 KiB scratch at 0x210000, 256 sectors per slot, trailer 6192 bytes;
+ * 0x10000 and 0x110000, 64 KiB scratch at 0x210000, 64 KiB sectors, 16 per slot, trailer 432 bytes;
  * docs/flash-layout.md).
  */
 export const DEVKIT_LAYOUT: FlashLayout = boardLayout(DEVKIT_BOARD);
@@ -470,15 +450,18 @@ export const SMALL_SLOT_LAYOUT: FlashLayout = {
 
 /**
  * A layout like SMALL_SLOT_LAYOUT (slots from offset 0) with both slots `slotSize` bytes (the
- * bench's 1 MiB images, header to last TLV, need more than the board's 1 MiB slot: 0x140000). MCUBOOT_MAX_IMG_SECTORS must cover a slot's sectors (MCUboot refuses to boot
- * otherwise), so it is the slot's sector count, and the trailer grows with it
- * (0x140000: 320 sectors, 320 x 3 x 8 + 48 = 7728 bytes). The scratch area stays 64 KiB.
+ * bench's 1 MiB images, header to last TLV, need more than the board's 1 MiB slot: 0x140000) and
+ * a 64 KiB scratch. With 4 KiB sectors (the default) MCUBOOT_MAX_IMG_SECTORS is the larger of
+ * MCUboot's default 128 and the slot's sectors (MCUboot refuses to boot a slot its table cannot
+ * describe; 0x140000: 320 sectors, 320 x 3 x 8 + 48 = 7728 bytes of trailer). With the named
+ * board's 64 KiB sectors (`boardSlotLayout`) it is the slot's sector count, as the board's
+ * MCUboot build sets it (0x140000: 20 sectors, trailer 528 bytes).
  */
-export function slotLayout(slotSize: number): FlashLayout {
-  const sectorSize = SMALL_SLOT_LAYOUT.sectorSize;
-  if (slotSize <= 0 || slotSize % sectorSize !== 0) throw new Error(`slot size 0x${slotSize.toString(16)} is not a positive multiple of the 4 KiB sector`);
-  const maxSectors = Math.max(BOOT_MAX_IMG_SECTORS, slotSize / sectorSize);
-  const scratchSize = SMALL_SLOT_LAYOUT.scratch.size;
+export function slotLayout(slotSize: number, sectorSize: number = SMALL_SLOT_LAYOUT.sectorSize): FlashLayout {
+  if (slotSize <= 0 || slotSize % sectorSize !== 0) throw new Error(`slot size 0x${slotSize.toString(16)} is not a positive multiple of the ${sectorSize}-byte sector`);
+  const sectors = slotSize / sectorSize;
+  const maxSectors = sectorSize === SMALL_SLOT_LAYOUT.sectorSize ? Math.max(BOOT_MAX_IMG_SECTORS, sectors) : sectors;
+  const scratchSize = Math.max(SMALL_SLOT_LAYOUT.scratch.size, sectorSize);
   return {
     primary: { offset: 0, size: slotSize },
     secondary: { offset: slotSize, size: slotSize },
@@ -490,6 +473,11 @@ export function slotLayout(slotSize: number): FlashLayout {
     maxSectors,
     trailerSize: trailerSize(maxSectors, SMALL_SLOT_LAYOUT.writeAlign),
   };
+}
+
+/** slotLayout with the named board's sector (DEVKIT_LAYOUT.sectorSize): what the bench's larger slots use. */
+export function boardSlotLayout(slotSize: number): FlashLayout {
+  return slotLayout(slotSize, DEVKIT_LAYOUT.sectorSize);
 }
 
 export interface DevkitFlash {

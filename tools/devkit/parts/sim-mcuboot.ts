@@ -64,7 +64,19 @@ export interface McubootOptions {
   trustedKeyPem: string | string[];
   /** MCUBOOT_MAX_IMG_SECTORS (trailer size). Default 128. */
   maxSectors?: number;
+  /**
+   * How boot_erase_region reaches the flash driver, which decides what the swap's erases cost
+   * (tools/devkit/parts/sim-flash.ts). 'per-sector' (the default): one flash_area_erase per
+   * sector of the flash page layout, MCUboot from v2.2 (bootutil_area.c, a flash_area_get_sector
+   * loop), e.g. v2.3.0-66-gcf581020, which Zephyr 4.4.0's west.yml pins and the named board's
+   * MCUboot is built from (docs/device-build.md). 'per-region': one flash_area_erase over each
+   * region, MCUboot up to v2.1, where the driver turns an aligned 64 KiB run into a block erase.
+   * The order of erases, and so every power-cut outcome, is the same in both.
+   */
+  eraseCalls?: McubootEraseCalls;
 }
+
+export type McubootEraseCalls = 'per-sector' | 'per-region';
 
 export type McubootOutcome = 'test-swap' | 'perm' | 'revert' | 'none' | 'invalid-secondary-erased' | 'resumed-swap' | 'unbootable';
 
@@ -97,6 +109,7 @@ class Area {
   constructor(
     readonly name: 'primary' | 'secondary' | 'scratch',
     readonly port: FlashPort,
+    readonly eraseCalls: McubootEraseCalls = 'per-sector',
   ) {
     const s = port.status();
     this.size = s.size;
@@ -109,8 +122,12 @@ class Area {
     this.port.read(off, b);
     return b;
   }
-  /** flash_area_erase: sector by sector. */
+  /** boot_erase_region(..., backwards = false): sector by sector (>= v2.2) or one call (<= v2.1). */
   erase(off: number, len: number): void {
+    if (this.eraseCalls === 'per-region' && this.port.eraseBlocks && len > this.sector) {
+      this.port.eraseBlocks(off / this.sector, (off + len) / this.sector);
+      return;
+    }
     for (let at = off; at < off + len; at += this.sector) this.port.eraseBlock(at / this.sector);
   }
   /** boot_erase_region(..., backwards = true): the highest sector first. */
@@ -150,9 +167,10 @@ class Mcuboot {
   readonly log: string[] = [];
 
   constructor(flash: McubootFlash, options: McubootOptions) {
-    this.primary = new Area('primary', flash.primary);
-    this.secondary = new Area('secondary', flash.secondary);
-    this.scratch = new Area('scratch', flash.scratch);
+    const calls = options.eraseCalls ?? 'per-sector';
+    this.primary = new Area('primary', flash.primary, calls);
+    this.secondary = new Area('secondary', flash.secondary, calls);
+    this.scratch = new Area('scratch', flash.scratch, calls);
     this.maxSectors = options.maxSectors ?? BOOT_MAX_IMG_SECTORS;
     const pems = Array.isArray(options.trustedKeyPem) ? options.trustedKeyPem : [options.trustedKeyPem];
     this.keys = pems.map((pem) => {
