@@ -16,10 +16,11 @@ import { MiB, runNode, type Model, type Transport } from '../bench/rig.js';
 import { runXs } from '../bench/rig-xs.js';
 import { deviceProfileSection } from '../bench/device-profile.js';
 import { benchSeVerification } from '../bench/se.js';
-import { benchImage, ERASES_PER_SECTOR_TARGET, REDOWNLOAD_TARGET_BYTES, runBenchUpdate, boardSlotLayout, updateFigures, type UpdateFigures } from '../bench/update.js';
+import { BASE_IMAGE_FILE, benchImage, ERASES_PER_SECTOR_TARGET, REDOWNLOAD_TARGET_BYTES, runBenchUpdate, boardSlotLayout, SIGNING_KEY_FILE, slotLayout, updateFigures, type UpdateFigures } from '../bench/update.js';
+import { swapCost } from '../bench/swap-cost.js';
 import { CAT_1, CAT_M } from '../devkit/parts/sim-modem/index.js';
-import { BAUDS, bottleneckBps, confirmedMs, type CycleStart, cycleRun, flashLimit, flashLimitErased, IDLE_OFFER_AFTER_S, type ModemStatusWiring, MODEMS, phases, STARTS, TARGET_CONFIRMED_OVER_TRANSFER, TARGET_TYPICAL, TARGET_WORST, TIMINGS } from '../bench/cycle.js';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { BAUDS, bottleneckBps, confirmedMs, CYCLE_SLOT_SIZE, type CycleStart, cycleRun, flashLimit, flashLimitErased, IDLE_OFFER_AFTER_S, type ModemStatusWiring, MODEMS, phases, STARTS, TARGET_CONFIRMED_OVER_TRANSFER, TARGET_TYPICAL, TARGET_WORST, TIMINGS } from '../bench/cycle.js';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { flashTiming, type FlashTimingName } from '../devkit/parts/sim-flash.js';
 import path from 'node:path';
 import { EXIT, wantsHelp } from './cli-common.js';
@@ -360,8 +361,28 @@ export async function overheadSection(): Promise<BenchSection> {
     notes: [
       'Each phase ends at the agent log event named in tools/bench/cycle.ts MILESTONES (the probe ends at the first modem.power-key, registration at modem.registered, polls at download.start, the transfer at the last download.done, verify at stage.start, stage at reboot.swap, the swap at the next boot\'s agent.started, then modem.registered, image.confirmed, deployment.reported).',
       await confirmedBudgetNote(),
+      swapPagesNote(),
     ],
   };
+}
+
+/**
+ * The swap row's bootloader time against the erase page and MCUboot version (tools/bench/swap-cost.ts):
+ * why the named board's overlay gives its flash 64 KiB erase pages.
+ */
+function swapPagesNote(): string {
+  const keyPem = readFileSync(SIGNING_KEY_FILE, 'utf8');
+  const base = new Uint8Array(readFileSync(BASE_IMAGE_FILE));
+  const image = benchImage(MiB, keyPem);
+  const cost = (layout: ReturnType<typeof slotLayout>, eraseCalls: 'per-sector' | 'per-region', timing: FlashTimingName) => swapCost({ layout, base, image, keyPem, eraseCalls, timing });
+  const parts = (['typical', 'worst'] as const).map((timing) => {
+    const board = cost(boardSlotLayout(CYCLE_SLOT_SIZE), 'per-sector', timing);
+    const small = cost(slotLayout(CYCLE_SLOT_SIZE), 'per-sector', timing);
+    const old = cost(slotLayout(CYCLE_SLOT_SIZE), 'per-region', timing);
+    for (const c of [board, small, old]) if (c.outcome !== 'test-swap') throw new Error(`swap cost: MCUboot ${c.outcome}`);
+    return `${timing} flash: ${round(board.seconds, 2)} s with the board's 64 KiB pages (${board.blockErases} block erases), ${round(small.seconds, 2)} s with 4 KiB pages (${small.sectorErases} sector erases), ${round(old.seconds, 2)} s with 4 KiB pages and MCUboot up to v2.1 (${old.blockErases} block and ${old.sectorErases} sector erases)`;
+  });
+  return `MCUboot's test swap of the 1 MiB image alone (flash busy time; MCUboot v2.2+ erases one page per call, as the v2.3.0 Zephyr 4.4.0 pins): ${parts.join('; ')} (docs/flash-layout.md, "Why 64 KiB sectors").`;
 }
 
 /**
