@@ -92,6 +92,13 @@ describe('boards/: overlays, flash layouts and the manifest agree', () => {
         assert.equal(layout.flash.sectorSize, set ? regValue(set[1]!) : 4096);
       });
 
+      it('the board\'s large erase (otaFlashBlockErase) is 0 or a larger multiple of its sector, and both slots start on it', () => {
+        const large = Number(platform?.config?.otaFlashBlockErase ?? manifest.config.otaFlashBlockErase);
+        if (large === 0) return;
+        assert.ok(large > layout.flash.sectorSize && large % layout.flash.sectorSize === 0, `otaFlashBlockErase ${large} against ${layout.flash.sectorSize}-byte sectors`);
+        for (const label of ['image-0', 'image-1']) assert.equal(layout.partitions.find((p) => p.label === label)!.offset % large, 0, label);
+      });
+
       it('partitions fit the flash, do not overlap, and the slots fit MCUboot', () => {
         const sorted = [...layout.partitions].sort((a, b) => a.offset - b.offset);
         let end = 0;
