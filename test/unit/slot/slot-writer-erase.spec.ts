@@ -7,8 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import type { FlashPort } from '../../../src/platform/flash.js';
-import { SlotWriter } from '../../../src/slot/slot-writer.js';
-import { createDevkitFlash, isPowerCut, slotLayout, type DevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
+import { SLOT_WRITE_PIECE_MAX, SlotWriter } from '../../../src/slot/slot-writer.js';
+import { boardSlotLayout, createDevkitFlash, isPowerCut, slotLayout, type DevkitFlash } from '../../../tools/devkit/parts/sim-flash.js';
 
 const SECTOR = 4096;
 const BLOCK = 0x10000;
@@ -242,5 +242,78 @@ describe('slot/SlotWriter erase units (64 KiB block erase)', () => {
       }
     }
     assert.equal(cuts, ops * 2);
+  });
+});
+
+describe('SlotWriter on the named board\'s 64 KiB sectors (boardSlotLayout)', () => {
+  const BOARD = boardSlotLayout(0x60000);
+
+  function boardKit(seed = 1): DevkitFlash {
+    const dk = createDevkitFlash({ layout: BOARD, seed });
+    const zeros = new Uint8Array(SECTOR);
+    for (let at = 0; at < BOARD.secondary.size; at += SECTOR) dk.secondary.write(at, zeros);
+    return dk;
+  }
+
+  function writeWithCut(dk: DevkitFlash, cutAt: number | undefined, image: Uint8Array, durable: number[]): boolean {
+    let journal = 0;
+    let cut = false;
+    if (cutAt !== undefined) dk.powerCut.afterOps(cutAt, 'random');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const w = new SlotWriter({ flash: dk.secondary, trailerSize: BOARD.trailerSize, startOffset: journal, eraseEnd: image.length });
+        w.begin();
+        for (let o = journal; o < image.length; o += 2048) {
+          w.write(image.subarray(o, o + 2048));
+          durable.push(w.durableOffset);
+          journal = w.durableOffset;
+        }
+        w.flush();
+        return cut;
+      } catch (error) {
+        if (!isPowerCut(error)) throw error;
+        cut = true;
+        dk.powerCut.powerOn();
+      }
+    }
+    throw new Error('did not finish after a cut');
+  }
+
+  it('erases one 64 KiB sector per unit (a block erase each), programs in pieces of at most SLOT_WRITE_PIECE_MAX, and resumes only at 64 KiB boundaries', () => {
+    const image = imageBytes(2 * BLOCK + 5000, 13);
+    const dk = boardKit();
+    const writes: number[] = [];
+    const port = dk.secondary;
+    const spy: FlashPort = { ...port, status: () => port.status(), read: (o, b) => port.read(o, b), write: (o, b) => (writes.push(b.length), port.write(o, b)), eraseBlock: (n) => port.eraseBlock(n), close: () => port.close() };
+    const durable: number[] = [];
+    const w = new SlotWriter({ flash: spy, trailerSize: BOARD.trailerSize, eraseEnd: image.length });
+    w.begin();
+    for (let o = 0; o < image.length; o += 8192) {
+      w.write(image.subarray(o, o + 8192));
+      durable.push(w.durableOffset);
+    }
+    w.flush();
+    assert.ok(Math.max(...writes) <= SLOT_WRITE_PIECE_MAX, `largest write ${Math.max(...writes)}`);
+    assert.ok(durable.every((d) => d % BLOCK === 0), `durable offsets ${[...new Set(durable)].join(',')}`);
+    // Three image sectors and the trailer's: four block erases, no 4 KiB erase.
+    assert.equal(dk.device.stats.blockErases, 4);
+    assert.equal(dk.device.stats.erases, 4);
+  });
+
+  it('a power cut at every program and erase resumes from the last durable 64 KiB boundary to the exact image', () => {
+    const image = imageBytes(BLOCK + 3 * SECTOR + 40, 17);
+    const probe = boardKit();
+    const start = probe.powerCut.ops;
+    writeWithCut(probe, undefined, image, []);
+    const ops = probe.powerCut.ops - start;
+    for (let op = 0; op < ops; op++) {
+      const dk = boardKit(op + 1);
+      const durable: number[] = [];
+      assert.ok(writeWithCut(dk, op, image, durable), `op ${op} was cut`);
+      assert.ok(durable.every((d) => d % BLOCK === 0), `op ${op}: durable ${durable.join(',')}`);
+      const back = new Uint8Array(image.length);
+      dk.secondary.read(0, back);
+      assert.deepEqual(back, image, `cut at op ${op}`);
+    }
   });
 });
