@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { UpdateOffer } from '../../../src/backend/backend.js';
+import type { PollResult, UpdateOffer } from '../../../src/backend/backend.js';
 import { CANCEL_RULE, MAX_SEGMENT_BYTES, TRANSITIONS, nextSegmentBytes, type StepResult } from '../../../src/agent/machine.js';
 import { Journal, STATES } from '../../../src/agent/journal.js';
 import { OtaError } from '../../../src/util/errors.js';
@@ -725,6 +725,33 @@ describe('agent state machine: segments, cancel, download only, maintenance wind
     assert.deepEqual(s.backend.reports.map((x) => x.phase), ['accepted', 'cancelled']);
     assert.equal(s.reboots, 0);
     assert.equal(journalOf(s).state, 'idle');
+  });
+
+  it('asks a backend that has pollCancel (hawkBit: root and cancelAction only) at every cancel check, never its full poll; its cancel stops the download', async () => {
+    const s = setup({}, { downloadSegmentBytes: 8192, downloadSegmentMaxBytes: 8192 });
+    slowLine(s, 40_000);
+    const backend = s.backend as FakeBackend & { pollCancel?: (current: { version: string }) => Promise<PollResult> };
+    let cancelChecks = 0;
+    backend.pollCancel = async () => {
+      cancelChecks++;
+      return backend.cancelId !== undefined ? { cancelActionId: backend.cancelId, pollIntervalS: 600 } : { pollIntervalS: 600 };
+    };
+    await drive(s.make(), s.time);
+    // The idle poll only; the two boundaries, download→verify, verify→stage and stage→reboot ask pollCancel.
+    assert.equal(s.backend.polls, 1);
+    assert.equal(cancelChecks, 5);
+    assert.equal(s.installer.pending, true);
+
+    const c = setup({}, { downloadSegmentBytes: 8192, downloadSegmentMaxBytes: 8192 });
+    slowLine(c, 40_000);
+    const cb = c.backend as FakeBackend & { pollCancel?: (current: { version: string }) => Promise<PollResult> };
+    cb.pollCancel = async () => ({ cancelActionId: '7', pollIntervalS: 600 });
+    const r = await drive(c.make(), c.time);
+    assert.equal(r.at(-1)!.state, 'idle');
+    assert.equal(c.http.requests.length, 1, 'no request after the first boundary\'s cancel');
+    assert.equal(c.installer.pending, false);
+    assert.deepEqual(c.backend.reports.map((x) => x.phase), ['accepted', 'cancelled']);
+    assert.equal(c.backend.polls, 1, 'the cancel came from pollCancel');
   });
 
   it('a cancel after verify, before stage: the verified image is not staged', async () => {
